@@ -1,0 +1,19 @@
+// Two projects: `unit` (fast, no lab machines; includes the router/agent integration tests that
+// run real local processes) and `lab` (boots Debian machines and runs `pulumi up` on them).
+const tsJest = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+module.exports = {
+  projects: [
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/packages/*/test/**/*.test.ts"],
+    },
+    {
+      displayName: "lab",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/test/lab/**/*.test.ts"],
+    },
+  ],
+};
