@@ -1,0 +1,14 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SshConnection } from "../remote/connection";
+
+/** What every host source (lab, servers, aws, docker) yields for each host. */
+export interface Host {
+    name: string;
+    /** Address on the private network: internal services bind here only. */
+    privateAddress: pulumi.Output<string>;
+    /** Address clients use (the edge's public side). Equal to privateAddress in the lab. */
+    publicAddress: pulumi.Output<string>;
+    /** CIDR of the private network, for pg_hba and firewalls. */
+    privateSubnet: pulumi.Output<string>;
+    ssh: pulumi.Output<SshConnection>;
+}
