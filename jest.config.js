@@ -1,6 +1,6 @@
 // Two projects: `unit` (fast, no lab machines; includes the router/agent integration tests that
 // run real local processes) and `lab` (boots Debian machines and runs `pulumi up` on them).
-const tsJest = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 module.exports = {
   projects: [
     {

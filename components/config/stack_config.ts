@@ -1,0 +1,295 @@
+/**
+ * The stack configuration (`dynoform:*` keys in stacks/Pulumi.<stack>.yaml), validated as a
+ * whole before any resource is declared: every problem is reported at once, each with its fix.
+ */
+
+export const ROLES = ["edge", "dyno", "data", "control"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TARGETS = ["lab", "servers", "aws", "docker"] as const;
+export type Target = (typeof TARGETS)[number];
+
+export interface HostSpec {
+    name: string;
+    roles: Role[];
+    /** Address to reach the host by SSH; for the lab, its address on the lab bridge. */
+    address: string;
+    /** Address on the private network (defaults to `address`). */
+    privateAddress: string;
+    /** Address clients reach (defaults to `address`). */
+    publicAddress: string;
+    user: string;
+    port: number;
+    /** Pinned SSH host key (servers target). */
+    hostKey?: string;
+}
+
+export interface LabSpec {
+    network: string;
+    subnet: string;
+    gateway: string;
+}
+
+export interface PlatformConfig {
+    target: Target;
+    domain: string;
+    hosts: HostSpec[];
+    lab?: LabSpec;
+    privateSubnet: string;
+    /** Addresses inside the private subnet that are not stack hosts (the lab's gateway). */
+    untrustedAddresses: string[];
+    memcachedMemoryMb: number;
+    routerPort: number;
+    varnishPort: number;
+    varnishCacheSize: string;
+}
+
+/** Raw values as read from Pulumi config (untrusted). */
+export interface RawStackConfig {
+    target?: unknown;
+    domain?: unknown;
+    hosts?: unknown;
+    lab?: unknown;
+    privateSubnet?: unknown;
+    memcachedMemoryMb?: unknown;
+    routerPort?: unknown;
+    varnishCacheSize?: unknown;
+}
+
+export class StackConfigError extends Error {
+    constructor(public readonly problems: string[]) {
+        super(
+            `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "StackConfigError";
+    }
+}
+
+const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const LAB_NETWORK = /^[a-z0-9]{1,8}$/;
+const SIZE = /^[1-9][0-9]*[kKmMgG]$/;
+
+export function parseIpv4(value: string): number | undefined {
+    const parts = value.split(".");
+    if (parts.length !== 4 || parts.some((p) => !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255)) {
+        return undefined;
+    }
+    return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
+}
+
+export function formatIpv4(n: number): string {
+    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
+export function parseCidr(value: string): { base: number; bits: number } | undefined {
+    const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(value);
+    if (!m) return undefined;
+    const ip = parseIpv4(m[1]);
+    const bits = Number(m[2]);
+    if (ip === undefined || bits < 8 || bits > 30) return undefined;
+    const size = 2 ** (32 - bits);
+    if (ip % size !== 0) return undefined;
+    return { base: ip, bits };
+}
+
+export function cidrContains(cidr: string, address: string): boolean {
+    const net = parseCidr(cidr);
+    const ip = parseIpv4(address);
+    if (!net || ip === undefined) return false;
+    return ip >= net.base && ip < net.base + 2 ** (32 - net.bits);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function integer(raw: unknown, key: string, min: number, max: number, fallback: number, problems: string[]): number {
+    if (raw === undefined) return fallback;
+    const n = typeof raw === "string" ? Number(raw) : raw;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+        problems.push(`dynoform:${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+        return fallback;
+    }
+    return n;
+}
+
+function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
+    if (!isObject(raw)) {
+        problems.push("dynoform:lab is required for target lab: set it to {network: local, subnet: 10.213.1.0/24}");
+        return undefined;
+    }
+    const network = raw.network;
+    if (typeof network !== "string" || !LAB_NETWORK.test(network)) {
+        problems.push(`dynoform:lab.network must be 1-8 lowercase letters or digits (got ${JSON.stringify(network)})`);
+    }
+    const subnet = raw.subnet;
+    const net = typeof subnet === "string" ? parseCidr(subnet) : undefined;
+    if (!net || net.bits !== 24) {
+        problems.push(`dynoform:lab.subnet must be a /24 such as 10.213.1.0/24 (got ${JSON.stringify(subnet)})`);
+        return undefined;
+    }
+    return { network: String(network), subnet: String(subnet), gateway: formatIpv4(net.base + 1) };
+}
+
+function parseHost(
+    raw: unknown,
+    index: number,
+    target: Target,
+    problems: string[],
+): HostSpec | undefined {
+    const where = `dynoform:hosts[${index}]`;
+    if (!isObject(raw)) {
+        problems.push(`${where} must be an object like {name: edge-1, address: 10.213.1.10, roles: [edge]}`);
+        return undefined;
+    }
+    const name = raw.name;
+    const label = typeof name === "string" ? `${where} (${name})` : where;
+    if (typeof name !== "string" || !HOST_NAME.test(name)) {
+        problems.push(`${where}.name must be lowercase letters, digits and dashes, starting with a letter (got ${JSON.stringify(name)})`);
+    }
+    const roles: Role[] = [];
+    if (!Array.isArray(raw.roles) || raw.roles.length === 0) {
+        problems.push(`${label}.roles is missing: give at least one of ${ROLES.join(", ")}`);
+    } else {
+        for (const role of raw.roles) {
+            if ((ROLES as readonly unknown[]).includes(role)) {
+                roles.push(role as Role);
+            } else {
+                problems.push(`${label}: unknown role ${JSON.stringify(role)} (roles are: ${ROLES.join(", ")})`);
+            }
+        }
+    }
+    const address = raw.address;
+    if (typeof address !== "string" || parseIpv4(address) === undefined) {
+        problems.push(`${label}.address must be an IPv4 address (got ${JSON.stringify(address)})`);
+    }
+    const optionalAddress = (key: "privateAddress" | "publicAddress"): string | undefined => {
+        const v = raw[key];
+        if (v === undefined) return undefined;
+        if (typeof v !== "string" || parseIpv4(v) === undefined) {
+            problems.push(`${label}.${key} must be an IPv4 address (got ${JSON.stringify(v)})`);
+            return undefined;
+        }
+        return v;
+    };
+    const privateAddress = optionalAddress("privateAddress");
+    const publicAddress = optionalAddress("publicAddress");
+    const port = integer(raw.port, `hosts[${index}].port`, 1, 65535, 22, problems);
+    const user = raw.user === undefined ? "root" : raw.user;
+    if (typeof user !== "string" || !/^[a-z_][a-z0-9_-]*$/.test(user)) {
+        problems.push(`${label}.user must be a Unix user name (got ${JSON.stringify(user)})`);
+    }
+    const hostKey = raw.hostKey;
+    if (target === "servers") {
+        if (typeof hostKey !== "string" || !/^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$/.test(hostKey.trim())) {
+            problems.push(
+                `${label}.hostKey is missing or malformed: pin it with \`ssh-keyscan -t ed25519 ${String(address)}\` ` +
+                    `and set hostKey to "ssh-ed25519 AAAA..."`,
+            );
+        }
+    }
+    return {
+        name: String(name),
+        roles,
+        address: String(address),
+        privateAddress: privateAddress ?? String(address),
+        publicAddress: publicAddress ?? String(address),
+        user: String(user),
+        port,
+        hostKey: typeof hostKey === "string" ? hostKey.trim() : undefined,
+    };
+}
+
+export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
+    const problems: string[] = [];
+
+    const target = (raw.target ?? "lab") as Target;
+    if (!TARGETS.includes(target)) {
+        problems.push(`dynoform:target must be one of ${TARGETS.join(", ")} (got ${JSON.stringify(raw.target)})`);
+    }
+
+    const domain = raw.domain ?? "dynoform.test";
+    if (typeof domain !== "string" || !DOMAIN.test(domain)) {
+        problems.push(`dynoform:domain must be a DNS name such as apps.example.com (got ${JSON.stringify(raw.domain)})`);
+    }
+
+    const lab = target === "lab" ? parseLab(raw.lab, problems) : undefined;
+
+    const hosts: HostSpec[] = [];
+    if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
+        problems.push("dynoform:hosts is missing: list the hosts, e.g. [{name: edge-1, address: 10.213.1.10, roles: [edge, control]}]");
+    } else {
+        raw.hosts.forEach((h, i) => {
+            const host = parseHost(h, i, target, problems);
+            if (host) hosts.push(host);
+        });
+    }
+
+    const seenNames = new Set<string>();
+    const seenAddresses = new Set<string>();
+    for (const host of hosts) {
+        if (seenNames.has(host.name)) problems.push(`host name ${host.name} is used twice: host names must be unique`);
+        if (seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
+        seenNames.add(host.name);
+        seenAddresses.add(host.address);
+        if (lab && parseIpv4(host.address) !== undefined) {
+            const last = Number(host.address.split(".")[3]);
+            if (!cidrContains(lab.subnet, host.address) || last < 2 || last > 254) {
+                problems.push(`${host.name}: address ${host.address} must be inside dynoform:lab.subnet ${lab.subnet} (.2 to .254; .1 is the lab gateway)`);
+            }
+        }
+    }
+
+    for (const role of ROLES) {
+        const count = hosts.filter((h) => h.roles.includes(role)).length;
+        if (count === 0) {
+            problems.push(`role ${role} has no host: add "${role}" to the roles of one of dynoform:hosts`);
+        } else if ((role === "data" || role === "control") && count > 1) {
+            problems.push(`role ${role} must be on exactly one host (found ${count}): remove it from all but one`);
+        }
+    }
+
+    let privateSubnet = lab?.subnet;
+    if (!lab) {
+        const subnet = raw.privateSubnet;
+        if (typeof subnet !== "string" || !parseCidr(subnet)) {
+            problems.push(`dynoform:privateSubnet is missing or not a CIDR such as 10.0.0.0/24: set the private network of your hosts`);
+        } else {
+            privateSubnet = subnet;
+            for (const host of hosts) {
+                if (!cidrContains(subnet, host.privateAddress)) {
+                    problems.push(`${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress`);
+                }
+            }
+        }
+    }
+
+    const memcachedMemoryMb = integer(raw.memcachedMemoryMb, "memcachedMemoryMb", 16, 65536, 64, problems);
+    const routerPort = integer(raw.routerPort, "routerPort", 1024, 65535, 8080, problems);
+    const varnishCacheSize = raw.varnishCacheSize ?? "256m";
+    if (typeof varnishCacheSize !== "string" || !SIZE.test(varnishCacheSize)) {
+        problems.push(`dynoform:varnishCacheSize must be a size such as 256m or 1g (got ${JSON.stringify(raw.varnishCacheSize)})`);
+    }
+
+    if (problems.length > 0) {
+        throw new StackConfigError(problems);
+    }
+    return {
+        target,
+        domain: String(domain),
+        hosts,
+        lab,
+        privateSubnet: privateSubnet!,
+        untrustedAddresses: lab ? [lab.gateway] : [],
+        memcachedMemoryMb,
+        routerPort,
+        varnishPort: 6081,
+        varnishCacheSize: String(varnishCacheSize),
+    };
+}
+
+export function hostsWithRole(config: PlatformConfig, role: Role): HostSpec[] {
+    return config.hosts.filter((h) => h.roles.includes(role));
+}

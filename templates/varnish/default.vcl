@@ -1,0 +1,75 @@
+vcl 4.1;
+# Managed by dynoform (templates/varnish/default.vcl): cache in front of the routing mesh.
+
+import directors;
+import std;
+
+probe router_health {
+    .url = "/health";
+    .interval = 2s;
+    .timeout = 1s;
+    .window = 3;
+    .threshold = 2;
+}
+
+{{backends}}
+
+sub vcl_init {
+    new routers = directors.round_robin();
+{{directorAdds}}
+}
+
+sub vcl_recv {
+    set req.backend_hint = routers.backend();
+
+    # WebSockets and other upgrades are relayed raw to the router.
+    if (req.http.Upgrade ~ "(?i)websocket") {
+        return (pipe);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+    # Personalised requests are never served from cache.
+    if (req.http.Authorization || req.http.Cookie) {
+        return (pass);
+    }
+    return (hash);
+}
+
+sub vcl_pipe {
+    if (req.http.Upgrade) {
+        set bereq.http.Upgrade = req.http.Upgrade;
+        set bereq.http.Connection = req.http.Connection;
+    }
+}
+
+sub vcl_backend_response {
+    # Errors are never cached.
+    if (beresp.status >= 400) {
+        set beresp.ttl = 0s;
+        set beresp.uncacheable = true;
+        return (deliver);
+    }
+    # Only what the app explicitly marks cacheable is cached (unlike Varnish's default TTL).
+    if (!beresp.http.Cache-Control
+        || beresp.http.Cache-Control ~ "(?i)(private|no-cache|no-store)"
+        || beresp.http.Set-Cookie
+        || beresp.http.Vary == "*") {
+        set beresp.ttl = 120s;
+        set beresp.uncacheable = true;
+        return (deliver);
+    }
+    return (deliver);
+}
+
+sub vcl_backend_error {
+    set beresp.http.Content-Type = "text/html; charset=utf-8";
+    set beresp.http.Retry-After = "5";
+    synthetic({"<!DOCTYPE html>
+<html><head><title>Application Error</title></head>
+<body><h1>Application Error</h1>
+<p>The platform's routing mesh is not answering right now (Varnish "} + beresp.status + {" "} + beresp.reason + {").</p>
+<p>XID: "} + bereq.xid + {"</p></body></html>
+"});
+    return (deliver);
+}

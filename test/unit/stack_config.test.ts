@@ -1,0 +1,106 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { parseStackConfig, StackConfigError, RawStackConfig } from "../../components/config/stack_config";
+
+const labHosts = [
+    { name: "edge-1", address: "10.213.1.10", roles: ["edge", "control"] },
+    { name: "dyno-1", address: "10.213.1.21", roles: ["dyno"] },
+    { name: "data-1", address: "10.213.1.30", roles: ["data"] },
+];
+const valid: RawStackConfig = { target: "lab", lab: { network: "local", subnet: "10.213.1.0/24" }, hosts: labHosts };
+
+function problemsOf(raw: RawStackConfig): string[] {
+    try {
+        parseStackConfig(raw);
+    } catch (e) {
+        if (e instanceof StackConfigError) return e.problems;
+        throw e;
+    }
+    return [];
+}
+
+describe("stack config", () => {
+    test("the committed stacks parse", () => {
+        for (const file of fs.readdirSync(path.join(__dirname, "../../stacks")).filter((f) => f.endsWith(".yaml"))) {
+            const doc = yaml.load(fs.readFileSync(path.join(__dirname, "../../stacks", file), "utf8")) as { config: Record<string, unknown> };
+            const raw: Record<string, unknown> = {};
+            for (const [key, value] of Object.entries(doc.config)) {
+                if (key.startsWith("dynoform:")) raw[key.slice("dynoform:".length)] = value;
+            }
+            expect(() => parseStackConfig(raw as RawStackConfig)).not.toThrow();
+        }
+    });
+
+    test("defaults for the lab", () => {
+        const config = parseStackConfig(valid);
+        expect(config.privateSubnet).toBe("10.213.1.0/24");
+        expect(config.untrustedAddresses).toEqual(["10.213.1.1"]);
+        expect(config.memcachedMemoryMb).toBe(64);
+        expect(config.hosts[0]).toMatchObject({ user: "root", port: 22, privateAddress: "10.213.1.10" });
+    });
+
+    test("an unknown role names the valid ones", () => {
+        const hosts = [{ ...labHosts[0], roles: ["edge", "edg", "control"] }, ...labHosts.slice(1)];
+        expect(problemsOf({ ...valid, hosts })).toEqual(['dynoform:hosts[0] (edge-1): unknown role "edg" (roles are: edge, dyno, data, control)']);
+    });
+
+    test("a role with no host says how to fix it", () => {
+        expect(problemsOf({ ...valid, hosts: labHosts.slice(0, 2) })).toEqual([
+            'role data has no host: add "data" to the roles of one of dynoform:hosts',
+        ]);
+    });
+
+    test("missing keys are all reported at once", () => {
+        const problems = problemsOf({ target: "lab", hosts: [{ name: "x" }] });
+        expect(problems).toEqual(
+            expect.arrayContaining([
+                expect.stringContaining("dynoform:lab is required"),
+                expect.stringContaining("dynoform:hosts[0] (x).roles is missing"),
+                expect.stringContaining("dynoform:hosts[0] (x).address must be an IPv4 address"),
+                expect.stringContaining("role edge has no host"),
+            ]),
+        );
+    });
+
+    test("lab addresses must be inside the subnet and not the gateway", () => {
+        const hosts = [{ ...labHosts[0], address: "10.213.1.1" }, { ...labHosts[1], address: "10.9.9.9" }, labHosts[2]];
+        expect(problemsOf({ ...valid, hosts })).toEqual([
+            "edge-1: address 10.213.1.1 must be inside dynoform:lab.subnet 10.213.1.0/24 (.2 to .254; .1 is the lab gateway)",
+            "dyno-1: address 10.9.9.9 must be inside dynoform:lab.subnet 10.213.1.0/24 (.2 to .254; .1 is the lab gateway)",
+        ]);
+    });
+
+    test("servers need pinned host keys and a private subnet", () => {
+        const problems = problemsOf({ target: "servers", hosts: labHosts });
+        expect(problems).toContain(
+            'dynoform:hosts[0] (edge-1).hostKey is missing or malformed: pin it with `ssh-keyscan -t ed25519 10.213.1.10` and set hostKey to "ssh-ed25519 AAAA..."',
+        );
+        expect(problems).toContain(
+            "dynoform:privateSubnet is missing or not a CIDR such as 10.0.0.0/24: set the private network of your hosts",
+        );
+    });
+
+    test("bad target, domain, sizes and duplicates", () => {
+        const problems = problemsOf({
+            ...valid,
+            target: "gcp",
+            domain: "Not A Domain",
+            memcachedMemoryMb: 2,
+            hosts: [...labHosts, { ...labHosts[1] }],
+        });
+        expect(problems).toEqual(
+            expect.arrayContaining([
+                'dynoform:target must be one of lab, servers, aws, docker (got "gcp")',
+                'dynoform:domain must be a DNS name such as apps.example.com (got "Not A Domain")',
+                "dynoform:memcachedMemoryMb must be a whole number from 16 to 65536 (got 2)",
+                "host name dyno-1 is used twice: host names must be unique",
+            ]),
+        );
+    });
+
+    test("data and control on exactly one host", () => {
+        const hosts = [...labHosts, { name: "data-2", address: "10.213.1.31", roles: ["data"] }];
+        expect(problemsOf({ ...valid, hosts })).toEqual(["role data must be on exactly one host (found 2): remove it from all but one"]);
+    });
+});
