@@ -1,0 +1,340 @@
+// Durable app state on the control host: apps, releases, config vars, formation, domains.
+//
+// Layout under the state root (see README.md):
+//   apps/<app>/app.json                 AppRecord
+//   apps/<app>/config.json              current config vars {KEY: value}
+//   apps/<app>/formation.json           {type: {quantity, size}}
+//   apps/<app>/domains.json             [{hostname, kind, createdAt}]
+//   apps/<app>/releases/v<N>.json       Release (immutable: created once with link(2), never rewritten)
+//   apps/<app>/releases/v<N>.status.json {status, reason, updatedAt} (the only mutable part of a release)
+//   locks/<app>.lock                    per-app lock (app_lock.ts)
+//   slugs/<app>/<sha256>.tgz            slug tarballs (slug.ts)
+//
+// Every file is written atomically (atomic_file.ts). Readers never lock: they see whole files.
+// Writers that read-modify-write must hold the app lock: `store.withAppLock(app, purpose, fn)`.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createFileAtomic, fsyncDir, readJson, removeStaleTemps, writeJsonAtomic } from "./atomic_file";
+import { LockOptions, LockTimeoutError, withLock } from "./app_lock";
+import { UserError } from "./errors";
+
+export interface AppRecord {
+    name: string;
+    id: string;
+    createdAt: string;
+    stack: string;
+}
+
+/** Where a slug lives: an http(s) URL the agents fetch, or a path on the control host. */
+export interface SlugRef {
+    url: string;
+    sha256: string;
+    size: number;
+}
+
+export type ReleaseStatus = "pending" | "succeeded" | "failed";
+
+/** The immutable part of a release, as stored in v<N>.json. */
+export interface ReleaseRecord {
+    version: number;
+    /** null for releases made before the first deploy (config changes on an empty app). */
+    slug: SlugRef | null;
+    /** Config vars snapshot: what every dyno of this release gets in its env. */
+    config: Record<string, string>;
+    /** Procfile process types, including `release` if declared. */
+    processTypes: Record<string, string>;
+    commit: string | null;
+    /** "Deploy 1a2b3c4", "Set FOO config vars", "Rollback to v3", "Initial release". */
+    description: string;
+    createdAt: string;
+    buildpack?: string;
+    user?: string;
+}
+
+export interface ReleaseStatusRecord {
+    status: ReleaseStatus;
+    reason?: string;
+    updatedAt: string;
+}
+
+export type Release = ReleaseRecord & ReleaseStatusRecord;
+
+export type ReleaseDraft = Omit<ReleaseRecord, "version" | "createdAt">;
+
+export interface FormationEntry {
+    quantity: number;
+    size: string;
+}
+export type Formation = Record<string, FormationEntry>;
+
+export interface Domain {
+    hostname: string;
+    /** "default" = <app>.<platform domain>, made at apps:create; "custom" = domains:add. */
+    kind: "default" | "custom";
+    createdAt: string;
+}
+
+export const DEFAULT_STACK = "dynoform-24";
+export const DEFAULT_SIZE = "standard-1x";
+
+const APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
+
+/** Heroku's app name rule; returns an error message or undefined. */
+export function appNameProblem(name: string): string | undefined {
+    if (APP_NAME.test(name)) return undefined;
+    return `Name "${name}" is invalid: use 3 to 30 characters, lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit`;
+}
+
+export function unknownAppError(name: string): UserError {
+    return new UserError(`Couldn't find that app: ${name}. Run "dynoform apps" to list apps, or "dynoform apps:create ${name}" to create it.`);
+}
+
+function releaseFile(v: number): string {
+    return `v${v}.json`;
+}
+
+export class AppStore {
+    constructor(readonly root: string, readonly clock: () => Date = () => new Date()) {}
+
+    private appDir(app: string): string {
+        if (appNameProblem(app)) throw unknownAppError(app); // never let a bad name touch the filesystem
+        return path.join(this.root, "apps", app);
+    }
+    private releasesDir(app: string): string {
+        return path.join(this.appDir(app), "releases");
+    }
+    slugDir(app: string): string {
+        this.appDir(app);
+        return path.join(this.root, "slugs", app);
+    }
+    private now(): string {
+        return this.clock().toISOString();
+    }
+
+    /** Create the directory skeleton; clean up temp files of writers that crashed. Idempotent. */
+    async init(): Promise<void> {
+        for (const d of ["apps", "locks", "slugs", "trash"]) await fs.promises.mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
+        for (const app of await this.listApps()) {
+            for (const d of [this.appDir(app), this.releasesDir(app)]) await removeStaleTemps(d);
+        }
+        for (const name of await fs.promises.readdir(path.join(this.root, "apps"))) {
+            if (name.startsWith(".creating-")) await fs.promises.rm(path.join(this.root, "apps", name), { recursive: true, force: true });
+        }
+        for (const name of await fs.promises.readdir(path.join(this.root, "trash"))) {
+            await fs.promises.rm(path.join(this.root, "trash", name), { recursive: true, force: true });
+        }
+    }
+
+    /** Serialize writers of one app across processes. Throws a UserError if it waits in vain. */
+    async withAppLock<T>(app: string, purpose: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+        if (appNameProblem(app)) throw unknownAppError(app);
+        const lockPath = path.join(this.root, "locks", `${app}.lock`);
+        await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+        try {
+            return await withLock(lockPath, fn, { purpose, ...opts });
+        } catch (err) {
+            if (err instanceof LockTimeoutError) throw new UserError(`${app}: ${err.message}.`);
+            throw err;
+        }
+    }
+
+    // ---- apps ----
+
+    async listApps(): Promise<string[]> {
+        let names: string[];
+        try {
+            names = await fs.promises.readdir(path.join(this.root, "apps"));
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+            throw err;
+        }
+        return names.filter((n) => !appNameProblem(n)).sort();
+    }
+
+    async getApp(app: string): Promise<AppRecord | undefined> {
+        if (appNameProblem(app)) return undefined;
+        return readJson<AppRecord>(path.join(this.appDir(app), "app.json"));
+    }
+
+    async requireApp(app: string): Promise<AppRecord> {
+        const rec = await this.getApp(app);
+        if (!rec) throw unknownAppError(app);
+        return rec;
+    }
+
+    /**
+     * Create an app with its first release (v1 "Initial release"), all or nothing: the app
+     * directory is assembled under a temporary name and renamed into place.
+     */
+    async createApp(app: string, opts: { config?: Record<string, string>; domains?: string[]; user?: string } = {}): Promise<AppRecord> {
+        const problem = appNameProblem(app);
+        if (problem) throw new UserError(problem);
+        await this.init();
+        const appsDir = path.join(this.root, "apps");
+        const staging = path.join(appsDir, `.creating-${app}-${randomBytes(4).toString("hex")}`);
+        const createdAt = this.now();
+        const record: AppRecord = { name: app, id: randomUUID(), createdAt, stack: DEFAULT_STACK };
+        await fs.promises.mkdir(path.join(staging, "releases"), { recursive: true, mode: 0o700 });
+        try {
+            const config = { ...(opts.config ?? {}) };
+            await writeJsonAtomic(path.join(staging, "app.json"), record);
+            await writeJsonAtomic(path.join(staging, "config.json"), config);
+            await writeJsonAtomic(path.join(staging, "formation.json"), {});
+            await writeJsonAtomic(
+                path.join(staging, "domains.json"),
+                (opts.domains ?? []).map((hostname, i): Domain => ({ hostname, kind: i === 0 ? "default" : "custom", createdAt })),
+            );
+            const v1: ReleaseRecord = {
+                version: 1, slug: null, config, processTypes: {}, commit: null,
+                description: "Initial release", createdAt, ...(opts.user ? { user: opts.user } : {}),
+            };
+            await createFileAtomic(path.join(staging, "releases", releaseFile(1)), JSON.stringify(v1, null, 2) + "\n");
+            await writeJsonAtomic(path.join(staging, "releases", "v1.status.json"), { status: "succeeded", updatedAt: createdAt });
+            try {
+                await fs.promises.rename(staging, path.join(appsDir, app));
+            } catch (err) {
+                const code = (err as NodeJS.ErrnoException).code;
+                if (code === "ENOTEMPTY" || code === "EEXIST") throw new UserError(`Name ${app} is already taken: choose another name, or use "dynoform apps:info -a ${app}"`);
+                throw err;
+            }
+            await fsyncDir(appsDir);
+        } finally {
+            await fs.promises.rm(staging, { recursive: true, force: true });
+        }
+        return record;
+    }
+
+    /** Remove an app and everything the store holds for it (releases, slugs). */
+    async destroyApp(app: string): Promise<void> {
+        await this.requireApp(app);
+        const trash = path.join(this.root, "trash");
+        await fs.promises.mkdir(trash, { recursive: true, mode: 0o700 });
+        const aside = path.join(trash, `${app}-${Date.now()}-${randomBytes(3).toString("hex")}`);
+        await fs.promises.rename(this.appDir(app), aside); // the atomic step: from here the app is gone
+        await fsyncDir(path.join(this.root, "apps"));
+        await fs.promises.rm(aside, { recursive: true, force: true });
+        await fs.promises.rm(this.slugDir(app), { recursive: true, force: true });
+    }
+
+    // ---- config vars ----
+
+    async getConfig(app: string): Promise<Record<string, string>> {
+        await this.requireApp(app);
+        return (await readJson<Record<string, string>>(path.join(this.appDir(app), "config.json"))) ?? {};
+    }
+
+    /** Replace the app's config vars (callers hold the app lock and make a release). */
+    async setConfig(app: string, vars: Record<string, string>): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(path.join(this.appDir(app), "config.json"), vars);
+    }
+
+    // ---- formation ----
+
+    async getFormation(app: string): Promise<Formation> {
+        await this.requireApp(app);
+        return (await readJson<Formation>(path.join(this.appDir(app), "formation.json"))) ?? {};
+    }
+
+    async setFormation(app: string, formation: Formation): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(path.join(this.appDir(app), "formation.json"), formation);
+    }
+
+    // ---- domains ----
+
+    async getDomains(app: string): Promise<Domain[]> {
+        await this.requireApp(app);
+        return (await readJson<Domain[]>(path.join(this.appDir(app), "domains.json"))) ?? [];
+    }
+
+    async setDomains(app: string, domains: Domain[]): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(path.join(this.appDir(app), "domains.json"), domains);
+    }
+
+    /** Which app serves this hostname, if any (domains are unique across apps). */
+    async findDomainOwner(hostname: string): Promise<string | undefined> {
+        const wanted = hostname.toLowerCase();
+        for (const app of await this.listApps()) {
+            const domains = await this.getDomains(app).catch(() => []);
+            if (domains.some((d) => d.hostname === wanted)) return app;
+        }
+        return undefined;
+    }
+
+    // ---- releases ----
+
+    private async releaseVersions(app: string): Promise<number[]> {
+        await this.requireApp(app);
+        const names = await fs.promises.readdir(this.releasesDir(app));
+        return names
+            .map((n) => /^v(\d+)\.json$/.exec(n))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => Number(m[1]))
+            .sort((a, b) => a - b);
+    }
+
+    async getRelease(app: string, version: number): Promise<Release | undefined> {
+        await this.requireApp(app);
+        const dir = this.releasesDir(app);
+        const rec = await readJson<ReleaseRecord>(path.join(dir, releaseFile(version)));
+        if (!rec) return undefined;
+        const status = (await readJson<ReleaseStatusRecord>(path.join(dir, `v${version}.status.json`))) ?? {
+            status: "pending" as const,
+            updatedAt: rec.createdAt,
+        };
+        return { ...rec, ...status };
+    }
+
+    /** All releases, newest first. */
+    async listReleases(app: string, limit?: number): Promise<Release[]> {
+        const versions = (await this.releaseVersions(app)).reverse();
+        const picked = limit === undefined ? versions : versions.slice(0, limit);
+        const out: Release[] = [];
+        for (const v of picked) {
+            const r = await this.getRelease(app, v);
+            if (r) out.push(r);
+        }
+        return out;
+    }
+
+    /** The release serving now: the newest one that succeeded. */
+    async currentRelease(app: string): Promise<Release | undefined> {
+        for (const v of (await this.releaseVersions(app)).reverse()) {
+            const r = await this.getRelease(app, v);
+            if (r?.status === "succeeded") return r;
+        }
+        return undefined;
+    }
+
+    /**
+     * Record a new release, numbered one above the newest. Its status starts "pending" (or as
+     * given). Immutable: the file is created with link(2), so an existing version is never
+     * overwritten even by a writer that forgot the app lock.
+     */
+    async createRelease(app: string, draft: ReleaseDraft, status: ReleaseStatus = "pending"): Promise<Release> {
+        for (let attempt = 0; attempt < 100; attempt++) {
+            const versions = await this.releaseVersions(app);
+            const version = (versions[versions.length - 1] ?? 0) + 1;
+            const rec: ReleaseRecord = { ...draft, version, createdAt: this.now() };
+            try {
+                await createFileAtomic(path.join(this.releasesDir(app), releaseFile(version)), JSON.stringify(rec, null, 2) + "\n");
+            } catch (err) {
+                if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
+                throw err;
+            }
+            await this.setReleaseStatus(app, version, status);
+            return (await this.getRelease(app, version))!;
+        }
+        throw new Error(`could not allocate a release number for ${app}`);
+    }
+
+    async setReleaseStatus(app: string, version: number, status: ReleaseStatus, reason?: string): Promise<void> {
+        const file = path.join(this.releasesDir(app), releaseFile(version));
+        if (!(await readJson<ReleaseRecord>(file))) throw new UserError(`Release v${version} not found for ${app}. Run "dynoform releases -a ${app}" to list releases.`);
+        const rec: ReleaseStatusRecord = { status, updatedAt: this.now(), ...(reason ? { reason } : {}) };
+        await writeJsonAtomic(path.join(this.releasesDir(app), `v${version}.status.json`), rec);
+    }
+}
