@@ -1,0 +1,119 @@
+import * as fs from "fs";
+import * as path from "path";
+import { utils } from "ssh2";
+import { atomicWriteScript, shellQuote, tail, withSsh } from "../../components/remote/ssh";
+import { freePort, prepareSshd, startSshd, TestSshd } from "../support/sshd";
+
+jest.setTimeout(30_000);
+
+describe("ssh against a real sshd", () => {
+    let sshd: TestSshd;
+    beforeAll(async () => {
+        sshd = await startSshd("edge-1");
+    });
+    afterAll(async () => {
+        await sshd?.stop();
+    });
+
+    test("runs a command with stdin and returns code, stdout, stderr", async () => {
+        const result = await withSsh(sshd.connection, (session) =>
+            session.exec("cat; echo oops >&2; exit 3", { stdin: "hello\n" }),
+        );
+        expect(result).toEqual({ code: 3, stdout: "hello\n", stderr: "oops\n" });
+    });
+
+    test("reuses one connection for several commands", async () => {
+        const outputs = await withSsh(sshd.connection, async (session) => {
+            const first = await session.run("echo one");
+            const second = await session.run("echo two");
+            return [first.stdout, second.stdout];
+        });
+        expect(outputs).toEqual(["one\n", "two\n"]);
+    });
+
+    test("a failing command names the host, exit code, command and stderr tail", async () => {
+        const failing = withSsh(sshd.connection, (session) =>
+            session.run("echo start; for i in $(seq 1 500); do echo line-$i >&2; done; exit 100", { label: "apt-get install nginx" }),
+        );
+        await expect(failing).rejects.toThrow(
+            /^edge-1 \(127\.0\.0\.1:\d+\): command failed \(exit 100\): apt-get install nginx — stderr tail: …[\s\S]*line-500$/,
+        );
+        await expect(failing).rejects.not.toThrow(/line-1\n/);
+    });
+
+    test("uploads atomically with mode and owner", async () => {
+        const target = path.join(sshd.dir, "sub dir", "it's.conf");
+        await withSsh(sshd.connection, (session) =>
+            session.upload(target, "secret=1\n", { mode: "0640", owner: "nobody:nogroup" }),
+        );
+        const stat = fs.statSync(target);
+        expect(fs.readFileSync(target, "utf8")).toBe("secret=1\n");
+        expect((stat.mode & 0o777).toString(8)).toBe("640");
+        expect(stat.uid).toBe(65534);
+        expect(fs.readdirSync(path.dirname(target))).toEqual(["it's.conf"]);
+    });
+
+    test("refuses a host whose key is not the pinned one", async () => {
+        const connection = { ...sshd.connection, hostKey: sshd.strangerHostKey };
+        await expect(withSsh(connection, async () => undefined)).rejects.toThrow(
+            `edge-1 (127.0.0.1:${sshd.port}): HOST KEY CHANGED: expected ${sshd.strangerHostKey}, got ${sshd.connection.hostKey}`,
+        );
+    });
+
+    test("reports refused authentication without retrying", async () => {
+        const connection = { ...sshd.connection, privateKey: sshd.strangerPrivateKey };
+        const started = Date.now();
+        await expect(withSsh(connection, async () => undefined)).rejects.toThrow(
+            `edge-1 (127.0.0.1:${sshd.port}): auth refused for root`,
+        );
+        expect(Date.now() - started).toBeLessThan(5_000);
+    });
+});
+
+describe("ssh connection retries", () => {
+    test("an unreachable host fails after the time budget, naming the cause", async () => {
+        const port = await freePort();
+        const connection = {
+            name: "edge-1", host: "127.0.0.1", port, user: "root", privateKey: utils.generateKeyPairSync("ed25519").private,
+            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO6v",
+        };
+        const started = Date.now();
+        await expect(withSsh(connection, async () => undefined, { timeoutMs: 2_000, initialDelayMs: 100 })).rejects.toThrow(
+            `edge-1 (127.0.0.1:${port}): unreachable (ECONNREFUSED) after 2s`,
+        );
+        expect(Date.now() - started).toBeLessThan(4_000);
+    });
+
+    test("retries until an sshd that starts late accepts the connection", async () => {
+        const sshd = await prepareSshd("late-host");
+        try {
+            const late = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() => sshd.start());
+            const output = await withSsh(sshd.connection, (session) => session.run("echo up"), {
+                timeoutMs: 15_000, initialDelayMs: 100,
+            });
+            await late;
+            expect(output.stdout).toBe("up\n");
+        } finally {
+            await sshd.stop();
+        }
+    });
+});
+
+describe("ssh helpers", () => {
+    test("shellQuote leaves plain words and quotes the rest", () => {
+        expect(shellQuote("/etc/nginx/nginx.conf")).toBe("/etc/nginx/nginx.conf");
+        expect(shellQuote("it's here")).toBe(`'it'\\''s here'`);
+    });
+
+    test("tail keeps the end of long output", () => {
+        expect(tail("short\n")).toBe("short");
+        expect(tail("a\nbbbb\ncc", 5)).toBe("…cc");
+    });
+
+    test("atomic write goes through a temp file in the target directory", () => {
+        const script = atomicWriteScript("/etc/x.conf", { mode: "0600", owner: "www-data:www-data" });
+        expect(script).toContain("mktemp -p /etc .x.conf.dynoform-XXXXXX");
+        expect(script).toContain('chmod 0600 "$tmp"');
+        expect(script).toContain('mv -f "$tmp" /etc/x.conf');
+    });
+});
