@@ -1,1 +1,42 @@
-export {};
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig, PlatformConfig } from "./components/config/stack_config";
+import { Host } from "./components/hosts/host";
+import { Platform } from "./components/platform";
+
+const config = new pulumi.Config("dynoform");
+
+// Validate everything before declaring a single resource.
+const platformConfig: PlatformConfig = parseStackConfig({
+    target: config.get("target"),
+    domain: config.get("domain"),
+    hosts: config.getObject("hosts"),
+    lab: config.getObject("lab"),
+    privateSubnet: config.get("privateSubnet"),
+    memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
+    routerPort: config.getObject("routerPort"),
+    varnishCacheSize: config.get("varnishCacheSize"),
+});
+
+function hostSource(cfg: PlatformConfig): Host[] {
+    switch (cfg.target) {
+        case "lab":
+            return require("./components/hosts/lab").labHosts(cfg);
+        case "servers":
+            return require("./components/hosts/servers").serverHosts(cfg, config.requireSecret("sshPrivateKey"));
+        default:
+            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab or servers (see README, "Not done yet")`);
+    }
+}
+
+const tlsCertificate = config.get("tlsCertificate");
+const platform = new Platform("dynoform", {
+    config: platformConfig,
+    hosts: hostSource(platformConfig),
+    tls: tlsCertificate ? { certificate: tlsCertificate, key: config.requireSecret("tlsKey") } : undefined,
+});
+
+export const edgeUrl = platform.edgeUrl;
+export const hosts = platform.hostAddresses;
+export const domain = platformConfig.domain;
+export const memcacheServers = platform.memcacheServers;
+export const databaseAdminUrl = platform.databaseAdminUrl;

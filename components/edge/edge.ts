@@ -1,0 +1,121 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "../hosts/host";
+import { AptPackages, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { render, renderOutput } from "../templates/render";
+
+export interface RouterEndpoint {
+    address: pulumi.Input<string>;
+    port: number;
+}
+
+export interface EdgeArgs {
+    host: Host;
+    /** Apps answer at <app>.<domain>. */
+    domain: string;
+    /** Varnish's backends: every router of the mesh. */
+    routers: RouterEndpoint[];
+    varnishPort: number;
+    varnishCacheSize: string;
+    /** A certificate to serve on :443; a self-signed one is generated when absent. */
+    tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
+}
+
+/** Varnish backends and director lines for the routers. */
+export function varnishBackends(routers: { address: string; port: number }[]): { backends: string; directorAdds: string } {
+    const backends = routers
+        .map(
+            (r, i) =>
+                `backend router_${i} {\n    .host = "${r.address}";\n    .port = "${r.port}";\n    .probe = router_health;\n` +
+                `    .connect_timeout = 2s;\n    .first_byte_timeout = 60s;\n    .between_bytes_timeout = 60s;\n}`,
+        )
+        .join("\n\n");
+    const directorAdds = routers.map((_r, i) => `    routers.add_backend(router_${i});`).join("\n");
+    return { backends, directorAdds };
+}
+
+/** Self-signed certificate for the platform domain, made on the host once if none is there. */
+export function selfSignedCertificateCommand(domain: string): string {
+    return [
+        "set -e",
+        "install -d -m 0755 /etc/dynoform/tls",
+        "if [ ! -s /etc/dynoform/tls/edge.crt ] || [ ! -s /etc/dynoform/tls/edge.key ]; then",
+        `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 ` +
+            `-subj "/CN=${domain}" -addext "subjectAltName=DNS:${domain},DNS:*.${domain}" ` +
+            `-keyout /etc/dynoform/tls/edge.key -out /etc/dynoform/tls/edge.crt 2>/dev/null`,
+        "  chmod 0600 /etc/dynoform/tls/edge.key",
+        "fi",
+    ].join("\n");
+}
+
+/**
+ * The edge role: nginx (TLS, gzip, X-Forwarded-*, X-Request-Start) in front of Varnish, which
+ * caches what apps mark cacheable and balances over the routers of the mesh.
+ */
+export class Edge extends pulumi.ComponentResource {
+    public readonly url: pulumi.Output<string>;
+    public readonly varnishAddress: pulumi.Output<string>;
+
+    constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dynoform:edge:Edge", name, {}, opts);
+        const connection = args.host.ssh;
+        const child = { parent: this };
+
+        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["nginx", "varnish", "openssl"] }, child);
+        const afterPackages = { parent: this, dependsOn: [packages] };
+
+        const tlsFiles: pulumi.Resource[] = args.tls
+            ? [
+                  new RemoteFile(`${name}-tls-cert`, { connection, path: "/etc/dynoform/tls/edge.crt", content: args.tls.certificate, mode: "0644" }, afterPackages),
+                  new RemoteFile(`${name}-tls-key`, { connection, path: "/etc/dynoform/tls/edge.key", content: pulumi.secret(args.tls.key), mode: "0600" }, afterPackages),
+              ]
+            : [new RemoteCommand(`${name}-tls-self-signed`, { connection, create: selfSignedCertificateCommand(args.domain), triggers: [args.domain] }, afterPackages)];
+
+        this.varnishAddress = pulumi.interpolate`${args.host.privateAddress}:${args.varnishPort}`;
+
+        const nginxFiles = [
+            new RemoteFile(`${name}-nginx-conf`, { connection, path: "/etc/nginx/nginx.conf", content: render("nginx/nginx.conf", { clientMaxBodySize: "100m" }) }, afterPackages),
+            new RemoteFile(
+                `${name}-nginx-edge`,
+                {
+                    connection,
+                    path: "/etc/nginx/dynoform/edge.conf",
+                    content: renderOutput("nginx/edge.conf", {
+                        platformDomain: args.domain,
+                        publicAddress: args.host.publicAddress,
+                        varnishAddress: this.varnishAddress,
+                    }),
+                },
+                afterPackages,
+            ),
+            new RemoteFile(`${name}-no-such-app`, { connection, path: "/usr/share/dynoform/no-such-app.html", content: render("nginx/no-such-app.html", {}) }, afterPackages),
+        ];
+        // The control role drops app custom domains here; the glob must match at least one file.
+        const domainsDir = new RemoteFile(`${name}-nginx-domains`, { connection, path: "/etc/nginx/dynoform/domains/_platform.names", content: "# app domains follow\n" }, afterPackages);
+
+        const routers = pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))).apply((list) => varnishBackends(list.map(([address, port]) => ({ address, port }))));
+        const vcl = new RemoteFile(
+            `${name}-vcl`,
+            { connection, path: "/etc/varnish/default.vcl", content: renderOutput("varnish/default.vcl", { backends: routers.backends, directorAdds: routers.directorAdds }) },
+            afterPackages,
+        );
+        const varnishDropIn = renderOutput("varnish/varnish.override.conf", {
+            listenAddress: args.host.privateAddress,
+            listenPort: args.varnishPort,
+            cacheSize: args.varnishCacheSize,
+        });
+
+        const varnish = new SystemdService(
+            `${name}-varnish`,
+            { connection, unit: "varnish", dropIn: varnishDropIn, restartTriggers: [vcl.sha256] },
+            { parent: this, dependsOn: [packages, vcl] },
+        );
+        new SystemdService(
+            `${name}-nginx`,
+            { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), domainsDir.sha256, ...tlsFiles.map((f) => f.urn)] },
+            { parent: this, dependsOn: [packages, varnish, domainsDir, ...nginxFiles, ...tlsFiles] },
+        );
+
+        this.url = pulumi.interpolate`http://${args.host.publicAddress}/`;
+        this.registerOutputs({ url: this.url, varnishAddress: this.varnishAddress });
+    }
+}

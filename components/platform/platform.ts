@@ -1,0 +1,66 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig, hostsWithRole } from "../config/stack_config";
+import { Data } from "../data";
+import { Edge } from "../edge";
+import { Host } from "../hosts/host";
+import { GeneratedSecret } from "../secrets/generated_secret";
+
+export interface PlatformArgs {
+    config: PlatformConfig;
+    /** One Host per entry of config.hosts, same names. */
+    hosts: Host[];
+    tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
+}
+
+/**
+ * The whole platform on a set of hosts: each role's component on the hosts the stack
+ * config names. Dyno hosts (agent) and the control role arrive with their own components.
+ */
+export class Platform extends pulumi.ComponentResource {
+    public readonly edgeUrl: pulumi.Output<string>;
+    public readonly hostAddresses: pulumi.Output<Record<string, string>>;
+    public readonly databaseAdminUrl: pulumi.Output<string>;
+    public readonly memcacheServers: pulumi.Output<string>;
+
+    constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dynoform:platform:Platform", name, {}, opts);
+        const { config } = args;
+        const byName = new Map(args.hosts.map((h) => [h.name, h]));
+        const hostFor = (specName: string): Host => {
+            const host = byName.get(specName);
+            if (!host) throw new Error(`no host source entry for ${specName}`);
+            return host;
+        };
+
+        const edgeHosts = hostsWithRole(config, "edge").map((s) => hostFor(s.name));
+        const routers = edgeHosts.map((h) => ({ address: h.privateAddress, port: config.routerPort }));
+        const edges = edgeHosts.map(
+            (host) =>
+                new Edge(
+                    host.name,
+                    { host, domain: config.domain, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls },
+                    { parent: this },
+                ),
+        );
+
+        const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24 }, { parent: this });
+        const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
+        const data = new Data(
+            dataHost.name,
+            {
+                host: dataHost,
+                privateSubnet: config.privateSubnet,
+                rejectAddresses: config.untrustedAddresses,
+                memcachedMemoryMb: config.memcachedMemoryMb,
+                adminPassword: adminPassword.value,
+            },
+            { parent: this },
+        );
+
+        this.edgeUrl = edges[0].url;
+        this.hostAddresses = pulumi.all(args.hosts.map((h) => pulumi.all([h.name, h.privateAddress]))).apply((pairs) => Object.fromEntries(pairs));
+        this.databaseAdminUrl = data.databaseAdminUrl;
+        this.memcacheServers = data.memcacheServers;
+        this.registerOutputs({ edgeUrl: this.edgeUrl, hostAddresses: this.hostAddresses });
+    }
+}
