@@ -1,0 +1,60 @@
+import { render } from "../../components/templates/render";
+import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
+import { pgHbaRejects } from "../../components/data/data";
+
+// Snapshots of the real config files as the components render them for the lab.
+describe("templates", () => {
+    test("nginx.conf", () => {
+        expect(render("nginx/nginx.conf", { clientMaxBodySize: "100m" })).toMatchSnapshot();
+    });
+
+    test("nginx edge server blocks", () => {
+        const conf = render("nginx/edge.conf", { platformDomain: "dynoform.test", publicAddress: "10.213.1.10", varnishAddress: "10.213.1.10:6081" });
+        expect(conf).toContain("server_name dynoform.test *.dynoform.test 10.213.1.10;");
+        expect(conf).toContain("proxy_set_header X-Request-Start $dynoform_request_start;");
+        expect(conf).toMatch(/listen 80 default_server;[\s\S]*no-such-app\.html/);
+        expect(conf).toMatchSnapshot();
+    });
+
+    test("varnish VCL with two routers", () => {
+        const vcl = render("varnish/default.vcl", varnishBackends([
+            { address: "10.213.1.10", port: 8080 },
+            { address: "10.213.1.11", port: 8080 },
+        ]));
+        expect(vcl).toContain('backend router_1 {\n    .host = "10.213.1.11";');
+        expect(vcl).toContain("routers.add_backend(router_1);");
+        expect(vcl).toMatchSnapshot();
+    });
+
+    test("varnish listens on the private address only", () => {
+        expect(render("varnish/varnish.override.conf", { listenAddress: "10.213.1.10", listenPort: 6081, cacheSize: "256m" })).toMatchSnapshot();
+    });
+
+    test("memcached: private address, memory from config, no UDP", () => {
+        const conf = render("memcached/memcached.conf", { listenAddress: "10.213.1.30", memoryMb: 96, maxConnections: 1024 });
+        expect(conf).toContain("-l 10.213.1.30\n");
+        expect(conf).toContain("-m 96\n");
+        expect(conf).toContain("-U 0\n");
+        expect(conf).toMatchSnapshot();
+    });
+
+    test("postgresql: scram, private subnet, gateway rejected", () => {
+        expect(render("postgresql/dynoform.conf", { listenAddress: "10.213.1.30", maxConnections: 200 })).toMatchSnapshot();
+        const hba = render("postgresql/pg_hba.conf", { privateSubnet: "10.213.1.0/24", rejects: pgHbaRejects(["10.213.1.1"]) });
+        expect(hba.indexOf("10.213.1.1/32  reject")).toBeLessThan(hba.indexOf("10.213.1.0/24  scram-sha-256"));
+        expect(hba).not.toMatch(/\btrust\b|\bmd5\b|0\.0\.0\.0/);
+        expect(hba).toMatchSnapshot();
+    });
+
+    test("per-app database helper", () => {
+        expect(render("postgresql/dynoform-pg-app", { listenAddress: "10.213.1.30" })).toMatchSnapshot();
+    });
+
+    test("self-signed certificate covers the platform domain and its apps", () => {
+        expect(selfSignedCertificateCommand("dynoform.test")).toContain('subjectAltName=DNS:dynoform.test,DNS:*.dynoform.test');
+    });
+
+    test("a missing value is an error, never a literal placeholder", () => {
+        expect(() => render("memcached/memcached.conf", { listenAddress: "10.0.0.1" })).toThrow("template memcached/memcached.conf: no value for {{memoryMb}}");
+    });
+});
