@@ -29,9 +29,10 @@ function hostSource(cfg: PlatformConfig): Host[] {
 }
 
 const tlsCertificate = config.get("tlsCertificate");
+const platformHosts = hostSource(platformConfig);
 const platform = new Platform("dynoform", {
     config: platformConfig,
-    hosts: hostSource(platformConfig),
+    hosts: platformHosts,
     tls: tlsCertificate ? { certificate: tlsCertificate, key: config.requireSecret("tlsKey") } : undefined,
 });
 
@@ -40,3 +41,5 @@ export const hosts = platform.hostAddresses;
 export const domain = platformConfig.domain;
 export const memcacheServers = platform.memcacheServers;
 export const databaseAdminUrl = platform.databaseAdminUrl;
+/** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
+export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));

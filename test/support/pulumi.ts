@@ -1,0 +1,61 @@
+import { execFile } from "child_process";
+import * as path from "path";
+import type { SshConnection } from "../../components/remote/connection";
+
+export const projectRoot = path.resolve(__dirname, "..", "..");
+
+/** The same environment scripts/env.sh gives the scripts. */
+export function pulumiEnv(): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        PATH: `${projectRoot}/.tools/pulumi/bin:${projectRoot}/node_modules/.bin:${process.env.PATH}`,
+        PULUMI_HOME: process.env.PULUMI_HOME ?? `${projectRoot}/.tools/pulumi-home`,
+        PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${projectRoot}/.pulumi-state`,
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "dynoform-local-lab",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_SKIP_CONFIRMATIONS: "true",
+    };
+}
+
+export interface CommandResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+export function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+    return new Promise((resolve) => {
+        execFile(
+            file,
+            args,
+            { cwd: options.cwd ?? projectRoot, env: options.env ?? process.env, timeout: options.timeoutMs ?? 600_000, maxBuffer: 64 * 1024 * 1024 },
+            (error, stdout, stderr) => {
+                const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+                resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+            },
+        );
+    });
+}
+
+/** Runs the Pulumi CLI on the project for `stack`. */
+export async function pulumi(stack: string, args: string[], timeoutMs = 900_000): Promise<CommandResult> {
+    return run("pulumi", [...args, "--stack", stack, "--non-interactive"], { env: pulumiEnv(), timeoutMs });
+}
+
+export async function pulumiOk(stack: string, args: string[], timeoutMs?: number): Promise<string> {
+    const result = await pulumi(stack, args, timeoutMs);
+    if (result.code !== 0) {
+        throw new Error(`pulumi ${args.join(" ")} failed (exit ${result.code}):\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+    }
+    return result.stdout;
+}
+
+export async function stackOutput<T>(stack: string, name: string): Promise<T> {
+    return JSON.parse(await pulumiOk(stack, ["stack", "output", name, "--json", "--show-secrets"])) as T;
+}
+
+/** SSH connections to every host of the stack (a secret stack output). */
+export async function sshConnections(stack: string): Promise<Record<string, SshConnection>> {
+    return stackOutput<Record<string, SshConnection>>(stack, "ssh");
+}
