@@ -28,6 +28,8 @@ export interface LabSpec {
     network: string;
     subnet: string;
     gateway: string;
+    /** `packages`: the cached image with the stack's Debian packages preinstalled (fast); `base`: bare debootstrap (the cold path). */
+    image: "base" | "packages";
 }
 
 export interface PlatformConfig {
@@ -130,7 +132,11 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
         problems.push(`dynoform:lab.subnet must be a /24 such as 10.213.1.0/24 (got ${JSON.stringify(subnet)})`);
         return undefined;
     }
-    return { network: String(network), subnet: String(subnet), gateway: formatIpv4(net.base + 1) };
+    const image = raw.image ?? "packages";
+    if (image !== "base" && image !== "packages") {
+        problems.push(`dynoform:lab.image must be base or packages (got ${JSON.stringify(raw.image)})`);
+    }
+    return { network: String(network), subnet: String(subnet), gateway: formatIpv4(net.base + 1), image: image as LabSpec["image"] };
 }
 
 function parseHost(
