@@ -1,0 +1,150 @@
+// Router configuration: defaults, then a JSON file given with `--config PATH`, then environment
+// variables (DYNOFORM_ROUTER_<KEY_IN_UPPER_SNAKE_CASE>), then `--key value` flags. Keys are
+// documented in packages/router/README.md.
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+
+export type BalancerKind = "p2c" | "random" | "roundrobin";
+
+export interface RouterConfig {
+  /** Traffic listener "host:port". */
+  listen: string;
+  /** Control API listener "host:port". */
+  controlListen: string;
+  /** Bearer token for /v1/* on the control API (or read from tokenFile). */
+  token: string;
+  tokenFile: string;
+  /** Number of worker processes; 0 = one per CPU. */
+  workers: number;
+  /** Apps are reachable at `<app>.<platformDomain>` when set. */
+  platformDomain: string;
+  /** Host header that answers `GET /health` on the traffic port (for Varnish probes). */
+  healthHost: string;
+  /** Default dyno lease when a registration gives none. */
+  leaseMs: number;
+  /** Per-dyno concurrency cap when neither the dyno nor the app sets one. */
+  defaultConcurrency: number;
+  /** Per-app queue bound (per worker) and how long a request may wait in it. */
+  queueSize: number;
+  queueDeadlineMs: number;
+  connectTimeoutMs: number;
+  quarantineMs: number;
+  /** H12: time to first response byte from the dyno. */
+  firstByteTimeoutMs: number;
+  /** H15: rolling idle timeout on the dyno's response (and on WebSocket tunnels). */
+  idleTimeoutMs: number;
+  /** Client side: whole header block must arrive within this; the whole request within clientRequestTimeoutMs. */
+  clientHeaderTimeoutMs: number;
+  clientRequestTimeoutMs: number;
+  clientKeepAliveMs: number;
+  /** Idle pooled dyno connections are closed after this (keep it below the dyno's own keep-alive). */
+  upstreamKeepAliveMs: number;
+  /** Limit of one header line (name + ": " + value) and of the request line. */
+  maxHeaderLineBytes: number;
+  /** Keep inbound X-Forwarded-Proto/-Port/X-Request-Start (the router sits behind the edge). */
+  trustForwarded: boolean;
+  /** Where app routes are persisted so a restarted router serves them at once ("" = not persisted). */
+  stateFile: string;
+  /** Balancing policy; anything but p2c is for benchmarks (random/roundrobin ignore concurrency caps). */
+  balancer: BalancerKind;
+  /** Log request lines to stdout. */
+  accessLog: boolean;
+}
+
+export const DEFAULTS: RouterConfig = {
+  listen: "0.0.0.0:8080",
+  controlListen: "127.0.0.1:8081",
+  token: "",
+  tokenFile: "",
+  workers: 0,
+  platformDomain: "",
+  healthHost: "dynoform-router-health",
+  leaseMs: 30_000,
+  defaultConcurrency: 50,
+  queueSize: 200,
+  queueDeadlineMs: 30_000,
+  connectTimeoutMs: 5_000,
+  quarantineMs: 5_000,
+  firstByteTimeoutMs: 30_000,
+  idleTimeoutMs: 55_000,
+  clientHeaderTimeoutMs: 10_000,
+  clientRequestTimeoutMs: 60_000,
+  clientKeepAliveMs: 60_000,
+  upstreamKeepAliveMs: 4_000,
+  maxHeaderLineBytes: 8192,
+  trustForwarded: true,
+  stateFile: "",
+  balancer: "p2c",
+  accessLog: true,
+};
+
+const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+const toKebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+function coerce(key: keyof RouterConfig, raw: unknown): unknown {
+  const def = DEFAULTS[key];
+  if (typeof def === "number") {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`config ${key}: not a non-negative number: ${String(raw)}`);
+    return n;
+  }
+  if (typeof def === "boolean") {
+    if (typeof raw === "boolean") return raw;
+    const s = String(raw).toLowerCase();
+    if (["1", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "false", "no", "off"].includes(s)) return false;
+    throw new Error(`config ${key}: not a boolean: ${String(raw)}`);
+  }
+  return String(raw);
+}
+
+export function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(":");
+  if (i < 0) return { host: "0.0.0.0", port: Number(s) };
+  let host = s.slice(0, i);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { host: host || "0.0.0.0", port: Number(s.slice(i + 1)) };
+}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig {
+  const cfg: RouterConfig = { ...DEFAULTS };
+  const keys = Object.keys(DEFAULTS) as (keyof RouterConfig)[];
+  const set = (k: keyof RouterConfig, v: unknown) => {
+    (cfg as unknown as Record<string, unknown>)[k] = coerce(k, v);
+  };
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
+    const eq = a.indexOf("=");
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else {
+      if (i + 1 >= argv.length) throw new Error(`flag ${a} needs a value`);
+      flags.set(a.slice(2), argv[++i]);
+    }
+  }
+  const configPath = flags.get("config") ?? env.DYNOFORM_ROUTER_CONFIG;
+  if (configPath) {
+    const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(json)) {
+      if (!(k in DEFAULTS)) throw new Error(`config file ${configPath}: unknown key ${k}`);
+      set(k as keyof RouterConfig, v);
+    }
+  }
+  for (const k of keys) {
+    const v = env["DYNOFORM_ROUTER_" + toSnake(k)];
+    if (v !== undefined && v !== "") set(k, v);
+  }
+  for (const [f, v] of flags) {
+    if (f === "config") continue;
+    const k = keys.find((key) => toKebab(key) === f || key === f);
+    if (!k) throw new Error(`unknown flag --${f}`);
+    set(k, v);
+  }
+  if (!cfg.token && cfg.tokenFile) cfg.token = readFileSync(cfg.tokenFile, "utf8").trim();
+  if (!["p2c", "random", "roundrobin"].includes(cfg.balancer)) throw new Error(`config balancer: ${cfg.balancer}`);
+  if (cfg.workers === 0) cfg.workers = availableParallelism();
+  cfg.platformDomain = cfg.platformDomain.toLowerCase().replace(/^\.+|\.+$/g, "");
+  cfg.healthHost = cfg.healthHost.toLowerCase();
+  return cfg;
+}

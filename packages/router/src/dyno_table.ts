@@ -1,0 +1,214 @@
+// The authoritative routing table, held by the primary process: app routes (set by the control
+// role) and dynos (registered by agents, each with a lease). Workers receive snapshots of it.
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+
+export interface AppRoute {
+  name: string;
+  /** Custom domains (lower case, no port). `<app>.<platformDomain>` is always added by the router. */
+  domains: string[];
+  /** Per-dyno concurrency cap for this app (overrides the router default, overridden by the dyno's own). */
+  concurrency?: number;
+  firstByteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  queueSize?: number;
+  queueDeadlineMs?: number;
+  /** Hold requests while the app has no dyno (booting) instead of answering H14 at once. Default true. */
+  holdWhenEmpty: boolean;
+}
+
+export interface DynoInfo {
+  app: string;
+  /** Process name, e.g. "web.1". */
+  dyno: string;
+  /** "host:port" the dyno listens on. */
+  address: string;
+  concurrency?: number;
+  release?: string;
+}
+
+export interface DynoRecord extends DynoInfo {
+  leaseMs: number;
+  expiresAt: number;
+  registeredAt: number;
+}
+
+export interface Snapshot {
+  version: number;
+  apps: AppRoute[];
+  dynos: DynoInfo[];
+}
+
+export const APP_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+export const DYNO_NAME = /^[a-z][a-z0-9_-]{0,30}\.[0-9]{1,6}$/;
+const DOMAIN = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
+
+export class ValidationError extends Error {}
+
+function optPositiveInt(body: Record<string, unknown>, key: string, max = 86_400_000): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new ValidationError(`${key} must be an integer between 1 and ${max}`);
+  }
+  return v;
+}
+
+export function parseAppRoute(name: string, body: unknown): AppRoute {
+  if (!APP_NAME.test(name)) throw new ValidationError(`invalid app name ${JSON.stringify(name)}`);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError("body must be a JSON object");
+  const b = body as Record<string, unknown>;
+  const domainsRaw = b.domains ?? [];
+  if (!Array.isArray(domainsRaw)) throw new ValidationError("domains must be an array of host names");
+  const domains = domainsRaw.map((d) => {
+    if (typeof d !== "string") throw new ValidationError("domains must be strings");
+    const host = d.toLowerCase().replace(/\.$/, "");
+    if (!DOMAIN.test(host)) throw new ValidationError(`invalid domain ${JSON.stringify(d)}`);
+    return host;
+  });
+  const timeouts = (b.timeouts ?? {}) as Record<string, unknown>;
+  if (typeof timeouts !== "object" || Array.isArray(timeouts)) throw new ValidationError("timeouts must be an object");
+  const hold = b.holdWhenEmpty;
+  if (hold !== undefined && typeof hold !== "boolean") throw new ValidationError("holdWhenEmpty must be a boolean");
+  return {
+    name,
+    domains: [...new Set(domains)],
+    concurrency: optPositiveInt(b, "concurrency", 100_000),
+    firstByteTimeoutMs: optPositiveInt(timeouts, "firstByteMs"),
+    idleTimeoutMs: optPositiveInt(timeouts, "idleMs"),
+    queueSize: optPositiveInt(b, "queueSize", 1_000_000),
+    queueDeadlineMs: optPositiveInt(timeouts, "queueMs"),
+    holdWhenEmpty: hold ?? true,
+  };
+}
+
+export function parseDyno(app: string, dyno: string, body: unknown, defaultLeaseMs: number): { info: DynoInfo; leaseMs: number } {
+  if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
+  if (!DYNO_NAME.test(dyno)) throw new ValidationError(`invalid dyno name ${JSON.stringify(dyno)} (want e.g. web.1)`);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError("body must be a JSON object");
+  const b = body as Record<string, unknown>;
+  const address = b.address;
+  if (typeof address !== "string" || !ADDRESS.test(address)) throw new ValidationError("address must be \"host:port\"");
+  const port = Number(ADDRESS.exec(address)![2]);
+  if (port < 1 || port > 65535) throw new ValidationError("address port out of range");
+  const release = b.release;
+  if (release !== undefined && (typeof release !== "string" || release.length > 64)) throw new ValidationError("release must be a short string");
+  return {
+    info: { app, dyno, address, concurrency: optPositiveInt(b, "concurrency", 100_000), release: release as string | undefined },
+    leaseMs: optPositiveInt(b, "leaseMs", 3_600_000) ?? defaultLeaseMs,
+  };
+}
+
+export class DynoTable {
+  private apps = new Map<string, AppRoute>();
+  private dynos = new Map<string, DynoRecord>(); // key app/dyno
+  private version = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly onChange: (s: Snapshot) => void,
+    private readonly stateFile = "",
+    private readonly now: () => number = Date.now,
+  ) {
+    if (stateFile) {
+      try {
+        const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { apps?: AppRoute[] };
+        for (const a of saved.apps ?? []) this.apps.set(a.name, a);
+      } catch {
+        /* no saved state yet */
+      }
+    }
+  }
+
+  startSweeping(everyMs = 250): void {
+    this.sweepTimer = setInterval(() => this.sweep(), everyMs);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  /** Remove dynos whose lease lapsed. Returns the removed keys. */
+  sweep(): string[] {
+    const t = this.now();
+    const gone: string[] = [];
+    for (const [k, d] of this.dynos) if (d.expiresAt <= t) gone.push(k);
+    for (const k of gone) this.dynos.delete(k);
+    if (gone.length) this.changed(false);
+    return gone;
+  }
+
+  putApp(route: AppRoute): { created: boolean } {
+    const prev = this.apps.get(route.name);
+    this.apps.set(route.name, route);
+    if (!prev || JSON.stringify(prev) !== JSON.stringify(route)) this.changed(true);
+    return { created: !prev };
+  }
+
+  deleteApp(name: string): boolean {
+    const had = this.apps.delete(name);
+    let removed = false;
+    for (const [k, d] of this.dynos) if (d.app === name) { this.dynos.delete(k); removed = true; }
+    if (had || removed) this.changed(had);
+    return had || removed;
+  }
+
+  /** Register or renew. Only a change of what routing sees (address, concurrency, release) is broadcast. */
+  putDyno(info: DynoInfo, leaseMs: number): { created: boolean; expiresAt: number } {
+    const key = `${info.app}/${info.dyno}`;
+    const prev = this.dynos.get(key);
+    const t = this.now();
+    const rec: DynoRecord = { ...info, leaseMs, expiresAt: t + leaseMs, registeredAt: prev?.registeredAt ?? t };
+    this.dynos.set(key, rec);
+    if (!prev || prev.address !== info.address || prev.concurrency !== info.concurrency || prev.release !== info.release) {
+      this.changed(false);
+    }
+    return { created: !prev, expiresAt: rec.expiresAt };
+  }
+
+  deleteDyno(app: string, dyno: string): boolean {
+    const had = this.dynos.delete(`${app}/${dyno}`);
+    if (had) this.changed(false);
+    return had;
+  }
+
+  listApps(): Array<AppRoute & { configured: boolean; dynos: Array<DynoInfo & { leaseMs: number; expiresInMs: number }> }> {
+    const names = new Set<string>([...this.apps.keys()]);
+    for (const d of this.dynos.values()) names.add(d.app);
+    const t = this.now();
+    return [...names].sort().map((name) => {
+      const route = this.apps.get(name);
+      return {
+        ...(route ?? { name, domains: [], holdWhenEmpty: true }),
+        configured: !!route,
+        dynos: [...this.dynos.values()]
+          .filter((d) => d.app === name)
+          .sort((a, b) => a.dyno.localeCompare(b.dyno, "en", { numeric: true }))
+          .map((d) => ({ app: d.app, dyno: d.dyno, address: d.address, concurrency: d.concurrency, release: d.release, leaseMs: d.leaseMs, expiresInMs: d.expiresAt - t })),
+      };
+    });
+  }
+
+  snapshot(): Snapshot {
+    return {
+      version: this.version,
+      apps: [...this.apps.values()],
+      dynos: [...this.dynos.values()].map((d) => ({ app: d.app, dyno: d.dyno, address: d.address, concurrency: d.concurrency, release: d.release })),
+    };
+  }
+
+  private changed(appsChanged: boolean): void {
+    this.version++;
+    if (appsChanged && this.stateFile) {
+      const tmp = `${this.stateFile}.tmp`;
+      try {
+        writeFileSync(tmp, JSON.stringify({ apps: [...this.apps.values()] }, null, 2));
+        renameSync(tmp, this.stateFile);
+      } catch (e) {
+        process.stderr.write(`dynoform-router: cannot persist state to ${this.stateFile}: ${(e as Error).message}\n`);
+      }
+    }
+    this.onChange(this.snapshot());
+  }
+}

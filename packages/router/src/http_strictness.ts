@@ -1,0 +1,139 @@
+// What the router accepts from clients and what it forwards. Node's llhttp parser (strict mode)
+// already refuses bare LF line ends, invalid bytes in header names, malformed chunked bodies and
+// Content-Length + Transfer-Encoding together; the checks here are the router's own on top of it
+// (line limits, duplicate lengths, transfer codings) and the header rewriting both ways.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, never forwarded. */
+export const HOP_BY_HOP = new Set([
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+  "proxy-authenticate", "proxy-authorization",
+]);
+
+export interface Rejection {
+  status: number;
+  reason: string;
+}
+
+export function checkRequest(req: IncomingMessage, maxLine: number): Rejection | undefined {
+  if ((req.method?.length ?? 0) + (req.url?.length ?? 0) + 10 > maxLine) return { status: 414, reason: "request line too long" };
+  const raw = req.rawHeaders;
+  let cl: string | undefined;
+  let te = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.length + value.length + 2 > maxLine) return { status: 431, reason: "header line too long" };
+    const len = name.length;
+    if (len === 14 && name.toLowerCase() === "content-length") {
+      const v = value.trim();
+      if (!/^[0-9]{1,15}$/.test(v) || (cl !== undefined && cl !== v)) return { status: 400, reason: "invalid or conflicting Content-Length" };
+      cl = v;
+    } else if (len === 17 && name.toLowerCase() === "transfer-encoding") {
+      if (te || value.trim().toLowerCase() !== "chunked") return { status: 400, reason: "unsupported Transfer-Encoding" };
+      te = true;
+    }
+  }
+  if (te && cl !== undefined) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };
+  return undefined;
+}
+
+const VALID_REQUEST_ID = /^[A-Za-z0-9+=/_-]{20,200}$/;
+
+export function requestIdFor(inbound: string | undefined): string {
+  return inbound !== undefined && VALID_REQUEST_ID.test(inbound) ? inbound : randomUUID();
+}
+
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (cl !== undefined && cl !== "0");
+}
+
+/** Names listed in a Connection header (plus the fixed hop-by-hop set) are dropped. */
+function connectionTokens(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const s = new Set<string>();
+  for (const t of value.split(",")) {
+    const n = t.trim().toLowerCase();
+    if (n && n !== "close" && n !== "keep-alive" && n !== "upgrade") s.add(n);
+  }
+  return s.size ? s : undefined;
+}
+
+export interface ForwardInfo {
+  requestId: string;
+  remoteAddress: string;
+  localPort: number;
+  trustForwarded: boolean;
+  /** Keep Connection/Upgrade (WebSocket handshake). */
+  upgrade: boolean;
+}
+
+/** Outgoing request headers as a flat [name, value, ...] list. */
+export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): string[] {
+  const raw = req.rawHeaders;
+  const drop = connectionTokens(req.headers.connection);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let via: string | undefined;
+  let proto: string | undefined;
+  let port: string | undefined;
+  let start: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const lower = name.toLowerCase();
+    const value = raw[i + 1];
+    switch (lower) {
+      case "x-forwarded-for": xff = xff === undefined ? value : `${xff}, ${value}`; continue;
+      case "via": via = via === undefined ? value : `${via}, ${value}`; continue;
+      case "x-forwarded-proto": proto ??= value; continue;
+      case "x-forwarded-port": port ??= value; continue;
+      case "x-request-start": start ??= value; continue;
+      case "x-request-id": continue;
+      case "expect": continue; // answered by the router (100-continue), never forwarded
+      case "content-length": if (out.some((h, j) => j % 2 === 0 && h.toLowerCase() === "content-length")) continue; break;
+      default:
+        if (HOP_BY_HOP.has(lower)) {
+          if (f.upgrade && (lower === "connection" || lower === "upgrade")) break;
+          continue;
+        }
+        if (drop && drop.has(lower)) continue;
+    }
+    out.push(name, value);
+  }
+  const remote = f.remoteAddress.startsWith("::ffff:") ? f.remoteAddress.slice(7) : f.remoteAddress;
+  out.push("X-Forwarded-For", xff ? `${xff}, ${remote}` : remote);
+  out.push("X-Forwarded-Proto", f.trustForwarded && proto ? proto : "http");
+  out.push("X-Forwarded-Port", f.trustForwarded && port ? port : String(f.localPort));
+  out.push("X-Request-Start", f.trustForwarded && start ? start : String(Date.now()));
+  out.push("X-Request-Id", f.requestId);
+  out.push("Via", via ? `${via}, 1.1 dynoform` : "1.1 dynoform");
+  return out;
+}
+
+/** Response headers from the dyno (raw Buffer pairs) as a flat list for res.writeHead. */
+export function forwardResponseHeaders(raw: Buffer[], requestId: string): string[] {
+  const out: string[] = [];
+  let drop: Set<string> | undefined;
+  let sawId = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString("latin1");
+    const lower = name.toLowerCase();
+    if (lower === "connection") {
+      drop = connectionTokens(raw[i + 1].toString("latin1"));
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    if (lower === "x-request-id") sawId = true;
+    out.push(name, raw[i + 1].toString("latin1"));
+  }
+  if (drop) {
+    const kept: string[] = [];
+    for (let i = 0; i < out.length; i += 2) if (!drop.has(out[i].toLowerCase())) kept.push(out[i], out[i + 1]);
+    if (!sawId) kept.push("X-Request-Id", requestId);
+    return kept;
+  }
+  if (!sawId) out.push("X-Request-Id", requestId);
+  return out;
+}

@@ -1,0 +1,192 @@
+// dynoform-router entry point. The primary process holds the dyno table (leases, control API,
+// metrics merge) and forks one worker per core; every worker listens on the same traffic port
+// (SO_REUSEPORT), receives the table as snapshots over IPC and balances on its own.
+import cluster, { type Worker } from "node:cluster";
+import { createServer } from "node:http";
+import { loadConfig, parseHostPort, type RouterConfig } from "./config";
+import { createControlApi } from "./control_api";
+import { DynoTable, type Snapshot } from "./dyno_table";
+import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot } from "./metrics";
+import { Proxy } from "./proxy";
+
+type ToWorker = { t: "snapshot"; s: Snapshot } | { t: "metrics"; id: number } | { t: "shutdown"; graceMs: number };
+type ToPrimary = { t: "listening" } | { t: "metrics"; id: number; m: MetricsSnapshot } | { t: "fatal"; error: string };
+
+const CONFIG_ENV = "DYNOFORM_ROUTER_WORKER_CONFIG";
+const SHUTDOWN_GRACE_MS = 30_000;
+
+function log(msg: string): void {
+  process.stderr.write(`dynoform-router[${cluster.isPrimary ? "primary" : `worker ${cluster.worker?.id}`}] ${msg}\n`);
+}
+
+function primary(cfg: RouterConfig): void {
+  if (!cfg.token) log("warning: no token configured; every /v1 control request will be refused");
+  const ready = new Set<Worker>();
+  const table = new DynoTable((s) => broadcast({ t: "snapshot", s }), cfg.stateFile);
+  table.startSweeping(Math.min(250, Math.max(10, Math.floor(cfg.leaseMs / 10))));
+  let stopping = false;
+  let metricsSeq = 0;
+  const pending = new Map<number, { left: number; got: MetricsSnapshot[]; done: () => void }>();
+
+  function send(w: Worker, m: ToWorker): void {
+    if (w.isConnected()) w.send(m);
+  }
+  function broadcast(m: ToWorker): void {
+    for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m);
+  }
+  const restarts: number[] = [];
+  function fork(): void {
+    const w = cluster.fork({ [CONFIG_ENV]: JSON.stringify(cfg) });
+    w.on("message", (m: ToPrimary) => {
+      if (m.t === "listening") {
+        ready.add(w);
+        if (ready.size === cfg.workers) log(`ready: traffic on ${cfg.listen}, control on ${cfg.controlListen}, ${cfg.workers} workers`);
+      } else if (m.t === "metrics") {
+        const p = pending.get(m.id);
+        if (p) {
+          p.got.push(m.m);
+          if (--p.left === 0) p.done();
+        }
+      } else if (m.t === "fatal") {
+        log(`worker failed: ${m.error}`);
+        process.exitCode = 1;
+        shutdown();
+      }
+    });
+    w.on("online", () => send(w, { t: "snapshot", s: table.snapshot() }));
+  }
+  cluster.on("exit", (w, code, signal) => {
+    ready.delete(w);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
+      return;
+    }
+    log(`worker ${w.id} exited (${signal ?? code}); starting another`);
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length && restarts[0] < now - 60_000) restarts.shift();
+    setTimeout(fork, restarts.length > 5 ? 1000 : 0);
+  });
+  for (let i = 0; i < cfg.workers; i++) fork();
+
+  const metrics = (): Promise<string> =>
+    new Promise((resolve) => {
+      const ws = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
+      const id = ++metricsSeq;
+      const entry = { left: ws.length, got: [] as MetricsSnapshot[], done: () => undefined as void };
+      const finish = () => {
+        pending.delete(id);
+        clearTimeout(timer);
+        const snap = table.snapshot();
+        resolve(renderPrometheus(entry.got.length ? mergeSnapshots(entry.got) : emptySnapshot(), {
+          apps: new Set([...snap.apps.map((a) => a.name), ...snap.dynos.map((d) => d.app)]).size,
+          dynos: snap.dynos.length,
+          workers: ready.size,
+        }));
+      };
+      entry.done = finish;
+      const timer = setTimeout(finish, 1000);
+      pending.set(id, entry);
+      if (ws.length === 0) return finish();
+      for (const w of ws) send(w, { t: "metrics", id });
+    });
+
+  const api = createControlApi({
+    table,
+    token: cfg.token,
+    defaultLeaseMs: cfg.leaseMs,
+    metrics,
+    health: () => ({ workers: cfg.workers, workersReady: ready.size }),
+  });
+  const { host, port } = parseHostPort(cfg.controlListen);
+  api.on("error", (e) => {
+    log(`control api: ${e.message}`);
+    process.exit(1);
+  });
+  api.listen(port, host);
+
+  function shutdown(): void {
+    if (stopping) return;
+    stopping = true;
+    log("shutting down: draining workers");
+    table.stop();
+    api.close();
+    broadcast({ t: "shutdown", graceMs: SHUTDOWN_GRACE_MS });
+    setTimeout(() => process.exit(), SHUTDOWN_GRACE_MS + 2000).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
+  }
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+function worker(cfg: RouterConfig): void {
+  const proxy = new Proxy(cfg);
+  const server = createServer(
+    {
+      maxHeaderSize: 64 * 1024,
+      headersTimeout: cfg.clientHeaderTimeoutMs,
+      requestTimeout: Math.max(cfg.clientRequestTimeoutMs, cfg.clientHeaderTimeoutMs),
+      keepAliveTimeout: cfg.clientKeepAliveMs,
+      connectionsCheckingInterval: Math.min(1000, cfg.clientHeaderTimeoutMs),
+      requireHostHeader: true,
+      insecureHTTPParser: false,
+      noDelay: true,
+    },
+    (req, res) => proxy.handle(req, res),
+  );
+  server.on("checkContinue", (req, res) => {
+    res.writeContinue();
+    proxy.handle(req, res);
+  });
+  server.on("upgrade", (req, socket, head) => proxy.upgrade(req, socket as import("node:net").Socket, head));
+  server.on("clientError", (err, socket) => proxy.clientError(err as NodeJS.ErrnoException, socket as import("node:net").Socket));
+  const toPrimary = (m: ToPrimary) => process.send?.(m);
+  process.on("message", (m: ToWorker) => {
+    if (m.t === "snapshot") proxy.applySnapshot(m.s);
+    else if (m.t === "metrics") toPrimary({ t: "metrics", id: m.id, m: proxy.metricsSnapshot() });
+    else if (m.t === "shutdown") {
+      server.close(() => {
+        proxy.log.flush();
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+      const t = setInterval(() => server.closeIdleConnections(), 200);
+      t.unref();
+      setTimeout(() => {
+        proxy.log.flush();
+        process.exit(0);
+      }, m.graceMs).unref();
+    }
+  });
+  // The primary dying takes the workers with it.
+  process.on("disconnect", () => process.exit(0));
+  const { host, port } = parseHostPort(cfg.listen);
+  server.on("error", (e) => {
+    toPrimary({ t: "fatal", error: `listen ${cfg.listen}: ${e.message}` });
+    setTimeout(() => process.exit(1), 100);
+  });
+  server.listen({ host, port, reusePort: true, exclusive: true } as import("node:net").ListenOptions, () => toPrimary({ t: "listening" }));
+}
+
+function main(): void {
+  if (cluster.isPrimary) {
+    let cfg: RouterConfig;
+    try {
+      // A single executable sees its own path as argv[1] too.
+      const args = process.argv.slice(2).filter((a, i) => !(i === 0 && a === process.execPath));
+      if (args.includes("--help") || args.includes("-h")) {
+        process.stdout.write("usage: dynoform-router [--config FILE] [--listen HOST:PORT] [--control-listen HOST:PORT] [--token-file FILE] [--workers N] [--platform-domain DOMAIN] ...\nSee packages/router/README.md for every key.\n");
+        return;
+      }
+      cfg = loadConfig(args, process.env);
+    } catch (e) {
+      process.stderr.write(`dynoform-router: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+    primary(cfg);
+  } else {
+    worker(JSON.parse(process.env[CONFIG_ENV] ?? "{}") as RouterConfig);
+  }
+}
+
+main();

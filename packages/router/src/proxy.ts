@@ -1,0 +1,572 @@
+// The request path inside one worker: Host -> app -> dyno (load_balancer.ts), the per-app queue
+// (request_queue.ts), forwarding over keep-alive pools (undici), retries, Heroku error codes,
+// WebSocket tunnels, one log line per request.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { connect as netConnect, type Socket } from "node:net";
+import { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import type { RouterConfig } from "./config";
+import type { AppRoute, Snapshot } from "./dyno_table";
+import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
+import { checkRequest, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor } from "./http_strictness";
+import { LoadBalancer } from "./load_balancer";
+import { Metrics, type MetricsSnapshot } from "./metrics";
+import { RequestQueue, type Waiter } from "./request_queue";
+import { RouterLog } from "./router_log";
+import { Target } from "./target";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+const MAX_ATTEMPTS = 10;
+
+class AppState {
+  readonly targets = new Map<string, Target>(); // by dyno name
+  readonly lb: LoadBalancer;
+  readonly queue = new RequestQueue();
+  quarantineTimer: NodeJS.Timeout | undefined;
+  constructor(public route: AppRoute, balancer: RouterConfig["balancer"]) {
+    this.lb = new LoadBalancer(balancer);
+  }
+}
+
+/** Request body handed to undici: reads the client's body only once undici starts sending it, so a
+ * request whose connect failed can still be sent elsewhere with its body untouched. */
+class BodyRelay extends Readable {
+  started = false;
+  constructor(private readonly src: IncomingMessage) {
+    super();
+  }
+  override _read(): void {
+    if (this.started) {
+      this.src.resume();
+      return;
+    }
+    this.started = true;
+    this.src.on("data", (c: Buffer) => {
+      if (!this.push(c)) this.src.pause();
+    });
+    this.src.once("end", () => this.push(null));
+    this.src.once("error", (e) => this.destroy(e));
+    this.src.once("aborted", () => this.destroy(new Error("client aborted")));
+  }
+}
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  app: AppState;
+  host: string;
+  requestId: string;
+  start: number;
+  dispatchedAt: number;
+  target: Target | undefined;
+  released: boolean;
+  attempts: number;
+  retried: boolean;
+  bodyRelay: BodyRelay | undefined;
+  headers: string[] | undefined;
+  waiter: Waiter | undefined;
+  abort: ((err?: Error) => void) | undefined;
+  resume: (() => void) | undefined;
+  gotHeaders: boolean;
+  status: number;
+  bytes: number;
+  done: boolean;
+}
+
+export class Proxy {
+  private apps = new Map<string, AppState>();
+  private hosts = new Map<string, AppState>();
+  private wildcards = new Map<string, AppState>();
+  readonly metrics = new Metrics();
+  readonly log: RouterLog;
+
+  constructor(private readonly cfg: RouterConfig) {
+    this.log = new RouterLog(cfg.accessLog);
+  }
+
+  // ---- routing table -------------------------------------------------------------------------
+
+  applySnapshot(s: Snapshot): void {
+    const routes = new Map<string, AppRoute>();
+    for (const r of s.apps) routes.set(r.name, r);
+    for (const d of s.dynos) if (!routes.has(d.app)) routes.set(d.app, { name: d.app, domains: [], holdWhenEmpty: true });
+
+    for (const [name, st] of this.apps) {
+      if (routes.has(name)) continue;
+      for (const t of st.targets.values()) t.drain();
+      st.targets.clear();
+      st.lb.targets = [];
+      this.apps.delete(name);
+      st.queue.failAll();
+    }
+    for (const route of routes.values()) {
+      let st = this.apps.get(route.name);
+      if (!st) {
+        st = new AppState(route, this.cfg.balancer);
+        this.apps.set(route.name, st);
+      }
+      st.route = route;
+      const want = new Map(s.dynos.filter((d) => d.app === route.name).map((d) => [d.dyno, d]));
+      for (const [name, t] of st.targets) {
+        const d = want.get(name);
+        if (!d || d.address !== t.address) {
+          t.drain();
+          st.targets.delete(name);
+        }
+      }
+      for (const d of want.values()) {
+        const cap = this.perWorkerCap(d.concurrency ?? route.concurrency ?? this.cfg.defaultConcurrency);
+        const t = st.targets.get(d.dyno);
+        if (t) {
+          t.cap = cap;
+          t.release = d.release;
+        } else {
+          st.targets.set(d.dyno, new Target(route.name, d.dyno, d.address, cap, d.release, {
+            connectTimeoutMs: this.cfg.connectTimeoutMs,
+            keepAliveMs: this.cfg.upstreamKeepAliveMs,
+          }));
+        }
+      }
+      st.lb.targets = [...st.targets.values()];
+    }
+    this.hosts.clear();
+    this.wildcards.clear();
+    for (const st of this.apps.values()) {
+      if (this.cfg.platformDomain) this.hosts.set(`${st.route.name}.${this.cfg.platformDomain}`, st);
+    }
+    for (const st of this.apps.values()) {
+      for (const d of st.route.domains) {
+        if (d.startsWith("*.")) this.wildcards.set(d.slice(2), st);
+        else this.hosts.set(d, st);
+      }
+    }
+    for (const st of this.apps.values()) this.dispatchQueue(st);
+  }
+
+  /** The cap is per dyno; every worker balances on its own, so each takes its share of it. */
+  private perWorkerCap(cap: number): number {
+    return Math.max(1, Math.ceil(cap / this.cfg.workers));
+  }
+
+  private resolve(hostHeader: string | undefined): { st: AppState | undefined; host: string } {
+    if (!hostHeader) return { st: undefined, host: "" };
+    let host = hostHeader.toLowerCase();
+    if (host.startsWith("[")) {
+      const e = host.indexOf("]");
+      host = host.slice(0, e + 1);
+    } else {
+      const c = host.indexOf(":");
+      if (c >= 0) host = host.slice(0, c);
+    }
+    if (host.endsWith(".")) host = host.slice(0, -1);
+    let st = this.hosts.get(host);
+    if (!st && this.wildcards.size) {
+      const dot = host.indexOf(".");
+      if (dot > 0) st = this.wildcards.get(host.slice(dot + 1));
+    }
+    return { st, host };
+  }
+
+  metricsSnapshot(): MetricsSnapshot {
+    const queueDepth: Record<string, number> = {};
+    const inflight: Record<string, number> = {};
+    const quarantined: Record<string, number> = {};
+    const now = Date.now();
+    for (const [name, st] of this.apps) {
+      queueDepth[name] = st.queue.length;
+      for (const t of st.targets.values()) {
+        inflight[`${name}\t${t.dyno}`] = t.inflight;
+        quarantined[`${name}\t${t.dyno}`] = t.quarantinedUntil > now ? 1 : 0;
+      }
+    }
+    return this.metrics.snapshot({ queueDepth, inflight, quarantined });
+  }
+
+  // ---- slots ---------------------------------------------------------------------------------
+
+  private release(ctx: Ctx): void {
+    const t = ctx.target;
+    if (!t || ctx.released) return;
+    ctx.released = true;
+    t.inflight--;
+    t.served++;
+    const st = ctx.app;
+    if (st.queue.length > 0) this.dispatchQueue(st);
+  }
+
+  private dispatchQueue(st: AppState): void {
+    if (st.queue.length === 0) return;
+    st.queue.drain(() => st.lb.pick(Date.now()));
+    // Dynos in quarantine come back by themselves: look at the queue again when they do.
+    if (st.queue.length > 0 && !st.quarantineTimer) {
+      const now = Date.now();
+      let next = Infinity;
+      for (const t of st.targets.values()) if (t.quarantinedUntil > now) next = Math.min(next, t.quarantinedUntil);
+      if (next !== Infinity) {
+        st.quarantineTimer = setTimeout(() => {
+          st.quarantineTimer = undefined;
+          this.dispatchQueue(st);
+        }, next - now + 1);
+      }
+    }
+  }
+
+  /** Find a dyno now, or queue; `go` gets a target whose slot is taken, or an error code. */
+  private acquire(st: AppState, exclude: Target | undefined, go: (t: Target | undefined, code: string) => void): Waiter | undefined {
+    const now = Date.now();
+    const t = st.lb.pick(now, exclude);
+    if (t) {
+      t.inflight++;
+      go(t, "");
+      return undefined;
+    }
+    const ts = st.lb.targets;
+    if (ts.length === 0 && !st.route.holdWhenEmpty) {
+      go(undefined, "H14");
+      return undefined;
+    }
+    if (ts.length > 0) {
+      let usable = 0;
+      let reason = "H21";
+      for (const x of ts) {
+        if (x !== exclude && x.usable(now)) usable++;
+        else if (x.quarantinedUntil > now) reason = x.quarantineReason;
+      }
+      if (usable === 0) {
+        go(undefined, reason);
+        return undefined;
+      }
+    }
+    const w = st.queue.push(
+      st.route.queueSize ?? this.cfg.queueSize,
+      st.route.queueDeadlineMs ?? this.cfg.queueDeadlineMs,
+      (tt) => go(tt, tt ? "" : st.lb.targets.length === 0 ? "H14" : "H20"),
+    );
+    if (!w) go(undefined, "H11");
+    return w;
+  }
+
+  // ---- plain HTTP ----------------------------------------------------------------------------
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
+    if (rej) return this.reject(req, res, rej.status, rej.reason, start);
+    const { st, host } = this.resolve(req.headers.host);
+    const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
+    if (!st) {
+      if (host === this.cfg.healthHost && req.url === "/health") {
+        res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+        res.end('{"status":"ok"}\n');
+        return;
+      }
+      const body = errorPage("No such app", "There is no app configured at that hostname.", requestId);
+      res.writeHead(404, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(body), "X-Request-Id": requestId });
+      res.end(body);
+      this.writeLog(req, host, requestId, "none", 0, performance.now() - start, 404, body.length, "", "No such app");
+      this.metrics.observe("", "", 404, performance.now() - start);
+      return;
+    }
+    const ctx: Ctx = {
+      req, res, app: st, host, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
+      retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
+      gotHeaders: false, status: 0, bytes: 0, done: false,
+    };
+    res.once("close", () => {
+      if (ctx.done) return;
+      // The client went away before the response was complete.
+      if (ctx.waiter) st.queue.cancel(ctx.waiter);
+      if (ctx.abort) ctx.abort(new Error("client gone"));
+      this.release(ctx);
+      this.finish(ctx, "H27", 499);
+    });
+    ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
+  }
+
+  private onAcquired(ctx: Ctx, t: Target | undefined, code: string): void {
+    ctx.waiter = undefined;
+    if (ctx.done) {
+      if (t) { ctx.target = t; ctx.released = false; this.release(ctx); }
+      return;
+    }
+    if (!t) return this.fail(ctx, code);
+    this.send(ctx, t);
+  }
+
+  private send(ctx: Ctx, t: Target): void {
+    ctx.target = t;
+    ctx.released = false;
+    ctx.attempts++;
+    ctx.dispatchedAt = performance.now();
+    const req = ctx.req;
+    ctx.headers ??= forwardRequestHeaders(req, {
+      requestId: ctx.requestId,
+      remoteAddress: req.socket.remoteAddress ?? "",
+      localPort: req.socket.localPort ?? 0,
+      trustForwarded: this.cfg.trustForwarded,
+      upgrade: false,
+    });
+    let body: BodyRelay | null = null;
+    if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
+    const route = ctx.app.route;
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect: (abort) => {
+        ctx.abort = abort;
+      },
+      onHeaders: (statusCode, rawHeaders, resume, statusText) => {
+        if (ctx.done || ctx.target !== t) return false;
+        ctx.gotHeaders = true;
+        ctx.status = statusCode;
+        ctx.resume = resume;
+        const headers = forwardResponseHeaders(rawHeaders as unknown as Buffer[], ctx.requestId);
+        ctx.res.writeHead(statusCode, statusText || undefined, headers);
+        return true;
+      },
+      onData: (chunk) => {
+        if (ctx.done) return false;
+        ctx.bytes += chunk.length;
+        const ok = ctx.res.write(chunk);
+        if (!ok) ctx.res.once("drain", () => ctx.resume && ctx.resume());
+        return ok;
+      },
+      onComplete: () => {
+        if (ctx.done || ctx.target !== t) return;
+        this.release(ctx);
+        ctx.res.end();
+        this.finish(ctx, "", ctx.status);
+      },
+      onError: (err) => this.onUpstreamError(ctx, t, err),
+    };
+    t.pool.dispatch(
+      {
+        path: req.url ?? "/",
+        method: req.method as Dispatcher.HttpMethod,
+        headers: ctx.headers,
+        body,
+        headersTimeout: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
+        bodyTimeout: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
+        reset: false,
+      },
+      handler,
+    );
+  }
+
+  private onUpstreamError(ctx: Ctx, t: Target, err: Error): void {
+    if (ctx.target !== t) return;
+    this.release(ctx);
+    if (ctx.done) return;
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (ctx.gotHeaders) {
+      // The response had begun: nothing can be sent any more but a cut.
+      ctx.res.destroy();
+      return this.finish(ctx, code === "UND_ERR_BODY_TIMEOUT" ? "H15" : "H13", ctx.status);
+    }
+    const now = Date.now();
+    const bodyTouched = ctx.bodyRelay?.started ?? false;
+    if (CONNECT_FAILURES.has(code)) {
+      const reason = code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
+      t.quarantine(now, this.cfg.quarantineMs, reason);
+      if (!bodyTouched && ctx.attempts < MAX_ATTEMPTS) {
+        ctx.waiter = this.acquire(ctx.app, t, (nt, c) => this.onAcquired(ctx, nt, c || reason));
+        return;
+      }
+      return this.fail(ctx, reason);
+    }
+    if (code === "UND_ERR_HEADERS_TIMEOUT") return this.fail(ctx, "H12");
+    // Sent, no answer. Only an idempotent request without a body may go once more, elsewhere.
+    if (!ctx.retried && !bodyTouched && !ctx.bodyRelay && IDEMPOTENT.has(ctx.req.method ?? "")) {
+      const other = ctx.app.lb.pick(now, t);
+      if (other) {
+        ctx.retried = true;
+        other.inflight++;
+        return this.send(ctx, other);
+      }
+    }
+    this.fail(ctx, "H13");
+  }
+
+  private fail(ctx: Ctx, code: string): void {
+    const h = H_CODES[code] ?? H_CODES.H99;
+    const res = ctx.res;
+    if (!res.headersSent) {
+      const body = errorPage("Application error", APP_ERROR_TEXT, ctx.requestId);
+      const headers: Record<string, string | number> = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Length": Buffer.byteLength(body),
+        "Cache-Control": "no-cache, no-store",
+        "X-Request-Id": ctx.requestId,
+      };
+      // A request body we did not read cannot be left on the connection.
+      if (hasBody(ctx.req) && !ctx.req.readableEnded) headers.Connection = "close";
+      res.writeHead(h.status, headers);
+      res.end(body);
+      ctx.bytes = body.length;
+    }
+    this.finish(ctx, code, h.status);
+  }
+
+  private finish(ctx: Ctx, code: string, status: number): void {
+    if (ctx.done) return;
+    ctx.done = true;
+    const end = performance.now();
+    const desc = code ? (H_CODES[code]?.desc ?? "") : "";
+    this.metrics.observe(ctx.app.route.name, code, status, end - ctx.start);
+    this.writeLog(ctx.req, ctx.host, ctx.requestId, ctx.target?.dyno ?? "none", ctx.dispatchedAt - ctx.start, end - ctx.dispatchedAt, status, ctx.bytes, code, desc);
+  }
+
+  private writeLog(req: IncomingMessage, host: string, requestId: string, dyno: string, connectMs: number, serviceMs: number, status: number, bytes: number, code: string, desc: string, protocol = "http"): void {
+    const xff = req.headers["x-forwarded-for"];
+    const remote = req.socket?.remoteAddress ?? "";
+    this.log.write({
+      code: code || undefined,
+      desc: code ? desc : undefined,
+      method: req.method ?? "",
+      path: req.url ?? "",
+      host,
+      requestId,
+      fwd: xff ? `${xff}, ${remote}` : remote,
+      dyno,
+      connectMs,
+      serviceMs,
+      status,
+      bytes,
+      protocol,
+    });
+  }
+
+  private reject(req: IncomingMessage, res: ServerResponse, status: number, reason: string, start: number): void {
+    const body = `${status} ${reason}\n`;
+    res.shouldKeepAlive = false;
+    res.writeHead(status, { "Content-Type": "text/plain", "Content-Length": body.length, Connection: "close" });
+    res.end(body);
+    this.metrics.observe("", "BAD_REQUEST", status, performance.now() - start);
+    this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, status, body.length, "BAD_REQUEST", reason);
+  }
+
+  /** A request the HTTP parser refused (bad framing, bad bytes, oversize, slow headers). */
+  clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const code = err.code ?? "";
+    const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    if (code !== "ECONNRESET" && socket.writable && !(socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      const text = status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request";
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\nConnection: close\r\n\r\n${text}\n`);
+    }
+    socket.destroySoon?.();
+    setTimeout(() => socket.destroy(), 1000).unref();
+    this.metrics.observe("", "BAD_REQUEST", status, 0);
+    if (code !== "ECONNRESET") {
+      this.log.write({
+        code: "BAD_REQUEST", desc: `${code} ${err.message}`.slice(0, 200), method: "", path: "", host: "", requestId: "",
+        fwd: socket.remoteAddress ?? "", dyno: "none", connectMs: 0, serviceMs: 0, status, bytes: 0, protocol: "http",
+      });
+    }
+  }
+
+  // ---- WebSocket and other upgrades: relayed as raw bytes ------------------------------------
+
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const start = performance.now();
+    const rawReply = (status: number, text: string, body: string) => {
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
+    if (rej) {
+      rawReply(rej.status, "Bad Request", `${rej.status} ${rej.reason}\n`);
+      this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, rej.status, 0, "BAD_REQUEST", rej.reason);
+      return;
+    }
+    const { st, host } = this.resolve(req.headers.host);
+    const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
+    if (!st) {
+      rawReply(404, "Not Found", errorPage("No such app", "There is no app configured at that hostname.", requestId));
+      this.writeLog(req, host, requestId, "none", 0, 0, 404, 0, "", "", "websocket");
+      return;
+    }
+    const idle = st.route.idleTimeoutMs ?? this.cfg.idleTimeoutMs;
+    const fail = (code: string, target?: Target) => {
+      const h = H_CODES[code] ?? H_CODES.H99;
+      rawReply(h.status, "Service Unavailable", errorPage("Application error", APP_ERROR_TEXT, requestId));
+      this.metrics.observe(st.route.name, code, h.status, performance.now() - start);
+      this.writeLog(req, host, requestId, target?.dyno ?? "none", performance.now() - start, 0, h.status, 0, code, h.desc, "websocket");
+    };
+    let waiter: Waiter | undefined;
+    let gone = false;
+    socket.once("close", () => {
+      gone = true;
+      if (waiter) st.queue.cancel(waiter);
+    });
+    socket.on("error", () => undefined);
+    const attempt = (t: Target | undefined, code: string, tries: number) => {
+      waiter = undefined;
+      if (!t) return fail(code);
+      let released = false;
+      const releaseSlot = () => {
+        if (released) return;
+        released = true;
+        t.inflight--;
+        if (st.queue.length > 0) this.dispatchQueue(st);
+      };
+      if (gone) return releaseSlot();
+      const dispatchedAt = performance.now();
+      const [dh, dp] = splitAddress(t.address);
+      const up = netConnect({ host: dh, port: dp });
+      up.setNoDelay(true);
+      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), this.cfg.connectTimeoutMs);
+      let connected = false;
+      up.once("error", (err: NodeJS.ErrnoException) => {
+        clearTimeout(connectTimer);
+        releaseSlot();
+        if (connected) { socket.destroy(); return; }
+        const reason = err.code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
+        t.quarantine(Date.now(), this.cfg.quarantineMs, reason);
+        if (gone) return;
+        if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, (nt, c) => attempt(nt, c || reason, tries + 1));
+        else fail(reason, t);
+      });
+      up.once("connect", () => {
+        connected = true;
+        clearTimeout(connectTimer);
+        const headers = forwardRequestHeaders(req, {
+          requestId, remoteAddress: req.socket.remoteAddress ?? "", localPort: req.socket.localPort ?? 0,
+          trustForwarded: this.cfg.trustForwarded, upgrade: true,
+        });
+        let out = `${req.method} ${req.url} HTTP/1.1\r\n`;
+        for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
+        up.write(out + "\r\n");
+        if (head.length) up.write(head);
+        let logged = false;
+        up.once("data", (first: Buffer) => {
+          releaseSlot();
+          const m = /^HTTP\/1\.[01] (\d{3})/.exec(first.subarray(0, 16).toString("latin1"));
+          const status = m ? Number(m[1]) : 0;
+          logged = true;
+          this.metrics.observe(st.route.name, "", status, performance.now() - start);
+          this.writeLog(req, host, requestId, t.dyno, dispatchedAt - start, performance.now() - dispatchedAt, status, first.length, "", "", "websocket");
+        });
+        up.pipe(socket);
+        socket.pipe(up);
+        const onIdle = () => { up.destroy(); socket.destroy(); };
+        up.setTimeout(idle, onIdle);
+        socket.setTimeout(idle, onIdle);
+        up.once("close", () => {
+          releaseSlot();
+          if (!logged && !gone) fail("H13", t);
+          else socket.destroy();
+        });
+        socket.once("close", () => up.destroy());
+      });
+    };
+    waiter = this.acquire(st, undefined, (t, code) => attempt(t, code, 1));
+  }
+}
+
+function splitAddress(a: string): [string, number] {
+  const i = a.lastIndexOf(":");
+  let h = a.slice(0, i);
+  if (h.startsWith("[")) h = h.slice(1, -1);
+  return [h, Number(a.slice(i + 1))];
+}

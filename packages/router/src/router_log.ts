@@ -1,0 +1,59 @@
+// One line per request on stdout, in Heroku's router format:
+//   at=info method=GET path="/" host=app.example.com request_id=... fwd="1.2.3.4" dyno=web.1 connect=0ms service=12ms status=200 bytes=123 protocol=http
+//   at=error code=H12 desc="Request timeout" method=GET path="/" ... status=503 ...
+// Lines are buffered and written in batches (at most every 20 ms or 64 KiB) so logging does not
+// cost one write(2) per request.
+
+export interface LogFields {
+  code?: string;
+  desc?: string;
+  method: string;
+  path: string;
+  host: string;
+  requestId: string;
+  fwd: string;
+  dyno: string;
+  connectMs: number;
+  serviceMs: number;
+  status: number;
+  bytes: number;
+  protocol: string;
+}
+
+const quote = (s: string) => '"' + s.replace(/[\\"]/g, (c) => "\\" + c).replace(/[\x00-\x1f\x7f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+const bare = (s: string) => (s === "" ? '""' : /^[\x21-\x7e]+$/.test(s) && !/["\\]/.test(s) ? s : quote(s));
+
+export function formatLine(f: LogFields): string {
+  const head = f.code ? `at=error code=${f.code} desc=${quote(f.desc ?? "")} ` : "at=info ";
+  return (
+    head +
+    `method=${bare(f.method)} path=${quote(f.path)} host=${bare(f.host)} request_id=${bare(f.requestId)} fwd=${quote(f.fwd)} ` +
+    `dyno=${bare(f.dyno)} connect=${Math.round(f.connectMs)}ms service=${Math.round(f.serviceMs)}ms status=${f.status} bytes=${f.bytes} protocol=${f.protocol}\n`
+  );
+}
+
+export class RouterLog {
+  private buf: string[] = [];
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly enabled: boolean, private readonly out: NodeJS.WritableStream = process.stdout) {}
+
+  write(f: LogFields): void {
+    if (!this.enabled) return;
+    const line = formatLine(f);
+    this.buf.push(line);
+    this.size += line.length;
+    if (this.size >= 65536) this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => this.flush(), 20);
+  }
+
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (!this.buf.length) return;
+    const s = this.buf.join("");
+    this.buf = [];
+    this.size = 0;
+    this.out.write(s);
+  }
+}

@@ -1,0 +1,64 @@
+// One dyno as a worker sees it: its keep-alive connection pool, requests in flight from this
+// worker, its concurrency cap and whether it is quarantined (connect failed) or draining.
+import { Pool } from "undici";
+
+export type QuarantineReason = "H19" | "H21";
+
+export interface TargetOptions {
+  connectTimeoutMs: number;
+  keepAliveMs: number;
+}
+
+export class Target {
+  inflight = 0;
+  served = 0;
+  quarantinedUntil = 0;
+  quarantineReason: QuarantineReason = "H21";
+  draining = false;
+  readonly pool: Pool;
+  readonly key: string;
+
+  constructor(
+    readonly app: string,
+    readonly dyno: string,
+    readonly address: string,
+    public cap: number,
+    public release: string | undefined,
+    opts: TargetOptions,
+  ) {
+    this.key = `${app}/${dyno}`;
+    this.pool = new Pool(`http://${address}`, {
+      connections: null,
+      pipelining: 1,
+      connect: { timeout: opts.connectTimeoutMs },
+      keepAliveTimeout: opts.keepAliveMs,
+      keepAliveMaxTimeout: opts.keepAliveMs,
+      keepAliveTimeoutThreshold: 500,
+      // Per request (see proxy.ts); these are only fallbacks.
+      headersTimeout: 30_000,
+      bodyTimeout: 55_000,
+      strictContentLength: true,
+    });
+  }
+
+  hasRoom(now: number): boolean {
+    return !this.draining && this.quarantinedUntil <= now && this.inflight < this.cap;
+  }
+
+  usable(now: number): boolean {
+    return !this.draining && this.quarantinedUntil <= now;
+  }
+
+  quarantine(now: number, ms: number, reason: QuarantineReason): void {
+    this.quarantinedUntil = now + ms;
+    this.quarantineReason = reason;
+  }
+
+  /** Stop sending new requests; close the pool once in-flight requests have finished. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    // Pool.close() waits for queued and running requests before closing sockets.
+    this.pool.close().catch(() => undefined);
+  }
+}
