@@ -1,0 +1,173 @@
+# Shared shell functions of the lab (sourced by network.sh, host.sh, cleanup.sh).
+# The one implementation of "bring a lab network up", "stop a machine and remove all it left"
+# and "drop a network nobody uses": the LabHost provider and cleanup.sh both call these.
+
+LAB_CACHE="${DYNOFORM_CACHE:-$HOME/.cache/dynoform}/lab"
+LAB_APT_ARCHIVES="$LAB_CACHE/apt-archives"
+
+lab_log() { printf '[lab] %s\n' "$*" >&2; }
+lab_die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+lab_require_root() {
+    [ "$(id -u)" = 0 ] || lab_die "the lab needs root (overlay mounts, systemd-nspawn, bridges, nftables); run as root"
+}
+
+# The project's .lab directory (override: DYNOFORM_LAB_DIR).
+lab_dir() {
+    if [ -n "${DYNOFORM_LAB_DIR:-}" ]; then echo "$DYNOFORM_LAB_DIR"; return; fi
+    local here
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    echo "$here/.lab"
+}
+
+lab_nft_table() { echo "dynoform_${1//-/_}"; }
+
+# Run "$@" holding the network's lock (.lab/.<network>.lock): network setup/teardown and the
+# "is any host left" count never interleave between concurrent creates and deletes.
+lab_with_lock() {
+    local network="$1"; shift
+    local labdir; labdir=$(lab_dir)
+    mkdir -p "$labdir"
+    (
+        flock -w 120 9 || lab_die "timed out waiting for $labdir/.$network.lock"
+        "$@"
+    ) 9>"$labdir/.$network.lock"
+}
+
+# network_up NETWORK BRIDGE SUBNET GATEWAY — idempotent.
+network_up_locked() {
+    local network="$1" bridge="$2" subnet="$3" gateway="$4"
+    local labdir prefix table
+    labdir=$(lab_dir)
+    prefix="${subnet#*/}"
+    table=$(lab_nft_table "$network")
+    mkdir -p "$labdir/$network"
+    printf 'NETWORK=%s\nBRIDGE=%s\nSUBNET=%s\nGATEWAY=%s\n' "$network" "$bridge" "$subnet" "$gateway" >"$labdir/$network/network.env"
+    if ! ip link show dev "$bridge" >/dev/null 2>&1; then
+        lab_log "creating bridge $bridge ($gateway/$prefix)"
+        ip link add name "$bridge" type bridge 2>/dev/null || ip link show dev "$bridge" >/dev/null
+    fi
+    if ! ip -4 addr show dev "$bridge" | grep -qF "inet $gateway/$prefix"; then
+        ip addr add "$gateway/$prefix" dev "$bridge"
+    fi
+    ip link set dev "$bridge" up
+    if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
+        echo 1 >/proc/sys/net/ipv4/ip_forward
+    fi
+    if ! nft list table ip "$table" >/dev/null 2>&1; then
+        lab_log "adding nft table ip $table (masquerade $subnet)"
+        nft -f - <<EOF
+table ip $table {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr $subnet ip daddr != $subnet masquerade
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "$bridge" accept
+    oifname "$bridge" ct state established,related accept
+  }
+}
+EOF
+    fi
+}
+
+# The host dirs of a network: every subdirectory of .lab/<network>/.
+network_hosts() {
+    local dir; dir="$(lab_dir)/$1"
+    [ -d "$dir" ] || return 0
+    find "$dir" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+}
+
+# Remove the bridge, nft table and network dir when no host dir is left.
+network_release_locked() {
+    local network="$1" bridge="${2:-}"
+    local labdir; labdir=$(lab_dir)
+    if [ -n "$(network_hosts "$network")" ]; then return 0; fi
+    if [ -z "$bridge" ] && [ -f "$labdir/$network/network.env" ]; then
+        bridge=$(sed -n 's/^BRIDGE=//p' "$labdir/$network/network.env")
+    fi
+    bridge="${bridge:-dfbr-$network}"
+    network_down "$network" "$bridge"
+    rm -f "$labdir/$network/network.env"
+    rmdir "$labdir/$network" 2>/dev/null || true
+}
+
+network_down() {
+    local network="$1" bridge="$2" table
+    table=$(lab_nft_table "$network")
+    if nft list table ip "$table" >/dev/null 2>&1; then
+        lab_log "deleting nft table ip $table"
+        nft delete table ip "$table"
+    fi
+    if ip link show dev "$bridge" >/dev/null 2>&1; then
+        lab_log "deleting bridge $bridge"
+        ip link delete dev "$bridge" type bridge 2>/dev/null || ip link delete dev "$bridge"
+    fi
+}
+
+# Pids of systemd-nspawn processes booting ROOT (from the pid file and by scanning /proc, so a
+# machine whose pid file was never written is still found). Zombies have an empty cmdline.
+machine_pids() {
+    local dir="$1" root="$1/root" pid cmd
+    {
+        [ -f "$dir/nspawn.pid" ] && cat "$dir/nspawn.pid"
+        for p in /proc/[0-9]*; do echo "${p#/proc/}"; done
+    } | sort -un | while read -r pid; do
+        cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+        case "$cmd" in
+            *systemd-nspawn*" -D $root "*) echo "$pid" ;;
+        esac
+    done
+}
+
+wait_gone() {
+    local pid="$1" tenths="$2" i=0 cmd
+    while [ "$i" -lt "$tenths" ]; do
+        cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+        [ -n "$cmd" ] || return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+# Stop the machine in DIR and remove everything it left: process, mounts, cgroup, the dir.
+# Safe on a machine that already died or was half created.
+machine_stop() {
+    local dir="$1" pid m
+    [ -d "$dir" ] || return 0
+    for pid in $(machine_pids "$dir"); do
+        lab_log "stopping $(basename "$dir") (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" 150; then
+            lab_log "$(basename "$dir") did not halt in 15 s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 50 || lab_log "warning: pid $pid still present"
+        fi
+    done
+    # Unmount everything under DIR, deepest first.
+    findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | sort -r | while read -r m; do
+        umount "$m" 2>/dev/null || umount -l "$m" || true
+    done
+    machine_harvest_apt "$dir"
+    if [ -f "$dir/cgroup" ]; then
+        rmdir "$(cat "$dir/cgroup")" 2>/dev/null || true
+    fi
+    if findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | grep -q .; then
+        lab_die "mounts remain under $dir; not removing it"
+    fi
+    rm -rf --one-file-system "$dir"
+}
+
+# Keep the .debs a machine downloaded: move them into the shared apt archive for the next ones.
+machine_harvest_apt() {
+    local upper="$1/apt-upper" f base
+    [ -d "$upper" ] || return 0
+    mkdir -p "$LAB_APT_ARCHIVES"
+    for f in "$upper"/*.deb; do
+        [ -f "$f" ] || continue
+        base=$(basename "$f")
+        [ -e "$LAB_APT_ARCHIVES/$base" ] && continue
+        cp "$f" "$LAB_APT_ARCHIVES/.$base.tmp" && mv -f "$LAB_APT_ARCHIVES/.$base.tmp" "$LAB_APT_ARCHIVES/$base" || rm -f "$LAB_APT_ARCHIVES/.$base.tmp"
+    done
+}
