@@ -25,8 +25,16 @@ export function sshdAvailable(): boolean {
     return fs.existsSync(SSHD) && process.getuid?.() === 0;
 }
 
+export interface SshdOptions {
+    /** Host name in the connection (shows up in error messages). */
+    name?: string;
+    /** PATH for sessions, e.g. to put fake `systemctl` first. */
+    sessionPath?: string;
+}
+
 /** Generates keys and config and picks a free port; does not start sshd (see `start`). */
-export async function prepareSshd(name = "test-host"): Promise<TestSshd> {
+export async function prepareSshd(options: SshdOptions = {}): Promise<TestSshd> {
+    const name = options.name ?? "test-host";
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-sshd-"));
     fs.chmodSync(dir, 0o700);
     const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
@@ -47,6 +55,7 @@ export async function prepareSshd(name = "test-host"): Promise<TestSshd> {
             `UsePAM no`,
             `StrictModes no`,
             `LogLevel ERROR`,
+            ...(options.sessionPath ? [`SetEnv PATH=${options.sessionPath}`] : []),
             ``,
         ].join("\n"),
     );
@@ -85,8 +94,8 @@ export async function prepareSshd(name = "test-host"): Promise<TestSshd> {
     };
 }
 
-export async function startSshd(name?: string): Promise<TestSshd> {
-    const sshd = await prepareSshd(name);
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
+    const sshd = await prepareSshd(options);
     await sshd.start();
     return sshd;
 }

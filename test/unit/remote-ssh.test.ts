@@ -9,7 +9,7 @@ jest.setTimeout(30_000);
 describe("ssh against a real sshd", () => {
     let sshd: TestSshd;
     beforeAll(async () => {
-        sshd = await startSshd("edge-1");
+        sshd = await startSshd({ name: "edge-1" });
     });
     afterAll(async () => {
         await sshd?.stop();
@@ -85,7 +85,7 @@ describe("ssh connection retries", () => {
     });
 
     test("retries until an sshd that starts late accepts the connection", async () => {
-        const sshd = await prepareSshd("late-host");
+        const sshd = await prepareSshd({ name: "late-host" });
         try {
             const late = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() => sshd.start());
             const output = await withSsh(sshd.connection, (session) => session.run("echo up"), {
