@@ -1,0 +1,185 @@
+// Agent configuration: JSON file (--config), then environment (DYNOFORM_AGENT_*), then flags.
+import * as fs from "node:fs";
+
+export interface RouterTarget {
+  /** base URL of a router's control API, e.g. http://10.0.0.2:8081 */
+  url: string;
+  /** bearer token for that router (falls back to routerToken) */
+  token?: string;
+}
+
+export interface DynoSize {
+  memoryMb: number;
+}
+
+export interface AgentConfig {
+  /** control API listen address, host:port */
+  listen: string;
+  /** bearer token for the control API (required) */
+  token: string;
+  /** config file only: read the control token from this file */
+  tokenFile?: string;
+  /** state, slugs, dyno logs */
+  stateDir: string;
+  /** private address dynos are reached on (registered with routers, readiness probes) */
+  address: string;
+  /** dyno port range, inclusive */
+  portRange: [number, number];
+  routers: RouterTarget[];
+  routerToken?: string;
+  /** registration lease handed to routers */
+  leaseMs: number;
+  /** renewal interval (default leaseMs / 3) */
+  renewMs: number;
+  supervisor: "auto" | "systemd" | "process";
+  /** run dynos as a per-app Unix user (created on demand); default: true when root */
+  appUsers: boolean;
+  /** run every dyno as this existing user instead of per-app users (e.g. "nobody") */
+  dynoUser?: string;
+  /** prefix of per-app user names */
+  appUserPrefix: string;
+  bootTimeoutMs: number;
+  stopTimeoutMs: number;
+  /** crash restart backoff: 1st crash restarts at once, then base*2^(n-2) capped at max */
+  restartBaseMs: number;
+  restartMaxMs: number;
+  /** a dyno up this long has its crash count reset */
+  restartResetMs: number;
+  memoryPollMs: number;
+  /** minimum interval between two R14 lines for one dyno */
+  r14IntervalMs: number;
+  readinessPollMs: number;
+  logLinesPerApp: number;
+  /** slugs kept on disk beyond those in use */
+  slugsToKeep: number;
+  sizes: Record<string, DynoSize>;
+  defaultSize: string;
+  /** default per-dyno concurrency announced to routers */
+  concurrency: number;
+  /** optional: POST log lines (text/plain, one per line) to these URLs */
+  logDrains: string[];
+  /** how often the dyno output files are read */
+  logPollMs: number;
+}
+
+export const DEFAULT_SIZES: Record<string, DynoSize> = {
+  eco: { memoryMb: 512 },
+  basic: { memoryMb: 512 },
+  "standard-1x": { memoryMb: 512 },
+  "standard-2x": { memoryMb: 1024 },
+  "performance-m": { memoryMb: 2560 },
+  "performance-l": { memoryMb: 14336 },
+};
+
+export function defaultConfig(): AgentConfig {
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  return {
+    listen: "127.0.0.1:5100",
+    token: "",
+    stateDir: "/var/lib/dynoform-agent",
+    address: "127.0.0.1",
+    portRange: [20000, 29999],
+    routers: [],
+    leaseMs: 15000,
+    renewMs: 5000,
+    supervisor: "auto",
+    appUsers: root,
+    appUserPrefix: "dyno-",
+    bootTimeoutMs: 60000,
+    stopTimeoutMs: 30000,
+    restartBaseMs: 20000,
+    restartMaxMs: 20 * 60000,
+    restartResetMs: 10 * 60000,
+    memoryPollMs: 2000,
+    r14IntervalMs: 20000,
+    readinessPollMs: 25,
+    logLinesPerApp: 1500,
+    slugsToKeep: 3,
+    sizes: { ...DEFAULT_SIZES },
+    defaultSize: "standard-1x",
+    concurrency: 50,
+    logDrains: [],
+    logPollMs: 100,
+  };
+}
+
+export function resolveConfig(partial: Partial<AgentConfig>): AgentConfig {
+  const c: AgentConfig = { ...defaultConfig(), ...stripUndefined(partial) };
+  c.sizes = { ...DEFAULT_SIZES, ...(partial.sizes ?? {}) };
+  if (partial.renewMs === undefined && partial.leaseMs !== undefined) c.renewMs = Math.max(50, Math.floor(c.leaseMs / 3));
+  if (!c.token) throw new Error("config: token is required (--token, --token-file, DYNOFORM_AGENT_TOKEN or \"token\" in the config file)");
+  if (c.portRange[0] > c.portRange[1]) throw new Error("config: portRange is empty");
+  if (!c.sizes[c.defaultSize]) throw new Error(`config: defaultSize ${c.defaultSize} is not in sizes`);
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const r: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (r as Record<string, unknown>)[k] = v;
+  return r;
+}
+
+const USAGE = `usage: dynoform-agent [--config FILE] [--listen HOST:PORT] [--token TOKEN | --token-file FILE]
+                      [--state-dir DIR] [--address IP] [--ports MIN-MAX] [--router URL]... [--router-token TOKEN]
+                      [--supervisor auto|systemd|process] [--lease-ms N] [--dyno-user USER] [--no-app-users]`;
+
+/** Parse argv + env into a config. Throws with a usage message on bad input. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  let file: Partial<AgentConfig> = {};
+  const flags: Partial<AgentConfig> = {};
+  const routers: RouterTarget[] = [];
+  const need = (i: number): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${argv[i]} needs a value\n${USAGE}`);
+    return v;
+  };
+  const cfgIdx = argv.indexOf("--config");
+  const cfgPath = cfgIdx >= 0 ? need(cfgIdx) : env.DYNOFORM_AGENT_CONFIG;
+  if (cfgPath) file = JSON.parse(fs.readFileSync(cfgPath, "utf8")) as Partial<AgentConfig>;
+
+  const fromEnv: Partial<AgentConfig> = {};
+  if (env.DYNOFORM_AGENT_TOKEN) fromEnv.token = env.DYNOFORM_AGENT_TOKEN;
+  if (env.DYNOFORM_AGENT_LISTEN) fromEnv.listen = env.DYNOFORM_AGENT_LISTEN;
+  if (env.DYNOFORM_AGENT_STATE_DIR) fromEnv.stateDir = env.DYNOFORM_AGENT_STATE_DIR;
+  if (env.DYNOFORM_AGENT_ADDRESS) fromEnv.address = env.DYNOFORM_AGENT_ADDRESS;
+  if (env.DYNOFORM_AGENT_ROUTERS) fromEnv.routers = env.DYNOFORM_AGENT_ROUTERS.split(",").filter(Boolean).map((url) => ({ url }));
+  if (env.DYNOFORM_AGENT_ROUTER_TOKEN) fromEnv.routerToken = env.DYNOFORM_AGENT_ROUTER_TOKEN;
+
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case "--config": i++; break;
+      case "--listen": flags.listen = need(i); i++; break;
+      case "--token": flags.token = need(i); i++; break;
+      case "--token-file": flags.token = fs.readFileSync(need(i), "utf8").trim(); i++; break;
+      case "--state-dir": flags.stateDir = need(i); i++; break;
+      case "--address": flags.address = need(i); i++; break;
+      case "--ports": {
+        const m = /^(\d+)-(\d+)$/.exec(need(i));
+        if (!m) throw new Error(`--ports wants MIN-MAX\n${USAGE}`);
+        flags.portRange = [Number(m[1]), Number(m[2])];
+        i++;
+        break;
+      }
+      case "--router": routers.push({ url: need(i) }); i++; break;
+      case "--router-token": flags.routerToken = need(i); i++; break;
+      case "--router-token-file": flags.routerToken = fs.readFileSync(need(i), "utf8").trim(); i++; break;
+      case "--supervisor": {
+        const v = need(i);
+        if (v !== "auto" && v !== "systemd" && v !== "process") throw new Error(`--supervisor: auto|systemd|process\n${USAGE}`);
+        flags.supervisor = v;
+        i++;
+        break;
+      }
+      case "--lease-ms": flags.leaseMs = Number(need(i)); i++; break;
+      case "--dyno-user": flags.dynoUser = need(i); i++; break;
+      case "--no-app-users": flags.appUsers = false; break;
+      case "-h": case "--help": throw new Error(USAGE);
+      default: throw new Error(`unknown argument ${a}\n${USAGE}`);
+    }
+  }
+  if (routers.length) flags.routers = routers;
+  const merged: Partial<AgentConfig> = { ...file, ...stripUndefined(fromEnv), ...flags };
+  if (typeof file.tokenFile === "string" && !fromEnv.token && !flags.token) merged.token = fs.readFileSync(file.tokenFile, "utf8").trim();
+  return resolveConfig(merged);
+}

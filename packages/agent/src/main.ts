@@ -1,0 +1,34 @@
+// dynoform-agent entry point. SIGTERM/SIGINT stop the agent but leave dynos running
+// (restart/upgrade safe: the next agent re-adopts them from its state on disk).
+import { loadConfig, type AgentConfig } from "./config";
+import { startAgent, VERSION } from "./start_agent";
+
+async function main(): Promise<void> {
+  let config: AgentConfig;
+  try {
+    // a SEA sees its own path as argv[1] too
+    config = loadConfig(process.argv.slice(2).filter((a, i) => !(i === 0 && a === process.execPath)));
+  } catch (e) {
+    process.stderr.write(`dynoform-agent: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const running = await startAgent(config);
+  process.stdout.write(
+    `dynoform-agent ${VERSION}: control API on ${config.listen.replace(/:\d+$/, "")}:${running.port}, supervisor ${running.agent.supervisor.kind}, ` +
+      `${config.routers.length} router(s), state in ${config.stateDir}\n`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`dynoform-agent: ${sig}, leaving dynos running\n`);
+    void running.close().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((e) => {
+  process.stderr.write(`dynoform-agent: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

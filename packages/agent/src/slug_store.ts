@@ -1,0 +1,186 @@
+// Slugs: gzip tarballs served over HTTP by the control role. Downloaded once, sha256-verified,
+// unpacked once into a read-only directory shared by every dyno that runs it, GC'd when unused.
+//
+// Layout: <dir>/<sha256>/            unpacked slug (read-only)
+//         <dir>/.partial-<sha>-<rnd>  in-progress download/unpack (removed on failure/GC)
+// A Heroku slug has its app under ./app; when the tarball has a single top-level "app" directory,
+// dynos run there, otherwise at the slug root.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar";
+
+export interface SlugRef {
+  url: string;
+  sha256: string;
+}
+
+export class SlugError extends Error {}
+
+export class SlugStore {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly keep = 3,
+    private readonly downloadTimeoutMs = 10 * 60_000,
+  ) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  /** Directory a slug's dynos run in (its cwd), when the slug is on disk. */
+  appDir(sha256: string): string | undefined {
+    const root = path.join(this.dir, sha256.toLowerCase());
+    if (!fs.existsSync(root)) return undefined;
+    const app = path.join(root, "app");
+    try {
+      const top = fs.readdirSync(root);
+      if (top.length === 1 && top[0] === "app" && fs.statSync(app).isDirectory()) return app;
+    } catch {
+      return undefined;
+    }
+    return root;
+  }
+
+  /** Make a slug available on disk; resolves to its app directory. Throws SlugError on a bad slug. */
+  prepare(slug: SlugRef): Promise<string> {
+    const sha = String(slug.sha256 ?? "").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha)) return Promise.reject(new SlugError(`slug sha256 must be 64 hex characters, got ${JSON.stringify(slug.sha256)}`));
+    const ready = this.appDir(sha);
+    if (ready) {
+      touch(path.join(this.dir, sha));
+      return Promise.resolve(ready);
+    }
+    let p = this.inflight.get(sha);
+    if (!p) {
+      p = this.fetchAndUnpack(slug.url, sha).finally(() => this.inflight.delete(sha));
+      this.inflight.set(sha, p);
+    }
+    return p;
+  }
+
+  private async fetchAndUnpack(url: string, sha: string): Promise<string> {
+    const partial = path.join(this.dir, `.partial-${sha}-${crypto.randomBytes(4).toString("hex")}`);
+    const tarball = `${partial}.tgz`;
+    const root = `${partial}.d`;
+    try {
+      const got = await download(url, tarball, this.downloadTimeoutMs);
+      if (got !== sha) {
+        throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
+      }
+      fs.mkdirSync(root, { recursive: true });
+      try {
+        await tar.x({ file: tarball, cwd: root, strict: true, preserveOwner: false });
+      } catch (e) {
+        throw new SlugError(`slug ${url} is not a valid gzip tarball: ${(e as Error).message}`);
+      }
+      makeReadOnly(root, false);
+      const final = path.join(this.dir, sha);
+      fs.renameSync(root, final);
+      fs.chmodSync(final, 0o555);
+      return this.appDir(sha)!;
+    } finally {
+      fs.rmSync(tarball, { force: true });
+      if (fs.existsSync(root)) removeTree(root);
+    }
+  }
+
+  /** Remove unpacked slugs not in use, keeping the `keep` most recently prepared ones. */
+  gc(inUse: Iterable<string>): string[] {
+    const keep = new Set([...inUse].map((s) => s.toLowerCase()));
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(this.dir);
+    } catch {
+      return removed;
+    }
+    const slugs: { sha: string; mtime: number }[] = [];
+    for (const e of entries) {
+      const full = path.join(this.dir, e);
+      if (e.startsWith(".partial-")) {
+        const sha = e.slice(9, 73);
+        if (!this.inflight.has(sha)) removeTree(full);
+        continue;
+      }
+      if (/^[0-9a-f]{64}$/.test(e)) slugs.push({ sha: e, mtime: fs.statSync(full).mtimeMs });
+    }
+    slugs.sort((a, b) => b.mtime - a.mtime);
+    let spare = this.keep;
+    for (const s of slugs) {
+      if (keep.has(s.sha) || this.inflight.has(s.sha)) continue;
+      if (spare > 0) {
+        spare--;
+        continue;
+      }
+      removeTree(path.join(this.dir, s.sha));
+      removed.push(s.sha);
+    }
+    return removed;
+  }
+}
+
+async function download(url: string, file: string, timeoutMs: number): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  let source: Readable;
+  if (url.startsWith("file://")) {
+    source = fs.createReadStream(new URL(url));
+  } else if (/^https?:\/\//.test(url)) {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
+    }
+    if (!res.ok || !res.body) throw new SlugError(`slug download from ${url} failed: HTTP ${res.status}`);
+    source = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  } else {
+    throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
+  }
+  source.on("data", (c: Buffer) => hash.update(c));
+  try {
+    await pipeline(source, fs.createWriteStream(file, { mode: 0o600 }));
+  } catch (e) {
+    throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
+  }
+  return hash.digest("hex");
+}
+
+/** Strip write bits everywhere (keep the top dir writable when asked, to rename it). */
+function makeReadOnly(dir: string, includeTop: boolean): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isSymbolicLink()) continue;
+    if (e.isDirectory()) {
+      makeReadOnly(full, true);
+    } else {
+      const mode = fs.statSync(full).mode & 0o777;
+      fs.chmodSync(full, (mode & 0o555) | 0o444);
+    }
+  }
+  if (includeTop) fs.chmodSync(dir, 0o555);
+}
+
+function removeTree(dir: string): void {
+  const writable = (d: string) => {
+    try {
+      fs.chmodSync(d, 0o755);
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) writable(path.join(d, e.name));
+    } catch {
+      /* best effort */
+    }
+  };
+  writable(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function touch(p: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(p, now, now);
+  } catch {
+    /* read-only fs: fine */
+  }
+}
