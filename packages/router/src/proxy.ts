@@ -277,9 +277,9 @@ export class Proxy {
       if (ctx.done) return;
       // The client went away before the response was complete.
       if (ctx.waiter) st.queue.cancel(ctx.waiter);
-      if (ctx.abort) ctx.abort(new Error("client gone"));
       this.release(ctx);
       this.finish(ctx, "H27", 499);
+      if (ctx.abort) ctx.abort(new Error("client gone"));
     });
     ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
   }
