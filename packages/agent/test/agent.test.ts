@@ -1,0 +1,299 @@
+// Integration tests with real processes (process supervisor): desired state changes, crash
+// backoff, R10, R12, R14/R15, re-adoption after an agent restart, slug checksum refusal, one-offs, logs.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { alive, desired, get, SlugServer, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
+
+jest.setTimeout(30_000);
+
+const slugs = new SlugServer();
+let slug: Slug;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  await slugs.start();
+  slug = await slugs.make("base");
+});
+afterAll(async () => {
+  await slugs.stop();
+});
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function agentWith(over: Parameters<typeof testConfig>[1] = {}, dir = tmpDir()): Promise<TestAgent> {
+  const a = await TestAgent.start(testConfig(dir, over));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => a.close(true));
+  return a;
+}
+
+const upDyno = (a: TestAgent, app: string, name: string, timeoutMs = 5000) =>
+  waitFor(`${app} ${name} up`, async () => {
+    const d = await a.dyno(app, name);
+    return d?.state === "up" ? d : undefined;
+  }, timeoutMs);
+
+test("auth and health", async () => {
+  const a = await agentWith();
+  expect((await a.api("GET", "/health", undefined, "")).status).toBe(200);
+  expect((await a.api("GET", "/v1/status", undefined, "wrong")).status).toBe(401);
+  expect((await a.api("GET", "/v1/status")).status).toBe(200);
+  expect((await a.api("PUT", "/v1/apps/Bad_Name", desired(slug))).status).toBe(400);
+  const bad = await a.api("PUT", "/v1/apps/ok", desired(slug, { dynos: ["clock.1"] }));
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toMatch(/processTypes.clock/);
+});
+
+test("scale up, down, to zero; command change rolls dynos over without a gap", async () => {
+  const a = await agentWith();
+  const put = await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1"] }));
+  expect(put.status).toBe(200);
+  const w1 = await upDyno(a, "shop", "web.1");
+  expect((await get(`http://127.0.0.1:${w1.port}/`)).text).toBe("web.1 v1\n");
+  expect(fs.statSync(path.join(a.config.stateDir, "slugs", slug.sha256)).mode & 0o222).toBe(0);
+
+  // scale up: web.2 and a worker
+  await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1", "web.2", "worker.1"] }));
+  const w2 = await upDyno(a, "shop", "web.2");
+  await upDyno(a, "shop", "worker.1");
+  expect((await a.dyno("shop", "web.1")).pid).toBe(w1.pid); // untouched
+  expect((await get(`http://127.0.0.1:${w2.port}/`)).text).toBe("web.2 v1\n");
+  await a.waitLog("shop", /app\[worker\.1\]: working/);
+
+  // scale down
+  await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1"] }));
+  await waitFor("web.2 and worker.1 gone", async () => (await a.app("shop")).dynos.length === 1 && (await a.app("shop")).retiring.length === 0);
+  await waitFor("web.2 process gone", () => !alive(w2.pid));
+  expect(a.logs("shop").some((l) => /heroku\[web\.2\]: Stopping all processes with SIGTERM/.test(l))).toBe(true);
+  expect(a.logs("shop").some((l) => /heroku\[web\.2\]: State changed from stopping to down/.test(l))).toBe(true);
+
+  // command change (new release): a new web.1 instance, the old one serves until it is up
+  const cmd = `${process.execPath} web.js --changed`;
+  const pending = a.api("PUT", "/v1/apps/shop?wait=up", desired(slug, { release: "v2", env: { RELEASE: "v2" }, processTypes: { web: cmd } }));
+  let sawGap = false;
+  const probe = (async () => {
+    for (let i = 0; i < 100; i++) {
+      const s = await a.app("shop");
+      if (!s.dynos.concat(s.retiring).some((d: any) => d.state === "up")) sawGap = true;
+      if (s.retiring.length === 0 && s.dynos[0]?.release === "v2" && s.dynos[0]?.state === "up") return;
+      await sleep(10);
+    }
+  })();
+  const done = await pending;
+  await probe;
+  expect(done.status).toBe(200);
+  expect(sawGap).toBe(false);
+  const v2 = await a.dyno("shop", "web.1");
+  expect(v2.command).toBe(cmd);
+  expect(v2.pid).not.toBe(w1.pid);
+  expect((await get(`http://127.0.0.1:${v2.port}/`)).text).toBe("web.1 v2\n");
+  await waitFor("old web.1 gone", () => !alive(w1.pid));
+
+  // to zero
+  await a.api("PUT", "/v1/apps/shop", desired(slug, { release: "v2", dynos: [] }));
+  await waitFor("no dynos", async () => (await a.app("shop")).dynos.length === 0 && (await a.app("shop")).retiring.length === 0);
+  await waitFor("v2 process gone", () => !alive(v2.pid));
+  // DELETE removes the app
+  expect((await a.api("DELETE", "/v1/apps/shop")).status).toBe(200);
+  expect((await a.api("GET", "/v1/apps/shop")).status).toBe(404);
+});
+
+test("crash loop: first restart at once, then exponential backoff; visible in status", async () => {
+  const a = await agentWith({ restartBaseMs: 300, restartMaxMs: 1200 });
+  await a.api("PUT", "/v1/apps/crashy", desired(slug, { env: { CRASH: "3" } }));
+  await waitFor("5 starts", () => a.logs("crashy").filter((l) => /Starting process/.test(l)).length >= 5, 10_000);
+  const st = await a.dyno("crashy", "web.1");
+  const starts = a.agent.logs.recent("crashy").filter((l) => /Starting process/.test(l.msg)).map((l) => Date.parse(l.ts.slice(0, 23) + "Z"));
+  const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+  // crash ~ +process lifetime (~50-300 ms); delays 0, 300, 600, 1200
+  expect(gaps[0]).toBeLessThan(1000);
+  expect(gaps[1]).toBeGreaterThanOrEqual(300);
+  expect(gaps[2]).toBeGreaterThanOrEqual(600);
+  expect(gaps[3]).toBeGreaterThanOrEqual(1200);
+  expect(gaps[3]).toBeLessThan(3000);
+  expect(a.logs("crashy").some((l) => /heroku\[web\.1\]: Process exited with status 3/.test(l))).toBe(true);
+  expect(a.logs("crashy").some((l) => /heroku\[web\.1\]: State changed from starting to crashed/.test(l))).toBe(true);
+  expect(a.logs("crashy").some((l) => /app\[web\.1\]: crashing on purpose/.test(l))).toBe(true);
+  const crashed = await waitFor("crashed state with nextRestartAt", async () => {
+    const d = await a.dyno("crashy", "web.1");
+    return d.state === "crashed" ? d : undefined;
+  });
+  expect(crashed.nextRestartAt).toEqual(expect.any(String));
+  expect(crashed.restarts).toBeGreaterThanOrEqual(4);
+  expect(crashed.lastExit.status).toBe(3);
+  expect(st.crashes).toBeGreaterThanOrEqual(4);
+  // a new release resets the backoff: its dyno starts at once and comes up
+  await a.api("PUT", "/v1/apps/crashy", desired(slug, { release: "v2" }));
+  const up = await upDyno(a, "crashy", "web.1", 3000);
+  expect(up.crashes).toBe(0);
+});
+
+test("boot timeout: R10, killed, crashed", async () => {
+  const a = await agentWith({ bootTimeoutMs: 600, restartBaseMs: 5000 });
+  await a.api("PUT", "/v1/apps/slow", desired(slug, { env: { NO_BIND: "1" } }));
+  await a.waitLog("slow", /heroku\[web\.1\]: Error R10 \(Boot timeout\) -> Web process failed to bind to \$PORT within 1 seconds of launch/, 3000);
+  await a.waitLog("slow", /heroku\[web\.1\]: Process exited with status 137/);
+  const d = await a.dyno("slow", "web.1");
+  expect(["crashed", "starting"]).toContain(d.state);
+  expect(a.logs("slow").some((l) => /State changed from starting to crashed/.test(l))).toBe(true);
+});
+
+test("stop: SIGTERM-ignoring process is SIGKILLed after the grace period (R12)", async () => {
+  const a = await agentWith({ stopTimeoutMs: 700 });
+  await a.api("PUT", "/v1/apps/stubborn", desired(slug, { env: { IGNORE_TERM: "1" } }));
+  const d = await upDyno(a, "stubborn", "web.1");
+  const t0 = Date.now();
+  await a.api("PUT", "/v1/apps/stubborn", desired(slug, { dynos: [] }));
+  await waitFor("process killed", () => !alive(d.pid), 5000);
+  const took = Date.now() - t0;
+  expect(took).toBeGreaterThanOrEqual(600);
+  expect(took).toBeLessThan(3000);
+  await a.waitLog("stubborn", /app\[web\.1\]: ignoring SIGTERM/);
+  await a.waitLog("stubborn", /heroku\[web\.1\]: Error R12 \(Exit timeout\)/);
+  await a.waitLog("stubborn", /heroku\[web\.1\]: Stopping remaining processes with SIGKILL/);
+  await a.waitLog("stubborn", /heroku\[web\.1\]: Process exited with status 137/);
+});
+
+test("memory: R14 over the quota, R15 kill at twice the quota", async () => {
+  const a = await agentWith({ restartBaseMs: 60_000 });
+  // node's own RSS (~40-60 MB) exceeds a 32 MB quota -> R14; +120 MB -> over 64 MB -> R15
+  await a.api("PUT", "/v1/apps/hog", desired(slug, { memoryMb: 32, env: { ALLOC_MB: "120" } }));
+  await a.waitLog("hog", /heroku\[web\.1\]: Error R14 \(Memory quota exceeded\)/, 5000);
+  await a.waitLog("hog", /heroku\[web\.1\]: Error R15 \(Memory quota vastly exceeded\)/, 5000);
+  await a.waitLog("hog", /heroku\[web\.1\]: Process running mem=\d+M\(\d+\.\d%\)/);
+  await a.waitLog("hog", /heroku\[web\.1\]: State changed from (up|starting) to crashed/);
+  const d = await a.dyno("hog", "web.1");
+  expect(d.lastExit.reason).toBe("R15");
+  expect(d.lastExit.status).toBe(137);
+});
+
+test("agent restart keeps dynos running and re-adopts them", async () => {
+  const dir = tmpDir();
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cfg = testConfig(dir);
+  let a = await TestAgent.start(cfg);
+  await a.api("PUT", "/v1/apps/sticky", desired(slug, { dynos: ["web.1", "worker.1"] }));
+  const w = await upDyno(a, "sticky", "web.1");
+  const k = await upDyno(a, "sticky", "worker.1");
+  await a.close(false); // agent goes away, dynos stay
+  await sleep(200);
+  expect(alive(w.pid)).toBe(true);
+  expect(alive(k.pid)).toBe(true);
+  expect((await get(`http://127.0.0.1:${w.port}/`)).text).toBe("web.1 v1\n");
+
+  a = await TestAgent.start(cfg);
+  cleanups.push(() => a.close(true));
+  const again = await a.dyno("sticky", "web.1");
+  expect(again.state).toBe("up");
+  expect(again.pid).toBe(w.pid);
+  expect(again.port).toBe(w.port);
+  expect((await a.dyno("sticky", "worker.1")).pid).toBe(k.pid);
+  await a.waitLog("sticky", /heroku\[web\.1\]: Re-adopted running process/);
+  await a.waitLog("sticky", /app\[worker\.1\]: working/); // output followed again
+  // an adopted dyno that dies is noticed and restarted
+  process.kill(k.pid, "SIGKILL");
+  await a.waitLog("sticky", /heroku\[worker\.1\]: State changed from up to crashed/, 3000);
+  const k2 = await waitFor("worker restarted", async () => {
+    const d = await a.dyno("sticky", "worker.1");
+    return d.state === "up" && d.pid !== k.pid ? d : undefined;
+  });
+  expect(k2.restarts).toBe(1);
+  // and stopping works on adopted dynos
+  await a.api("PUT", "/v1/apps/sticky", desired(slug, { dynos: [] }));
+  await waitFor("adopted web.1 stopped", () => !alive(w.pid));
+  await waitFor("worker stopped", () => !alive(k2.pid));
+});
+
+test("slug checksum mismatch is refused with a clear error; the old release keeps running", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/safe", desired(slug));
+  const d = await upDyno(a, "safe", "web.1");
+  const other = await slugs.make("other", { "web.js": "oops" });
+  const res = await a.api("PUT", "/v1/apps/safe", desired({ url: other.url, sha256: slug.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, { release: "v2" }));
+  expect(res.status).toBe(422);
+  expect(res.body.error).toMatch(/slug checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/other\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to run it/);
+  const s = await a.app("safe");
+  expect(s.release).toBe("v1");
+  expect(s.lastError).toMatch(/checksum mismatch/);
+  const still = await a.dyno("safe", "web.1");
+  expect(still.pid).toBe(d.pid);
+  expect(still.state).toBe("up");
+  expect((await get(`http://127.0.0.1:${d.port}/`)).text).toBe("web.1 v1\n");
+  // unreachable slug: also refused
+  const gone = await a.api("PUT", "/v1/apps/safe", desired({ url: `http://127.0.0.1:${slugs.port}/missing.tgz`, sha256: other.sha256 }, { release: "v3" }));
+  expect(gone.status).toBe(422);
+  expect(gone.body.error).toMatch(/HTTP 404/);
+  expect(fs.readdirSync(path.join(a.config.stateDir, "slugs")).filter((f) => f.startsWith(".partial"))).toEqual([]);
+});
+
+test("slugs: downloaded once, shared, old ones garbage-collected", async () => {
+  const a = await agentWith({ slugsToKeep: 0 });
+  const before = slugs.requests;
+  await a.api("PUT", "/v1/apps/one", desired(slug));
+  await a.api("PUT", "/v1/apps/two", desired(slug));
+  expect(slugs.requests - before).toBe(1);
+  const s2 = await slugs.make("second", { "web.js": (await import("./helpers")).WEB_JS.replace("booting", "booting second") });
+  await a.api("PUT", "/v1/apps/one?wait=up", desired(s2, { release: "v2" }));
+  await a.api("PUT", "/v1/apps/two?wait=up", desired(s2, { release: "v2" }));
+  const dir = path.join(a.config.stateDir, "slugs");
+  await waitFor("old slug collected", () => !fs.existsSync(path.join(dir, slug.sha256)) && fs.existsSync(path.join(dir, s2.sha256)));
+});
+
+test("one-off dyno: output streamed, exit status returned", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/ops", desired(slug, { dynos: [] }));
+  const res = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/ops/run`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${a.config.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ command: `echo hello $DYNO; ls web.js; echo oops >&2; exit 7` }),
+  });
+  expect(res.status).toBe(200);
+  const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+  const out = lines.filter((l) => l.stream === "stdout").map((l) => l.data).join("");
+  expect(out).toBe("hello run.1\nweb.js\n");
+  expect(lines.filter((l) => l.stream === "stderr").map((l) => l.data).join("")).toBe("oops\n");
+  expect(lines[lines.length - 1]).toEqual({ dyno: "run.1", exit: 7 });
+  await a.waitLog("ops", /heroku\[run\.1\]: Process exited with status 7/);
+});
+
+test("logs API: backlog, filters and live tail", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/talk", desired(slug, { dynos: ["web.1", "worker.1"] }));
+  await upDyno(a, "talk", "web.1");
+  const all = await a.api("GET", "/v1/apps/talk/logs");
+  expect(all.text).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 heroku\[web\.1\]: Starting process with command `.*web\.js`$/m);
+  expect(all.text).toMatch(/heroku\[web\.1\]: State changed from starting to up$/m);
+  await a.waitLog("talk", /app\[web\.1\]: listening on/);
+  const web = await a.api("GET", "/v1/apps/talk/logs?dyno=web.1&source=app&lines=5");
+  expect(web.text.trim().split("\n").every((l) => / app\[web\.1\]: /.test(l))).toBe(true);
+  // live tail
+  const ac = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/talk/logs?tail=1&lines=0&dyno=worker`, { headers: { authorization: `Bearer ${a.config.token}` }, signal: ac.signal });
+  const reader = res.body!.getReader();
+  let got = "";
+  const end = Date.now() + 3000;
+  while (!/app\[worker\.1\]: working/.test(got) && Date.now() < end) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got += Buffer.from(value).toString();
+  }
+  ac.abort();
+  expect(got).toMatch(/app\[worker\.1\]: working/);
+});
+
+test("restart API restarts a dyno in place", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/re", desired(slug, { dynos: ["web.1", "web.2"] }));
+  const w1 = await upDyno(a, "re", "web.1");
+  const w2 = await upDyno(a, "re", "web.2");
+  const r = await a.api("POST", "/v1/apps/re/restart", { dyno: "web.1" });
+  expect(r.body.restarted).toEqual(["web.1"]);
+  const n1 = await waitFor("web.1 back up", async () => {
+    const d = await a.dyno("re", "web.1");
+    return d.state === "up" && d.pid !== w1.pid ? d : undefined;
+  });
+  expect(n1.pid).not.toBe(w1.pid);
+  expect((await a.dyno("re", "web.2")).pid).toBe(w2.pid);
+  await a.waitLog("re", /heroku\[web\.1\]: Restarting/);
+});
