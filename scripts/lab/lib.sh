@@ -34,7 +34,7 @@ lab_with_lock() {
     ) 9>"$labdir/.$network.lock"
 }
 
-# network_up NETWORK BRIDGE SUBNET GATEWAY — idempotent.
+# network_up NETWORK BRIDGE SUBNET GATEWAY < nft-ruleset — idempotent.
 network_up_locked() {
     local network="$1" bridge="$2" subnet="$3" gateway="$4"
     local labdir prefix table
@@ -56,19 +56,8 @@ network_up_locked() {
     fi
     if ! nft list table ip "$table" >/dev/null 2>&1; then
         lab_log "adding nft table ip $table (masquerade $subnet)"
-        nft -f - <<EOF
-table ip $table {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    ip saddr $subnet ip daddr != $subnet masquerade
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "$bridge" accept
-    oifname "$bridge" ct state established,related accept
-  }
-}
-EOF
+        # The ruleset comes on stdin (nftRuleset() in components/hosts/lab/config.ts).
+        nft -f -
     fi
 }
 

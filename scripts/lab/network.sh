@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lab network plumbing, called by the LabHost provider:
-#   network.sh up NETWORK BRIDGE SUBNET GATEWAY   bridge + address, ip_forward, nft masquerade (idempotent)
+#   network.sh up NETWORK BRIDGE SUBNET GATEWAY < RULESET   bridge + address, ip_forward, the nft
+#                                    table on stdin if absent (idempotent)
 #   network.sh release NETWORK [BRIDGE]           remove them if no host dir of NETWORK is left
 # Both run under the network's lock.
 set -euo pipefail

@@ -18,7 +18,7 @@ export type LabImage = "base" | "packages";
 /** Inputs of one LabHost resource, after defaults. */
 export interface LabHostInputs {
     network: LabNetwork;
-    /** Host name inside the machine ("edge"). [a-z0-9-], ≤ 20 chars. */
+    /** Host name inside the machine ("edge-1"). [a-z0-9-], ≤ 31 chars. */
     name: string;
     /** Static address on the network's subnet. */
     address: string;
@@ -145,8 +145,8 @@ export function validateNetwork(net: LabNetwork): void {
 export function validateHost(inputs: LabHostInputs): void {
     validateNetwork(inputs.network);
     const where = `lab host "${inputs.name}"`;
-    if (!NAME_RE.test(inputs.name) || inputs.name.length > 20) {
-        throw new LabConfigError(`${where}: the name must be 1-20 characters of a-z, 0-9 and '-', starting with a letter`);
+    if (!NAME_RE.test(inputs.name) || inputs.name.length > 31) {
+        throw new LabConfigError(`${where}: the name must be 1-31 characters of a-z, 0-9 and '-', starting with a letter`);
     }
     const subnet = parseCidr(inputs.network.subnet);
     const addr = parseIPv4(inputs.address);

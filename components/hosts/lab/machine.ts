@@ -13,6 +13,7 @@ import {
     imageDir,
     machineName,
     networkdFile,
+    nftRuleset,
     nspawnArgs,
     parseMemory,
     publicKeyOnly,
@@ -218,7 +219,7 @@ export async function createMachine(inputs: LabHostInputs): Promise<LabHostOutpu
     try {
         const n = inputs.network;
         // After mkdir (the host dir counts as a user of the network), under the network lock.
-        await run("bash", [labScript("network.sh"), "up", n.name, n.bridge, n.subnet, n.gateway], { env: scriptEnv(dir) });
+        await run("bash", [labScript("network.sh"), "up", n.name, n.bridge, n.subnet, n.gateway], { env: scriptEnv(dir), input: nftRuleset(n) });
         await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.root]);
         const keys = await provision(inputs, dir);
         let cgroup: string | undefined;

@@ -26,7 +26,9 @@ export function normalizeInputs(raw: Record<string, unknown>): LabHostInputs {
 }
 
 /** Keys whose change replaces the machine (all of them: a machine is rebuilt, never edited). */
-export function replacedKeys(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
+export function replacedKeys(oldInputs: object, newInputs: object): string[] {
+    const olds = oldInputs as Record<string, unknown>;
+    const news = newInputs as Record<string, unknown>;
     const norm = (v: unknown) => JSON.stringify(v ?? null, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? sortKeys(x) : x));
     return REPLACE_KEYS.filter((k) => {
         if (k === "network") {

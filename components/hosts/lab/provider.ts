@@ -77,12 +77,12 @@ export interface LabHostArgs {
 
 /** A local Debian bookworm machine (systemd under systemd-nspawn): `pulumi-nodejs:dynamic/hosts:LabHost`. */
 export class LabHost extends pulumi.dynamic.Resource {
-    public readonly address!: pulumi.Output<string>;
-    public readonly hostKey!: pulumi.Output<string>;
-    public readonly privateKey!: pulumi.Output<string>;
-    public readonly machineName!: pulumi.Output<string>;
-    public readonly dir!: pulumi.Output<string>;
-    public readonly network!: pulumi.Output<LabHostOutputs["network"]>;
+    declare public readonly address: pulumi.Output<string>;
+    declare public readonly hostKey: pulumi.Output<string>;
+    declare public readonly privateKey: pulumi.Output<string>;
+    declare public readonly machineName: pulumi.Output<string>;
+    declare public readonly dir: pulumi.Output<string>;
+    declare public readonly network: pulumi.Output<LabHostOutputs["network"]>;
 
     constructor(name: string, args: LabHostArgs, opts?: pulumi.CustomResourceOptions) {
         super(

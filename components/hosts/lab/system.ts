@@ -28,7 +28,10 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
                 }
             },
         );
-        if (opts.input !== undefined) child.stdin?.end(opts.input);
+        if (opts.input !== undefined) {
+            child.stdin?.on("error", () => undefined); // the command may exit without reading it
+            child.stdin?.end(opts.input);
+        }
     });
 }
 
