@@ -1,0 +1,213 @@
+// Pure pieces: systemd command lines and state parsing, restart policy, log format, config, desired state.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { loadConfig, resolveConfig } from "../src/config";
+import { parseDesiredState, sizeFor } from "../src/desired_state";
+import { formatLine, herokuTimestamp, LogBuffer } from "../src/log_buffer";
+import { LogTailer } from "../src/log_tailer";
+import { RestartPolicy } from "../src/restart_policy";
+import { WRAPPER } from "../src/supervisor";
+import { exitFromState, parseShow, SystemdSupervisor, systemdRunArgs, systemdRunAttachedArgs } from "../src/supervisor_systemd";
+import { appUserName, lookupUser, useraddArgs, UserManager } from "../src/users";
+import { tmpDir } from "./helpers";
+
+const spec = {
+  unit: "dyno-shop-web.1-a1b2c3",
+  app: "shop",
+  dyno: "web.1",
+  command: "node server.js --port $PORT",
+  cwd: "/var/lib/dynoform-agent/slugs/abc/app",
+  env: { PORT: "20001", DYNO: "web.1", DATABASE_URL: "postgres://u:p@10.0.0.4/shop", MULTI: "a\nb" },
+  user: { name: "dyno-shop", uid: 999, gid: 998 },
+  memoryMb: 512,
+  logFile: "/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log",
+};
+
+test("systemd-run command line for a dyno", () => {
+  expect(systemdRunArgs(spec, 30_000)).toEqual([
+    "--unit=dyno-shop-web.1-a1b2c3.service",
+    "--description=dynoform dyno shop web.1",
+    "--slice=dynoform.slice",
+    "--quiet",
+    "--uid=999",
+    "--gid=998",
+    "--working-directory=/var/lib/dynoform-agent/slugs/abc/app",
+    "-p", "KillMode=control-group",
+    "-p", "KillSignal=SIGTERM",
+    "-p", "SendSIGKILL=yes",
+    "-p", "TimeoutStopSec=30s",
+    "-p", "MemoryAccounting=yes",
+    "-p", "MemoryHigh=921M",
+    "-p", "MemoryMax=1024M",
+    "-p", "MemorySwapMax=0",
+    "-p", "OOMPolicy=stop",
+    "-p", "NoNewPrivileges=yes",
+    "-p", "PrivateTmp=yes",
+    "-p", "ProtectSystem=full",
+    "-p", "StandardInput=null",
+    "-p", "RemainAfterExit=yes",
+    "-p", "StandardOutput=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log",
+    "-p", "StandardError=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log",
+    "--setenv=PORT=20001",
+    "--setenv=DYNO=web.1",
+    "--setenv=DATABASE_URL=postgres://u:p@10.0.0.4/shop",
+    "--setenv=MULTI=a\nb",
+    "--",
+    "/bin/bash", "-c", WRAPPER, "dyno", "node server.js --port $PORT",
+  ]);
+});
+
+test("systemd-run command line for a one-off dyno", () => {
+  const args = systemdRunAttachedArgs({ ...spec, unit: "dyno-shop-run.1-x", dyno: "run.1", logFile: undefined }, 30_000);
+  expect(args.slice(0, 7)).toEqual(["--unit=dyno-shop-run.1-x.service", "--description=dynoform one-off shop run.1", "--slice=dynoform.slice", "--quiet", "--pipe", "--wait", "--collect"]);
+  expect(args).not.toContain("RemainAfterExit=yes");
+  expect(args).not.toContain("StandardInput=null");
+  expect(args.slice(-5)).toEqual(["/bin/bash", "-c", WRAPPER, "dyno", spec.command]);
+});
+
+test("the bash wrapper sources .profile.d and execs the command", () => {
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, ".profile.d"));
+  fs.writeFileSync(path.join(dir, ".profile.d", "a.sh"), "export FROM_PROFILE=yes\n");
+  const out = require("node:child_process").execFileSync("/bin/bash", ["-c", WRAPPER, "dyno", "echo $FROM_PROFILE $$ && exit 0"], { cwd: dir, encoding: "utf8" });
+  expect(out.trim()).toMatch(/^yes \d+$/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("systemctl show parsing and exit interpretation", () => {
+  const out = [
+    "Id=dyno-a-web.1-x.service\nLoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nMainPID=42\nExecMainCode=0\nExecMainStatus=0\nMemoryCurrent=1048576",
+    "Id=dyno-a-web.2-y.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\nMainPID=0\nExecMainCode=1\nExecMainStatus=3\nMemoryCurrent=[not set]",
+    "Id=dyno-a-web.3-z.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nResult=oom-kill\nMainPID=0\nExecMainCode=2\nExecMainStatus=9\nMemoryCurrent=[not set]",
+    "Id=dyno-a-web.4-w.service\nLoadState=loaded\nActiveState=active\nSubState=exited\nResult=success\nMainPID=0\nExecMainCode=1\nExecMainStatus=0\nMemoryCurrent=0",
+    "Id=dyno-a-web.5-v.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nResult=success\nMainPID=0\nExecMainCode=0\nExecMainStatus=0\nMemoryCurrent=[not set]",
+  ].join("\n\n") + "\n";
+  const s = parseShow(out);
+  expect(s.map((x) => x.id)).toEqual(["dyno-a-web.1-x.service", "dyno-a-web.2-y.service", "dyno-a-web.3-z.service", "dyno-a-web.4-w.service", "dyno-a-web.5-v.service"]);
+  expect(s[0].memoryCurrent).toBe(1048576);
+  expect(s[0].mainPid).toBe(42);
+  expect(exitFromState(s[0])).toBeNull();
+  expect(exitFromState(s[1])).toEqual({ status: 3, signal: null, oom: false });
+  expect(exitFromState(s[2])).toEqual({ status: 137, signal: "SIGKILL", oom: true });
+  expect(exitFromState(s[3])).toEqual({ status: 0, signal: null, oom: false });
+  expect(exitFromState(s[4])).toEqual({ status: null, signal: null, oom: false });
+});
+
+test("systemd supervisor drives systemctl/systemd-run with the expected commands", async () => {
+  const calls: string[][] = [];
+  let state = "ActiveState=active\nSubState=running\nExecMainCode=0\nExecMainStatus=0";
+  const exec = async (cmd: string, args: string[]) => {
+    calls.push([cmd, ...args]);
+    if (cmd === "systemctl" && args[0] === "show") return `Id=${args[2]}\nLoadState=loaded\n${state}\nMainPID=77\nResult=success\nMemoryCurrent=2097152\n`;
+    return "";
+  };
+  const sup = new SystemdSupervisor({ stopTimeoutMs: 30_000, pollMs: 20, exec });
+  const ref = await sup.start(spec);
+  expect(ref).toEqual({ supervisor: "systemd", unit: spec.unit, pid: 77 });
+  expect(calls[0][0]).toBe("systemd-run");
+  expect(calls[1]).toEqual(["systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus,MemoryCurrent", "dyno-shop-web.1-a1b2c3.service"]);
+  expect(await sup.isRunning(ref)).toBe(true);
+  expect(await sup.memoryBytes(ref)).toBe(2097152);
+  await sup.kill(ref, "SIGTERM");
+  expect(calls[calls.length - 1]).toEqual(["systemctl", "kill", "--signal=SIGTERM", "dyno-shop-web.1-a1b2c3.service"]);
+  const exited = new Promise((r) => sup.onExit(ref, r));
+  state = "ActiveState=failed\nSubState=failed\nExecMainCode=2\nExecMainStatus=15";
+  expect(await exited).toEqual({ status: 143, signal: "SIGTERM", oom: false });
+  await sup.release(ref);
+  expect(calls.slice(-2)).toEqual([
+    ["systemctl", "stop", "dyno-shop-web.1-a1b2c3.service"],
+    ["systemctl", "reset-failed", "dyno-shop-web.1-a1b2c3.service"],
+  ]);
+  sup.close();
+});
+
+test("restart policy: immediate first restart, exponential, capped, reset after a long run", () => {
+  const p = new RestartPolicy({ baseMs: 20_000, maxMs: 20 * 60_000, resetAfterMs: 600_000 });
+  expect([1, 2, 3, 4, 5, 8, 20].map((n) => p.delayMs(n))).toEqual([0, 20_000, 40_000, 80_000, 160_000, 1_200_000, 1_200_000]);
+  expect(p.nextCount(3, 1000)).toBe(4);
+  expect(p.nextCount(3, null)).toBe(4);
+  expect(p.nextCount(5, 700_000)).toBe(1);
+});
+
+test("Heroku log format and bounded buffer", () => {
+  expect(herokuTimestamp(new Date("2026-11-21T12:00:00.123Z"))).toBe("2026-11-21T12:00:00.123000+00:00");
+  expect(formatLine("2026-11-21T12:00:00.000000+00:00", "heroku", "web.1", "State changed from starting to up")).toBe(
+    "2026-11-21T12:00:00.000000+00:00 heroku[web.1]: State changed from starting to up",
+  );
+  const b = new LogBuffer(3);
+  const seen: string[] = [];
+  b.subscribe("a", (_app, l) => seen.push(l.msg));
+  for (let i = 0; i < 5; i++) b.append("a", "app", "web.1", `line ${i}`);
+  b.append("other", "app", "web.1", "elsewhere");
+  expect(b.recent("a").map((l) => l.msg)).toEqual(["line 2", "line 3", "line 4"]);
+  expect(b.recent("a", 1).map((l) => l.line)[0]).toMatch(/^\S+ app\[web\.1\]: line 4$/);
+  expect(seen).toHaveLength(5);
+});
+
+test("log tailer: lines, partial lines, truncation", () => {
+  const dir = tmpDir();
+  const f = path.join(dir, "out.log");
+  fs.writeFileSync(f, "old\n");
+  const lines: string[] = [];
+  const t = new LogTailer(f, (l) => lines.push(l), { pollMs: 1_000_000, fromEnd: true, maxBytes: 20 });
+  t.start();
+  fs.appendFileSync(f, "one\r\ntw");
+  t.poll();
+  expect(lines).toEqual(["one"]);
+  fs.appendFileSync(f, "o\nthree is long enough\n");
+  t.poll(); // past maxBytes: truncated
+  expect(lines).toEqual(["one", "two", "three is long enough"]);
+  expect(fs.statSync(f).size).toBe(0);
+  fs.appendFileSync(f, "four");
+  t.stop(true);
+  expect(lines).toEqual(["one", "two", "three is long enough", "four"]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("config: file, env and flags", () => {
+  const dir = tmpDir();
+  const file = path.join(dir, "agent.json");
+  fs.writeFileSync(path.join(dir, "tok"), "from-file\n");
+  fs.writeFileSync(file, JSON.stringify({ tokenFile: path.join(dir, "tok"), address: "10.1.0.5", routers: [{ url: "http://10.1.0.2:8081" }], leaseMs: 9000 }));
+  const c = loadConfig(["--config", file, "--ports", "21000-21099", "--supervisor", "process"], {});
+  expect(c.token).toBe("from-file");
+  expect(c.address).toBe("10.1.0.5");
+  expect(c.portRange).toEqual([21000, 21099]);
+  expect(c.routers).toEqual([{ url: "http://10.1.0.2:8081" }]);
+  expect(c.renewMs).toBe(3000);
+  const e = loadConfig(["--router", "http://r1:8081", "--router", "http://r2:8081"], { DYNOFORM_AGENT_TOKEN: "env-token", DYNOFORM_AGENT_STATE_DIR: "/tmp/x" });
+  expect(e.token).toBe("env-token");
+  expect(e.stateDir).toBe("/tmp/x");
+  expect(e.routers.map((r) => r.url)).toEqual(["http://r1:8081", "http://r2:8081"]);
+  expect(() => loadConfig([], {})).toThrow(/token is required/);
+  expect(() => loadConfig(["--bogus"], { DYNOFORM_AGENT_TOKEN: "x" })).toThrow(/unknown argument --bogus/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("desired state validation and sizes", () => {
+  const cfg = resolveConfig({ token: "x" });
+  const slug = { url: "http://c/s.tgz", sha256: "A".repeat(64) };
+  const d = parseDesiredState({ release: "v3", slug, processTypes: { web: "node a.js", worker: "node w.js" }, formation: { web: 2 }, dynos: ["worker.1"], size: { web: "standard-2x" } }, cfg);
+  expect(d.dynos).toEqual(["worker.1", "web.1", "web.2"]);
+  expect(d.slug!.sha256).toBe("a".repeat(64));
+  expect(sizeFor(d, "web", cfg)).toEqual({ size: "standard-2x", memoryMb: 1024 });
+  expect(sizeFor(d, "worker", cfg)).toEqual({ size: "standard-1x", memoryMb: 512 });
+  expect(() => parseDesiredState({ release: "v1", dynos: ["web.1"], processTypes: { web: "x" } }, cfg)).toThrow(/slug is required/);
+  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["web.1"], processTypes: { web: "x" }, size: "huge" }, cfg)).toThrow(/unknown dyno size "huge"/);
+  expect(() => parseDesiredState({ release: "v1", slug, env: { A: 1 } }, cfg)).toThrow(/env.A must be a string/);
+  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["run.1"], processTypes: { run: "x" } }, cfg)).toThrow(/reserved/);
+});
+
+test("app users: names, useradd arguments, lookup, fixed dyno user", async () => {
+  expect(appUserName("shop")).toBe("dyno-shop");
+  expect(appUserName("a-very-long-application-name-x").length).toBeLessThanOrEqual(32);
+  expect(useraddArgs("dyno-shop")).toEqual(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform app user", "dyno-shop"]);
+  const dir = tmpDir();
+  const passwd = path.join(dir, "passwd");
+  fs.writeFileSync(passwd, "root:x:0:0:root:/root:/bin/bash\ndyno-shop:x:990:990::/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534::/:/usr/sbin/nologin\n");
+  expect(lookupUser("dyno-shop", passwd)).toEqual({ name: "dyno-shop", uid: 990, gid: 990 });
+  expect(await new UserManager({ appUsers: true, prefix: "dyno-" }, passwd).forApp("shop")).toEqual({ name: "dyno-shop", uid: 990, gid: 990 });
+  expect(await new UserManager({ appUsers: false, dynoUser: "nobody", prefix: "dyno-" }, passwd).forApp("shop")).toEqual({ name: "nobody", uid: 65534, gid: 65534 });
+  expect(await new UserManager({ appUsers: false, prefix: "dyno-" }, passwd).forApp("shop")).toBeUndefined();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
