@@ -107,7 +107,9 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
             noDirRecurse: true,
             follow: false,
             ...(opts.mtime ? { mtime: opts.mtime } : {}),
-            onWriteEntry(entry) {
+            onWriteEntry(written) {
+                // Header fields are plain properties on the entry; the published types omit some.
+                const entry = written as unknown as { type: string; uid: number; gid: number; mode?: number };
                 entry.uid = 0;
                 entry.gid = 0;
                 if (entry.type === "Directory") entry.mode = 0o755;

@@ -1,0 +1,135 @@
+// apps, apps:create, apps:destroy, apps:info, git:remote
+import { appNameProblem, unknownAppError } from "../app_store";
+import { UserError } from "../errors";
+import { formatSize } from "../slug";
+import { styledHeader, styledObject } from "../text";
+import { APP_FLAG } from "./args";
+import { appLabel, flagString, Verb } from "./context";
+
+const ADJECTIVES = ["ancient", "autumn", "billowing", "bitter", "calm", "cool", "crimson", "dawn", "frosty", "gentle", "hidden", "misty", "quiet", "shy", "silent", "still", "sunny", "twilight", "wild"];
+const NOUNS = ["brook", "cloud", "dawn", "dew", "field", "fire", "forest", "glade", "lake", "meadow", "mountain", "river", "sea", "shadow", "sky", "snow", "sun", "wave", "wind"];
+
+/** Heroku-style generated names: "misty-river-4821". */
+export function generateName(rand: () => number = Math.random): string {
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+    return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${String(Math.floor(rand() * 9000) + 1000)}`;
+}
+
+export const addonNames = (config: Record<string, string>): string[] =>
+    [config.DATABASE_URL !== undefined ? "postgresql (DATABASE_URL)" : "", config.MEMCACHE_SERVERS !== undefined ? "memcached (MEMCACHE_SERVERS)" : ""].filter(Boolean);
+
+export const apps: Verb = {
+    name: "apps",
+    summary: "list your apps",
+    usage: "apps",
+    needsApp: false,
+    flags: [{ name: "json", description: "output as JSON" }],
+    args: { min: 0, max: 0 },
+    async run(ctx, args) {
+        const names = await ctx.store.listApps();
+        if (args.flags.json) ctx.out(JSON.stringify(names));
+        else if (names.length === 0) ctx.out("You have no apps.");
+        else {
+            ctx.out(styledHeader("Apps"));
+            names.forEach((n) => ctx.out(n));
+        }
+        return 0;
+    },
+};
+
+export const appsCreate: Verb = {
+    name: "apps:create",
+    summary: "create a new app (with its PostgreSQL database and Memcached)",
+    usage: "apps:create [APP]",
+    needsApp: false,
+    flags: [APP_FLAG],
+    args: { min: 0, max: 1 },
+    async run(ctx, args) {
+        const name = args.positional[0] ?? flagString(args, "app") ?? ctx.randomName();
+        const problem = appNameProblem(name);
+        if (problem) throw new UserError(problem);
+        await ctx.store.withAppLock(name, "apps:create", async () => {
+            if (await ctx.store.getApp(name)) throw new UserError(`Name ${name} is already taken: choose another name, or use "dynoform apps:info -a ${name}"`);
+            const config = await ctx.platform.provisionAddons(name);
+            try {
+                await ctx.store.createApp(name, { config, domains: [`${name}.${ctx.settings.domain}`], user: ctx.settings.user });
+            } catch (err) {
+                await ctx.platform.deprovisionAddons(name).catch(() => undefined);
+                throw err;
+            }
+            await ctx.platform.routesChanged(name, await ctx.store.getDomains(name));
+        });
+        ctx.err(`Creating ${appLabel(name)}... done`);
+        ctx.out(`${ctx.settings.webUrl(name)} | ${ctx.settings.gitUrl(name)}`);
+        return 0;
+    },
+};
+
+export const appsDestroy: Verb = {
+    name: "apps:destroy",
+    summary: "permanently destroy an app, its releases, database and cache",
+    usage: "apps:destroy -a APP --confirm APP",
+    needsApp: true,
+    flags: [APP_FLAG, { name: "confirm", short: "c", value: true, description: "the app's name, to confirm" }],
+    args: { min: 0, max: 0 },
+    async run(ctx, { app, flags }) {
+        await ctx.store.requireApp(app);
+        const confirm = flags.confirm;
+        if (confirm === undefined) {
+            throw new UserError(`This permanently destroys ${app}, its releases and its database: to proceed, run "dynoform apps:destroy -a ${app} --confirm ${app}"`);
+        }
+        if (confirm !== app) throw new UserError(`Confirmation "${confirm}" did not match ${app}: pass --confirm ${app}`);
+        await ctx.store.withAppLock(app, "apps:destroy", async () => {
+            await ctx.platform.stopAll(app);
+            await ctx.platform.deprovisionAddons(app);
+            await ctx.store.destroyApp(app);
+        });
+        ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);
+        return 0;
+    },
+};
+
+export const appsInfo: Verb = {
+    name: "apps:info",
+    summary: "show an app's details",
+    usage: "apps:info -a APP",
+    needsApp: true,
+    flags: [APP_FLAG, { name: "json", description: "output as JSON" }],
+    args: { min: 0, max: 0 },
+    async run(ctx, { app, flags }) {
+        const rec = await ctx.store.requireApp(app);
+        const [config, formation, current] = [await ctx.store.getConfig(app), await ctx.store.getFormation(app), await ctx.store.currentRelease(app)];
+        const info = {
+            Addons: addonNames(config),
+            Dynos: Object.entries(formation).map(([t, f]) => `${t}: ${f.quantity}`).join(", "),
+            "Git URL": ctx.settings.gitUrl(app),
+            Release: current ? `v${current.version} (${current.description})` : "none",
+            "Slug Size": current?.slug ? formatSize(current.slug.size) : "none",
+            Stack: rec.stack,
+            "Web URL": ctx.settings.webUrl(app),
+        };
+        if (flags.json) {
+            ctx.out(JSON.stringify({ app: rec, formation, release: current ? { version: current.version, description: current.description } : null, web_url: info["Web URL"], git_url: info["Git URL"] }, null, 2));
+            return 0;
+        }
+        ctx.out(styledHeader(app));
+        styledObject(info).forEach((l) => ctx.out(l));
+        return 0;
+    },
+};
+
+export const gitRemote: Verb = {
+    name: "git:remote",
+    summary: "print the git remote command for an app",
+    usage: "git:remote -a APP [-r REMOTE]",
+    needsApp: true,
+    flags: [APP_FLAG, { name: "remote", short: "r", value: true, description: "remote name (default dynoform)" }],
+    args: { min: 0, max: 0 },
+    async run(ctx, args) {
+        if (!(await ctx.store.getApp(args.app))) throw unknownAppError(args.app);
+        // Runs on the control host: it cannot touch the caller's repository, so it prints the
+        // command; the local dynoform CLI runs it and reports "set git remote ... to ...".
+        ctx.out(`git remote add ${flagString(args, "remote") ?? "dynoform"} ${ctx.settings.gitUrl(args.app)}`);
+        return 0;
+    },
+};

@@ -1,0 +1,109 @@
+// config, config:get, config:set, config:unset — a change makes a new release and rolls it out.
+import { AppStore } from "../app_store";
+import { BuildLog } from "../build_log";
+import { ConfigVars, describeChange, formatConfig, formatJson, formatShell, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
+import { UserError } from "../errors";
+import { releaseAndRollout, ReleaseFailedError } from "../releases";
+import { listJoin, styledObject } from "../text";
+import { APP_FLAG } from "./args";
+import { appLabel, CliContext, Verb } from "./context";
+
+export const config: Verb = {
+    name: "config",
+    summary: "display the config vars for an app",
+    usage: "config -a APP [--shell|--json]",
+    needsApp: true,
+    flags: [APP_FLAG, { name: "shell", short: "s", description: "output as KEY='value' for sh" }, { name: "json", description: "output as JSON" }],
+    args: { min: 0, max: 0 },
+    async run(ctx, { app, flags }) {
+        const vars = await ctx.store.getConfig(app);
+        const lines = flags.shell ? formatShell(vars) : flags.json ? formatJson(vars) : formatConfig(app, vars);
+        lines.forEach((l) => ctx.out(l));
+        return 0;
+    },
+};
+
+export const configGet: Verb = {
+    name: "config:get",
+    summary: "display a single config var",
+    usage: "config:get KEY -a APP",
+    needsApp: true,
+    flags: [APP_FLAG, { name: "shell", short: "s", description: "output as KEY='value'" }],
+    args: { min: 1, max: 1 },
+    async run(ctx, { app, positional, flags }) {
+        const [key] = parseKeys(positional, "config:get");
+        const vars = await ctx.store.getConfig(app);
+        const value = vars[key];
+        if (flags.shell) ctx.out(value === undefined ? `${key}=` : formatShell({ [key]: value })[0]);
+        else ctx.out(value ?? "");
+        return 0;
+    },
+};
+
+/** Replace the config vars and release them; on failure the old vars are put back. */
+async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars) => ConfigVars, description: string) {
+    const store: AppStore = ctx.store;
+    return store.withAppLock(app, description, async () => {
+        const before = await store.getConfig(app);
+        const after = next(before);
+        const current = await store.currentRelease(app);
+        await store.setConfig(app, after);
+        const log = new BuildLog((l) => ctx.err(l));
+        try {
+            return await releaseAndRollout({ store, platform: ctx.platform, log }, app, {
+                slug: current?.slug ?? null,
+                config: after,
+                processTypes: current?.processTypes ?? {},
+                commit: current?.commit ?? null,
+                description,
+                ...(current?.buildpack ? { buildpack: current.buildpack } : {}),
+                ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
+            });
+        } catch (err) {
+            await store.setConfig(app, before);
+            if (err instanceof ReleaseFailedError) {
+                throw new UserError(`v${err.release.version} failed and ${app} keeps its previous config vars: ${err.reason}. Fix the cause, then run the command again`);
+            }
+            throw err;
+        }
+    });
+}
+
+export const configSet: Verb = {
+    name: "config:set",
+    summary: "set one or more config vars (makes a new release)",
+    usage: "config:set KEY1=VALUE1 [KEY2=VALUE2 ...] -a APP",
+    needsApp: true,
+    flags: [APP_FLAG],
+    args: { min: 0, max: Infinity },
+    async run(ctx, { app, positional }) {
+        const vars = parseAssignments(positional);
+        await ctx.store.requireApp(app);
+        const keys = Object.keys(vars);
+        const release = await changeConfig(ctx, app, (cur) => withSet(cur, vars), describeChange("Set", keys));
+        ctx.err(`Setting ${listJoin(keys)} and restarting ${appLabel(app)}... done, v${release.version}`);
+        styledObject(vars, keys).forEach((l) => ctx.out(l));
+        return 0;
+    },
+};
+
+export const configUnset: Verb = {
+    name: "config:unset",
+    summary: "unset one or more config vars (makes a new release)",
+    usage: "config:unset KEY1 [KEY2 ...] -a APP",
+    needsApp: true,
+    flags: [APP_FLAG],
+    args: { min: 0, max: Infinity },
+    async run(ctx, { app, positional }) {
+        const keys = parseKeys(positional);
+        const cur = await ctx.store.getConfig(app);
+        const missing = keys.filter((k) => !(k in cur));
+        if (missing.length === keys.length) {
+            throw new UserError(`${listJoin(missing)} ${missing.length === 1 ? "is" : "are"} not set on ${app}: run "dynoform config -a ${app}" to see its config vars`);
+        }
+        const present = keys.filter((k) => k in cur);
+        const release = await changeConfig(ctx, app, (c) => withUnset(c, present), describeChange("Remove", present));
+        ctx.err(`Unsetting ${listJoin(present)} and restarting ${appLabel(app)}... done, v${release.version}`);
+        return 0;
+    },
+};

@@ -1,0 +1,60 @@
+// What every verb gets: the store, the platform, where output goes, and site settings.
+import { AppStore } from "../app_store";
+import { UserError } from "../errors";
+import { Platform } from "../platform";
+import { FlagSpec, ParsedArgs } from "./args";
+
+export interface CliSettings {
+    /** Apps are served at <app>.<domain> (the edge's wildcard server block). */
+    domain: string;
+    /** The URL `git push` goes to, e.g. git@control.example:myapp.git */
+    gitUrl(app: string): string;
+    webUrl(app: string): string;
+    /** Who runs the command (the SSH key's name); shown in releases. */
+    user?: string;
+}
+
+export interface CliContext {
+    store: AppStore;
+    platform: Platform;
+    settings: CliSettings;
+    /** One line of normal output (stdout). */
+    out(line: string): void;
+    /** One line of progress or error output (stderr). */
+    err(line: string): void;
+    /** Raw streams for `run`. */
+    stdin?: NodeJS.ReadableStream;
+    writeStdout(chunk: string | Buffer): void;
+    writeStderr(chunk: string | Buffer): void;
+    now(): Date;
+    /** Name for `apps:create` without one. */
+    randomName(): string;
+}
+
+export interface Verb {
+    name: string;
+    summary: string;
+    /** Shown after "Usage: dynoform " */
+    usage: string;
+    needsApp: boolean;
+    flags: FlagSpec[];
+    /** Positional args: exact bounds. */
+    args: { min: number; max: number };
+    /** Everything after the first positional is passed through (run). */
+    passThrough?: boolean;
+    /** Returns the exit code. */
+    run(ctx: CliContext, args: ParsedArgs & { app: string }): Promise<number>;
+}
+
+export function appLabel(app: string): string {
+    return `⬢ ${app}`;
+}
+
+export function flagString(args: ParsedArgs, name: string): string | undefined {
+    const v = args.flags[name];
+    return typeof v === "string" ? v : undefined;
+}
+
+export function usageError(verb: Verb, problem: string): UserError {
+    return new UserError(`${problem}. Usage: dynoform ${verb.usage}`);
+}

@@ -1,0 +1,99 @@
+// A push, end to end, minus git: build the pushed tree into a slug, make release vN (slug + config
+// vars + Procfile + commit), run its release phase, roll it out. Prints Heroku's push output;
+// resolves with the release, or rejects with DeployRejectedError after printing why.
+// The git receive hook (not wired yet) checks the pushed commit out into `dir` and calls this.
+import * as path from "node:path";
+import { AppStore, Release } from "./app_store";
+import { BuildLog } from "./build_log";
+import { build, BuildOptions } from "./builder";
+import { Buildpack, BuildError } from "./buildpacks/buildpack";
+import { Platform } from "./platform";
+import { releaseAndRollout, ReleaseFailedError } from "./releases";
+
+export class DeployRejectedError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "DeployRejectedError";
+    }
+}
+
+export interface DeployOptions {
+    store: AppStore;
+    platform: Platform;
+    app: string;
+    /** Checked-out tree of the pushed commit; compiled in place. */
+    dir: string;
+    commit: string;
+    log: BuildLog;
+    buildpacks: Buildpack[];
+    /** The app's build cache directory. */
+    cacheDir: string;
+    /** Where agents fetch a slug from (the control host's slug HTTP server). Default: its path. */
+    slugUrl?: (app: string, sha256: string, file: string) => string;
+    /** The app's URL, printed after "Released vN". */
+    webUrl?: string;
+    user?: string;
+    build?: Pick<BuildOptions, "uid" | "gid" | "timeoutMs" | "runner" | "stack">;
+}
+
+function rejectWith(log: BuildLog, headline: string, reason: string, tail: string[]): never {
+    log.blank();
+    log.error(headline);
+    log.error(reason);
+    if (tail.length > 0) {
+        log.error("Last lines of output:");
+        for (const l of tail) log.error(`  ${l}`);
+    }
+    log.blank();
+    log.error("Push failed: the previous release is still serving");
+    throw new DeployRejectedError(reason);
+}
+
+export async function deploy(opts: DeployOptions): Promise<Release> {
+    const { store, platform, app, log } = opts;
+    await store.requireApp(app);
+    const env = await store.getConfig(app);
+    let built;
+    try {
+        built = await build({
+            dir: opts.dir,
+            cacheDir: opts.cacheDir,
+            slugDir: store.slugDir(app),
+            env,
+            log,
+            buildpacks: opts.buildpacks,
+            ...opts.build,
+        });
+    } catch (err) {
+        if (err instanceof BuildError) rejectWith(log, "Push rejected, failed to compile app.", err.message, err.tail);
+        rejectWith(log, "Push rejected, the build could not run.", (err as Error).message, []);
+    }
+    const slug = built.slug;
+    const short = opts.commit.slice(0, 7);
+    return store.withAppLock(app, `deploy ${short}`, async () => {
+        log.topic("Launching...");
+        try {
+            const release = await releaseAndRollout({ store, platform, log }, app, {
+                slug: { url: opts.slugUrl ? opts.slugUrl(app, slug.sha256, slug.path) : slug.path, sha256: slug.sha256, size: slug.size },
+                config: await store.getConfig(app), // as of now, not as of the build's start
+                processTypes: built.processTypes,
+                commit: opts.commit,
+                description: `Deploy ${short}`,
+                buildpack: built.buildpack,
+                ...(opts.user ? { user: opts.user } : {}),
+            });
+            log.info(`Released v${release.version}`);
+            if (opts.webUrl) log.info(`${opts.webUrl} deployed to dynoform`);
+            return release;
+        } catch (err) {
+            if (err instanceof ReleaseFailedError) {
+                rejectWith(log, `Release v${err.release.version} failed.`, err.reason, err.tail);
+            }
+            throw err;
+        }
+    }, { timeoutMs: 10 * 60_000 });
+}
+
+export function defaultCacheDir(stateRoot: string, app: string): string {
+    return path.join(stateRoot, "cache", app);
+}

@@ -1,0 +1,86 @@
+// What the control role asks of the rest of the platform (agents on dyno hosts, routers,
+// the data host). Verbs and deploys are written against this interface so they are testable now;
+// the SSH/agent/router implementation comes with issue 5's wiring (see README "Not wired yet").
+import { BuildLog } from "./build_log";
+import { Domain, Formation, Release } from "./app_store";
+
+export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
+
+export interface DynoState {
+    /** "web.1", "worker.2", "run.4821", "release.1" */
+    name: string;
+    type: string;
+    state: DynoStateName;
+    command: string;
+    release: number;
+    /** When the dyno entered its state. */
+    since: Date;
+    size: string;
+    host?: string;
+}
+
+export interface OneOffIo {
+    stdin?: NodeJS.ReadableStream;
+    stdout: (chunk: string | Buffer) => void;
+    stderr: (chunk: string | Buffer) => void;
+    /** Called once the dyno is up, before any of its output. */
+    onStart?: (dyno: string) => void;
+}
+
+export interface LogsOptions {
+    tail: boolean;
+    num: number;
+    dyno?: string;
+    source?: string;
+}
+
+export class PlatformError extends Error {
+    constructor(message: string, readonly tail: string[] = []) {
+        super(message);
+        this.name = "PlatformError";
+    }
+}
+
+export interface Platform {
+    /**
+     * Preboot rollout: start `release`'s dynos per `formation`, wait until each is up (web: bound
+     * $PORT and registered with every router), then deregister, drain and stop the old ones.
+     * On failure (boot timeout, crash at start) stop the new dynos, leave the old serving, and
+     * throw PlatformError with the reason and the failing dyno's last output lines.
+     */
+    rollout(app: string, release: Release, formation: Formation, log: BuildLog): Promise<void>;
+    /** Start/stop dynos so their count matches `formation`, without restarting the others. */
+    scale(app: string, release: Release, formation: Formation): Promise<void>;
+    /** Restart all dynos, those of one type ("web"), or one dyno ("web.1"). */
+    restart(app: string, target?: string): Promise<void>;
+    dynos(app: string): Promise<DynoState[]>;
+    /** A one-off dyno of `release` (type "run", or "release" for the release phase). */
+    runOneOff(app: string, release: Release, command: string, io: OneOffIo, type?: "run" | "release"): Promise<{ dyno: string; exitCode: number }>;
+    logs(app: string, opts: LogsOptions, out: (line: string) => void): Promise<void>;
+    /** Create the app's PostgreSQL database + role and return the config vars to set (DATABASE_URL, MEMCACHE_SERVERS). */
+    provisionAddons(app: string): Promise<Record<string, string>>;
+    deprovisionAddons(app: string): Promise<void>;
+    /** Stop every dyno of the app and forget its routes (apps:destroy). */
+    stopAll(app: string): Promise<void>;
+    /** Tell every router the app's hostnames. */
+    routesChanged(app: string, domains: Domain[]): Promise<void>;
+}
+
+/** Where the platform endpoints are not wired yet: every call says so. */
+export function unwiredPlatform(): Platform {
+    const no = (what: string) => async (): Promise<never> => {
+        throw new PlatformError(`${what} is not wired to the dyno hosts yet (see packages/control/README.md, "Not wired yet")`);
+    };
+    return {
+        rollout: no("rollout"),
+        scale: no("scaling"),
+        restart: no("restart"),
+        dynos: async () => [],
+        runOneOff: no("run"),
+        logs: no("logs"),
+        provisionAddons: async () => ({}),
+        deprovisionAddons: async () => undefined,
+        stopAll: async () => undefined,
+        routesChanged: async () => undefined,
+    };
+}

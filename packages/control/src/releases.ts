@@ -1,0 +1,82 @@
+// Making a release and putting it in service: the one path shared by deploys, config changes and
+// rollbacks. The caller holds the app lock.
+//
+//   create vN (pending) → release phase (if the Procfile has `release:` and there is a slug)
+//   → formation follows the new process types → rollout → vN succeeded.
+//   Any failure → vN failed with the reason; the previous release keeps serving.
+import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft } from "./app_store";
+import { BuildLog } from "./build_log";
+import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
+import { Platform, PlatformError } from "./platform";
+
+export class ReleaseFailedError extends Error {
+    constructor(readonly release: Release, readonly reason: string, readonly tail: string[] = []) {
+        super(reason);
+        this.name = "ReleaseFailedError";
+    }
+}
+
+/** The formation for new process types: keep counts of kept types, web starts at 1, others 0. */
+export function formationFor(current: Formation, processTypes: ProcessTypes): Formation {
+    const next: Formation = {};
+    for (const type of formationTypes(processTypes)) {
+        next[type] = current[type] ?? { quantity: type === "web" && !current.web ? 1 : 0, size: DEFAULT_SIZE };
+    }
+    return next;
+}
+
+export interface ReleaseContext {
+    store: AppStore;
+    platform: Platform;
+    log: BuildLog;
+}
+
+export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft): Promise<Release> {
+    const { store, platform, log } = ctx;
+    const release = await store.createRelease(app, draft);
+    const fail = async (reason: string, tail: string[] = []): Promise<never> => {
+        await store.setReleaseStatus(app, release.version, "failed", reason);
+        throw new ReleaseFailedError({ ...release, status: "failed", reason }, reason, tail);
+    };
+    if (!release.slug) {
+        // Nothing deployed yet: the release records config only; no dynos to restart.
+        await store.setReleaseStatus(app, release.version, "succeeded");
+        return { ...release, status: "succeeded" };
+    }
+    const command = releaseCommand(release.processTypes);
+    if (command) {
+        log.topic(`Running release command: ${command}`);
+        const tail: string[] = [];
+        let buffered = "";
+        const sink = (chunk: string | Buffer) => {
+            buffered += chunk.toString();
+            const lines = buffered.split("\n");
+            buffered = lines.pop() ?? "";
+            for (const l of lines) {
+                tail.push(l);
+                if (tail.length > 20) tail.shift();
+                log.output(l);
+            }
+        };
+        let exitCode: number;
+        try {
+            ({ exitCode } = await platform.runOneOff(app, release, command, { stdout: sink, stderr: sink }, "release"));
+        } catch (err) {
+            return fail(`release command could not run: ${(err as Error).message}`, (err as PlatformError).tail ?? tail);
+        }
+        if (buffered) sink("\n");
+        if (exitCode !== 0) return fail(`release command "${command}" exited with status ${exitCode}`, tail);
+    }
+    const previous = await store.getFormation(app);
+    const formation = formationFor(previous, release.processTypes);
+    const summary = Object.entries(formation).map(([t, f]) => `${t}=${f.quantity}`).join(", ");
+    log.topic(`Starting dynos: ${summary || "none"}`);
+    try {
+        await platform.rollout(app, release, formation, log);
+    } catch (err) {
+        return fail(err instanceof PlatformError ? err.message : `rollout failed: ${(err as Error).message}`, (err as PlatformError).tail ?? []);
+    }
+    await store.setFormation(app, formation);
+    await store.setReleaseStatus(app, release.version, "succeeded");
+    return { ...release, status: "succeeded" };
+}
