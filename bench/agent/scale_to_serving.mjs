@@ -111,7 +111,9 @@ async function main() {
   const results = [];
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
+    const wall0 = Date.now();
     await put(["web.1", "web.2"]);
+    const putMs = performance.now() - t0;
     if (router) {
       await waitFor("web.2 serving through the router", async () => (await get(router.port, "bench.dynoform.test")).text === "web.2", 10000, 2);
     } else {
@@ -119,7 +121,9 @@ async function main() {
     }
     const ms = performance.now() - t0;
     results.push(ms);
-    process.stdout.write(`run ${i + 1}: ${ms.toFixed(1)} ms\n`);
+    const w2 = (await status()).dynos.find((d) => d.name === "web.2");
+    const phase = (iso) => (iso ? `${Date.parse(iso) - wall0}` : "?");
+    process.stdout.write(`run ${i + 1}: ${ms.toFixed(1)} ms (PUT answered ${putMs.toFixed(0)}, process started +${phase(w2?.startedAt)}, port accepting/up +${phase(w2?.upAt)})\n`);
     await put(["web.1"]);
     await waitFor("web.2 gone", async () => {
       const s = await status();
