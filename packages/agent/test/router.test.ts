@@ -1,7 +1,7 @@
 // Registration with routers: a fake router (exact calls), then the real dynoform-router.
 import * as fs from "node:fs";
 import { desired, get, SlugServer, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
-import { FakeRouter, RealRouter, ROUTER_MAIN } from "./router_harness";
+import { FakeRouter, RealRouter, removeRouterBundle, ROUTER_MAIN } from "./router_harness";
 
 jest.setTimeout(60_000);
 
@@ -12,7 +12,10 @@ beforeAll(async () => {
   await slugs.start();
   slug = await slugs.make("base");
 });
-afterAll(() => slugs.stop());
+afterAll(async () => {
+  await slugs.stop();
+  removeRouterBundle();
+});
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });

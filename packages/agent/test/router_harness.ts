@@ -30,6 +30,11 @@ export async function routerBundle(): Promise<string> {
   return out;
 }
 
+export function removeRouterBundle(): void {
+  if (bundle) fs.rmSync(path.dirname(bundle), { recursive: true, force: true });
+  bundle = undefined;
+}
+
 export class RealRouter {
   proc: ChildProcess | undefined;
   readonly dir = tmpDir("dynoform-router-run-");
