@@ -38,6 +38,8 @@ cleanup_network() {
     for name in $(network_hosts "$network"); do
         machine_stop "$labdir/$network/$name"
     done
+    # Containers whose host dir is already gone (e.g. a dir removed by hand).
+    kill_orphans "$labdir/$network/"
     network_down "$network" "${bridge:-dfbr-$network}"
     rm -f "$labdir/$network/network.env"
     rmdir "$labdir/$network" 2>/dev/null || true

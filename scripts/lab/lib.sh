@@ -110,6 +110,26 @@ machine_pids() {
     done
 }
 
+# Container inits (PID 1 of their own pid namespace) still running on a lab overlay whose
+# upperdir starts with PREFIX (a host dir's "<dir>/upper," or a network's "<labdir>/<net>/"):
+# when systemd-nspawn itself is killed, the container it started lives on.
+lab_orphans() {
+    local prefix="$1" f pid
+    grep -lsF "upperdir=$prefix" /proc/[0-9]*/mountinfo 2>/dev/null | while read -r f; do
+        pid=${f#/proc/}; pid=${pid%/mountinfo}
+        if awk '/^NSpid:/ { exit !(NF > 2 && $NF == 1) }' "/proc/$pid/status" 2>/dev/null; then echo "$pid"; fi
+    done
+}
+
+kill_orphans() {
+    local pid
+    for pid in $(lab_orphans "$1"); do
+        lab_log "killing a lab container (pid $pid) left running by a dead systemd-nspawn"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || lab_log "warning: pid $pid still present"
+    done
+}
+
 wait_gone() {
     local pid="$1" tenths="$2" i=0 cmd
     while [ "$i" -lt "$tenths" ]; do
@@ -134,6 +154,7 @@ machine_stop() {
             wait_gone "$pid" 50 || lab_log "warning: pid $pid still present"
         fi
     done
+    kill_orphans "$dir/upper,"
     # Unmount everything under DIR, deepest first.
     findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | sort -r | while read -r m; do
         umount "$m" 2>/dev/null || umount -l "$m" || true
