@@ -119,7 +119,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return r;
 }
 
-const USAGE = `usage: dynoform-agent [--config FILE] [--listen HOST:PORT] [--token TOKEN | --token-file FILE]
+export const USAGE = `usage: dynoform-agent [--config FILE] [--listen HOST:PORT] [--token TOKEN | --token-file FILE]
                       [--state-dir DIR] [--address IP] [--ports MIN-MAX] [--router URL]... [--router-token TOKEN]
                       [--supervisor auto|systemd|process] [--lease-ms N] [--dyno-user USER] [--no-app-users]`;
 

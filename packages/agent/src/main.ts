@@ -1,13 +1,22 @@
 // dynoform-agent entry point. SIGTERM/SIGINT stop the agent but leave dynos running
 // (restart/upgrade safe: the next agent re-adopts them from its state on disk).
-import { loadConfig, type AgentConfig } from "./config";
+import { loadConfig, USAGE, type AgentConfig } from "./config";
 import { startAgent, VERSION } from "./start_agent";
 
 async function main(): Promise<void> {
+  // a SEA sees its own path as argv[1] too
+  const args = process.argv.slice(2).filter((a, i) => !(i === 0 && a === process.execPath));
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`${USAGE}\nSee packages/agent/README.md for every key.\n`);
+    return;
+  }
+  if (args.includes("--version")) {
+    process.stdout.write(`dynoform-agent ${VERSION}\n`);
+    return;
+  }
   let config: AgentConfig;
   try {
-    // a SEA sees its own path as argv[1] too
-    config = loadConfig(process.argv.slice(2).filter((a, i) => !(i === 0 && a === process.execPath)));
+    config = loadConfig(args);
   } catch (e) {
     process.stderr.write(`dynoform-agent: ${(e as Error).message}\n`);
     process.exit(2);
