@@ -38,6 +38,9 @@ export function installScript(packages: string[]): string {
     const install = `${aptGet} install -y --no-install-recommends $missing`;
     return [
         "set -e",
+        // Our own apt runs on one host take turns (apt's lock timeout does not cover every lock, e.g. the lists lock).
+        "exec 9>/run/dynoform-apt.lock",
+        "flock -w 900 9",
         "export DEBIAN_FRONTEND=noninteractive",
         `missing=""`,
         `for p in ${packages.join(" ")}; do`,
@@ -54,6 +57,8 @@ export function installScript(packages: string[]): string {
 
 export function purgeScript(packages: string[]): string {
     return [
+        "exec 9>/run/dynoform-apt.lock",
+        "flock -w 900 9",
         "export DEBIAN_FRONTEND=noninteractive",
         `apt-get ${LOCK_WAIT} -q purge -y ${packages.join(" ")}`,
     ].join("\n");

@@ -112,6 +112,7 @@ describe("AptPackages provider", () => {
         expect(script).toContain("DPkg::Lock::Timeout=600");
         expect(script).toContain("install -y --no-install-recommends $missing");
         expect(script).toContain("DEBIAN_FRONTEND=noninteractive");
+        expect(script).toContain("flock -w 900 9");
     });
 
     test("delete keeps packages (and does not even connect) unless purgeOnDelete", async () => {
