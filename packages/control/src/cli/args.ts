@@ -17,7 +17,11 @@ export interface ParsedArgs {
 
 export const APP_FLAG: FlagSpec = { name: "app", short: "a", value: true, description: "app to run the command against" };
 
-export function parseArgs(verb: string, argv: string[], specs: FlagSpec[], opts: { stopAtPositional?: boolean } = {}): ParsedArgs {
+/**
+ * `passUnknown` (for `run`): flags this verb does not know are the command's, kept in place as
+ * positional words; known ones (-a) are dynoform's wherever they are, until `--`. (Heroku's rule.)
+ */
+export function parseArgs(verb: string, argv: string[], specs: FlagSpec[], opts: { passUnknown?: boolean } = {}): ParsedArgs {
     const flags: Record<string, string | boolean> = {};
     const positional: string[] = [];
     const byLong = new Map(specs.map((s) => [s.name, s]));
@@ -28,10 +32,6 @@ export function parseArgs(verb: string, argv: string[], specs: FlagSpec[], opts:
             positional.push(...argv.slice(i + 1));
             break;
         }
-        if (opts.stopAtPositional && positional.length > 0) {
-            positional.push(arg);
-            continue;
-        }
         let spec: FlagSpec | undefined;
         let inline: string | undefined;
         if (arg.startsWith("--") && arg.length > 2) {
@@ -39,9 +39,17 @@ export function parseArgs(verb: string, argv: string[], specs: FlagSpec[], opts:
             const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
             if (eq !== -1) inline = arg.slice(eq + 1);
             spec = byLong.get(name);
+            if (!spec && opts.passUnknown) {
+                positional.push(arg);
+                continue;
+            }
             if (!spec) throw new UserError(`Unexpected flag --${name} for ${verb}: run "dynoform help ${verb}" to see its flags`);
         } else if (/^-[A-Za-z]/.test(arg)) {
             spec = byShort.get(arg[1]);
+            if (!spec && opts.passUnknown) {
+                positional.push(arg);
+                continue;
+            }
             if (!spec) throw new UserError(`Unexpected flag ${arg.slice(0, 2)} for ${verb}: run "dynoform help ${verb}" to see its flags`);
             if (arg.length > 2) inline = arg.slice(2);
         } else {

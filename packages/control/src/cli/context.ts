@@ -40,7 +40,7 @@ export interface Verb {
     flags: FlagSpec[];
     /** Positional args: exact bounds. */
     args: { min: number; max: number };
-    /** Everything after the first positional is passed through (run). */
+    /** Unknown flags belong to the command being run (run). */
     passThrough?: boolean;
     /** Returns the exit code. */
     run(ctx: CliContext, args: ParsedArgs & { app: string }): Promise<number>;

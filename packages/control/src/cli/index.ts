@@ -84,7 +84,7 @@ export async function runCli(argv: string[], ctx: CliContext, env: Record<string
             helpLines(verb).forEach((l) => ctx.out(l));
             return 0;
         }
-        const parsed = parseArgs(verb.name, rest, verb.flags, { stopAtPositional: verb.passThrough });
+        const parsed = parseArgs(verb.name, rest, verb.flags, { passUnknown: verb.passThrough });
         if (parsed.positional.length < verb.args.min) throw usageError(verb, `Missing argument for ${verb.name}`);
         if (parsed.positional.length > verb.args.max) throw usageError(verb, `Unexpected argument "${parsed.positional[verb.args.max]}" for ${verb.name}`);
         let app = (parsed.flags.app as string | undefined) ?? env.DYNOFORM_APP ?? "";

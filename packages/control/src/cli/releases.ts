@@ -56,7 +56,7 @@ export const rollback: Verb = {
     async run(ctx, { app, positional }) {
         await ctx.store.requireApp(app);
         const wanted = positional[0] !== undefined ? parseVersion(app, positional[0]) : undefined;
-        const release = await ctx.store.withAppLock(app, "rollback", async () => {
+        const { release, target } = await ctx.store.withAppLock(app, "rollback", async () => {
             const current = await ctx.store.currentRelease(app);
             let target: Release | undefined;
             if (wanted !== undefined) {
@@ -70,7 +70,7 @@ export const rollback: Verb = {
             const before = await ctx.store.getConfig(app);
             await ctx.store.setConfig(app, target.config);
             try {
-                return await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
+                const made = await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
                     slug: target.slug,
                     config: target.config,
                     processTypes: target.processTypes,
@@ -79,13 +79,14 @@ export const rollback: Verb = {
                     ...(target.buildpack ? { buildpack: target.buildpack } : {}),
                     ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
                 });
+                return { release: made, target: target.version };
             } catch (err) {
                 await ctx.store.setConfig(app, before);
                 if (err instanceof ReleaseFailedError) throw new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`);
                 throw err;
             }
         });
-        ctx.err(`Rolling back ${appLabel(app)} to v${Number(release.description.replace(/\D+/g, ""))}... done, v${release.version}`);
+        ctx.err(`Rolling back ${appLabel(app)} to v${target}... done, v${release.version}`);
         ctx.err(" ▸    Warning: rollback affects code and config vars; it doesn't add or remove add-ons or change the database.");
         return 0;
     },

@@ -1,0 +1,92 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DeployRejectedError } from "../src/deploy";
+import { formationFor } from "../src/releases";
+import { harness, Harness } from "./helpers/cli_harness";
+import { push } from "./helpers/push";
+
+let h: Harness;
+beforeEach(async () => {
+    h = await harness();
+    expect((await h.cli("apps:create", "myapp")).code).toBe(0);
+});
+afterEach(() => h.cleanup());
+
+const app = { Procfile: "web: ./serve\nworker: ./work\nrelease: ./migrate\n", serve: "#!/bin/sh\n" };
+
+test("a push builds, releases vN with slug+config+Procfile+commit, runs the release phase, rolls out", async () => {
+    h.platform.oneOff = { exitCode: 0, stdout: "migrated 3 tables\n", stderr: "" };
+    const { result, lines } = await push(h, app);
+    expect(result).not.toBeInstanceOf(Error);
+    expect(lines.filter((l) => l.startsWith("-----> "))).toEqual([
+        "-----> Building on the dynoform-24 stack",
+        "-----> Procfile app detected",
+        "-----> Discovering process types",
+        "-----> Compressing...",
+        "-----> Launching...",
+        "-----> Running release command: ./migrate",
+        "-----> Starting dynos: web=1, worker=0",
+    ]);
+    expect(lines).toContain("       Procfile declares types     -> web, worker, release");
+    expect(lines).toContain("       migrated 3 tables");
+    expect(lines.slice(-2)).toEqual(["       Released v2", "       http://myapp.dynoform.test/ deployed to dynoform"]);
+    const v2 = (await h.store.currentRelease("myapp"))!;
+    expect(v2).toMatchObject({
+        version: 2,
+        status: "succeeded",
+        commit: "1a2b3c4d5e6f",
+        description: "Deploy 1a2b3c4",
+        buildpack: "Procfile",
+        processTypes: { web: "./serve", worker: "./work", release: "./migrate" },
+        user: "alice",
+    });
+    expect(v2.config.DATABASE_URL).toMatch(/^postgres:/);
+    expect(v2.slug!.url).toBe(`http://10.99.0.2:8600/slugs/myapp/${v2.slug!.sha256}.tgz`);
+    expect(fs.existsSync(path.join(h.store.slugDir("myapp"), `${v2.slug!.sha256}.tgz`))).toBe(true);
+    expect(h.platform.calls.filter((c) => !c.startsWith("provision"))).toEqual([
+        "release myapp v2 ./migrate",
+        'rollout myapp v2 {"web":{"quantity":1,"size":"standard-1x"},"worker":{"quantity":0,"size":"standard-1x"}}',
+    ]);
+    expect(await h.store.getFormation("myapp")).toEqual({ web: { quantity: 1, size: "standard-1x" }, worker: { quantity: 0, size: "standard-1x" } });
+});
+
+test("a failing build is rejected with the reason; no release is made", async () => {
+    const { result, lines } = await push(h, { Procfile: "web ./serve\n" });
+    expect(result).toBeInstanceOf(DeployRejectedError);
+    expect(lines).toContain(" !     Push rejected, failed to compile app.");
+    expect(lines).toContain(' !     Procfile line 1: "web ./serve" is not "<type>: <command>"; write it as "web: ./serve"');
+    expect(lines[lines.length - 1]).toBe(" !     Push failed: the previous release is still serving");
+    expect((await h.store.listReleases("myapp")).length).toBe(1);
+});
+
+test("a failing release phase stops the deploy: release failed, no rollout, previous release current", async () => {
+    await push(h, app);
+    h.platform.calls = [];
+    h.platform.oneOff = { exitCode: 1, stdout: "", stderr: "error: relation \"visits\" already exists\n" };
+    const { result, lines } = await push(h, app, "bbbbbbbcccc");
+    expect(result).toBeInstanceOf(DeployRejectedError);
+    expect(lines).toContain(" !     Release v3 failed.");
+    expect(lines).toContain(' !     release command "./migrate" exited with status 1');
+    expect(lines).toContain(' !       error: relation "visits" already exists');
+    expect(h.platform.calls).toEqual(["release myapp v3 ./migrate"]);
+    expect((await h.store.getRelease("myapp", 3))!).toMatchObject({ status: "failed", reason: 'release command "./migrate" exited with status 1' });
+    expect((await h.store.currentRelease("myapp"))!.version).toBe(2);
+});
+
+test("a rollout failure (web never binds $PORT) is rejected with the dyno's last lines; previous release current", async () => {
+    await push(h, { Procfile: "web: ./serve\n" });
+    h.platform.failRollout = "web.1 did not bind $PORT within 60 s";
+    const { result, lines } = await push(h, { Procfile: "web: ./serve --broken\n" }, "ddddddd");
+    expect(result).toBeInstanceOf(DeployRejectedError);
+    expect(lines).toContain(" !     web.1 did not bind $PORT within 60 s");
+    expect(lines).toContain(" !       Error: listen EADDRINUSE");
+    expect((await h.store.currentRelease("myapp"))!.version).toBe(2);
+    expect((await h.store.getRelease("myapp", 3))!.status).toBe("failed");
+});
+
+test("formation follows process types: kept counts, web starts at 1, dropped types removed", () => {
+    const cur = { web: { quantity: 3, size: "standard-1x" }, old: { quantity: 2, size: "standard-1x" } };
+    expect(formationFor(cur, { web: "a", worker: "b", release: "c" })).toEqual({ web: { quantity: 3, size: "standard-1x" }, worker: { quantity: 0, size: "standard-1x" } });
+    expect(formationFor({}, { web: "a" })).toEqual({ web: { quantity: 1, size: "standard-1x" } });
+    expect(formationFor({ web: { quantity: 0, size: "standard-1x" } }, { web: "a" })).toEqual({ web: { quantity: 0, size: "standard-1x" } });
+});

@@ -1,0 +1,78 @@
+// An in-memory Platform: dynos appear on two fake hosts as rollouts and scales ask; failures can be
+// scripted. Records every call for assertions.
+import { Domain, Formation, Release } from "../../src/app_store";
+import { BuildLog } from "../../src/build_log";
+import { DynoState, LogsOptions, OneOffIo, Platform, PlatformError } from "../../src/platform";
+
+export class FakePlatform implements Platform {
+    calls: string[] = [];
+    dynoStates = new Map<string, DynoState[]>();
+    routes = new Map<string, string[]>();
+    /** Set to make the next rollout fail with this reason. */
+    failRollout?: string;
+    failScale?: string;
+    /** Exit code and output of the next one-off (run or release phase). */
+    oneOff = { exitCode: 0, stdout: "", stderr: "" };
+    logLines = ["2026-11-21T19:53:46+00:00 app[web.1]: listening on 5000"];
+    private runCounter = 4820;
+    constructor(readonly now: () => Date = () => new Date("2026-11-21T18:00:00Z")) {}
+
+    private place(app: string, release: Release, formation: Formation): DynoState[] {
+        const out: DynoState[] = [];
+        let i = 0;
+        for (const [type, f] of Object.entries(formation)) {
+            for (let n = 1; n <= f.quantity; n++) {
+                out.push({ name: `${type}.${n}`, type, state: "up", command: release.processTypes[type], release: release.version, since: this.now(), size: f.size, host: `dyno${(i++ % 2) + 1}` });
+            }
+        }
+        return out;
+    }
+
+    async rollout(app: string, release: Release, formation: Formation, log: BuildLog) {
+        this.calls.push(`rollout ${app} v${release.version} ${JSON.stringify(formation)}`);
+        if (this.failRollout) {
+            const reason = this.failRollout;
+            this.failRollout = undefined;
+            throw new PlatformError(reason, ["Error: listen EADDRINUSE", "    at Server.listen"]);
+        }
+        log.info("web.1 up on dyno1");
+        this.dynoStates.set(app, this.place(app, release, formation));
+    }
+    async scale(app: string, release: Release, formation: Formation) {
+        this.calls.push(`scale ${app} v${release.version} ${JSON.stringify(formation)}`);
+        if (this.failScale) throw new PlatformError(this.failScale);
+        this.dynoStates.set(app, this.place(app, release, formation));
+    }
+    async restart(app: string, target?: string) {
+        this.calls.push(`restart ${app} ${target ?? "all"}`);
+    }
+    async dynos(app: string) {
+        return this.dynoStates.get(app) ?? [];
+    }
+    async runOneOff(app: string, release: Release, command: string, io: OneOffIo, type: "run" | "release" = "run") {
+        const dyno = `${type}.${++this.runCounter}`;
+        this.calls.push(`${type} ${app} v${release.version} ${command}`);
+        io.onStart?.(dyno);
+        if (this.oneOff.stdout) io.stdout(this.oneOff.stdout);
+        if (this.oneOff.stderr) io.stderr(this.oneOff.stderr);
+        return { dyno, exitCode: this.oneOff.exitCode };
+    }
+    async logs(app: string, opts: LogsOptions, out: (l: string) => void) {
+        this.calls.push(`logs ${app} ${JSON.stringify(opts)}`);
+        this.logLines.forEach(out);
+    }
+    async provisionAddons(app: string) {
+        this.calls.push(`provision ${app}`);
+        return { DATABASE_URL: `postgres://${app}:secret@10.99.0.4:5432/${app}`, MEMCACHE_SERVERS: "10.99.0.4:11211" };
+    }
+    async deprovisionAddons(app: string) {
+        this.calls.push(`deprovision ${app}`);
+    }
+    async stopAll(app: string) {
+        this.calls.push(`stopAll ${app}`);
+        this.dynoStates.delete(app);
+    }
+    async routesChanged(app: string, domains: Domain[]) {
+        this.routes.set(app, domains.map((d) => d.hostname));
+    }
+}

@@ -1,0 +1,28 @@
+// Push a Procfile-only app through deploy() (no git, no npm): fast enough for unit tests.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { deploy } from "../../src/deploy";
+import { BuildLog } from "../../src/build_log";
+import { procfileBuildpack } from "../../src/buildpacks/procfile_only";
+import { Harness } from "./cli_harness";
+
+export async function push(h: Harness, files: Record<string, string>, commit = "1a2b3c4d5e6f", app = "myapp") {
+    const dir = fs.mkdtempSync(path.join(h.root, "push-"));
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+    const lines: string[] = [];
+    const result = await deploy({
+        store: h.store,
+        platform: h.platform,
+        app,
+        dir,
+        commit,
+        log: new BuildLog((l) => lines.push(l)),
+        buildpacks: [procfileBuildpack],
+        cacheDir: path.join(h.root, "cache"),
+        slugUrl: (app, sha) => `http://10.99.0.2:8600/slugs/${app}/${sha}.tgz`,
+        webUrl: `http://${app}.dynoform.test/`,
+        user: "alice",
+    }).catch((e: Error) => e);
+    return { result, lines };
+}
+
