@@ -21,10 +21,6 @@ export interface TestSshd {
     stop(): Promise<void>;
 }
 
-export function sshdAvailable(): boolean {
-    return fs.existsSync(SSHD) && process.getuid?.() === 0;
-}
-
 export interface SshdOptions {
     /** Host name in the connection (shows up in error messages). */
     name?: string;
