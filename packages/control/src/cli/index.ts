@@ -49,7 +49,7 @@ function unknownVerb(name: string): UserError {
     const best = VERBS.map((v) => v.name)
         .map((n) => ({ n, d: distance(name, n) }))
         .sort((a, b) => a.d - b.d)[0];
-    const hint = best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? `Did you mean "dynoform ${best.n}"? ` : "";
+    const hint = best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? `Did you mean "dynoform ${best.n}"? ` : "";
     return new UserError(`"${name}" is not a dynoform command. ${hint}Run "dynoform help" to list commands`);
 }
 

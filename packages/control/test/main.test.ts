@@ -1,0 +1,49 @@
+// The binary's entry point, run as a real process (transpiled), as sshd's forced command would.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { transpileSources } from "./helpers/transpile";
+
+let js: string;
+let state: string;
+beforeAll(() => (js = transpileSources()));
+afterAll(() => fs.rmSync(js, { recursive: true, force: true }));
+beforeEach(() => (state = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-main-"))));
+afterEach(() => fs.rmSync(state, { recursive: true, force: true }));
+
+function control(args: string[], env: Record<string, string> = {}) {
+    const r = spawnSync(process.execPath, [path.join(js, "main.js"), ...args], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_DOMAIN: "apps.lab", DYNOFORM_GIT_HOST: "10.99.0.2", ...env },
+        encoding: "utf8",
+        timeout: 20_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("verbs as arguments and as an SSH forced command", () => {
+    expect(control(["apps:create", "myapp"])).toEqual({ code: 0, stdout: "http://myapp.apps.lab/ | git@10.99.0.2:myapp.git\n", stderr: "Creating ⬢ myapp... done\n" });
+    const set = control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "config:set 'GREETING=hello world' -a myapp" });
+    expect(set).toMatchObject({ code: 0, stdout: "GREETING: hello world\n" });
+    const rel = control(["ssh", "bob"], { SSH_ORIGINAL_COMMAND: "dynoform releases -a myapp" });
+    expect(rel.stdout.split("\n")[1]).toMatch(/^v2 {2}Set GREETING config vars {2}alice +\d{4}\/\d\d\/\d\d /);
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "rm -rf /" })).toEqual({ code: 1, stdout: "", stderr: ' ▸    "rm" is not a dynoform command. Run "dynoform help" to list commands\n' });
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'myapp.git'" }).stderr).toMatch(/git-receive-pack is not wired yet/);
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "config:set 'A=1 -a myapp" })).toMatchObject({ code: 1, stderr: " ▸    Unterminated single quote in the command: close it and try again\n" });
+});
+
+test("deploy: builds and releases; with no agents wired the rollout fails and the push is rejected, saying why", () => {
+    control(["apps:create", "myapp"]);
+    const src = path.join(state, "src");
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, "Procfile"), "web: ./serve\n");
+    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"], { DYNOFORM_SLUG_BASE_URL: "http://10.99.0.2:8600/slugs/" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("-----> Procfile app detected\n");
+    expect(r.stdout).toContain(" !     rollout is not wired to the dyno hosts yet");
+    const releases = control(["releases", "-a", "myapp"]).stdout;
+    expect(releases).toMatch(/v2 {2}Deploy 0123456 \(failed\)/);
+    expect(releases.split("\n")[0]).toBe("=== myapp Releases - Current: v1");
+    const v2 = JSON.parse(fs.readFileSync(path.join(state, "apps", "myapp", "releases", "v2.json"), "utf8"));
+    expect(v2.slug.url).toBe(`http://10.99.0.2:8600/slugs/myapp/${v2.slug.sha256}.tgz`);
+});
