@@ -41,5 +41,9 @@ export const hosts = platform.hostAddresses;
 export const domain = platformConfig.domain;
 export const memcacheServers = platform.memcacheServers;
 export const databaseAdminUrl = platform.databaseAdminUrl;
+export const routerControlUrls = platform.routerControlUrls;
+export const agentUrls = platform.agentUrls;
+export const routerToken = platform.routerToken;
+export const agentToken = platform.agentToken;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));

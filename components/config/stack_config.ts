@@ -42,6 +42,8 @@ export interface PlatformConfig {
     untrustedAddresses: string[];
     memcachedMemoryMb: number;
     routerPort: number;
+    routerControlPort: number;
+    agentPort: number;
     varnishPort: number;
     varnishCacheSize: string;
 }
@@ -273,7 +275,7 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
     }
 
     const memcachedMemoryMb = integer(raw.memcachedMemoryMb, "memcachedMemoryMb", 16, 65536, 64, problems);
-    const routerPort = integer(raw.routerPort, "routerPort", 1024, 65535, 8080, problems);
+    const routerPort = integer(raw.routerPort, "routerPort", 1024, 65534, 8080, problems);
     const varnishCacheSize = raw.varnishCacheSize ?? "256m";
     if (typeof varnishCacheSize !== "string" || !SIZE.test(varnishCacheSize)) {
         problems.push(`dynoform:varnishCacheSize must be a size such as 256m or 1g (got ${JSON.stringify(raw.varnishCacheSize)})`);
@@ -291,6 +293,8 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         untrustedAddresses: lab ? [lab.gateway] : [],
         memcachedMemoryMb,
         routerPort,
+        routerControlPort: routerPort + 1,
+        agentPort: 5100,
         varnishPort: 6081,
         varnishCacheSize: String(varnishCacheSize),
     };

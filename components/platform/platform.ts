@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig, hostsWithRole } from "../config/stack_config";
+import { serviceBinary } from "../binaries";
 import { Data } from "../data";
+import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
+import { RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
 
@@ -21,6 +24,10 @@ export class Platform extends pulumi.ComponentResource {
     public readonly hostAddresses: pulumi.Output<Record<string, string>>;
     public readonly databaseAdminUrl: pulumi.Output<string>;
     public readonly memcacheServers: pulumi.Output<string>;
+    public readonly routerControlUrls: pulumi.Output<string[]>;
+    public readonly agentUrls: pulumi.Output<string[]>;
+    public readonly routerToken: pulumi.Output<string>;
+    public readonly agentToken: pulumi.Output<string>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:platform:Platform", name, {}, opts);
@@ -43,6 +50,28 @@ export class Platform extends pulumi.ComponentResource {
                 ),
         );
 
+        const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32 }, { parent: this });
+        const agentToken = new GeneratedSecret(`${name}-agent-token`, { bytes: 32 }, { parent: this });
+        const routerBinary = serviceBinary("router", "dynoform-router");
+        const agentBinary = serviceBinary("agent", "dynoform-agent");
+        const meshes = edgeHosts.map(
+            (host) =>
+                new RoutingMesh(
+                    `${host.name}-router`,
+                    { host, port: config.routerPort, controlPort: config.routerControlPort, platformDomain: config.domain, token: routerToken.value, binary: routerBinary },
+                    { parent: this },
+                ),
+        );
+        const routerUrls = meshes.map((m) => m.controlUrl);
+        const dynoHosts = hostsWithRole(config, "dyno").map(
+            (spec) =>
+                new DynoHost(
+                    spec.name,
+                    { host: hostFor(spec.name), port: config.agentPort, routerUrls, agentToken: agentToken.value, routerToken: routerToken.value, binary: agentBinary },
+                    { parent: this },
+                ),
+        );
+
         const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24 }, { parent: this });
         const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
         const data = new Data(
@@ -61,6 +90,10 @@ export class Platform extends pulumi.ComponentResource {
         this.hostAddresses = pulumi.all(args.hosts.map((h) => pulumi.all([h.name, h.privateAddress]))).apply((pairs) => Object.fromEntries(pairs));
         this.databaseAdminUrl = data.databaseAdminUrl;
         this.memcacheServers = data.memcacheServers;
+        this.routerControlUrls = pulumi.all(routerUrls);
+        this.agentUrls = pulumi.all(dynoHosts.map((d) => d.agentUrl));
+        this.routerToken = pulumi.secret(routerToken.value);
+        this.agentToken = pulumi.secret(agentToken.value);
         this.registerOutputs({ edgeUrl: this.edgeUrl, hostAddresses: this.hostAddresses });
     }
 }

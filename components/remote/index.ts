@@ -7,3 +7,5 @@ export { RemoteFile } from "./file";
 export type { RemoteFileArgs } from "./file";
 export { SystemdService } from "./systemd";
 export type { SystemdServiceArgs } from "./systemd";
+export { RemoteBinary } from "./binary";
+export type { RemoteBinaryArgs } from "./binary";

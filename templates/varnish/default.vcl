@@ -5,7 +5,9 @@ import directors;
 import std;
 
 probe router_health {
-    .url = "/health";
+    .request = "GET /health HTTP/1.1"
+               "Host: dynoform-router-health"
+               "Connection: close";
     .interval = 2s;
     .timeout = 1s;
     .window = 3;

@@ -5,6 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { aptPackagesProvider } from "../../components/remote/apt-provider";
 import { remoteCommandProvider } from "../../components/remote/command-provider";
+import { remoteBinaryProvider } from "../../components/remote/binary-provider";
 import { remoteFileProvider } from "../../components/remote/file-provider";
 import { systemdServiceProvider } from "../../components/remote/systemd-provider";
 import { startSshd, TestSshd } from "../support/sshd";
@@ -16,6 +17,7 @@ const providers = {
     apt: aptPackagesProvider,
     systemd: systemdServiceProvider,
     command: remoteCommandProvider,
+    binary: remoteBinaryProvider,
 };
 
 async function serialize(provider: object): Promise<string> {
@@ -27,7 +29,7 @@ describe.each(Object.entries(providers))("serialized %s provider", (_name, provi
     test("requires only Node built-ins and ssh2, and no path of this checkout", async () => {
         const text = await serialize(provider);
         const requires = [...text.matchAll(/require\("([^"]+)"\)/g)].map((match) => match[1]);
-        expect(requires.filter((name) => !["crypto", "ssh2/lib/index.js"].includes(name))).toEqual([]);
+        expect(requires.filter((name) => !["crypto", "fs", "ssh2/lib/index.js"].includes(name))).toEqual([]);
         expect(text).not.toContain(path.resolve(__dirname, "../.."));
         expect(text).not.toContain("@pulumi/pulumi");
     });

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceBinary } from "../binaries";
+import { Host } from "../hosts/host";
+import { RemoteBinary, RemoteFile, SystemdService } from "../remote";
+import { render, renderOutput } from "../templates/render";
+
+export interface DynoHostArgs {
+    host: Host;
+    /** Agent control API port on the private address. */
+    port: number;
+    /** Control API URLs of every router of the mesh. */
+    routerUrls: pulumi.Input<string>[];
+    agentToken: pulumi.Input<string>;
+    routerToken: pulumi.Input<string>;
+    binary: ServiceBinary;
+}
+
+/**
+ * dynoform-agent on a dyno host: binary by hash, config, tokens, unit. Per-app users, slug
+ * directories and the dynos' own transient units are made on demand by the agent.
+ */
+export class DynoHost extends pulumi.ComponentResource {
+    public readonly agentUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: DynoHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dynoform:dyno:DynoHost", name, {}, opts);
+        const connection = args.host.ssh;
+        const binary = new RemoteBinary(
+            `${name}-agent-binary`,
+            { connection, source: args.binary.source, sha256: args.binary.sha256, path: "/usr/local/lib/dynoform/dynoform-agent", mode: "0755" },
+            { parent: this },
+        );
+        const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
+        const config = new RemoteFile(
+            `${name}-agent-config`,
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, routers }) },
+            { parent: this },
+        );
+        const agentToken = new RemoteFile(
+            `${name}-agent-token`,
+            { connection, path: "/etc/dynoform/agent.token", content: pulumi.secret(args.agentToken), mode: "0600" },
+            { parent: this },
+        );
+        const routerToken = new RemoteFile(
+            `${name}-router-token`,
+            { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.routerToken), mode: "0600" },
+            { parent: this },
+        );
+        new SystemdService(
+            `${name}-agent`,
+            {
+                connection,
+                unit: "dynoform-agent",
+                unitFile: render("agent/dynoform-agent.service", {}),
+                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, routerToken.sha256],
+            },
+            { parent: this, dependsOn: [binary, config, agentToken, routerToken] },
+        );
+        this.agentUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.port}`;
+        this.registerOutputs({ agentUrl: this.agentUrl });
+    }
+}
