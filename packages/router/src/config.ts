@@ -49,6 +49,9 @@ export interface RouterConfig {
   balancer: BalancerKind;
   /** Log request lines to stdout. */
   accessLog: boolean;
+  /** Workers tell each other (through the primary) their in-flight counts this often, so caps and
+   * P2C see the whole instance's load; 0 = every worker balances on its own share of the cap. */
+  shareLoadMs: number;
 }
 
 export const DEFAULTS: RouterConfig = {
@@ -76,6 +79,7 @@ export const DEFAULTS: RouterConfig = {
   stateFile: "",
   balancer: "p2c",
   accessLog: true,
+  shareLoadMs: 2,
 };
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();

@@ -30,7 +30,9 @@ export class LoadBalancer {
     const aOk = a !== exclude && a.hasRoom(now);
     const bOk = b !== exclude && b.hasRoom(now);
     if (aOk && bOk) {
-      if (a.inflight !== b.inflight) return a.inflight < b.inflight ? a : b;
+      const la = a.inflight + a.remote;
+      const lb = b.inflight + b.remote;
+      if (la !== lb) return la < lb ? a : b;
       return Math.random() < 0.5 ? a : b;
     }
     if (aOk) return a;
@@ -41,7 +43,7 @@ export class LoadBalancer {
     for (let k = 0; k < n; k++) {
       const t = ts[k];
       if (t === exclude || !t.hasRoom(now)) continue;
-      if (!best || t.inflight < best.inflight) best = t;
+      if (!best || t.inflight + t.remote < best.inflight + best.remote) best = t;
     }
     return best;
   }

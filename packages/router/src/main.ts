@@ -9,8 +9,8 @@ import { DynoTable, type Snapshot } from "./dyno_table";
 import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot } from "./metrics";
 import { Proxy } from "./proxy";
 
-type ToWorker = { t: "snapshot"; s: Snapshot } | { t: "metrics"; id: number } | { t: "shutdown"; graceMs: number };
-type ToPrimary = { t: "listening" } | { t: "metrics"; id: number; m: MetricsSnapshot } | { t: "fatal"; error: string };
+type ToWorker = { t: "snapshot"; s: Snapshot } | { t: "remote"; l: Array<[string, number]> } | { t: "metrics"; id: number } | { t: "shutdown"; graceMs: number };
+type ToPrimary = { t: "listening" } | { t: "load"; l: Array<[string, number]> } | { t: "metrics"; id: number; m: MetricsSnapshot } | { t: "fatal"; error: string };
 
 const CONFIG_ENV = "DYNOFORM_ROUTER_WORKER_CONFIG";
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -34,6 +34,34 @@ function primary(cfg: RouterConfig): void {
   function broadcast(m: ToWorker): void {
     for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m);
   }
+  // Shared load: per worker, its in-flight count per dyno; each worker is told the sum of the others'.
+  const loads = new Map<Worker, Map<string, number>>();
+  function shareLoad(from: Worker, changes: Array<[string, number]>): void {
+    let mine = loads.get(from);
+    if (!mine) loads.set(from, (mine = new Map()));
+    for (const [k, n] of changes) mine.set(k, n);
+    for (const w of Object.values(cluster.workers ?? {})) {
+      if (!w || w === from) continue;
+      const out: Array<[string, number]> = [];
+      for (const [k] of changes) {
+        let sum = 0;
+        for (const [ow, m] of loads) if (ow !== w) sum += m.get(k) ?? 0;
+        out.push([k, sum]);
+      }
+      send(w, { t: "remote", l: out });
+    }
+  }
+  cluster.on("exit", (w) => {
+    const gone = loads.get(w);
+    loads.delete(w);
+    if (gone && gone.size) {
+      const zero: Array<[string, number]> = [...gone.keys()].map((k) => [k, 0]);
+      for (const [k] of zero) gone.set(k, 0);
+      loads.set(w, gone);
+      shareLoad(w, zero);
+      loads.delete(w);
+    }
+  });
   const restarts: number[] = [];
   function fork(): void {
     const w = cluster.fork({ [CONFIG_ENV]: JSON.stringify(cfg) });
@@ -41,6 +69,8 @@ function primary(cfg: RouterConfig): void {
       if (m.t === "listening") {
         ready.add(w);
         if (ready.size === cfg.workers) log(`ready: traffic on ${cfg.listen}, control on ${cfg.controlListen}, ${cfg.workers} workers`);
+      } else if (m.t === "load") {
+        shareLoad(w, m.l);
       } else if (m.t === "metrics") {
         const p = pending.get(m.id);
         if (p) {
@@ -143,6 +173,7 @@ function worker(cfg: RouterConfig): void {
   const toPrimary = (m: ToPrimary) => process.send?.(m);
   process.on("message", (m: ToWorker) => {
     if (m.t === "snapshot") proxy.applySnapshot(m.s);
+    else if (m.t === "remote") proxy.applyRemote(m.l);
     else if (m.t === "metrics") toPrimary({ t: "metrics", id: m.id, m: proxy.metricsSnapshot() });
     else if (m.t === "shutdown") {
       server.close(() => {
@@ -158,6 +189,12 @@ function worker(cfg: RouterConfig): void {
       }, m.graceMs).unref();
     }
   });
+  if (cfg.workers > 1 && cfg.shareLoadMs > 0) {
+    setInterval(() => {
+      const l = proxy.loadChanges();
+      if (l.length) toPrimary({ t: "load", l });
+    }, cfg.shareLoadMs);
+  }
   // The primary dying takes the workers with it.
   process.on("disconnect", () => process.exit(0));
   const { host, port } = parseHostPort(cfg.listen);

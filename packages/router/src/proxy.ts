@@ -78,11 +78,41 @@ export class Proxy {
   private apps = new Map<string, AppState>();
   private hosts = new Map<string, AppState>();
   private wildcards = new Map<string, AppState>();
+  private byKey = new Map<string, Target>();
+  private readonly sharing: boolean;
   readonly metrics = new Metrics();
   readonly log: RouterLog;
 
   constructor(private readonly cfg: RouterConfig) {
     this.log = new RouterLog(cfg.accessLog);
+    this.sharing = cfg.workers > 1 && cfg.shareLoadMs > 0;
+  }
+
+  /** Shared load: this worker's in-flight counts that changed since the last report. */
+  loadChanges(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const t of this.byKey.values()) {
+      if (t.inflight !== t.reported) {
+        t.reported = t.inflight;
+        out.push([t.key, t.inflight]);
+      }
+    }
+    return out;
+  }
+
+  /** Shared load: the other workers' in-flight counts. */
+  applyRemote(loads: Array<[string, number]>): void {
+    const wake = new Set<string>();
+    for (const [key, n] of loads) {
+      const t = this.byKey.get(key);
+      if (!t) continue;
+      if (n < t.remote) wake.add(t.app);
+      t.remote = n;
+    }
+    for (const app of wake) {
+      const st = this.apps.get(app);
+      if (st) this.dispatchQueue(st);
+    }
   }
 
   // ---- routing table -------------------------------------------------------------------------
@@ -130,6 +160,8 @@ export class Proxy {
       }
       st.lb.targets = [...st.targets.values()];
     }
+    this.byKey.clear();
+    for (const st of this.apps.values()) for (const t of st.targets.values()) this.byKey.set(t.key, t);
     this.hosts.clear();
     this.wildcards.clear();
     for (const st of this.apps.values()) {
@@ -146,6 +178,7 @@ export class Proxy {
 
   /** The cap is per dyno; every worker balances on its own, so each takes its share of it. */
   private perWorkerCap(cap: number): number {
+    if (this.sharing) return cap; // the other workers' load is counted in (target.remote)
     return Math.max(1, Math.ceil(cap / this.cfg.workers));
   }
 

@@ -11,6 +11,10 @@ export interface TargetOptions {
 
 export class Target {
   inflight = 0;
+  /** In flight from the other workers of this instance (shared load), as last reported. */
+  remote = 0;
+  /** What this worker last reported of its own in-flight count. */
+  reported = 0;
   served = 0;
   quarantinedUntil = 0;
   quarantineReason: QuarantineReason = "H21";
@@ -42,7 +46,7 @@ export class Target {
   }
 
   hasRoom(now: number): boolean {
-    return !this.draining && this.quarantinedUntil <= now && this.inflight < this.cap;
+    return !this.draining && this.quarantinedUntil <= now && this.inflight + this.remote < this.cap;
   }
 
   usable(now: number): boolean {
