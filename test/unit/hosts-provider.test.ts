@@ -21,13 +21,13 @@ describe("LabHost inputs", () => {
     });
 
     test("check reports a bad address with its fix", async () => {
-        const r = await labHostProvider.check!({}, { ...news, address: "10.213.2.10" });
+        const r = await labHostProvider.check({}, { ...news, address: "10.213.2.10" });
         expect(r.failures?.[0].reason).toMatch(/address 10\.213\.2\.10 is not a host address of 10\.213\.1\.0\/24/);
     });
 
     test("check lets unknown (preview) values through", async () => {
         const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-        const r = await labHostProvider.check!({}, { ...news, address: unknown });
+        const r = await labHostProvider.check({}, { ...news, address: unknown });
         expect(r.failures).toBeUndefined();
     });
 });
@@ -36,11 +36,11 @@ describe("LabHost diff", () => {
     const olds = { ...normalizeInputs(news), hostKey: "ssh-ed25519 A", privateKey: "k", machineName: "local-edge-1", dir: "/x" };
     test("same inputs (outputs aside): no change", async () => {
         expect(replacedKeys(olds, normalizeInputs(news))).toEqual([]);
-        const d = await labHostProvider.diff!("local-edge-1", olds, normalizeInputs(news));
+        const d = await labHostProvider.diff("local-edge-1", olds, normalizeInputs(news));
         expect(d.changes).toBe(false);
     });
     test("any input change replaces the machine, deleting first (same name and address)", async () => {
-        const d = await labHostProvider.diff!("local-edge-1", olds, { ...normalizeInputs(news), address: "10.213.1.11", image: "base" });
+        const d = await labHostProvider.diff("local-edge-1", olds, { ...normalizeInputs(news), address: "10.213.1.11", image: "base" });
         expect(d).toEqual({ changes: true, replaces: ["address", "image"], deleteBeforeReplace: true });
         expect(replacedKeys(olds, { ...normalizeInputs(news), network: { ...olds.network, subnet: "10.213.3.0/24" } })).toEqual(["network"]);
         expect(replacedKeys(olds, { ...normalizeInputs(news), memoryMax: "1G" })).toEqual(["memoryMax"]);

@@ -58,3 +58,23 @@ describe("templates", () => {
         expect(() => render("memcached/memcached.conf", { listenAddress: "10.0.0.1" })).toThrow("template memcached/memcached.conf: no value for {{memoryMb}}");
     });
 });
+
+describe("service templates", () => {
+    test("router config and hardened unit", () => {
+        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test" }));
+        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router.token" });
+        const unit = render("router/dynoform-router.service", {});
+        expect(unit).toContain("User=dynoform-router");
+        expect(unit).toContain("Restart=always");
+        expect(unit).toContain("LimitNOFILE=1048576");
+        expect(unit).toMatchSnapshot();
+    });
+
+    test("agent config and unit", () => {
+        const json = JSON.parse(render("agent/agent.json", { privateAddress: "10.213.1.21", port: 5100, routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
+        expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd" });
+        const unit = render("agent/dynoform-agent.service", {});
+        expect(unit).toContain("KillMode=process");
+        expect(unit).toMatchSnapshot();
+    });
+});
