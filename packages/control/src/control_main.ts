@@ -1,4 +1,4 @@
-// dynoform-control: the control role's binary.
+// dynoform-control: the control role's binary (entry: main.ts).
 //
 //   dynoform-control <verb> [args]        a CLI verb against the local state (apps, config:set, ...)
 //   dynoform-control ssh [KEYNAME]        SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb
@@ -22,6 +22,14 @@ import { isUserError, UserError } from "./errors";
 import { Platform, unwiredPlatform } from "./platform";
 
 type Env = Record<string, string | undefined>;
+
+export const VERSION = "0.1.0";
+
+const USAGE = `usage: dynoform-control <verb> [args]      run a dynoform CLI verb (dynoform-control help lists them)
+       dynoform-control ssh [KEYNAME]      SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb
+       dynoform-control deploy -a APP --dir DIR --commit SHA
+State: $DYNOFORM_STATE_DIR (default /var/lib/dynoform). See packages/control/README.md.
+`;
 
 export interface MainIo {
     stdout: (s: string) => void;
@@ -88,6 +96,14 @@ async function runDeploy(args: string[], store: AppStore, platform: Platform, en
 }
 
 export async function main(argv: string[], env: Env, io: MainIo, platform: Platform = unwiredPlatform()): Promise<number> {
+    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
+        io.stdout(USAGE);
+        return 0;
+    }
+    if (argv[0] === "--version") {
+        io.stdout(`dynoform-control ${VERSION}\n`);
+        return 0;
+    }
     const store = new AppStore(env.DYNOFORM_STATE_DIR || "/var/lib/dynoform");
     try {
         await store.init();
@@ -123,20 +139,4 @@ export async function main(argv: string[], env: Env, io: MainIo, platform: Platf
         io.stderr(`${ERROR_PREFIX}Internal error: ${(err as Error).stack ?? err}\n`);
         return 2;
     }
-}
-
-if (require.main === module) {
-    main(process.argv.slice(2), process.env, {
-        stdout: (s) => process.stdout.write(s),
-        stderr: (s) => process.stderr.write(s),
-        stdin: process.stdin,
-    }).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (err) => {
-            process.stderr.write(`${err}\n`);
-            process.exitCode = 2;
-        },
-    );
 }
