@@ -79,7 +79,7 @@ export const DEFAULTS: RouterConfig = {
   stateFile: "",
   balancer: "p2c",
   accessLog: true,
-  shareLoadMs: 2,
+  shareLoadMs: 0,
 };
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
