@@ -15,6 +15,8 @@ PACKAGES="$CACHE/packages-bookworm"
 APT_ARCHIVES="$CACHE/apt-archives"
 # The stack's Debian packages (nginx is Debian's own `nginx` package).
 STACK_PACKAGES=(nginx varnish memcached postgresql)
+# Bump when the recipe changes: an image of another version is rebuilt (when no machine uses it).
+IMAGE_VERSION=2
 INCLUDE=openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates,libpam-systemd
 
 with_packages=0
@@ -83,6 +85,7 @@ build_base() {
     mirror=$(debian_mirror)
     mkdir -p "$CACHE"
     TMP=$(mktemp -d "$CACHE/.base-bookworm.build.XXXXXX")
+    chmod 755 "$TMP" # mktemp makes it 0700: the image's / must be traversable by non-root users
     local started=$SECONDS
     log "debootstrap bookworm from $mirror into $TMP (about 1-2 minutes)"
     # debootstrap prints one line per step (I: Retrieving/Validating/Unpacking/Configuring ...):
@@ -141,12 +144,13 @@ EOF
     # The mirror the image was built from is the hosts' mirror too (debootstrap wrote sources.list).
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
     # Marker with provenance, read by the provider to tell images apart.
-    printf 'built=%s\nmirror=%s\ninclude=%s\n' "$(date -u +%FT%TZ)" "$(debian_mirror)" "$INCLUDE" >"$root/etc/dynoform-lab-image"
+    printf 'version=%s\nbuilt=%s\nmirror=%s\ninclude=%s\n' "$IMAGE_VERSION" "$(date -u +%FT%TZ)" "$(debian_mirror)" "$INCLUDE" >"$root/etc/dynoform-lab-image"
 }
 
 build_packages() {
     mkdir -p "$CACHE" "$APT_ARCHIVES/partial"
     TMP=$(mktemp -d "$CACHE/.packages-bookworm.build.XXXXXX")
+    chmod 755 "$TMP"
     local started=$SECONDS
     log "copying the base image"
     cp -a --reflink=auto "$BASE/." "$TMP/"
@@ -178,13 +182,28 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.image.lock"
 flock 9
 
-if [ -d "$BASE" ]; then
+# An image built by an older recipe is removed, unless a lab machine runs on it.
+current() {
+    local img="$1"
+    [ -d "$img" ] || return 1
+    if grep -qx "version=$IMAGE_VERSION" "$img/etc/dynoform-lab-image" 2>/dev/null; then return 0; fi
+    if grep -qF "lowerdir=$img," /proc/self/mountinfo; then
+        log "warning: $img is from an older recipe but lab machines use it; keeping it (run scripts/lab/cleanup.sh, then image.sh again)"
+        return 0
+    fi
+    log "$img is from an older recipe: rebuilding it"
+    rm -rf --one-file-system "$img"
+    return 1
+}
+
+if current "$BASE"; then
     log "base image cached: $BASE"
 else
+    current "$PACKAGES" >/dev/null 2>&1 || true
     build_base
 fi
 if [ "$with_packages" = 1 ]; then
-    if [ -d "$PACKAGES" ]; then
+    if current "$PACKAGES"; then
         log "packages image cached: $PACKAGES"
     else
         build_packages

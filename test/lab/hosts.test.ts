@@ -53,7 +53,7 @@ function ssh(o: LabHostOutputs, command: string, pinnedKey = o.hostKey): Promise
 }
 
 async function create(inputs: typeof A): Promise<{ outs: LabHostOutputs; seconds: number }> {
-    const checked = await labHostProvider.check!({}, inputs);
+    const checked = await labHostProvider.check({}, inputs);
     expect(checked.failures).toBeUndefined();
     const t0 = Date.now();
     const r = await labHostProvider.create(checked.inputs);
@@ -147,14 +147,14 @@ describe("lab hosts", () => {
     });
 
     test("read: a live machine is there; a killed one is reported missing", async () => {
-        expect((await labHostProvider.read!(outs.b.machineName, outs.b)).id).toBe("hosttest-b");
+        expect((await labHostProvider.read(outs.b.machineName, outs.b)).id).toBe("hosttest-b");
         const pid = Number(fs.readFileSync(path.join(outs.b.dir, "nspawn.pid"), "utf8"));
         process.kill(pid, "SIGKILL");
         for (let i = 0; i < 50 && fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") !== ""; i++) {
             await new Promise((r) => setTimeout(r, 100));
         }
-        expect((await labHostProvider.read!(outs.b.machineName, outs.b)).id).toBe("");
-        expect((await labHostProvider.read!(outs.a.machineName, outs.a)).id).toBe("hosttest-a");
+        expect((await labHostProvider.read(outs.b.machineName, outs.b)).id).toBe("");
+        expect((await labHostProvider.read(outs.a.machineName, outs.a)).id).toBe("hosttest-a");
     });
 
     test("create over a dead machine's leftovers works (what `up --refresh` does)", async () => {

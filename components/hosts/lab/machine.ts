@@ -216,6 +216,8 @@ export async function createMachine(inputs: LabHostInputs): Promise<LabHostOutpu
         await stopMachine(dir, { keepNetwork: true }); // leftovers of a machine that died
     }
     for (const d of [p.upper, p.work, p.root, p.aptUpper]) fs.mkdirSync(d, { recursive: true });
+    // The overlay's / takes the upper dir's mode: keep the image's (0755), whatever the umask.
+    fs.chmodSync(p.upper, fs.statSync(lower).mode & 0o7777);
     try {
         const n = inputs.network;
         // After mkdir (the host dir counts as a user of the network), under the network lock.

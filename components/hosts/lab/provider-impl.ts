@@ -2,6 +2,7 @@
 // only the small loader in ./provider.ts, which requires this file from the checkout at run time,
 // so fixes here reach existing resources (delete included) without a provider-version input.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import * as fs from "fs";
 import * as path from "path";
 import { LabHostInputs, LabHostOutputs, hostDir, labNetwork, validateHost } from "./config";
 import { createMachine, labDir, machineAlive, stopMachine } from "./machine";
@@ -46,41 +47,42 @@ function sortKeys(o: object): Record<string, unknown> {
     return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The machine's dir: where it was created, or (a moved checkout) the same place in this one. */
 function dirOf(props: Partial<LabHostOutputs>): string | undefined {
-    if (props.dir) return props.dir;
-    if (props.network?.name && props.name) return hostDir(path.dirname(labDir()), props.network.name, props.name);
-    return undefined;
+    const here = props.network?.name && props.name ? hostDir(path.dirname(labDir()), props.network.name, props.name) : undefined;
+    if (props.dir && (fs.existsSync(props.dir) || !here || !fs.existsSync(here))) return props.dir;
+    return here;
 }
 
-export const labHostProvider: dynamic.ResourceProvider = {
-    async check(_olds: unknown, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export const labHostProvider = {
+    async check(_olds: unknown, news: object): Promise<dynamic.CheckResult> {
         if (JSON.stringify(news).includes(UNKNOWN)) return { inputs: news };
         try {
-            return { inputs: { ...news, ...normalizeInputs(news) } };
+            return { inputs: { ...news, ...normalizeInputs(news as Record<string, unknown>) } };
         } catch (err) {
             return { failures: [{ property: "", reason: (err as Error).message }] };
         }
     },
 
-    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    async diff(_id: string, olds: object, news: object): Promise<dynamic.DiffResult> {
         const replaces = replacedKeys(olds, news);
         return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
 
-    async create(raw: Record<string, unknown>): Promise<dynamic.CreateResult> {
-        const outs = await createMachine(normalizeInputs(raw));
+    async create(raw: object): Promise<dynamic.CreateResult> {
+        const outs = await createMachine(normalizeInputs(raw as Record<string, unknown>));
         return { id: outs.machineName, outs };
     },
 
     /** A machine whose systemd-nspawn is gone is reported missing, so `up --refresh` recreates it. */
-    async read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    async read(id: string, props: object): Promise<dynamic.ReadResult> {
         const dir = dirOf(props as Partial<LabHostOutputs>);
         if (!dir || !machineAlive(dir)) return { id: "", props: {} };
         return { id, props };
     },
 
-    async delete(_id: string, props: Record<string, unknown>): Promise<void> {
+    async delete(_id: string, props: object): Promise<void> {
         const dir = dirOf(props as Partial<LabHostOutputs>);
         if (dir) await stopMachine(dir);
     },
-};
+} satisfies dynamic.ResourceProvider;
