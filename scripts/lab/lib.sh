@@ -142,9 +142,29 @@ wait_gone() {
 
 # Stop the machine in DIR and remove everything it left: process, mounts, cgroup, the dir.
 # Safe on a machine that already died or was half created.
+# Host-side names of the veths of the containers on DIR's overlay (their host0's peer).
+machine_veths() {
+    local dir="$1" pid idx
+    for pid in $(lab_orphans "$dir/upper,"); do
+        idx=$(nsenter -t "$pid" -n ip -o link show dev host0 2>/dev/null | sed -n 's/^[0-9]*: host0@if\([0-9]*\):.*/\1/p')
+        [ -n "$idx" ] && ip -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }'
+    done
+}
+
+# The kernel removes a dead container's veth asynchronously; wait for it (a new machine of the
+# same name needs the name), then remove it ourselves.
+wait_veth_gone() {
+    local veth="$1" i=0
+    while ip link show dev "$veth" >/dev/null 2>&1; do
+        if [ "$i" -ge 50 ]; then ip link delete dev "$veth" 2>/dev/null || true; return 0; fi
+        sleep 0.1; i=$((i + 1))
+    done
+}
+
 machine_stop() {
-    local dir="$1" pid m
+    local dir="$1" pid m veths veth
     [ -d "$dir" ] || return 0
+    veths=$(machine_veths "$dir")
     for pid in $(machine_pids "$dir"); do
         lab_log "stopping $(basename "$dir") (pid $pid)"
         kill -TERM "$pid" 2>/dev/null || true
@@ -155,13 +175,14 @@ machine_stop() {
         fi
     done
     kill_orphans "$dir/upper,"
+    for veth in $veths; do wait_veth_gone "$veth"; done
     # Unmount everything under DIR, deepest first.
     findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | sort -r | while read -r m; do
         umount "$m" 2>/dev/null || umount -l "$m" || true
     done
     machine_harvest_apt "$dir"
     if [ -f "$dir/cgroup" ]; then
-        rmdir "$(cat "$dir/cgroup")" 2>/dev/null || true
+        find "$(cat "$dir/cgroup")" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     fi
     if findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | grep -q .; then
         lab_die "mounts remain under $dir; not removing it"

@@ -14,7 +14,7 @@ const root = path.resolve(__dirname, "..", "..");
 const NETWORK = { name: "hosttest", subnet: "10.213.9.0/24" };
 const A = { network: NETWORK, name: "a", address: "10.213.9.10", image: "base" };
 const B = { network: NETWORK, name: "b", address: "10.213.9.11", image: "base" };
-const C = { network: NETWORK, name: "c", address: "10.213.9.12", image: "base" };
+const C = { network: NETWORK, name: "c", address: "10.213.9.12", image: "base", memoryMax: "256M" };
 
 interface Result {
     code: number;
@@ -52,7 +52,7 @@ function ssh(o: LabHostOutputs, command: string, pinnedKey = o.hostKey): Promise
     ]);
 }
 
-async function create(inputs: typeof A): Promise<{ outs: LabHostOutputs; seconds: number }> {
+async function create(inputs: typeof A & { memoryMax?: string }): Promise<{ outs: LabHostOutputs; seconds: number }> {
     const checked = await labHostProvider.check({}, inputs);
     expect(checked.failures).toBeUndefined();
     const t0 = Date.now();
@@ -181,12 +181,23 @@ describe("lab hosts", () => {
     });
 
     test("cleanup.sh removes a running machine and its network (after a failed run)", async () => {
-        await create(C);
+        const { outs: c } = await create(C);
         expect((await leftovers()).length).toBeGreaterThan(0);
+        // memoryMax: the machine runs in a memory cgroup with that limit (when the cgroup is writable).
+        const cgFile = path.join(c.dir, "cgroup");
+        const cgroup = fs.existsSync(cgFile) ? fs.readFileSync(cgFile, "utf8").trim() : undefined;
+        if (cgroup) {
+            const limit = ["memory.limit_in_bytes", "memory.max"].map((f) => path.join(cgroup, f)).find((f) => fs.existsSync(f))!;
+            expect(fs.readFileSync(limit, "utf8").trim()).toBe(String(256 * 1024 * 1024));
+            expect(fs.readFileSync(path.join(cgroup, "cgroup.procs"), "utf8")).toContain(fs.readFileSync(path.join(c.dir, "nspawn.pid"), "utf8").trim());
+        } else {
+            console.log(`memoryMax not applied here: ${fs.readFileSync(path.join(c.dir, "boot.log"), "utf8").match(/# memoryMax.*/)?.[0]}`);
+        }
         const r = await cleanup();
         expect(r.code).toBe(0);
         delete outs.c;
         expect(await leftovers()).toEqual([]);
+        if (cgroup) expect(fs.existsSync(cgroup)).toBe(false);
         expect((await cleanup()).code).toBe(0); // idempotent
     });
 });

@@ -140,7 +140,7 @@ async function launch(inputs: LabHostInputs, dir: string, aptLower: string, cgro
         'pidfile=$1 log=$2 cg=$3; shift 3; echo $$ >"$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"; ' +
         'if [ -n "$cg" ]; then echo $$ >"$cg/cgroup.procs" || echo "memory limit not applied" >>"$log"; fi; ' +
         'exec "$@" >>"$log" 2>&1 </dev/null';
-    fs.writeFileSync(p.bootLog, `# ${new Date().toISOString()} systemd-nspawn ${args.join(" ")}\n`);
+    fs.appendFileSync(p.bootLog, `# ${new Date().toISOString()} systemd-nspawn ${args.join(" ")}\n`);
     await new Promise<void>((resolve, reject) => {
         const child = spawn("setsid", ["-f", "sh", "-c", script, "sh", p.pidFile, p.bootLog, cgroup ?? "", "systemd-nspawn", ...args], {
             stdio: "ignore",
@@ -226,8 +226,15 @@ export async function createMachine(inputs: LabHostInputs): Promise<LabHostOutpu
         const keys = await provision(inputs, dir);
         let cgroup: string | undefined;
         if (inputs.memoryMax !== undefined) {
-            cgroup = memoryCgroup(machine, parseMemory(inputs.memoryMax));
-            if (cgroup) fs.writeFileSync(path.join(dir, "cgroup"), cgroup);
+            // Best effort: a limit this process's cgroup can't carry is noted in boot.log, not fatal.
+            try {
+                cgroup = memoryCgroup(machine, parseMemory(inputs.memoryMax));
+                if (cgroup) fs.writeFileSync(path.join(dir, "cgroup"), cgroup);
+                else fs.appendFileSync(p.bootLog, `# memoryMax ${inputs.memoryMax} not applied: no memory cgroup controller\n`);
+            } catch (err) {
+                fs.appendFileSync(p.bootLog, `# memoryMax ${inputs.memoryMax} not applied: ${(err as Error).message}\n`);
+                cgroup = undefined;
+            }
         }
         await launch(inputs, dir, aptLower, cgroup);
         await waitForSsh(inputs, dir);
