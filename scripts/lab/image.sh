@@ -17,6 +17,8 @@ APT_ARCHIVES="$CACHE/apt-archives"
 STACK_PACKAGES=(nginx varnish memcached postgresql)
 # Bump when the recipe changes: an image of another version is rebuilt (when no machine uses it).
 IMAGE_VERSION=2
+# Bump when only the packages image's recipe changes.
+PACKAGES_IMAGE_VERSION=2
 INCLUDE=openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates,libpam-systemd
 
 with_packages=0
@@ -169,9 +171,12 @@ build_packages() {
         grep -q "^Package: $pkg\$" "$TMP/var/lib/dpkg/status" \
             || { tail -n 30 "$CACHE/.packages-bookworm.apt.log" >&2; die "apt-get install failed: $pkg missing (log: $CACHE/.packages-bookworm.apt.log)"; }
     done
+    # Installed but not running: each role's component enables exactly its services on its hosts,
+    # so a host of the packages image ends up like the same host on the cold path.
+    systemctl --root="$TMP" disable nginx.service varnish.service memcached.service postgresql.service >/dev/null 2>&1 || true
     rm -rf "$TMP"/var/lib/apt/lists/* "$TMP"/var/cache/apt/*.bin
     rm -f "$TMP"/etc/resolv.conf
-    printf 'packages=%s\n' "${STACK_PACKAGES[*]}" >>"$TMP/etc/dynoform-lab-image"
+    printf 'packages=%s\npackages_version=%s\n' "${STACK_PACKAGES[*]}" "$PACKAGES_IMAGE_VERSION" >>"$TMP/etc/dynoform-lab-image"
     mv -T "$TMP" "$PACKAGES"
     TMP=""
     log "packages image ready: $PACKAGES ($((SECONDS - started)) s, $(du -sh "$PACKAGES" | cut -f1))"
@@ -203,6 +208,11 @@ else
     build_base
 fi
 if [ "$with_packages" = 1 ]; then
+    if current "$PACKAGES" && ! grep -qx "packages_version=$PACKAGES_IMAGE_VERSION" "$PACKAGES/etc/dynoform-lab-image" \
+        && ! grep -qF "lowerdir=$PACKAGES," /proc/self/mountinfo; then
+        log "packages image is from an older recipe: rebuilding it"
+        rm -rf --one-file-system "$PACKAGES"
+    fi
     if current "$PACKAGES"; then
         log "packages image cached: $PACKAGES"
     else
