@@ -14,6 +14,9 @@ module.exports = {
       testEnvironment: "node",
       transform: tsJest,
       testMatch: ["<rootDir>/test/lab/**/*.test.ts"],
+      globalSetup: "<rootDir>/test/lab/global-setup.ts",
+      globalTeardown: "<rootDir>/test/lab/global-teardown.ts",
+      testSequencer: "<rootDir>/test/lab/sequencer.js",
     },
   ],
 };

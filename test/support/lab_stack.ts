@@ -1,0 +1,70 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { projectRoot, pulumi, pulumiOk, run } from "./pulumi";
+
+/** The stack the lab suite provisions: stacks/Pulumi.<name>.yaml (default `test`, 10.213.2.0/24). */
+export const LAB_STACK = process.env.DYNOFORM_TEST_STACK ?? "test";
+export const labStackFile = path.join(projectRoot, "stacks", `Pulumi.${LAB_STACK}.yaml`);
+
+interface StackHost {
+    name: string;
+    address: string;
+    roles: string[];
+}
+
+export interface LabStackInfo {
+    stack: string;
+    network: string;
+    hosts: StackHost[];
+    domain: string;
+}
+
+export function labStackInfo(): LabStackInfo {
+    const doc = yaml.load(fs.readFileSync(labStackFile, "utf8")) as { config: Record<string, unknown> };
+    const lab = doc.config["dynoform:lab"] as { network: string };
+    return {
+        stack: LAB_STACK,
+        network: lab.network,
+        hosts: doc.config["dynoform:hosts"] as StackHost[],
+        domain: (doc.config["dynoform:domain"] as string) ?? "dynoform.test",
+    };
+}
+
+export function hostWithRole(role: string): StackHost {
+    const host = labStackInfo().hosts.find((h) => h.roles.includes(role));
+    if (!host) throw new Error(`stack ${LAB_STACK} has no ${role} host`);
+    return host;
+}
+
+/** What a lab network may leave behind: nspawn processes, its bridge, its nft table, mounts. */
+export async function labLeftovers(network: string): Promise<string[]> {
+    const left: string[] = [];
+    const procs = await run("pgrep", ["-af", `systemd-nspawn.* -M ${network}-`]);
+    if (procs.stdout.trim()) left.push(`processes: ${procs.stdout.trim()}`);
+    const links = await run("ip", ["-o", "link", "show"]);
+    if (links.stdout.includes(`dfbr-${network}`)) left.push("bridge");
+    const tables = await run("nft", ["list", "tables"]);
+    if (tables.stdout.includes(`dynoform_${network}`)) left.push("nft table");
+    const mounts = await run("findmnt", ["-rn", "-o", "TARGET"]);
+    const labMounts = mounts.stdout.split("\n").filter((m) => m.includes(`/.lab/${network}/`));
+    if (labMounts.length) left.push(`mounts: ${labMounts.join(", ")}`);
+    return left;
+}
+
+export async function labStackUp(): Promise<number> {
+    await pulumiOk(LAB_STACK, ["stack", "select", "--create"]);
+    const started = Date.now();
+    await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress"]);
+    return (Date.now() - started) / 1000;
+}
+
+/** Destroys the lab stack and removes whatever a failed run left; returns what was still there. */
+export async function labStackDown(): Promise<string[]> {
+    const { network } = labStackInfo();
+    await pulumi(LAB_STACK, ["destroy", "--yes", "--skip-preview", "--suppress-progress"]);
+    const left = await labLeftovers(network);
+    await run("bash", ["scripts/lab/cleanup.sh", network]);
+    await pulumi(LAB_STACK, ["stack", "rm", "--yes", "--force", "--preserve-config"]);
+    return left;
+}
