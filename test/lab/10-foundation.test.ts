@@ -114,7 +114,7 @@ test("postgresql accepts the admin role from a dyno host and refuses connections
 });
 
 test("memcached answers on the data host's private address only", async () => {
-    expect(await shell.on(dyno.name, `exec 3<>/dev/tcp/${data.address}/11211 && printf 'version\\r\\n' >&3 && head -c 8 <&3`)).toBe("VERSION ");
+    expect(await shell.on(dyno.name, `bash -c 'exec 3<>/dev/tcp/${data.address}/11211 && printf "version\\r\\n" >&3 && head -c 8 <&3'`)).toBe("VERSION");
     expect(await tcpConnects(edge.address, 11211)).toBe(false);
     expect(await shell.on(data.name, "ss -Hltn 'sport = :11211' | awk '{print $4}'")).toBe(`${data.address}:11211`);
 });
