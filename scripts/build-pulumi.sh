@@ -26,10 +26,14 @@ fi
 for bin in pulumi pulumi-language-nodejs; do
   ln -sf "$cache/$bin" "$dest/$bin"
 done
-# The engine runs dynamic providers through this shim: node on @pulumi/pulumi's dynamic-provider entry.
-cat > "$dest/pulumi-resource-pulumi-nodejs" <<SHIM
+# The engine runs dynamic providers through this shim (node on @pulumi/pulumi's dynamic-provider
+# entry), installed as a plugin in the project's PULUMI_HOME so the engine finds it quietly.
+plugin_dir="${PULUMI_HOME:-$root/.tools/pulumi-home}/plugins/resource-pulumi-nodejs-v$version"
+mkdir -p "$plugin_dir"
+rm -f "$dest/pulumi-resource-pulumi-nodejs"
+cat > "$plugin_dir/pulumi-resource-pulumi-nodejs" <<SHIM
 #!/bin/sh
 exec node "$root/node_modules/@pulumi/pulumi/cmd/dynamic-provider" "\$@"
 SHIM
-chmod +x "$dest/pulumi-resource-pulumi-nodejs"
+chmod +x "$plugin_dir/pulumi-resource-pulumi-nodejs"
 "$dest/pulumi" version
