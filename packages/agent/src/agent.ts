@@ -29,6 +29,8 @@ export interface OneOffRequest {
   env?: Record<string, string>;
   size?: string;
   timeoutMs?: number;
+  /** Run in this slug instead of the current release's (the control role's release phase runs the new release before rollout). */
+  slug?: { url: string; sha256: string };
 }
 
 export interface OneOffSink {
@@ -163,7 +165,8 @@ export class Agent {
   async runOneOff(name: string, req: OneOffRequest, sink: OneOffSink, signal?: AbortSignal): Promise<number> {
     const app = this.getApp(name);
     if (typeof req?.command !== "string" || !req.command.trim()) throw new ValidationError("command must be a non-empty string");
-    if (!app.desired.slug || !app.cwd) throw new ValidationError(`app ${name} has no release with a slug on this host`);
+    if (req.slug !== undefined && (typeof req.slug?.url !== "string" || typeof req.slug?.sha256 !== "string")) throw new ValidationError("slug must be {url, sha256}");
+    if (!req.slug && (!app.desired.slug || !app.cwd)) throw new ValidationError(`app ${name} has no release with a slug on this host`);
     if (req.size !== undefined && !this.config.sizes[req.size]) throw new ValidationError(`unknown dyno size ${JSON.stringify(req.size)}`);
     const extra: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.env ?? {})) {
@@ -173,7 +176,7 @@ export class Agent {
     const dyno = `run.${++app.oneOffCounter}`;
     const unit = `dyno-${name}-${dyno}-${Date.now().toString(36)}`;
     const port = await this.ctx.ports.allocate();
-    const cwd = app.cwd;
+    const cwd = req.slug ? await this.slugs.prepare(req.slug) : app.cwd;
     const size = req.size ?? (typeof app.desired.size === "string" ? app.desired.size : this.config.defaultSize);
     try {
       const user = await this.ctx.users.forApp(name);

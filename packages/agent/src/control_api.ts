@@ -124,7 +124,7 @@ async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, r
   };
   await agent.runOneOff(
     app,
-    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined },
+    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug as { url: string; sha256: string } | undefined },
     {
       started: (dyno) => line({ dyno, state: "up" }),
       output: (stream, data) => line({ stream, data: data.toString("utf8") }),
