@@ -1,0 +1,593 @@
+// The real Platform: dynoform-agent control APIs on the dyno hosts, dynoform-router control APIs
+// on the edge hosts, PostgreSQL (admin URL, through psql) on the data host. See README "Wiring".
+//
+// Placement (placement.ts) is kept per app in <state>/placement/<app>.json. A rollout PUTs each
+// host's desired state (the agent replaces every changed dyno in place, preboot style: the old
+// instance serves until the new one is up and registered), polls until every dyno of the new
+// release is up and registered and the old instances are gone, and on failure puts the previous
+// release back (its dynos never stopped serving). `reconcile()` (run by `dynoform-control serve`)
+// moves dynos off dyno hosts that stop answering and clears hosts that come back.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { AppStore, Domain, Formation, Release } from "./app_store";
+import { readJson, writeJsonAtomic } from "./atomic_file";
+import { BuildLog } from "./build_log";
+import { byHost, Placement, place, samePlacement } from "./placement";
+import { DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
+
+export interface HttpPlatformConfig {
+    /** Agent control API base URLs (http://10.0.0.21:5100). */
+    agents: string[];
+    agentToken: string;
+    /** Router control API base URLs (http://10.0.0.10:8081). */
+    routers: string[];
+    routerToken: string;
+    /** postgres://dynoform_admin:...@data:5432/postgres — per-app databases are made with it. */
+    databaseAdminUrl?: string;
+    memcacheServers?: string;
+    /** When an edge nginx runs on this host: custom domains go to <dir>/<app>.names + nginx reload. */
+    nginxDomainsDir?: string;
+    /** Where bare repos live (removed with the app). */
+    reposDir?: string;
+    /** R10 at the agent is 60 s; the rollout gives up a little after. */
+    bootTimeoutMs?: number;
+    psql?: string;
+}
+
+interface AgentDyno {
+    name: string;
+    type: string;
+    state: string;
+    release: string;
+    command: string;
+    size: string;
+    registered?: boolean;
+    crashes?: number;
+    restarts?: number;
+    lastExit?: { status: number | null; reason: string; at: string } | null;
+    startedAt?: string;
+    upAt?: string;
+}
+
+interface AgentAppStatus {
+    app: string;
+    release: string;
+    dynos: AgentDyno[];
+    retiring: AgentDyno[];
+    lastError: string | null;
+    oneOffs?: { name: string; command: string; startedAt: string }[];
+}
+
+interface SavedPlacement {
+    release: number;
+    placement: Placement;
+}
+
+class HttpError extends Error {
+    constructor(readonly status: number, message: string) {
+        super(message);
+    }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function hostLabel(url: string): string {
+    try {
+        return new URL(url).hostname;
+    } catch {
+        return url;
+    }
+}
+
+export class HttpPlatform implements Platform {
+    private readonly bootTimeoutMs: number;
+
+    constructor(readonly store: AppStore, readonly cfg: HttpPlatformConfig) {
+        this.bootTimeoutMs = cfg.bootTimeoutMs ?? 60_000;
+    }
+
+    // ---- HTTP ----
+
+    private async call<T>(base: string, token: string, method: string, p: string, body?: unknown, timeoutMs = 15_000): Promise<T> {
+        let res: Response;
+        try {
+            res = await fetch(base.replace(/\/+$/, "") + p, {
+                method,
+                headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+                ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+                signal: AbortSignal.timeout(timeoutMs),
+            });
+        } catch (err) {
+            throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
+        }
+        const text = await res.text();
+        let parsed: unknown = undefined;
+        try {
+            parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+            parsed = text;
+        }
+        if (!res.ok) {
+            const msg = (parsed as { error?: string })?.error ?? text;
+            throw new HttpError(res.status, `${method} ${hostLabel(base)}${p}: ${res.status} ${msg}`);
+        }
+        return parsed as T;
+    }
+
+    private agent<T>(url: string, method: string, p: string, body?: unknown, timeoutMs?: number): Promise<T> {
+        return this.call<T>(url, this.cfg.agentToken, method, p, body, timeoutMs);
+    }
+
+    /** Agents that answer /health within 2 s (tried twice), in config order. */
+    async aliveAgents(): Promise<string[]> {
+        const ok = await Promise.all(
+            this.cfg.agents.map(async (url) => {
+                for (let i = 0; i < 2; i++) {
+                    try {
+                        const res = await fetch(url.replace(/\/+$/, "") + "/health", { signal: AbortSignal.timeout(2000) });
+                        if (res.ok) return true;
+                    } catch {
+                        /* retry once */
+                    }
+                }
+                return false;
+            }),
+        );
+        return this.cfg.agents.filter((_, i) => ok[i]);
+    }
+
+    private async appStatus(url: string, app: string): Promise<AgentAppStatus | undefined> {
+        try {
+            return await this.agent<AgentAppStatus>(url, "GET", `/v1/apps/${app}`, undefined, 5000);
+        } catch (err) {
+            if (err instanceof HttpError && err.status === 404) return undefined;
+            throw err;
+        }
+    }
+
+    // ---- placement state ----
+
+    private placementFile(app: string): string {
+        return path.join(this.store.root, "placement", `${app}.json`);
+    }
+
+    async savedPlacement(app: string): Promise<SavedPlacement | undefined> {
+        return readJson<SavedPlacement>(this.placementFile(app));
+    }
+
+    private async savePlacement(app: string, saved: SavedPlacement): Promise<void> {
+        await fs.promises.mkdir(path.dirname(this.placementFile(app)), { recursive: true, mode: 0o700 });
+        await writeJsonAtomic(this.placementFile(app), saved);
+    }
+
+    // ---- desired state ----
+
+    private desiredBody(release: Release, formation: Formation, dynos: string[]) {
+        const processTypes = Object.fromEntries(Object.entries(release.processTypes).filter(([t]) => t !== "release"));
+        const size = Object.fromEntries(Object.entries(formation).map(([t, f]) => [t, f.size]));
+        return {
+            release: `v${release.version}`,
+            ...(release.slug ? { slug: { url: release.slug.url, sha256: release.slug.sha256 } } : {}),
+            env: release.config,
+            processTypes,
+            dynos,
+            size,
+        };
+    }
+
+    /** PUT each live host's share; hosts that hold none of the app's dynos lose it (after, if `later`). */
+    private async apply(app: string, release: Release, formation: Formation, placement: Placement, alive: string[], log?: BuildLog): Promise<string[]> {
+        const shares = byHost(placement, alive);
+        const withDynos = alive.filter((h) => shares[h].length > 0);
+        await Promise.all(
+            withDynos.map(async (h) => {
+                log?.info(`${hostLabel(h)}: ${shares[h].join(", ")}`);
+                try {
+                    await this.agent(h, "PUT", `/v1/apps/${app}`, this.desiredBody(release, formation, shares[h]), 120_000);
+                } catch (err) {
+                    throw new PlatformError(`dyno host ${hostLabel(h)} refused release v${release.version}: ${(err as Error).message}`);
+                }
+            }),
+        );
+        return alive.filter((h) => shares[h].length === 0);
+    }
+
+    private async removeFrom(app: string, hosts: string[]): Promise<void> {
+        await Promise.all(
+            hosts.map(async (h) => {
+                try {
+                    await this.agent(h, "DELETE", `/v1/apps/${app}`, undefined, 60_000);
+                } catch (err) {
+                    if (!(err instanceof HttpError && err.status === 404)) throw err;
+                }
+            }),
+        );
+    }
+
+    private async lastLines(host: string, app: string, dyno: string, n = 15): Promise<string[]> {
+        try {
+            const res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/logs?lines=${n}&dyno=${dyno}`, {
+                headers: { authorization: `Bearer ${this.cfg.agentToken}` },
+                signal: AbortSignal.timeout(5000),
+            });
+            return (await res.text()).split("\n").filter((l) => l.trim() !== "");
+        } catch {
+            return [];
+        }
+    }
+
+    /** Poll until every placed dyno of `version` is up (web: registered) and old instances are gone. */
+    private async waitUp(app: string, version: number, placement: Placement, deadlineMs: number, requireDrained: boolean): Promise<void> {
+        const want = `v${version}`;
+        const shares = byHost(placement, [...new Set(Object.values(placement))]);
+        const drainUntil = Date.now() + deadlineMs + 35_000;
+        const deadline = Date.now() + deadlineMs;
+        let upSince: number | undefined;
+        for (;;) {
+            let allUp = true;
+            let drained = true;
+            for (const [host, names] of Object.entries(shares)) {
+                let status: AgentAppStatus | undefined;
+                try {
+                    status = await this.appStatus(host, app);
+                } catch {
+                    allUp = false;
+                    continue;
+                }
+                if (!status) {
+                    allUp = false;
+                    continue;
+                }
+                if (status.lastError) throw new PlatformError(`dyno host ${hostLabel(host)}: ${status.lastError}`);
+                if (status.retiring.length > 0) drained = false;
+                for (const name of names) {
+                    const d = status.dynos.find((x) => x.name === name);
+                    if (!d || d.release !== want) {
+                        allUp = false;
+                        continue;
+                    }
+                    const exit = d.lastExit;
+                    if (d.state === "crashed" || (d.crashes ?? 0) > 0 || (exit && (exit.reason === "R10" || exit.reason === "crash" || exit.reason === "launch-failed"))) {
+                        const tail = await this.lastLines(host, app, name);
+                        const why =
+                            exit?.reason === "R10"
+                                ? `${name} failed to bind to $PORT within ${Math.round(this.bootTimeoutMs / 1000)} seconds of launch (Error R10 Boot timeout)`
+                                : exit?.reason === "launch-failed"
+                                  ? `${name} could not be launched`
+                                  : `${name} crashed at start (exited with status ${exit?.status ?? "?"})`;
+                        throw new PlatformError(why, tail);
+                    }
+                    if (d.state !== "up" || (d.type === "web" && !d.registered)) allUp = false;
+                }
+            }
+            if (allUp) {
+                upSince ??= Date.now();
+                if (!requireDrained || drained || Date.now() > drainUntil) return;
+            }
+            if (!allUp && Date.now() > deadline) {
+                throw new PlatformError(`dynos of v${version} were not up within ${Math.round(deadlineMs / 1000)} s`);
+            }
+            await sleep(400);
+        }
+    }
+
+    // ---- Platform ----
+
+    async rollout(app: string, release: Release, formation: Formation, log: BuildLog): Promise<void> {
+        const alive = await this.aliveAgents();
+        if (alive.length === 0) throw new PlatformError("no dyno host answers: check dynoform-agent on the dyno hosts");
+        const saved = await this.savedPlacement(app);
+        const placement = place(formation, alive, saved?.placement);
+        const previous = await this.store.currentRelease(app);
+        const previousFormation = await this.store.getFormation(app);
+        try {
+            const empty = await this.apply(app, release, formation, placement, alive, log);
+            await this.waitUp(app, release.version, placement, this.bootTimeoutMs + 15_000, true);
+            await this.savePlacement(app, { release: release.version, placement });
+            await this.removeFrom(app, empty.filter((h) => saved && Object.values(saved.placement).includes(h)));
+        } catch (err) {
+            // Put the previous release back: its instances kept serving; the new ones are dropped.
+            if (previous?.slug && previous.version !== release.version) {
+                const back = saved?.placement ?? place(previousFormation, alive);
+                await this.apply(app, previous, previousFormation, place(previousFormation, alive, back), alive).catch(() => undefined);
+            } else {
+                await this.removeFrom(app, alive).catch(() => undefined);
+            }
+            throw err instanceof PlatformError ? err : new PlatformError((err as Error).message);
+        }
+    }
+
+    async scale(app: string, release: Release, formation: Formation): Promise<void> {
+        const alive = await this.aliveAgents();
+        if (alive.length === 0) throw new PlatformError("no dyno host answers: check dynoform-agent on the dyno hosts");
+        const saved = await this.savedPlacement(app);
+        const placement = place(formation, alive, saved?.placement);
+        const empty = await this.apply(app, release, formation, placement, alive);
+        await this.savePlacement(app, { release: release.version, placement });
+        await this.removeFrom(app, empty);
+        // Heroku answers at once; we wait (bounded) so `ps` right after shows the new dynos up.
+        await this.waitUp(app, release.version, placement, this.bootTimeoutMs + 15_000, false).catch(() => undefined);
+    }
+
+    async restart(app: string, target?: string): Promise<void> {
+        const alive = await this.aliveAgents();
+        await Promise.all(
+            alive.map(async (h) => {
+                try {
+                    await this.agent(h, "POST", `/v1/apps/${app}/restart`, target ? { dyno: target } : {}, 120_000);
+                } catch (err) {
+                    if (!(err instanceof HttpError && err.status === 404)) throw new PlatformError((err as Error).message);
+                }
+            }),
+        );
+    }
+
+    async dynos(app: string): Promise<DynoState[]> {
+        const alive = await this.aliveAgents();
+        const out: DynoState[] = [];
+        await Promise.all(
+            alive.map(async (h) => {
+                const status = await this.appStatus(h, app).catch(() => undefined);
+                if (!status) return;
+                for (const d of status.dynos) {
+                    const state: DynoStateName = (["starting", "up", "crashed", "down"] as const).includes(d.state as "up") ? (d.state as DynoStateName) : d.state === "stopping" ? "down" : "idle";
+                    out.push({
+                        name: d.name,
+                        type: d.type,
+                        state,
+                        command: d.command,
+                        release: Number(String(d.release).replace(/^v/, "")) || 0,
+                        since: new Date(d.upAt ?? d.startedAt ?? Date.now()),
+                        size: d.size,
+                        host: hostLabel(h),
+                    });
+                }
+                for (const o of status.oneOffs ?? []) {
+                    out.push({ name: o.name, type: "run", state: "up", command: o.command, release: Number(String(status.release).replace(/^v/, "")) || 0, since: new Date(o.startedAt), size: "standard-1x", host: hostLabel(h) });
+                }
+            }),
+        );
+        return out.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+    }
+
+    async runOneOff(app: string, release: Release, command: string, io: OneOffIo, type: "run" | "release" = "run"): Promise<{ dyno: string; exitCode: number }> {
+        if (!release.slug) throw new PlatformError(`${app} has no slug to run`);
+        const alive = await this.aliveAgents();
+        if (alive.length === 0) throw new PlatformError("no dyno host answers: check dynoform-agent on the dyno hosts");
+        const saved = await this.savedPlacement(app);
+        const holders = new Set(Object.values(saved?.placement ?? {}));
+        const host = alive.find((h) => holders.has(h)) ?? alive[Math.floor(Math.random() * alive.length)];
+        const status = await this.appStatus(host, app).catch(() => undefined);
+        if (!status) {
+            // The agent runs one-offs for apps it knows: declare the app with no dynos.
+            await this.agent(host, "PUT", `/v1/apps/${app}`, this.desiredBody(release, {}, []), 120_000).catch((err) => {
+                throw new PlatformError(`could not prepare ${app} on ${hostLabel(host)}: ${(err as Error).message}`);
+            });
+        }
+        let res: Response;
+        try {
+            res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
+                body: JSON.stringify({ command, env: release.config, slug: { url: release.slug.url, sha256: release.slug.sha256 }, release: `v${release.version}`, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
+            });
+        } catch (err) {
+            throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${(err as Error).message}`);
+        }
+        if (!res.ok || !res.body) throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${res.status} ${await res.text()}`);
+        let dyno = type === "release" ? "release" : "run";
+        let exitCode: number | undefined;
+        let buf = "";
+        const decoder = new TextDecoder();
+        const handle = (line: string) => {
+            if (!line.trim()) return;
+            const m = JSON.parse(line) as { dyno?: string; state?: string; stream?: string; data?: string; exit?: number };
+            if (m.state === "up" && m.dyno) {
+                dyno = m.dyno;
+                io.onStart?.(m.dyno);
+            } else if (m.stream === "stdout") io.stdout(m.data ?? "");
+            else if (m.stream === "stderr") io.stderr(m.data ?? "");
+            else if (m.exit !== undefined) exitCode = m.exit;
+        };
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            buf += decoder.decode(chunk, { stream: true });
+            const lines = buf.split("\n");
+            buf = lines.pop() ?? "";
+            for (const l of lines) handle(l);
+        }
+        handle(buf);
+        if (exitCode === undefined) throw new PlatformError(`one-off dyno ${dyno} on ${hostLabel(host)}: connection ended without an exit status`);
+        return { dyno, exitCode };
+    }
+
+    async logs(app: string, opts: LogsOptions, out: (line: string) => void): Promise<void> {
+        const alive = await this.aliveAgents();
+        const q = new URLSearchParams({ lines: String(opts.num) });
+        if (opts.dyno) q.set("dyno", opts.dyno);
+        if (opts.source) q.set("source", opts.source === "dynoform" ? "heroku" : opts.source);
+        const backlog: string[] = [];
+        await Promise.all(
+            alive.map(async (h) => {
+                try {
+                    const res = await fetch(`${h.replace(/\/+$/, "")}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` }, signal: AbortSignal.timeout(10_000) });
+                    if (res.ok) backlog.push(...(await res.text()).split("\n").filter((l) => l !== ""));
+                } catch {
+                    /* a silent host has no lines to give */
+                }
+            }),
+        );
+        backlog.sort();
+        for (const l of backlog.slice(-opts.num)) out(l);
+        if (!opts.tail) return;
+        q.set("lines", "0");
+        q.set("tail", "1");
+        await Promise.all(
+            alive.map(async (h) => {
+                try {
+                    const res = await fetch(`${h.replace(/\/+$/, "")}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` } });
+                    if (!res.ok || !res.body) return;
+                    let buf = "";
+                    const decoder = new TextDecoder();
+                    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+                        buf += decoder.decode(chunk, { stream: true });
+                        const lines = buf.split("\n");
+                        buf = lines.pop() ?? "";
+                        for (const l of lines) if (l !== "") out(l);
+                    }
+                } catch {
+                    /* host went away */
+                }
+            }),
+        );
+    }
+
+    private psql(sql: string, vars: Record<string, string>): Promise<string> {
+        const url = this.cfg.databaseAdminUrl;
+        if (!url) return Promise.reject(new PlatformError("no databaseAdminUrl configured for add-ons"));
+        return new Promise((resolve, reject) => {
+            const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...Object.entries(vars).flatMap(([k, v]) => ["-v", `${k}=${v}`])];
+            const child = spawn(this.cfg.psql ?? "psql", args, { stdio: ["pipe", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("error", (e) => reject(new PlatformError(`psql: ${e.message} (install postgresql-client on the control host)`)));
+            child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new PlatformError(`PostgreSQL add-on: ${stderr.trim() || `psql exited with ${code}`}`))));
+            child.stdin.end(sql);
+        });
+    }
+
+    async provisionAddons(app: string): Promise<Record<string, string>> {
+        const vars: Record<string, string> = {};
+        if (this.cfg.databaseAdminUrl) {
+            const admin = new URL(this.cfg.databaseAdminUrl);
+            const name = `app_${app.replace(/-/g, "_")}`;
+            const password = randomBytes(18).toString("hex");
+            await this.psql(
+                [
+                    `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`,
+                    `SELECT format('ALTER ROLE %I PASSWORD %L', :'name', :'pw') \\gexec`,
+                    `SELECT format('GRANT %I TO CURRENT_USER', :'name') WHERE NOT pg_has_role(CURRENT_USER, :'name', 'MEMBER') \\gexec`,
+                    `SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \\gexec`,
+                    `SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec`,
+                    "",
+                ].join("\n"),
+                { name, pw: password },
+            );
+            vars.DATABASE_URL = `postgres://${name}:${password}@${admin.hostname}:${admin.port || "5432"}/${name}`;
+        }
+        if (this.cfg.memcacheServers) vars.MEMCACHE_SERVERS = this.cfg.memcacheServers;
+        return vars;
+    }
+
+    async deprovisionAddons(app: string): Promise<void> {
+        if (!this.cfg.databaseAdminUrl) return;
+        const name = `app_${app.replace(/-/g, "_")}`;
+        await this.psql(
+            [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'name') \\gexec`, `SELECT format('DROP ROLE IF EXISTS %I', :'name') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`, ""].join("\n"),
+            { name },
+        );
+    }
+
+    async stopAll(app: string): Promise<void> {
+        const alive = await this.aliveAgents();
+        await this.removeFrom(app, alive).catch((err) => {
+            throw new PlatformError((err as Error).message);
+        });
+        await Promise.all(
+            this.cfg.routers.map((r) =>
+                this.call(r, this.cfg.routerToken, "DELETE", `/v1/apps/${app}`).catch((err) => {
+                    if (!(err instanceof HttpError && err.status === 404)) throw new PlatformError((err as Error).message);
+                }),
+            ),
+        );
+        await this.writeNginxNames(app, []);
+        await fs.promises.rm(this.placementFile(app), { force: true });
+        if (this.cfg.reposDir) await fs.promises.rm(path.join(this.cfg.reposDir, `${app}.git`), { recursive: true, force: true });
+    }
+
+    async routesChanged(app: string, domains: Domain[]): Promise<void> {
+        const custom = domains.filter((d) => d.kind === "custom").map((d) => d.hostname);
+        await Promise.all(
+            this.cfg.routers.map((r) =>
+                this.call(r, this.cfg.routerToken, "PUT", `/v1/apps/${app}`, { domains: custom }).catch((err) => {
+                    throw new PlatformError(`router ${hostLabel(r)}: ${(err as Error).message}`);
+                }),
+            ),
+        );
+        await this.writeNginxNames(app, custom);
+    }
+
+    private async writeNginxNames(app: string, hostnames: string[]): Promise<void> {
+        const dir = this.cfg.nginxDomainsDir;
+        if (!dir || !fs.existsSync(dir)) return;
+        const file = path.join(dir, `${app}.names`);
+        const had = fs.existsSync(file);
+        if (hostnames.length === 0) {
+            if (!had) return;
+            await fs.promises.rm(file, { force: true });
+        } else {
+            const tmp = `${file}.tmp-${process.pid}`;
+            await fs.promises.writeFile(tmp, `# dynoform app ${app}\nserver_name ${hostnames.join(" ")};\n`, { mode: 0o644 });
+            await fs.promises.rename(tmp, file);
+        }
+        await new Promise<void>((resolve) => {
+            const child = spawn("systemctl", ["reload", "nginx"], { stdio: "ignore" });
+            child.on("error", () => resolve());
+            child.on("close", () => resolve());
+        });
+    }
+
+    /**
+     * One pass of the placement loop: for every app with a deployed release, move dynos off hosts
+     * that do not answer, and clear the app from answering hosts that should not run it.
+     */
+    async reconcile(log: (line: string) => void = () => undefined): Promise<void> {
+        const alive = await this.aliveAgents();
+        if (alive.length === 0) return;
+        const listed = new Map<string, Set<string>>();
+        await Promise.all(
+            alive.map(async (h) => {
+                const res = await this.agent<{ apps: string[] }>(h, "GET", "/v1/apps", undefined, 5000).catch(() => undefined);
+                listed.set(h, new Set(res?.apps ?? []));
+            }),
+        );
+        for (const app of await this.store.listApps()) {
+            const saved = await this.savedPlacement(app);
+            if (!saved) continue;
+            const stale = alive.filter((h) => listed.get(h)?.has(app) && !Object.values(saved.placement).includes(h));
+            const dead = Object.values(saved.placement).some((h) => !alive.includes(h));
+            if (!dead && stale.length === 0) continue;
+            try {
+                await this.store.withAppLock(
+                    app,
+                    "reschedule",
+                    async () => {
+                        const release = await this.store.currentRelease(app);
+                        if (!release?.slug) return;
+                        const formation = await this.store.getFormation(app);
+                        const fresh = (await this.savedPlacement(app)) ?? saved;
+                        const placement = place(formation, alive, fresh.placement);
+                        if (!samePlacement(placement, fresh.placement)) {
+                            const moved = Object.keys(placement).filter((d) => placement[d] !== fresh.placement[d]);
+                            log(`${app}: moving ${moved.join(", ")} off unreachable hosts`);
+                            await this.apply(app, release, formation, placement, alive);
+                            await this.savePlacement(app, { release: release.version, placement });
+                        }
+                        const holders = new Set(Object.values(placement));
+                        const clear = alive.filter((h) => listed.get(h)?.has(app) && !holders.has(h));
+                        if (clear.length) {
+                            log(`${app}: clearing ${clear.map(hostLabel).join(", ")}`);
+                            await this.removeFrom(app, clear);
+                        }
+                    },
+                    { timeoutMs: 500 },
+                );
+            } catch (err) {
+                log(`${app}: reschedule skipped: ${(err as Error).message}`);
+            }
+        }
+    }
+}
