@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig, hostsWithRole } from "../config/stack_config";
-import { serviceBinary } from "../binaries";
+import { ServiceBinary, serviceBinary } from "../binaries";
 import { Data } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
@@ -13,6 +13,8 @@ export interface PlatformArgs {
     /** One Host per entry of config.hosts, same names. */
     hosts: Host[];
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
+    /** The service binaries to ship; default: the ones `npm run build:binaries` made. */
+    binaries?: { router: ServiceBinary; agent: ServiceBinary };
 }
 
 /**
@@ -52,8 +54,8 @@ export class Platform extends pulumi.ComponentResource {
 
         const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32 }, { parent: this });
         const agentToken = new GeneratedSecret(`${name}-agent-token`, { bytes: 32 }, { parent: this });
-        const routerBinary = serviceBinary("router", "dynoform-router");
-        const agentBinary = serviceBinary("agent", "dynoform-agent");
+        const routerBinary = args.binaries?.router ?? serviceBinary("router", "dynoform-router");
+        const agentBinary = args.binaries?.agent ?? serviceBinary("agent", "dynoform-agent");
         const meshes = edgeHosts.map(
             (host) =>
                 new RoutingMesh(

@@ -1,0 +1,134 @@
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "../../components/config/stack_config";
+import type { Host } from "../../components/hosts/host";
+
+// The Platform component under Pulumi's mocks: which resources land on which host.
+interface Created {
+    type: string;
+    name: string;
+    host?: string;
+    inputs: Record<string, unknown>;
+}
+const created: Created[] = [];
+
+pulumi.runtime.setMocks(
+    {
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            const connection = args.inputs.connection as { name?: string } | undefined;
+            created.push({ type: args.type, name: args.name, host: connection?.name, inputs: args.inputs });
+            const state = { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}` };
+            return { id: `${args.name}-id`, state };
+        },
+        call() {
+            return {};
+        },
+    },
+    "dynoform",
+    "unit",
+    false,
+);
+
+const config = parseStackConfig({
+    target: "lab",
+    lab: { network: "unit", subnet: "10.213.7.0/24" },
+    hosts: [
+        { name: "edge-1", address: "10.213.7.10", roles: ["edge", "control"] },
+        { name: "dyno-1", address: "10.213.7.21", roles: ["dyno"] },
+        { name: "dyno-2", address: "10.213.7.22", roles: ["dyno"] },
+        { name: "data-1", address: "10.213.7.30", roles: ["data"] },
+    ],
+    memcachedMemoryMb: 80,
+});
+
+function fakeHost(name: string, address: string): Host {
+    return {
+        name,
+        privateAddress: pulumi.output(address),
+        publicAddress: pulumi.output(address),
+        privateSubnet: pulumi.output("10.213.7.0/24"),
+        ssh: pulumi.output({ name, host: address, port: 22, user: "root", privateKey: "KEY", hostKey: "ssh-ed25519 AAAA" }),
+    };
+}
+
+function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+
+let edgeUrl: string;
+
+beforeAll(async () => {
+    const { Platform } = await import("../../components/platform");
+    const platform = new Platform("dynoform", {
+        config,
+        hosts: config.hosts.map((h) => fakeHost(h.name, h.address)),
+        binaries: {
+            router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
+            agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
+        },
+    });
+    edgeUrl = await outputValue(platform.edgeUrl);
+    await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
+});
+
+function on(host: string): Created[] {
+    return created.filter((c) => c.host === host);
+}
+
+function paths(host: string): string[] {
+    return on(host)
+        .map((c) => c.inputs.path as string | undefined)
+        .filter((p): p is string => !!p)
+        .sort();
+}
+
+test("the edge host gets nginx, varnish and the router", () => {
+    expect(edgeUrl).toBe("http://10.213.7.10/");
+    expect(paths("edge-1")).toEqual([
+        "/etc/dynoform/router.json",
+        "/etc/dynoform/router.token",
+        "/etc/nginx/dynoform/domains/_platform.names",
+        "/etc/nginx/dynoform/edge.conf",
+        "/etc/nginx/nginx.conf",
+        "/etc/varnish/default.vcl",
+        "/usr/local/lib/dynoform/dynoform-router",
+        "/usr/share/dynoform/no-such-app.html",
+    ]);
+    const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
+    expect(units).toEqual(["dynoform-router", "nginx", "varnish"]);
+});
+
+test("every dyno host gets the agent, pointed at the router", () => {
+    for (const host of ["dyno-1", "dyno-2"]) {
+        expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/router.token", "/usr/local/lib/dynoform/dynoform-agent"]);
+        const config = on(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!;
+        expect(JSON.parse(config.inputs.content as string).routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
+    }
+});
+
+test("the data host gets postgresql and memcached from the stack config", () => {
+    expect(paths("data-1")).toEqual([
+        "/etc/memcached.conf",
+        "/etc/postgresql/15/main/conf.d/dynoform.conf",
+        "/etc/postgresql/15/main/pg_hba.conf",
+        "/usr/local/sbin/dynoform-pg-app",
+    ]);
+    const memcached = on("data-1").find((c) => c.inputs.path === "/etc/memcached.conf")!;
+    expect(memcached.inputs.content).toContain("-m 80\n");
+    expect(memcached.inputs.content).toContain("-l 10.213.7.30\n");
+    const hba = on("data-1").find((c) => c.inputs.path?.toString().endsWith("pg_hba.conf"))!;
+    expect(hba.inputs.content).toContain("10.213.7.1/32  reject");
+});
+
+test("binaries ship by hash, never by content", () => {
+    const binaries = created.filter((c) => c.type.endsWith("remote:Binary"));
+    expect(binaries).toHaveLength(3);
+    for (const b of binaries) {
+        expect(b.inputs).not.toHaveProperty("content");
+        expect(b.inputs.sha256).toMatch(/^[ra]{64}$/);
+    }
+});
+
+test("secrets are generated by the stack, one per purpose", () => {
+    const secrets = created.filter((c) => c.type.includes("GeneratedSecret")).map((c) => c.name).sort();
+    expect(secrets).toEqual(["dynoform-agent-token", "dynoform-postgres-admin-password", "dynoform-router-token"]);
+});
