@@ -8,8 +8,12 @@
 // Environment: DYNOFORM_STATE_DIR (default /var/lib/dynoform), DYNOFORM_DOMAIN (apps' default
 // domain), DYNOFORM_GIT_HOST (host in git URLs), DYNOFORM_BUILD_UID / DYNOFORM_BUILD_GID,
 // DYNOFORM_BUILD_TIMEOUT_S, DYNOFORM_SLUG_BASE_URL (agents fetch slugs from here).
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
-import { AppStore } from "./app_store";
+import { randomBytes } from "node:crypto";
+import { AppStore, appNameProblem } from "./app_store";
 import { BuildLog } from "./build_log";
 import { defaultBuildpacks } from "./builder";
 import { runCli, ERROR_PREFIX } from "./cli";
@@ -20,14 +24,18 @@ import { splitWords } from "./cli/words";
 import { defaultCacheDir, deploy, DeployRejectedError } from "./deploy";
 import { isUserError, UserError } from "./errors";
 import { Platform, unwiredPlatform } from "./platform";
+import { HttpPlatform, HttpPlatformConfig } from "./http_platform";
 
 type Env = Record<string, string | undefined>;
 
 export const VERSION = "0.1.0";
 
 const USAGE = `usage: dynoform-control <verb> [args]      run a dynoform CLI verb (dynoform-control help lists them)
-       dynoform-control ssh [KEYNAME]      SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb
+       dynoform-control ssh [KEYNAME]      SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb (or git push)
        dynoform-control deploy -a APP --dir DIR --commit SHA
+       dynoform-control serve              slug HTTP server + placement loop (systemd unit)
+       dynoform-control git-hook pre-receive   (the bare repos' hook)
+Config: $DYNOFORM_CONTROL_CONFIG (default /etc/dynoform/control.json) when present.
 State: $DYNOFORM_STATE_DIR (default /var/lib/dynoform). See packages/control/README.md.
 `;
 
@@ -35,6 +43,206 @@ export interface MainIo {
     stdout: (s: string) => void;
     stderr: (s: string) => void;
     stdin?: NodeJS.ReadableStream;
+}
+
+/** /etc/dynoform/control.json, written by the Pulumi component (components/control). */
+export interface ControlConfigFile extends Partial<HttpPlatformConfig> {
+    stateDir?: string;
+    domain?: string;
+    gitHost?: string;
+    slugBaseUrl?: string;
+    /** host:port of the slug HTTP server (serve). */
+    slugListen?: string;
+    buildUser?: string;
+    buildTimeoutS?: number;
+    reconcileIntervalMs?: number;
+}
+
+export function loadControlConfig(env: Env): ControlConfigFile | undefined {
+    const file = env.DYNOFORM_CONTROL_CONFIG ?? "/etc/dynoform/control.json";
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch {
+        return undefined;
+    }
+    return JSON.parse(text) as ControlConfigFile;
+}
+
+/** Config file values become the defaults of the DYNOFORM_* variables. */
+function envWithConfig(env: Env, cfg: ControlConfigFile | undefined): Env {
+    if (!cfg) return env;
+    const out: Env = { ...env };
+    const set = (k: string, v: string | number | undefined) => {
+        if (v !== undefined && (out[k] === undefined || out[k] === "")) out[k] = String(v);
+    };
+    set("DYNOFORM_STATE_DIR", cfg.stateDir);
+    set("DYNOFORM_DOMAIN", cfg.domain);
+    set("DYNOFORM_GIT_HOST", cfg.gitHost);
+    set("DYNOFORM_SLUG_BASE_URL", cfg.slugBaseUrl);
+    set("DYNOFORM_BUILD_TIMEOUT_S", cfg.buildTimeoutS);
+    if (cfg.buildUser && out.DYNOFORM_BUILD_UID === undefined) {
+        try {
+            out.DYNOFORM_BUILD_UID = execFileSync("id", ["-u", cfg.buildUser], { encoding: "utf8" }).trim();
+            out.DYNOFORM_BUILD_GID = execFileSync("id", ["-g", cfg.buildUser], { encoding: "utf8" }).trim();
+        } catch {
+            /* no such user: builds run as the caller */
+        }
+    }
+    return out;
+}
+
+export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined): Platform | undefined {
+    if (!cfg?.agents?.length || !cfg.agentToken || !cfg.routerToken) return undefined;
+    return new HttpPlatform(store, {
+        agents: cfg.agents,
+        agentToken: cfg.agentToken,
+        routers: cfg.routers ?? [],
+        routerToken: cfg.routerToken,
+        ...(cfg.databaseAdminUrl ? { databaseAdminUrl: cfg.databaseAdminUrl } : {}),
+        ...(cfg.memcacheServers ? { memcacheServers: cfg.memcacheServers } : {}),
+        ...(cfg.nginxDomainsDir ? { nginxDomainsDir: cfg.nginxDomainsDir } : {}),
+        ...(cfg.bootTimeoutMs ? { bootTimeoutMs: cfg.bootTimeoutMs } : {}),
+        reposDir: path.join(store.root, "repos"),
+    });
+}
+
+const ZERO_SHA = /^0{40}$/;
+
+function hookScript(binary: string): string {
+    return `#!/bin/sh\n# Managed by dynoform: build + release + rollout of pushes to main/master.\nexec ${binary} git-hook pre-receive\n`;
+}
+
+/** The app's bare repo (made on first use), with the pre-receive hook pointing at this binary. */
+async function ensureRepo(store: AppStore, app: string, binary: string): Promise<string> {
+    const repo = path.join(store.root, "repos", `${app}.git`);
+    if (!fs.existsSync(path.join(repo, "HEAD"))) {
+        await fs.promises.mkdir(path.dirname(repo), { recursive: true, mode: 0o700 });
+        execFileSync("git", ["init", "--bare", "-q", "--initial-branch=main", repo]);
+    }
+    const hook = path.join(repo, "hooks", "pre-receive");
+    const want = hookScript(binary);
+    if (!fs.existsSync(hook) || fs.readFileSync(hook, "utf8") !== want) fs.writeFileSync(hook, want, { mode: 0o755 });
+    return repo;
+}
+
+function runInherit(file: string, args: string[], env: Env): Promise<number> {
+    return new Promise((resolve) => {
+        const child = spawn(file, args, { stdio: "inherit", env: env as NodeJS.ProcessEnv });
+        child.on("error", (e) => {
+            process.stderr.write(`${file}: ${e.message}\n`);
+            resolve(1);
+        });
+        child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+}
+
+async function gitReceive(words: string[], store: AppStore, env: Env, user: string | undefined, binary: string): Promise<number> {
+    const [verb, target] = words;
+    const app = (target ?? "").replace(/^\/+/, "").replace(/\.git\/?$/, "");
+    if (!target || appNameProblem(app)) throw new UserError(`${verb}: expected a repository like git@host:myapp.git, got "${target ?? ""}"`);
+    await store.requireApp(app);
+    const repo = await ensureRepo(store, app, binary);
+    return runInherit(verb, [repo], { ...env, DYNOFORM_APP: app, ...(user ? { DYNOFORM_USER: user } : {}) });
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+    return new Promise((resolve, reject) => {
+        let s = "";
+        stream.on("data", (d) => (s += d.toString()));
+        stream.on("end", () => resolve(s));
+        stream.on("error", reject);
+    });
+}
+
+async function preReceive(store: AppStore, platform: Platform, env: Env, io: MainIo, user: string | undefined): Promise<number> {
+    const gitDir = path.resolve(env.GIT_DIR ?? ".");
+    const app = env.DYNOFORM_APP ?? path.basename(gitDir).replace(/\.git$/, "");
+    const input = io.stdin ? await readAll(io.stdin) : "";
+    const updates = input.split("\n").map((l) => l.trim().split(/\s+/)).filter((p) => p.length === 3);
+    let code = 0;
+    for (const [, sha, ref] of updates) {
+        if (ZERO_SHA.test(sha)) continue;
+        if (ref !== "refs/heads/main" && ref !== "refs/heads/master") {
+            io.stdout(`-----> ${ref} stored; only main (or master) is deployed\n`);
+            continue;
+        }
+        const dir = path.join(store.root, "builds", `${app}-${sha.slice(0, 7)}-${randomBytes(3).toString("hex")}`);
+        await fs.promises.mkdir(dir, { recursive: true, mode: 0o755 });
+        await fs.promises.chmod(path.dirname(dir), 0o711);
+        try {
+            const extracted = await new Promise<number>((resolve) => {
+                const child = spawn("sh", ["-c", 'git archive --format=tar "$1" | tar -x -C "$2"', "sh", sha, dir], { stdio: ["ignore", "inherit", "inherit"], env: env as NodeJS.ProcessEnv });
+                child.on("close", (c) => resolve(c ?? 1));
+            });
+            if (extracted !== 0) {
+                io.stdout(` !     could not check out ${sha}\n`);
+                return 1;
+            }
+            // Builds must not see the push's git environment (npm runs git for git dependencies).
+            const clean: Env = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("GIT_")));
+            for (const k of Object.keys(process.env)) if (k.startsWith("GIT_")) delete process.env[k];
+            code = await runDeploy(["-a", app, "--dir", dir, "--commit", sha], store, platform, clean, io, user);
+        } finally {
+            await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        }
+        if (code !== 0) return code;
+    }
+    return code;
+}
+
+/** `serve`: the slug HTTP server agents fetch from, and the placement loop. Runs until killed. */
+async function serve(store: AppStore, platform: Platform, cfg: ControlConfigFile | undefined, io: MainIo): Promise<number> {
+    const listen = cfg?.slugListen ?? "127.0.0.1:5080";
+    const i = listen.lastIndexOf(":");
+    const host = listen.slice(0, i);
+    const port = Number(listen.slice(i + 1));
+    const server = http.createServer((req, res) => {
+        const m = /^\/slugs\/([a-z][a-z0-9-]{1,28}[a-z0-9])\/([0-9a-f]{64})\.tgz$/.exec(req.url ?? "");
+        if (req.url === "/health") {
+            res.writeHead(200, { "content-type": "application/json" });
+            res.end('{"ok":true}');
+            return;
+        }
+        if (!m || (req.method !== "GET" && req.method !== "HEAD")) {
+            res.writeHead(404);
+            res.end("not found\n");
+            return;
+        }
+        const file = path.join(store.root, "slugs", m[1], `${m[2]}.tgz`);
+        fs.stat(file, (err, st) => {
+            if (err) {
+                res.writeHead(404);
+                res.end("no such slug\n");
+                return;
+            }
+            res.writeHead(200, { "content-type": "application/gzip", "content-length": st.size });
+            if (req.method === "HEAD") {
+                res.end();
+                return;
+            }
+            fs.createReadStream(file).pipe(res);
+        });
+    });
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+    });
+    io.stderr(`dynoform-control serve: slugs on http://${listen}/slugs/\n`);
+    const interval = cfg?.reconcileIntervalMs ?? 3000;
+    const log = (l: string) => io.stderr(`reconcile: ${l}\n`);
+    let stopping = false;
+    const stop = () => {
+        stopping = true;
+        server.close();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    while (!stopping) {
+        if (platform instanceof HttpPlatform) await platform.reconcile(log).catch((e) => log(`failed: ${(e as Error).message}`));
+        await new Promise((r) => setTimeout(r, interval));
+    }
+    return 0;
 }
 
 export function settingsFrom(env: Env, user?: string): CliSettings {
@@ -95,7 +303,7 @@ async function runDeploy(args: string[], store: AppStore, platform: Platform, en
     }
 }
 
-export async function main(argv: string[], env: Env, io: MainIo, platform: Platform = unwiredPlatform()): Promise<number> {
+export async function main(argv: string[], env: Env, io: MainIo, platform?: Platform): Promise<number> {
     if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
         io.stdout(USAGE);
         return 0;
@@ -104,7 +312,16 @@ export async function main(argv: string[], env: Env, io: MainIo, platform: Platf
         io.stdout(`dynoform-control ${VERSION}\n`);
         return 0;
     }
+    let cfg: ControlConfigFile | undefined;
+    try {
+        cfg = loadControlConfig(env);
+    } catch (err) {
+        io.stderr(`${ERROR_PREFIX}control config is not valid JSON: ${(err as Error).message}\n`);
+        return 2;
+    }
+    env = envWithConfig(env, cfg);
     const store = new AppStore(env.DYNOFORM_STATE_DIR || "/var/lib/dynoform");
+    if (platform === undefined) platform = platformFrom(store, cfg) ?? unwiredPlatform();
     try {
         await store.init();
         let words = argv;
@@ -114,10 +331,13 @@ export async function main(argv: string[], env: Env, io: MainIo, platform: Platf
             words = splitWords(env.SSH_ORIGINAL_COMMAND ?? "");
             if (words[0] === "dynoform") words = words.slice(1); // `ssh git@host dynoform ps -a x`
             if (words[0] === "git-receive-pack" || words[0] === "git-upload-pack") {
-                throw new UserError(`${words[0]} is not wired yet on this control host (see packages/control/README.md): deploy with "dynoform-control deploy" meanwhile`);
+                return await gitReceive(words, store, env, user, env.DYNOFORM_CONTROL_BINARY ?? process.execPath);
             }
+            if (["deploy", "serve", "git-hook", "ssh"].includes(words[0] ?? "")) throw new UserError(`${words[0]} is not available over SSH: push with git, or use a CLI verb (dynoform help)`);
         }
         if (words[0] === "deploy") return await runDeploy(words.slice(1), store, platform, env, io, user);
+        if (words[0] === "git-hook" && words[1] === "pre-receive") return await preReceive(store, platform, env, io, user);
+        if (words[0] === "serve") return await serve(store, platform, cfg, io);
         const ctx: CliContext = {
             store,
             platform,

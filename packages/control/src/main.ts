@@ -1,16 +1,36 @@
 // dynoform-control entry point (bundled into the SEA binary). The logic lives in control_main.ts.
+//
+// The SSH forced command runs as the unprivileged `git` user; the state, the config (secrets) and
+// builds as the build user need root, so `ssh` mode re-executes itself through `sudo -n` (a
+// sudoers rule allows exactly this binary and keeps SSH_ORIGINAL_COMMAND; see components/control).
+import { spawn } from "node:child_process";
 import { main } from "./control_main";
 
-main(process.argv.slice(2), process.env, {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    stdin: process.stdin,
-}).then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (err) => {
-        process.stderr.write(`${err}\n`);
+function reexecWithSudo(): boolean {
+    return process.argv[2] === "ssh" && typeof process.getuid === "function" && process.getuid() !== 0 && process.env.DYNOFORM_NO_SUDO !== "1";
+}
+
+if (reexecWithSudo()) {
+    const child = spawn("sudo", ["-n", process.execPath, ...process.argv.slice(2)], { stdio: "inherit" });
+    child.on("error", (e) => {
+        process.stderr.write(`dynoform-control: sudo: ${e.message}\n`);
         process.exitCode = 2;
-    },
-);
+    });
+    child.on("close", (code, signal) => {
+        process.exitCode = code ?? (signal ? 128 : 2);
+    });
+} else {
+    main(process.argv.slice(2), process.env, {
+        stdout: (s) => process.stdout.write(s),
+        stderr: (s) => process.stderr.write(s),
+        stdin: process.stdin,
+    }).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            process.stderr.write(`${err}\n`);
+            process.exitCode = 2;
+        },
+    );
+}

@@ -28,7 +28,9 @@ test("verbs as arguments and as an SSH forced command", () => {
     const rel = control(["ssh", "bob"], { SSH_ORIGINAL_COMMAND: "dynoform releases -a myapp" });
     expect(rel.stdout.split("\n")[1]).toMatch(/^v2 {2}Set GREETING config vars {2}alice +\d{4}\/\d\d\/\d\d /);
     expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "rm -rf /" })).toEqual({ code: 1, stdout: "", stderr: ' ▸    "rm" is not a dynoform command. Run "dynoform help" to list commands\n' });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'myapp.git'" }).stderr).toMatch(/git-receive-pack is not wired yet/);
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'nosuchapp.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/nosuchapp/) });
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack '../../etc.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/expected a repository like git@host:myapp.git/) });
+    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "deploy -a myapp --dir / --commit x" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/not available over SSH/) });
     expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "config:set 'A=1 -a myapp" })).toMatchObject({ code: 1, stderr: " ▸    Unterminated single quote in the command: close it and try again\n" });
 });
 
