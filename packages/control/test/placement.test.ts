@@ -4,7 +4,7 @@ const f = (web: number, worker = 0) => ({ web: { quantity: web, size: "standard-
 
 test("each process type spreads across the live hosts", () => {
     const p = place(f(3, 1), ["a", "b"]);
-    expect(byHost(p, ["a", "b"])).toEqual({ a: ["web.1", "web.3", "worker.1"], b: ["web.2"] });
+    expect(byHost(p, ["a", "b"])).toEqual({ a: ["web.1", "web.3"], b: ["web.2", "worker.1"] });
     expect(dynoNames(f(2, 1))).toEqual(["web.1", "web.2", "worker.1"]);
 });
 
