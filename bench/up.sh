@@ -20,15 +20,22 @@ cleanup() {
   pulumi destroy --stack "$stack" --yes --skip-preview --suppress-progress >/dev/null 2>&1 || true
   bash scripts/lab/cleanup.sh bench >/dev/null 2>&1 || true
   pulumi stack rm "$stack" --yes --force >/dev/null 2>&1 || true
-  rm -f "$stack_file"
+  rm -f "$stack_file" "${log:-}"
 }
 trap cleanup EXIT
 pulumi stack select --create "$stack" >/dev/null
 
+log="$(mktemp)"
+up() {
+  if ! pulumi up --stack "$stack" --yes --skip-preview --suppress-progress >"$log" 2>&1; then
+    tail -n 40 "$log"; echo "bench:up: pulumi up failed (see above)"; exit 1
+  fi
+}
 step "pulumi up from the bare image (cold)"
-t=$(now); pulumi up --stack "$stack" --yes --skip-preview --suppress-progress >/dev/null; pulumi_up_cold_s=$(since "$t")
+t=$(now); up; pulumi_up_cold_s=$(since "$t")
 step "pulumi up again (no changes)"
-t=$(now); pulumi up --stack "$stack" --yes --skip-preview --suppress-progress >/dev/null; pulumi_up_noop_s=$(since "$t")
+t=$(now); up; pulumi_up_noop_s=$(since "$t")
+grep -q "unchanged" "$log" && ! grep -Eq "[0-9]+ (created|updated|replaced|deleted)" "$log" || { tail -n 20 "$log"; echo "bench:up: the second pulumi up changed something"; exit 1; }
 
 echo "setup_cached_s=$setup_cached_s"
 echo "pulumi_up_cold_s=$pulumi_up_cold_s"
