@@ -112,8 +112,16 @@ export class DynoTable {
   ) {
     if (stateFile) {
       try {
-        const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { apps?: AppRoute[] };
+        const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { apps?: AppRoute[]; dynos?: DynoRecord[] };
         for (const a of saved.apps ?? []) this.apps.set(a.name, a);
+        // Dynos whose lease has not lapsed yet (a restart, e.g. an upgrade, saves them on the way
+        // out): served at once instead of after the agents' next renewal.
+        const t = this.now();
+        for (const d of saved.dynos ?? []) {
+          if (typeof d.expiresAt === "number" && d.expiresAt > t && APP_NAME.test(d.app) && DYNO_NAME.test(d.dyno) && ADDRESS.test(d.address)) {
+            this.dynos.set(`${d.app}/${d.dyno}`, d);
+          }
+        }
       } catch {
         /* no saved state yet */
       }
@@ -198,17 +206,22 @@ export class DynoTable {
     };
   }
 
-  private changed(appsChanged: boolean): void {
-    this.version++;
-    if (appsChanged && this.stateFile) {
-      const tmp = `${this.stateFile}.tmp`;
-      try {
-        writeFileSync(tmp, JSON.stringify({ apps: [...this.apps.values()] }, null, 2));
-        renameSync(tmp, this.stateFile);
-      } catch (e) {
-        process.stderr.write(`dynoform-router: cannot persist state to ${this.stateFile}: ${(e as Error).message}\n`);
-      }
+  /** Writes app routes and live dynos (with their lease expiry) to the state file, if any. */
+  persist(): void {
+    if (!this.stateFile) return;
+    const tmp = `${this.stateFile}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify({ apps: [...this.apps.values()], dynos: [...this.dynos.values()] }, null, 2));
+      renameSync(tmp, this.stateFile);
+    } catch (e) {
+      process.stderr.write(`dynoform-router: cannot persist state to ${this.stateFile}: ${(e as Error).message}\n`);
     }
+  }
+
+  private changed(_appsChanged: boolean): void {
+    this.version++;
+    // Renewals that change nothing are not written; the primary persists once more on shutdown.
+    this.persist();
     this.onChange(this.snapshot());
   }
 }

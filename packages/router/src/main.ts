@@ -3,23 +3,35 @@
 // (SO_REUSEPORT), receives the table as snapshots over IPC and balances on its own.
 import cluster, { type Worker } from "node:cluster";
 import { createServer } from "node:http";
+import { Socket, type ListenOptions } from "node:net";
 import { loadConfig, parseHostPort, type RouterConfig } from "./config";
 import { createControlApi } from "./control_api";
 import { DynoTable, type Snapshot } from "./dyno_table";
 import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot } from "./metrics";
+import { inheritedListeners, type InheritedListeners } from "./listen_fds";
 import { Proxy } from "./proxy";
 
 type ToWorker = { t: "snapshot"; s: Snapshot } | { t: "remote"; l: Array<[string, number]> } | { t: "metrics"; id: number } | { t: "shutdown"; graceMs: number };
 type ToPrimary = { t: "listening" } | { t: "load"; l: Array<[string, number]> } | { t: "metrics"; id: number; m: MetricsSnapshot } | { t: "fatal"; error: string };
 
 const CONFIG_ENV = "DYNOFORM_ROUTER_WORKER_CONFIG";
+/** In a worker: the fd of the traffic socket inherited from systemd (through the primary), if any. */
+const LISTEN_FD_ENV = "DYNOFORM_ROUTER_LISTEN_FD";
+/** A worker's fds: 0-2 stdio, 3 the cluster IPC channel, 4 the inherited traffic socket. */
+const WORKER_LISTEN_FD = 4;
 const SHUTDOWN_GRACE_MS = 30_000;
+const DRAIN_LINGER_MS = 300;
 
 function log(msg: string): void {
   process.stderr.write(`dynoform-router[${cluster.isPrimary ? "primary" : `worker ${cluster.worker?.id}`}] ${msg}\n`);
 }
 
-function primary(cfg: RouterConfig): void {
+function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
+  if (inherited.traffic !== undefined) {
+    // Every worker gets its own copy of the systemd socket and accepts on it itself (the primary
+    // keeps its copy, so a replaced worker gets one again).
+    cluster.setupPrimary({ stdio: ["inherit", "inherit", "inherit", "ipc", inherited.traffic] });
+  }
   if (!cfg.token) log("warning: no token configured; every /v1 control request will be refused");
   const ready = new Set<Worker>();
   const table = new DynoTable((s) => broadcast({ t: "snapshot", s }), cfg.stateFile);
@@ -64,11 +76,17 @@ function primary(cfg: RouterConfig): void {
   });
   const restarts: number[] = [];
   function fork(): void {
-    const w = cluster.fork({ [CONFIG_ENV]: JSON.stringify(cfg) });
+    const w = cluster.fork({
+      [CONFIG_ENV]: JSON.stringify(cfg),
+      ...(inherited.traffic !== undefined ? { [LISTEN_FD_ENV]: String(WORKER_LISTEN_FD) } : {}),
+    });
     w.on("message", (m: ToPrimary) => {
       if (m.t === "listening") {
         ready.add(w);
-        if (ready.size === cfg.workers) log(`ready: traffic on ${cfg.listen}, control on ${cfg.controlListen}, ${cfg.workers} workers`);
+        if (ready.size === cfg.workers) {
+          const how = (fd: number | undefined, addr: string) => (fd === undefined ? addr : `inherited fd ${fd} (systemd socket)`);
+          log(`ready: traffic on ${how(inherited.traffic, cfg.listen)}, control on ${how(inherited.control, cfg.controlListen)}, ${cfg.workers} workers`);
+        }
       } else if (m.t === "load") {
         shareLoad(w, m.l);
       } else if (m.t === "metrics") {
@@ -133,13 +151,16 @@ function primary(cfg: RouterConfig): void {
     log(`control api: ${e.message}`);
     process.exit(1);
   });
-  api.listen(port, host);
+  if (inherited.control !== undefined) api.listen({ fd: inherited.control });
+  else api.listen(port, host);
 
   function shutdown(): void {
     if (stopping) return;
     stopping = true;
     log("shutting down: draining workers");
     table.stop();
+    // The next process (an upgrade) starts with every live dyno instead of waiting for renewals.
+    table.persist();
     api.close();
     broadcast({ t: "shutdown", graceMs: SHUTDOWN_GRACE_MS });
     setTimeout(() => process.exit(), SHUTDOWN_GRACE_MS + 2000).unref();
@@ -172,17 +193,32 @@ function worker(cfg: RouterConfig): void {
   server.on("clientError", (err, socket) => proxy.clientError(err as NodeJS.ErrnoException, socket as import("node:net").Socket));
   const toPrimary = (m: ToPrimary) => process.send?.(m);
   process.on("message", (m: ToWorker) => {
-    if (m.t === "snapshot") proxy.applySnapshot(m.s);
+    if (m.t === "snapshot") {
+      proxy.applySnapshot(m.s);
+      // Listen only once the table is known: a request must never see an empty table after a restart.
+      if (!listening) startListening();
+    }
     else if (m.t === "remote") proxy.applyRemote(m.l);
     else if (m.t === "metrics") toPrimary({ t: "metrics", id: m.id, m: proxy.metricsSnapshot() });
     else if (m.t === "shutdown") {
-      server.close(() => {
-        proxy.log.flush();
-        process.exit(0);
-      });
-      server.closeIdleConnections();
-      const t = setInterval(() => server.closeIdleConnections(), 200);
-      t.unref();
+      // Stop accepting (with a systemd socket, new connections wait in its accept queue for the
+      // next process), answer what is in flight with "Connection: close", close idle keep-alive
+      // connections, then cut WebSocket tunnels once no plain request is left.
+      // For DRAIN_LINGER_MS first keep accepting, so busy keep-alive connections learn of the close
+      // from a response rather than race a close of ours (only long-idle ones are closed blindly).
+      proxy.startDraining();
+      setTimeout(() => {
+        server.close(() => {
+          proxy.log.flush();
+          process.exit(0);
+        });
+        server.closeIdleConnections();
+        const t = setInterval(() => {
+          server.closeIdleConnections();
+          if (proxy.inflightRequests === 0) proxy.closeTunnels();
+        }, 50);
+        t.unref();
+      }, DRAIN_LINGER_MS);
       setTimeout(() => {
         proxy.log.flush();
         process.exit(0);
@@ -197,12 +233,26 @@ function worker(cfg: RouterConfig): void {
   }
   // The primary dying takes the workers with it.
   process.on("disconnect", () => process.exit(0));
-  const { host, port } = parseHostPort(cfg.listen);
   server.on("error", (e) => {
     toPrimary({ t: "fatal", error: `listen ${cfg.listen}: ${e.message}` });
     setTimeout(() => process.exit(1), 100);
   });
-  server.listen({ host, port, reusePort: true, exclusive: true } as import("node:net").ListenOptions, () => toPrimary({ t: "listening" }));
+  let listening = false;
+  function startListening(): void {
+    listening = true;
+    const inheritedFd = process.env[LISTEN_FD_ENV];
+    if (inheritedFd) {
+      // Wrap the inherited listening socket in a handle and listen on it here (exclusive: the
+      // cluster primary is not involved; the kernel spreads connections over the workers).
+      const s = new Socket({ fd: Number(inheritedFd), readable: false, writable: false });
+      const handle = (s as unknown as { _handle: unknown })._handle;
+      (s as unknown as { _handle: unknown })._handle = null;
+      server.listen({ _handle: handle } as unknown as ListenOptions, () => toPrimary({ t: "listening" }));
+      return;
+    }
+    const { host, port } = parseHostPort(cfg.listen);
+    server.listen({ host, port, reusePort: true, exclusive: true } as ListenOptions, () => toPrimary({ t: "listening" }));
+  }
 }
 
 function main(): void {
@@ -220,7 +270,7 @@ function main(): void {
       process.stderr.write(`dynoform-router: ${(e as Error).message}\n`);
       process.exit(2);
     }
-    primary(cfg);
+    primary(cfg, inheritedListeners(process.env, process.pid));
   } else {
     worker(JSON.parse(process.env[CONFIG_ENV] ?? "{}") as RouterConfig);
   }

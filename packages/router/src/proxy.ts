@@ -82,6 +82,10 @@ export class Proxy {
   private readonly sharing: boolean;
   readonly metrics = new Metrics();
   readonly log: RouterLog;
+  /** Plain HTTP requests not finished yet (for the drain on shutdown). */
+  inflightRequests = 0;
+  private draining = false;
+  private readonly tunnels = new Set<Socket>();
 
   constructor(private readonly cfg: RouterConfig) {
     this.log = new RouterLog(cfg.accessLog);
@@ -113,6 +117,17 @@ export class Proxy {
       const st = this.apps.get(app);
       if (st) this.dispatchQueue(st);
     }
+  }
+
+  /** Shutdown: every response from now on says "Connection: close" (clients reconnect to the next process). */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Shutdown: cut WebSocket/upgrade tunnels (their clients reconnect). */
+  closeTunnels(): void {
+    for (const s of this.tunnels) s.destroy();
+    this.tunnels.clear();
   }
 
   // ---- routing table -------------------------------------------------------------------------
@@ -284,6 +299,7 @@ export class Proxy {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
+    if (this.draining) res.shouldKeepAlive = false;
     const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
     if (rej) return this.reject(req, res, rej.status, rej.reason, start);
     const { st, host } = this.resolve(req.headers.host);
@@ -306,6 +322,7 @@ export class Proxy {
       retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
       gotHeaders: false, status: 0, bytes: 0, done: false,
     };
+    this.inflightRequests++;
     res.once("close", () => {
       if (ctx.done) return;
       // The client went away before the response was complete.
@@ -353,6 +370,7 @@ export class Proxy {
         ctx.status = statusCode;
         ctx.resume = resume;
         const headers = forwardResponseHeaders(rawHeaders as unknown as Buffer[], ctx.requestId);
+        if (this.draining) ctx.res.shouldKeepAlive = false;
         ctx.res.writeHead(statusCode, statusText || undefined, headers);
         return true;
       },
@@ -431,7 +449,7 @@ export class Proxy {
         "X-Request-Id": ctx.requestId,
       };
       // A request body we did not read cannot be left on the connection.
-      if (hasBody(ctx.req) && !ctx.req.readableEnded) headers.Connection = "close";
+      if ((hasBody(ctx.req) && !ctx.req.readableEnded) || this.draining) headers.Connection = "close";
       res.writeHead(h.status, headers);
       res.end(body);
       ctx.bytes = body.length;
@@ -442,6 +460,7 @@ export class Proxy {
   private finish(ctx: Ctx, code: string, status: number): void {
     if (ctx.done) return;
     ctx.done = true;
+    this.inflightRequests--;
     const end = performance.now();
     const desc = code ? (H_CODES[code]?.desc ?? "") : "";
     this.metrics.observe(ctx.app.route.name, code, status, end - ctx.start);
@@ -582,6 +601,8 @@ export class Proxy {
         });
         up.pipe(socket);
         socket.pipe(up);
+        this.tunnels.add(socket);
+        if (this.draining) socket.destroy();
         const onIdle = () => { up.destroy(); socket.destroy(); };
         up.setTimeout(idle, onIdle);
         socket.setTimeout(idle, onIdle);
@@ -590,7 +611,10 @@ export class Proxy {
           if (!logged && !gone) fail("H13", t);
           else socket.destroy();
         });
-        socket.once("close", () => up.destroy());
+        socket.once("close", () => {
+          this.tunnels.delete(socket);
+          up.destroy();
+        });
       });
     };
     waiter = this.acquire(st, undefined, (t, code) => attempt(t, code, 1));
