@@ -21,7 +21,40 @@ export function systemUserCommand(user: string): string {
     return `id -u ${user} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${user}`;
 }
 
-/** dynoform-router on an edge host: binary by hash, config, token, hardened unit. */
+export const ROUTER_SOCKET_UNIT = "dynoform-router.socket";
+
+/**
+ * dynoform-router.socket after the service exists. The service unit `Requires=` the socket unit,
+ * so `systemctl restart dynoform-router` (SystemdService) starts the socket first, and an upgrade
+ * (binary/config change: a service restart) never closes it. Enabling it is for boot; when the
+ * socket unit itself changes (addresses), the sockets must be bound again, and systemd refuses to
+ * start a socket unit whose service runs: stop the service, restart the socket, start the service
+ * (the one case that refuses connections, for a moment). `systemctl stop` of the old service
+ * (first deploy of socket activation: the old router listens itself) also happens inside the
+ * service restart, before systemd binds the socket.
+ */
+export function socketCommands(): { create: string; update: string; delete: string } {
+    const svc = "dynoform-router.service";
+    return {
+        create: [
+            "set -e",
+            "systemctl daemon-reload",
+            `systemctl enable ${ROUTER_SOCKET_UNIT}`,
+            `if ! systemctl is-active -q ${ROUTER_SOCKET_UNIT}; then systemctl stop ${svc}; systemctl start ${ROUTER_SOCKET_UNIT}; systemctl start ${svc}; fi`,
+        ].join("\n"),
+        update: [
+            "set -e",
+            "systemctl daemon-reload",
+            `systemctl enable ${ROUTER_SOCKET_UNIT}`,
+            `systemctl stop ${svc}`,
+            `systemctl restart ${ROUTER_SOCKET_UNIT}`,
+            `systemctl start ${svc}`,
+        ].join("\n"),
+        delete: `systemctl disable --now ${ROUTER_SOCKET_UNIT} 2>&1 || true`,
+    };
+}
+
+/** dynoform-router on an edge host: binary by hash, config, token, socket unit, hardened service unit. */
 export class RoutingMesh extends pulumi.ComponentResource {
     public readonly trafficAddress: pulumi.Output<string>;
     public readonly controlUrl: pulumi.Output<string>;
@@ -54,7 +87,23 @@ export class RoutingMesh extends pulumi.ComponentResource {
             { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.token), mode: "0640", owner: `root:${ROUTER_USER}` },
             { parent: this, dependsOn: [user] },
         );
-        new SystemdService(
+        // The listening sockets belong to systemd (dynoform-router.socket), not to the router: a
+        // restart after a binary/config change refuses no connection (they queue while the old
+        // process drains and the new one starts). See socketCommands.
+        const socketUnit = new RemoteFile(
+            `${name}-socket-unit`,
+            {
+                connection,
+                path: `/etc/systemd/system/${ROUTER_SOCKET_UNIT}`,
+                content: renderOutput("router/dynoform-router.socket", {
+                    privateAddress: args.host.privateAddress,
+                    port: args.port,
+                    controlPort: args.controlPort,
+                }),
+            },
+            { parent: this },
+        );
+        const service = new SystemdService(
             `${name}-service`,
             {
                 connection,
@@ -62,7 +111,12 @@ export class RoutingMesh extends pulumi.ComponentResource {
                 unitFile: render("router/dynoform-router.service", {}),
                 restartTriggers: [binary.sha256, config.sha256, token.sha256],
             },
-            { parent: this, dependsOn: [user, binary, config, token] },
+            { parent: this, dependsOn: [user, binary, config, token, socketUnit] },
+        );
+        new RemoteCommand(
+            `${name}-socket`,
+            { connection, ...socketCommands(), triggers: [socketUnit.sha256] },
+            { parent: this, dependsOn: [socketUnit, service] },
         );
         this.trafficAddress = pulumi.interpolate`${args.host.privateAddress}:${args.port}`;
         this.controlUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.controlPort}`;
