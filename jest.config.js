@@ -2,6 +2,8 @@
 // run real local processes) and `lab` (boots Debian machines and runs `pulumi up` on them).
 const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 module.exports = {
+  // Lab files run in name order (10-..., 90-...); unit files don't care.
+  testSequencer: "<rootDir>/test/lab/sequencer.js",
   projects: [
     {
       displayName: "unit",
@@ -16,7 +18,6 @@ module.exports = {
       testMatch: ["<rootDir>/test/lab/**/*.test.ts"],
       globalSetup: "<rootDir>/test/lab/global-setup.ts",
       globalTeardown: "<rootDir>/test/lab/global-teardown.ts",
-      testSequencer: "<rootDir>/test/lab/sequencer.js",
     },
   ],
 };
