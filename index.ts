@@ -34,6 +34,7 @@ const platform = new Platform("dynoform", {
     config: platformConfig,
     hosts: platformHosts,
     tls: tlsCertificate ? { certificate: tlsCertificate, key: config.requireSecret("tlsKey") } : undefined,
+    gitAuthorizedKeys: config.getObject<string[]>("gitAuthorizedKeys") ?? [],
 });
 
 export const edgeUrl = platform.edgeUrl;
@@ -47,3 +48,6 @@ export const routerToken = platform.routerToken;
 export const agentToken = platform.agentToken;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
+/** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
+export const control = pulumi.all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey]).apply(([host, port, hostKey]) => ({ host, port, user: "git", hostKey }));
+export const controlSshKey = platform.control.cliPrivateKey;

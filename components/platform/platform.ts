@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
+import { ControlPlane } from "../control";
 import { Data } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
@@ -14,7 +15,9 @@ export interface PlatformArgs {
     hosts: Host[];
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
     /** The service binaries to ship; default: the ones `npm run build:binaries` made. */
-    binaries?: { router: ServiceBinary; agent: ServiceBinary };
+    binaries?: { router: ServiceBinary; agent: ServiceBinary; control?: ServiceBinary };
+    /** Public keys allowed to git push and run CLI verbs (dynoform:gitAuthorizedKeys). */
+    gitAuthorizedKeys?: string[];
 }
 
 /**
@@ -30,6 +33,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly agentUrls: pulumi.Output<string[]>;
     public readonly routerToken: pulumi.Output<string>;
     public readonly agentToken: pulumi.Output<string>;
+    /** The control role (git push, CLI verbs). */
+    public readonly control: ControlPlane;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:platform:Platform", name, {}, opts);
@@ -84,6 +89,27 @@ export class Platform extends pulumi.ComponentResource {
                 rejectAddresses: config.untrustedAddresses,
                 memcachedMemoryMb: config.memcachedMemoryMb,
                 adminPassword: adminPassword.value,
+            },
+            { parent: this },
+        );
+
+        const controlSpec = hostsWithRole(config, "control")[0];
+        const controlHost = hostFor(controlSpec.name);
+        this.control = new ControlPlane(
+            "control",
+            {
+                host: controlHost,
+                authorizedKeys: args.gitAuthorizedKeys ?? [],
+                domain: config.domain,
+                agentUrls: dynoHosts.map((d) => d.agentUrl),
+                agentToken: agentToken.value,
+                routerUrls,
+                routerToken: routerToken.value,
+                databaseAdminUrl: data.databaseAdminUrl,
+                memcacheServers: data.memcacheServers,
+                edgeLocal: controlSpec.roles.includes("edge"),
+                binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
+                dependsOn: [...dynoHosts, ...meshes, data, ...edges],
             },
             { parent: this },
         );

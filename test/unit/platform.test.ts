@@ -64,6 +64,7 @@ beforeAll(async () => {
         binaries: {
             router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
             agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
+            control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
         },
     });
     edgeUrl = await outputValue(platform.edgeUrl);
@@ -83,7 +84,8 @@ function paths(host: string): string[] {
 
 test("the edge host gets nginx, varnish and the router", () => {
     expect(edgeUrl).toBe("http://10.213.7.10/");
-    expect(paths("edge-1")).toEqual([
+    // edge-1 is also the control host (see "the control host gets ..." below)
+    expect(paths("edge-1").filter((p) => !CONTROL_PATHS.includes(p))).toEqual([
         "/etc/dynoform/router.json",
         "/etc/dynoform/router.token",
         "/etc/nginx/dynoform/domains/_platform.names",
@@ -94,7 +96,19 @@ test("the edge host gets nginx, varnish and the router", () => {
         "/usr/share/dynoform/no-such-app.html",
     ]);
     const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
-    expect(units).toEqual(["dynoform-router", "nginx", "varnish"]);
+    expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);
+});
+
+const CONTROL_PATHS = ["/etc/dynoform/control.json", "/etc/sudoers.d/dynoform-control", "/home/git/.ssh/authorized_keys", "/usr/local/lib/dynoform/dynoform-control"];
+
+test("the control host gets the git user's forced command, the binary, its config and the daemon", () => {
+    expect(paths("edge-1").filter((p) => CONTROL_PATHS.includes(p))).toEqual(CONTROL_PATHS);
+    const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit);
+    expect(units).toContain("dynoform-control");
+    const config = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!;
+    expect(config.inputs.mode).toBe("0600"); // tokens and the database admin URL
+    const keys = on("edge-1").find((c) => c.inputs.path === "/home/git/.ssh/authorized_keys")!;
+    expect(String(keys.inputs.content)).not.toContain("ssh-"); // under mocks the generated key is unknown; no other key configured
 });
 
 test("every dyno host gets the agent, pointed at the router", () => {
@@ -121,10 +135,10 @@ test("the data host gets postgresql and memcached from the stack config", () => 
 
 test("binaries ship by hash, never by content", () => {
     const binaries = created.filter((c) => c.type.endsWith("remote:Binary"));
-    expect(binaries).toHaveLength(3);
+    expect(binaries).toHaveLength(4);
     for (const b of binaries) {
         expect(b.inputs).not.toHaveProperty("content");
-        expect(b.inputs.sha256).toMatch(/^[ra]{64}$/);
+        expect(b.inputs.sha256).toMatch(/^[rac]{64}$/);
     }
 });
 

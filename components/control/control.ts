@@ -1,0 +1,142 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceBinary } from "../binaries";
+import { Host } from "../hosts/host";
+import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { render } from "../templates/render";
+import { SshKeyPair } from "./ssh_keypair";
+
+export const CONTROL_BINARY = "/usr/local/lib/dynoform/dynoform-control";
+export const GIT_USER = "git";
+export const GIT_HOME = "/home/git";
+export const BUILD_USER = "dynoform-build";
+export const STATE_DIR = "/var/lib/dynoform";
+export const SLUG_PORT = 5080;
+export const NGINX_DOMAINS_DIR = "/etc/nginx/dynoform/domains";
+
+export interface ControlPlaneArgs {
+    host: Host;
+    /** Public keys allowed to push and run verbs (stack config dynoform:gitAuthorizedKeys). */
+    authorizedKeys: string[];
+    domain: string;
+    agentUrls: pulumi.Input<string>[];
+    agentToken: pulumi.Input<string>;
+    routerUrls: pulumi.Input<string>[];
+    routerToken: pulumi.Input<string>;
+    databaseAdminUrl: pulumi.Input<string>;
+    memcacheServers: pulumi.Input<string>;
+    /** The control host is also an edge host: custom domains go straight into its nginx. */
+    edgeLocal: boolean;
+    binary: ServiceBinary;
+    /** Resources that must exist first (agents, routers, data). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** One authorized_keys line: the key may only run the forced command (verbs and git push). */
+export function authorizedKeyLine(name: string, key: string): string {
+    const clean = key.trim().split(/\s+/).slice(0, 2).join(" ");
+    if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/.test(clean)) {
+        throw new Error(`dynoform:gitAuthorizedKeys: "${key.slice(0, 40)}..." is not an OpenSSH public key: use the line of your ~/.ssh/id_ed25519.pub`);
+    }
+    if (!/^[A-Za-z0-9._@-]+$/.test(name)) throw new Error(`key name ${name} must be letters, digits, . _ @ -`);
+    return `command="${CONTROL_BINARY} ssh ${name}",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${clean}`;
+}
+
+/** Key names: the comment of the public key when it is a plain name, else key-N. */
+export function authorizedKeysFile(keys: { name?: string; key: string }[]): string {
+    const lines = keys.map((k, i) => {
+        const comment = k.name ?? k.key.trim().split(/\s+/)[2];
+        const name = comment && /^[A-Za-z0-9._@-]+$/.test(comment) ? comment : `key-${i + 1}`;
+        return authorizedKeyLine(name, k.key);
+    });
+    return `# Managed by dynoform (components/control): forced command only.\n${lines.join("\n")}\n`;
+}
+
+/**
+ * The control role: the `git` SSH user (forced command), the dynoform-control binary and config,
+ * the slug server + placement loop (systemd), the build user, app state under /var/lib/dynoform.
+ */
+export class ControlPlane extends pulumi.ComponentResource {
+    /** Address `git push` and the CLI use (git@<address>:<app>.git). */
+    public readonly gitHost: pulumi.Output<string>;
+    public readonly sshPort: pulumi.Output<number>;
+    public readonly hostKey: pulumi.Output<string>;
+    /** The stack's own CLI key (secret). */
+    public readonly cliPrivateKey: pulumi.Output<string>;
+    public readonly slugBaseUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dynoform:control:ControlPlane", name, {}, opts);
+        const connection = args.host.ssh;
+        authorizedKeysFile(args.authorizedKeys.map((k) => ({ key: k }))); // bad keys fail before anything is touched
+        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["git", "postgresql-client", "sudo", "ca-certificates"] }, { parent: this });
+        const users = new RemoteCommand(
+            `${name}-users`,
+            {
+                connection,
+                create: [
+                    `id -u ${GIT_USER} >/dev/null 2>&1 || useradd --system --create-home --home-dir ${GIT_HOME} --shell /bin/sh ${GIT_USER}`,
+                    `id -u ${BUILD_USER} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${BUILD_USER}`,
+                    `install -d -m 0711 -o root -g root ${STATE_DIR}`,
+                    `install -d -m 0755 -o root -g root ${GIT_HOME}/.ssh`,
+                    `usermod -p '*' ${GIT_USER}`,
+                ].join(" && "),
+                delete: `userdel ${BUILD_USER} || true; userdel -r ${GIT_USER} || true`,
+            },
+            { parent: this, dependsOn: [packages] },
+        );
+        const key = new SshKeyPair(`${name}-cli-key`, { comment: "dynoform-cli" }, { parent: this });
+        const authorized = new RemoteFile(
+            `${name}-authorized-keys`,
+            {
+                connection,
+                path: `${GIT_HOME}/.ssh/authorized_keys`,
+                content: key.publicKey.apply((pub) => authorizedKeysFile([...(pub ? [{ name: "dynoform-cli", key: pub }] : []), ...args.authorizedKeys.map((k) => ({ key: k }))])),
+                mode: "0644",
+                owner: "root:root",
+            },
+            { parent: this, dependsOn: [users] },
+        );
+        const binary = new RemoteBinary(`${name}-binary`, { connection, source: args.binary.source, sha256: args.binary.sha256, path: CONTROL_BINARY, mode: "0755" }, { parent: this });
+        const sudoers = new RemoteFile(
+            `${name}-sudoers`,
+            { connection, path: "/etc/sudoers.d/dynoform-control", content: render("control/sudoers", { binary: CONTROL_BINARY, gitUser: GIT_USER, buildUser: BUILD_USER }), mode: "0440" },
+            { parent: this, dependsOn: [packages, users] },
+        );
+        this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
+        const configJson = pulumi
+            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.databaseAdminUrl, args.memcacheServers])
+            .apply(([address, agents, agentToken, routers, routerToken, databaseAdminUrl, memcacheServers]) =>
+                JSON.stringify(
+                    {
+                        stateDir: STATE_DIR,
+                        domain: args.domain,
+                        gitHost: address,
+                        slugListen: `${address}:${SLUG_PORT}`,
+                        slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
+                        buildUser: BUILD_USER,
+                        buildTimeoutS: 900,
+                        agents,
+                        agentToken,
+                        routers,
+                        routerToken,
+                        databaseAdminUrl,
+                        memcacheServers,
+                        ...(args.edgeLocal ? { nginxDomainsDir: NGINX_DOMAINS_DIR } : {}),
+                    },
+                    null,
+                    2,
+                ) + "\n",
+            );
+        const config = new RemoteFile(`${name}-config`, { connection, path: "/etc/dynoform/control.json", content: pulumi.secret(configJson), mode: "0600" }, { parent: this });
+        new SystemdService(
+            `${name}-service`,
+            { connection, unit: "dynoform-control", unitFile: render("control/dynoform-control.service", {}), restartTriggers: [binary.sha256, config.sha256] },
+            { parent: this, dependsOn: [users, binary, config, sudoers, authorized, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
+        );
+        this.gitHost = args.host.privateAddress;
+        this.sshPort = args.host.ssh.apply((c) => c.port);
+        this.hostKey = args.host.ssh.apply((c) => c.hostKey);
+        this.cliPrivateKey = pulumi.secret(key.privateKey);
+        this.registerOutputs({ gitHost: this.gitHost, slugBaseUrl: this.slugBaseUrl });
+    }
+}
