@@ -17,11 +17,20 @@ import { SystemdSupervisor } from "./supervisor_systemd";
 import { UserManager } from "./users";
 
 export class NotFoundError extends Error {}
+
+/** mkdir -p, then the mode (not listable by dynos: 0711). */
+function ensureDir(dir: string, mode: number): string {
+  fs.mkdirSync(dir, { recursive: true, mode });
+  fs.chmodSync(dir, mode);
+  return dir;
+}
 export { SlugError, ValidationError };
 
 export function chooseSupervisor(config: AgentConfig): Supervisor {
   const kind = config.supervisor === "auto" ? (fs.existsSync("/run/systemd/system") ? "systemd" : "process") : config.supervisor;
-  return kind === "systemd" ? new SystemdSupervisor({ stopTimeoutMs: config.stopTimeoutMs }) : new ProcessSupervisor();
+  if (kind !== "systemd") return new ProcessSupervisor();
+  const sandbox = config.sandbox ? { envDir: path.join(config.stateDir, "env"), hide: [config.stateDir], inaccessible: config.hiddenPaths } : {};
+  return new SystemdSupervisor({ stopTimeoutMs: config.stopTimeoutMs, ...sandbox });
 }
 
 export interface OneOffRequest {
@@ -69,7 +78,7 @@ export class Agent {
       ports: new PortAllocator(config.portRange[0], config.portRange[1], config.address),
       policy: new RestartPolicy({ baseMs: config.restartBaseMs, maxMs: config.restartMaxMs, resetAfterMs: config.restartResetMs }),
       users: new UserManager({ appUsers: config.appUsers, dynoUser: config.dynoUser, prefix: config.appUserPrefix }),
-      logDir: path.join(config.stateDir, "logs"),
+      logDir: ensureDir(path.join(config.stateDir, "logs"), 0o711),
       changed: () => this.persist(),
     };
   }
@@ -77,6 +86,14 @@ export class Agent {
   /** Load state from disk and re-adopt dynos; start lease renewal. */
   async start(): Promise<void> {
     const state = this.store.load();
+    // the log buffer saved by the previous agent's shutdown
+    const saved = path.join(this.config.stateDir, "logs.json");
+    try {
+      this.logs.restore(JSON.parse(fs.readFileSync(saved, "utf8")));
+    } catch {
+      /* none (first start or the agent crashed): start empty */
+    }
+    fs.rmSync(saved, { force: true });
     for (const [name, rec] of Object.entries(state.apps)) {
       const app = new App(name, this.ctx, rec.desired, rec.cwd);
       this.apps.set(name, app);
@@ -154,7 +171,8 @@ export class Agent {
     for (;;) {
       const app = this.apps.get(name);
       if (!app) return false;
-      const ok = app.desired.dynos.every((n) => app.dynos.get(n)?.state === "up") && app.retiring.size === 0;
+      // scaled-down and replaced instances count until they are stopped
+      const ok = app.desired.dynos.every((n) => app.dynos.get(n)?.state === "up") && app.retiring.size === 0 && app.stopping.size === 0;
       if (ok) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
@@ -291,6 +309,13 @@ export class Agent {
     for (const a of this.apps.values()) a.detach();
     this.store.save(() => this.snapshot());
     this.store.flush();
+    try {
+      const saved = path.join(this.config.stateDir, "logs.json");
+      fs.writeFileSync(`${saved}.tmp`, JSON.stringify(this.logs.dump()), { mode: 0o600 });
+      fs.renameSync(`${saved}.tmp`, saved);
+    } catch {
+      /* best effort: logs are a buffer */
+    }
     this.closed = true;
     this.supervisor.close();
   }

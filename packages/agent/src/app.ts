@@ -55,6 +55,8 @@ export class App {
       size,
       memoryMb,
       concurrency: d.concurrency ?? this.config.concurrency,
+      ...(d.bootTimeoutMs !== undefined ? { bootTimeoutMs: d.bootTimeoutMs } : {}),
+      ...(d.stopTimeoutMs !== undefined ? { stopTimeoutMs: d.stopTimeoutMs } : {}),
     };
     return { ...s, specHash: specHash(s) };
   }

@@ -60,6 +60,13 @@ export interface AgentConfig {
   logDrains: string[];
   /** how often the dyno output files are read */
   logPollMs: number;
+  /**
+   * systemd supervisor: config vars in root-only EnvironmentFiles, the state dir hidden from dynos
+   * (their own slug bound back read-only) and hiddenPaths made inaccessible to them
+   */
+  sandbox: boolean;
+  /** host paths dynos must not see (host tokens and config) */
+  hiddenPaths: string[];
 }
 
 export const DEFAULT_SIZES: Record<string, DynoSize> = {
@@ -100,6 +107,8 @@ export function defaultConfig(): AgentConfig {
     concurrency: 50,
     logDrains: [],
     logPollMs: 100,
+    sandbox: true,
+    hiddenPaths: ["/etc/dynoform", "/etc/dynoform-agent"],
   };
 }
 

@@ -14,6 +14,9 @@ export interface DesiredState {
   memoryMb?: number;
   /** per-dyno concurrency announced to routers */
   concurrency?: number;
+  /** per-app overrides of the agent's bootTimeoutMs / stopTimeoutMs */
+  bootTimeoutMs?: number;
+  stopTimeoutMs?: number;
 }
 
 export class ValidationError extends Error {}
@@ -86,7 +89,19 @@ export function parseDesiredState(body: unknown, config: AgentConfig): DesiredSt
   if (memoryMb !== undefined && (typeof memoryMb !== "number" || !Number.isInteger(memoryMb) || memoryMb < 16 || memoryMb > 1 << 20)) throw new ValidationError("memoryMb must be an integer >= 16");
   const concurrency = b.concurrency;
   if (concurrency !== undefined && (typeof concurrency !== "number" || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000)) throw new ValidationError("concurrency must be an integer 1..100000");
-  return { release: b.release, slug, env, processTypes, dynos, size, memoryMb: memoryMb as number | undefined, concurrency: concurrency as number | undefined };
+  const ms = (key: "bootTimeoutMs" | "stopTimeoutMs", max: number): number | undefined => {
+    const v = b[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1000 || v > max) throw new ValidationError(`${key} must be an integer ${1000}..${max}`);
+    return v;
+  };
+  const bootTimeoutMs = ms("bootTimeoutMs", 10 * 60_000);
+  const stopTimeoutMs = ms("stopTimeoutMs", 5 * 60_000);
+  return {
+    release: b.release, slug, env, processTypes, dynos, size, memoryMb: memoryMb as number | undefined, concurrency: concurrency as number | undefined,
+    ...(bootTimeoutMs !== undefined ? { bootTimeoutMs } : {}),
+    ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
+  };
 }
 
 export function sizeFor(d: DesiredState, type: string, config: AgentConfig): { size: string; memoryMb: number } {

@@ -33,6 +33,9 @@ export interface DynoSpec {
   size: string;
   memoryMb: number;
   concurrency: number;
+  /** per-app overrides of the agent's timeouts */
+  bootTimeoutMs?: number;
+  stopTimeoutMs?: number;
   /** hash of everything above that matters to the running process */
   specHash: string;
 }
@@ -74,7 +77,10 @@ export interface DynoContext {
 
 export function specHash(s: Omit<DynoSpec, "specHash">): string {
   const h = crypto.createHash("sha256");
-  h.update(JSON.stringify([s.app, s.name, s.type, s.release, s.slugSha, s.command, s.cwd, Object.entries(s.env).sort(), s.memoryMb, s.concurrency]));
+  const parts: unknown[] = [s.app, s.name, s.type, s.release, s.slugSha, s.command, s.cwd, Object.entries(s.env).sort(), s.memoryMb, s.concurrency];
+  // appended only when set, so hashes of dynos started before these existed stay the same
+  if (s.bootTimeoutMs !== undefined || s.stopTimeoutMs !== undefined) parts.push(s.bootTimeoutMs ?? null, s.stopTimeoutMs ?? null);
+  h.update(JSON.stringify(parts));
   return h.digest("hex").slice(0, 16);
 }
 
@@ -107,6 +113,8 @@ export class Dyno {
   private killReason: string | undefined;
   private exitWaiters: Array<(e: ExitInfo) => void> = [];
   private stopping: Promise<void> | undefined;
+  /** release of the previous process (systemd: its unit must be gone before the name is reused) */
+  private cleanup: Promise<void> | undefined;
   private listeners: Array<(d: Dyno, from: DynoState, to: DynoState) => void> = [];
 
   constructor(
@@ -126,6 +134,12 @@ export class Dyno {
   }
   get logFile(): string {
     return path.join(this.ctx.logDir, `${this.unit}.log`);
+  }
+  get bootTimeoutMs(): number {
+    return this.spec.bootTimeoutMs ?? this.ctx.config.bootTimeoutMs;
+  }
+  get stopTimeoutMs(): number {
+    return this.spec.stopTimeoutMs ?? this.ctx.config.stopTimeoutMs;
   }
   get address(): string | undefined {
     return this.port === undefined ? undefined : `${this.ctx.config.address}:${this.port}`;
@@ -160,8 +174,10 @@ export class Dyno {
     this.nextRestartAt = undefined;
     this.killReason = undefined;
     this.setState("starting");
-    const c = this.ctx.config;
     try {
+      if (this.cleanup) await this.cleanup;
+      this.cleanup = undefined;
+      if (gen !== this.gen) return;
       if (this.port === undefined) this.port = await this.ctx.ports.allocate();
       const user = await this.ctx.users.forApp(this.spec.app);
       fs.mkdirSync(this.ctx.logDir, { recursive: true });
@@ -181,6 +197,7 @@ export class Dyno {
         user,
         memoryMb: this.spec.memoryMb,
         logFile: this.logFile,
+        stopTimeoutMs: this.stopTimeoutMs,
       });
     } catch (e) {
       if (gen !== this.gen) return;
@@ -197,7 +214,7 @@ export class Dyno {
     }
     this.follow(gen, false);
     if (this.spec.type === "web") {
-      this.bootTimer = setTimeout(() => this.bootTimeout(gen), c.bootTimeoutMs);
+      this.bootTimer = setTimeout(() => this.bootTimeout(gen), this.bootTimeoutMs);
       void this.awaitReady(gen);
     } else {
       this.setState("up");
@@ -259,7 +276,7 @@ export class Dyno {
 
   private bootTimeout(gen: number): void {
     if (gen !== this.gen || this.state !== "starting") return;
-    const secs = Math.round(this.ctx.config.bootTimeoutMs / 1000);
+    const secs = Math.round(this.bootTimeoutMs / 1000);
     this.log(`Error R10 (Boot timeout) -> Web process failed to bind to $PORT within ${secs} seconds of launch`);
     this.log("Stopping process with SIGKILL");
     this.killReason = "R10";
@@ -306,7 +323,7 @@ export class Dyno {
   private crashed(e: ExitInfo, reason: string): void {
     const upFor = this.upAt ? Date.now() - this.upAt.getTime() : null;
     this.lastExit = { status: e.status, at: new Date().toISOString(), reason };
-    void this.cleanupProcess(true);
+    this.cleanup = this.cleanupProcess(true).catch(() => undefined);
     this.crashes = this.ctx.policy.nextCount(this.crashes, upFor);
     const delay = this.ctx.policy.delayMs(this.crashes);
     this.nextRestartAt = new Date(Date.now() + delay);
@@ -380,7 +397,7 @@ export class Dyno {
     this.unwatch = this.ctx.supervisor.onExit(ref, (e) => this.exited(gen, e));
     this.log("Stopping all processes with SIGTERM");
     await this.ctx.supervisor.kill(ref, "SIGTERM");
-    const grace = this.ctx.config.stopTimeoutMs;
+    const grace = this.stopTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let e = await Promise.race([exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), grace)))]);
     clearTimeout(timer);
@@ -422,7 +439,7 @@ export class Dyno {
           await this.register();
         } else {
           this.state = "starting";
-          const left = Math.max(0, this.ctx.config.bootTimeoutMs - (Date.now() - (this.startedAt?.getTime() ?? Date.now())));
+          const left = Math.max(0, this.bootTimeoutMs - (Date.now() - (this.startedAt?.getTime() ?? Date.now())));
           this.bootTimer = setTimeout(() => this.bootTimeout(gen), left);
           void this.awaitReady(gen);
         }

@@ -87,6 +87,23 @@ export class LogBuffer {
     };
   }
 
+  /** Every app's kept lines (saved across an agent restart). */
+  dump(): Record<string, LogLine[]> {
+    const out: Record<string, LogLine[]> = {};
+    for (const [app, ring] of this.rings) out[app] = ring.toArray();
+    return out;
+  }
+
+  /** Put saved lines back (before anything new is appended); listeners are not called. */
+  restore(saved: Record<string, LogLine[]>): void {
+    for (const [app, lines] of Object.entries(saved)) {
+      if (!Array.isArray(lines)) continue;
+      let ring = this.rings.get(app);
+      if (!ring) this.rings.set(app, (ring = new Ring(this.linesPerApp)));
+      for (const l of lines) if (l && typeof l.line === "string") ring.push(l);
+    }
+  }
+
   drop(app: string): void {
     this.rings.delete(app);
   }

@@ -28,6 +28,8 @@ export class SlugStore {
     private readonly downloadTimeoutMs = 10 * 60_000,
   ) {
     fs.mkdirSync(dir, { recursive: true });
+    // traversable, not listable: a dyno cannot enumerate the other slugs on the host
+    fs.chmodSync(dir, 0o711);
   }
 
   /** Directory a slug's dynos run in (its cwd), when the slug is on disk. */

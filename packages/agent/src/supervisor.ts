@@ -23,6 +23,8 @@ export interface LaunchSpec {
   memoryMb: number;
   /** stdout and stderr are appended here (O_APPEND); the agent tails the file */
   logFile?: string;
+  /** SIGTERM → this grace → SIGKILL (default: the agent's stopTimeoutMs) */
+  stopTimeoutMs?: number;
 }
 
 /** What is persisted to re-adopt a running dyno after an agent restart. */

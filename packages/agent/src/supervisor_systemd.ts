@@ -5,16 +5,56 @@
 // Unit lifecycle: RemainAfterExit=yes keeps the unit loaded after its main process exits, so
 // the agent can read Result/ExecMainStatus; release() then stops it (killing stragglers in the
 // cgroup) and reset-failed unloads it. Exit is detected by one batched `systemctl show` poll.
+//
+// Secrets and isolation: config vars go to a root-only EnvironmentFile (read by systemd), never into
+// unit properties (`systemctl show -p Environment` is readable by every local user over D-Bus) or
+// systemd-run's argv. With a sandbox, dynos see a read-only empty tmpfs over the agent's state dir
+// with only their own slug bound back (no other app's slug, no state.json, no other logs), and
+// cannot see /etc/dynoform (host tokens).
+// Memory: MemoryCurrent when the memory controller is available (cgroup v2 hosts); otherwise
+// (cgroup v1/hybrid, containers) the summed RSS of the processes in the unit's cgroup.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { DynoRef, ExitInfo, LaunchSpec, Supervisor } from "./supervisor";
 import { wrapperArgv } from "./supervisor";
+
+export interface Sandbox {
+  /** root-only file the unit's environment is written to (instead of --setenv) */
+  envFile?: string;
+  /** directories replaced by an empty read-only tmpfs (the dyno's cwd is bound back read-only) */
+  hide?: string[];
+  /** paths made inaccessible ("-" prefixed: ignored when missing) */
+  inaccessible?: string[];
+}
 
 export interface SystemdOptions {
   stopTimeoutMs: number;
   pollMs?: number;
   slice?: string;
+  /** where each unit's EnvironmentFile is written (mode 0600); unset: --setenv */
+  envDir?: string;
+  hide?: string[];
+  inaccessible?: string[];
   /** injectable for tests */
   exec?: (cmd: string, args: string[]) => Promise<string>;
+}
+
+/** systemd EnvironmentFile syntax: KEY="value" with \\ \" \` \$ escaped (newlines kept inside quotes). */
+export function environmentFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => `${k}="${v.replace(/[\\"`$]/g, (c) => `\\${c}`)}"\n`)
+    .join("");
+}
+
+function sandboxProps(spec: LaunchSpec, sb: Sandbox | undefined): string[] {
+  const props: string[] = [];
+  if (!sb) return props;
+  for (const h of sb.hide ?? []) props.push(`TemporaryFileSystem=${h}:ro`);
+  if (sb.hide?.length) props.push(`BindReadOnlyPaths=${spec.cwd}`);
+  for (const p of sb.inaccessible ?? []) props.push(`InaccessiblePaths=-${p}`);
+  if (sb.envFile) props.push(`EnvironmentFile=${sb.envFile}`);
+  return props;
 }
 
 export function unitName(unit: string): string {
@@ -23,6 +63,7 @@ export function unitName(unit: string): string {
 
 /** Properties shared by long-running and one-off dynos. */
 export function unitProperties(spec: LaunchSpec, stopTimeoutMs: number): string[] {
+  stopTimeoutMs = spec.stopTimeoutMs ?? stopTimeoutMs;
   const hardMb = spec.memoryMb * 2; // R15: Heroku kills at 2x the quota
   const highMb = Math.floor(hardMb * 0.9); // kernel reclaims/throttles just before the kill
   const props = [
@@ -44,7 +85,7 @@ export function unitProperties(spec: LaunchSpec, stopTimeoutMs: number): string[
 }
 
 /** The full systemd-run argv (without the "systemd-run" itself) for a long-running dyno. */
-export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice"): string[] {
+export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice", sandbox?: Sandbox): string[] {
   const args = [
     `--unit=${unitName(spec.unit)}`,
     `--description=dynoform dyno ${spec.app} ${spec.dyno}`,
@@ -56,18 +97,20 @@ export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = 
   for (const p of unitProperties(spec, stopTimeoutMs)) args.push("-p", p);
   args.push("-p", "RemainAfterExit=yes");
   if (spec.logFile) args.push("-p", `StandardOutput=append:${spec.logFile}`, "-p", `StandardError=append:${spec.logFile}`);
-  for (const [k, v] of Object.entries(spec.env)) args.push(`--setenv=${k}=${v}`);
+  for (const p of sandboxProps(spec, sandbox)) args.push("-p", p);
+  if (!sandbox?.envFile) for (const [k, v] of Object.entries(spec.env)) args.push(`--setenv=${k}=${v}`);
   args.push("--", ...wrapperArgv(spec.command));
   return args;
 }
 
 /** argv for a one-off (attached) dyno: stdio piped through systemd-run, exit status returned by it. */
-export function systemdRunAttachedArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice"): string[] {
+export function systemdRunAttachedArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice", sandbox?: Sandbox): string[] {
   const args = [`--unit=${unitName(spec.unit)}`, `--description=dynoform one-off ${spec.app} ${spec.dyno}`, `--slice=${slice}`, "--quiet", "--pipe", "--wait", "--collect"];
   if (spec.user) args.push(`--uid=${spec.user.uid}`, `--gid=${spec.user.gid}`);
   args.push(`--working-directory=${spec.cwd}`);
   for (const p of unitProperties(spec, stopTimeoutMs)) if (p !== "StandardInput=null") args.push("-p", p);
-  for (const [k, v] of Object.entries(spec.env)) args.push(`--setenv=${k}=${v}`);
+  for (const p of sandboxProps(spec, sandbox)) args.push("-p", p);
+  if (!sandbox?.envFile) for (const [k, v] of Object.entries(spec.env)) args.push(`--setenv=${k}=${v}`);
   args.push("--", ...wrapperArgv(spec.command));
   return args;
 }
@@ -82,9 +125,10 @@ export interface UnitState {
   execMainCode: number;
   execMainStatus: number;
   memoryCurrent: number | null;
+  controlGroup: string;
 }
 
-export const SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus,MemoryCurrent";
+export const SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus,MemoryCurrent,ControlGroup";
 
 /** Parse `systemctl show -p ... a b c` output: one block per unit, blank-line separated, in order. */
 export function parseShow(out: string): UnitState[] {
@@ -106,6 +150,7 @@ export function parseShow(out: string): UnitState[] {
       execMainCode: Number(kv.ExecMainCode ?? 0),
       execMainStatus: Number(kv.ExecMainStatus ?? 0),
       memoryCurrent: mem && /^\d+$/.test(mem) ? Number(mem) : null,
+      controlGroup: kv.ControlGroup ?? "",
     };
   });
 }
@@ -128,7 +173,8 @@ export function exitFromState(s: UnitState): ExitInfo | null {
 function defaultExec(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")}...: ${stderr.trim() || err.message}`));
+      // never err.message: it holds the whole command line (env values without a sandbox)
+      if (err) reject(new Error(`${cmd} ${args[0] ?? ""}: ${stderr.trim() || `failed (${err.code ?? err.signal ?? "error"})`}`));
       else resolve(stdout);
     });
   });
@@ -138,7 +184,7 @@ export class SystemdSupervisor implements Supervisor {
   readonly kind = "systemd" as const;
   private readonly exec: (cmd: string, args: string[]) => Promise<string>;
   private readonly watchers = new Map<string, Set<(e: ExitInfo) => void>>();
-  private readonly memory = new Map<string, number | null>();
+  private readonly memory = new Map<string, UnitState>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
 
@@ -146,8 +192,37 @@ export class SystemdSupervisor implements Supervisor {
     this.exec = opts.exec ?? defaultExec;
   }
 
+  private sandbox(unit: string): Sandbox | undefined {
+    const o = this.opts;
+    if (!o.envDir && !o.hide?.length && !o.inaccessible?.length) return undefined;
+    return { envFile: o.envDir ? this.envFile(unit) : undefined, hide: o.hide, inaccessible: o.inaccessible };
+  }
+
+  private envFile(unit: string): string {
+    return path.join(this.opts.envDir!, `${unitName(unit)}.env`);
+  }
+
+  private writeEnv(spec: LaunchSpec): void {
+    if (!this.opts.envDir) return;
+    fs.mkdirSync(this.opts.envDir, { recursive: true, mode: 0o700 });
+    const file = this.envFile(spec.unit);
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, environmentFile(spec.env), { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  }
+
+  private removeEnv(unit: string): void {
+    if (this.opts.envDir) fs.rmSync(this.envFile(unit), { force: true });
+  }
+
   async start(spec: LaunchSpec): Promise<DynoRef> {
-    await this.exec("systemd-run", systemdRunArgs(spec, this.opts.stopTimeoutMs, this.opts.slice));
+    this.writeEnv(spec);
+    try {
+      await this.exec("systemd-run", systemdRunArgs(spec, this.opts.stopTimeoutMs, this.opts.slice, this.sandbox(spec.unit)));
+    } catch (e) {
+      this.removeEnv(spec.unit);
+      throw e;
+    }
     const [st] = await this.show([spec.unit]);
     return { supervisor: "systemd", unit: spec.unit, pid: st?.mainPid ?? 0 };
   }
@@ -190,7 +265,7 @@ export class SystemdSupervisor implements Supervisor {
       units.forEach((u, i) => {
         const s = states[i];
         if (!s) return;
-        this.memory.set(u, s.memoryCurrent);
+        this.memory.set(u, s);
         const e = exitFromState(s);
         if (!e) return;
         const cbs = this.watchers.get(u);
@@ -215,23 +290,52 @@ export class SystemdSupervisor implements Supervisor {
   }
 
   async memoryBytes(ref: DynoRef): Promise<number | null> {
-    if (this.memory.has(ref.unit)) return this.memory.get(ref.unit) ?? null;
-    const [s] = await this.show([ref.unit]);
-    return s?.memoryCurrent ?? null;
+    const s = this.memory.get(ref.unit) ?? (await this.show([ref.unit]))[0];
+    if (!s) return null;
+    if (s.memoryCurrent !== null) return s.memoryCurrent;
+    return cgroupRss(s.controlGroup);
   }
 
   async release(ref: DynoRef): Promise<void> {
     this.memory.delete(ref.unit);
     await this.exec("systemctl", ["stop", unitName(ref.unit)]).catch(() => undefined);
     await this.exec("systemctl", ["reset-failed", unitName(ref.unit)]).catch(() => undefined);
+    this.removeEnv(ref.unit);
   }
 
   runAttached(spec: LaunchSpec): ChildProcess {
-    return spawn("systemd-run", systemdRunAttachedArgs(spec, this.opts.stopTimeoutMs, this.opts.slice), { stdio: ["pipe", "pipe", "pipe"] });
+    this.writeEnv(spec);
+    const child = spawn("systemd-run", systemdRunAttachedArgs(spec, this.opts.stopTimeoutMs, this.opts.slice, this.sandbox(spec.unit)), { stdio: ["pipe", "pipe", "pipe"] });
+    child.once("close", () => this.removeEnv(spec.unit));
+    return child;
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** Summed RSS (bytes) of the processes in a cgroup, found in whichever hierarchy is mounted; null if none. */
+export function cgroupRss(cg: string, root = "/sys/fs/cgroup"): number | null {
+  if (!cg || !cg.startsWith("/")) return null;
+  for (const h of ["", "/unified", "/systemd"]) {
+    let pids: string[];
+    try {
+      pids = fs.readFileSync(`${root}${h}${cg}/cgroup.procs`, "utf8").split("\n").filter(Boolean);
+    } catch {
+      continue;
+    }
+    let kb = 0;
+    for (const pid of pids) {
+      try {
+        const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+        if (m) kb += Number(m[1]);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    return kb * 1024;
+  }
+  return null;
 }

@@ -7,7 +7,7 @@ import { formatLine, herokuTimestamp, LogBuffer } from "../src/log_buffer";
 import { LogTailer } from "../src/log_tailer";
 import { RestartPolicy } from "../src/restart_policy";
 import { WRAPPER } from "../src/supervisor";
-import { exitFromState, parseShow, SystemdSupervisor, systemdRunArgs, systemdRunAttachedArgs } from "../src/supervisor_systemd";
+import { cgroupRss, environmentFile, exitFromState, parseShow, SystemdSupervisor, systemdRunArgs, systemdRunAttachedArgs } from "../src/supervisor_systemd";
 import { appUserName, lookupUser, useraddArgs, UserManager } from "../src/users";
 import { tmpDir } from "./helpers";
 
@@ -55,6 +55,40 @@ test("systemd-run command line for a dyno", () => {
     "--",
     "/bin/bash", "-c", WRAPPER, "dyno", "node server.js --port $PORT",
   ]);
+});
+
+test("sandboxed systemd-run: env in a root-only file, state dir hidden but the slug, host tokens inaccessible", () => {
+  const sandbox = { envFile: "/var/lib/dynoform-agent/env/u.env", hide: ["/var/lib/dynoform-agent"], inaccessible: ["/etc/dynoform"] };
+  const args = systemdRunArgs({ ...spec, stopTimeoutMs: 3000 }, 30_000, "dynoform.slice", sandbox);
+  expect(args.filter((a) => a.startsWith("--setenv"))).toEqual([]);
+  expect(args).toContain("TimeoutStopSec=3s");
+  const i = args.indexOf("StandardError=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log");
+  expect(args.slice(i + 1, i + 9)).toEqual([
+    "-p", "TemporaryFileSystem=/var/lib/dynoform-agent:ro",
+    "-p", "BindReadOnlyPaths=/var/lib/dynoform-agent/slugs/abc/app",
+    "-p", "InaccessiblePaths=-/etc/dynoform",
+    "-p", "EnvironmentFile=/var/lib/dynoform-agent/env/u.env",
+  ]);
+  const attached = systemdRunAttachedArgs({ ...spec, logFile: undefined }, 30_000, "dynoform.slice", sandbox);
+  expect(attached).toContain("EnvironmentFile=/var/lib/dynoform-agent/env/u.env");
+  expect(attached.filter((a) => a.startsWith("--setenv"))).toEqual([]);
+  // systemd's EnvironmentFile quoting, checked against what bash makes of the same text
+  const env = { A: 'pa$$ "q" \\ `t`', MULTI: "a\nb", EMPTY: "" };
+  expect(environmentFile(env)).toBe('A="pa\\$\\$ \\"q\\" \\\\ \\`t\\`"\nMULTI="a\nb"\nEMPTY=""\n');
+  const out = require("node:child_process").execFileSync("/bin/bash", ["-c", `${environmentFile(env)}printf '%s|' "$A" "$MULTI" "$EMPTY"`], { encoding: "utf8" });
+  expect(out).toBe(`${env.A}|${env.MULTI}||`);
+});
+
+test("memory of a unit without MemoryCurrent: summed RSS of its cgroup's processes", () => {
+  const root = tmpDir();
+  fs.mkdirSync(path.join(root, "unified/dynoform.slice/u.service"), { recursive: true });
+  fs.writeFileSync(path.join(root, "unified/dynoform.slice/u.service/cgroup.procs"), `${process.pid}\n`);
+  const rss = cgroupRss("/dynoform.slice/u.service", root)!;
+  expect(rss).toBeGreaterThan(10 << 20);
+  expect(rss).toBeLessThan(8 * 2 ** 30);
+  expect(cgroupRss("/nope.service", root)).toBeNull();
+  expect(cgroupRss("", root)).toBeNull();
+  fs.rmSync(root, { recursive: true, force: true });
 });
 
 test("systemd-run command line for a one-off dyno", () => {
@@ -105,7 +139,7 @@ test("systemd supervisor drives systemctl/systemd-run with the expected commands
   const ref = await sup.start(spec);
   expect(ref).toEqual({ supervisor: "systemd", unit: spec.unit, pid: 77 });
   expect(calls[0][0]).toBe("systemd-run");
-  expect(calls[1]).toEqual(["systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus,MemoryCurrent", "dyno-shop-web.1-a1b2c3.service"]);
+  expect(calls[1]).toEqual(["systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus,MemoryCurrent,ControlGroup", "dyno-shop-web.1-a1b2c3.service"]);
   expect(await sup.isRunning(ref)).toBe(true);
   expect(await sup.memoryBytes(ref)).toBe(2097152);
   await sup.kill(ref, "SIGTERM");
