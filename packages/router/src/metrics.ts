@@ -20,9 +20,18 @@ export class Metrics {
   private requests = new Map<string, number>();
   private latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
 
+  /** Plain successes (no code) counted per app and status without building a key each time. */
+  private plain = new Map<string, Map<number, number>>();
+
   observe(app: string, code: string, status: number, ms: number): void {
-    const k = `${app}\t${code}\t${status}`;
-    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+    if (code === "") {
+      let byStatus = this.plain.get(app);
+      if (!byStatus) this.plain.set(app, (byStatus = new Map()));
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+    } else {
+      const k = `${app}\t${code}\t${status}`;
+      this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+    }
     let h = this.latency.get(app);
     if (!h) { h = { buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 }; this.latency.set(app, h); }
     let i = 0;
@@ -33,8 +42,10 @@ export class Metrics {
   }
 
   snapshot(gauges: Pick<MetricsSnapshot, "queueDepth" | "inflight" | "quarantined">): MetricsSnapshot {
+    const requests = Object.fromEntries(this.requests);
+    for (const [app, byStatus] of this.plain) for (const [status, n] of byStatus) requests[`${app}\t\t${status}`] = n;
     return {
-      requests: Object.fromEntries(this.requests),
+      requests,
       latency: Object.fromEntries([...this.latency].map(([k, v]) => [k, { buckets: [...v.buckets], sum: v.sum, count: v.count }])),
       ...gauges,
     };

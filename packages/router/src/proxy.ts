@@ -51,6 +51,31 @@ class BodyRelay extends Readable {
   }
 }
 
+/** undici dispatch handler of one attempt (a class: no closures allocated per request). */
+class Forward implements Dispatcher.DispatchHandler {
+  constructor(private readonly proxy: Proxy, private readonly ctx: Ctx, private readonly t: Target) {}
+  onConnect(abort: (err?: Error) => void): void {
+    this.ctx.abort = abort;
+  }
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.proxy.onUpstreamHeaders(this.ctx, this.t, statusCode, rawHeaders, resume, statusText);
+  }
+  onData(chunk: Buffer): boolean {
+    const ctx = this.ctx;
+    if (ctx.done) return false;
+    ctx.bytes += chunk.length;
+    const ok = ctx.res.write(chunk);
+    if (!ok) ctx.res.once("drain", () => ctx.resume && ctx.resume());
+    return ok;
+  }
+  onComplete(): void {
+    this.proxy.onUpstreamComplete(this.ctx, this.t);
+  }
+  onError(err: Error): void {
+    this.proxy.onUpstreamError(this.ctx, this.t, err);
+  }
+}
+
 interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
@@ -360,35 +385,7 @@ export class Proxy {
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
     const route = ctx.app.route;
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect: (abort) => {
-        ctx.abort = abort;
-      },
-      onHeaders: (statusCode, rawHeaders, resume, statusText) => {
-        if (ctx.done || ctx.target !== t) return false;
-        ctx.gotHeaders = true;
-        ctx.status = statusCode;
-        ctx.resume = resume;
-        const headers = forwardResponseHeaders(rawHeaders as unknown as Buffer[], ctx.requestId);
-        if (this.draining) ctx.res.shouldKeepAlive = false;
-        ctx.res.writeHead(statusCode, statusText || undefined, headers);
-        return true;
-      },
-      onData: (chunk) => {
-        if (ctx.done) return false;
-        ctx.bytes += chunk.length;
-        const ok = ctx.res.write(chunk);
-        if (!ok) ctx.res.once("drain", () => ctx.resume && ctx.resume());
-        return ok;
-      },
-      onComplete: () => {
-        if (ctx.done || ctx.target !== t) return;
-        this.release(ctx);
-        ctx.res.end();
-        this.finish(ctx, "", ctx.status);
-      },
-      onError: (err) => this.onUpstreamError(ctx, t, err),
-    };
+    const handler = new Forward(this, ctx, t);
     t.pool.dispatch(
       {
         path: req.url ?? "/",
@@ -403,7 +400,26 @@ export class Proxy {
     );
   }
 
-  private onUpstreamError(ctx: Ctx, t: Target, err: Error): void {
+  /** undici's response head (see Forward). */
+  onUpstreamHeaders(ctx: Ctx, t: Target, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (ctx.done || ctx.target !== t) return false;
+    ctx.gotHeaders = true;
+    ctx.status = statusCode;
+    ctx.resume = resume;
+    const headers = forwardResponseHeaders(rawHeaders, ctx.requestId);
+    if (this.draining) ctx.res.shouldKeepAlive = false;
+    ctx.res.writeHead(statusCode, statusText || undefined, headers);
+    return true;
+  }
+
+  onUpstreamComplete(ctx: Ctx, t: Target): void {
+    if (ctx.done || ctx.target !== t) return;
+    this.release(ctx);
+    ctx.res.end();
+    this.finish(ctx, "", ctx.status);
+  }
+
+  onUpstreamError(ctx: Ctx, t: Target, err: Error): void {
     if (ctx.target !== t) return;
     this.release(ctx);
     if (ctx.done) return;

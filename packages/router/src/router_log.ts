@@ -20,8 +20,12 @@ export interface LogFields {
   protocol: string;
 }
 
-const quote = (s: string) => '"' + s.replace(/[\\"]/g, (c) => "\\" + c).replace(/[\x00-\x1f\x7f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
-const bare = (s: string) => (s === "" ? '""' : /^[\x21-\x7e]+$/.test(s) && !/["\\]/.test(s) ? s : quote(s));
+// Fast paths: almost every value is plain printable ASCII and needs no escaping.
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f"\\]/;
+const BARE_OK = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const quoteSlow = (s: string) => '"' + s.replace(/[\\"]/g, (c) => "\\" + c).replace(/[\x00-\x1f\x7f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+const quote = (s: string) => (NEEDS_ESCAPE.test(s) ? quoteSlow(s) : '"' + s + '"');
+const bare = (s: string) => (s === "" ? '""' : BARE_OK.test(s) ? s : quote(s));
 
 export function formatLine(f: LogFields): string {
   const head = f.code ? `at=error code=${f.code} desc=${quote(f.desc ?? "")} ` : "at=info ";
