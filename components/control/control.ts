@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
@@ -27,8 +29,24 @@ export interface ControlPlaneArgs {
     /** The control host is also an edge host: custom domains go straight into its nginx. */
     edgeLocal: boolean;
     binary: ServiceBinary;
+    /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
+    extraCaCertificates?: string;
     /** Resources that must exist first (agents, routers, data). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The extra CAs this machine trusts (/usr/local/share/ca-certificates/*.crt): lab machines reach the
+ * npm registry through the same network path, so builds on the lab control host must trust them too.
+ */
+export function localExtraCaCertificates(dir = "/usr/local/share/ca-certificates"): string | undefined {
+    if (!fs.existsSync(dir)) return undefined;
+    const pems = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".crt"))
+        .sort()
+        .map((f) => fs.readFileSync(path.join(dir, f), "utf8").trim());
+    return pems.length ? pems.join("\n") + "\n" : undefined;
 }
 
 /** One authorized_keys line: the key may only run the forced command (verbs and git push). */
@@ -84,6 +102,13 @@ export class ControlPlane extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [packages] },
         );
+        const caDeps: pulumi.Resource[] = [];
+        if (args.extraCaCertificates) {
+            const ca = new RemoteFile(`${name}-extra-ca`, { connection, path: "/usr/local/share/ca-certificates/dynoform-extra.crt", content: args.extraCaCertificates, mode: "0644" }, { parent: this, dependsOn: [packages] });
+            caDeps.push(
+                new RemoteCommand(`${name}-update-ca`, { connection, create: "update-ca-certificates >/dev/null", triggers: [ca.sha256] }, { parent: this, dependsOn: [ca] }),
+            );
+        }
         const key = new SshKeyPair(`${name}-cli-key`, { comment: "dynoform-cli" }, { parent: this });
         const authorized = new RemoteFile(
             `${name}-authorized-keys`,
@@ -131,7 +156,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         new SystemdService(
             `${name}-service`,
             { connection, unit: "dynoform-control", unitFile: render("control/dynoform-control.service", {}), restartTriggers: [binary.sha256, config.sha256] },
-            { parent: this, dependsOn: [users, binary, config, sudoers, authorized, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
+            { parent: this, dependsOn: [users, binary, config, sudoers, authorized, ...caDeps, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
         );
         this.gitHost = args.host.privateAddress;
         this.sshPort = args.host.ssh.apply((c) => c.port);

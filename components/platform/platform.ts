@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
-import { ControlPlane } from "../control";
+import { ControlPlane, localExtraCaCertificates } from "../control";
 import { Data } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
@@ -108,6 +108,7 @@ export class Platform extends pulumi.ComponentResource {
                 databaseAdminUrl: data.databaseAdminUrl,
                 memcacheServers: data.memcacheServers,
                 edgeLocal: controlSpec.roles.includes("edge"),
+                ...(config.target === "lab" ? { extraCaCertificates: localExtraCaCertificates() } : {}),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
                 dependsOn: [...dynoHosts, ...meshes, data, ...edges],
             },

@@ -4,7 +4,22 @@
 // builds as the build user need root, so `ssh` mode re-executes itself through `sudo -n` (a
 // sudoers rule allows exactly this binary and keeps SSH_ORIGINAL_COMMAND; see components/control).
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as tls from "node:tls";
 import { main } from "./control_main";
+
+// Trust the host's CA store as well as Node's bundled one (registry mirrors/proxies with their own
+// CA, as in the lab); children (npm during builds) get it through NODE_EXTRA_CA_CERTS.
+const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+if (fs.existsSync(SYSTEM_CA_FILE)) {
+    process.env.NODE_EXTRA_CA_CERTS ??= SYSTEM_CA_FILE;
+    const t = tls as unknown as { setDefaultCACertificates?: (c: string[]) => void; getCACertificates?: (k: string) => string[] };
+    try {
+        t.setDefaultCACertificates?.([...(t.getCACertificates?.("bundled") ?? []), ...(t.getCACertificates?.("system") ?? [])]);
+    } catch {
+        /* older Node: NODE_EXTRA_CA_CERTS only */
+    }
+}
 
 function reexecWithSudo(): boolean {
     return process.argv[2] === "ssh" && typeof process.getuid === "function" && process.getuid() !== 0 && process.env.DYNOFORM_NO_SUDO !== "1";

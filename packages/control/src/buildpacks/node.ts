@@ -157,6 +157,9 @@ export function nodeBuildpack(opts: NodeBuildpackOptions): Buildpack {
                 npm_config_fund: "false",
                 npm_config_audit: "false",
                 npm_config_loglevel: ctx.env.NPM_CONFIG_LOGLEVEL ?? "error",
+                // The host's trust store (a registry mirror or proxy with its own CA) reaches npm too.
+                ...(process.env.NODE_EXTRA_CA_CERTS && !ctx.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+                ...(process.env.npm_config_registry && !ctx.env.npm_config_registry ? { npm_config_registry: process.env.npm_config_registry } : {}),
             };
             const npm = async (args: string[]) => {
                 log.info(`Running npm ${args.join(" ")}`);
