@@ -287,6 +287,11 @@ async function main() {
     execFileSync(process.execPath, [join(root, "scripts/build-binaries.mjs"), "--only", "dynoform-router"], { stdio: "inherit" });
   }
 
+  if (process.env.BENCH_ONLY !== "balance") await efficiencyAndLatency();
+  await balancing();
+}
+
+async function efficiencyAndLatency() {
   // 1. Efficiency: requests per CPU-second of the proxy, against fast nginx-served dynos.
   const fastPorts = [];
   for (let i = 0; i < 4; i++) fastPorts.push(await freePort());
@@ -312,7 +317,9 @@ async function main() {
   figure("router_added_p99_ms", Math.max(0, via.p99 - direct.p99).toFixed(3));
   await stop(router.p);
   await stop(backend);
+}
 
+async function balancing() {
   // 3. Balancing quality: one-at-a-time dynos with heavy-tailed service times at 70% of capacity.
   const base = 31000 + Math.floor(Math.random() * 2000);
   const dynoPorts = Array.from({ length: DYNOS }, (_, i) => base + i);
@@ -333,9 +340,18 @@ async function main() {
     return r.p99;
   };
   const p2c = await policy("router (P2C + cap 1 + queue)", "p99_ms_router", async () => [await startRouter("router-p2c", dynoPorts, { dynoConcurrency: 1, accessLog: false })]);
-  const two = await policy("two router instances", "p99_ms_router_2instances", async () => [
-    await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
-    await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
+  // Two instances that tell each other their in-flight counts (peers/loadListen, UDP), as deployed.
+  const two = await policy("two router instances (sharing load)", "p99_ms_router_2instances", async () => {
+    const [ua, ub] = [await freePort(), await freePort()];
+    return [
+      await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` }),
+      await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false, loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` }),
+    ];
+  });
+  // For reference: the same two instances each balancing on its own counts only.
+  await policy("two router instances (independent)", "p99_ms_router_2instances_independent", async () => [
+    await startRouter("router-c", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
+    await startRouter("router-d", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
   ]);
   const rnd = await policy("random", "p99_ms_random", async () => [await startRouter("router-random", dynoPorts, { balancer: "random", accessLog: false })]);
   const rr = await policy("round robin", "p99_ms_roundrobin", async () => [await startRouter("router-rr", dynoPorts, { balancer: "roundrobin", accessLog: false })]);

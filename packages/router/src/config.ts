@@ -52,6 +52,10 @@ export interface RouterConfig {
   /** Workers tell each other (through the primary) their in-flight counts this often, so caps and
    * P2C see the whole instance's load; 0 = every worker balances on its own share of the cap. */
   shareLoadMs: number;
+  /** UDP "host:port" where this instance hears its peers' in-flight counts ("" = no peers). */
+  loadListen: string;
+  /** Other router instances' `loadListen` addresses, comma separated (or a JSON array in the file). */
+  peers: string;
 }
 
 export const DEFAULTS: RouterConfig = {
@@ -80,6 +84,8 @@ export const DEFAULTS: RouterConfig = {
   balancer: "p2c",
   accessLog: true,
   shareLoadMs: 0,
+  loadListen: "",
+  peers: "",
 };
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
@@ -100,6 +106,10 @@ function coerce(key: keyof RouterConfig, raw: unknown): unknown {
     throw new Error(`config ${key}: not a boolean: ${String(raw)}`);
   }
   return String(raw);
+}
+
+export function peerList(s: string): string[] {
+  return s.split(",").map((p) => p.trim()).filter(Boolean);
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
@@ -150,5 +160,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
   if (cfg.workers === 0) cfg.workers = availableParallelism();
   cfg.platformDomain = cfg.platformDomain.toLowerCase().replace(/^\.+|\.+$/g, "");
   cfg.healthHost = cfg.healthHost.toLowerCase();
+  cfg.peers = peerList(cfg.peers).join(",");
+  if (cfg.peers && !cfg.loadListen) throw new Error("config peers needs loadListen (where the peers send to)");
+  // Sharing with peers needs every worker's counts in the primary.
+  if (cfg.loadListen && cfg.shareLoadMs === 0) cfg.shareLoadMs = 2;
   return cfg;
 }

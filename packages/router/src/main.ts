@@ -4,10 +4,11 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer } from "node:http";
 import { Socket, type ListenOptions } from "node:net";
-import { loadConfig, parseHostPort, type RouterConfig } from "./config";
+import { loadConfig, parseHostPort, peerList, type RouterConfig } from "./config";
 import { createControlApi } from "./control_api";
 import { DynoTable, type Snapshot } from "./dyno_table";
 import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot } from "./metrics";
+import { LoadGossip } from "./load_gossip";
 import { inheritedListeners, type InheritedListeners } from "./listen_fds";
 import { Proxy } from "./proxy";
 
@@ -46,22 +47,37 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
   function broadcast(m: ToWorker): void {
     for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m);
   }
-  // Shared load: per worker, its in-flight count per dyno; each worker is told the sum of the others'.
+  // Shared load: per worker, its in-flight count per dyno; each worker is told the sum of the
+  // others' plus what the peer instances report (load_gossip.ts).
   const loads = new Map<Worker, Map<string, number>>();
-  function shareLoad(from: Worker, changes: Array<[string, number]>): void {
-    let mine = loads.get(from);
-    if (!mine) loads.set(from, (mine = new Map()));
-    for (const [k, n] of changes) mine.set(k, n);
+  const gossip = cfg.loadListen
+    ? new LoadGossip(cfg.loadListen, peerList(cfg.peers), cfg.token, (keys) => pushRemote(keys, undefined), log)
+    : undefined;
+  function pushRemote(keys: string[], except: Worker | undefined): void {
     for (const w of Object.values(cluster.workers ?? {})) {
-      if (!w || w === from) continue;
+      if (!w || w === except) continue;
       const out: Array<[string, number]> = [];
-      for (const [k] of changes) {
-        let sum = 0;
+      for (const k of keys) {
+        let sum = gossip ? gossip.peerLoad(k) : 0;
         for (const [ow, m] of loads) if (ow !== w) sum += m.get(k) ?? 0;
         out.push([k, sum]);
       }
       send(w, { t: "remote", l: out });
     }
+  }
+  function shareLoad(from: Worker, changes: Array<[string, number]>): void {
+    let mine = loads.get(from);
+    if (!mine) loads.set(from, (mine = new Map()));
+    for (const [k, n] of changes) mine.set(k, n);
+    const keys = changes.map(([k]) => k);
+    if (gossip) {
+      gossip.publish(keys.map((k) => {
+        let total = 0;
+        for (const m of loads.values()) total += m.get(k) ?? 0;
+        return [k, total] as [string, number];
+      }));
+    }
+    pushRemote(keys, from);
   }
   cluster.on("exit", (w) => {
     const gone = loads.get(w);
@@ -159,6 +175,7 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
     stopping = true;
     log("shutting down: draining workers");
     table.stop();
+    gossip?.close();
     // The next process (an upgrade) starts with every live dyno instead of waiting for renewals.
     table.persist();
     api.close();
@@ -225,7 +242,7 @@ function worker(cfg: RouterConfig): void {
       }, m.graceMs).unref();
     }
   });
-  if (cfg.workers > 1 && cfg.shareLoadMs > 0) {
+  if (cfg.shareLoadMs > 0 && (cfg.workers > 1 || cfg.loadListen)) {
     setInterval(() => {
       const l = proxy.loadChanges();
       if (l.length) toPrimary({ t: "load", l });

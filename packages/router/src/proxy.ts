@@ -114,7 +114,7 @@ export class Proxy {
 
   constructor(private readonly cfg: RouterConfig) {
     this.log = new RouterLog(cfg.accessLog);
-    this.sharing = cfg.workers > 1 && cfg.shareLoadMs > 0;
+    this.sharing = cfg.shareLoadMs > 0 && (cfg.workers > 1 || !!cfg.loadListen);
   }
 
   /** Shared load: this worker's in-flight counts that changed since the last report. */
