@@ -13,12 +13,32 @@ export interface RoutingMeshArgs {
     platformDomain: string;
     token: pulumi.Input<string>;
     binary: ServiceBinary;
+    /**
+     * Private addresses of the other edge hosts' routers. With them, the routers tell each other
+     * their in-flight counts per dyno (UDP on `loadPort`, authenticated with the shared token), so
+     * concurrency caps hold across routers. Leave empty for a single router.
+     */
+    peers?: pulumi.Input<pulumi.Input<string>[]>;
+    /** UDP port for that (default 8082). */
+    loadPort?: number;
 }
 
 export const ROUTER_USER = "dynoform-router";
 
 export function systemUserCommand(user: string): string {
     return `id -u ${user} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${user}`;
+}
+
+export const DEFAULT_LOAD_PORT = 8082;
+
+/** router.json plus load sharing with peer routers (loadListen/peers) when there are any. */
+export function withPeers(configJson: string, privateAddress: string, peers: string[], loadPort: number): string {
+    const others = peers.filter((p) => p && p !== privateAddress);
+    if (others.length === 0) return configJson;
+    const cfg = JSON.parse(configJson) as Record<string, unknown>;
+    cfg.loadListen = `${privateAddress}:${loadPort}`;
+    cfg.peers = others.map((p) => `${p}:${loadPort}`).join(",");
+    return JSON.stringify(cfg, null, 2) + "\n";
 }
 
 export const ROUTER_SOCKET_UNIT = "dynoform-router.socket";
@@ -73,12 +93,18 @@ export class RoutingMesh extends pulumi.ComponentResource {
             {
                 connection,
                 path: "/etc/dynoform/router.json",
-                content: renderOutput("router/router.json", {
-                    privateAddress: args.host.privateAddress,
-                    port: args.port,
-                    controlPort: args.controlPort,
-                    platformDomain: args.platformDomain,
-                }),
+                content: pulumi
+                    .all([
+                        renderOutput("router/router.json", {
+                            privateAddress: args.host.privateAddress,
+                            port: args.port,
+                            controlPort: args.controlPort,
+                            platformDomain: args.platformDomain,
+                        }),
+                        args.host.privateAddress,
+                        pulumi.output(args.peers ?? []),
+                    ])
+                    .apply(([text, address, peers]) => withPeers(text, address, peers, args.loadPort ?? DEFAULT_LOAD_PORT)),
             },
             { parent: this },
         );
