@@ -91,6 +91,7 @@ test("the edge host gets nginx, varnish and the router", () => {
         "/etc/nginx/dynoform/domains/_platform.names",
         "/etc/nginx/dynoform/edge.conf",
         "/etc/nginx/nginx.conf",
+        "/etc/systemd/system/dynoform-router.socket",
         "/etc/varnish/default.vcl",
         "/usr/local/lib/dynoform/dynoform-router",
         "/usr/share/dynoform/no-such-app.html",
