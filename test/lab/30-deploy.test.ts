@@ -1,0 +1,268 @@
+// The deploy path end to end on the lab stack (issue 5, "Done when"): git push → build → release →
+// preboot rollout, served through nginx → varnish → router → dynos; failures rejected while the
+// previous release keeps answering; config:set, rollback, scale across dyno hosts, run, a dyno host
+// lost, the control role restarted.
+import { execFile, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { httpGet, LabShell } from "../support/lab_hosts";
+import { projectRoot, pulumiOk } from "../support/pulumi";
+
+jest.setTimeout(15 * 60_000);
+
+const APP = "counter";
+const edge = hostWithRole("edge").address;
+const domain = labStackInfo().domain;
+const host = `${APP}.${domain}`;
+const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
+const shell = new LabShell();
+let dir: string;
+
+interface Result {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+function cli(args: string[], cwd = projectRoot): Promise<Result> {
+    return new Promise((resolve) => {
+        execFile("node", [path.join(projectRoot, "scripts/dynoform.mjs"), ...args], { cwd, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 300_000 }, (err, stdout, stderr) =>
+            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+        );
+    });
+}
+
+function git(args: string[]): Promise<Result> {
+    return new Promise((resolve) => {
+        const child = spawn("git", args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+}
+
+async function commit(message: string, edit: () => void): Promise<void> {
+    edit();
+    await git(["add", "-A"]);
+    const r = await git(["commit", "-q", "-m", message]);
+    if (r.code !== 0) throw new Error(r.stderr);
+}
+
+const push = () => git(["push", "dynoform", "main"]);
+const file = (name: string) => path.join(dir, name);
+const edit = (name: string, fn: (s: string) => string) => fs.writeFileSync(file(name), fn(fs.readFileSync(file(name), "utf8")));
+
+/** Requests in a loop (4 clients) until stopped: counts answers that are not 200 or lack `marker`. */
+function load(marker?: () => string) {
+    let running = true;
+    const stats = { total: 0, failed: 0, samples: [] as string[] };
+    const client = async () => {
+        while (running) {
+            try {
+                const r = await httpGet(edge, host);
+                stats.total++;
+                const m = marker?.();
+                if (r.status !== 200 || (m && !r.body.includes(m))) {
+                    stats.failed++;
+                    if (stats.samples.length < 5) stats.samples.push(`${r.status} ${r.body.slice(0, 200)}`);
+                }
+            } catch (err) {
+                stats.total++;
+                stats.failed++;
+                if (stats.samples.length < 5) stats.samples.push(String(err));
+            }
+        }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    return {
+        stats,
+        stop: async () => {
+            running = false;
+            await Promise.all(clients);
+            return stats;
+        },
+    };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < end) {
+        try {
+            const v = await fn();
+            if (v) return v;
+        } catch (err) {
+            last = err;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${what}: not within ${timeoutMs / 1000} s ${last ? `(${last})` : ""}`);
+}
+
+beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-deploy-test-"));
+    fs.cpSync(path.join(projectRoot, "examples/node-counter"), dir, { recursive: true });
+    await git(["init", "-q", "-b", "main"]);
+    await commit("v1", () => undefined);
+    await cli(["apps:destroy", "-a", APP, "--confirm", APP]); // a leftover of an interrupted run
+});
+
+afterAll(() => {
+    shell.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("git push of the example app: built, released, served through nginx → varnish → router → dyno with its PostgreSQL and Memcached", async () => {
+    const created = await cli(["apps:create", APP]);
+    expect(created.stderr).toContain(`Creating ⬢ ${APP}... done`);
+    expect(created.stdout).toContain(`http://${host}/ | git@`);
+    expect((await cli(["git:remote", "-a", APP], dir)).code).toBe(0);
+    const config = await cli(["config", "-a", APP]);
+    expect(config.stdout).toMatch(/DATABASE_URL: +postgres:\/\/app_counter:/);
+    expect(config.stdout).toMatch(/MEMCACHE_SERVERS: +[\d.]+:11211/);
+
+    const pushed = await push();
+    expect(pushed.stderr).toContain("remote: -----> Node.js app detected");
+    expect(pushed.stderr).toContain("remote: -----> Running release command: node migrate.js");
+    expect(pushed.stderr).toContain("migrate: counters table ready");
+    expect(pushed.stderr).toMatch(/remote: +Released v2/);
+    expect(pushed.code).toBe(0);
+
+    const a = await httpGet(edge, host);
+    const b = await httpGet(edge, host);
+    expect(a.status).toBe(200);
+    const visits = (r: { body: string }) => Number(/id="visits">(\d+)</.exec(r.body)?.[1]);
+    expect(visits(b)).toBe(visits(a) + 1); // PostgreSQL
+    expect(b.headers["x-fragment-cache"]).toBe("hit"); // Memcached
+});
+
+test("a second push under continuous load: 0 failed requests, the new release answers afterwards", async () => {
+    await commit("second", () => edit("server.js", (s) => s.replace('process.env.GREETING || "hello"', 'process.env.GREETING || "second push"')));
+    const loader = load();
+    const pushed = await push();
+    await new Promise((r) => setTimeout(r, 1500));
+    const stats = await loader.stop();
+    expect(pushed.code).toBe(0);
+    expect(stats.total).toBeGreaterThan(50);
+    expect(stats).toMatchObject({ failed: 0 });
+    expect((await httpGet(edge, host)).body).toContain("(second push)");
+});
+
+describe("failed pushes are rejected with the reason; the previous release answers throughout", () => {
+    let good: string;
+    beforeAll(async () => {
+        good = (await git(["rev-parse", "HEAD"])).stdout.trim();
+    });
+    afterEach(async () => {
+        await git(["reset", "-q", "--hard", good]);
+    });
+
+    async function rejected(change: () => void, expectText: RegExp[]): Promise<void> {
+        await commit("broken", change);
+        const loader = load(() => "(second push)");
+        const pushed = await push();
+        const stats = await loader.stop();
+        expect(pushed.code).not.toBe(0);
+        expect(pushed.stderr).toContain("[remote rejected] main -> main (pre-receive hook declined)");
+        expect(pushed.stderr).toContain("Push failed: the previous release is still serving");
+        for (const re of expectText) expect(pushed.stderr).toMatch(re);
+        expect(stats).toMatchObject({ failed: 0 });
+        expect(stats.total).toBeGreaterThan(10);
+    }
+
+    test("build failure", async () => {
+        await rejected(
+            () => edit("package.json", (s) => s.replace('"start": "node server.js"', '"start": "node server.js", "build": "echo compiling assets; echo assets broke >&2; exit 7"')),
+            [/Push rejected, failed to compile app/, /assets broke/],
+        );
+    });
+
+    test("release phase failure", async () => {
+        await rejected(
+            () => fs.writeFileSync(file("Procfile"), "web: node server.js\nworker: node worker.js\nrelease: node -e \"console.error('migration broke'); process.exit(2)\"\n"),
+            [/Release v\d+ failed/, /exited with status 2/, /migration broke/],
+        );
+    });
+
+    test("web process never binds $PORT (R10)", async () => {
+        await rejected(
+            () => fs.writeFileSync(file("Procfile"), "web: node -e \"console.log('not listening'); setInterval(() => {}, 1000)\"\nrelease: node migrate.js\n"),
+            [/R10/, /failed to bind to \$PORT/, /not listening/],
+        );
+    });
+});
+
+test("config:set makes a new release with the env visible in the dyno; run returns output and exit code", async () => {
+    const set = await cli(["config:set", "GREETING=from config", "-a", APP]);
+    expect(set.code).toBe(0);
+    expect(set.stderr).toMatch(/Setting GREETING and restarting ⬢ counter\.\.\. done, v\d+/);
+    await until("config var served", async () => (await httpGet(edge, host)).body.includes("(from config)"));
+    const run = await cli(["run", "-a", APP, "--", "node", "-e", "console.log(process.env.GREETING); process.exit(3)"]);
+    expect(run.stdout).toBe("from config\n");
+    expect(run.code).toBe(3);
+    const releases = await cli(["releases", "-a", APP]);
+    expect(releases.stdout).toMatch(/Set GREETING config vars/);
+});
+
+test("rollback to the first deploy: its code answers", async () => {
+    const r = await cli(["rollback", "v2", "-a", APP]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/Rolling back ⬢ counter to v2\.\.\. done, v\d+/);
+    await until("v2 code served", async () => (await httpGet(edge, host)).body.includes("(hello)"));
+});
+
+test("ps:scale web=3 spreads the dynos across the dyno hosts; ps shows them", async () => {
+    const r = await cli(["ps:scale", "web=3", "-a", APP]);
+    expect(r.code).toBe(0);
+    const ps = await cli(["ps", "-x", "-a", APP]);
+    expect(ps.stdout).toMatch(/=== web \(standard-1x\): node server\.js \(3\)/);
+    expect(ps.stdout.match(/^web\.\d: up/gm)).toHaveLength(3);
+    if (dynoHosts.length > 1) for (const h of dynoHosts) expect(ps.stdout).toContain(h.address);
+});
+
+test("a dyno host stops: its web dynos come up on the other, requests keep succeeding", async () => {
+    if (dynoHosts.length < 2) return;
+    const lost = dynoHosts[1];
+    const loader = load();
+    await new Promise((r) => setTimeout(r, 1000));
+    await shell.on("edge-1", "true");
+    const machine = `${labStackInfo().network}-${lost.name}`;
+    await new Promise<void>((resolve, reject) => execFile("machinectl", ["terminate", machine], (err) => (err ? reject(err) : resolve())));
+    const ps = await until(
+        "web dynos rescheduled",
+        async () => {
+            const out = (await cli(["ps", "-x", "-a", APP])).stdout;
+            return (out.match(/^web\.\d: up/gm) ?? []).length === 3 && !out.includes(lost.address) ? out : undefined;
+        },
+        90_000,
+    );
+    expect(ps).toContain(dynoHosts[0].address);
+    await new Promise((r) => setTimeout(r, 3000));
+    const stats = await loader.stop();
+    // In-flight requests on the machine that vanished can be lost; everything else is served.
+    expect(stats.failed).toBeLessThanOrEqual(Math.max(8, stats.total * 0.01));
+    expect(stats.total).toBeGreaterThan(50);
+    // Bring the machine back (a refresh notices it vanished, the up recreates and provisions it).
+    await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress", "--refresh"], 900_000);
+    shell.reset();
+});
+
+test("restarting the control role loses no app, release or config var", async () => {
+    const before = await Promise.all([cli(["apps"]), cli(["releases", "-a", APP]), cli(["config", "--json", "-a", APP])]);
+    await shell.on("edge-1", "pkill -KILL -f 'dynoform-control serve' || true; systemctl restart dynoform-control; sync");
+    await until("control answers", async () => (await cli(["apps"])).code === 0);
+    const after = await Promise.all([cli(["apps"]), cli(["releases", "-a", APP]), cli(["config", "--json", "-a", APP])]);
+    expect(after.map((r) => r.stdout.replace(/\(~ [^)]*\)/g, ""))).toEqual(before.map((r) => r.stdout.replace(/\(~ [^)]*\)/g, "")));
+    expect((await httpGet(edge, host)).status).toBe(200);
+});
+
+test("apps:destroy removes the app, its dynos, routes and database", async () => {
+    const r = await cli(["apps:destroy", "-a", APP, "--confirm", APP]);
+    expect(r.code).toBe(0);
+    expect((await cli(["apps"])).stdout).not.toContain(APP);
+    await until("route gone", async () => (await httpGet(edge, host)).status === 404);
+});
