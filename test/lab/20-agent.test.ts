@@ -46,8 +46,11 @@ while (1) {
   while (my $l = <$c>) { $req .= $l; last if $l =~ /^\r?\n$/; }
   my ($p) = $req =~ m{^\w+ (\S+)};
   $p //= "/";
+  my $extra = "";
   my $body = $p eq "/env" ? join("", map { "$_=$ENV{$_}\n" } sort keys %ENV) : "hello from $ENV{DYNO} of slug $ENV{SLUG_MARK} as " . scalar(getpwuid($<)) . "\n";
-  print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+  if ($p eq "/headers") { $body = $req; }
+  if ($p =~ m{^/cached}) { $body = "cached at " . time() . " " . rand() . "\n"; $extra = "Cache-Control: public, max-age=60\r\n"; }
+  print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" . $extra . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
   close $c;
 }
 `;
@@ -202,6 +205,33 @@ test("a web dyno runs as a transient systemd unit under its app's user, with its
 
     const routed = await router("GET", "/v1/apps/alab");
     expect(routed.body.dynos).toEqual([expect.objectContaining({ dyno: "web.1", address: web.address, release: "v1" })]);
+});
+
+test("the dyno sees Heroku's request headers from the edge; varnish caches only what the app marks cacheable", async () => {
+    const before = Date.now();
+    const seen = await viaEdge("alab", "/headers");
+    const headers = Object.fromEntries(
+        seen.body.split(/\r?\n/).slice(1).filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+    );
+    expect(Number(headers["x-request-start"])).toBeGreaterThanOrEqual(before - 5_000);
+    expect(Number(headers["x-request-start"])).toBeLessThanOrEqual(Date.now() + 5_000);
+    expect(headers["x-forwarded-proto"]).toBe("http");
+    expect(headers["x-forwarded-port"]).toBe("80");
+    expect(headers["x-forwarded-for"]).toMatch(/^\d+\.\d+\.\d+\.\d+/);
+    expect(headers["x-request-id"]).toBe(seen.headers["x-request-id"]);
+    expect(headers["via"]).toMatch(/dynoform/);
+    expect(headers["connection"] ?? "").not.toMatch(/upgrade/i);
+
+    const first = await viaEdge("alab", "/cached-1");
+    const second = await viaEdge("alab", "/cached-1");
+    expect(second.body).toBe(first.body); // served from varnish
+    expect(String(second.headers["x-varnish"]).split(" ")).toHaveLength(2);
+    const withCookie = await httpGet(edge.address, `alab.${info.domain}`, "/cached-1", { Cookie: "session=1" });
+    expect(withCookie.body).not.toBe(first.body); // a request with a cookie passes to the app
+    const plain1 = await viaEdge("alab");
+    const plain2 = await viaEdge("alab");
+    expect(String(plain2.headers["x-varnish"]).split(" ")).toHaveLength(1); // no Cache-Control: never cached
+    expect(plain1.status).toBe(200);
 });
 
 test("scale up and down: units and router registrations follow the desired dynos", async () => {
