@@ -21,14 +21,15 @@ export class LoadBalancer {
       const t = ts[0];
       return t !== exclude && t.hasRoom(now) ? t : undefined;
     }
-    // Two distinct random choices; the one with fewer outstanding requests wins.
+    // Two distinct random choices; a free one (room by the shared counts too) wins, then the one
+    // with fewer outstanding requests.
     const i = (Math.random() * n) | 0;
     let j = (Math.random() * (n - 1)) | 0;
     if (j >= i) j++;
     const a = ts[i];
     const b = ts[j];
-    const aOk = a !== exclude && a.hasRoom(now);
-    const bOk = b !== exclude && b.hasRoom(now);
+    const aOk = a !== exclude && a.free(now);
+    const bOk = b !== exclude && b.free(now);
     if (aOk && bOk) {
       const la = a.inflight + a.remote;
       const lb = b.inflight + b.remote;
@@ -37,13 +38,20 @@ export class LoadBalancer {
     }
     if (aOk) return a;
     if (bOk) return b;
-    // Both sampled dynos are full: fall back to the least loaded dyno that still has room, so a
-    // request is queued only when no dyno at all can take it.
+    // Both samples busy: the least loaded free dyno; failing that (every dyno busy as far as the
+    // shared counts tell, which are a few ms late) the least loaded one within this worker's own
+    // share of its cap, like leastconn, rather than wait in the queue for news of a free slot.
+    // Only when this worker has used its share of every dyno does the request queue.
     let best: Target | undefined;
+    let bestFree = false;
     for (let k = 0; k < n; k++) {
       const t = ts[k];
       if (t === exclude || !t.hasRoom(now)) continue;
-      if (!best || t.inflight + t.remote < best.inflight + best.remote) best = t;
+      const f = t.inflight + t.remote < t.fullCap;
+      if (!best || (f && !bestFree) || (f === bestFree && t.inflight + t.remote < best.inflight + best.remote)) {
+        best = t;
+        bestFree = f;
+      }
     }
     return best;
   }

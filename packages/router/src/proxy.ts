@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import type { RouterConfig } from "./config";
+import { peerList, type RouterConfig } from "./config";
 import type { AppRoute, Snapshot } from "./dyno_table";
 import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
 import { checkRequest, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor } from "./http_strictness";
@@ -104,7 +104,7 @@ export class Proxy {
   private hosts = new Map<string, AppState>();
   private wildcards = new Map<string, AppState>();
   private byKey = new Map<string, Target>();
-  private readonly sharing: boolean;
+  private readonly balancers: number;
   readonly metrics = new Metrics();
   readonly log: RouterLog;
   /** Plain HTTP requests not finished yet (for the drain on shutdown). */
@@ -114,7 +114,7 @@ export class Proxy {
 
   constructor(private readonly cfg: RouterConfig) {
     this.log = new RouterLog(cfg.accessLog);
-    this.sharing = cfg.shareLoadMs > 0 && (cfg.workers > 1 || !!cfg.loadListen);
+    this.balancers = cfg.workers * (1 + (cfg.loadListen ? peerList(cfg.peers).length : 0));
   }
 
   /** Shared load: this worker's in-flight counts that changed since the last report. */
@@ -186,17 +186,19 @@ export class Proxy {
         }
       }
       for (const d of want.values()) {
-        const cap = this.perWorkerCap(d.concurrency ?? route.concurrency ?? this.cfg.defaultConcurrency);
-        const t = st.targets.get(d.dyno);
+        const fullCap = d.concurrency ?? route.concurrency ?? this.cfg.defaultConcurrency;
+        const cap = this.perWorkerCap(fullCap);
+        let t = st.targets.get(d.dyno);
         if (t) {
           t.cap = cap;
           t.release = d.release;
         } else {
-          st.targets.set(d.dyno, new Target(route.name, d.dyno, d.address, cap, d.release, {
+          st.targets.set(d.dyno, (t = new Target(route.name, d.dyno, d.address, cap, d.release, {
             connectTimeoutMs: this.cfg.connectTimeoutMs,
             keepAliveMs: this.cfg.upstreamKeepAliveMs,
-          }));
+          })));
         }
+        t.fullCap = fullCap;
       }
       st.lb.targets = [...st.targets.values()];
     }
@@ -217,9 +219,11 @@ export class Proxy {
   }
 
   /** The cap is per dyno; every worker balances on its own, so each takes its share of it. */
+  /** This worker's hard share of a dyno's cap: every balancer (worker of every instance) gets an
+   * equal share, so together they never exceed the cap (caps below the number of balancers round up
+   * to 1 each). With shared counts, balancers also steer away from dynos that others keep busy. */
   private perWorkerCap(cap: number): number {
-    if (this.sharing) return cap; // the other workers' load is counted in (target.remote)
-    return Math.max(1, Math.ceil(cap / this.cfg.workers));
+    return Math.max(1, Math.ceil(cap / this.balancers));
   }
 
   private resolve(hostHeader: string | undefined): { st: AppState | undefined; host: string } {

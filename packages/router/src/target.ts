@@ -45,8 +45,17 @@ export class Target {
     });
   }
 
+  /** The whole dyno's cap (`cap` is this worker's hard share of it). */
+  fullCap = 0;
+
+  /** This worker may send it one more request (its own share of the cap). */
   hasRoom(now: number): boolean {
-    return !this.draining && this.quarantinedUntil <= now && this.inflight + this.remote < this.cap;
+    return !this.draining && this.quarantinedUntil <= now && this.inflight < this.cap;
+  }
+
+  /** ...and, as far as the shared counts tell (a few ms late), the dyno itself has room. */
+  free(now: number): boolean {
+    return this.hasRoom(now) && this.inflight + this.remote < this.fullCap;
   }
 
   usable(now: number): boolean {
