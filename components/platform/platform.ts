@@ -65,7 +65,16 @@ export class Platform extends pulumi.ComponentResource {
             (host) =>
                 new RoutingMesh(
                     `${host.name}-router`,
-                    { host, port: config.routerPort, controlPort: config.routerControlPort, platformDomain: config.domain, token: routerToken.value, binary: routerBinary },
+                    {
+                        host,
+                        port: config.routerPort,
+                        controlPort: config.routerControlPort,
+                        platformDomain: config.domain,
+                        token: routerToken.value,
+                        binary: routerBinary,
+                        // Every edge router shares its in-flight counts with the others, so caps hold across them.
+                        peers: edgeHosts.map((h) => h.privateAddress),
+                    },
                     { parent: this },
                 ),
         );
