@@ -228,25 +228,29 @@ test("a dyno host stops: its web dynos come up on the other, requests keep succe
     if (dynoHosts.length < 2) return;
     const lost = dynoHosts[1];
     const loader = load();
-    await new Promise((r) => setTimeout(r, 1000));
-    await shell.on("edge-1", "true");
-    // Power the machine off: SIGTERM to its systemd-nspawn (no machined on this machine).
-    const machine = `${labStackInfo().network}-${lost.name}`;
-    await new Promise<void>((resolve, reject) => execFile("pkill", ["-TERM", "-f", `systemd-nspawn.* -M ${machine} `], (err) => (err ? reject(err) : resolve())));
-    const ps = await until(
-        "web dynos rescheduled",
-        async () => {
-            const out = (await cli(["ps", "-x", "-a", APP])).stdout;
-            return (out.match(/^web\.\d +up /gm) ?? []).length === 3 && !out.includes(lost.address) ? out : undefined;
-        },
-        90_000,
-    );
-    expect(ps).toContain(dynoHosts[0].address);
-    await new Promise((r) => setTimeout(r, 3000));
-    const stats = await loader.stop();
-    // In-flight requests on the machine that vanished can be lost; everything else is served.
-    expect(stats.failed).toBeLessThanOrEqual(Math.max(8, stats.total * 0.01));
-    expect(stats.total).toBeGreaterThan(50);
+    try {
+        await new Promise((r) => setTimeout(r, 1000));
+        await shell.on("edge-1", "true");
+        // Power the machine off: SIGTERM to its systemd-nspawn (no machined on this machine).
+        const machine = `${labStackInfo().network}-${lost.name}`;
+        await new Promise<void>((resolve, reject) => execFile("pkill", ["-TERM", "-f", `systemd-nspawn.* -M ${machine} `], (err) => (err ? reject(err) : resolve())));
+        const ps = await until(
+            "web dynos rescheduled",
+            async () => {
+                const out = (await cli(["ps", "-x", "-a", APP])).stdout;
+                return (out.match(/^web\.\d +up /gm) ?? []).length === 3 && !out.includes(lost.address) ? out : undefined;
+            },
+            90_000,
+        );
+        expect(ps).toContain(dynoHosts[0].address);
+        await new Promise((r) => setTimeout(r, 3000));
+        const stats = await loader.stop();
+        // In-flight requests on the machine that vanished can be lost; everything else is served.
+        expect(stats.failed).toBeLessThanOrEqual(Math.max(8, stats.total * 0.01));
+        expect(stats.total).toBeGreaterThan(50);
+    } finally {
+        await loader.stop();
+    }
     // Bring the machine back (a refresh notices it vanished, the up recreates and provisions it).
     await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress", "--refresh"], 900_000);
     shell.reset();
