@@ -1,6 +1,7 @@
 // The real LabHost resource under Pulumi mocks: its outputs are readable (no class field
 // shadows what the engine assigns) and the private key is a secret.
 import * as pulumi from "@pulumi/pulumi";
+import { value } from "../support/outputs";
 
 pulumi.runtime.setMocks(
     {
@@ -18,9 +19,6 @@ pulumi.runtime.setMocks(
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { LabHost } = require("../../components/hosts/lab/provider") as typeof import("../../components/hosts/lab/provider");
 
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
 
 // (privateKey is marked secret by additionalSecretOutputs, which the engine applies, not mocks.)
 test("LabHost exposes its outputs", async () => {

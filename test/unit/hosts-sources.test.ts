@@ -1,5 +1,6 @@
 // Host sources mapped to the Host interface, with Pulumi mocks (no machines, no SSH).
 import * as pulumi from "@pulumi/pulumi";
+import { value } from "../support/outputs";
 import type { Host } from "../../components/hosts/host";
 import type { SshConnection } from "../../components/remote/connection";
 
@@ -37,9 +38,6 @@ pulumi.runtime.setMocks(
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { labHosts, serverHosts, ServerConfigError } = require("../../components/hosts") as typeof import("../../components/hosts");
 
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
 function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
     return pulumi.isSecret(o);
 }

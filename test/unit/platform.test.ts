@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { value } from "../support/outputs";
 import { parseStackConfig } from "../../components/config/stack_config";
 import type { Host } from "../../components/hosts/host";
 
@@ -50,9 +51,6 @@ function fakeHost(name: string, address: string): Host {
     };
 }
 
-function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply(resolve));
-}
 
 let edgeUrl: string;
 
@@ -67,7 +65,7 @@ beforeAll(async () => {
             control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
         },
     });
-    edgeUrl = await outputValue(platform.edgeUrl);
+    edgeUrl = await value(platform.edgeUrl);
     await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
 });
 
