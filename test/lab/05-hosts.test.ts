@@ -146,6 +146,30 @@ describe("lab hosts", () => {
         expect(r.stdout).not.toMatch(/^(E|W): /m);
     });
 
+    test("a guest-initiated reboot boots the machine again in place: disk, keys and address kept", async () => {
+        const bootId = async () => (await ssh(outs.a, "cat /proc/sys/kernel/random/boot_id")).stdout.trim();
+        const before = await bootId();
+        expect(before).toMatch(/^[0-9a-f-]{36}$/);
+        const launcher = fs.readFileSync(path.join(outs.a.dir, "nspawn.pid"), "utf8");
+        expect((await ssh(outs.a, "echo kept >/root/marker && systemd-run --on-active=1 systemctl reboot")).code).toBe(0);
+        const t0 = Date.now();
+        let after = before;
+        while (Date.now() - t0 < 90_000) {
+            // Present throughout: the launcher runs while the guest reboots.
+            expect((await labHostProvider.read(outs.a.machineName, outs.a)).id).toBe("hosttest-a");
+            after = await bootId();
+            if (after && after !== before) break;
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        console.log(`reboot a, back to sshd: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        expect(after).not.toBe(before);
+        const r = await ssh(outs.a, "cat /root/marker; hostname; ip -4 -o addr show host0");
+        expect(r.stderr).toBe(""); // same pinned host key
+        expect(r.stdout).toMatch(/^kept\na\n.*inet 10\.213\.9\.10\/24/);
+        expect(fs.readFileSync(path.join(outs.a.dir, "nspawn.pid"), "utf8")).toBe(launcher);
+        expect(fs.readFileSync(path.join(outs.a.dir, "boot.log"), "utf8")).toContain("the guest rebooted (exit 133): booting it again");
+    });
+
     test("read: a live machine is there; a killed one is reported missing", async () => {
         expect((await labHostProvider.read(outs.b.machineName, outs.b)).id).toBe("hosttest-b");
         const pid = Number(fs.readFileSync(path.join(outs.b.dir, "nspawn.pid"), "utf8"));

@@ -35,7 +35,10 @@ function scriptEnv(dir: string): NodeJS.ProcessEnv {
     return { ...process.env, DYNOFORM_LAB_DIR: path.dirname(path.dirname(dir)) };
 }
 
-/** True while the systemd-nspawn process of the machine in `dir` runs. */
+/**
+ * True while the launcher of the machine in `dir` runs (its systemd-nspawn, or the gap of a guest
+ * reboot between two of them). Its pid file names the launcher, whose command line holds the nspawn one.
+ */
 export function machineAlive(dir: string): boolean {
     const p = hostPaths(dir);
     const pid = Number((readIfExists(p.pidFile) ?? "").trim());
@@ -125,6 +128,33 @@ async function provision(inputs: LabHostInputs, dir: string): Promise<{ hostKey:
     return { hostKey, privateKey: fs.readFileSync(p.clientKey, "utf8") };
 }
 
+/**
+ * The launcher of a machine: `sh -c LAUNCHER sh PIDFILE LOG CGROUP systemd-nspawn ARGS...`.
+ * Its own pid goes to PIDFILE (so its command line, which holds the nspawn one, is what
+ * machineAlive() and lib.sh's machine_pids find). It runs systemd-nspawn and boots it again when
+ * it exits with 133: the guest rebooted (`systemctl reboot`), like systemd-nspawn@.service's
+ * RestartForceExitStatus=133; the overlay, keys and address stay. SIGTERM/SIGINT/SIGHUP are passed
+ * on to systemd-nspawn (a clean poweroff) and end the loop; any other exit ends it too.
+ */
+export const LAUNCHER = [
+    'pidfile=$1 log=$2 cg=$3; shift 3',
+    'echo $$ >"$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"',
+    'if [ -n "$cg" ]; then echo $$ >"$cg/cgroup.procs" || echo "memory limit not applied" >>"$log"; fi',
+    'stop=0 child=',
+    'trap \'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null\' TERM INT HUP',
+    'while :; do',
+    '  "$@" >>"$log" 2>&1 </dev/null &',
+    '  child=$!',
+    // A SIGTERM between two boots (the trap had no child to pass it on to) halts the new one.
+    '  if [ "$stop" = 1 ]; then kill -TERM "$child" 2>/dev/null; fi',
+    // `wait` returns early (>128) when a trapped signal arrives: wait again for the real status.
+    '  wait "$child"; rc=$?',
+    '  while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done',
+    '  if [ "$stop" = 1 ] || [ "$rc" != 133 ]; then exit "$rc"; fi',
+    '  echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) the guest rebooted (exit 133): booting it again" >>"$log"',
+    'done',
+].join("\n");
+
 /** Start systemd-nspawn detached (its own session, not our child); returns its pid. */
 async function launch(inputs: LabHostInputs, dir: string, aptLower: string, cgroup: string | undefined): Promise<number> {
     const p = hostPaths(dir);
@@ -136,13 +166,9 @@ async function launch(inputs: LabHostInputs, dir: string, aptLower: string, cgro
         aptLower,
         aptUpper: p.aptUpper,
     });
-    const script =
-        'pidfile=$1 log=$2 cg=$3; shift 3; echo $$ >"$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"; ' +
-        'if [ -n "$cg" ]; then echo $$ >"$cg/cgroup.procs" || echo "memory limit not applied" >>"$log"; fi; ' +
-        'exec "$@" >>"$log" 2>&1 </dev/null';
     fs.appendFileSync(p.bootLog, `# ${new Date().toISOString()} systemd-nspawn ${args.join(" ")}\n`);
     await new Promise<void>((resolve, reject) => {
-        const child = spawn("setsid", ["-f", "sh", "-c", script, "sh", p.pidFile, p.bootLog, cgroup ?? "", "systemd-nspawn", ...args], {
+        const child = spawn("setsid", ["-f", "sh", "-c", LAUNCHER, "sh", p.pidFile, p.bootLog, cgroup ?? "", "systemd-nspawn", ...args], {
             stdio: "ignore",
         });
         child.on("error", reject);
