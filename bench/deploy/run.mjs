@@ -18,7 +18,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const stack = process.env.DYNOFORM_STACK || "local";
 const cli = join(root, "scripts", "dynoform.mjs");
 const app = `bench-${Date.now().toString(36)}`;
-const info = JSON.parse(execFileSync("node", [cli, "--stack-info"], { encoding: "utf8" }));
+// Resolves and caches the stack's control host and key (fails early with the CLI's own message).
+execFileSync("node", [cli, "--stack-info"], { encoding: "utf8" });
 const outputs = JSON.parse(
     execFileSync("pulumi", ["stack", "output", "--json", "--stack", stack], {
         encoding: "utf8",
@@ -43,13 +44,24 @@ function get() {
     });
 }
 
-function push(dir) {
+/** git push; resolves with the output, each line stamped with its arrival time (s since `t0`). */
+function push(dir, t0) {
     return new Promise((resolvePromise, reject) => {
         const child = spawn("git", ["push", "-q", "dynoform", "main"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        child.on("close", (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`git push failed:\n${out}`))));
+        let partial = "";
+        const stamp = (d) => {
+            const lines = (partial + d).split("\n");
+            partial = lines.pop();
+            for (const l of lines) out += `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${l}\n`;
+        };
+        child.stdout.on("data", stamp);
+        child.stderr.on("data", stamp);
+        child.on("close", (code) => {
+            stamp("\n");
+            out += `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s (git push returned)\n`;
+            code === 0 ? resolvePromise(out) : reject(new Error(`git push failed:\n${out}`));
+        });
     });
 }
 
@@ -76,11 +88,10 @@ try {
     execFileSync("git", ["init", "-q", "-b", "main"], { cwd: dir });
     dynoform("apps:create", app);
     execFileSync("node", [cli, "git:remote", "-a", app], { cwd: dir, stdio: "ignore" });
-    info; // (stack resolved once above)
 
     commit(dir, "bench-cold");
     let t0 = Date.now();
-    await push(dir);
+    const coldOut = await push(dir, t0);
     await untilServing("bench-cold");
     const cold = (Date.now() - t0) / 1000;
 
@@ -97,13 +108,15 @@ try {
     };
     const clients = Array.from({ length: 4 }, client);
     t0 = Date.now();
-    await push(dir);
+    const warmOut = await push(dir, t0);
     await untilServing("bench-warm");
     const warm = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 2000)); // old dynos drain while the load continues
     loading = false;
     await Promise.all(clients);
 
+    // Where the time goes: the push output with arrival times (stderr; the figures stay last on stdout).
+    console.error(`--- cold push (serving after ${cold.toFixed(1)} s)\n${coldOut}--- warm push (serving after ${warm.toFixed(1)} s)\n${warmOut}`);
     console.log(`push_to_serving_s_warm=${warm.toFixed(1)}`);
     console.log(`push_to_serving_s_cold=${cold.toFixed(1)}`);
     console.log(`failed_requests_during_deploy=${failed}`);

@@ -74,7 +74,7 @@ function gateway(): string {
 
 interface Answer {
     status: number;
-    body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    body: any;  
     text: string;
 }
 
@@ -102,7 +102,6 @@ async function putApp(app: string, desired: Record<string, unknown>, wait = true
     return agent("PUT", `/v1/apps/${app}${wait ? "?wait=up&timeoutMs=30000" : ""}`, desired);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function dyno(app: string, name: string): Promise<any> {
     const st = await agent("GET", `/v1/apps/${app}`);
     return st.body.dynos.find((d: { name: string }) => d.name === name);

@@ -16,9 +16,7 @@ pulumi.runtime.setMocks(
     false,
 );
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { LabHost } = require("../../components/hosts/lab/provider") as typeof import("../../components/hosts/lab/provider");
-
 
 // (privateKey is marked secret by additionalSecretOutputs, which the engine applies, not mocks.)
 test("LabHost exposes its outputs", async () => {

@@ -7,7 +7,6 @@ import type { SshConnection } from "../../components/remote/connection";
 // The real LabHost serializes its provider (covered by hosts-provider.test.ts); that runs on
 // after jest has torn the test down, so here a plain CustomResource of the same type stands in.
 jest.mock("../../components/hosts/lab/provider", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     class LabHost extends p.CustomResource {
         constructor(name: string, args: Record<string, unknown>, opts?: import("@pulumi/pulumi").CustomResourceOptions) {
@@ -35,7 +34,6 @@ pulumi.runtime.setMocks(
 );
 
 // Imported after setMocks.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { labHosts, serverHosts, ServerConfigError } = require("../../components/hosts") as typeof import("../../components/hosts");
 
 function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {

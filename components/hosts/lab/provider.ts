@@ -17,11 +17,8 @@ const IMPL = "components/hosts/lab/provider-impl.ts";
 export function labHostLoader(fallbackRoot: string): pulumi.dynamic.ResourceProvider {
     const implPath = IMPL;
     const load = (): pulumi.dynamic.ResourceProvider => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const fs = require("fs");
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const nodePath = require("path");
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const Module = require("module");
         const roots = [process.env.DYNOFORM_ROOT, process.cwd(), fallbackRoot].filter((r): r is string => !!r);
         const root = roots.find((r) => fs.existsSync(nodePath.join(r, implPath)));

@@ -290,16 +290,15 @@ describe("faults and retries", () => {
 
   test("H19 and quarantine on connect timeout (a listener that never accepts)", async () => {
     // A socket in LISTEN with a full backlog drops SYNs: connect() times out.
-    let py: ReturnType<typeof spawn> | undefined;
     try {
       execFileSync("python3", ["-c", "pass"]);
     } catch {
       console.warn("python3 missing: skipping the connect-timeout test");
       return;
     }
-    py = spawn("python3", ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)"], { stdio: ["ignore", "pipe", "ignore"] });
+    const py = spawn("python3", ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
-      const port = await new Promise<number>((res) => py!.stdout!.once("data", (c: Buffer) => res(Number(c.toString().trim()))));
+      const port = await new Promise<number>((res) => py.stdout!.once("data", (c: Buffer) => res(Number(c.toString().trim()))));
       // Fill the backlog.
       const fillers = [connect(port, "127.0.0.1"), connect(port, "127.0.0.1"), connect(port, "127.0.0.1")];
       fillers.forEach((s) => s.on("error", () => undefined));
