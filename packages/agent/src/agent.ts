@@ -69,6 +69,7 @@ export class Agent {
       this.logs.heroku(app, dyno, msg),
     );
     this.slugs = new SlugStore(path.join(config.stateDir, "slugs"), config.slugsToKeep);
+    this.slugs.log = (line) => process.stderr.write(`dynoform-agent: ${line}\n`);
     this.store = new StateStore(config.stateDir);
     this.ctx = {
       config,

@@ -2,14 +2,14 @@
 // unpacked once into a read-only directory shared by every dyno that runs it, GC'd when unused.
 //
 // Layout: <dir>/<sha256>/            unpacked slug (read-only)
-//         <dir>/.partial-<sha>-<rnd>  in-progress download/unpack (removed on failure/GC)
+//         <dir>/.partial-<sha>-<rnd>.d  in-progress download+unpack, streamed through sha256 (becomes
+//                                     <sha256>/ only once the whole download matched; removed on failure/GC)
 // A Heroku slug has its app under ./app; when the tarball has a single top-level "app" directory,
 // dynos run there, otherwise at the slug root.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 
 export interface SlugRef {
@@ -21,6 +21,8 @@ export class SlugError extends Error {}
 
 export class SlugStore {
   private readonly inflight = new Map<string, Promise<string>>();
+  /** Where "slug <sha> ready in N ms" lines go (the agent: its stderr, i.e. the journal). */
+  log: (line: string) => void = () => undefined;
 
   constructor(
     readonly dir: string,
@@ -65,26 +67,26 @@ export class SlugStore {
 
   private async fetchAndUnpack(url: string, sha: string): Promise<string> {
     const partial = path.join(this.dir, `.partial-${sha}-${crypto.randomBytes(4).toString("hex")}`);
-    const tarball = `${partial}.tgz`;
     const root = `${partial}.d`;
     try {
-      const got = await download(url, tarball, this.downloadTimeoutMs);
+      // Download, hash and unpack in one pass into a private dir; it becomes the slug (and can run)
+      // only once the whole download matched the sha256.
+      fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+      const t0 = Date.now();
+      const { sha256: got, unpackError, bytes } = await downloadAndUnpack(url, root, this.downloadTimeoutMs);
+      const t1 = Date.now();
       if (got !== sha) {
         throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
       }
-      fs.mkdirSync(root, { recursive: true });
-      try {
-        await tar.x({ file: tarball, cwd: root, strict: true, preserveOwner: false });
-      } catch (e) {
-        throw new SlugError(`slug ${url} is not a valid gzip tarball: ${(e as Error).message}`);
-      }
+      if (unpackError) throw new SlugError(`slug ${url} is not a valid gzip tarball: ${unpackError.message}`);
       makeReadOnly(root, false);
+      fs.chmodSync(root, 0o755);
       const final = path.join(this.dir, sha);
       fs.renameSync(root, final);
       fs.chmodSync(final, 0o555);
+      this.log(`slug ${sha.slice(0, 12)} ready in ${Date.now() - t0} ms: ${(bytes / 1048576).toFixed(1)} MiB downloaded, verified and unpacked in ${t1 - t0} ms, made read-only in ${Date.now() - t1} ms`);
       return this.appDir(sha)!;
     } finally {
-      fs.rmSync(tarball, { force: true });
       if (fs.existsSync(root)) removeTree(root);
     }
   }
@@ -124,8 +126,14 @@ export class SlugStore {
   }
 }
 
-async function download(url: string, file: string, timeoutMs: number): Promise<string> {
+/**
+ * Stream the slug from `url` through sha256 into a tar extraction under `root`. Resolves with the
+ * sha256 of everything downloaded and the extraction's error, if any (a slug that does not match its
+ * checksum is reported as such even when it is not a tarball either). Download errors throw.
+ */
+async function downloadAndUnpack(url: string, root: string, timeoutMs: number): Promise<{ sha256: string; bytes: number; unpackError?: Error }> {
   const hash = crypto.createHash("sha256");
+  let bytes = 0;
   let source: Readable;
   if (url.startsWith("file://")) {
     source = fs.createReadStream(new URL(url));
@@ -141,13 +149,32 @@ async function download(url: string, file: string, timeoutMs: number): Promise<s
   } else {
     throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
   }
-  source.on("data", (c: Buffer) => hash.update(c));
+  let unpackError: Error | undefined;
+  const unpack = tar.x({ cwd: root, strict: true, preserveOwner: false });
+  const unpacked = new Promise<void>((resolve) => {
+    unpack.on("close", () => resolve());
+    unpack.on("error", (e: Error) => {
+      unpackError ??= e;
+      resolve();
+    });
+  });
   try {
-    await pipeline(source, fs.createWriteStream(file, { mode: 0o600 }));
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (unpackError) continue; // keep hashing: the checksum decides what to report
+      if (!unpack.write(chunk)) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
+    }
   } catch (e) {
+    unpack.abort(e as Error);
+    await unpacked;
     throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
   }
-  return hash.digest("hex");
+  if (!unpackError) {
+    unpack.end();
+    await unpacked;
+  }
+  return { sha256: hash.digest("hex"), bytes, ...(unpackError ? { unpackError } : {}) };
 }
 
 /** Strip write bits everywhere (keep the top dir writable when asked, to rename it). */

@@ -245,3 +245,39 @@ test("app users: names, useradd arguments, lookup, fixed dyno user", async () =>
   expect(await new UserManager({ appUsers: false, prefix: "dyno-" }, passwd).forApp("shop")).toBeUndefined();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("slug store: download, sha256 and unpack in one pass; multi-member gzip; nothing kept from a bad slug", async () => {
+  const { SlugStore } = await import("../src/slug_store");
+  const zlib = await import("node:zlib");
+  const crypto = await import("node:crypto");
+  const tar = await import("tar");
+  const dir = tmpDir();
+  const src = path.join(dir, "src");
+  fs.mkdirSync(path.join(src, "lib"), { recursive: true });
+  fs.writeFileSync(path.join(src, "web.js"), "console.log(1)\n");
+  fs.writeFileSync(path.join(src, "lib", "big"), Buffer.alloc(3 * 1024 * 1024, 1));
+  const tarOf = (entries: string[]) => {
+    const out = path.join(dir, "t.tar");
+    tar.c({ cwd: src, sync: true, portable: true, noDirRecurse: true, file: out }, entries);
+    return fs.readFileSync(out);
+  };
+  const head = tarOf(["./", "lib", "lib/big"]);
+  // two gzip members, as the control role writes slugs with a cached runtime layer
+  const body = Buffer.concat([zlib.gzipSync(head.subarray(0, head.length - 1024)), zlib.gzipSync(tarOf(["web.js"]))]);
+  const file = (name: string, data: Buffer) => {
+    fs.writeFileSync(path.join(dir, name), data);
+    return { url: `file://${path.join(dir, name)}`, sha256: crypto.createHash("sha256").update(data).digest("hex") };
+  };
+  const store = new SlugStore(path.join(dir, "slugs"));
+  const good = file("good.tgz", body);
+  const app = await store.prepare(good);
+  expect(fs.readFileSync(path.join(app, "web.js"), "utf8")).toBe("console.log(1)\n");
+  expect(fs.statSync(path.join(app, "lib", "big")).size).toBe(3 * 1024 * 1024);
+  expect(fs.statSync(app).mode & 0o777).toBe(0o555);
+
+  const garbage = file("garbage.tgz", Buffer.concat([body.subarray(0, 1000), Buffer.alloc(5000, 9)]));
+  await expect(store.prepare({ url: garbage.url, sha256: good.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) })).rejects.toThrow(/checksum mismatch .*refusing to run it/);
+  await expect(store.prepare(garbage)).rejects.toThrow(/is not a valid gzip tarball/);
+  await expect(store.prepare({ url: `file://${path.join(dir, "missing.tgz")}`, sha256: good.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) })).rejects.toThrow(/download .* failed/);
+  expect(fs.readdirSync(path.join(dir, "slugs")).sort()).toEqual([good.sha256]);
+});

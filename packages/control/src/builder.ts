@@ -126,7 +126,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
 
     log.topic("Compressing...");
-    const slug = await createSlug(dir, opts.slugDir);
+    const slug = await createSlug(dir, opts.slugDir, compiled.slugLayers && compiled.layerCacheDir ? { layers: compiled.slugLayers, layerCacheDir: compiled.layerCacheDir } : {});
     log.info(`Done: ${formatSize(slug.size)}`);
     return { slug, processTypes, buildpack: buildpack.name };
 }

@@ -67,6 +67,48 @@ test("extract verifies the checksum, then unpacks", async () => {
     expect(fs.existsSync(path.join(tmp, "out2"))).toBe(false);
 });
 
+test("layers: a vendored subtree is a cached gzip member; the slug is the same tar, and an unchanged layer is not compressed again", async () => {
+    const app = path.join(tmp, "app");
+    makeApp(app);
+    const vendor = path.join(app, ".heroku", "node", "bin");
+    fs.mkdirSync(vendor, { recursive: true });
+    fs.writeFileSync(path.join(vendor, "node"), Buffer.alloc(200_000, 7), { mode: 0o755 });
+    fs.symlinkSync("node", path.join(vendor, "nodejs"));
+    const cache = path.join(tmp, "layers");
+    const layers = [{ path: ".heroku/node", mtime: new Date("1985-10-26T08:15:00Z") }];
+    const plain = await createSlug(app, path.join(tmp, "plain"));
+    const first = await createSlug(app, path.join(tmp, "s1"), { layers, layerCacheDir: cache });
+    const members = fs.readdirSync(cache);
+    expect(members).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.gz$/)]);
+    const list = (file: string) => execFileSync("tar", ["tvzf", file, "--numeric-owner"]).toString().trim().split("\n").map((l) => l.split(/\s+/).slice(5).join(" "));
+    expect(list(first.path)).toEqual(list(plain.path));
+    expect(list(first.path)).toEqual(["./", ".heroku/", ".heroku/node/", ".heroku/node/bin/", ".heroku/node/bin/node", ".heroku/node/bin/nodejs -> node", ".slugignore", "bin/", "bin/run", "lib/", "lib/a.js", "lib/b.js", "main.js -> lib/a.js", "package.json"]);
+
+    // Same runtime, new copy (new mtimes), changed app code: the cached member is reused as is.
+    const layer = fs.readFileSync(path.join(cache, members[0]));
+    fs.utimesSync(path.join(vendor, "node"), new Date(), new Date());
+    fs.writeFileSync(path.join(app, "lib", "a.js"), "a2");
+    const second = await createSlug(app, path.join(tmp, "s2"), { layers, layerCacheDir: cache });
+    expect(fs.readdirSync(cache)).toEqual(members);
+    expect(fs.readFileSync(second.path).includes(layer)).toBe(true);
+    const out = path.join(tmp, "out");
+    await extractSlug(second.path, out, second.sha256);
+    expect(fs.readFileSync(path.join(out, "lib", "a.js"), "utf8")).toBe("a2");
+    expect(fs.readFileSync(path.join(out, ".heroku", "node", "bin", "node")).equals(Buffer.alloc(200_000, 7))).toBe(true);
+    expect(fs.readlinkSync(path.join(out, ".heroku", "node", "bin", "nodejs"))).toBe("node");
+
+    // A changed runtime is a new member; a layer that ends the tar is followed by the end blocks.
+    fs.appendFileSync(path.join(vendor, "node"), "x");
+    const only = path.join(tmp, "only");
+    fs.mkdirSync(path.join(only, ".heroku", "node"), { recursive: true });
+    fs.writeFileSync(path.join(only, ".heroku", "node", "x"), "x");
+    await createSlug(app, path.join(tmp, "s3"), { layers, layerCacheDir: cache });
+    expect(fs.readdirSync(cache)).toHaveLength(2);
+    const tail = await createSlug(only, path.join(tmp, "s4"), { layers, layerCacheDir: cache });
+    expect(list(tail.path)).toEqual(["./", ".heroku/", ".heroku/node/", ".heroku/node/x"]);
+    expect(fs.readdirSync(cache).filter((f) => !/^[0-9a-f]{64}\.gz$/.test(f))).toEqual([]); // no temp files
+});
+
 test("ignore patterns", () => {
     const m = ignoreMatcher(["/docs", "*.log", "tmp/", "spec/**/fixtures", "a?c"]);
     expect(m("docs")).toBe(true);

@@ -4,6 +4,7 @@
 import { BuildLog } from "../build_log";
 import { CommandRunner } from "../command_runner";
 import { ProcessTypes } from "../procfile";
+import { SlugLayer } from "../slug";
 
 export interface CompileContext {
     /** The app's tree, compiled in place; becomes the slug. */
@@ -22,6 +23,9 @@ export interface CompileContext {
 export interface CompileResult {
     /** Process types used for types the Procfile does not declare (Node: web: npm start). */
     defaultProcessTypes: ProcessTypes;
+    /** Subtrees that rarely change (a vendored runtime): their compressed bytes are cached in `layerCacheDir`. */
+    slugLayers?: SlugLayer[];
+    layerCacheDir?: string;
 }
 
 export interface Buildpack {
