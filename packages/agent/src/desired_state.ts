@@ -1,9 +1,10 @@
 // The desired state of one app on this host, as PUT by the control role, and its validation.
+import { SlugRef, slugLayers } from "./slug_store";
 import type { AgentConfig } from "./config";
 
 export interface DesiredState {
   release: string;
-  slug?: { url: string; sha256: string };
+  slug?: SlugRef;
   env: Record<string, string>;
   processTypes: Record<string, string>;
   /** dyno names to run here, e.g. ["web.1","web.2","worker.1"] */
@@ -78,7 +79,8 @@ export function parseDesiredState(body: unknown, config: AgentConfig): DesiredSt
     const s = b.slug as Record<string, unknown>;
     if (typeof s !== "object" || typeof s.url !== "string" || typeof s.sha256 !== "string") throw new ValidationError("slug must be {url, sha256}");
     if (!/^[0-9a-fA-F]{64}$/.test(s.sha256)) throw new ValidationError("slug.sha256 must be 64 hex characters");
-    slug = { url: s.url, sha256: s.sha256.toLowerCase() };
+    const layers = slugLayers(s.layers);
+    slug = { url: s.url, sha256: s.sha256.toLowerCase(), ...(layers ? { layers } : {}) };
   }
   if (!slug && dynos.length > 0) throw new ValidationError("slug is required when dynos are desired");
   const size = b.size as DesiredState["size"];

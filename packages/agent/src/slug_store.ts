@@ -15,12 +15,49 @@ import * as tar from "tar";
 export interface SlugRef {
   url: string;
   sha256: string;
+  /**
+   * The slug's layers (the control role's cached gzip members, e.g. the vendored Node runtime): bytes
+   * [offset, offset+length) with that sha256 unpack to `path`. A layer this host unpacked before is
+   * hard-linked from that slug instead of being decompressed again (its bytes are still downloaded and
+   * checked: the whole slug against its sha256, the layer's against the one it was unpacked from).
+   */
+  layers?: SlugLayer[];
 }
+
+export interface SlugLayer {
+  path: string;
+  offset: number;
+  length: number;
+  sha256: string;
+}
+
+/** Well-formed layers (sorted, not overlapping, relative paths without "..") or undefined. */
+export function slugLayers(v: unknown): SlugLayer[] | undefined {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 16) return undefined;
+  const out: SlugLayer[] = [];
+  let end = 0;
+  for (const l of v as Record<string, unknown>[]) {
+    if (typeof l !== "object" || l === null) return undefined;
+    const { path: p, offset, length, sha256 } = l;
+    if (typeof p !== "string" || !/^[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/.test(p) || p.split("/").some((s) => s === "." || s === "..")) return undefined;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (offset as number) < end || (length as number) <= 0) return undefined;
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    out.push({ path: p, offset: offset as number, length: length as number, sha256 });
+    end = (offset as number) + (length as number);
+  }
+  return out;
+}
+
+/** layers.json: which unpacked slug holds the files of a layer (by the sha256 of its bytes). */
+type LayerIndex = Record<string, { slug: string; path: string }>;
 
 export class SlugError extends Error {}
 
 export class SlugStore {
   private readonly inflight = new Map<string, Promise<string>>();
+  private layerIndex: LayerIndex;
+  /** Slugs whose files an in-flight download will link: kept by gc until it is done. */
+  private readonly pinned = new Map<string, number>();
   /** Where "slug <sha> ready in N ms" lines go (the agent: its stderr, i.e. the journal). */
   log: (line: string) => void = () => undefined;
 
@@ -32,6 +69,37 @@ export class SlugStore {
     fs.mkdirSync(dir, { recursive: true });
     // traversable, not listable: a dyno cannot enumerate the other slugs on the host
     fs.chmodSync(dir, 0o711);
+    try {
+      this.layerIndex = JSON.parse(fs.readFileSync(path.join(dir, "layers.json"), "utf8")) as LayerIndex;
+    } catch {
+      this.layerIndex = {};
+    }
+  }
+
+  /** Where the files of a layer already are (an unpacked slug that had it), if anywhere. */
+  private layerSource(layer: SlugLayer): { slug: string; dir: string } | undefined {
+    const known = this.layerIndex[layer.sha256];
+    if (!known || known.path !== layer.path || !/^[0-9a-f]{64}$/.test(known.slug)) return undefined;
+    const dir = path.join(this.dir, known.slug, known.path);
+    try {
+      return fs.lstatSync(dir).isDirectory() ? { slug: known.slug, dir } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private rememberLayers(sha: string, layers: SlugLayer[]): void {
+    if (layers.length === 0) return;
+    for (const l of layers) this.layerIndex[l.sha256] = { slug: sha, path: l.path };
+    for (const [k, v] of Object.entries(this.layerIndex)) if (!fs.existsSync(path.join(this.dir, v.slug))) delete this.layerIndex[k];
+    const file = path.join(this.dir, "layers.json");
+    const tmp = `${file}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(this.layerIndex), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    } catch {
+      fs.rmSync(tmp, { force: true }); // only an optimisation: the next slug is unpacked in full
+    }
   }
 
   /** Directory a slug's dynos run in (its cwd), when the slug is on disk. */
@@ -59,34 +127,54 @@ export class SlugStore {
     }
     let p = this.inflight.get(sha);
     if (!p) {
-      p = this.fetchAndUnpack(slug.url, sha).finally(() => this.inflight.delete(sha));
+      p = this.fetchAndUnpack(slug.url, sha, slugLayers(slug.layers) ?? []).finally(() => this.inflight.delete(sha));
       this.inflight.set(sha, p);
     }
     return p;
   }
 
-  private async fetchAndUnpack(url: string, sha: string): Promise<string> {
+  private async fetchAndUnpack(url: string, sha: string, layers: SlugLayer[]): Promise<string> {
     const partial = path.join(this.dir, `.partial-${sha}-${crypto.randomBytes(4).toString("hex")}`);
     const root = `${partial}.d`;
+    const reuse: { layer: SlugLayer; from: string }[] = [];
+    const pinned: string[] = [];
     try {
       // Download, hash and unpack in one pass into a private dir; it becomes the slug (and can run)
       // only once the whole download matched the sha256.
       fs.mkdirSync(root, { recursive: true, mode: 0o700 });
       const t0 = Date.now();
-      const { sha256: got, unpackError, bytes } = await downloadAndUnpack(url, root, this.downloadTimeoutMs);
-      const t1 = Date.now();
+      for (const l of layers) {
+        const from = this.layerSource(l);
+        if (!from) continue;
+        reuse.push({ layer: l, from: from.dir });
+        this.pinned.set(from.slug, (this.pinned.get(from.slug) ?? 0) + 1);
+        pinned.push(from.slug);
+      }
+      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, root, this.downloadTimeoutMs, reuse.map((r) => r.layer));
       if (got !== sha) {
         throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
       }
+      for (const [i, r] of reuse.entries()) {
+        if (skipped[i] !== r.layer.sha256) throw new SlugError(`slug checksum mismatch for ${url}: layer ${r.layer.path} at ${r.layer.offset} expected sha256 ${r.layer.sha256}, got ${skipped[i]}; refusing to run it`);
+      }
       if (unpackError) throw new SlugError(`slug ${url} is not a valid gzip tarball: ${unpackError.message}`);
+      for (const r of reuse) linkTree(r.from, path.join(root, r.layer.path));
+      const t1 = Date.now();
       makeReadOnly(root, false);
       fs.chmodSync(root, 0o755);
       const final = path.join(this.dir, sha);
       fs.renameSync(root, final);
       fs.chmodSync(final, 0o555);
-      this.log(`slug ${sha.slice(0, 12)} ready in ${Date.now() - t0} ms: ${(bytes / 1048576).toFixed(1)} MiB downloaded, verified and unpacked in ${t1 - t0} ms, made read-only in ${Date.now() - t1} ms`);
+      this.rememberLayers(sha, layers);
+      const linked = reuse.length ? ` (${reuse.map((r) => r.layer.path).join(", ")} linked from an unpacked slug)` : "";
+      this.log(`slug ${sha.slice(0, 12)} ready in ${Date.now() - t0} ms: ${(bytes / 1048576).toFixed(1)} MiB downloaded, verified and unpacked in ${t1 - t0} ms${linked}, made read-only in ${Date.now() - t1} ms`);
       return this.appDir(sha)!;
     } finally {
+      for (const s of pinned) {
+        const n = (this.pinned.get(s) ?? 1) - 1;
+        if (n > 0) this.pinned.set(s, n);
+        else this.pinned.delete(s);
+      }
       if (fs.existsSync(root)) removeTree(root);
     }
   }
@@ -114,7 +202,7 @@ export class SlugStore {
     slugs.sort((a, b) => b.mtime - a.mtime);
     let spare = this.keep;
     for (const s of slugs) {
-      if (keep.has(s.sha) || this.inflight.has(s.sha)) continue;
+      if (keep.has(s.sha) || this.inflight.has(s.sha) || this.pinned.has(s.sha)) continue;
       if (spare > 0) {
         spare--;
         continue;
@@ -131,8 +219,9 @@ export class SlugStore {
  * sha256 of everything downloaded and the extraction's error, if any (a slug that does not match its
  * checksum is reported as such even when it is not a tarball either). Download errors throw.
  */
-async function downloadAndUnpack(url: string, root: string, timeoutMs: number): Promise<{ sha256: string; bytes: number; unpackError?: Error }> {
+async function downloadAndUnpack(url: string, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<{ sha256: string; bytes: number; unpackError?: Error; skipped: string[] }> {
   const hash = crypto.createHash("sha256");
+  const skipHashes = skip.map(() => crypto.createHash("sha256"));
   let bytes = 0;
   let source: Readable;
   if (url.startsWith("file://")) {
@@ -161,9 +250,24 @@ async function downloadAndUnpack(url: string, root: string, timeoutMs: number): 
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       hash.update(chunk);
+      const pos = bytes;
       bytes += chunk.length;
-      if (unpackError) continue; // keep hashing: the checksum decides what to report
-      if (!unpack.write(chunk)) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
+      // Bytes of a reused layer are hashed (to compare with the one unpacked before), not unpacked.
+      let at = 0;
+      while (at < chunk.length) {
+        const abs = pos + at;
+        const i = skip.findIndex((l) => abs >= l.offset && abs < l.offset + l.length);
+        let end: number;
+        if (i >= 0) {
+          end = Math.min(chunk.length, skip[i].offset + skip[i].length - pos);
+          skipHashes[i].update(chunk.subarray(at, end));
+        } else {
+          const next = Math.min(...skip.filter((l) => l.offset > abs).map((l) => l.offset), Infinity);
+          end = Math.min(chunk.length, next - pos);
+          if (!unpackError && !unpack.write(chunk.subarray(at, end))) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
+        }
+        at = end;
+      }
     }
   } catch (e) {
     unpack.abort(e as Error);
@@ -174,7 +278,26 @@ async function downloadAndUnpack(url: string, root: string, timeoutMs: number): 
     unpack.end();
     await unpacked;
   }
-  return { sha256: hash.digest("hex"), bytes, ...(unpackError ? { unpackError } : {}) };
+  return { sha256: hash.digest("hex"), bytes, skipped: skipHashes.map((h) => h.digest("hex")), ...(unpackError ? { unpackError } : {}) };
+}
+
+/** Recreate `src` at `dest`: directories made, files hard-linked (copied across filesystems), symlinks copied. */
+function linkTree(src: string, dest: string): void {
+  fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
+  for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+    const from = path.join(src, e.name);
+    const to = path.join(dest, e.name);
+    if (e.isDirectory()) linkTree(from, to);
+    else if (e.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
+    else if (e.isFile()) {
+      try {
+        fs.linkSync(from, to);
+      } catch (err) {
+        if (!["EXDEV", "EPERM", "EMLINK"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+        fs.copyFileSync(from, to);
+      }
+    }
+  }
 }
 
 /** Strip write bits everywhere (keep the top dir writable when asked, to rename it). */

@@ -281,3 +281,59 @@ test("slug store: download, sha256 and unpack in one pass; multi-member gzip; no
   await expect(store.prepare({ url: `file://${path.join(dir, "missing.tgz")}`, sha256: good.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) })).rejects.toThrow(/download .* failed/);
   expect(fs.readdirSync(path.join(dir, "slugs")).sort()).toEqual([good.sha256]);
 });
+
+test("slug store: a layer unpacked before is hard-linked, not decompressed again; its bytes are still checked", async () => {
+  const { SlugStore } = await import("../src/slug_store");
+  const zlib = await import("node:zlib");
+  const crypto = await import("node:crypto");
+  const tar = await import("tar");
+  const dir = tmpDir();
+  const src = path.join(dir, "src");
+  fs.mkdirSync(path.join(src, ".heroku", "node", "bin"), { recursive: true });
+  fs.writeFileSync(path.join(src, ".heroku", "node", "bin", "node"), Buffer.alloc(2 * 1024 * 1024, 3), { mode: 0o755 });
+  fs.symlinkSync("node", path.join(src, ".heroku", "node", "bin", "nodejs"));
+  const tarOf = (entries: string[]) => {
+    const out = path.join(dir, "t.tar");
+    tar.c({ cwd: src, sync: true, portable: true, noDirRecurse: true, file: out }, entries);
+    const b = fs.readFileSync(out);
+    return b.subarray(0, b.length - 1024);
+  };
+  const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
+  const head = zlib.gzipSync(tarOf(["./", ".heroku"]));
+  const layer = zlib.gzipSync(tarOf([".heroku/node", ".heroku/node/bin", ".heroku/node/bin/node", ".heroku/node/bin/nodejs"]));
+  const slugWith = (name: string, web: string) => {
+    fs.writeFileSync(path.join(src, "web.js"), web);
+    const body = Buffer.concat([head, layer, zlib.gzipSync(Buffer.concat([tarOf(["web.js"]), Buffer.alloc(1024)]))]);
+    fs.writeFileSync(path.join(dir, name), body);
+    return { url: `file://${path.join(dir, name)}`, sha256: sha(body), layers: [{ path: ".heroku/node", offset: head.length, length: layer.length, sha256: sha(layer) }] };
+  };
+  const lines: string[] = [];
+  const store = new SlugStore(path.join(dir, "slugs"));
+  store.log = (l) => lines.push(l);
+  const one = slugWith("one.tgz", "1");
+  const a = await store.prepare(one);
+  expect(lines.pop()).not.toMatch(/linked/);
+  const two = slugWith("two.tgz", "2");
+  // restarted agent: the index is on disk
+  const again = new SlugStore(path.join(dir, "slugs"));
+  again.log = (l) => lines.push(l);
+  const b = await again.prepare(two);
+  expect(lines.pop()).toMatch(/\.heroku\/node linked from an unpacked slug/);
+  expect(fs.readFileSync(path.join(b, "web.js"), "utf8")).toBe("2");
+  expect(fs.statSync(path.join(b, ".heroku/node/bin/node")).ino).toBe(fs.statSync(path.join(a, ".heroku/node/bin/node")).ino);
+  expect(fs.readlinkSync(path.join(b, ".heroku/node/bin/nodejs"))).toBe("node");
+  expect(fs.statSync(path.join(b, ".heroku/node/bin")).mode & 0o777).toBe(0o555);
+  // the old slug is collected; the new one keeps its files
+  new SlugStore(path.join(dir, "slugs"), 0).gc([two.sha256]);
+  expect(fs.existsSync(a)).toBe(false);
+  expect(fs.statSync(path.join(b, ".heroku/node/bin/node")).size).toBe(2 * 1024 * 1024);
+
+  // a layer whose bytes differ from the one unpacked before is refused, even with a matching slug sha256
+  const three = slugWith("three.tgz", "3");
+  const forged = { ...three, layers: [{ ...three.layers[0], sha256: sha(layer) }] };
+  const evil = Buffer.from(fs.readFileSync(path.join(dir, "three.tgz")));
+  evil[head.length + 20] ^= 1;
+  fs.writeFileSync(path.join(dir, "three.tgz"), evil);
+  await expect(again.prepare({ ...forged, sha256: sha(evil) })).rejects.toThrow(/layer \.heroku\/node at \d+ expected sha256 .*refusing to run it/);
+  expect(fs.readdirSync(path.join(dir, "slugs")).filter((f) => f.startsWith(".partial"))).toEqual([]);
+});

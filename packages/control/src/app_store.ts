@@ -31,6 +31,16 @@ export interface SlugRef {
     url: string;
     sha256: string;
     size: number;
+    /** Cached members in the slug (slug.ts): agents that unpacked one before link it instead. */
+    layers?: SlugLayerRef[];
+}
+
+/** A layer's gzip member: bytes [offset, offset+length) of the slug, with their sha256; unpacks to `path`. */
+export interface SlugLayerRef {
+    path: string;
+    offset: number;
+    length: number;
+    sha256: string;
 }
 
 export type ReleaseStatus = "pending" | "succeeded" | "failed";

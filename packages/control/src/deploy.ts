@@ -74,7 +74,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
         log.topic("Launching...");
         try {
             const release = await releaseAndRollout({ store, platform, log }, app, {
-                slug: { url: opts.slugUrl ? opts.slugUrl(app, slug.sha256, slug.path) : slug.path, sha256: slug.sha256, size: slug.size },
+                slug: { url: opts.slugUrl ? opts.slugUrl(app, slug.sha256, slug.path) : slug.path, sha256: slug.sha256, size: slug.size, ...(slug.layers.length ? { layers: slug.layers } : {}) },
                 config: await store.getConfig(app), // as of now, not as of the build's start
                 processTypes: built.processTypes,
                 commit: opts.commit,

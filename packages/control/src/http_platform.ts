@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AppStore, Domain, Formation, Release } from "./app_store";
+import { AppStore, Domain, Formation, Release, SlugLayerRef } from "./app_store";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
@@ -69,6 +69,13 @@ class HttpError extends Error {
     constructor(readonly status: number, message: string) {
         super(message);
     }
+}
+
+type SlugRef = NonNullable<Release["slug"]>;
+
+/** What an agent gets of a slug: where, its checksum, and its layers (so it can reuse unpacked ones). */
+function agentSlug(slug: SlugRef): { url: string; sha256: string; layers?: SlugLayerRef[] } {
+    return { url: slug.url, sha256: slug.sha256, ...(slug.layers?.length ? { layers: slug.layers } : {}) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -169,7 +176,7 @@ export class HttpPlatform implements Platform {
         const size = Object.fromEntries(Object.entries(formation).map(([t, f]) => [t, f.size]));
         return {
             release: `v${release.version}`,
-            ...(release.slug ? { slug: { url: release.slug.url, sha256: release.slug.sha256 } } : {}),
+            ...(release.slug ? { slug: agentSlug(release.slug) } : {}),
             env: release.config,
             processTypes,
             dynos,
@@ -371,7 +378,7 @@ export class HttpPlatform implements Platform {
             res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
-                body: JSON.stringify({ command, env: release.config, slug: { url: release.slug.url, sha256: release.slug.sha256 }, release: `v${release.version}`, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
+                body: JSON.stringify({ command, env: release.config, slug: agentSlug(release.slug), release: `v${release.version}`, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
             });
         } catch (err) {
             throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${(err as Error).message}`);

@@ -18,6 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import * as tar from "tar";
 import { fsyncDir } from "./atomic_file";
+import type { SlugLayerRef } from "./app_store";
 
 export interface SlugInfo {
     /** Absolute path of the slug: <destDir>/<sha256>.tgz */
@@ -26,6 +27,8 @@ export interface SlugInfo {
     size: number;
     /** Entries in the tarball (dirs, files, links). */
     entries: number;
+    /** The layers' gzip members in the slug (empty without layers). */
+    layers: SlugLayerRef[];
 }
 
 export interface SlugOptions {
@@ -166,6 +169,7 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
     // Every segment but the last loses its end blocks; layers always do (their bytes must not depend
     // on where they sit), and then the end blocks follow as a member of their own.
     async function* members(): AsyncGenerator<Buffer> {
+        let emitted = 0;
         for (let i = 0; i < segments.length; i++) {
             const seg = segments[i];
             const last = i === segments.length - 1;
@@ -173,16 +177,28 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
             if (!seg.layer) {
                 const parts: (Readable | Transform)[] = [tarOf(seg.entries, mtime)];
                 if (!last) parts.push(dropTail(EOF_BLOCKS));
-                yield* compressed(parts, level);
+                for await (const c of compressed(parts, level)) {
+                    emitted += c.length;
+                    yield c;
+                }
                 continue;
             }
-            yield* layerMember(() => [tarOf(seg.entries, mtime), dropTail(EOF_BLOCKS)], opts.layerCacheDir!, level);
+            const ref = { path: seg.layer.path, offset: emitted, length: 0, sha256: "" };
+            const memberHash = createHash("sha256");
+            for await (const c of layerMember(() => [tarOf(seg.entries, mtime), dropTail(EOF_BLOCKS)], opts.layerCacheDir!, level)) {
+                memberHash.update(c);
+                ref.length += c.length;
+                emitted += c.length;
+                yield c;
+            }
+            layerRefs.push({ ...ref, sha256: memberHash.digest("hex") });
             if (last) yield zlib.gzipSync(Buffer.alloc(EOF_BLOCKS), { level });
         }
     }
     const tmp = path.join(destDir, `.slug-${process.pid}-${randomBytes(4).toString("hex")}.tgz.tmp`);
     const hash = createHash("sha256");
     let size = 0;
+    const layerRefs: SlugLayerRef[] = [];
     const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
             hash.update(chunk);
@@ -199,7 +215,7 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
         const final = path.join(destDir, `${sha256}.tgz`);
         await fs.promises.rename(tmp, final);
         await fsyncDir(destDir);
-        return { path: final, sha256, size, entries: entries.length };
+        return { path: final, sha256, size, entries: entries.length, layers: layerRefs };
     } finally {
         await fs.promises.rm(tmp, { force: true });
     }

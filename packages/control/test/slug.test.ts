@@ -91,6 +91,11 @@ test("layers: a vendored subtree is a cached gzip member; the slug is the same t
     const second = await createSlug(app, path.join(tmp, "s2"), { layers, layerCacheDir: cache });
     expect(fs.readdirSync(cache)).toEqual(members);
     expect(fs.readFileSync(second.path).includes(layer)).toBe(true);
+    expect(second.layers).toEqual([{ path: ".heroku/node", offset: expect.any(Number), length: layer.length, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    const { offset } = second.layers[0];
+    expect(fs.readFileSync(second.path).subarray(offset, offset + layer.length).equals(layer)).toBe(true);
+    expect(first.layers).toEqual(second.layers);
+    expect(plain.layers).toEqual([]);
     const out = path.join(tmp, "out");
     await extractSlug(second.path, out, second.sha256);
     expect(fs.readFileSync(path.join(out, "lib", "a.js"), "utf8")).toBe("a2");
