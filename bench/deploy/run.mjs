@@ -60,7 +60,8 @@ function push(dir, t0) {
         child.on("close", (code) => {
             stamp("\n");
             out += `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s (git push returned)\n`;
-            code === 0 ? resolvePromise(out) : reject(new Error(`git push failed:\n${out}`));
+            if (code === 0) resolvePromise(out);
+            else reject(new Error(`git push failed:\n${out}`));
         });
     });
 }
