@@ -1,5 +1,5 @@
 // config, config:get, config:set, config:unset — a change makes a new release and rolls it out.
-import { AppStore } from "../app_store";
+import { Release } from "../app_store";
 import { BuildLog } from "../build_log";
 import { ConfigVars, describeChange, formatConfig, formatJson, formatShell, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
 import { UserError } from "../errors";
@@ -40,32 +40,46 @@ export const configGet: Verb = {
     },
 };
 
+/**
+ * Make `vars.after` the app's config vars and release them with `code`'s slug and process types
+ * (none before the first deploy). If the release fails, `vars.before` is put back and a
+ * ReleaseFailedError becomes `failed(err)`. The caller holds the app lock.
+ */
+export async function releaseConfig(
+    ctx: CliContext,
+    app: string,
+    vars: { before: ConfigVars; after: ConfigVars },
+    code: Release | undefined,
+    description: string,
+    failed: (err: ReleaseFailedError) => UserError,
+): Promise<Release> {
+    await ctx.store.setConfig(app, vars.after);
+    try {
+        return await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
+            slug: code?.slug ?? null,
+            config: vars.after,
+            processTypes: code?.processTypes ?? {},
+            commit: code?.commit ?? null,
+            description,
+            ...(code?.buildpack ? { buildpack: code.buildpack } : {}),
+            ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
+        });
+    } catch (err) {
+        await ctx.store.setConfig(app, vars.before);
+        if (err instanceof ReleaseFailedError) throw failed(err);
+        throw err;
+    }
+}
+
 /** Replace the config vars and release them; on failure the old vars are put back. */
 async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars) => ConfigVars, description: string) {
-    const store: AppStore = ctx.store;
-    return store.withAppLock(app, description, async () => {
-        const before = await store.getConfig(app);
+    return ctx.store.withAppLock(app, description, async () => {
+        const before = await ctx.store.getConfig(app);
         const after = next(before);
-        const current = await store.currentRelease(app);
-        await store.setConfig(app, after);
-        const log = new BuildLog((l) => ctx.err(l));
-        try {
-            return await releaseAndRollout({ store, platform: ctx.platform, log }, app, {
-                slug: current?.slug ?? null,
-                config: after,
-                processTypes: current?.processTypes ?? {},
-                commit: current?.commit ?? null,
-                description,
-                ...(current?.buildpack ? { buildpack: current.buildpack } : {}),
-                ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
-            });
-        } catch (err) {
-            await store.setConfig(app, before);
-            if (err instanceof ReleaseFailedError) {
-                throw new UserError(`v${err.release.version} failed and ${app} keeps its previous config vars: ${err.reason}. Fix the cause, then run the command again`);
-            }
-            throw err;
-        }
+        const current = await ctx.store.currentRelease(app);
+        return releaseConfig(ctx, app, { before, after }, current, description, (err) =>
+            new UserError(`v${err.release.version} failed and ${app} keeps its previous config vars: ${err.reason}. Fix the cause, then run the command again`),
+        );
     });
 }
 

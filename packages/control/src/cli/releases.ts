@@ -1,10 +1,9 @@
 // releases, rollback
 import { Release } from "../app_store";
-import { BuildLog } from "../build_log";
 import { UserError } from "../errors";
-import { releaseAndRollout, ReleaseFailedError } from "../releases";
 import { ago, styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
+import { releaseConfig } from "./config";
 import { appLabel, flagString, Verb } from "./context";
 
 export function parseVersion(app: string, text: string): number {
@@ -68,23 +67,10 @@ export const rollback: Verb = {
             }
             if (!target.slug) throw new UserError(`v${target.version} has no code (it precedes the first deploy): pick a release made by a deploy, see "dynoform releases -a ${app}"`);
             const before = await ctx.store.getConfig(app);
-            await ctx.store.setConfig(app, target.config);
-            try {
-                const made = await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
-                    slug: target.slug,
-                    config: target.config,
-                    processTypes: target.processTypes,
-                    commit: target.commit,
-                    description: `Rollback to v${target.version}`,
-                    ...(target.buildpack ? { buildpack: target.buildpack } : {}),
-                    ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
-                });
-                return { release: made, target: target.version };
-            } catch (err) {
-                await ctx.store.setConfig(app, before);
-                if (err instanceof ReleaseFailedError) throw new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`);
-                throw err;
-            }
+            const made = await releaseConfig(ctx, app, { before, after: target.config }, target, `Rollback to v${target.version}`, (err) =>
+                new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`),
+            );
+            return { release: made, target: target.version };
         });
         ctx.err(`Rolling back ${appLabel(app)} to v${target}... done, v${release.version}`);
         ctx.err(" ▸    Warning: rollback affects code and config vars; it doesn't add or remove add-ons or change the database.");
