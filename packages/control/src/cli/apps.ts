@@ -1,5 +1,5 @@
 // apps, apps:create, apps:destroy, apps:info, git:remote
-import { appNameProblem, unknownAppError } from "../app_store";
+import { appNameProblem } from "../app_store";
 import { UserError } from "../errors";
 import { formatSize } from "../slug";
 import { styledHeader, styledObject } from "../text";
@@ -126,7 +126,7 @@ export const gitRemote: Verb = {
     flags: [APP_FLAG, { name: "remote", short: "r", value: true, description: "remote name (default dynoform)" }],
     args: { min: 0, max: 0 },
     async run(ctx, args) {
-        if (!(await ctx.store.getApp(args.app))) throw unknownAppError(args.app);
+        await ctx.store.requireApp(args.app);
         // Runs on the control host: it cannot touch the caller's repository, so it prints the
         // command; the local dynoform CLI runs it and reports "set git remote ... to ...".
         ctx.out(`git remote add ${flagString(args, "remote") ?? "dynoform"} ${ctx.settings.gitUrl(args.app)}`);
