@@ -2,31 +2,15 @@
 // backoff, R10, R12, R14/R15, re-adoption after an agent restart, slug checksum refusal, one-offs, logs.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { alive, desired, get, SlugServer, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
+import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
 
 jest.setTimeout(30_000);
 
-const slugs = new SlugServer();
+const { slugs, cleanups, agentWith } = agentSuite();
 let slug: Slug;
-const cleanups: Array<() => Promise<void> | void> = [];
-
 beforeAll(async () => {
-  await slugs.start();
   slug = await slugs.make("base");
 });
-afterAll(async () => {
-  await slugs.stop();
-});
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function agentWith(over: Parameters<typeof testConfig>[1] = {}, dir = tmpDir()): Promise<TestAgent> {
-  const a = await TestAgent.start(testConfig(dir, over));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => a.close(true));
-  return a;
-}
 
 const upDyno = (a: TestAgent, app: string, name: string, timeoutMs = 5000) =>
   waitFor(`${app} ${name} up`, async () => {

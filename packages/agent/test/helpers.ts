@@ -167,6 +167,29 @@ export class TestAgent {
   }
 }
 
+/**
+ * The setup agent.test.ts and router.test.ts share: a slug server for the whole file, and
+ * `agentWith` for an in-process agent in a temp dir. After each test, `cleanups` run last pushed
+ * first: the agents are closed and their dirs removed, with anything else a test pushed.
+ */
+export function agentSuite() {
+  const slugs = new SlugServer();
+  const cleanups: Array<() => Promise<void> | void> = [];
+  beforeAll(() => slugs.start());
+  afterAll(() => slugs.stop());
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  async function agentWith(over: Parameters<typeof testConfig>[1] = {}): Promise<TestAgent> {
+    const dir = tmpDir();
+    const a = await TestAgent.start(testConfig(dir, over));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => a.close(true));
+    return a;
+  }
+  return { slugs, cleanups, agentWith };
+}
+
 export function desired(slug: Slug, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     release: "v1",

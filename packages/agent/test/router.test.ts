@@ -1,32 +1,16 @@
 // Registration with routers: a fake router (exact calls), then the real dynoform-router.
 import * as fs from "node:fs";
-import { desired, get, SlugServer, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
+import { agentSuite, desired, get, sleep, waitFor, type Slug } from "./helpers";
 import { FakeRouter, RealRouter, removeRouterBundle, ROUTER_MAIN } from "./router_harness";
 
 jest.setTimeout(60_000);
 
-const slugs = new SlugServer();
+const { slugs, cleanups, agentWith } = agentSuite();
 let slug: Slug;
-const cleanups: Array<() => Promise<void> | void> = [];
 beforeAll(async () => {
-  await slugs.start();
   slug = await slugs.make("base");
 });
-afterAll(async () => {
-  await slugs.stop();
-  removeRouterBundle();
-});
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function agentWith(over: Parameters<typeof testConfig>[1]): Promise<TestAgent> {
-  const dir = tmpDir();
-  const a = await TestAgent.start(testConfig(dir, over));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => a.close(true));
-  return a;
-}
+afterAll(() => removeRouterBundle());
 
 test("registers up web dynos with every router, renews, deregisters before SIGTERM, re-registers after a router restart", async () => {
   const r1 = new FakeRouter();
