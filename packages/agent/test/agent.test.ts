@@ -2,7 +2,7 @@
 // backoff, R10, R12, R14/R15, re-adoption after an agent restart, slug checksum refusal, one-offs, logs.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, type Slug } from "./helpers";
+import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, WEB_JS, type Slug } from "./helpers";
 
 jest.setTimeout(30_000);
 
@@ -217,7 +217,7 @@ test("slugs: downloaded once, shared, old ones garbage-collected", async () => {
   await a.api("PUT", "/v1/apps/one", desired(slug));
   await a.api("PUT", "/v1/apps/two", desired(slug));
   expect(slugs.requests - before).toBe(1);
-  const s2 = await slugs.make("second", { "web.js": (await import("./helpers")).WEB_JS.replace("booting", "booting second") });
+  const s2 = await slugs.make("second", { "web.js": WEB_JS.replace("booting", "booting second") });
   await a.api("PUT", "/v1/apps/one?wait=up", desired(s2, { release: "v2" }));
   await a.api("PUT", "/v1/apps/two?wait=up", desired(s2, { release: "v2" }));
   const dir = path.join(a.config.stateDir, "slugs");

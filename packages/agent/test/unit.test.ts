@@ -1,11 +1,15 @@
 // Pure pieces: systemd command lines and state parsing, restart policy, log format, config, desired state.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
+import * as tar from "tar";
 import { loadConfig, resolveConfig } from "../src/config";
 import { parseDesiredState, sizeFor } from "../src/desired_state";
 import { formatLine, herokuTimestamp, LogBuffer } from "../src/log_buffer";
 import { LogTailer } from "../src/log_tailer";
 import { RestartPolicy } from "../src/restart_policy";
+import { SlugStore } from "../src/slug_store";
 import { WRAPPER } from "../src/supervisor";
 import { cgroupRss, environmentFile, exitFromState, parseShow, SystemdSupervisor, systemdRunArgs, systemdRunAttachedArgs } from "../src/supervisor_systemd";
 import { appUserName, lookupUser, useraddArgs, UserManager } from "../src/users";
@@ -247,10 +251,6 @@ test("app users: names, useradd arguments, lookup, fixed dyno user", async () =>
 });
 
 test("slug store: download, sha256 and unpack in one pass; multi-member gzip; nothing kept from a bad slug", async () => {
-  const { SlugStore } = await import("../src/slug_store");
-  const zlib = await import("node:zlib");
-  const crypto = await import("node:crypto");
-  const tar = await import("tar");
   const dir = tmpDir();
   const src = path.join(dir, "src");
   fs.mkdirSync(path.join(src, "lib"), { recursive: true });
@@ -283,10 +283,6 @@ test("slug store: download, sha256 and unpack in one pass; multi-member gzip; no
 });
 
 test("slug store: a layer unpacked before is hard-linked, not decompressed again; its bytes are still checked", async () => {
-  const { SlugStore } = await import("../src/slug_store");
-  const zlib = await import("node:zlib");
-  const crypto = await import("node:crypto");
-  const tar = await import("tar");
   const dir = tmpDir();
   const src = path.join(dir, "src");
   fs.mkdirSync(path.join(src, ".heroku", "node", "bin"), { recursive: true });
