@@ -2,6 +2,8 @@
  * The stack configuration (`dynoform:*` keys in stacks/Pulumi.<stack>.yaml), validated as a
  * whole before any resource is declared: every problem is reported at once, each with its fix.
  */
+import { Cidr, cidrContains as labCidrContains, formatIPv4, parseCidr as parseLabCidr, parseIPv4 } from "../hosts/lab/config";
+import { HOST_KEY } from "../hosts/servers";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
 export type Role = (typeof ROLES)[number];
@@ -75,34 +77,32 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a
 const LAB_NETWORK = /^[a-z0-9]{1,8}$/;
 const SIZE = /^[1-9][0-9]*[kKmMgG]$/;
 
-export function parseIpv4(value: string): number | undefined {
-    const parts = value.split(".");
-    if (parts.length !== 4 || parts.some((p) => !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255)) {
+const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/;
+
+/** The lab's IPv4 parser, as "undefined when invalid" (no leading zeros: 010 is not 10 to everyone). */
+function parseIpv4(value: string): number | undefined {
+    if (!DOTTED_QUAD.test(value)) return undefined;
+    try {
+        return parseIPv4(value);
+    } catch {
         return undefined;
     }
-    return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
 }
 
-export function formatIpv4(n: number): string {
-    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+/** A CIDR of /8 to /30 without host bits, or undefined. */
+function parseCidr(value: string): Cidr | undefined {
+    try {
+        const cidr = parseLabCidr(value);
+        return cidr.prefix >= 8 && cidr.prefix <= 30 ? cidr : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
-export function parseCidr(value: string): { base: number; bits: number } | undefined {
-    const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(value);
-    if (!m) return undefined;
-    const ip = parseIpv4(m[1]);
-    const bits = Number(m[2]);
-    if (ip === undefined || bits < 8 || bits > 30) return undefined;
-    const size = 2 ** (32 - bits);
-    if (ip % size !== 0) return undefined;
-    return { base: ip, bits };
-}
-
-export function cidrContains(cidr: string, address: string): boolean {
+function cidrContains(cidr: string, address: string): boolean {
     const net = parseCidr(cidr);
     const ip = parseIpv4(address);
-    if (!net || ip === undefined) return false;
-    return ip >= net.base && ip < net.base + 2 ** (32 - net.bits);
+    return net !== undefined && ip !== undefined && labCidrContains(net, ip);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -130,7 +130,7 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
     }
     const subnet = raw.subnet;
     const net = typeof subnet === "string" ? parseCidr(subnet) : undefined;
-    if (!net || net.bits !== 24) {
+    if (!net || net.prefix !== 24) {
         problems.push(`dynoform:lab.subnet must be a /24 such as 10.213.1.0/24 (got ${JSON.stringify(subnet)})`);
         return undefined;
     }
@@ -138,7 +138,7 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
     if (image !== "base" && image !== "packages") {
         problems.push(`dynoform:lab.image must be base or packages (got ${JSON.stringify(raw.image)})`);
     }
-    return { network: String(network), subnet: String(subnet), gateway: formatIpv4(net.base + 1), image: image as LabSpec["image"] };
+    return { network: String(network), subnet: String(subnet), gateway: formatIPv4(net.base + 1), image: image as LabSpec["image"] };
 }
 
 function parseHost(
@@ -191,7 +191,7 @@ function parseHost(
     }
     const hostKey = raw.hostKey;
     if (target === "servers") {
-        if (typeof hostKey !== "string" || !/^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$/.test(hostKey.trim())) {
+        if (typeof hostKey !== "string" || !HOST_KEY.test(hostKey.trim())) {
             problems.push(
                 `${label}.hostKey is missing or malformed: pin it with \`ssh-keyscan -t ed25519 ${String(address)}\` ` +
                     `and set hostKey to "ssh-ed25519 AAAA..."`,
