@@ -63,12 +63,18 @@ export class Edge extends pulumi.ComponentResource {
         const packages = new AptPackages(`${name}-packages`, { connection, packages: ["nginx", "varnish", "openssl"] }, child);
         const afterPackages = { parent: this, dependsOn: [packages] };
 
-        const tlsFiles: pulumi.Resource[] = args.tls
-            ? [
-                  new RemoteFile(`${name}-tls-cert`, { connection, path: "/etc/dynoform/tls/edge.crt", content: args.tls.certificate, mode: "0644" }, afterPackages),
-                  new RemoteFile(`${name}-tls-key`, { connection, path: "/etc/dynoform/tls/edge.key", content: pulumi.secret(args.tls.key), mode: "0600" }, afterPackages),
-              ]
-            : [new RemoteCommand(`${name}-tls-self-signed`, { connection, create: selfSignedCertificateCommand(args.domain), triggers: [args.domain] }, afterPackages)];
+        // nginx reloads when the certificate changes: the files' hashes, or the self-signed one's domain.
+        let tlsFiles: pulumi.Resource[];
+        let tlsTriggers: pulumi.Input<string>[];
+        if (args.tls) {
+            const cert = new RemoteFile(`${name}-tls-cert`, { connection, path: "/etc/dynoform/tls/edge.crt", content: args.tls.certificate, mode: "0644" }, afterPackages);
+            const key = new RemoteFile(`${name}-tls-key`, { connection, path: "/etc/dynoform/tls/edge.key", content: pulumi.secret(args.tls.key), mode: "0600" }, afterPackages);
+            tlsFiles = [cert, key];
+            tlsTriggers = [cert.sha256, key.sha256];
+        } else {
+            tlsFiles = [new RemoteCommand(`${name}-tls-self-signed`, { connection, create: selfSignedCertificateCommand(args.domain), triggers: [args.domain] }, afterPackages)];
+            tlsTriggers = [args.domain];
+        }
 
         this.varnishAddress = pulumi.interpolate`${args.host.privateAddress}:${args.varnishPort}`;
 
@@ -111,7 +117,7 @@ export class Edge extends pulumi.ComponentResource {
         );
         new SystemdService(
             `${name}-nginx`,
-            { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), domainsDir.sha256, ...tlsFiles.map((f) => f.urn)] },
+            { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), domainsDir.sha256, ...tlsTriggers] },
             { parent: this, dependsOn: [packages, varnish, domainsDir, ...nginxFiles, ...tlsFiles] },
         );
 
