@@ -11,11 +11,25 @@ export class LabShell {
     private readonly sessions = new Map<string, SshSession>();
 
     async on(host: string, command: string): Promise<string> {
-        return (await (await this.session(host)).run(command)).stdout.trim();
+        return (await this.withSession(host, (s) => s.run(command))).stdout.trim();
     }
 
     async exec(host: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-        return (await this.session(host)).exec(command);
+        return this.withSession(host, (s) => s.exec(command));
+    }
+
+    /** A cached session; one lost on the way (seen once in CI: an ssh2 keepalive timeout on a loaded
+     * machine) is opened again and the command run once more. */
+    private async withSession<T>(host: string, work: (s: SshSession) => Promise<T>): Promise<T> {
+        try {
+            return await work(await this.session(host));
+        } catch (err) {
+            if (!/connection lost|cannot start/.test((err as Error).message)) throw err;
+            console.warn(`${(err as Error).message}: reconnecting once`);
+            this.sessions.get(host)?.close();
+            this.sessions.delete(host);
+            return work(await this.session(host));
+        }
     }
 
     /** Forget connections (a host was recreated with a new key). */

@@ -20,11 +20,11 @@ function fake(reboots: number, finalCode?: number): string {
     fs.writeFileSync(
         file,
         `#!/bin/sh
+trap 'echo "halt on TERM"; exit 0' TERM
 n=$(cat "${dir}/boots" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"${dir}/boots"
 echo "boot $n: $*"
 [ $n -le ${reboots} ] && exit 133
 ${finalCode !== undefined ? `exit ${finalCode}` : ""}
-trap 'echo "halt on TERM"; exit 0' TERM
 sleep 60 & wait
 `,
         { mode: 0o755 },
