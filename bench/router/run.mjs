@@ -287,8 +287,9 @@ async function main() {
     execFileSync(process.execPath, [join(root, "scripts/build-binaries.mjs"), "--only", "dynoform-router"], { stdio: "inherit" });
   }
 
-  if (process.env.BENCH_ONLY !== "balance") await efficiencyAndLatency();
-  await balancing();
+  const only = process.env.BENCH_ONLY;
+  if (only !== "balance") await efficiencyAndLatency();
+  if (only !== "efficiency") await balancing();
 }
 
 async function efficiencyAndLatency() {
