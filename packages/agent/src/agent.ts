@@ -1,6 +1,8 @@
 // The agent: apps on this host, their slugs, dynos, registration, logs and persisted state.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { App } from "./app";
 import type { AgentConfig } from "./config";
 import { parseDesiredState, validateAppName, ValidationError, type DesiredState } from "./desired_state";
@@ -40,6 +42,8 @@ export interface OneOffRequest {
   timeoutMs?: number;
   /** Run in this slug instead of the current release's (the control role's release phase runs the new release before rollout). */
   slug?: { url: string; sha256: string };
+  /** Keep the dyno's stdin open for `attachStdin` (`dynoform run` with stdio attached); else it gets EOF at once. */
+  stdin?: boolean;
 }
 
 export interface OneOffSink {
@@ -58,6 +62,8 @@ export class Agent {
   private readonly ctx: DynoContext;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly oneOffs = new Map<string, Map<string, { command: string; pid: number | undefined; startedAt: string }>>();
+  /** stdin of one-off dynos started with `stdin: true`, by "app/dyno", until it is attached or they exit. */
+  private readonly oneOffStdin = new Map<string, Writable>();
   private readonly startedAt = new Date();
   private closed = false;
 
@@ -221,7 +227,11 @@ export class Agent {
       const running = this.oneOffs.get(name) ?? new Map();
       this.oneOffs.set(name, running);
       running.set(dyno, { command: req.command, pid: child.pid, startedAt: new Date().toISOString() });
-      child.stdin?.end();
+      const stdinKey = `${name}/${dyno}`;
+      if (req.stdin && child.stdin) {
+        child.stdin.on("error", () => {}); // EPIPE: the process closed its stdin or exited
+        this.oneOffStdin.set(stdinKey, child.stdin);
+      } else child.stdin?.end();
       const kill = () => {
         if (child.pid === undefined) return;
         void this.supervisor.kill({ supervisor: this.supervisor.kind, unit, pid: child.pid }, "SIGTERM");
@@ -243,6 +253,7 @@ export class Agent {
           if (timer) clearTimeout(timer);
           signal?.removeEventListener("abort", kill);
           running.delete(dyno);
+          this.oneOffStdin.delete(stdinKey);
           const status = code ?? 128 + signalNumber(sig);
           if (child.pid !== undefined && this.supervisor.kind === "process") {
             try {
@@ -260,6 +271,16 @@ export class Agent {
     } finally {
       this.ctx.ports.release(port);
     }
+  }
+
+  /** Streams `input` into a running one-off dyno's stdin and closes it at the input's end. */
+  async attachStdin(name: string, dyno: string, input: Readable): Promise<void> {
+    this.getApp(name);
+    const key = `${name}/${dyno}`;
+    const stdin = this.oneOffStdin.get(key);
+    if (!stdin) throw new NotFoundError(`no one-off dyno ${dyno} of ${name} waits for its stdin`);
+    this.oneOffStdin.delete(key); // one writer
+    await pipeline(input, stdin).catch(() => stdin.destroy()); // input cut short or the process gone: it sees EOF
   }
 
   appStatus(name: string): Record<string, unknown> {

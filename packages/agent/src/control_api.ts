@@ -70,6 +70,11 @@ async function handle(
   if (p === "/v1/status" && method === "GET") return json(res, 200, agent.status());
   if (p === "/v1/apps" && method === "GET") return json(res, 200, { apps: [...agent.apps.keys()].sort() });
 
+  const stdin = /^\/v1\/apps\/([^/]+)\/run\/([^/]+)\/stdin$/.exec(p);
+  if (stdin && method === "POST") {
+    await agent.attachStdin(decodeURIComponent(stdin[1]), decodeURIComponent(stdin[2]), req);
+    return json(res, 200, { attached: true });
+  }
   const m = /^\/v1\/apps\/([^/]+)(\/[a-z]+)?$/.exec(p);
   if (!m) return json(res, 404, { error: "not found" });
   const app = decodeURIComponent(m[1]);
@@ -125,7 +130,7 @@ async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, r
   };
   await agent.runOneOff(
     app,
-    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug as SlugRef | undefined },
+    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug as SlugRef | undefined, stdin: body.stdin === true },
     {
       started: (dyno) => line({ dyno, state: "up" }),
       output: (stream, data) => line({ stream, data: data.toString("utf8") }),

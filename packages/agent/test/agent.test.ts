@@ -241,6 +241,40 @@ test("one-off dyno: output streamed, exit status returned", async () => {
   await a.waitLog("ops", /heroku\[run\.1\]: Process exited with status 7/);
 });
 
+test("one-off dyno with stdin attached: the process reads what is sent until its end", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/ops", desired(slug, { dynos: [] }));
+  const auth = { authorization: `Bearer ${a.config.token}` };
+  const res = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/ops/run`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ command: "tr a-z A-Z; echo \"(stdin ended)\"", stdin: true }),
+  });
+  const reader = res.body!.getReader();
+  const first = JSON.parse(Buffer.from((await reader.read()).value!).toString().split("\n")[0]);
+  expect(first).toEqual({ dyno: "run.1", state: "up" });
+  const input = new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode("hello\n"));
+      c.enqueue(new TextEncoder().encode("from stdin\n"));
+      c.close();
+    },
+  });
+  const attach = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/ops/run/run.1/stdin`, { method: "POST", headers: auth, body: input, duplex: "half" } as RequestInit);
+  expect(attach.status).toBe(200);
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    rest += Buffer.from(value).toString();
+  }
+  const lines = rest.trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.filter((l) => l.stream === "stdout").map((l) => l.data).join("")).toBe("HELLO\nFROM STDIN\n(stdin ended)\n");
+  expect(lines[lines.length - 1]).toEqual({ dyno: "run.1", exit: 0 });
+  const again = await a.api("POST", "/v1/apps/ops/run/run.1/stdin", "x");
+  expect(again.status).toBe(404);
+});
+
 test("logs API: backlog, filters and live tail", async () => {
   const a = await agentWith();
   await a.api("PUT", "/v1/apps/talk", desired(slug, { dynos: ["web.1", "worker.1"] }));

@@ -9,6 +9,7 @@
 // moves dynos off dyno hosts that stop answering and clears hosts that come back.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { AppStore, Domain, Formation, Release, SlugLayerRef } from "./app_store";
@@ -378,7 +379,7 @@ export class HttpPlatform implements Platform {
             res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
-                body: JSON.stringify({ command, env: release.config, slug: agentSlug(release.slug), release: `v${release.version}`, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
+                body: JSON.stringify({ command, env: release.config, slug: agentSlug(release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
             });
         } catch (err) {
             throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${(err as Error).message}`);
@@ -386,6 +387,7 @@ export class HttpPlatform implements Platform {
         if (!res.ok || !res.body) throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${res.status} ${await res.text()}`);
         let dyno = type === "release" ? "release" : "run";
         let exitCode: number | undefined;
+        let stdin: { stop(): void } | undefined;
         let buf = "";
         const decoder = new TextDecoder();
         const handle = (line: string) => {
@@ -394,17 +396,22 @@ export class HttpPlatform implements Platform {
             if (m.state === "up" && m.dyno) {
                 dyno = m.dyno;
                 io.onStart?.(m.dyno);
+                if (io.stdin) stdin = pipeStdin(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run/${encodeURIComponent(m.dyno)}/stdin`, this.cfg.agentToken, io.stdin);
             } else if (m.stream === "stdout") io.stdout(m.data ?? "");
             else if (m.stream === "stderr") io.stderr(m.data ?? "");
             else if (m.exit !== undefined) exitCode = m.exit;
         };
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            buf += decoder.decode(chunk, { stream: true });
-            const lines = buf.split("\n");
-            buf = lines.pop() ?? "";
-            for (const l of lines) handle(l);
+        try {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+                buf += decoder.decode(chunk, { stream: true });
+                const lines = buf.split("\n");
+                buf = lines.pop() ?? "";
+                for (const l of lines) handle(l);
+            }
+            handle(buf);
+        } finally {
+            stdin?.stop(); // the process is gone: what is still typed goes nowhere
         }
-        handle(buf);
         if (exitCode === undefined) throw new PlatformError(`one-off dyno ${dyno} on ${hostLabel(host)}: connection ended without an exit status`);
         return { dyno, exitCode };
     }
@@ -597,4 +604,19 @@ export class HttpPlatform implements Platform {
             }
         }
     }
+}
+
+/** Streams `input` into a one-off dyno's stdin (the agent's attach endpoint) until it ends or `stop()`. */
+function pipeStdin(url: string, token: string, input: NodeJS.ReadableStream): { stop(): void } {
+    const req = http.request(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" } });
+    req.on("error", () => input.unpipe(req)); // the dyno ended first: nothing more to deliver
+    req.on("response", (res) => res.resume());
+    input.pipe(req);
+    return {
+        stop() {
+            input.unpipe(req);
+            input.pause();
+            req.destroy();
+        },
+    };
 }
