@@ -13,7 +13,7 @@
 // -a/--app defaults to the app of the `dynoform` git remote of the current directory.
 // Files: .tools/dynoform/<stack>/{key,known_hosts,ssh_config} (made from the stack outputs).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -58,11 +58,11 @@ function target() {
     const { host, port, user, hostKey } = outputs.control;
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const key = join(cacheDir, "key");
-    writeFileSync(key, outputs.controlSshKey.endsWith("\n") ? outputs.controlSshKey : outputs.controlSshKey + "\n", { mode: 0o600 });
+    writeAtomic(key, outputs.controlSshKey.endsWith("\n") ? outputs.controlSshKey : outputs.controlSshKey + "\n");
     const knownHosts = join(cacheDir, "known_hosts");
-    writeFileSync(knownHosts, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey}\n`);
+    writeAtomic(knownHosts, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey}\n`);
     const sshConfig = join(cacheDir, "ssh_config");
-    writeFileSync(
+    writeAtomic(
         sshConfig,
         [
             `# dynoform stack ${stack}: made by scripts/dynoform.mjs from the stack outputs`,
@@ -80,8 +80,15 @@ function target() {
         ].join("\n"),
     );
     const t = { host, port, user, hostKey, sshConfig };
-    writeFileSync(meta, JSON.stringify(t));
+    writeAtomic(meta, JSON.stringify(t));
     return t;
+}
+
+/** Replace a file whole (temp + rename): a concurrent dynoform reading it never sees it half-written. */
+function writeAtomic(file, content) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, content, { mode: 0o600 });
+    renameSync(tmp, file);
 }
 
 const shellQuote = (s) => (/^[A-Za-z0-9_\-.,:=/@+%]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

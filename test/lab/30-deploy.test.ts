@@ -26,11 +26,13 @@ interface Result {
     stderr: string;
 }
 
-function cli(args: string[], cwd = projectRoot): Promise<Result> {
+/** `dynoform ARGS` with `input` on its stdin (else a stdin left open, as at a terminal). */
+function cli(args: string[], cwd = projectRoot, input?: string): Promise<Result> {
     return new Promise((resolve) => {
-        execFile("node", [path.join(projectRoot, "scripts/dynoform.mjs"), ...args], { cwd, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 300_000 }, (err, stdout, stderr) =>
+        const child = execFile("node", [path.join(projectRoot, "scripts/dynoform.mjs"), ...args], { cwd, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 300_000 }, (err, stdout, stderr) =>
             resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
         );
+        if (input !== undefined) child.stdin?.end(input);
     });
 }
 
@@ -129,7 +131,7 @@ test("git push of the example app: built, released, served through nginx → var
     expect(pushed.stderr).toContain("remote: -----> Node.js app detected");
     expect(pushed.stderr).toContain("remote: -----> Running release command: node migrate.js");
     expect(pushed.stderr).toContain("migrate: counters table ready");
-    expect(pushed.stderr).toMatch(/remote: +Released v2/);
+    expect(pushed.stderr).toMatch(/remote: +Released v1/);
     expect(pushed.code).toBe(0);
 
     const a = await httpGet(edge, host);
@@ -196,7 +198,7 @@ describe("failed pushes are rejected with the reason; the previous release answe
     });
 });
 
-test("config:set makes a new release with the env visible in the dyno; run returns output and exit code", async () => {
+test("config:set makes a new release with the env visible in the dyno; run returns output and exit code, with stdin attached", async () => {
     const set = await cli(["config:set", "GREETING=from config", "-a", APP]);
     expect(set.code).toBe(0);
     expect(set.stderr).toMatch(/Setting GREETING and restarting ⬢ counter\.\.\. done, v\d+/);
@@ -204,15 +206,18 @@ test("config:set makes a new release with the env visible in the dyno; run retur
     const run = await cli(["run", "-a", APP, "--", "node", "-e", "console.log(process.env.GREETING); process.exit(3)"]);
     expect(run.stdout).toBe("from config\n");
     expect(run.code).toBe(3);
+    const piped = await cli(["run", "-a", APP, "--", "sort"], projectRoot, "pear\napple\n");
+    expect(piped.stdout).toBe("apple\npear\n");
+    expect(piped.code).toBe(0);
     const releases = await cli(["releases", "-a", APP]);
     expect(releases.stdout).toMatch(/Set GREETING config vars/);
 });
 
 test("rollback to the first deploy: its code answers", async () => {
-    const r = await cli(["rollback", "v2", "-a", APP]);
+    const r = await cli(["rollback", "v1", "-a", APP]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/Rolling back ⬢ counter to v2\.\.\. done, v\d+/);
-    await until("v2 code served", async () => (await httpGet(edge, host)).body.includes("(hello)"));
+    expect(r.stderr).toMatch(/Rolling back ⬢ counter to v1\.\.\. done, v\d+/);
+    await until("v1 code served", async () => (await httpGet(edge, host)).body.includes("(hello)"));
 });
 
 test("ps:scale web=3 spreads the dynos across the dyno hosts; ps shows them", async () => {

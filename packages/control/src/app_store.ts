@@ -174,10 +174,10 @@ export class AppStore {
     }
 
     /**
-     * Create an app with its first release (v1 "Initial release"), all or nothing: the app
-     * directory is assembled under a temporary name and renamed into place.
+     * Create an app, all or nothing: the app directory is assembled under a temporary name and
+     * renamed into place. It has no release until its first deploy, which is v1.
      */
-    async createApp(app: string, opts: { config?: Record<string, string>; domains?: string[]; user?: string } = {}): Promise<AppRecord> {
+    async createApp(app: string, opts: { config?: Record<string, string>; domains?: string[] } = {}): Promise<AppRecord> {
         const problem = appNameProblem(app);
         if (problem) throw new UserError(problem);
         await this.init();
@@ -195,12 +195,6 @@ export class AppStore {
                 path.join(staging, "domains.json"),
                 (opts.domains ?? []).map((hostname, i): Domain => ({ hostname, kind: i === 0 ? "default" : "custom", createdAt })),
             );
-            const v1: ReleaseRecord = {
-                version: 1, slug: null, config, processTypes: {}, commit: null,
-                description: "Initial release", createdAt, ...(opts.user ? { user: opts.user } : {}),
-            };
-            await createFileAtomic(path.join(staging, "releases", releaseFile(1)), JSON.stringify(v1, null, 2) + "\n");
-            await writeJsonAtomic(path.join(staging, "releases", "v1.status.json"), { status: "succeeded", updatedAt: createdAt });
             try {
                 await fs.promises.rename(staging, path.join(appsDir, app));
             } catch (err) {

@@ -24,9 +24,8 @@ describe("apps", () => {
         expect(await store.listApps()).toEqual(["another-app", "myapp"]);
         expect(await store.getConfig("myapp")).toEqual({ DATABASE_URL: "postgres://x" });
         expect(await store.getDomains("myapp")).toEqual([expect.objectContaining({ hostname: "myapp.dynoform.test", kind: "default" })]);
-        const releases = await store.listReleases("myapp");
-        expect(releases).toHaveLength(1);
-        expect(releases[0]).toMatchObject({ version: 1, description: "Initial release", status: "succeeded", slug: null });
+        expect(await store.listReleases("myapp")).toEqual([]); // v1 is the first deploy
+        expect(await store.currentRelease("myapp")).toBeUndefined();
         await store.destroyApp("myapp");
         expect(await store.listApps()).toEqual(["another-app"]);
         await expect(store.getConfig("myapp")).rejects.toThrow(/Couldn't find that app: myapp/);
@@ -74,6 +73,7 @@ describe("apps", () => {
 
     test("state files are private to the control user", async () => {
         await store.createApp("myapp", { config: { SECRET: "x" } });
+        await store.createRelease("myapp", { slug: null, config: { SECRET: "x" }, processTypes: {}, commit: null, description: "Deploy 1a2b3c4" });
         expect(fs.statSync(path.join(root, "apps", "myapp", "config.json")).mode & 0o077).toBe(0);
         expect(fs.statSync(path.join(root, "apps", "myapp", "releases", "v1.json")).mode & 0o077).toBe(0);
     });
@@ -96,10 +96,12 @@ describe("releases", () => {
 
     test("numbered, newest first, current = newest succeeded", async () => {
         await store.createApp("myapp");
-        const v2 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
-        expect(v2).toMatchObject({ version: 2, status: "pending" });
-        expect((await store.currentRelease("myapp"))!.version).toBe(1);
-        await store.setReleaseStatus("myapp", 2, "succeeded");
+        const v1 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
+        expect(v1).toMatchObject({ version: 1, status: "pending" });
+        expect(await store.currentRelease("myapp")).toBeUndefined();
+        await store.setReleaseStatus("myapp", 1, "succeeded");
+        const v2 = await store.createRelease("myapp", draft("Deploy 5e6f7a8"));
+        await store.setReleaseStatus("myapp", v2.version, "succeeded");
         const v3 = await store.createRelease("myapp", draft("Set A config vars"));
         await store.setReleaseStatus("myapp", v3.version, "failed", "release phase exited 1");
         expect((await store.listReleases("myapp")).map((r) => [r.version, r.status])).toEqual([
@@ -115,11 +117,11 @@ describe("releases", () => {
 
     test("release records are immutable: status changes do not rewrite them", async () => {
         await store.createApp("myapp");
-        const v2 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
-        const file = path.join(root, "apps", "myapp", "releases", "v2.json");
+        const v1 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
+        const file = path.join(root, "apps", "myapp", "releases", "v1.json");
         const before = fs.readFileSync(file, "utf8");
         const ino = fs.statSync(file).ino;
-        await store.setReleaseStatus("myapp", v2.version, "succeeded");
+        await store.setReleaseStatus("myapp", v1.version, "succeeded");
         expect(fs.readFileSync(file, "utf8")).toBe(before);
         expect(fs.statSync(file).ino).toBe(ino);
     });
@@ -128,7 +130,7 @@ describe("releases", () => {
         await store.createApp("myapp");
         const made = await Promise.all(Array.from({ length: 8 }, (_, i) => store.createRelease("myapp", draft(`r${i}`))));
         expect(new Set(made.map((r) => r.version)).size).toBe(8);
-        expect((await store.listReleases("myapp")).length).toBe(9);
+        expect((await store.listReleases("myapp")).length).toBe(8);
     });
 
     test("status of an unknown release is a user error", async () => {

@@ -40,7 +40,7 @@ describe("apps", () => {
             "           memcached (MEMCACHE_SERVERS)",
             "Dynos:",
             "Git URL:   git@control.test:myapp.git",
-            "Release:   v1 (Initial release)",
+            "Release:   none",
             "Slug Size: none",
             "Stack:     dynoform-24",
             "Web URL:   http://myapp.dynoform.test/",
@@ -80,9 +80,10 @@ describe("apps", () => {
 describe("config", () => {
     beforeEach(async () => void (await h.cli("apps:create", "myapp")));
 
-    test("set/get/unset make releases; output shapes", async () => {
+    test("set/get/unset: kept before the first deploy (which is v1), released after it; output shapes", async () => {
         const s = await h.cli("config:set", "FOO=bar", "URL=http://x/?a=b", "-a", "myapp");
-        expect(s).toMatchObject({ code: 0, err: ["Setting FOO and URL and restarting ⬢ myapp... done, v2"], out: ["FOO: bar", "URL: http://x/?a=b"] });
+        // Before the first deploy there is nothing to release: the vars go out with it (v1).
+        expect(s).toMatchObject({ code: 0, err: ["Setting FOO and URL and restarting ⬢ myapp... done"], out: ["FOO: bar", "URL: http://x/?a=b"] });
         expect((await h.cli("config:get", "URL", "-a", "myapp")).out).toEqual(["http://x/?a=b"]);
         expect((await h.cli("config:get", "NOPE", "-a", "myapp")).out).toEqual([""]);
         expect((await h.cli("config", "-a", "myapp")).out).toEqual([
@@ -94,12 +95,17 @@ describe("config", () => {
         ]);
         expect((await h.cli("config", "-a", "myapp", "--shell")).out).toContain("FOO='bar'");
         const u = await h.cli("config:unset", "FOO", "NOTSET", "-a", "myapp");
-        expect(u).toMatchObject({ code: 0, err: ["Unsetting FOO and restarting ⬢ myapp... done, v3"] });
-        const rel = await h.store.listReleases("myapp");
-        expect(rel.map((r) => r.description)).toEqual(["Remove FOO config vars", "Set FOO, URL config vars", "Initial release"]);
-        expect(rel[0].config.FOO).toBeUndefined();
-        expect(rel[1].config.FOO).toBe("bar");
+        expect(u).toMatchObject({ code: 0, err: ["Unsetting FOO and restarting ⬢ myapp... done"] });
+        expect(await h.store.listReleases("myapp")).toEqual([]);
         expect(h.platform.calls.some((c) => c.startsWith("rollout"))).toBe(false); // nothing deployed yet: nothing to restart
+        await h.cli("config:set", "MODE=first", "-a", "myapp");
+        await push(h, procfileApp);
+        const v1 = (await h.store.currentRelease("myapp"))!;
+        expect(v1).toMatchObject({ version: 1, description: "Deploy 1a2b3c4" });
+        expect(v1.config).toMatchObject({ URL: "http://x/?a=b", MODE: "first" });
+        expect(v1.config.FOO).toBeUndefined();
+        const set = await h.cli("config:set", "MODE=second", "-a", "myapp");
+        expect(set.err[set.err.length - 1]).toBe("Setting MODE and restarting ⬢ myapp... done, v2");
     });
 
     test("refusals change nothing", async () => {
@@ -116,16 +122,16 @@ describe("config", () => {
         await push(h, procfileApp);
         const ok = await h.cli("config:set", "A=1", "-a", "myapp");
         expect(ok.code).toBe(0);
-        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v3 /);
-        const v3 = (await h.store.currentRelease("myapp"))!;
-        expect(v3).toMatchObject({ version: 3, description: "Set A config vars", commit: "1a2b3c4d5e6f" });
-        expect(v3.slug).toEqual((await h.store.getRelease("myapp", 2))!.slug);
+        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v2 /);
+        const v2 = (await h.store.currentRelease("myapp"))!;
+        expect(v2).toMatchObject({ version: 2, description: "Set A config vars", commit: "1a2b3c4d5e6f" });
+        expect(v2.slug).toEqual((await h.store.getRelease("myapp", 1))!.slug);
         h.platform.failRollout = "web.1 crashed at start (exit 1)";
         const bad = await h.cli("config:set", "A=2", "-a", "myapp");
         expect(bad.code).toBe(1);
-        expect(bad.err[bad.err.length - 1]).toBe(" ▸    v4 failed and myapp keeps its previous config vars: web.1 crashed at start (exit 1). Fix the cause, then run the command again");
+        expect(bad.err[bad.err.length - 1]).toBe(" ▸    v3 failed and myapp keeps its previous config vars: web.1 crashed at start (exit 1). Fix the cause, then run the command again");
         expect((await h.store.getConfig("myapp")).A).toBe("1");
-        expect((await h.store.currentRelease("myapp"))!.version).toBe(3);
+        expect((await h.store.currentRelease("myapp"))!.version).toBe(2);
     });
 });
 
@@ -191,32 +197,31 @@ describe("releases and rollback", () => {
     beforeEach(async () => void (await h.cli("apps:create", "myapp")));
 
     test("releases output; rollback to previous and to a named release restores code and config", async () => {
-        await push(h, procfileApp, "aaaaaaa1111"); // v2
-        await h.cli("config:set", "MODE=old", "-a", "myapp"); // v3
-        await push(h, { Procfile: "web: ./serve2\n" }, "bbbbbbb2222"); // v4
-        await h.cli("config:set", "MODE=new", "-a", "myapp"); // v5
+        await push(h, procfileApp, "aaaaaaa1111"); // v1
+        await h.cli("config:set", "MODE=old", "-a", "myapp"); // v2
+        await push(h, { Procfile: "web: ./serve2\n" }, "bbbbbbb2222"); // v3
+        await h.cli("config:set", "MODE=new", "-a", "myapp"); // v4
         expect((await h.cli("releases", "-a", "myapp")).out).toEqual([
-            "=== myapp Releases - Current: v5",
-            "v5  Set MODE config vars  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
-            "v4  Deploy bbbbbbb        alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
-            "v3  Set MODE config vars  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
-            "v2  Deploy aaaaaaa        alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
-            "v1  Initial release       alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
+            "=== myapp Releases - Current: v4",
+            "v4  Set MODE config vars  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
+            "v3  Deploy bbbbbbb        alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
+            "v2  Set MODE config vars  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
+            "v1  Deploy aaaaaaa        alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
         ]);
         expect((await h.cli("releases", "-a", "myapp", "-n", "2")).out).toHaveLength(3);
 
         const r1 = await h.cli("rollback", "-a", "myapp");
-        expect(r1.err).toContain("Rolling back ⬢ myapp to v4... done, v6");
+        expect(r1.err).toContain("Rolling back ⬢ myapp to v3... done, v5");
         expect(r1.err[r1.err.length - 1]).toMatch(/Warning: rollback affects code and config vars/);
-        const r2 = await h.cli("rollback", "v3", "-a", "myapp");
-        expect(r2.err).toContain("Rolling back ⬢ myapp to v3... done, v7");
-        const v7 = (await h.store.currentRelease("myapp"))!;
-        expect(v7).toMatchObject({ description: "Rollback to v3", commit: "aaaaaaa1111", processTypes: { web: "./serve", worker: "./work" } });
-        expect(v7.config.MODE).toBe("old");
-        expect((await h.store.getConfig("myapp")).MODE).toBe("old");
-        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v7 /);
+        const r2 = await h.cli("rollback", "v1", "-a", "myapp");
+        expect(r2.err).toContain("Rolling back ⬢ myapp to v1... done, v6");
+        const v6 = (await h.store.currentRelease("myapp"))!;
+        expect(v6).toMatchObject({ description: "Rollback to v1", commit: "aaaaaaa1111", processTypes: { web: "./serve", worker: "./work" } });
+        expect(v6.config.MODE).toBeUndefined(); // v1's config vars: MODE came later
+        expect((await h.store.getConfig("myapp")).MODE).toBeUndefined();
+        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v6 /);
         const json = JSON.parse((await h.cli("releases", "-a", "myapp", "--json")).out.join("\n"));
-        expect(json[0].version).toBe(7);
+        expect(json[0].version).toBe(6);
         expect(json[0].config).toBeUndefined(); // secrets stay on the control host
     });
 
@@ -225,10 +230,9 @@ describe("releases and rollback", () => {
         h.platform.failRollout = "web.1 did not bind $PORT within 60 s";
         await push(h, procfileApp, "ccccccc");
         expect((await h.cli("releases", "-a", "myapp")).out.slice(0, 2)).toEqual([
-            "=== myapp Releases - Current: v2",
-            "v3  Deploy ccccccc (failed)  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
+            "=== myapp Releases - Current: v1",
+            "v2  Deploy ccccccc (failed)  alice  2026/11/21 18:53:46 +0000 (~ 1h ago)",
         ]);
-        await refused(["rollback", "v1", "-a", "myapp"], 'v1 has no code (it precedes the first deploy): pick a release made by a deploy, see "dynoform releases -a myapp"');
         await refused(["rollback", "v99", "-a", "myapp"], 'Release v99 not found for myapp: run "dynoform releases -a myapp" to list releases');
         await refused(["rollback", "three", "-a", "myapp"], 'Invalid release "three": use vN, e.g. v3 (run "dynoform releases -a myapp" to list releases)');
         await refused(["rollback", "-a", "myapp"], 'myapp has no earlier deployed release to roll back to: name one with "dynoform rollback vN -a myapp"');
@@ -248,9 +252,9 @@ describe("run and logs", () => {
         expect(r.stdout).toBe("hello\n");
         expect(r.stderr).toBe("oops\n");
         expect(r.err).toEqual([`Running node -e 'console.log('\\''hello'\\''); process.exit(3)' on ⬢ myapp... up, run.4821`]);
-        expect(h.platform.calls[h.platform.calls.length - 1]).toBe(`run myapp v2 node -e 'console.log('\\''hello'\\''); process.exit(3)'`);
+        expect(h.platform.calls[h.platform.calls.length - 1]).toBe(`run myapp v1 node -e 'console.log('\\''hello'\\''); process.exit(3)'`);
         const single = await h.cli("run", "echo $DATABASE_URL | wc -c", "-a", "myapp"); // one word: a shell line, passed as is
-        expect(h.platform.calls[h.platform.calls.length - 1]).toBe("run myapp v2 echo $DATABASE_URL | wc -c");
+        expect(h.platform.calls[h.platform.calls.length - 1]).toBe("run myapp v1 echo $DATABASE_URL | wc -c");
         expect(single.code).toBe(3);
     });
 

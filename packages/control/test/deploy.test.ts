@@ -29,10 +29,10 @@ test("a push builds, releases vN with slug+config+Procfile+commit, runs the rele
     ]);
     expect(lines).toContain("       Procfile declares types     -> web, worker, release");
     expect(lines).toContain("       migrated 3 tables");
-    expect(lines.slice(-2)).toEqual(["       Released v2", "       http://myapp.dynoform.test/ deployed to dynoform"]);
-    const v2 = (await h.store.currentRelease("myapp"))!;
-    expect(v2).toMatchObject({
-        version: 2,
+    expect(lines.slice(-2)).toEqual(["       Released v1", "       http://myapp.dynoform.test/ deployed to dynoform"]);
+    const v1 = (await h.store.currentRelease("myapp"))!;
+    expect(v1).toMatchObject({
+        version: 1,
         status: "succeeded",
         commit: "1a2b3c4d5e6f",
         description: "Deploy 1a2b3c4",
@@ -40,12 +40,12 @@ test("a push builds, releases vN with slug+config+Procfile+commit, runs the rele
         processTypes: { web: "./serve", worker: "./work", release: "./migrate" },
         user: "alice",
     });
-    expect(v2.config.DATABASE_URL).toMatch(/^postgres:/);
-    expect(v2.slug!.url).toBe(`http://10.99.0.2:8600/slugs/myapp/${v2.slug!.sha256}.tgz`);
-    expect(fs.existsSync(path.join(h.store.slugDir("myapp"), `${v2.slug!.sha256}.tgz`))).toBe(true);
+    expect(v1.config.DATABASE_URL).toMatch(/^postgres:/);
+    expect(v1.slug!.url).toBe(`http://10.99.0.2:8600/slugs/myapp/${v1.slug!.sha256}.tgz`);
+    expect(fs.existsSync(path.join(h.store.slugDir("myapp"), `${v1.slug!.sha256}.tgz`))).toBe(true);
     expect(h.platform.calls.filter((c) => !c.startsWith("provision"))).toEqual([
-        "release myapp v2 ./migrate",
-        'rollout myapp v2 {"web":{"quantity":1,"size":"standard-1x"},"worker":{"quantity":0,"size":"standard-1x"}}',
+        "release myapp v1 ./migrate",
+        'rollout myapp v1 {"web":{"quantity":1,"size":"standard-1x"},"worker":{"quantity":0,"size":"standard-1x"}}',
     ]);
     expect(await h.store.getFormation("myapp")).toEqual({ web: { quantity: 1, size: "standard-1x" }, worker: { quantity: 0, size: "standard-1x" } });
 });
@@ -56,7 +56,7 @@ test("a failing build is rejected with the reason; no release is made", async ()
     expect(lines).toContain(" !     Push rejected, failed to compile app.");
     expect(lines).toContain(' !     Procfile line 1: "web ./serve" is not "<type>: <command>"; write it as "web: ./serve"');
     expect(lines[lines.length - 1]).toBe(" !     Push failed: the previous release is still serving");
-    expect((await h.store.listReleases("myapp")).length).toBe(1);
+    expect(await h.store.listReleases("myapp")).toEqual([]);
 });
 
 test("a failing release phase stops the deploy: release failed, no rollout, previous release current", async () => {
@@ -65,12 +65,12 @@ test("a failing release phase stops the deploy: release failed, no rollout, prev
     h.platform.oneOff = { exitCode: 1, stdout: "", stderr: "error: relation \"visits\" already exists\n" };
     const { result, lines } = await push(h, app, "bbbbbbbcccc");
     expect(result).toBeInstanceOf(DeployRejectedError);
-    expect(lines).toContain(" !     Release v3 failed.");
+    expect(lines).toContain(" !     Release v2 failed.");
     expect(lines).toContain(' !     release command "./migrate" exited with status 1');
     expect(lines).toContain(' !       error: relation "visits" already exists');
-    expect(h.platform.calls).toEqual(["release myapp v3 ./migrate"]);
-    expect((await h.store.getRelease("myapp", 3))!).toMatchObject({ status: "failed", reason: 'release command "./migrate" exited with status 1' });
-    expect((await h.store.currentRelease("myapp"))!.version).toBe(2);
+    expect(h.platform.calls).toEqual(["release myapp v2 ./migrate"]);
+    expect((await h.store.getRelease("myapp", 2))!).toMatchObject({ status: "failed", reason: 'release command "./migrate" exited with status 1' });
+    expect((await h.store.currentRelease("myapp"))!.version).toBe(1);
 });
 
 test("a rollout failure (web never binds $PORT) is rejected with the dyno's last lines; previous release current", async () => {
@@ -80,8 +80,8 @@ test("a rollout failure (web never binds $PORT) is rejected with the dyno's last
     expect(result).toBeInstanceOf(DeployRejectedError);
     expect(lines).toContain(" !     web.1 did not bind $PORT within 60 s");
     expect(lines).toContain(" !       Error: listen EADDRINUSE");
-    expect((await h.store.currentRelease("myapp"))!.version).toBe(2);
-    expect((await h.store.getRelease("myapp", 3))!.status).toBe("failed");
+    expect((await h.store.currentRelease("myapp"))!.version).toBe(1);
+    expect((await h.store.getRelease("myapp", 2))!.status).toBe("failed");
 });
 
 test("formation follows process types: kept counts, web starts at 1, dropped types removed", () => {

@@ -52,7 +52,7 @@ export const appsCreate: Verb = {
             if (await ctx.store.getApp(name)) throw new UserError(`Name ${name} is already taken: choose another name, or use "dynoform apps:info -a ${name}"`);
             const config = await ctx.platform.provisionAddons(name);
             try {
-                await ctx.store.createApp(name, { config, domains: [`${name}.${ctx.settings.domain}`], user: ctx.settings.user });
+                await ctx.store.createApp(name, { config, domains: [`${name}.${ctx.settings.domain}`] });
             } catch (err) {
                 await ctx.platform.deprovisionAddons(name).catch(() => undefined);
                 throw err;

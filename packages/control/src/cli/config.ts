@@ -41,9 +41,10 @@ export const configGet: Verb = {
 };
 
 /**
- * Make `vars.after` the app's config vars and release them with `code`'s slug and process types
- * (none before the first deploy). If the release fails, `vars.before` is put back and a
- * ReleaseFailedError becomes `failed(err)`. The caller holds the app lock.
+ * Make `vars.after` the app's config vars and release them with `code`'s slug and process types.
+ * Before the first deploy (no code) there is nothing to release: the vars go out with v1. If the
+ * release fails, `vars.before` is put back and a ReleaseFailedError becomes `failed(err)`. The
+ * caller holds the app lock.
  */
 export async function releaseConfig(
     ctx: CliContext,
@@ -52,16 +53,17 @@ export async function releaseConfig(
     code: Release | undefined,
     description: string,
     failed: (err: ReleaseFailedError) => UserError,
-): Promise<Release> {
+): Promise<Release | undefined> {
     await ctx.store.setConfig(app, vars.after);
+    if (!code?.slug) return undefined;
     try {
         return await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
-            slug: code?.slug ?? null,
+            slug: code.slug,
             config: vars.after,
-            processTypes: code?.processTypes ?? {},
-            commit: code?.commit ?? null,
+            processTypes: code.processTypes,
+            commit: code.commit,
             description,
-            ...(code?.buildpack ? { buildpack: code.buildpack } : {}),
+            ...(code.buildpack ? { buildpack: code.buildpack } : {}),
             ...(ctx.settings.user ? { user: ctx.settings.user } : {}),
         });
     } catch (err) {
@@ -70,6 +72,9 @@ export async function releaseConfig(
         throw err;
     }
 }
+
+/** ", v7" after "done" — nothing before the first deploy, which releases the vars as v1. */
+const releaseSuffix = (release: Release | undefined) => (release ? `, v${release.version}` : "");
 
 /** Replace the config vars and release them; on failure the old vars are put back. */
 async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars) => ConfigVars, description: string) {
@@ -95,7 +100,7 @@ export const configSet: Verb = {
         await ctx.store.requireApp(app);
         const keys = Object.keys(vars);
         const release = await changeConfig(ctx, app, (cur) => withSet(cur, vars), describeChange("Set", keys));
-        ctx.err(`Setting ${listJoin(keys)} and restarting ${appLabel(app)}... done, v${release.version}`);
+        ctx.err(`Setting ${listJoin(keys)} and restarting ${appLabel(app)}... done${releaseSuffix(release)}`);
         styledObject(vars, keys).forEach((l) => ctx.out(l));
         return 0;
     },
@@ -117,7 +122,7 @@ export const configUnset: Verb = {
         }
         const present = keys.filter((k) => k in cur);
         const release = await changeConfig(ctx, app, (c) => withUnset(c, present), describeChange("Remove", present));
-        ctx.err(`Unsetting ${listJoin(present)} and restarting ${appLabel(app)}... done, v${release.version}`);
+        ctx.err(`Unsetting ${listJoin(present)} and restarting ${appLabel(app)}... done${releaseSuffix(release)}`);
         return 0;
     },
 };

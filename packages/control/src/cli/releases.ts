@@ -70,7 +70,7 @@ export const rollback: Verb = {
             const made = await releaseConfig(ctx, app, { before, after: target.config }, target, `Rollback to v${target.version}`, (err) =>
                 new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`),
             );
-            return { release: made, target: target.version };
+            return { release: made!, target: target.version }; // target has code: always released
         });
         ctx.err(`Rolling back ${appLabel(app)} to v${target}... done, v${release.version}`);
         ctx.err(" ▸    Warning: rollback affects code and config vars; it doesn't add or remove add-ons or change the database.");
