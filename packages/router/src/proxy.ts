@@ -1,10 +1,9 @@
 // The request path inside one worker: Host -> app -> dyno (load_balancer.ts), the per-app queue
-// (request_queue.ts), forwarding over keep-alive pools (undici), retries, Heroku error codes,
+// (request_queue.ts), forwarding over keep-alive pools (upstream_pool.ts), retries, Heroku error codes,
 // WebSocket tunnels, one log line per request.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
 import { peerList, type RouterConfig } from "./config";
 import type { AppRoute, Snapshot } from "./dyno_table";
 import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
@@ -14,9 +13,12 @@ import { Metrics, type MetricsSnapshot } from "./metrics";
 import { RequestQueue, type Waiter } from "./request_queue";
 import { RouterLog } from "./router_log";
 import { Target } from "./target";
+import {
+  UPSTREAM_BODY_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_HEADERS_TIMEOUT, type UpstreamConnection, type UpstreamHandler,
+} from "./upstream_pool";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
-const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", UPSTREAM_CONNECT_TIMEOUT, "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 const MAX_ATTEMPTS = 10;
 
 class AppState {
@@ -29,7 +31,7 @@ class AppState {
   }
 }
 
-/** Request body handed to undici: reads the client's body only once undici starts sending it, so a
+/** Request body handed to the upstream pool: reads the client's body only once it is sent, so a
  * request whose connect failed can still be sent elsewhere with its body untouched. */
 class BodyRelay extends Readable {
   started = false;
@@ -51,13 +53,10 @@ class BodyRelay extends Readable {
   }
 }
 
-/** undici dispatch handler of one attempt (a class: no closures allocated per request). */
-class Forward implements Dispatcher.DispatchHandler {
+/** Upstream handler of one attempt (a class: no closures allocated per request). */
+class Forward implements UpstreamHandler {
   constructor(private readonly proxy: Proxy, private readonly ctx: Ctx, private readonly t: Target) {}
-  onConnect(abort: (err?: Error) => void): void {
-    this.ctx.abort = abort;
-  }
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     return this.proxy.onUpstreamHeaders(this.ctx, this.t, statusCode, rawHeaders, resume, statusText);
   }
   onData(chunk: Buffer): boolean {
@@ -91,7 +90,9 @@ interface Ctx {
   bodyRelay: BodyRelay | undefined;
   headers: string[] | undefined;
   waiter: Waiter | undefined;
-  abort: ((err?: Error) => void) | undefined;
+  /** The attempt in progress and its connection (to abort it when the client goes). */
+  forward: Forward | undefined;
+  upstream: UpstreamConnection | undefined;
   resume: (() => void) | undefined;
   gotHeaders: boolean;
   status: number;
@@ -348,7 +349,7 @@ export class Proxy {
     }
     const ctx: Ctx = {
       req, res, app: st, host, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
-      retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
+      retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, forward: undefined, upstream: undefined, resume: undefined,
       gotHeaders: false, status: 0, bytes: 0, done: false,
     };
     this.inflightRequests++;
@@ -358,7 +359,7 @@ export class Proxy {
       if (ctx.waiter) st.queue.cancel(ctx.waiter);
       this.release(ctx);
       this.finish(ctx, "H27", 499);
-      if (ctx.abort) ctx.abort(new Error("client gone"));
+      if (ctx.upstream && ctx.forward) ctx.upstream.abort(ctx.forward);
     });
     ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
   }
@@ -389,23 +390,22 @@ export class Proxy {
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
     const route = ctx.app.route;
-    const handler = new Forward(this, ctx, t);
-    t.pool.dispatch(
+    const forward = (ctx.forward = new Forward(this, ctx, t));
+    ctx.upstream = t.pool.dispatch(
       {
         path: req.url ?? "/",
-        method: req.method as Dispatcher.HttpMethod,
+        method: req.method ?? "GET",
         headers: ctx.headers,
         body,
-        headersTimeout: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
-        bodyTimeout: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
-        reset: false,
+        headersTimeoutMs: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
+        bodyTimeoutMs: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
       },
-      handler,
+      forward,
     );
   }
 
-  /** undici's response head (see Forward). */
-  onUpstreamHeaders(ctx: Ctx, t: Target, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  /** The dyno's response head (see Forward). */
+  onUpstreamHeaders(ctx: Ctx, t: Target, statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     if (ctx.done || ctx.target !== t) return false;
     ctx.gotHeaders = true;
     ctx.status = statusCode;
@@ -431,12 +431,12 @@ export class Proxy {
     if (ctx.gotHeaders) {
       // The response had begun: nothing can be sent any more but a cut.
       ctx.res.destroy();
-      return this.finish(ctx, code === "UND_ERR_BODY_TIMEOUT" ? "H15" : "H13", ctx.status);
+      return this.finish(ctx, code === UPSTREAM_BODY_TIMEOUT ? "H15" : "H13", ctx.status);
     }
     const now = Date.now();
     const bodyTouched = ctx.bodyRelay?.started ?? false;
     if (CONNECT_FAILURES.has(code)) {
-      const reason = code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
+      const reason = code === UPSTREAM_CONNECT_TIMEOUT ? "H19" : "H21";
       t.quarantine(now, this.cfg.quarantineMs, reason);
       if (!bodyTouched && ctx.attempts < MAX_ATTEMPTS) {
         ctx.waiter = this.acquire(ctx.app, t, (nt, c) => this.onAcquired(ctx, nt, c || reason));
@@ -444,7 +444,7 @@ export class Proxy {
       }
       return this.fail(ctx, reason);
     }
-    if (code === "UND_ERR_HEADERS_TIMEOUT") return this.fail(ctx, "H12");
+    if (code === UPSTREAM_HEADERS_TIMEOUT) return this.fail(ctx, "H12");
     // Sent, no answer. Only an idempotent request without a body may go once more, elsewhere.
     if (!ctx.retried && !bodyTouched && !ctx.bodyRelay && IDEMPOTENT.has(ctx.req.method ?? "")) {
       const other = ctx.app.lb.pick(now, t);
@@ -587,13 +587,13 @@ export class Proxy {
       const [dh, dp] = splitAddress(t.address);
       const up = netConnect({ host: dh, port: dp });
       up.setNoDelay(true);
-      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), this.cfg.connectTimeoutMs);
+      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: UPSTREAM_CONNECT_TIMEOUT })), this.cfg.connectTimeoutMs);
       let connected = false;
       up.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         releaseSlot();
         if (connected) { socket.destroy(); return; }
-        const reason = err.code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
+        const reason = err.code === UPSTREAM_CONNECT_TIMEOUT ? "H19" : "H21";
         t.quarantine(Date.now(), this.cfg.quarantineMs, reason);
         if (gone) return;
         if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, (nt, c) => attempt(nt, c || reason, tries + 1));

@@ -136,6 +136,35 @@ describe("routing and headers", () => {
     expect(b.requests[0].body).toBe("hello");
     expect(b.requests[0].headers.expect).toBeUndefined();
   });
+
+  test("chunked uploads, chunked and large responses pass intact over reused dyno connections", async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, "abcdefghij").toString("latin1");
+    const b = await backend((req, res, body) => {
+      if (req.url === "/big") return res.end(big);
+      res.write(`got ${body.length} `); // no length: chunked to the router
+      res.end(createHash("sha256").update(body).digest("hex"));
+    });
+    await app("stream", { domains: ["stream.example"] });
+    await dyno("stream", "web.1", { address: b.address });
+    const payload = "x".repeat(100_000);
+    const up = await raw(
+      r.port,
+      `POST /up HTTP/1.1\r\nHost: stream.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${(50_000).toString(16)}\r\n${payload.slice(0, 50_000)}\r\n${(50_000).toString(16)}\r\n${payload.slice(50_000)}\r\n0\r\n\r\n`,
+    );
+    expect(up.data).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(up.data).toContain("got 100000 ");
+    expect(up.data).toContain(createHash("sha256").update(payload).digest("hex"));
+    expect(b.requests.at(-1)?.headers["transfer-encoding"]).toBe("chunked");
+    for (let i = 0; i < 3; i++) {
+      const res = await get(r.port, "stream.example", "/big");
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(big.length);
+      expect(res.body === big).toBe(true);
+    }
+    const head = await get(r.port, "stream.example", "/big", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect((await get(r.port, "stream.example", "/after-head")).status).toBe(200);
+  });
 });
 
 describe("balancing, queue and booting", () => {
