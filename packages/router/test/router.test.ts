@@ -140,7 +140,10 @@ describe("routing and headers", () => {
   test("chunked uploads, chunked and large responses pass intact over reused dyno connections", async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, "abcdefghij").toString("latin1");
     const b = await backend((req, res, body) => {
-      if (req.url === "/big") return res.end(big);
+      if (req.url === "/big") {
+        res.end(big);
+        return;
+      }
       res.write(`got ${body.length} `); // no length: chunked to the router
       res.end(createHash("sha256").update(body).digest("hex"));
     });
