@@ -101,26 +101,31 @@ async function build({ pkgDir, binary, entry }) {
   }
 
   say(`${binary}: making the SEA blob with node ${node.version}`);
-  const blob = join(dist, `${binary}.blob`);
-  const seaConfig = join(dist, `${binary}.sea-config.json`);
-  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }, null, 2));
-  execFileSync(node.bin, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
+  // Per-process names: two builds at once (say, a test run and a bench) must not mix their files.
+  const blob = join(dist, `${binary}.${process.pid}.blob`);
+  const seaConfig = join(dist, `${binary}.${process.pid}.sea-config.json`);
+  const tmp = `${exe}.${process.pid}.tmp`;
+  try {
+    writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }, null, 2));
+    execFileSync(node.bin, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
 
-  say(`${binary}: injecting the blob into a copy of node ${node.version} (postject)`);
-  const tmp = `${exe}.tmp`;
-  rmSync(tmp, { force: true });
-  copyFileSync(node.bin, tmp);
-  chmodSync(tmp, 0o755);
-  const postject = createRequire(join(pkgDir, "package.json"))(resolveFrom(pkgDir, "postject"));
-  await postject.inject(tmp, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE, overwrite: true });
+    say(`${binary}: injecting the blob into a copy of node ${node.version} (postject)`);
+    copyFileSync(node.bin, tmp);
+    chmodSync(tmp, 0o755);
+    const postject = createRequire(join(pkgDir, "package.json"))(resolveFrom(pkgDir, "postject"));
+    await postject.inject(tmp, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE, overwrite: true });
 
-  say(`${binary}: checking the binary starts`);
-  execFileSync(tmp, ["--help"], { stdio: ["ignore", "ignore", "inherit"], timeout: 30_000 });
-  renameSync(tmp, exe);
+    say(`${binary}: checking the binary starts`);
+    // Plain node answers --help too: only our usage line proves the blob is in.
+    const usage = execFileSync(tmp, ["--help"], { stdio: ["ignore", "pipe", "inherit"], timeout: 30_000, encoding: "utf8" });
+    if (!usage.includes(binary)) throw new Error(`${tmp} --help does not print ${binary}'s usage: the SEA blob is missing`);
+    renameSync(tmp, exe);
+  } finally {
+    for (const f of [blob, seaConfig, tmp]) rmSync(f, { force: true });
+  }
   const sum = sha256(readFileSync(exe));
   writeFileSync(sumFile, `${sum}  ${binary}\n`);
   writeFileSync(stampFile, stamp);
-  rmSync(blob, { force: true });
   say(`${binary}: built ${rel}/dist/${binary} (${(statSync(exe).size / 1048576).toFixed(1)} MiB, sha256 ${sum.slice(0, 16)}...)`);
 }
 
