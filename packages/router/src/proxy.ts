@@ -67,8 +67,8 @@ class Forward implements UpstreamHandler {
     if (!ok) ctx.res.once("drain", () => ctx.resume && ctx.resume());
     return ok;
   }
-  onComplete(): void {
-    this.proxy.onUpstreamComplete(this.ctx, this.t);
+  onComplete(tail: Buffer | undefined): void {
+    this.proxy.onUpstreamComplete(this.ctx, this.t, tail);
   }
   onError(err: Error): void {
     this.proxy.onUpstreamError(this.ctx, this.t, err);
@@ -361,7 +361,13 @@ export class Proxy {
       this.finish(ctx, "H27", 499);
       if (ctx.upstream && ctx.forward) ctx.upstream.abort(ctx.forward);
     });
-    ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
+    const free = st.lb.pick(Date.now());
+    if (free) {
+      free.inflight++;
+      this.send(ctx, free);
+    } else {
+      ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
+    }
   }
 
   private onAcquired(ctx: Ctx, t: Target | undefined, code: string): void {
@@ -416,10 +422,16 @@ export class Proxy {
     return true;
   }
 
-  onUpstreamComplete(ctx: Ctx, t: Target): void {
+  onUpstreamComplete(ctx: Ctx, t: Target, tail: Buffer | undefined): void {
     if (ctx.done || ctx.target !== t) return;
     this.release(ctx);
-    ctx.res.end();
+    if (tail) {
+      // Head and whole body leave in one write.
+      ctx.bytes += tail.length;
+      ctx.res.end(tail);
+    } else {
+      ctx.res.end();
+    }
     this.finish(ctx, "", ctx.status);
   }
 

@@ -57,6 +57,9 @@ export class ResponseParser {
   keepAliveHintMs = 0;
   /** Some byte of this response has arrived. */
   started = false;
+  /** The body's last piece when it came with the end of a Content-Length body (not given to
+   * onResponseBody: the response can then be finished with one call). */
+  tail: Buffer | undefined;
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -70,6 +73,7 @@ export class ResponseParser {
     this.keepAlive = true;
     this.keepAliveHintMs = 0;
     this.started = false;
+    this.tail = undefined;
   }
 
   get done(): boolean {
@@ -109,10 +113,15 @@ export class ResponseParser {
         }
         case LENGTH: {
           const take = Math.min(this.remaining, n - i);
-          this.sink.onResponseBody(i === 0 && take === n ? buf : buf.subarray(i, i + take));
+          const piece = i === 0 && take === n ? buf : buf.subarray(i, i + take);
           i += take;
           this.remaining -= take;
-          if (this.remaining === 0) this.state = DONE;
+          if (this.remaining === 0) {
+            this.state = DONE;
+            this.tail = piece;
+          } else {
+            this.sink.onResponseBody(piece);
+          }
           break;
         }
         case CHUNK_SIZE: {

@@ -25,11 +25,12 @@ export interface UpstreamRequest {
 }
 
 /** One exchange's callbacks. onHeaders returning false abandons the exchange; onData returning
- * false pauses the response until `resume`. After onComplete or onError nothing more is called. */
+ * false pauses the response until `resume`; onComplete gets the body's last piece when it came with
+ * the end. After onComplete or onError nothing more is called. */
 export interface UpstreamHandler {
   onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
   onData(chunk: Buffer): boolean;
-  onComplete(): void;
+  onComplete(tail: Buffer | undefined): void;
   onError(err: Error): void;
 }
 
@@ -239,6 +240,7 @@ class UpstreamConnection implements ResponseSink {
     this.request = undefined;
     // A dyno that answered before reading the whole request body leaves the connection unusable.
     const reusable = this.parser.keepAlive && this.bodyDone && !this.pool.closing;
+    const tail = this.parser.tail;
     this.detachBody();
     if (reusable) {
       this.phase = IDLE;
@@ -250,7 +252,7 @@ class UpstreamConnection implements ResponseSink {
     } else {
       this.socket.destroy();
     }
-    h.onComplete();
+    h.onComplete(tail);
   }
 
   /** The exchange failed: the connection goes, the handler hears why. */

@@ -24,6 +24,7 @@ function parse(text: string, step = Infinity, headRequest = false): Parsed {
   p.reset(headRequest);
   const bytes = Buffer.from(text, "latin1");
   for (let i = 0; i < bytes.length; i += step) p.feed(bytes.subarray(i, Math.min(bytes.length, i + step)));
+  if (p.tail) out.body += p.tail.toString("latin1");
   return { ...out, done: p.done, keepAlive: p.keepAlive, keepAliveHintMs: p.keepAliveHintMs };
 }
 
