@@ -20,7 +20,8 @@ const THROUGHPUT_S = QUICK ? 4 : 8;
 const LATENCY_S = QUICK ? 3 : 6;
 const BALANCE_S = QUICK ? 6 : 12;
 const DYNOS = 10;
-const BIN = join(root, "packages/router/dist/dynoform-router");
+// BENCH_ROUTER_BIN: another build of the router (e.g. the previous commit's) for an A/B comparison.
+const BIN = process.env.BENCH_ROUTER_BIN ?? join(root, "packages/router/dist/dynoform-router");
 const tmp = mkdtempSync(join(tmpdir(), "dynoform-bench-router-"));
 const procs = [];
 const figures = [];
