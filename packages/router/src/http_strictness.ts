@@ -112,21 +112,21 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
   return out;
 }
 
-/** Response headers from the dyno (flat name/value list) as a flat list for res.writeHead. */
-export function forwardResponseHeaders(raw: string[], requestId: string): string[] {
+/** Response headers from the dyno (raw Buffer pairs) as a flat list for res.writeHead. */
+export function forwardResponseHeaders(raw: Buffer[], requestId: string): string[] {
   const out: string[] = [];
   let drop: Set<string> | undefined;
   let sawId = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
+    const name = raw[i].toString("latin1");
     const lower = name.toLowerCase();
     if (lower === "connection") {
-      drop = connectionTokens(raw[i + 1]);
+      drop = connectionTokens(raw[i + 1].toString("latin1"));
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
     if (lower === "x-request-id") sawId = true;
-    out.push(name, raw[i + 1]);
+    out.push(name, raw[i + 1].toString("latin1"));
   }
   if (drop) {
     const kept: string[] = [];

@@ -1,9 +1,10 @@
 // The request path inside one worker: Host -> app -> dyno (load_balancer.ts), the per-app queue
-// (request_queue.ts), forwarding over keep-alive pools (upstream_pool.ts), retries, Heroku error codes,
+// (request_queue.ts), forwarding over keep-alive pools (undici), retries, Heroku error codes,
 // WebSocket tunnels, one log line per request.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
 import { peerList, type RouterConfig } from "./config";
 import type { AppRoute, Snapshot } from "./dyno_table";
 import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
@@ -13,12 +14,9 @@ import { Metrics, type MetricsSnapshot } from "./metrics";
 import { RequestQueue, type Waiter } from "./request_queue";
 import { RouterLog } from "./router_log";
 import { Target } from "./target";
-import {
-  UPSTREAM_BODY_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_HEADERS_TIMEOUT, type UpstreamConnection, type UpstreamHandler,
-} from "./upstream_pool";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
-const CONNECT_FAILURES = new Set(["ECONNREFUSED", UPSTREAM_CONNECT_TIMEOUT, "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 const MAX_ATTEMPTS = 10;
 
 class AppState {
@@ -31,7 +29,7 @@ class AppState {
   }
 }
 
-/** Request body handed to the upstream pool: reads the client's body only once it is sent, so a
+/** Request body handed to undici: reads the client's body only once undici starts sending it, so a
  * request whose connect failed can still be sent elsewhere with its body untouched. */
 class BodyRelay extends Readable {
   started = false;
@@ -53,10 +51,13 @@ class BodyRelay extends Readable {
   }
 }
 
-/** Upstream handler of one attempt (a class: no closures allocated per request). */
-class Forward implements UpstreamHandler {
+/** undici dispatch handler of one attempt (a class: no closures allocated per request). */
+class Forward implements Dispatcher.DispatchHandler {
   constructor(private readonly proxy: Proxy, private readonly ctx: Ctx, private readonly t: Target) {}
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
+  onConnect(abort: (err?: Error) => void): void {
+    this.ctx.abort = abort;
+  }
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     return this.proxy.onUpstreamHeaders(this.ctx, this.t, statusCode, rawHeaders, resume, statusText);
   }
   onData(chunk: Buffer): boolean {
@@ -67,8 +68,8 @@ class Forward implements UpstreamHandler {
     if (!ok) ctx.res.once("drain", () => ctx.resume && ctx.resume());
     return ok;
   }
-  onComplete(tail: Buffer | undefined): void {
-    this.proxy.onUpstreamComplete(this.ctx, this.t, tail);
+  onComplete(): void {
+    this.proxy.onUpstreamComplete(this.ctx, this.t);
   }
   onError(err: Error): void {
     this.proxy.onUpstreamError(this.ctx, this.t, err);
@@ -90,9 +91,7 @@ interface Ctx {
   bodyRelay: BodyRelay | undefined;
   headers: string[] | undefined;
   waiter: Waiter | undefined;
-  /** The attempt in progress and its connection (to abort it when the client goes). */
-  forward: Forward | undefined;
-  upstream: UpstreamConnection | undefined;
+  abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   gotHeaders: boolean;
   status: number;
@@ -349,7 +348,7 @@ export class Proxy {
     }
     const ctx: Ctx = {
       req, res, app: st, host, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
-      retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, forward: undefined, upstream: undefined, resume: undefined,
+      retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
       gotHeaders: false, status: 0, bytes: 0, done: false,
     };
     this.inflightRequests++;
@@ -359,15 +358,9 @@ export class Proxy {
       if (ctx.waiter) st.queue.cancel(ctx.waiter);
       this.release(ctx);
       this.finish(ctx, "H27", 499);
-      if (ctx.upstream && ctx.forward) ctx.upstream.abort(ctx.forward);
+      if (ctx.abort) ctx.abort(new Error("client gone"));
     });
-    const free = st.lb.pick(Date.now());
-    if (free) {
-      free.inflight++;
-      this.send(ctx, free);
-    } else {
-      ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
-    }
+    ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
   }
 
   private onAcquired(ctx: Ctx, t: Target | undefined, code: string): void {
@@ -396,22 +389,23 @@ export class Proxy {
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
     const route = ctx.app.route;
-    const forward = (ctx.forward = new Forward(this, ctx, t));
-    ctx.upstream = t.pool.dispatch(
+    const handler = new Forward(this, ctx, t);
+    t.pool.dispatch(
       {
         path: req.url ?? "/",
-        method: req.method ?? "GET",
+        method: req.method as Dispatcher.HttpMethod,
         headers: ctx.headers,
         body,
-        headersTimeoutMs: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
-        bodyTimeoutMs: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
+        headersTimeout: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
+        bodyTimeout: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
+        reset: false,
       },
-      forward,
+      handler,
     );
   }
 
-  /** The dyno's response head (see Forward). */
-  onUpstreamHeaders(ctx: Ctx, t: Target, statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
+  /** undici's response head (see Forward). */
+  onUpstreamHeaders(ctx: Ctx, t: Target, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (ctx.done || ctx.target !== t) return false;
     ctx.gotHeaders = true;
     ctx.status = statusCode;
@@ -422,16 +416,10 @@ export class Proxy {
     return true;
   }
 
-  onUpstreamComplete(ctx: Ctx, t: Target, tail: Buffer | undefined): void {
+  onUpstreamComplete(ctx: Ctx, t: Target): void {
     if (ctx.done || ctx.target !== t) return;
     this.release(ctx);
-    if (tail) {
-      // Head and whole body leave in one write.
-      ctx.bytes += tail.length;
-      ctx.res.end(tail);
-    } else {
-      ctx.res.end();
-    }
+    ctx.res.end();
     this.finish(ctx, "", ctx.status);
   }
 
@@ -443,12 +431,12 @@ export class Proxy {
     if (ctx.gotHeaders) {
       // The response had begun: nothing can be sent any more but a cut.
       ctx.res.destroy();
-      return this.finish(ctx, code === UPSTREAM_BODY_TIMEOUT ? "H15" : "H13", ctx.status);
+      return this.finish(ctx, code === "UND_ERR_BODY_TIMEOUT" ? "H15" : "H13", ctx.status);
     }
     const now = Date.now();
     const bodyTouched = ctx.bodyRelay?.started ?? false;
     if (CONNECT_FAILURES.has(code)) {
-      const reason = code === UPSTREAM_CONNECT_TIMEOUT ? "H19" : "H21";
+      const reason = code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
       t.quarantine(now, this.cfg.quarantineMs, reason);
       if (!bodyTouched && ctx.attempts < MAX_ATTEMPTS) {
         ctx.waiter = this.acquire(ctx.app, t, (nt, c) => this.onAcquired(ctx, nt, c || reason));
@@ -456,7 +444,7 @@ export class Proxy {
       }
       return this.fail(ctx, reason);
     }
-    if (code === UPSTREAM_HEADERS_TIMEOUT) return this.fail(ctx, "H12");
+    if (code === "UND_ERR_HEADERS_TIMEOUT") return this.fail(ctx, "H12");
     // Sent, no answer. Only an idempotent request without a body may go once more, elsewhere.
     if (!ctx.retried && !bodyTouched && !ctx.bodyRelay && IDEMPOTENT.has(ctx.req.method ?? "")) {
       const other = ctx.app.lb.pick(now, t);
@@ -599,13 +587,13 @@ export class Proxy {
       const [dh, dp] = splitAddress(t.address);
       const up = netConnect({ host: dh, port: dp });
       up.setNoDelay(true);
-      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: UPSTREAM_CONNECT_TIMEOUT })), this.cfg.connectTimeoutMs);
+      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), this.cfg.connectTimeoutMs);
       let connected = false;
       up.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         releaseSlot();
         if (connected) { socket.destroy(); return; }
-        const reason = err.code === UPSTREAM_CONNECT_TIMEOUT ? "H19" : "H21";
+        const reason = err.code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
         t.quarantine(Date.now(), this.cfg.quarantineMs, reason);
         if (gone) return;
         if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, (nt, c) => attempt(nt, c || reason, tries + 1));

@@ -1,6 +1,6 @@
 // One dyno as a worker sees it: its keep-alive connection pool, requests in flight from this
 // worker, its concurrency cap and whether it is quarantined (connect failed) or draining.
-import { UpstreamPool } from "./upstream_pool";
+import { Pool } from "undici";
 
 export type QuarantineReason = "H19" | "H21";
 
@@ -19,7 +19,7 @@ export class Target {
   quarantinedUntil = 0;
   quarantineReason: QuarantineReason = "H21";
   draining = false;
-  readonly pool: UpstreamPool;
+  readonly pool: Pool;
   readonly key: string;
 
   constructor(
@@ -31,7 +31,18 @@ export class Target {
     opts: TargetOptions,
   ) {
     this.key = `${app}/${dyno}`;
-    this.pool = new UpstreamPool(address, opts);
+    this.pool = new Pool(`http://${address}`, {
+      connections: null,
+      pipelining: 1,
+      connect: { timeout: opts.connectTimeoutMs },
+      keepAliveTimeout: opts.keepAliveMs,
+      keepAliveMaxTimeout: opts.keepAliveMs,
+      keepAliveTimeoutThreshold: 500,
+      // Per request (see proxy.ts); these are only fallbacks.
+      headersTimeout: 30_000,
+      bodyTimeout: 55_000,
+      strictContentLength: true,
+    });
   }
 
   /** The whole dyno's cap (`cap` is this worker's hard share of it). */
@@ -60,6 +71,7 @@ export class Target {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    void this.pool.close();
+    // Pool.close() waits for queued and running requests before closing sockets.
+    this.pool.close().catch(() => undefined);
   }
 }
