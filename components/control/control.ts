@@ -13,7 +13,6 @@ export const GIT_HOME = "/home/git";
 export const BUILD_USER = "dynoform-build";
 export const STATE_DIR = "/var/lib/dynoform";
 export const SLUG_PORT = 5080;
-export const NGINX_DOMAINS_DIR = "/etc/nginx/dynoform/domains";
 
 export interface ControlPlaneArgs {
     host: Host;
@@ -26,8 +25,6 @@ export interface ControlPlaneArgs {
     routerToken: pulumi.Input<string>;
     databaseAdminUrl: pulumi.Input<string>;
     memcacheServers: pulumi.Input<string>;
-    /** The control host is also an edge host: custom domains go straight into its nginx. */
-    edgeLocal: boolean;
     binary: ServiceBinary;
     /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
     extraCaCertificates?: string;
@@ -146,7 +143,6 @@ export class ControlPlane extends pulumi.ComponentResource {
                         routerToken,
                         databaseAdminUrl,
                         memcacheServers,
-                        ...(args.edgeLocal ? { nginxDomainsDir: NGINX_DOMAINS_DIR } : {}),
                     },
                     null,
                     2,

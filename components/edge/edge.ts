@@ -85,18 +85,11 @@ export class Edge extends pulumi.ComponentResource {
                 {
                     connection,
                     path: "/etc/nginx/dynoform/edge.conf",
-                    content: renderOutput("nginx/edge.conf", {
-                        platformDomain: args.domain,
-                        publicAddress: args.host.publicAddress,
-                        varnishAddress: this.varnishAddress,
-                    }),
+                    content: renderOutput("nginx/edge.conf", { varnishAddress: this.varnishAddress }),
                 },
                 afterPackages,
             ),
-            new RemoteFile(`${name}-no-such-app`, { connection, path: "/usr/share/dynoform/no-such-app.html", content: render("nginx/no-such-app.html", {}) }, afterPackages),
         ];
-        // The control role drops app custom domains here; the glob must match at least one file.
-        const domainsDir = new RemoteFile(`${name}-nginx-domains`, { connection, path: "/etc/nginx/dynoform/domains/_platform.names", content: "# app domains follow\n" }, afterPackages);
 
         const routers = pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))).apply((list) => varnishBackends(list.map(([address, port]) => ({ address, port }))));
         const vcl = new RemoteFile(
@@ -117,8 +110,8 @@ export class Edge extends pulumi.ComponentResource {
         );
         new SystemdService(
             `${name}-nginx`,
-            { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), domainsDir.sha256, ...tlsTriggers] },
-            { parent: this, dependsOn: [packages, varnish, domainsDir, ...nginxFiles, ...tlsFiles] },
+            { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), ...tlsTriggers] },
+            { parent: this, dependsOn: [packages, varnish, ...nginxFiles, ...tlsFiles] },
         );
 
         this.url = pulumi.interpolate`http://${args.host.publicAddress}/`;

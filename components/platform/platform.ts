@@ -116,7 +116,6 @@ export class Platform extends pulumi.ComponentResource {
                 routerToken: routerToken.value,
                 databaseAdminUrl: data.databaseAdminUrl,
                 memcacheServers: data.memcacheServers,
-                edgeLocal: controlSpec.roles.includes("edge"),
                 ...(config.target === "lab" ? { extraCaCertificates: localExtraCaCertificates() } : {}),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
                 dependsOn: [...dynoHosts, ...meshes, data, ...edges],

@@ -220,6 +220,22 @@ test("rollback to the first deploy: its code answers", async () => {
     await until("v1 code served", async () => (await httpGet(edge, host)).body.includes("(hello)"));
 });
 
+test("domains:add: the app answers on its custom domain at the edge; domains:remove: it stops", async () => {
+    const custom = "www.counter-shop.test";
+    const added = await cli(["domains:add", custom, "-a", APP]);
+    expect(added.code).toBe(0);
+    expect((await cli(["domains", "-a", APP])).stdout).toContain(custom);
+    await until("custom domain served", async () => {
+        const r = await httpGet(edge, custom);
+        return r.status === 200 && r.body.includes("(hello)");
+    });
+    expect((await cli(["domains:remove", custom, "-a", APP])).code).toBe(0);
+    await until("custom domain gone", async () => {
+        const r = await httpGet(edge, custom);
+        return r.status === 404 && r.body.includes("No such app");
+    });
+});
+
 test("ps:scale web=3 spreads the dynos across the dyno hosts; ps shows them", async () => {
     const r = await cli(["ps:scale", "web=3", "-a", APP]);
     expect(r.code).toBe(0);

@@ -87,13 +87,11 @@ test("the edge host gets nginx, varnish and the router", () => {
     expect(paths("edge-1").filter((p) => !CONTROL_PATHS.includes(p) && !p.startsWith("/usr/local/share/ca-certificates/"))).toEqual([
         "/etc/dynoform/router.json",
         "/etc/dynoform/router.token",
-        "/etc/nginx/dynoform/domains/_platform.names",
         "/etc/nginx/dynoform/edge.conf",
         "/etc/nginx/nginx.conf",
         "/etc/systemd/system/dynoform-router.socket",
         "/etc/varnish/default.vcl",
         "/usr/local/lib/dynoform/dynoform-router",
-        "/usr/share/dynoform/no-such-app.html",
     ]);
     const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
     expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);

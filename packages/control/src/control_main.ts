@@ -101,7 +101,6 @@ export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined
         routerToken: cfg.routerToken,
         ...(cfg.databaseAdminUrl ? { databaseAdminUrl: cfg.databaseAdminUrl } : {}),
         ...(cfg.memcacheServers ? { memcacheServers: cfg.memcacheServers } : {}),
-        ...(cfg.nginxDomainsDir ? { nginxDomainsDir: cfg.nginxDomainsDir } : {}),
         ...(cfg.bootTimeoutMs ? { bootTimeoutMs: cfg.bootTimeoutMs } : {}),
         reposDir: path.join(store.root, "repos"),
     });

@@ -28,8 +28,6 @@ export interface HttpPlatformConfig {
     /** postgres://dynoform_admin:...@data:5432/postgres — per-app databases are made with it. */
     databaseAdminUrl?: string;
     memcacheServers?: string;
-    /** When an edge nginx runs on this host: custom domains go to <dir>/<app>.names + nginx reload. */
-    nginxDomainsDir?: string;
     /** Where bare repos live (removed with the app). */
     reposDir?: string;
     /** R10 at the agent is 60 s; the rollout gives up a little after. */
@@ -517,7 +515,6 @@ export class HttpPlatform implements Platform {
                 }),
             ),
         );
-        await this.writeNginxNames(app, []);
         await fs.promises.rm(this.placementFile(app), { force: true });
         if (this.cfg.reposDir) await fs.promises.rm(path.join(this.cfg.reposDir, `${app}.git`), { recursive: true, force: true });
     }
@@ -531,27 +528,6 @@ export class HttpPlatform implements Platform {
                 }),
             ),
         );
-        await this.writeNginxNames(app, custom);
-    }
-
-    private async writeNginxNames(app: string, hostnames: string[]): Promise<void> {
-        const dir = this.cfg.nginxDomainsDir;
-        if (!dir || !fs.existsSync(dir)) return;
-        const file = path.join(dir, `${app}.names`);
-        const had = fs.existsSync(file);
-        if (hostnames.length === 0) {
-            if (!had) return;
-            await fs.promises.rm(file, { force: true });
-        } else {
-            const tmp = `${file}.tmp-${process.pid}`;
-            await fs.promises.writeFile(tmp, `# dynoform app ${app}\nserver_name ${hostnames.join(" ")};\n`, { mode: 0o644 });
-            await fs.promises.rename(tmp, file);
-        }
-        await new Promise<void>((resolve) => {
-            const child = spawn("systemctl", ["reload", "nginx"], { stdio: "ignore" });
-            child.on("error", () => resolve());
-            child.on("close", () => resolve());
-        });
     }
 
     /**
