@@ -131,6 +131,8 @@ describe("lab hosts", () => {
         const r = await ssh(outs.a, "sshd -T 2>/dev/null | grep -E '^(permitrootlogin|passwordauthentication)'");
         expect(r.stdout).toContain("permitrootlogin without-password");
         expect(r.stdout).toContain("passwordauthentication no");
+        // No per-user manager to stop after each session (its stop hangs under nspawn and holds up the next login).
+        expect((await ssh(outs.a, "systemctl show -p LoadState --value user@0.service")).stdout.trim()).toBe("masked");
     });
 
     test("host a reaches host b on the lab network", async () => {

@@ -62,8 +62,9 @@ export async function labStackUp(): Promise<number> {
 /** Destroys the lab stack and removes whatever a failed run left; returns what was still there. */
 export async function labStackDown(): Promise<string[]> {
     const { network } = labStackInfo();
-    await pulumi(LAB_STACK, ["destroy", "--yes", "--skip-preview", "--suppress-progress"]);
+    const destroyed = await pulumi(LAB_STACK, ["destroy", "--yes", "--skip-preview", "--suppress-progress"]);
     const left = await labLeftovers(network);
+    if (destroyed.code !== 0) left.push(`pulumi destroy failed (exit ${destroyed.code}): ${(destroyed.stdout + destroyed.stderr).trim().split("\n").slice(-15).join("\n")}`);
     await run("bash", ["scripts/lab/cleanup.sh", network]);
     await pulumi(LAB_STACK, ["stack", "rm", "--yes", "--force", "--preserve-config"]);
     return left;

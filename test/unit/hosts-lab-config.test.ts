@@ -116,7 +116,7 @@ describe("machine plumbing", () => {
     test("systemd-nspawn boots detached-friendly: no machined, no console, own bridge, apt overlay", () => {
         const args = nspawnArgs({ root: "/r", machine: "local-edge-1", hostname: "edge-1", bridge: "dfbr-local", aptLower: "/c/apt", aptUpper: "/d/apt-upper" });
         expect(args.slice(0, 4)).toEqual(["-D", "/r", "-M", "local-edge-1"]);
-        expect(args).toEqual(expect.arrayContaining(["-b", "--register=no", "--keep-unit", "--network-bridge=dfbr-local", "--console=passive"]));
+        expect(args).toEqual(expect.arrayContaining(["-b", "--register=no", "--keep-unit", "--network-bridge=dfbr-local", "--console=pipe"]));
         expect(args).toContain("--overlay=/c/apt:/d/apt-upper:/var/cache/apt/archives");
     });
 

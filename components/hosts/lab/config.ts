@@ -276,7 +276,9 @@ export function nspawnArgs(opts: { root: string; machine: string; hostname: stri
         "--register=no",
         "--keep-unit",
         `--network-bridge=${opts.bridge}`,
-        "--console=passive",
+        // The guest's console (boot and shutdown progress, "A stop job is running...") goes to
+        // boot.log: the first thing to read when a machine does not come back.
+        "--console=pipe",
         "--link-journal=no",
         "--resolv-conf=off",
         "--timezone=off",

@@ -125,6 +125,14 @@ async function provision(inputs: LabHostInputs, dir: string): Promise<{ hostKey:
     fs.mkdirSync(path.join(r, "root/.ssh"), { recursive: true, mode: 0o700 });
     writeFile(path.join(r, "root/.ssh/authorized_keys"), `${clientPub}\n`, 0o600);
     writeFile(p.knownHosts, `${inputs.address} ${hostKey}\n`, 0o600);
+    // No per-user systemd manager: in these machines (cgroup v1 under nspawn) stopping user@0 after
+    // the last root SSH session hangs for 2 minutes ("Processes still around after final SIGKILL"),
+    // and every login meanwhile waits for it. Nothing here runs as a user service; logind logs the
+    // masked unit and goes on.
+    const userManager = path.join(r, "etc/systemd/system/user@.service");
+    fs.mkdirSync(path.dirname(userManager), { recursive: true });
+    fs.rmSync(userManager, { force: true });
+    fs.symlinkSync("/dev/null", userManager);
     return { hostKey, privateKey: fs.readFileSync(p.clientKey, "utf8") };
 }
 
