@@ -20,6 +20,9 @@ const THROUGHPUT_S = QUICK ? 4 : 8;
 const LATENCY_S = QUICK ? 3 : 6;
 const BALANCE_S = QUICK ? 6 : 12;
 const DYNOS = 10;
+// Two instances share this machine's cores: one worker each keeps the total at one per core, as two
+// edge hosts with a core each would have (more workers than cores measures CPU scheduling, not balancing).
+const TWO_INSTANCE_WORKERS = Number(process.env.BENCH_TWO_INSTANCE_WORKERS ?? 1);
 // BENCH_ROUTER_BIN: another build of the router (e.g. the previous commit's) for an A/B comparison.
 const BIN = process.env.BENCH_ROUTER_BIN ?? join(root, "packages/router/dist/dynoform-router");
 const tmp = mkdtempSync(join(tmpdir(), "dynoform-bench-router-"));
@@ -346,14 +349,14 @@ async function balancing() {
   const two = await policy("two router instances (sharing load)", "p99_ms_router_2instances", async () => {
     const [ua, ub] = [await freePort(), await freePort()];
     return [
-      await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` }),
-      await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false, loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` }),
+      await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` }),
+      await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` }),
     ];
   });
   // For reference: the same two instances each balancing on its own counts only.
   await policy("two router instances (independent)", "p99_ms_router_2instances_independent", async () => [
-    await startRouter("router-c", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
-    await startRouter("router-d", dynoPorts, { dynoConcurrency: 1, accessLog: false }),
+    await startRouter("router-c", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS }),
+    await startRouter("router-d", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS }),
   ]);
   const rnd = await policy("random", "p99_ms_random", async () => [await startRouter("router-random", dynoPorts, { balancer: "random", accessLog: false })]);
   const rr = await policy("round robin", "p99_ms_roundrobin", async () => [await startRouter("router-rr", dynoPorts, { balancer: "roundrobin", accessLog: false })]);
