@@ -10,6 +10,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 
 export interface SlugRef {
@@ -139,8 +140,8 @@ export class SlugStore {
     const reuse: { layer: SlugLayer; from: string }[] = [];
     const pinned: string[] = [];
     try {
-      // Download, hash and unpack in one pass into a private dir; it becomes the slug (and can run)
-      // only once the whole download matched the sha256.
+      // Download, then hash and unpack in one pass into a private dir; it becomes the slug (and can
+      // run) only once the whole download matched the sha256.
       fs.mkdirSync(root, { recursive: true, mode: 0o700 });
       const t0 = Date.now();
       for (const l of layers) {
@@ -224,61 +225,72 @@ async function downloadAndUnpack(url: string, root: string, timeoutMs: number, s
   const skipHashes = skip.map(() => crypto.createHash("sha256"));
   let bytes = 0;
   let source: Readable;
+  let downloaded: string | undefined;
   if (url.startsWith("file://")) {
     source = fs.createReadStream(new URL(url));
   } else if (/^https?:\/\//.test(url)) {
-    let res: Response;
+    // Whole to a file first, then unpacked from it: reading the response only as fast as tar
+    // unpacks let the server's keep-alive timer close the connection under a body undici still
+    // held ("terminated" on a 47 MB slug).
+    downloaded = `${root}.download`;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), fs.createWriteStream(downloaded, { mode: 0o600 }));
     } catch (e) {
-      throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
+      fs.rmSync(downloaded, { force: true });
+      const err = e as Error & { cause?: Error };
+      throw new SlugError(`slug download from ${url} failed: ${err.message}${err.cause?.message ? ` (${err.cause.message})` : ""}`);
     }
-    if (!res.ok || !res.body) throw new SlugError(`slug download from ${url} failed: HTTP ${res.status}`);
-    source = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    source = fs.createReadStream(downloaded);
   } else {
     throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
   }
-  let unpackError: Error | undefined;
-  const unpack = tar.x({ cwd: root, strict: true, preserveOwner: false });
-  const unpacked = new Promise<void>((resolve) => {
-    unpack.on("close", () => resolve());
-    unpack.on("error", (e: Error) => {
-      unpackError ??= e;
-      resolve();
-    });
-  });
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      const pos = bytes;
-      bytes += chunk.length;
-      // Bytes of a reused layer are hashed (to compare with the one unpacked before), not unpacked.
-      let at = 0;
-      while (at < chunk.length) {
-        const abs = pos + at;
-        const i = skip.findIndex((l) => abs >= l.offset && abs < l.offset + l.length);
-        let end: number;
-        if (i >= 0) {
-          end = Math.min(chunk.length, skip[i].offset + skip[i].length - pos);
-          skipHashes[i].update(chunk.subarray(at, end));
-        } else {
-          const next = Math.min(...skip.filter((l) => l.offset > abs).map((l) => l.offset), Infinity);
-          end = Math.min(chunk.length, next - pos);
-          if (!unpackError && !unpack.write(chunk.subarray(at, end))) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
+    let unpackError: Error | undefined;
+    const unpack = tar.x({ cwd: root, strict: true, preserveOwner: false });
+    const unpacked = new Promise<void>((resolve) => {
+      unpack.on("close", () => resolve());
+      unpack.on("error", (e: Error) => {
+        unpackError ??= e;
+        resolve();
+      });
+    });
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        const pos = bytes;
+        bytes += chunk.length;
+        // Bytes of a reused layer are hashed (to compare with the one unpacked before), not unpacked.
+        let at = 0;
+        while (at < chunk.length) {
+          const abs = pos + at;
+          const i = skip.findIndex((l) => abs >= l.offset && abs < l.offset + l.length);
+          let end: number;
+          if (i >= 0) {
+            end = Math.min(chunk.length, skip[i].offset + skip[i].length - pos);
+            skipHashes[i].update(chunk.subarray(at, end));
+          } else {
+            const next = Math.min(...skip.filter((l) => l.offset > abs).map((l) => l.offset), Infinity);
+            end = Math.min(chunk.length, next - pos);
+            if (!unpackError && !unpack.write(chunk.subarray(at, end))) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
+          }
+          at = end;
         }
-        at = end;
       }
+    } catch (e) {
+      unpack.abort(e as Error);
+      await unpacked;
+      throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
     }
-  } catch (e) {
-    unpack.abort(e as Error);
-    await unpacked;
-    throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
+    if (!unpackError) {
+      unpack.end();
+      await unpacked;
+    }
+    return { sha256: hash.digest("hex"), bytes, skipped: skipHashes.map((h) => h.digest("hex")), ...(unpackError ? { unpackError } : {}) };
+  } finally {
+    if (downloaded) fs.rmSync(downloaded, { force: true });
   }
-  if (!unpackError) {
-    unpack.end();
-    await unpacked;
-  }
-  return { sha256: hash.digest("hex"), bytes, skipped: skipHashes.map((h) => h.digest("hex")), ...(unpackError ? { unpackError } : {}) };
 }
 
 /** Recreate `src` at `dest`: directories made, files hard-linked (copied across filesystems), symlinks copied. */
