@@ -16,6 +16,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { projectEnv } from "./project-env.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const stack = process.env.DYNOFORM_STACK || "local";
@@ -24,17 +25,6 @@ const cacheDir = join(root, ".tools", "dynoform", stack);
 function die(msg, code = 1) {
     process.stderr.write(` ▸    ${msg}\n`);
     process.exit(code);
-}
-
-function pulumiEnv() {
-    return {
-        ...process.env,
-        PATH: `${root}/.tools/pulumi/bin:${root}/node_modules/.bin:${process.env.PATH}`,
-        PULUMI_HOME: process.env.PULUMI_HOME ?? `${root}/.tools/pulumi-home`,
-        PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${root}/.pulumi-state`,
-        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "dynoform-local-lab",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-    };
 }
 
 function stateFileMtime() {
@@ -50,7 +40,7 @@ function target() {
     }
     let outputs;
     try {
-        outputs = JSON.parse(execFileSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { env: pulumiEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: root }));
+        outputs = JSON.parse(execFileSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { env: projectEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: root }));
     } catch (err) {
         die(`cannot read the outputs of stack ${stack}: ${String(err.stderr || err.message).trim().split("\n").pop()}: bring it up with npm start (or set DYNOFORM_STACK)`);
     }

@@ -13,6 +13,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { projectEnv } from "../../scripts/project-env.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const stack = process.env.DYNOFORM_STACK || "local";
@@ -24,7 +25,7 @@ const outputs = JSON.parse(
     execFileSync("pulumi", ["stack", "output", "--json", "--stack", stack], {
         encoding: "utf8",
         cwd: root,
-        env: { ...process.env, PATH: `${root}/.tools/pulumi/bin:${process.env.PATH}`, PULUMI_HOME: `${root}/.tools/pulumi-home`, PULUMI_BACKEND_URL: `file://${root}/.pulumi-state`, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "dynoform-local-lab" },
+        env: projectEnv(),
     }),
 );
 const edge = new URL(outputs.edgeUrl).hostname;

@@ -1,21 +1,15 @@
-import { execFile } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as path from "path";
 import type { SshConnection } from "../../components/remote/connection";
 
 export const projectRoot = path.resolve(__dirname, "..", "..");
 
-/** The same environment scripts/env.sh gives the scripts. */
+let projectEnv: NodeJS.ProcessEnv | undefined;
+
+/** The environment scripts/env.sh gives the scripts (read through scripts/project-env.mjs, once). */
 export function pulumiEnv(): NodeJS.ProcessEnv {
-    return {
-        ...process.env,
-        PATH: `${projectRoot}/.tools/pulumi/bin:${projectRoot}/node_modules/.bin:${process.env.PATH}`,
-        PULUMI_HOME: process.env.PULUMI_HOME ?? `${projectRoot}/.tools/pulumi-home`,
-        PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${projectRoot}/.pulumi-state`,
-        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "dynoform-local-lab",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_SKIP_CONFIRMATIONS: "true",
-    };
+    projectEnv ??= JSON.parse(execFileSync(process.execPath, [path.join(projectRoot, "scripts/project-env.mjs")], { encoding: "utf8" })) as NodeJS.ProcessEnv;
+    return projectEnv;
 }
 
 export interface CommandResult {
