@@ -292,13 +292,17 @@ test("a crashing dyno restarts at once, then waits with backoff visible in statu
     expect((await onHost("systemctl list-units --all --no-legend 'dyno-alab-crash*'")).stdout.trim()).toBe("");
 });
 
+/** The dyno's status once its last exit carries the error code `reason` (R10, R15...). */
+const exitedWith = (app: string, name: string, reason: string, timeoutMs: number) =>
+    waitFor(reason, async () => {
+        const x = await dyno(app, name);
+        return x?.lastExit?.reason === reason ? x : undefined;
+    }, timeoutMs);
+
 test("a web dyno that does not bind $PORT in time is killed (R10) and crashed", async () => {
     const put = await putApp("clab", { release: "v1", slug: slugs.v1, processTypes: { web: "echo not listening; sleep 600" }, dynos: ["web.1"], bootTimeoutMs: 2000 }, false);
     expect(put.status).toBe(200);
-    const d = await waitFor("R10", async () => {
-        const x = await dyno("clab", "web.1");
-        return x?.lastExit?.reason === "R10" ? x : undefined;
-    }, 20_000);
+    const d = await exitedWith("clab", "web.1", "R10", 20_000);
     expect(d.lastExit.status).toBe(137);
     const text = await logs("clab");
     expect(text).toContain("heroku[web.1]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 2 seconds of launch");
@@ -332,10 +336,7 @@ test("a dyno that ignores SIGTERM is killed after the stop grace (R12)", async (
 test("a dyno over twice its memory quota is killed (R15)", async () => {
     const hog = `perl -e '$|=1; my @a; for my $i (1..60) { push @a, "x" x (2*1024*1024); print "allocated ", 2*$i, "M\\n"; select(undef,undef,undef,0.05) } sleep 600'`;
     expect((await putApp("elab", { release: "v1", slug: slugs.v1, processTypes: { hog }, dynos: ["hog.1"], memoryMb: 16 }, false)).status).toBe(200);
-    const d = await waitFor("R15", async () => {
-        const x = await dyno("elab", "hog.1");
-        return x?.lastExit?.reason === "R15" ? x : undefined;
-    }, 30_000);
+    const d = await exitedWith("elab", "hog.1", "R15", 30_000);
     expect(d.lastExit.status).toBe(137);
     const text = await logs("elab");
     expect(text).toContain("heroku[hog.1]: Error R15 (Memory quota vastly exceeded)");
