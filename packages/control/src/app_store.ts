@@ -70,6 +70,13 @@ export interface ReleaseStatusRecord {
 
 export type Release = ReleaseRecord & ReleaseStatusRecord;
 
+/** A release made by a deploy (or from one): it has code to run. */
+export type DeployedRelease = Release & { slug: SlugRef };
+
+export function hasCode(release: Release | undefined): release is DeployedRelease {
+    return !!release?.slug;
+}
+
 export type ReleaseDraft = Omit<ReleaseRecord, "version" | "createdAt">;
 
 export interface FormationEntry {

@@ -1,10 +1,10 @@
 // Making a release and putting it in service: the one path shared by deploys, config changes and
 // rollbacks. The caller holds the app lock.
 //
-//   create vN (pending) → release phase (if the Procfile has `release:` and there is a slug)
+//   create vN (pending) → release phase (if the Procfile has `release:`)
 //   → formation follows the new process types → rollout → vN succeeded.
 //   Any failure → vN failed with the reason; the previous release keeps serving.
-import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft } from "./app_store";
+import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft, SlugRef } from "./app_store";
 import { BuildLog } from "./build_log";
 import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
 import { Platform, PlatformError } from "./platform";
@@ -31,18 +31,13 @@ export interface ReleaseContext {
     log: BuildLog;
 }
 
-export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft): Promise<Release> {
+export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft & { slug: SlugRef }): Promise<Release> {
     const { store, platform, log } = ctx;
     const release = await store.createRelease(app, draft);
     const fail = async (reason: string, tail: string[] = []): Promise<never> => {
         await store.setReleaseStatus(app, release.version, "failed", reason);
         throw new ReleaseFailedError({ ...release, status: "failed", reason }, reason, tail);
     };
-    if (!release.slug) {
-        // Nothing deployed yet: the release records config only; no dynos to restart.
-        await store.setReleaseStatus(app, release.version, "succeeded");
-        return { ...release, status: "succeeded" };
-    }
     const command = releaseCommand(release.processTypes);
     if (command) {
         log.topic(`Running release command: ${command}`);

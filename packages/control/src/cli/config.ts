@@ -1,5 +1,5 @@
 // config, config:get, config:set, config:unset — a change makes a new release and rolls it out.
-import { Release } from "../app_store";
+import { DeployedRelease, hasCode, Release } from "../app_store";
 import { BuildLog } from "../build_log";
 import { ConfigVars, describeChange, formatConfig, formatJson, formatShell, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
 import { UserError } from "../errors";
@@ -42,20 +42,18 @@ export const configGet: Verb = {
 
 /**
  * Make `vars.after` the app's config vars and release them with `code`'s slug and process types.
- * Before the first deploy (no code) there is nothing to release: the vars go out with v1. If the
- * release fails, `vars.before` is put back and a ReleaseFailedError becomes `failed(err)`. The
- * caller holds the app lock.
+ * If the release fails, `vars.before` is put back and a ReleaseFailedError becomes `failed(err)`.
+ * The caller holds the app lock.
  */
 export async function releaseConfig(
     ctx: CliContext,
     app: string,
     vars: { before: ConfigVars; after: ConfigVars },
-    code: Release | undefined,
+    code: DeployedRelease,
     description: string,
     failed: (err: ReleaseFailedError) => UserError,
-): Promise<Release | undefined> {
+): Promise<Release> {
     await ctx.store.setConfig(app, vars.after);
-    if (!code?.slug) return undefined;
     try {
         return await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
             slug: code.slug,
@@ -82,6 +80,11 @@ async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars
         const before = await ctx.store.getConfig(app);
         const after = next(before);
         const current = await ctx.store.currentRelease(app);
+        if (!hasCode(current)) {
+            // Nothing deployed: no release to make; the vars go out with the first deploy (v1).
+            await ctx.store.setConfig(app, after);
+            return undefined;
+        }
         return releaseConfig(ctx, app, { before, after }, current, description, (err) =>
             new UserError(`v${err.release.version} failed and ${app} keeps its previous config vars: ${err.reason}. Fix the cause, then run the command again`),
         );

@@ -1,5 +1,5 @@
 // releases, rollback
-import { Release } from "../app_store";
+import { hasCode, Release } from "../app_store";
 import { UserError } from "../errors";
 import { ago, styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
@@ -65,12 +65,12 @@ export const rollback: Verb = {
                 target = (await ctx.store.listReleases(app)).find((r) => r.status === "succeeded" && r.slug && r.version < (current?.version ?? 0));
                 if (!target) throw new UserError(`${app} has no earlier deployed release to roll back to: name one with "dynoform rollback vN -a ${app}"`);
             }
-            if (!target.slug) throw new UserError(`v${target.version} has no code (it precedes the first deploy): pick a release made by a deploy, see "dynoform releases -a ${app}"`);
+            if (!hasCode(target)) throw new UserError(`v${target.version} has no code (it precedes the first deploy): pick a release made by a deploy, see "dynoform releases -a ${app}"`);
             const before = await ctx.store.getConfig(app);
             const made = await releaseConfig(ctx, app, { before, after: target.config }, target, `Rollback to v${target.version}`, (err) =>
                 new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`),
             );
-            return { release: made!, target: target.version }; // target has code: always released
+            return { release: made, target: target.version };
         });
         ctx.err(`Rolling back ${appLabel(app)} to v${target}... done, v${release.version}`);
         ctx.err(" ▸    Warning: rollback affects code and config vars; it doesn't add or remove add-ons or change the database.");
