@@ -215,82 +215,87 @@ export class SlugStore {
   }
 }
 
+type Unpacked = { sha256: string; bytes: number; unpackError?: Error; skipped: string[] };
+
 /**
- * Stream the slug from `url` through sha256 into a tar extraction under `root`. Resolves with the
- * sha256 of everything downloaded and the extraction's error, if any (a slug that does not match its
- * checksum is reported as such even when it is not a tarball either). Download errors throw.
+ * Fetch the slug at `url` and stream it through sha256 into a tar extraction under `root`. Resolves
+ * with the sha256 of everything downloaded and the extraction's error, if any (a slug that does not
+ * match its checksum is reported as such even when it is not a tarball either). Download errors throw.
  */
-async function downloadAndUnpack(url: string, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<{ sha256: string; bytes: number; unpackError?: Error; skipped: string[] }> {
+async function downloadAndUnpack(url: string, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<Unpacked> {
+  if (url.startsWith("file://")) return hashAndUnpack(fs.createReadStream(new URL(url)), url, root, skip);
+  if (!/^https?:\/\//.test(url)) throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
+  const file = `${root}.download`;
+  try {
+    await download(url, file, timeoutMs);
+    return await hashAndUnpack(fs.createReadStream(file), url, root, skip);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/**
+ * The whole response to `file` first, unpacked from there after: reading the response only as fast
+ * as tar unpacks let the server's keep-alive timer close the connection under a body undici still
+ * held ("terminated" on a 47 MB slug).
+ */
+async function download(url: string, file: string, timeoutMs: number): Promise<void> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), fs.createWriteStream(file, { mode: 0o600 }));
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    throw new SlugError(`slug download from ${url} failed: ${err.message}${err.cause?.message ? ` (${err.cause.message})` : ""}`);
+  }
+}
+
+/** sha256 over every byte of `source`, tar extraction of all but the `skip` layers (only hashed). */
+async function hashAndUnpack(source: Readable, url: string, root: string, skip: SlugLayer[]): Promise<Unpacked> {
   const hash = crypto.createHash("sha256");
   const skipHashes = skip.map(() => crypto.createHash("sha256"));
   let bytes = 0;
-  let source: Readable;
-  let downloaded: string | undefined;
-  if (url.startsWith("file://")) {
-    source = fs.createReadStream(new URL(url));
-  } else if (/^https?:\/\//.test(url)) {
-    // Whole to a file first, then unpacked from it: reading the response only as fast as tar
-    // unpacks let the server's keep-alive timer close the connection under a body undici still
-    // held ("terminated" on a 47 MB slug).
-    downloaded = `${root}.download`;
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), fs.createWriteStream(downloaded, { mode: 0o600 }));
-    } catch (e) {
-      fs.rmSync(downloaded, { force: true });
-      const err = e as Error & { cause?: Error };
-      throw new SlugError(`slug download from ${url} failed: ${err.message}${err.cause?.message ? ` (${err.cause.message})` : ""}`);
-    }
-    source = fs.createReadStream(downloaded);
-  } else {
-    throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
-  }
-  try {
-    let unpackError: Error | undefined;
-    const unpack = tar.x({ cwd: root, strict: true, preserveOwner: false });
-    const unpacked = new Promise<void>((resolve) => {
-      unpack.on("close", () => resolve());
-      unpack.on("error", (e: Error) => {
-        unpackError ??= e;
-        resolve();
-      });
+  let unpackError: Error | undefined;
+  const unpack = tar.x({ cwd: root, strict: true, preserveOwner: false });
+  const unpacked = new Promise<void>((resolve) => {
+    unpack.on("close", () => resolve());
+    unpack.on("error", (e: Error) => {
+      unpackError ??= e;
+      resolve();
     });
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        const pos = bytes;
-        bytes += chunk.length;
-        // Bytes of a reused layer are hashed (to compare with the one unpacked before), not unpacked.
-        let at = 0;
-        while (at < chunk.length) {
-          const abs = pos + at;
-          const i = skip.findIndex((l) => abs >= l.offset && abs < l.offset + l.length);
-          let end: number;
-          if (i >= 0) {
-            end = Math.min(chunk.length, skip[i].offset + skip[i].length - pos);
-            skipHashes[i].update(chunk.subarray(at, end));
-          } else {
-            const next = Math.min(...skip.filter((l) => l.offset > abs).map((l) => l.offset), Infinity);
-            end = Math.min(chunk.length, next - pos);
-            if (!unpackError && !unpack.write(chunk.subarray(at, end))) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
-          }
-          at = end;
+  });
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      const pos = bytes;
+      bytes += chunk.length;
+      // Bytes of a reused layer are hashed (to compare with the one unpacked before), not unpacked.
+      let at = 0;
+      while (at < chunk.length) {
+        const abs = pos + at;
+        const i = skip.findIndex((l) => abs >= l.offset && abs < l.offset + l.length);
+        let end: number;
+        if (i >= 0) {
+          end = Math.min(chunk.length, skip[i].offset + skip[i].length - pos);
+          skipHashes[i].update(chunk.subarray(at, end));
+        } else {
+          const next = Math.min(...skip.filter((l) => l.offset > abs).map((l) => l.offset), Infinity);
+          end = Math.min(chunk.length, next - pos);
+          if (!unpackError && !unpack.write(chunk.subarray(at, end))) await Promise.race([new Promise((r) => unpack.once("drain", r)), unpacked]);
         }
+        at = end;
       }
-    } catch (e) {
-      unpack.abort(e as Error);
-      await unpacked;
-      throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
     }
-    if (!unpackError) {
-      unpack.end();
-      await unpacked;
-    }
-    return { sha256: hash.digest("hex"), bytes, skipped: skipHashes.map((h) => h.digest("hex")), ...(unpackError ? { unpackError } : {}) };
-  } finally {
-    if (downloaded) fs.rmSync(downloaded, { force: true });
+  } catch (e) {
+    unpack.abort(e as Error);
+    await unpacked;
+    throw new SlugError(`slug download from ${url} failed: ${(e as Error).message}`);
   }
+  if (!unpackError) {
+    unpack.end();
+    await unpacked;
+  }
+  return { sha256: hash.digest("hex"), bytes, skipped: skipHashes.map((h) => h.digest("hex")), ...(unpackError ? { unpackError } : {}) };
 }
 
 /** Recreate `src` at `dest`: directories made, files hard-linked (copied across filesystems), symlinks copied. */
