@@ -89,8 +89,12 @@ function hostLabel(url: string): string {
 
 export class HttpPlatform implements Platform {
     private readonly bootTimeoutMs: number;
+    readonly cfg: HttpPlatformConfig;
 
-    constructor(readonly store: AppStore, readonly cfg: HttpPlatformConfig) {
+    constructor(readonly store: AppStore, cfg: HttpPlatformConfig) {
+        // Base URLs without a trailing slash, once: every request is `${base}${path}`.
+        const base = (url: string) => url.replace(/\/+$/, "");
+        this.cfg = { ...cfg, agents: cfg.agents.map(base), routers: cfg.routers.map(base) };
         this.bootTimeoutMs = cfg.bootTimeoutMs ?? 60_000;
     }
 
@@ -99,7 +103,7 @@ export class HttpPlatform implements Platform {
     private async call<T>(base: string, token: string, method: string, p: string, body?: unknown, timeoutMs = 15_000): Promise<T> {
         let res: Response;
         try {
-            res = await fetch(base.replace(/\/+$/, "") + p, {
+            res = await fetch(base + p, {
                 method,
                 headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
                 ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -132,7 +136,7 @@ export class HttpPlatform implements Platform {
             this.cfg.agents.map(async (url) => {
                 for (let i = 0; i < 2; i++) {
                     try {
-                        const res = await fetch(url.replace(/\/+$/, "") + "/health", { signal: AbortSignal.timeout(2000) });
+                        const res = await fetch(url + "/health", { signal: AbortSignal.timeout(2000) });
                         if (res.ok) return true;
                     } catch {
                         /* retry once */
@@ -214,7 +218,7 @@ export class HttpPlatform implements Platform {
 
     private async lastLines(host: string, app: string, dyno: string, n = 15): Promise<string[]> {
         try {
-            const res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/logs?lines=${n}&dyno=${dyno}`, {
+            const res = await fetch(`${host}/v1/apps/${app}/logs?lines=${n}&dyno=${dyno}`, {
                 headers: { authorization: `Bearer ${this.cfg.agentToken}` },
                 signal: AbortSignal.timeout(5000),
             });
@@ -374,7 +378,7 @@ export class HttpPlatform implements Platform {
         }
         let res: Response;
         try {
-            res = await fetch(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run`, {
+            res = await fetch(`${host}/v1/apps/${app}/run`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
                 body: JSON.stringify({ command, env: release.config, slug: agentSlug(release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
@@ -394,7 +398,7 @@ export class HttpPlatform implements Platform {
             if (m.state === "up" && m.dyno) {
                 dyno = m.dyno;
                 io.onStart?.(m.dyno);
-                if (io.stdin) stdin = pipeStdin(`${host.replace(/\/+$/, "")}/v1/apps/${app}/run/${encodeURIComponent(m.dyno)}/stdin`, this.cfg.agentToken, io.stdin);
+                if (io.stdin) stdin = pipeStdin(`${host}/v1/apps/${app}/run/${encodeURIComponent(m.dyno)}/stdin`, this.cfg.agentToken, io.stdin);
             } else if (m.stream === "stdout") io.stdout(m.data ?? "");
             else if (m.stream === "stderr") io.stderr(m.data ?? "");
             else if (m.exit !== undefined) exitCode = m.exit;
@@ -423,7 +427,7 @@ export class HttpPlatform implements Platform {
         await Promise.all(
             alive.map(async (h) => {
                 try {
-                    const res = await fetch(`${h.replace(/\/+$/, "")}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` }, signal: AbortSignal.timeout(10_000) });
+                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` }, signal: AbortSignal.timeout(10_000) });
                     if (res.ok) backlog.push(...(await res.text()).split("\n").filter((l) => l !== ""));
                 } catch {
                     /* a silent host has no lines to give */
@@ -438,7 +442,7 @@ export class HttpPlatform implements Platform {
         await Promise.all(
             alive.map(async (h) => {
                 try {
-                    const res = await fetch(`${h.replace(/\/+$/, "")}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` } });
+                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` } });
                     if (!res.ok || !res.body) return;
                     let buf = "";
                     const decoder = new TextDecoder();
