@@ -2,6 +2,8 @@
 // run commands, upload files atomically. Runs inside the dynamic-provider process, and Pulumi
 // serializes it into the state by value, so it must stay plain functions over `ssh2` and Node
 // built-ins (no classes, no @pulumi/pulumi at runtime). See ./README.md.
+import { execFileSync } from "child_process";
+import { BlockList } from "net";
 import { Client, ConnectConfig } from "ssh2";
 import type { SshConnection } from "./connection";
 
@@ -218,6 +220,12 @@ function connectOnce(connection: SshConnection, readyTimeout: number): Promise<{
             } else if (err.level === "client-authentication") {
                 const error = new Error(`${describeHost(connection)}: auth refused for ${connection.user}`);
                 settle({ retry: false, error, cause: "auth refused" });
+            } else if (err.code === "EHOSTUNREACH" && sealedAway(connection.host)) {
+                const error = new Error(
+                    `${describeHost(connection)}: the lab network of ${connection.host} is gone (no lab bridge routes to it, and the lab seal keeps ` +
+                        `its packets on the machine). Run \`pulumi up\` on this stack to recreate its machines, or \`npm run down\` to remove what is left of it.`,
+                );
+                settle({ retry: false, error, cause: "lab network gone" });
             } else {
                 const cause = err.code ?? (/timed out/i.test(err.message) ? "timeout" : err.message);
                 settle({ retry: true, error: err, cause });
@@ -249,6 +257,27 @@ function connectOnce(connection: SshConnection, readyTimeout: number): Promise<{
             settle({ retry: false, error, cause: (err as Error).message });
         }
     });
+}
+
+/**
+ * True when `address` is in a range the lab seal covers (scripts/lab/seal.sh) and no lab bridge
+ * routes to it: the seal refused the packets, and retrying cannot help until the lab network is
+ * back. False wherever the seal is absent (servers, a machine without the lab).
+ */
+function sealedAway(address: string): boolean {
+    const run = (file: string, args: string[]) => execFileSync(file, args, { encoding: "utf8", timeout: 2_000, stdio: ["ignore", "pipe", "ignore"] });
+    try {
+        const sealed = new BlockList();
+        for (const m of run("nft", ["-j", "list", "set", "inet", "dynoform_lab_seal", "ranges"]).matchAll(/"addr":\s*"([\d.]+)",\s*"len":\s*(\d+)/g)) {
+            sealed.addSubnet(m[1], Number(m[2]), "ipv4");
+        }
+        if (!sealed.check(address, "ipv4")) return false;
+        const bridges = run("nft", ["-j", "list", "set", "inet", "dynoform_lab_seal", "bridges"]);
+        const dev = /"dev":\s*"([^"]+)"/.exec(run("ip", ["-j", "route", "get", address]))?.[1] ?? "";
+        return !dev.startsWith("dfbr-") && dev !== "lo" && !bridges.includes(`"${dev}"`);
+    } catch {
+        return false;
+    }
 }
 
 function hostKeyAlgorithms(keyType: string | undefined): string[] {

@@ -42,6 +42,8 @@ network_up_locked() {
     prefix="${subnet#*/}"
     table=$(lab_nft_table "$network")
     mkdir -p "$labdir/$network"
+    # Never a lab network without the seal (seal.sh): its subnet and bridge join it.
+    bash "$(dirname "${BASH_SOURCE[0]}")/seal.sh" install "$subnet" "$bridge"
     printf 'NETWORK=%s\nBRIDGE=%s\nSUBNET=%s\nGATEWAY=%s\n' "$network" "$bridge" "$subnet" "$gateway" >"$labdir/$network/network.env"
     if ! ip link show dev "$bridge" >/dev/null 2>&1; then
         lab_log "creating bridge $bridge ($gateway/$prefix)"

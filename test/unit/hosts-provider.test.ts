@@ -4,6 +4,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as machine from "../../components/hosts/lab/machine";
 import { labHostProvider, normalizeInputs, replacedKeys } from "../../components/hosts/lab/provider-impl";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -34,6 +35,23 @@ describe("LabHost inputs", () => {
 
 describe("LabHost diff", () => {
     const olds = { ...normalizeInputs(news), hostKey: "ssh-ed25519 A", privateKey: "k", machineName: "local-edge-1", dir: "/x" };
+    let alive: jest.SpyInstance;
+    let bridge: jest.SpyInstance;
+    beforeEach(() => {
+        alive = jest.spyOn(machine, "machineAlive").mockReturnValue(true);
+        bridge = jest.spyOn(machine, "bridgeUp").mockReturnValue(true);
+    });
+    afterEach(() => jest.restoreAllMocks());
+    test("a machine that is gone is replaced by a plain up (no SSH to it is tried)", async () => {
+        alive.mockReturnValue(false);
+        expect(await labHostProvider.diff("local-edge-1", olds, normalizeInputs(news))).toEqual({ changes: true, replaces: ["machineName"], deleteBeforeReplace: true });
+        expect(await labHostProvider.read("local-edge-1", olds)).toEqual({ id: "", props: {} });
+    });
+    test("a machine whose bridge is gone is replaced too", async () => {
+        bridge.mockReturnValue(false);
+        expect((await labHostProvider.diff("local-edge-1", olds, normalizeInputs(news))).replaces).toEqual(["machineName"]);
+        expect(bridge).toHaveBeenCalledWith("dfbr-local");
+    });
     test("same inputs (outputs aside): no change", async () => {
         expect(replacedKeys(olds, normalizeInputs(news))).toEqual([]);
         const d = await labHostProvider.diff("local-edge-1", olds, normalizeInputs(news));

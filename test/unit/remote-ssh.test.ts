@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { utils } from "ssh2";
@@ -82,6 +83,19 @@ describe("ssh connection retries", () => {
             `edge-1 (127.0.0.1:${port}): unreachable (ECONNREFUSED) after 2s`,
         );
         expect(Date.now() - started).toBeLessThan(4_000);
+    });
+
+    test("a lab address no lab bridge routes to fails at once, saying the lab network is gone", async () => {
+        // The seal setup installs (idempotent): the SYN never leaves the machine by its default route.
+        execFileSync("bash", [path.resolve(__dirname, "../../scripts/lab/seal.sh"), "install"], { stdio: "ignore" });
+        const connection = {
+            name: "dyno-9", host: "10.213.250.10", port: 22, user: "root", privateKey: utils.generateKeyPairSync("ed25519").private,
+            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO6v",
+        };
+        // A budget far above the test's own timeout: only a failure without retries passes.
+        await expect(withSsh(connection, async () => undefined, { timeoutMs: 600_000 })).rejects.toThrow(
+            /^dyno-9 \(10\.213\.250\.10:22\): the lab network of 10\.213\.250\.10 is gone .*Run `pulumi up` on this stack to recreate its machines/,
+        );
     });
 
     test("retries until an sshd that starts late accepts the connection", async () => {

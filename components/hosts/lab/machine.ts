@@ -50,6 +50,11 @@ export function machineAlive(dir: string): boolean {
     return args.some((a) => a.endsWith("systemd-nspawn")) && i >= 0 && args[i + 1] === p.root;
 }
 
+/** The bridge exists (a lab network whose bridge was deleted by hand has cut its machines off). */
+export function bridgeUp(bridge: string): boolean {
+    return fs.existsSync(path.join("/sys/class/net", bridge));
+}
+
 /** Stop the machine in `dir` and remove all it left; drops the network when it was the last host. */
 export async function stopMachine(dir: string, opts: { keepNetwork?: boolean } = {}): Promise<void> {
     requireRoot();

@@ -5,7 +5,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import * as fs from "fs";
 import * as path from "path";
 import { LabHostInputs, LabHostOutputs, hostDir, labNetwork, validateHost } from "./config";
-import { createMachine, labDir, machineAlive, stopMachine } from "./machine";
+import { bridgeUp, createMachine, labDir, machineAlive, stopMachine } from "./machine";
 
 /** The engine's placeholder for a value not known yet (preview). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -54,6 +54,13 @@ function dirOf(props: Partial<LabHostOutputs>): string | undefined {
     return here;
 }
 
+/** The machine of a created LabHost is no longer running, or its network's bridge is gone. */
+export function vanished(props: Partial<LabHostOutputs>): boolean {
+    const dir = dirOf(props);
+    if (!dir) return false;
+    return !machineAlive(dir) || (props.network?.bridge !== undefined && !bridgeUp(props.network.bridge));
+}
+
 export const labHostProvider = {
     async check(_olds: unknown, news: object): Promise<dynamic.CheckResult> {
         if (JSON.stringify(news).includes(UNKNOWN)) return { inputs: news };
@@ -64,8 +71,13 @@ export const labHostProvider = {
         }
     },
 
+    /**
+     * A machine that is gone, or cut off because its bridge is gone, is replaced on a plain
+     * `pulumi up` too: nothing then tries SSH to an address no lab bridge routes to.
+     */
     async diff(_id: string, olds: object, news: object): Promise<dynamic.DiffResult> {
         const replaces = replacedKeys(olds, news);
+        if (replaces.length === 0 && vanished(olds as Partial<LabHostOutputs>)) replaces.push("machineName");
         return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
 
@@ -74,10 +86,9 @@ export const labHostProvider = {
         return { id: outs.machineName, outs };
     },
 
-    /** A machine whose systemd-nspawn is gone is reported missing, so `up --refresh` recreates it. */
+    /** A machine that vanished (see vanished()) is reported missing, so `up --refresh` recreates it. */
     async read(id: string, props: object): Promise<dynamic.ReadResult> {
-        const dir = dirOf(props as Partial<LabHostOutputs>);
-        if (!dir || !machineAlive(dir)) return { id: "", props: {} };
+        if (!dirOf(props as Partial<LabHostOutputs>) || vanished(props as Partial<LabHostOutputs>)) return { id: "", props: {} };
         return { id, props };
     },
 
