@@ -15,6 +15,7 @@ const platformConfig: PlatformConfig = parseStackConfig({
     memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
     routerPort: config.getObject("routerPort"),
     varnishCacheSize: config.get("varnishCacheSize"),
+    secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
 function hostSource(cfg: PlatformConfig): Host[] {

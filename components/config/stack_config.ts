@@ -60,7 +60,23 @@ export interface RawStackConfig {
     memcachedMemoryMb?: unknown;
     routerPort?: unknown;
     varnishCacheSize?: unknown;
+    /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
+    secretsPassphrase?: unknown;
 }
+
+/**
+ * The published passphrase of the lab stacks (scripts/env.sh sets it for them). It guards nothing:
+ * a stack on real servers must never keep its root SSH key and tokens under it.
+ */
+export const LAB_PASSPHRASE = "dynoform-local-lab";
+
+/** Address ranges that are private by definition (RFC 1918, RFC 6598 shared space). */
+const PRIVATE_RANGES: [string, number][] = [
+    ["10.0.0.0", 8],
+    ["172.16.0.0", 12],
+    ["192.168.0.0", 16],
+    ["100.64.0.0", 10],
+];
 
 export class StackConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -97,6 +113,13 @@ function parseCidr(value: string): Cidr | undefined {
     } catch {
         return undefined;
     }
+}
+
+/** The whole of `cidr` lies inside one of PRIVATE_RANGES. */
+function isPrivateRange(cidr: string): boolean {
+    const net = parseCidr(cidr);
+    if (!net) return false;
+    return PRIVATE_RANGES.some(([base, prefix]) => net.prefix >= prefix && cidrContains(`${base}/${prefix}`, formatIPv4(net.base)));
 }
 
 function cidrContains(cidr: string, address: string): boolean {
@@ -264,6 +287,11 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         const subnet = raw.privateSubnet;
         if (typeof subnet !== "string" || !parseCidr(subnet)) {
             problems.push(`dynoform:privateSubnet is missing or not a CIDR such as 10.0.0.0/24: set the private network of your hosts`);
+        } else if (!isPrivateRange(subnet)) {
+            problems.push(
+                `dynoform:privateSubnet ${subnet} is not a private range: internal services (agents, routers' control API, PostgreSQL, Memcached, the slug server) ` +
+                    `listen on it. Use the hosts' private network (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10) and set each host's privateAddress`,
+            );
         } else {
             privateSubnet = subnet;
             for (const host of hosts) {
@@ -279,6 +307,13 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
     const varnishCacheSize = raw.varnishCacheSize ?? "256m";
     if (typeof varnishCacheSize !== "string" || !SIZE.test(varnishCacheSize)) {
         problems.push(`dynoform:varnishCacheSize must be a size such as 256m or 1g (got ${JSON.stringify(raw.varnishCacheSize)})`);
+    }
+
+    if (target !== "lab" && raw.secretsPassphrase === LAB_PASSPHRASE) {
+        problems.push(
+            `this ${target} stack's secrets (root SSH key, tokens, database password) would be encrypted with the lab's published passphrase: ` +
+                `set your own PULUMI_CONFIG_PASSPHRASE (then \`pulumi stack change-secrets-provider passphrase\` if the stack already exists) or use a secrets provider (\`--secrets-provider awskms://...\`)`,
+        );
     }
 
     if (problems.length > 0) {

@@ -81,6 +81,20 @@ describe("stack config", () => {
         );
     });
 
+    test("servers: internal services never on a public network, secrets never under the lab passphrase", () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample";
+        const hosts = labHosts.map((h, i) => ({ ...h, address: `203.0.113.${10 + i}`, hostKey: key }));
+        // privateAddress left to default to the (public) SSH address, and a subnet that covers it.
+        const problems = problemsOf({ target: "servers", hosts, privateSubnet: "203.0.113.0/24", secretsPassphrase: "dynoform-local-lab" });
+        expect(problems).toEqual([
+            expect.stringMatching(/^dynoform:privateSubnet 203\.0\.113\.0\/24 is not a private range: .* set each host's privateAddress$/),
+            expect.stringMatching(/^this servers stack's secrets \(root SSH key, tokens, database password\) would be encrypted with the lab's published passphrase: set your own PULUMI_CONFIG_PASSPHRASE/),
+        ]);
+        const fine = hosts.map((h, i) => ({ ...h, privateAddress: `10.0.0.${10 + i}` }));
+        expect(problemsOf({ target: "servers", hosts: fine, privateSubnet: "10.0.0.0/24", secretsPassphrase: "a passphrase of our own" })).toEqual([]);
+        expect(problemsOf({ ...valid, secretsPassphrase: "dynoform-local-lab" })).toEqual([]);
+    });
+
     test("bad target, domain, sizes and duplicates", () => {
         const problems = problemsOf({
             ...valid,
