@@ -2,6 +2,7 @@
 // (restart/upgrade safe: the next agent re-adopts them from its state on disk).
 import { loadConfig, USAGE, type AgentConfig } from "./config";
 import { startAgent, VERSION } from "./start_agent";
+import { StateFileError } from "./state_store";
 
 async function main(): Promise<void> {
   // a SEA sees its own path as argv[1] too
@@ -21,7 +22,14 @@ async function main(): Promise<void> {
     process.stderr.write(`dynoform-agent: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  const running = await startAgent(config);
+  let running: Awaited<ReturnType<typeof startAgent>>;
+  try {
+    running = await startAgent(config);
+  } catch (e) {
+    if (!(e instanceof StateFileError)) throw e;
+    process.stderr.write(`dynoform-agent: ${e.message}\n`);
+    process.exit(2);
+  }
   process.stdout.write(
     `dynoform-agent ${VERSION}: control API on ${config.listen.replace(/:\d+$/, "")}:${running.port}, supervisor ${running.agent.supervisor.kind}, ` +
       `${config.routers.length} router(s), state in ${config.stateDir}\n`,

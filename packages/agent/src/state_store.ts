@@ -1,5 +1,7 @@
 // Agent state on disk (<stateDir>/state.json): every app's desired state and dyno instances with
-// what is needed to re-adopt them (pid + start time, or unit name). Written atomically.
+// what is needed to re-adopt them (pid + start time, or unit name). Written atomically and durably
+// (fsync of the file, rename, fsync of the directory): after a crash or power loss the file is the
+// old state or the new one, never a torn one.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AppRecord } from "./app";
@@ -19,14 +21,26 @@ export class StateStore {
     this.file = path.join(dir, "state.json");
   }
 
+  /**
+   * The saved state; empty only when there is no file. A file that cannot be read as state is an
+   * error: starting empty would forget the dynos that still run (orphans holding their ports).
+   */
   load(): AgentState {
+    let text: string;
     try {
-      const s = JSON.parse(fs.readFileSync(this.file, "utf8")) as AgentState;
-      if (s && s.version === 1 && s.apps) return s;
+      text = fs.readFileSync(this.file, "utf8");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") process.stderr.write(`dynoform-agent: ignoring unreadable ${this.file}: ${(e as Error).message}\n`);
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, apps: {} };
+      throw new StateFileError(this.file, (e as Error).message);
     }
-    return { version: 1, apps: {} };
+    let s: AgentState | undefined;
+    try {
+      s = JSON.parse(text) as AgentState;
+    } catch (e) {
+      throw new StateFileError(this.file, (e as Error).message);
+    }
+    if (!s || s.version !== 1 || typeof s.apps !== "object" || s.apps === null) throw new StateFileError(this.file, "not an agent state (version 1 with apps)");
+    return s;
   }
 
   /** Schedule a write of snapshot() (coalesced). */
@@ -43,7 +57,29 @@ export class StateStore {
     this.pending = undefined;
     if (!snap) return;
     const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(snap(), null, 1), { mode: 0o600 });
+    const fd = fs.openSync(tmp, "w", 0o600);
+    try {
+      fs.writeFileSync(fd, JSON.stringify(snap(), null, 1));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, this.file);
+    const dir = fs.openSync(path.dirname(this.file), "r");
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+}
+
+export class StateFileError extends Error {
+  constructor(file: string, why: string) {
+    super(
+      `${file} cannot be read as agent state (${why}); refusing to start, since starting empty would forget the dynos that still run. ` +
+        `Restore the file, or move it aside to start empty and then stop the dynos it knew: systemctl stop 'dyno-*'`,
+    );
+    this.name = "StateFileError";
   }
 }

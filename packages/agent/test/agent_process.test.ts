@@ -89,3 +89,16 @@ test("agent process restart: dynos keep running and are re-adopted" + (isRoot ? 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a torn state file (a crash mid-write) stops the agent with what to do, instead of forgetting its dynos", async () => {
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, "state.json"), '{"version":1,"apps":{"shop":{"desired":');
+  const port = await freePort();
+  const p = spawn(process.execPath, [bundle, "--listen", `127.0.0.1:${port}`, "--token", "t", "--state-dir", dir, "--supervisor", "process", "--no-app-users"], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  p.stderr!.on("data", (c) => (err += c));
+  const code = await new Promise((r) => p.once("exit", r));
+  expect(code).toBe(2);
+  expect(err).toMatch(/state\.json cannot be read as agent state \(.*\); refusing to start, since starting empty would forget the dynos that still run\. Restore the file, or move it aside/);
+  expect(fs.readFileSync(path.join(dir, "state.json"), "utf8")).toBe('{"version":1,"apps":{"shop":{"desired":'); // left for the operator
+});
