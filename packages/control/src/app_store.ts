@@ -156,6 +156,23 @@ export class AppStore {
         }
     }
 
+    /**
+     * Serialize every change that decides which app owns a hostname (domains:add, apps:create):
+     * domains are unique across apps, so the check and the write must not interleave between
+     * two apps. Taken inside an app lock, never around one.
+     */
+    async withDomainsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
+        // "_" cannot start an app name, so this never is an app's lock.
+        const lockPath = path.join(this.root, "locks", "_domains.lock");
+        await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+        try {
+            return await withLock(lockPath, fn, { purpose });
+        } catch (err) {
+            if (err instanceof LockTimeoutError) throw new UserError(`domains: ${err.message}.`);
+            throw err;
+        }
+    }
+
     // ---- apps ----
 
     async listApps(): Promise<string[]> {

@@ -301,6 +301,23 @@ describe("domains", () => {
         expect((await h.cli("domains:remove", "www.example.com", "-a", "myapp")).err).toEqual(["Removing www.example.com from ⬢ myapp... done"]);
         expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
     });
+
+    test("names under the platform domain are reserved: a later app gets its own name's traffic", async () => {
+        for (const host of ["b-app.dynoform.test", "dynoform.test", "*.dynoform.test", "x.y.dynoform.test"]) {
+            await refused(
+                ["domains:add", host, "-a", "myapp"],
+                `${host} is under the platform domain dynoform.test, whose names are the apps' own (<app>.dynoform.test): a custom domain must be outside it`,
+            );
+        }
+        expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
+    });
+
+    test("two apps adding the same domain at once: exactly one gets it", async () => {
+        const [a, b] = await Promise.all([h.cli("domains:add", "shop.example.com", "-a", "myapp"), h.cli("domains:add", "shop.example.com", "-a", "other")]);
+        expect([a.code, b.code].sort()).toEqual([0, 1]);
+        const owners = [...(await h.store.getDomains("myapp")), ...(await h.store.getDomains("other"))].filter((d) => d.hostname === "shop.example.com");
+        expect(owners).toHaveLength(1);
+    });
 });
 
 describe("words", () => {

@@ -50,9 +50,14 @@ export const appsCreate: Verb = {
         if (problem) throw new UserError(problem);
         await ctx.store.withAppLock(name, "apps:create", async () => {
             if (await ctx.store.getApp(name)) throw new UserError(`Name ${name} is already taken: choose another name, or use "dynoform apps:info -a ${name}"`);
+            const hostname = `${name}.${ctx.settings.domain}`;
+            // A custom domain added before platform names were reserved (domains:add refuses them
+            // now, so no new one can appear meanwhile) may hold this app's name.
+            const squatter = await ctx.store.findDomainOwner(hostname);
+            if (squatter) throw new UserError(`${hostname} is a custom domain of ${squatter}: remove it there first with "dynoform domains:remove ${hostname} -a ${squatter}"`);
             const config = await ctx.platform.provisionAddons(name);
             try {
-                await ctx.store.createApp(name, { config, domains: [`${name}.${ctx.settings.domain}`] });
+                await ctx.store.createApp(name, { config, domains: [hostname] });
             } catch (err) {
                 await ctx.platform.deprovisionAddons(name).catch(() => undefined);
                 throw err;

@@ -16,6 +16,15 @@ export function hostnameProblem(host: string): string | undefined {
     return undefined;
 }
 
+/** Names under the platform domain are the apps' own: custom domains stay outside it. */
+export function reservedProblem(host: string, platformDomain: string): string | undefined {
+    const h = host.replace(/^\*\./, "");
+    if (h === platformDomain || h.endsWith(`.${platformDomain}`)) {
+        return `${host} is under the platform domain ${platformDomain}, whose names are the apps' own (<app>.${platformDomain}): a custom domain must be outside it`;
+    }
+    return undefined;
+}
+
 export const domains: Verb = {
     name: "domains",
     summary: "list an app's domains",
@@ -51,17 +60,19 @@ export const domainsAdd: Verb = {
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {
         const host = positional[0].toLowerCase().replace(/\.$/, "");
-        const problem = hostnameProblem(host);
+        const problem = hostnameProblem(host) ?? reservedProblem(host, ctx.settings.domain);
         if (problem) throw new UserError(problem);
         await ctx.store.requireApp(app);
-        const list = await ctx.store.withAppLock(app, "domains:add", async () => {
-            const owner = await ctx.store.findDomainOwner(host);
-            if (owner === app) throw new UserError(`${host} is already a domain of ${app}: run "dynoform domains -a ${app}" to see them`);
-            if (owner) throw new UserError(`${host} is already used by ${owner}: remove it there first with "dynoform domains:remove ${host} -a ${owner}"`);
-            const next: Domain[] = [...(await ctx.store.getDomains(app)), { hostname: host, kind: "custom", createdAt: ctx.now().toISOString() }];
-            await ctx.store.setDomains(app, next);
-            return next;
-        });
+        const list = await ctx.store.withAppLock(app, "domains:add", () =>
+            ctx.store.withDomainsLock(`domains:add ${host}`, async () => {
+                const owner = await ctx.store.findDomainOwner(host);
+                if (owner === app) throw new UserError(`${host} is already a domain of ${app}: run "dynoform domains -a ${app}" to see them`);
+                if (owner) throw new UserError(`${host} is already used by ${owner}: remove it there first with "dynoform domains:remove ${host} -a ${owner}"`);
+                const next: Domain[] = [...(await ctx.store.getDomains(app)), { hostname: host, kind: "custom", createdAt: ctx.now().toISOString() }];
+                await ctx.store.setDomains(app, next);
+                return next;
+            }),
+        );
         await ctx.platform.routesChanged(app, list);
         const target = list.find((d) => d.kind === "default")?.hostname;
         ctx.err(`Adding ${host} to ${appLabel(app)}... done`);
