@@ -26,11 +26,11 @@ class FakeAgent {
     readonly server = http.createServer((req, res) => {
         let text = "";
         req.on("data", (d) => (text += d));
-        req.on("end", () => {
+        req.on("end", (): void => {
             const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
             const url = req.url ?? "";
             this.seen.push({ method: req.method ?? "", url, body });
-            const json = (o: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(o));
+            const json = (o: unknown): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(o));
             const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
             if (url === "/health") return json({ ok: true });
             if (url === "/v1/apps") return json({ apps: [...this.desired.keys()] });
@@ -40,13 +40,13 @@ class FakeAgent {
             }
             if (app && req.method === "GET" && url === `/v1/apps/${app}`) {
                 const d = this.desired.get(app);
-                if (!d) return res.writeHead(404).end('{"error":"no app"}');
+                if (!d) return void res.writeHead(404).end('{"error":"no app"}');
                 const dynos = d.dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release: d.release, command: "x", size: "standard-1x", registered: true }));
                 return json({ app, release: d.release, dynos, retiring: [], lastError: null });
             }
             if (app && req.method === "POST" && url.endsWith("/run")) {
                 res.writeHead(200, { "content-type": "application/x-ndjson" });
-                return res.end('{"dyno":"run.1","state":"up"}\n{"dyno":"run.1","exit":0}\n');
+                return void res.end('{"dyno":"run.1","state":"up"}\n{"dyno":"run.1","exit":0}\n');
             }
             res.writeHead(404).end('{"error":"not here"}');
         });
@@ -114,7 +114,7 @@ test("a rollout of an old release sends the slug's URL and token made from (app,
 
 test("the release phase's one-off gets the token too", async () => {
     const out: string[] = [];
-    const r = await platform().runOneOff("shop", release, "node migrate.js", { stdout: (s) => out.push(s), stderr: (s) => out.push(s) }, "release");
+    const r = await platform().runOneOff("shop", release, "node migrate.js", { stdout: (s) => out.push(String(s)), stderr: (s) => out.push(String(s)) }, "release");
     expect(r.exitCode).toBe(0);
     const run = agent.seen.find((s) => s.method === "POST" && s.url.endsWith("/run"))!;
     expect(run.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha, token: slugToken(KEY, "shop", sha) });
