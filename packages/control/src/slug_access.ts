@@ -31,7 +31,7 @@ export function slugToken(key: string, app: string, sha256: string): string {
 /** Whether an Authorization header carries this slug's token. No key configured: nothing does. */
 export function slugAuthorized(key: string | undefined, app: string, sha256: string, authorization: string | undefined): boolean {
     if (!key) return false;
-    const m = /^Bearer ([^\s]+)$/.exec(authorization ?? "");
+    const m = /^bearer +(\S+)$/i.exec(authorization ?? ""); // the scheme is case-insensitive (RFC 9110)
     if (!m || !TOKEN.test(m[1])) return false;
     return timingSafeEqual(Buffer.from(m[1], "hex"), Buffer.from(slugToken(key, app, sha256), "hex"));
 }

@@ -86,6 +86,7 @@ test("the slug's own token gets 200 and the bytes; HEAD gets the length and no b
     expect(head.status).toBe(200);
     expect(head.headers["content-length"]).toBe(String(BYTES_A.length));
     expect(head.body.length).toBe(0);
+    expect((await request("GET", `/slugs/victim/${SHA_A}.tgz`, { authorization: `bearer ${token}` })).status).toBe(200);
 });
 
 test("an unknown slug is 404 only with a valid token: without one, existence is not told", async () => {
