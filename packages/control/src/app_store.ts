@@ -31,7 +31,7 @@ export interface AppRecord {
  * are made from (app, sha256) at each rollout (slug_access.ts), never stored.
  */
 export interface SlugRef {
-    /** Only in releases made before slug URLs were made at rollout; nothing reads it. */
+    /** Only in releases made before slug URLs were made at rollout (and config/rollback releases copied from them); nothing reads it. */
     url?: string;
     sha256: string;
     size: number;
