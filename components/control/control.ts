@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { GeneratedSecret } from "../secrets/generated_secret";
 import { render } from "../templates/render";
 import { SshKeyPair } from "./ssh_keypair";
 
@@ -125,9 +126,13 @@ export class ControlPlane extends pulumi.ComponentResource {
             { parent: this, dependsOn: [packages, users] },
         );
         this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
+        // Signs each slug's download token (packages/control/src/slug_access.ts). Only the control role
+        // holds it: agents get one token per slug with the desired state, so a dyno host can fetch the
+        // slugs it was sent and nothing else.
+        const slugSigningKey = new GeneratedSecret(`${name}-slug-signing-key`, { bytes: 32 }, { parent: this });
         const configJson = pulumi
-            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.databaseAdminUrl, args.memcacheServers])
-            .apply(([address, agents, agentToken, routers, routerToken, databaseAdminUrl, memcacheServers]) =>
+            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.databaseAdminUrl, args.memcacheServers, slugSigningKey.value])
+            .apply(([address, agents, agentToken, routers, routerToken, databaseAdminUrl, memcacheServers, slugKey]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -135,6 +140,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         gitHost: address,
                         slugListen: `${address}:${SLUG_PORT}`,
                         slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
+                        slugSigningKey: slugKey,
                         buildUser: BUILD_USER,
                         buildTimeoutS: 900,
                         agents,

@@ -5,7 +5,7 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { App } from "./app";
 import type { AgentConfig } from "./config";
-import { parseDesiredState, validateAppName, ValidationError, type DesiredState } from "./desired_state";
+import { parseDesiredState, parseSlugRef, validateAppName, ValidationError, type DesiredState } from "./desired_state";
 import type { DynoContext } from "./dyno";
 import { LogBuffer } from "./log_buffer";
 import { PortAllocator } from "./port_allocator";
@@ -41,7 +41,7 @@ export interface OneOffRequest {
   size?: string;
   timeoutMs?: number;
   /** Run in this slug instead of the current release's (the control role's release phase runs the new release before rollout). */
-  slug?: { url: string; sha256: string };
+  slug?: unknown;
   /** Keep the dyno's stdin open for `attachStdin` (`dynoform run` with stdio attached); else it gets EOF at once. */
   stdin?: boolean;
 }
@@ -190,8 +190,8 @@ export class Agent {
   async runOneOff(name: string, req: OneOffRequest, sink: OneOffSink, signal?: AbortSignal): Promise<number> {
     const app = this.getApp(name);
     if (typeof req?.command !== "string" || !req.command.trim()) throw new ValidationError("command must be a non-empty string");
-    if (req.slug !== undefined && (typeof req.slug?.url !== "string" || typeof req.slug?.sha256 !== "string")) throw new ValidationError("slug must be {url, sha256}");
-    if (!req.slug && (!app.desired.slug || !app.cwd)) throw new ValidationError(`app ${name} has no release with a slug on this host`);
+    const slug = req.slug !== undefined ? parseSlugRef(req.slug) : undefined;
+    if (!slug && (!app.desired.slug || !app.cwd)) throw new ValidationError(`app ${name} has no release with a slug on this host`);
     if (req.size !== undefined && !this.config.sizes[req.size]) throw new ValidationError(`unknown dyno size ${JSON.stringify(req.size)}`);
     const extra: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.env ?? {})) {
@@ -201,7 +201,7 @@ export class Agent {
     const dyno = `run.${++app.oneOffCounter}`;
     const unit = `dyno-${name}-${dyno}-${Date.now().toString(36)}`;
     const port = await this.ctx.ports.allocate();
-    const cwd = req.slug ? await this.slugs.prepare(req.slug) : app.cwd;
+    const cwd = slug ? await this.slugs.prepare(slug) : app.cwd;
     const size = req.size ?? (typeof app.desired.size === "string" ? app.desired.size : this.config.defaultSize);
     try {
       const user = await this.ctx.users.forApp(name);

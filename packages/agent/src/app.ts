@@ -3,6 +3,7 @@
 // until its replacement is up, then is deregistered and stopped (zero-downtime rollout).
 import type { AgentConfig } from "./config";
 import { DYNO_NAME, sizeFor, type DesiredState } from "./desired_state";
+import { publicSlug } from "./slug_store";
 import { Dyno, specHash, type DynoContext, type DynoRecord, type DynoSpec } from "./dyno";
 
 export interface AppRecord {
@@ -187,7 +188,7 @@ export class App {
     return {
       app: this.name,
       release: this.desired.release,
-      slug: this.desired.slug ?? null,
+      slug: this.desired.slug ? publicSlug(this.desired.slug) : null,
       processTypes: this.desired.processTypes,
       desiredDynos: this.desired.dynos,
       dynos: [...this.dynos.values()].sort(sort).map((d) => d.status()),

@@ -1,5 +1,4 @@
 // The agent's control API (documented in ../README.md). Bearer-token authenticated except /health.
-import type { SlugRef } from "./slug_store";
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import { Agent, NotFoundError, SlugError, ValidationError } from "./agent";
@@ -130,7 +129,7 @@ async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, r
   };
   await agent.runOneOff(
     app,
-    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug as SlugRef | undefined, stdin: body.stdin === true },
+    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug, stdin: body.stdin === true },
     {
       started: (dyno) => line({ dyno, state: "up" }),
       output: (stream, data) => line({ stream, data: data.toString("utf8") }),

@@ -31,6 +31,17 @@ export function validateAppName(app: string): void {
   if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)} (lower case letters, digits and dashes, starting with a letter, at most 30)`);
 }
 
+/** A slug as the control role sends it (desired state, one-offs): `{url, sha256, token?, layers?}`. */
+export function parseSlugRef(v: unknown): SlugRef {
+  const s = v as Record<string, unknown>;
+  if (typeof s !== "object" || s === null || typeof s.url !== "string" || typeof s.sha256 !== "string") throw new ValidationError("slug must be {url, sha256}");
+  if (!/^[0-9a-fA-F]{64}$/.test(s.sha256)) throw new ValidationError("slug.sha256 must be 64 hex characters");
+  // it becomes a header value: no spaces, no line breaks
+  if (s.token !== undefined && (typeof s.token !== "string" || !/^[A-Za-z0-9._~+/=-]{1,256}$/.test(s.token))) throw new ValidationError("slug.token must be 1 to 256 URL-safe characters");
+  const layers = slugLayers(s.layers);
+  return { url: s.url, sha256: s.sha256.toLowerCase(), ...(typeof s.token === "string" ? { token: s.token } : {}), ...(layers ? { layers } : {}) };
+}
+
 export function parseDesiredState(body: unknown, config: AgentConfig): DesiredState {
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError("body must be a JSON object");
   const b = body as Record<string, unknown>;
@@ -74,14 +85,7 @@ export function parseDesiredState(body: unknown, config: AgentConfig): DesiredSt
     if (type === "run") throw new ValidationError(`${d}: "run" is reserved for one-off dynos`);
     if (!processTypes[type]) throw new ValidationError(`dyno ${d} has no command: processTypes.${type} is missing`);
   }
-  let slug: DesiredState["slug"];
-  if (b.slug !== undefined && b.slug !== null) {
-    const s = b.slug as Record<string, unknown>;
-    if (typeof s !== "object" || typeof s.url !== "string" || typeof s.sha256 !== "string") throw new ValidationError("slug must be {url, sha256}");
-    if (!/^[0-9a-fA-F]{64}$/.test(s.sha256)) throw new ValidationError("slug.sha256 must be 64 hex characters");
-    const layers = slugLayers(s.layers);
-    slug = { url: s.url, sha256: s.sha256.toLowerCase(), ...(layers ? { layers } : {}) };
-  }
+  const slug = b.slug !== undefined && b.slug !== null ? parseSlugRef(b.slug) : undefined;
   if (!slug && dynos.length > 0) throw new ValidationError("slug is required when dynos are desired");
   const size = b.size as DesiredState["size"];
   const sizes = size === undefined ? [] : typeof size === "string" ? [size] : typeof size === "object" && size !== null && !Array.isArray(size) ? Object.values(size) : null;

@@ -17,6 +17,11 @@ export interface SlugRef {
   url: string;
   sha256: string;
   /**
+   * Sent as `Authorization: Bearer <token>` with the download (the control role's slug server answers
+   * 403 without it). Kept only in the root-only state.json; never in status, errors, logs or a dyno.
+   */
+  token?: string;
+  /**
    * The slug's layers (the control role's cached gzip members, e.g. the vendored Node runtime): bytes
    * [offset, offset+length) with that sha256 unpack to `path`. A layer this host unpacked before is
    * hard-linked from that slug instead of being decompressed again (its bytes are still downloaded and
@@ -30,6 +35,12 @@ export interface SlugLayer {
   offset: number;
   length: number;
   sha256: string;
+}
+
+/** A slug as status shows it: everything but the token. */
+export function publicSlug(slug: SlugRef): Omit<SlugRef, "token"> {
+  const { token: _token, ...rest } = slug;
+  return rest;
 }
 
 /** Well-formed layers (sorted, not overlapping, relative paths without "..") or undefined. */
@@ -128,13 +139,13 @@ export class SlugStore {
     }
     let p = this.inflight.get(sha);
     if (!p) {
-      p = this.fetchAndUnpack(slug.url, sha, slugLayers(slug.layers) ?? []).finally(() => this.inflight.delete(sha));
+      p = this.fetchAndUnpack(slug.url, slug.token, sha, slugLayers(slug.layers) ?? []).finally(() => this.inflight.delete(sha));
       this.inflight.set(sha, p);
     }
     return p;
   }
 
-  private async fetchAndUnpack(url: string, sha: string, layers: SlugLayer[]): Promise<string> {
+  private async fetchAndUnpack(url: string, token: string | undefined, sha: string, layers: SlugLayer[]): Promise<string> {
     const partial = path.join(this.dir, `.partial-${sha}-${crypto.randomBytes(4).toString("hex")}`);
     const root = `${partial}.d`;
     const reuse: { layer: SlugLayer; from: string }[] = [];
@@ -151,7 +162,7 @@ export class SlugStore {
         this.pinned.set(from.slug, (this.pinned.get(from.slug) ?? 0) + 1);
         pinned.push(from.slug);
       }
-      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, root, this.downloadTimeoutMs, reuse.map((r) => r.layer));
+      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, token, root, this.downloadTimeoutMs, reuse.map((r) => r.layer));
       if (got !== sha) {
         throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
       }
@@ -222,12 +233,12 @@ type Unpacked = { sha256: string; bytes: number; unpackError?: Error; skipped: s
  * with the sha256 of everything downloaded and the extraction's error, if any (a slug that does not
  * match its checksum is reported as such even when it is not a tarball either). Download errors throw.
  */
-async function downloadAndUnpack(url: string, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<Unpacked> {
+async function downloadAndUnpack(url: string, token: string | undefined, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<Unpacked> {
   if (url.startsWith("file://")) return hashAndUnpack(fs.createReadStream(new URL(url)), url, root, skip);
   if (!/^https?:\/\//.test(url)) throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
   const file = `${root}.download`;
   try {
-    await download(url, file, timeoutMs);
+    await download(url, token, file, timeoutMs);
     return await hashAndUnpack(fs.createReadStream(file), url, root, skip);
   } finally {
     fs.rmSync(file, { force: true });
@@ -239,9 +250,9 @@ async function downloadAndUnpack(url: string, root: string, timeoutMs: number, s
  * as tar unpacks let the server's keep-alive timer close the connection under a body undici still
  * held ("terminated" on a 47 MB slug).
  */
-async function download(url: string, file: string, timeoutMs: number): Promise<void> {
+async function download(url: string, token: string | undefined, file: string, timeoutMs: number): Promise<void> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), fs.createWriteStream(file, { mode: 0o600 }));
   } catch (e) {

@@ -1,5 +1,6 @@
 // Integration tests with real processes (process supervisor): desired state changes, crash
 // backoff, R10, R12, R14/R15, re-adoption after an agent restart, slug checksum refusal, one-offs, logs.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, WEB_JS, type Slug } from "./helpers";
@@ -209,6 +210,62 @@ test("slug checksum mismatch is refused with a clear error; the old release keep
   expect(gone.status).toBe(422);
   expect(gone.body.error).toMatch(/HTTP 404/);
   expect(fs.readdirSync(path.join(a.config.stateDir, "slugs")).filter((f) => f.startsWith(".partial"))).toEqual([]);
+});
+
+test("slug downloads send the slug's token; it stays out of status, errors and dynos, and survives an agent restart", async () => {
+  const token = "7e57".repeat(16);
+  const guarded = await slugs.make("guarded", { "web.js": WEB_JS }, { token });
+  const dir = tmpDir();
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cfg = testConfig(dir);
+  let a = await TestAgent.start(cfg);
+  let closed = false;
+  cleanups.push(() => (closed ? undefined : a.close(true)));
+
+  const put = await a.api("PUT", "/v1/apps/guard", desired(guarded));
+  expect(put.status).toBe(200);
+  expect(slugs.authorizations.filter((r) => r.file === "guarded.tgz").map((r) => r.authorization)).toEqual([`Bearer ${token}`]);
+  await upDyno(a, "guard", "web.1");
+  const status = await a.api("GET", "/v1/apps/guard");
+  expect(status.body.slug).toEqual({ url: guarded.url, sha256: guarded.sha256 });
+  expect(status.text).not.toContain(token);
+
+  // without the token the download is refused, and the error names the URL, not a token
+  const other = await slugs.make("guarded2", { "web.js": WEB_JS.replace("booting", "booting 2") }, { token: "0ther".repeat(8) });
+  const refused = await a.api("PUT", "/v1/apps/guard", desired({ url: other.url, sha256: other.sha256 }, { release: "v2" }));
+  expect(refused.status).toBe(422);
+  expect(refused.body.error).toBe(`slug download from ${other.url} failed: HTTP 403`);
+  expect(JSON.stringify(await a.app("guard"))).not.toContain("0ther");
+
+  // a one-off in a slug the host has not seen yet: fetched with its token; the dyno's env never has it
+  const third = await slugs.make("guarded3", { "web.js": WEB_JS.replace("booting", "booting 3") }, { token: "3333".repeat(16) });
+  const run = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/guard/run`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${a.config.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ command: "env; cat /proc/$$/cmdline", slug: third }),
+  });
+  const lines = (await run.text()).trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines[lines.length - 1]).toEqual({ dyno: "run.1", exit: 0 });
+  const out = lines.filter((l) => l.stream).map((l) => l.data).join("");
+  expect(out).toContain("DYNO=run.1");
+  for (const t of [token, third.token!]) expect(out).not.toContain(t);
+  expect(slugs.authorizations.filter((r) => r.file === "guarded3.tgz").map((r) => r.authorization)).toEqual([`Bearer ${third.token}`]);
+  const badRun = await a.api("POST", "/v1/apps/guard/run", { command: "true", slug: { ...third, token: "bad\r\nX-Injected: 1" } });
+  expect(badRun.status).toBe(400);
+  expect(badRun.body.error).toBe("slug.token must be 1 to 256 URL-safe characters");
+
+  // the token is kept in the root-only state, so a slug gone from disk is fetched again after a restart
+  const state = path.join(dir, "state.json");
+  expect(fs.statSync(state).mode & 0o077).toBe(0);
+  await a.close(true);
+  closed = true;
+  const unpacked = path.join(dir, "slugs", guarded.sha256);
+  execFileSync("chmod", ["-R", "u+w", unpacked]); // unpacked slugs are read-only
+  fs.rmSync(unpacked, { recursive: true, force: true });
+  a = await TestAgent.start(cfg);
+  closed = false;
+  await waitFor("guarded slug fetched again", () => fs.existsSync(unpacked));
+  expect(slugs.authorizations.filter((r) => r.file === "guarded.tgz").map((r) => r.authorization)).toEqual([`Bearer ${token}`, `Bearer ${token}`]);
 });
 
 test("slugs: downloaded once, shared, old ones garbage-collected", async () => {

@@ -48,6 +48,7 @@ else {
 export interface Slug {
   url: string;
   sha256: string;
+  token?: string;
 }
 
 export class SlugServer {
@@ -55,11 +56,22 @@ export class SlugServer {
   readonly dir = tmpDir("dynoform-slugs-");
   port = 0;
   requests = 0;
+  /** Slugs made with a token: served only with `Authorization: Bearer <token>`, as the control role's server does. */
+  private readonly tokens = new Map<string, string>();
+  /** The Authorization header of every request, by file name ("" when none). */
+  readonly authorizations: { file: string; authorization: string }[] = [];
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
       this.requests++;
-      const f = path.join(this.dir, path.basename(req.url ?? ""));
+      const name = path.basename(req.url ?? "");
+      const f = path.join(this.dir, name);
+      this.authorizations.push({ file: name, authorization: req.headers.authorization ?? "" });
+      const token = this.tokens.get(name);
+      if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+        res.writeHead(403).end("forbidden: a slug needs its token\n");
+        return;
+      }
       if (!fs.existsSync(f)) {
         res.writeHead(404).end();
         return;
@@ -71,8 +83,8 @@ export class SlugServer {
     this.port = (this.server.address() as { port: number }).port;
   }
 
-  /** A Heroku-style slug: files under ./app. */
-  async make(name: string, files: Record<string, string> = { "web.js": WEB_JS }): Promise<Slug> {
+  /** A Heroku-style slug: files under ./app. With `token`, downloads need it. */
+  async make(name: string, files: Record<string, string> = { "web.js": WEB_JS }, opts: { token?: string } = {}): Promise<Slug> {
     const src = tmpDir("dynoform-slugsrc-");
     fs.mkdirSync(path.join(src, "app"));
     for (const [f, content] of Object.entries(files)) {
@@ -83,7 +95,8 @@ export class SlugServer {
     await tar.c({ gzip: true, file, cwd: src, portable: true }, ["app"]);
     fs.rmSync(src, { recursive: true, force: true });
     const sha256 = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-    return { url: `http://127.0.0.1:${this.port}/${name}.tgz`, sha256 };
+    if (opts.token !== undefined) this.tokens.set(`${name}.tgz`, opts.token);
+    return { url: `http://127.0.0.1:${this.port}/${name}.tgz`, sha256, ...(opts.token !== undefined ? { token: opts.token } : {}) };
   }
 
   async stop(): Promise<void> {

@@ -26,9 +26,13 @@ export interface AppRecord {
     stack: string;
 }
 
-/** Where a slug lives: an http(s) URL the agents fetch, or a path on the control host. */
+/**
+ * A release's slug: slugs/<app>/<sha256>.tgz under the state root. Where agents fetch it and its token
+ * are made from (app, sha256) at each rollout (slug_access.ts), never stored.
+ */
 export interface SlugRef {
-    url: string;
+    /** Only in releases made before slug URLs were made at rollout (and config/rollback releases copied from them); nothing reads it. */
+    url?: string;
     sha256: string;
     size: number;
     /** Cached members in the slug (slug.ts): agents that unpacked one before link it instead. */

@@ -7,10 +7,10 @@
 //
 // Environment: DYNOFORM_STATE_DIR (default /var/lib/dynoform), DYNOFORM_DOMAIN (apps' default
 // domain), DYNOFORM_GIT_HOST (host in git URLs), DYNOFORM_BUILD_UID / DYNOFORM_BUILD_GID,
-// DYNOFORM_BUILD_TIMEOUT_S, DYNOFORM_SLUG_BASE_URL (agents fetch slugs from here).
+// DYNOFORM_BUILD_TIMEOUT_S. Where agents fetch slugs and the slug-signing key come from the config
+// file only (slugBaseUrl, slugSigningKey): the key is a secret, and never an environment variable.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { AppStore, appNameProblem } from "./app_store";
@@ -25,6 +25,7 @@ import { defaultCacheDir, deploy, DeployRejectedError } from "./deploy";
 import { isUserError, UserError } from "./errors";
 import { Platform, unwiredPlatform } from "./platform";
 import { HttpPlatform, HttpPlatformConfig } from "./http_platform";
+import { createSlugServer } from "./slug_server";
 
 type Env = Record<string, string | undefined>;
 
@@ -50,7 +51,6 @@ export interface ControlConfigFile extends Partial<HttpPlatformConfig> {
     stateDir?: string;
     domain?: string;
     gitHost?: string;
-    slugBaseUrl?: string;
     /** host:port of the slug HTTP server (serve). */
     slugListen?: string;
     buildUser?: string;
@@ -79,7 +79,6 @@ function envWithConfig(env: Env, cfg: ControlConfigFile | undefined): Env {
     set("DYNOFORM_STATE_DIR", cfg.stateDir);
     set("DYNOFORM_DOMAIN", cfg.domain);
     set("DYNOFORM_GIT_HOST", cfg.gitHost);
-    set("DYNOFORM_SLUG_BASE_URL", cfg.slugBaseUrl);
     set("DYNOFORM_BUILD_TIMEOUT_S", cfg.buildTimeoutS);
     if (cfg.buildUser && out.DYNOFORM_BUILD_UID === undefined) {
         try {
@@ -92,6 +91,8 @@ function envWithConfig(env: Env, cfg: ControlConfigFile | undefined): Env {
     return out;
 }
 
+const DEFAULT_SLUG_LISTEN = "127.0.0.1:5080";
+
 export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined): Platform | undefined {
     if (!cfg?.agents?.length || !cfg.agentToken || !cfg.routerToken) return undefined;
     return new HttpPlatform(store, {
@@ -103,6 +104,8 @@ export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined
         ...(cfg.memcacheServers ? { memcacheServers: cfg.memcacheServers } : {}),
         ...(cfg.bootTimeoutMs ? { bootTimeoutMs: cfg.bootTimeoutMs } : {}),
         reposDir: path.join(store.root, "repos"),
+        slugBaseUrl: cfg.slugBaseUrl ?? `http://${cfg.slugListen ?? DEFAULT_SLUG_LISTEN}/slugs`,
+        ...(cfg.slugSigningKey ? { slugSigningKey: cfg.slugSigningKey } : {}),
     });
 }
 
@@ -190,39 +193,14 @@ async function preReceive(store: AppStore, platform: Platform, env: Env, io: Mai
     return code;
 }
 
-/** `serve`: the slug HTTP server agents fetch from, and the placement loop. Runs until killed. */
+/** `serve`: the slug HTTP server agents fetch from (slug_server.ts), and the placement loop. Runs until killed. */
 async function serve(store: AppStore, platform: Platform, cfg: ControlConfigFile | undefined, io: MainIo): Promise<number> {
-    const listen = cfg?.slugListen ?? "127.0.0.1:5080";
+    const listen = cfg?.slugListen ?? DEFAULT_SLUG_LISTEN;
     const i = listen.lastIndexOf(":");
     const host = listen.slice(0, i);
     const port = Number(listen.slice(i + 1));
-    const server = http.createServer((req, res) => {
-        const m = /^\/slugs\/([a-z][a-z0-9-]{1,28}[a-z0-9])\/([0-9a-f]{64})\.tgz$/.exec(req.url ?? "");
-        if (req.url === "/health") {
-            res.writeHead(200, { "content-type": "application/json" });
-            res.end('{"ok":true}');
-            return;
-        }
-        if (!m || (req.method !== "GET" && req.method !== "HEAD")) {
-            res.writeHead(404);
-            res.end("not found\n");
-            return;
-        }
-        const file = path.join(store.root, "slugs", m[1], `${m[2]}.tgz`);
-        fs.stat(file, (err, st) => {
-            if (err) {
-                res.writeHead(404);
-                res.end("no such slug\n");
-                return;
-            }
-            res.writeHead(200, { "content-type": "application/gzip", "content-length": st.size });
-            if (req.method === "HEAD") {
-                res.end();
-                return;
-            }
-            fs.createReadStream(file).pipe(res);
-        });
-    });
+    const server = createSlugServer({ slugsDir: path.join(store.root, "slugs"), signingKey: cfg?.slugSigningKey });
+    if (!cfg?.slugSigningKey) io.stderr(`dynoform-control serve: no slugSigningKey in the control config: every slug download is refused (403); run pulumi up to write one\n`);
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => resolve());
@@ -274,7 +252,6 @@ async function runDeploy(args: string[], store: AppStore, platform: Platform, en
     const commit = flags.commit as string | undefined;
     if (!app || !dir || !commit) throw new UserError("Usage: dynoform-control deploy -a APP --dir DIR --commit SHA");
     const log = new BuildLog((l) => io.stdout(l + "\n"));
-    const slugBase = env.DYNOFORM_SLUG_BASE_URL;
     const timeoutS = intEnv(env, "DYNOFORM_BUILD_TIMEOUT_S");
     try {
         await deploy({
@@ -287,7 +264,6 @@ async function runDeploy(args: string[], store: AppStore, platform: Platform, en
             buildpacks: defaultBuildpacks({ runtimeCacheDir: path.join(store.root, "runtimes") }),
             cacheDir: defaultCacheDir(store.root, app),
             webUrl: settingsFrom(env).webUrl(app),
-            ...(slugBase ? { slugUrl: (a: string, sha: string) => `${slugBase.replace(/\/$/, "")}/${a}/${sha}.tgz` } : {}),
             ...(user ? { user } : {}),
             build: {
                 uid: intEnv(env, "DYNOFORM_BUILD_UID"),

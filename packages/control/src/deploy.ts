@@ -28,8 +28,6 @@ export interface DeployOptions {
     buildpacks: Buildpack[];
     /** The app's build cache directory. */
     cacheDir: string;
-    /** Where agents fetch a slug from (the control host's slug HTTP server). Default: its path. */
-    slugUrl?: (app: string, sha256: string, file: string) => string;
     /** The app's URL, printed after "Released vN". */
     webUrl?: string;
     user?: string;
@@ -74,7 +72,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
         log.topic("Launching...");
         try {
             const release = await releaseAndRollout({ store, platform, log }, app, {
-                slug: { url: opts.slugUrl ? opts.slugUrl(app, slug.sha256, slug.path) : slug.path, sha256: slug.sha256, size: slug.size, ...(slug.layers.length ? { layers: slug.layers } : {}) },
+                slug: { sha256: slug.sha256, size: slug.size, ...(slug.layers.length ? { layers: slug.layers } : {}) },
                 config: await store.getConfig(app), // as of now, not as of the build's start
                 processTypes: built.processTypes,
                 commit: opts.commit,

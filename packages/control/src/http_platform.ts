@@ -12,11 +12,12 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AppStore, Domain, Formation, Release, SlugLayerRef } from "./app_store";
+import { AppStore, Domain, Formation, Release } from "./app_store";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
 import { DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
+import { agentSlugRef, AgentSlugRef } from "./slug_access";
 
 export interface HttpPlatformConfig {
     /** Agent control API base URLs (http://10.0.0.21:5100). */
@@ -33,6 +34,10 @@ export interface HttpPlatformConfig {
     /** R10 at the agent is 60 s; the rollout gives up a little after. */
     bootTimeoutMs?: number;
     psql?: string;
+    /** The slug server as agents reach it: <slugBaseUrl>/<app>/<sha256>.tgz (http://10.0.0.1:5080/slugs). */
+    slugBaseUrl: string;
+    /** Signs each slug's token (slug_access.ts); without it agents get no token and the slug server refuses them. */
+    slugSigningKey?: string;
 }
 
 interface AgentDyno {
@@ -68,13 +73,6 @@ class HttpError extends Error {
     constructor(readonly status: number, message: string) {
         super(message);
     }
-}
-
-type SlugRef = NonNullable<Release["slug"]>;
-
-/** What an agent gets of a slug: where, its checksum, and its layers (so it can reuse unpacked ones). */
-function agentSlug(slug: SlugRef): { url: string; sha256: string; layers?: SlugLayerRef[] } {
-    return { url: slug.url, sha256: slug.sha256, ...(slug.layers?.length ? { layers: slug.layers } : {}) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,12 +172,17 @@ export class HttpPlatform implements Platform {
 
     // ---- desired state ----
 
-    private desiredBody(release: Release, formation: Formation, dynos: string[]) {
+    /** Where and with which token an agent fetches the app's slug: made now, from (app, sha256), for old releases too. */
+    private agentSlug(app: string, slug: NonNullable<Release["slug"]>): AgentSlugRef {
+        return agentSlugRef({ baseUrl: this.cfg.slugBaseUrl, ...(this.cfg.slugSigningKey ? { signingKey: this.cfg.slugSigningKey } : {}) }, app, slug);
+    }
+
+    private desiredBody(app: string, release: Release, formation: Formation, dynos: string[]) {
         const processTypes = Object.fromEntries(Object.entries(release.processTypes).filter(([t]) => t !== "release"));
         const size = Object.fromEntries(Object.entries(formation).map(([t, f]) => [t, f.size]));
         return {
             release: `v${release.version}`,
-            ...(release.slug ? { slug: agentSlug(release.slug) } : {}),
+            ...(release.slug ? { slug: this.agentSlug(app, release.slug) } : {}),
             env: release.config,
             processTypes,
             dynos,
@@ -195,7 +198,7 @@ export class HttpPlatform implements Platform {
             withDynos.map(async (h) => {
                 log?.info(`${hostLabel(h)}: ${shares[h].join(", ")}`);
                 try {
-                    await this.agent(h, "PUT", `/v1/apps/${app}`, this.desiredBody(release, formation, shares[h]), 120_000);
+                    await this.agent(h, "PUT", `/v1/apps/${app}`, this.desiredBody(app, release, formation, shares[h]), 120_000);
                 } catch (err) {
                     throw new PlatformError(`dyno host ${hostLabel(h)} refused release v${release.version}: ${(err as Error).message}`);
                 }
@@ -372,7 +375,7 @@ export class HttpPlatform implements Platform {
         const status = await this.appStatus(host, app).catch(() => undefined);
         if (!status) {
             // The agent runs one-offs for apps it knows: declare the app with no dynos.
-            await this.agent(host, "PUT", `/v1/apps/${app}`, this.desiredBody(release, {}, []), 120_000).catch((err) => {
+            await this.agent(host, "PUT", `/v1/apps/${app}`, this.desiredBody(app, release, {}, []), 120_000).catch((err) => {
                 throw new PlatformError(`could not prepare ${app} on ${hostLabel(host)}: ${(err as Error).message}`);
             });
         }
@@ -381,7 +384,7 @@ export class HttpPlatform implements Platform {
             res = await fetch(`${host}/v1/apps/${app}/run`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
-                body: JSON.stringify({ command, env: release.config, slug: agentSlug(release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
+                body: JSON.stringify({ command, env: release.config, slug: this.agentSlug(app, release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
             });
         } catch (err) {
             throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${(err as Error).message}`);

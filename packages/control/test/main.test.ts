@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
+import { slugToken } from "../src/slug_access";
 import { transpileSources } from "./helpers/transpile";
 
 let js: string;
@@ -38,7 +40,7 @@ test("deploy: builds and releases; with no agents wired the rollout fails and th
     const src = path.join(state, "src");
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, "Procfile"), "web: ./serve\n");
-    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"], { DYNOFORM_SLUG_BASE_URL: "http://10.99.0.2:8600/slugs/" });
+    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("-----> Procfile app detected\n");
     expect(r.stdout).toContain(" !     rollout is not wired to the dyno hosts yet");
@@ -46,5 +48,41 @@ test("deploy: builds and releases; with no agents wired the rollout fails and th
     expect(releases).toMatch(/v1 {2}Deploy 0123456 \(failed\)/);
     expect(releases.split("\n")[0]).toBe("=== myapp Releases"); // nothing serving yet
     const v1 = JSON.parse(fs.readFileSync(path.join(state, "apps", "myapp", "releases", "v1.json"), "utf8"));
-    expect(v1.slug.url).toBe(`http://10.99.0.2:8600/slugs/myapp/${v1.slug.sha256}.tgz`);
+    expect(v1.slug).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) });
+    expect(fs.existsSync(path.join(state, "slugs", "myapp", `${v1.slug.sha256}.tgz`))).toBe(true);
+});
+
+test("serve: the slug server reads its signing key from the config file and wants each slug's token", async () => {
+    const port = await new Promise<number>((resolve) => {
+        const probe = net.createServer().listen(0, "127.0.0.1", () => {
+            const p = (probe.address() as { port: number }).port;
+            probe.close(() => resolve(p));
+        });
+    });
+    const key = "k".repeat(64);
+    const sha = "d".repeat(64);
+    fs.mkdirSync(path.join(state, "slugs", "myapp"), { recursive: true });
+    fs.writeFileSync(path.join(state, "slugs", "myapp", `${sha}.tgz`), "bytes");
+    const config = path.join(state, "control.json");
+    fs.writeFileSync(config, JSON.stringify({ stateDir: state, slugListen: `127.0.0.1:${port}`, slugSigningKey: key, reconcileIntervalMs: 100 }), { mode: 0o600 });
+    const child = spawn(process.execPath, [path.join(js, "main.js"), "serve"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_CONTROL_CONFIG: config }, stdio: ["ignore", "ignore", "pipe"] });
+    try {
+        let stderr = "";
+        await new Promise<void>((resolve, reject) => {
+            child.stderr!.on("data", (d) => {
+                stderr += d;
+                if (stderr.includes("slugs on")) resolve();
+            });
+            child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+        });
+        expect(stderr).not.toContain(key);
+        const url = `http://127.0.0.1:${port}/slugs/myapp/${sha}.tgz`;
+        expect((await fetch(url)).status).toBe(403);
+        const ok = await fetch(url, { headers: { authorization: `Bearer ${slugToken(key, "myapp", sha)}` } });
+        expect(ok.status).toBe(200);
+        expect(await ok.text()).toBe("bytes");
+    } finally {
+        process.kill(child.pid!, "SIGTERM");
+        await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
+    }
 });

@@ -19,7 +19,6 @@ export async function push(h: Harness, files: Record<string, string>, commit = "
         log: new BuildLog((l) => lines.push(l)),
         buildpacks: [procfileBuildpack],
         cacheDir: path.join(h.root, "cache"),
-        slugUrl: (app, sha) => `http://10.99.0.2:8600/slugs/${app}/${sha}.tgz`,
         webUrl: `http://${app}.dynoform.test/`,
         user: "alice",
     }).catch((e: Error) => e);

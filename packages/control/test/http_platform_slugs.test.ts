@@ -1,0 +1,128 @@
+// What HttpPlatform tells agents about a slug: a URL and a token made at send time from (app, sha256),
+// so a release stored before slug tokens existed (its old URL in v<N>.json) rolls out with both, and
+// the token opens that slug, and only it, on the real slug server.
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { AppStore, Release } from "../src/app_store";
+import { BuildLog } from "../src/build_log";
+import { HttpPlatform } from "../src/http_platform";
+import { slugToken } from "../src/slug_access";
+import { createSlugServer } from "../src/slug_server";
+
+const KEY = "f00d".repeat(16);
+
+interface Seen {
+    method: string;
+    url: string;
+    body: Record<string, unknown>;
+}
+
+/** A dyno host's agent that accepts every desired state and reports its dynos up at once. */
+class FakeAgent {
+    readonly seen: Seen[] = [];
+    private desired = new Map<string, { release: string; dynos: string[] }>();
+    readonly server = http.createServer((req, res) => {
+        let text = "";
+        req.on("data", (d) => (text += d));
+        req.on("end", (): void => {
+            const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+            const url = req.url ?? "";
+            this.seen.push({ method: req.method ?? "", url, body });
+            const json = (o: unknown): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(o));
+            const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
+            if (url === "/health") return json({ ok: true });
+            if (url === "/v1/apps") return json({ apps: [...this.desired.keys()] });
+            if (app && req.method === "PUT") {
+                this.desired.set(app, { release: body.release as string, dynos: body.dynos as string[] });
+                return json({ app });
+            }
+            if (app && req.method === "GET" && url === `/v1/apps/${app}`) {
+                const d = this.desired.get(app);
+                if (!d) return void res.writeHead(404).end('{"error":"no app"}');
+                const dynos = d.dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release: d.release, command: "x", size: "standard-1x", registered: true }));
+                return json({ app, release: d.release, dynos, retiring: [], lastError: null });
+            }
+            if (app && req.method === "POST" && url.endsWith("/run")) {
+                res.writeHead(200, { "content-type": "application/x-ndjson" });
+                return void res.end('{"dyno":"run.1","state":"up"}\n{"dyno":"run.1","exit":0}\n');
+            }
+            res.writeHead(404).end('{"error":"not here"}');
+        });
+    });
+}
+
+let root: string;
+let store: AppStore;
+let agent: FakeAgent;
+let slugs: http.Server;
+let slugBase: string;
+let agentUrl: string;
+let release: Release;
+const sha = "5".repeat(64);
+
+const listen = (s: http.Server) => new Promise<string>((r) => s.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
+const close = (s: http.Server) => {
+    s.closeAllConnections();
+    return new Promise<void>((r) => s.close(() => r()));
+};
+
+beforeEach(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-platform-slugs-"));
+    store = new AppStore(root);
+    await store.init();
+    await store.createApp("shop");
+    fs.mkdirSync(store.slugDir("shop"), { recursive: true });
+    fs.writeFileSync(path.join(store.slugDir("shop"), `${sha}.tgz`), "shop's slug\n");
+    // as stored by a control role from before slug tokens: a full URL, on an address it no longer has
+    release = await store.createRelease("shop", {
+        slug: { url: `http://10.0.0.99:5080/slugs/shop/${sha}.tgz`, sha256: sha, size: 12 },
+        config: { GREETING: "hi" },
+        processTypes: { web: "node server.js" },
+        commit: "0123456",
+        description: "Deploy 0123456",
+    });
+    agent = new FakeAgent();
+    agentUrl = await listen(agent.server);
+    slugs = createSlugServer({ slugsDir: path.join(root, "slugs"), signingKey: KEY });
+    slugBase = `${await listen(slugs)}/slugs`;
+});
+
+afterEach(async () => {
+    await close(agent.server);
+    await close(slugs);
+    fs.rmSync(root, { recursive: true, force: true });
+});
+
+function platform(signingKey: string | null = KEY): HttpPlatform {
+    return new HttpPlatform(store, { agents: [agentUrl], agentToken: "agent-token", routers: [], routerToken: "router-token", slugBaseUrl: `${slugBase}/`, ...(signingKey ? { slugSigningKey: signingKey } : {}) });
+}
+
+test("a rollout of an old release sends the slug's URL and token made from (app, sha256), not the stored URL", async () => {
+    await platform().rollout("shop", release, { web: { quantity: 1, size: "standard-1x" } }, new BuildLog(() => undefined));
+    const put = agent.seen.find((s) => s.method === "PUT")!;
+    expect(put.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha, token: slugToken(KEY, "shop", sha) });
+    expect(JSON.stringify(agent.seen)).not.toContain(KEY);
+    // the agent's download, as it makes it: the token opens this slug on the control's slug server
+    const { url, token } = put.body.slug as { url: string; token: string };
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("shop's slug\n");
+    expect((await fetch(url)).status).toBe(403);
+});
+
+test("the release phase's one-off gets the token too", async () => {
+    const out: string[] = [];
+    const r = await platform().runOneOff("shop", release, "node migrate.js", { stdout: (s) => out.push(String(s)), stderr: (s) => out.push(String(s)) }, "release");
+    expect(r.exitCode).toBe(0);
+    const run = agent.seen.find((s) => s.method === "POST" && s.url.endsWith("/run"))!;
+    expect(run.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha, token: slugToken(KEY, "shop", sha) });
+});
+
+test("without a signing key configured no token is sent, and the download is refused", async () => {
+    await platform(null).scale("shop", release, { web: { quantity: 1, size: "standard-1x" } });
+    const put = agent.seen.find((s) => s.method === "PUT")!;
+    expect(put.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha });
+    expect((await fetch((put.body.slug as { url: string }).url)).status).toBe(403);
+});
