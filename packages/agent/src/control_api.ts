@@ -2,9 +2,11 @@
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import { Agent, NotFoundError, SlugError, ValidationError } from "./agent";
-import type { LogLine } from "./log_buffer";
+import { formatLine, herokuTimestamp, type LogLine } from "./log_buffer";
 
 const MAX_BODY = 4 << 20;
+/** Unsent bytes a `logs --tail` subscriber may hold before its lines are dropped (Logplex's L10). */
+export const TAIL_BACKLOG_BYTES = 1 << 20;
 
 export function createControlServer(agent: Agent, version = "dev"): http.Server {
   const token = Buffer.from(agent.config.token);
@@ -157,8 +159,23 @@ function logs(agent: Agent, app: string, url: URL, req: http.IncomingMessage, re
     res.end();
     return;
   }
+  // A subscriber that reads slower than the app logs never grows our memory: past
+  // TAIL_BACKLOG_BYTES unsent, lines are dropped and counted, and once the socket drains it gets
+  // Logplex's own notice (Error L10) of how many it missed.
+  let dropped = 0;
+  let droppedSince = "";
   const unsubscribe = agent.logs.subscribe(app, (_a, l) => {
-    if (filter(l)) res.write(l.line + "\n");
+    if (!filter(l)) return;
+    if (res.writableLength > TAIL_BACKLOG_BYTES) {
+      if (dropped++ === 0) droppedSince = l.ts;
+      return;
+    }
+    if (dropped > 0) {
+      const ts = herokuTimestamp();
+      res.write(formatLine(ts, "heroku", "logplex", `Error L10 (output buffer overflow): ${dropped} messages dropped since ${droppedSince}.`) + "\n");
+      dropped = 0;
+    }
+    res.write(l.line + "\n");
   });
   const ping = setInterval(() => res.write(""), 30_000);
   req.on("close", () => {

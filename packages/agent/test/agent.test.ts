@@ -2,6 +2,7 @@
 // backoff, R10, R12, R14/R15, re-adoption after an agent restart, slug checksum refusal, one-offs, logs.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, WEB_JS, type Slug } from "./helpers";
 
@@ -371,4 +372,34 @@ test("restart API restarts a dyno in place", async () => {
   expect(n1.pid).not.toBe(w1.pid);
   expect((await a.dyno("re", "web.2")).pid).toBe(w2.pid);
   await a.waitLog("re", /heroku\[web\.1\]: Restarting/);
+});
+
+test("logs --tail: a subscriber that stops reading costs bounded memory and is told what it missed (L10)", async () => {
+  const a = await agentWith();
+  await a.api("PUT", "/v1/apps/loud", desired(slug, { dynos: [] }));
+  // A raw socket that sends the request and then does not read: the kernel buffers fill, then ours.
+  const sock = net.connect(a.running.port, "127.0.0.1");
+  await new Promise((r) => sock.once("connect", r));
+  sock.write(`GET /v1/apps/loud/logs?tail=1&lines=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.config.token}\r\n\r\n`);
+  sock.pause();
+  await new Promise((r) => setTimeout(r, 200));
+  const line = "x".repeat(1000);
+  const total = 20_000; // 20 MB of log lines, far above what may wait for this subscriber
+  for (let i = 0; i < total; i++) a.agent.logs.append("loud", "app", "web.1", `${i} ${line}`);
+  let got = "";
+  sock.on("data", (c) => (got += c.toString("latin1")));
+  sock.resume();
+  // Read until what was held for it has arrived (bounded).
+  for (let i = 0, seen = -1; i < 100 && got.length !== seen; i++) {
+    seen = got.length;
+    await sleep(200);
+  }
+  // Lines after the drop arrive with the notice before them.
+  a.agent.logs.append("loud", "app", "web.1", "after the storm");
+  await waitFor("the notice", () => /heroku\[logplex\]: Error L10 \(output buffer overflow\): \d+ messages dropped since \d{4}-/.test(got) && /after the storm/.test(got), 10_000);
+  sock.destroy();
+  const delivered = (got.match(/ app\[web\.1\]: \d+ x/g) ?? []).length;
+  const dropped = Number(/Error L10 \(output buffer overflow\): (\d+) messages dropped/.exec(got)![1]);
+  expect(delivered).toBeLessThan(total / 2);
+  expect(delivered + dropped).toBe(total);
 });

@@ -44,6 +44,8 @@ export interface MainIo {
     stdout: (s: string) => void;
     stderr: (s: string) => void;
     stdin?: NodeJS.ReadableStream;
+    /** Settles once stdout has taken what was written. */
+    drained?: () => Promise<void>;
 }
 
 /** /etc/dynoform/control.json, written by the Pulumi component (components/control). */
@@ -321,6 +323,7 @@ export async function main(argv: string[], env: Env, io: MainIo, platform?: Plat
             err: (l) => io.stderr(l + "\n"),
             ...(io.stdin ? { stdin: io.stdin } : {}),
             writeStdout: (c) => io.stdout(c.toString()),
+            ...(io.drained ? { drained: io.drained } : {}),
             writeStderr: (c) => io.stderr(c.toString()),
             now: () => new Date(),
             randomName: () => generateName(),

@@ -421,7 +421,8 @@ export class HttpPlatform implements Platform {
         return { dyno, exitCode };
     }
 
-    async logs(app: string, opts: LogsOptions, out: (line: string) => void): Promise<void> {
+    /** `out` may return a promise (the caller's output is full): no more is read until it settles. */
+    async logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void> {
         const alive = await this.aliveAgents();
         const q = new URLSearchParams({ lines: String(opts.num) });
         if (opts.dyno) q.set("dyno", opts.dyno);
@@ -438,7 +439,7 @@ export class HttpPlatform implements Platform {
             }),
         );
         backlog.sort();
-        for (const l of backlog.slice(-opts.num)) out(l);
+        for (const l of backlog.slice(-opts.num)) await out(l);
         if (!opts.tail) return;
         q.set("lines", "0");
         q.set("tail", "1");
@@ -453,7 +454,7 @@ export class HttpPlatform implements Platform {
                         buf += decoder.decode(chunk, { stream: true });
                         const lines = buf.split("\n");
                         buf = lines.pop() ?? "";
-                        for (const l of lines) if (l !== "") out(l);
+                        for (const l of lines) if (l !== "") await out(l);
                     }
                 } catch {
                     /* host went away */

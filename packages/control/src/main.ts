@@ -21,6 +21,18 @@ if (fs.existsSync(SYSTEM_CA_FILE)) {
     }
 }
 
+/** Resolves when stdout's buffer is below its high-water mark again (or stdout is gone). */
+function stdoutDrained(): Promise<void> {
+    if (!process.stdout.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+        const done = () => {
+            process.stdout.off("drain", done).off("close", done).off("error", done);
+            resolve();
+        };
+        process.stdout.on("drain", done).on("close", done).on("error", done);
+    });
+}
+
 function reexecWithSudo(): boolean {
     return process.argv[2] === "ssh" && typeof process.getuid === "function" && process.getuid() !== 0 && process.env.DYNOFORM_NO_SUDO !== "1";
 }
@@ -39,6 +51,7 @@ if (reexecWithSudo()) {
         stdout: (s) => process.stdout.write(s),
         stderr: (s) => process.stderr.write(s),
         stdin: process.stdin,
+        drained: () => stdoutDrained(),
     }).then(
         (code) => {
             process.exitCode = code;

@@ -56,7 +56,8 @@ export interface Platform {
     dynos(app: string): Promise<DynoState[]>;
     /** A one-off dyno of `release` (type "run", or "release" for the release phase). */
     runOneOff(app: string, release: Release, command: string, io: OneOffIo, type?: "run" | "release"): Promise<{ dyno: string; exitCode: number }>;
-    logs(app: string, opts: LogsOptions, out: (line: string) => void): Promise<void>;
+    /** Lines in time order; `out` may return a promise (the caller's output is full) to pause the stream. */
+    logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void>;
     /** Create the app's PostgreSQL database + role and return the config vars to set (DATABASE_URL, MEMCACHE_SERVERS). */
     provisionAddons(app: string): Promise<Record<string, string>>;
     deprovisionAddons(app: string): Promise<void>;

@@ -26,6 +26,8 @@ export interface CliContext {
     stdin?: NodeJS.ReadableStream;
     writeStdout(chunk: string | Buffer): void;
     writeStderr(chunk: string | Buffer): void;
+    /** Settles once stdout has taken what was written (a stream's reader may be slower than its source). */
+    drained?(): Promise<void>;
     now(): Date;
     /** Name for `apps:create` without one. */
     randomName(): string;

@@ -47,7 +47,10 @@ export const logs: Verb = {
         const dyno = flagString(args, "dyno");
         if (dyno !== undefined && !/^[\w-]+(\.\d+)?$/.test(dyno)) throw new UserError(`--dyno "${dyno}" is not a process type or dyno: use e.g. web or web.1`);
         const source = flagString(args, "source");
-        await ctx.platform.logs(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, (l) => ctx.out(l));
+        await ctx.platform.logs(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, async (l) => {
+            ctx.out(l);
+            await ctx.drained?.(); // a slow reader holds the stream back instead of our memory
+        });
         return 0;
     },
 };
