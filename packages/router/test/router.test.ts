@@ -369,13 +369,32 @@ describe("dyno registration", () => {
     await dyno("drain", "web.1", { address: b.address });
     const inflight = get(r.port, "drain.example", "/slow");
     await sleep(150);
-    expect((await r.api("DELETE", "/v1/apps/drain/dynos/web.1")).status).toBe(200);
+    expect((await r.api("DELETE", "/v1/apps/drain/dynos/web.1", { address: b.address })).status).toBe(200);
     const after = await get(r.port, "drain.example", "/new");
     expect(after.status).toBe(503);
     const res = await inflight;
     expect(res.status).toBe(200);
     expect(res.body).toBe("done");
     expect(b.hits).toBe(1);
+  });
+
+  test("a late DELETE from the dyno's old host does not remove its new registration", async () => {
+    const oldHost = await backend();
+    const newHost = await backend((_q, s) => s.end("new"));
+    await app("moved", { domains: ["moved.example"], holdWhenEmpty: false });
+    await dyno("moved", "web.1", { address: oldHost.address });
+    await dyno("moved", "web.1", { address: newHost.address }); // rescheduled to another host
+    const late = await r.api("DELETE", "/v1/apps/moved/dynos/web.1", { address: oldHost.address });
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatch(/registered at 127\.0\.0\.1:\d+/);
+    const nameOnly = await r.api("DELETE", "/v1/apps/moved/dynos/web.1");
+    expect(nameOnly.status).toBe(400);
+    expect(nameOnly.body.error).toMatch(/address/);
+    expect((await r.api("GET", "/v1/apps/moved")).body.dynos).toMatchObject([{ dyno: "web.1", address: newHost.address }]);
+    expect((await get(r.port, "moved.example")).body).toBe("new");
+    expect((await r.api("DELETE", "/v1/apps/moved/dynos/web.1", { address: newHost.address })).status).toBe(200);
+    expect((await get(r.port, "moved.example")).status).toBe(503);
+    expect(oldHost.hits).toBe(0);
   });
 });
 
