@@ -2,7 +2,7 @@
 // HTTP servers on 127.0.0.1.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { ensureBinary, get, raw, sleep, startBackend, startRouter, waitFor, type Backend, type Router } from "./harness";
 
 jest.setTimeout(30_000);
@@ -398,6 +398,88 @@ describe("dyno registration", () => {
   });
 });
 
+/** A dyno that answers an upgrade request with a plain 200 and keeps the connection, answering
+ * anything else sent on it with "hostile" (`preload`: that answer is sent right after the 200). */
+async function hostileDyno(first: string, preload: boolean): Promise<{ address: string; heads: string[]; server: NetServer }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const hostile = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile";
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+    let buf = "";
+    s.on("data", (c) => {
+      buf += c.toString("latin1");
+      for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, i);
+        buf = buf.slice(i + 4);
+        heads.push(head);
+        s.write(/^upgrade:/im.test(head) ? first + (preload ? hostile : "") : hostile);
+      }
+    });
+  });
+  server.on("close", () => { for (const s of sockets) s.destroy(); });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  hostileServers.push(server);
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, heads, server };
+}
+const hostileServers: NetServer[] = [];
+afterAll(() => { for (const s of hostileServers) s.close(); });
+
+/** One client connection: sends `first`, then `second` once the answer to `first` is complete
+ * (`firstLength` bytes after its head), then collects everything until the router closes (or 3 s). */
+function twoOnOneConnection(first: string, firstLength: number, second: string): Promise<{ data: string; closed: boolean }> {
+  return new Promise((res) => {
+    const s = connect(r.port, "127.0.0.1");
+    let data = "";
+    let sent = false;
+    const done = (closed: boolean) => { clearTimeout(t); s.destroy(); res({ data, closed }); };
+    const t = setTimeout(() => done(false), 3000);
+    s.on("error", () => undefined);
+    s.on("close", () => done(true));
+    s.on("data", (c) => {
+      data += c.toString("latin1");
+      const end = data.indexOf("\r\n\r\n");
+      if (!sent && end >= 0 && data.length >= end + 4 + firstLength) {
+        sent = true;
+        s.write(second);
+      }
+    });
+    s.write(first);
+  });
+}
+
+describe("Upgrade answered without 101", () => {
+  const upgradeReq = (host: string) => `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  test.each([
+    ["200 with an empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, false],
+    ["200 with a body, then more answers on the same connection", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno", 2, true],
+  ])("%s: the client gets it as a normal response, then the connection closes and no later request reaches that dyno", async (_name, first, firstLength, preload) => {
+    const evil = await hostileDyno(first, preload);
+    const victim = await backend((_q, s) => s.end("victim"));
+    const tag = preload ? "talks" : "empty";
+    await app(`evil-${tag}`, { domains: [`evil-${tag}.example`] });
+    await dyno(`evil-${tag}`, "web.1", { address: evil.address });
+    await app(`victim-${tag}`, { domains: [`victim-${tag}.example`] });
+    await dyno(`victim-${tag}`, "web.1", { address: victim.address });
+    for (let i = 0; i < 5; i++) {
+      const out = await twoOnOneConnection(upgradeReq(`evil-${tag}.example`), firstLength, `GET /next HTTP/1.1\r\nHost: victim-${tag}.example\r\n\r\n`);
+      expect(out.data).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(out.data).toMatch(/\r\nConnection: close\r\n/i);
+      const body = out.data.slice(out.data.indexOf("\r\n\r\n") + 4);
+      expect(body).toBe(preload ? "no" : ""); // exactly the one response, nothing after it
+      expect(out.data).not.toMatch(/hostile/);
+      expect(out.closed).toBe(true);
+    }
+    for (let i = 0; i < 10; i++) expect((await get(r.port, `victim-${tag}.example`)).body).toBe("victim");
+    expect(evil.heads).toHaveLength(5);
+    expect(evil.heads.every((h) => /^GET \/ws /.test(h))).toBe(true);
+    expect(victim.hits).toBe(10 + 0);
+    await r.logLine(new RegExp(`method=GET path="/ws" host=evil-${tag}\\.example .*status=200 .*protocol=websocket`));
+  });
+});
+
 describe("WebSocket", () => {
   test("upgrade is relayed as raw bytes both ways", async () => {
     const b = await backend();
@@ -423,6 +505,28 @@ describe("WebSocket", () => {
     expect(Buffer.from(got.slice(headerEnd), "latin1").equals(frame)).toBe(true);
     s.destroy();
     await r.logLine(/method=GET path="\/chat" host=ws\.example .*status=101 .*protocol=websocket/);
+  });
+
+  test("Varnish's piped handshake (Connection: Upgrade, close) still switches; the dyno gets Connection: Upgrade", async () => {
+    const seen: string[] = [];
+    const b = await backend();
+    b.server.on("upgrade", (req, socket) => {
+      seen.push(String(req.headers.connection));
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhi");
+      socket.pipe(socket);
+    });
+    await app("wsclose", { domains: ["wsclose.example"] });
+    await dyno("wsclose", "web.1", { address: b.address });
+    const s = connect(r.port, "127.0.0.1");
+    let got = "";
+    s.on("data", (c) => (got += c.toString("latin1")));
+    s.write("GET /c HTTP/1.1\r\nHost: wsclose.example\r\nUpgrade: websocket\r\nConnection: Upgrade, close\r\n\r\n");
+    await waitFor("101 and the dyno's first bytes", () => got.endsWith("\r\n\r\nhi"));
+    s.write("ping");
+    await waitFor("echo", () => got.endsWith("hiping"));
+    s.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 101 /);
+    expect(seen).toEqual(["Upgrade"]);
   });
 });
 
@@ -450,6 +554,42 @@ describe("hostile input", () => {
     expect(status === undefined ? out.closed : Number(status) >= 400 && Number(status) < 500).toBe(true);
     expect(b.hits).toBe(before);
     expect((await get(r.port, "victim.example")).status).toBe(200);
+  });
+
+  test("several Host headers are refused (RFC 9112 §3.2) and never reach a dyno", async () => {
+    const b = await backend();
+    await app("twohosts", { domains: ["twohosts.example", "other.example"] });
+    await dyno("twohosts", "web.1", { address: b.address });
+    for (const second of ["other.example", "twohosts.example"]) {
+      for (const upgrade of ["", "Upgrade: websocket\r\nConnection: Upgrade\r\n"]) {
+        const out = await raw(r.port, `GET / HTTP/1.1\r\nHost: twohosts.example\r\nHost: ${second}\r\n${upgrade}\r\n`);
+        expect(out.data).toMatch(/^HTTP\/1\.1 400 /);
+        expect(out.closed).toBe(true);
+      }
+    }
+    expect(b.hits).toBe(0);
+  });
+
+  test("an absolute-form request is routed by its authority, which the dyno gets as Host (RFC 9112 §3.2.2)", async () => {
+    const a = await backend();
+    const b = await backend();
+    await app("abs-a", { domains: ["abs-a.example"] });
+    await dyno("abs-a", "web.1", { address: a.address });
+    await app("abs-b", { domains: ["abs-b.example"] });
+    await dyno("abs-b", "web.1", { address: b.address });
+    const out = await raw(r.port, "GET http://abs-b.example:8080/x?y=1 HTTP/1.1\r\nHost: abs-a.example\r\nConnection: close\r\n\r\n");
+    expect(out.data).toMatch(/^HTTP\/1\.1 200 /);
+    expect(a.hits).toBe(0);
+    expect(b.requests).toHaveLength(1);
+    expect(b.requests[0].url).toBe("/x?y=1");
+    expect(b.requests[0].rawHeaders.filter((_h, i) => i % 2 === 0 && /^host$/i.test(_h))).toHaveLength(1);
+    expect(b.requests[0].headers.host).toBe("abs-b.example:8080");
+    await r.logLine(/method=GET path="\/x\?y=1" host=abs-b\.example /);
+    for (const target of ["http://user@abs-b.example/", "ftp://abs-b.example/", "http:///nohost"]) {
+      const bad = await raw(r.port, `GET ${target} HTTP/1.1\r\nHost: abs-a.example\r\n\r\n`);
+      expect(bad.data).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect(a.hits + b.hits).toBe(1);
   });
 
   test("a slowloris client is cut by the header timeout while others are served", async () => {
