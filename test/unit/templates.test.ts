@@ -17,6 +17,17 @@ describe("templates", () => {
         expect(conf).toMatchSnapshot();
     });
 
+    test("nginx: a request with Upgrade never travels on a pooled (keep-alive) connection to Varnish", () => {
+        const conf = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        const upstream = (name: string) => conf.match(new RegExp(`^upstream ${name} \\{\\n([^}]*)\\}`, "m"))?.[1];
+        expect(upstream("dynoform_varnish")).toContain("keepalive 64;");
+        expect(upstream("dynoform_varnish_upgrade")).toBe("    server 10.213.1.10:6081;\n");
+        // Any non-empty Upgrade picks the upstream without keepalive; only requests without it use the pool.
+        expect(conf).toMatch(/^map \$http_upgrade \$dynoform_upstream \{\n\s+default dynoform_varnish_upgrade;\n\s+"" +dynoform_varnish;\n\}/m);
+        expect(conf.match(/proxy_pass .*;/g)).toEqual(["proxy_pass http://$dynoform_upstream;"]);
+        expect(conf.match(/^\s*keepalive /gm)).toHaveLength(1);
+    });
+
     test("varnish VCL with two routers", () => {
         const vcl = render("varnish/default.vcl", varnishBackends([
             { address: "10.213.1.10", port: 8080 },
@@ -25,6 +36,14 @@ describe("templates", () => {
         expect(vcl).toContain('backend router_1 {\n    .host = "10.213.1.11";');
         expect(vcl).toContain("routers.add_backend(router_1);");
         expect(vcl).toMatchSnapshot();
+    });
+
+    test("varnish: piped requests keep Connection: close (a WebSocket handshake gets Upgrade, close)", () => {
+        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const pipe = vcl.match(/^sub vcl_pipe \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        const sets = pipe.split("\n").filter((l) => /^\s*(set|unset) /.test(l)).map((l) => l.trim());
+        expect(sets).toEqual(["set bereq.http.Upgrade = req.http.Upgrade;", 'set bereq.http.Connection = "Upgrade, close";']);
+        expect(pipe).not.toMatch(/= *req\.http\.Connection/); // never the client's Connection
     });
 
     test("varnish listens on the private address only", () => {
