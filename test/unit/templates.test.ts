@@ -1,6 +1,7 @@
 import { render } from "../../components/templates/render";
 import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
 import { pgHbaRejects } from "../../components/data/data";
+import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 
 // Snapshots of the real config files as the components render them for the lab.
 describe("templates", () => {
@@ -76,6 +77,24 @@ describe("templates", () => {
 
     test("a missing value is an error, never a literal placeholder", () => {
         expect(() => render("memcached/memcached.conf", { listenAddress: "10.0.0.1" })).toThrow("template memcached/memcached.conf: no value for {{memoryMb}}");
+    });
+});
+
+describe("edge timeouts", () => {
+    test("each layer waits longer than the one behind it: router < Varnish < nginx", () => {
+        const seconds = (text: string, re: RegExp) => Number(re.exec(text)?.[1]);
+        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const nginx = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        // The router's longest silence before its own answer: H12 (from arrival, plus a connect) or H15.
+        const routerFirstByte = (ROUTER_DEFAULTS.firstByteTimeoutMs + ROUTER_DEFAULTS.connectTimeoutMs) / 1000;
+        const routerIdle = ROUTER_DEFAULTS.idleTimeoutMs / 1000;
+        const firstByte = seconds(vcl, /\.first_byte_timeout = (\d+)s;/);
+        const betweenBytes = seconds(vcl, /\.between_bytes_timeout = (\d+)s;/);
+        const read = seconds(nginx, /proxy_read_timeout (\d+)s;/);
+        expect(firstByte).toBeGreaterThan(Math.max(routerFirstByte, routerIdle));
+        expect(betweenBytes).toBeGreaterThan(routerIdle);
+        expect(read).toBeGreaterThan(Math.max(firstByte, betweenBytes));
+        expect(seconds(nginx, /proxy_send_timeout (\d+)s;/)).toBeGreaterThan(routerIdle);
     });
 });
 

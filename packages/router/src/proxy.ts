@@ -291,8 +291,9 @@ export class Proxy {
     }
   }
 
-  /** Find a dyno now, or queue; `go` gets a target whose slot is taken, or an error code. */
-  private acquire(st: AppState, exclude: Target | undefined, go: (t: Target | undefined, code: string) => void): Waiter | undefined {
+  /** Find a dyno now, or queue until `queueMs` after the request's arrival (`arrivedAt`,
+   * performance.now()); `go` gets a target whose slot is taken, or an error code. */
+  private acquire(st: AppState, exclude: Target | undefined, arrivedAt: number, go: (t: Target | undefined, code: string) => void): Waiter | undefined {
     const now = Date.now();
     const t = st.lb.pick(now, exclude);
     if (t) {
@@ -317,11 +318,15 @@ export class Proxy {
         return undefined;
       }
     }
-    const w = st.queue.push(
-      st.route.queueSize ?? this.cfg.queueSize,
-      st.route.queueDeadlineMs ?? this.cfg.queueDeadlineMs,
-      (tt) => go(tt, tt ? "" : st.lb.targets.length === 0 ? "H14" : "H20"),
-    );
+    // At the deadline: H14 while the app still has no dyno; with dynos, all busy, the app is not
+    // keeping up: Heroku's H11 "Backlog too deep" (H20 "App boot timeout" is about booting).
+    const expired = () => (st.lb.targets.length === 0 ? "H14" : "H11");
+    const left = (st.route.queueDeadlineMs ?? this.cfg.queueDeadlineMs) - (performance.now() - arrivedAt);
+    if (left <= 0) {
+      go(undefined, expired());
+      return undefined;
+    }
+    const w = st.queue.push(st.route.queueSize ?? this.cfg.queueSize, left, (tt) => go(tt, tt ? "" : expired()));
     if (!w) go(undefined, "H11");
     return w;
   }
@@ -366,7 +371,7 @@ export class Proxy {
       this.finish(ctx, "H27", 499);
       if (ctx.abort) ctx.abort(new Error("client gone"));
     });
-    ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
+    ctx.waiter = this.acquire(st, undefined, start, (t, code) => this.onAcquired(ctx, t, code));
   }
 
   private onAcquired(ctx: Ctx, t: Target | undefined, code: string): void {
@@ -380,10 +385,20 @@ export class Proxy {
   }
 
   private send(ctx: Ctx, t: Target): void {
+    const route = ctx.app.route;
+    // H12 counts from arrival, not from here: time in the queue (and on earlier attempts) is part
+    // of it, so a request never takes queueMs + firstByteMs (the edge's timeouts sit above one).
+    const now = performance.now();
+    const firstByteLeft = Math.ceil((route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs) - (now - ctx.start));
+    if (firstByteLeft <= 0) {
+      t.inflight--;
+      if (ctx.app.queue.length > 0) this.dispatchQueue(ctx.app);
+      return this.fail(ctx, "H12");
+    }
     ctx.target = t;
     ctx.released = false;
     ctx.attempts++;
-    ctx.dispatchedAt = performance.now();
+    ctx.dispatchedAt = now;
     const req = ctx.req;
     ctx.headers ??= forwardRequestHeaders(req, {
       requestId: ctx.requestId,
@@ -395,7 +410,6 @@ export class Proxy {
     });
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
-    const route = ctx.app.route;
     const handler = new Forward(this, ctx, t);
     t.pool.dispatch(
       {
@@ -403,7 +417,7 @@ export class Proxy {
         method: req.method as Dispatcher.HttpMethod,
         headers: ctx.headers,
         body,
-        headersTimeout: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
+        headersTimeout: firstByteLeft,
         bodyTimeout: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
         reset: false,
       },
@@ -446,7 +460,7 @@ export class Proxy {
       const reason = code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
       t.quarantine(now, this.cfg.quarantineMs, reason);
       if (!bodyTouched && ctx.attempts < MAX_ATTEMPTS) {
-        ctx.waiter = this.acquire(ctx.app, t, (nt, c) => this.onAcquired(ctx, nt, c || reason));
+        ctx.waiter = this.acquire(ctx.app, t, ctx.start, (nt, c) => this.onAcquired(ctx, nt, c || reason));
         return;
       }
       return this.fail(ctx, reason);
@@ -612,7 +626,7 @@ export class Proxy {
         const reason = err.code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
         t.quarantine(Date.now(), this.cfg.quarantineMs, reason);
         if (gone) return;
-        if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, (nt, c) => attempt(nt, c || reason, tries + 1));
+        if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, start, (nt, c) => attempt(nt, c || reason, tries + 1));
         else fail(reason, t);
       });
       up.once("connect", () => {
@@ -692,7 +706,7 @@ export class Proxy {
         });
       });
     };
-    waiter = this.acquire(st, undefined, (t, code) => attempt(t, code, 1));
+    waiter = this.acquire(st, undefined, start, (t, code) => attempt(t, code, 1));
   }
 }
 

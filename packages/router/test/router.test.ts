@@ -191,7 +191,7 @@ describe("balancing, queue and booting", () => {
     expect(b.requests[0].url).toBe("/early");
   });
 
-  test("held requests with no dyno in time get H14; full dynos get H11 (queue full) and H20 (deadline)", async () => {
+  test("held requests with no dyno in time get H14; busy dynos get H11 (queue full, and the queue deadline)", async () => {
     await app("never", { domains: ["never.example"], timeouts: { queueMs: 300 } });
     const t0 = Date.now();
     const res = await get(r.port, "never.example");
@@ -210,9 +210,24 @@ describe("balancing, queue and booting", () => {
     expect(c.status).toBe(503);
     await r.logLine(/code=H11 desc="Backlog too deep" method=GET path="\/c"/);
     expect((await bq).status).toBe(503);
-    await r.logLine(/code=H20 .*path="\/b"/);
+    await r.logLine(/code=H11 desc="Backlog too deep" method=GET path="\/b" .*dyno=none /);
+    expect(r.logs.some((l) => /code=H20 .*host=busy\.example/.test(l))).toBe(false); // no dyno was booting
     expect((await a).status).toBe(200);
     expect(slow.hits).toBe(1);
+  });
+
+  test("H12 counts from arrival: time spent in the queue is part of the first-byte timeout", async () => {
+    // web.1 answers after 800 ms and takes one request at a time; the first-byte timeout is 1000 ms.
+    const b = await backend((_q, s) => setTimeout(() => s.end("ok"), 800));
+    await app("arrival", { domains: ["arrival.example"], timeouts: { firstByteMs: 1000, queueMs: 5000 } });
+    await dyno("arrival", "web.1", { address: b.address, concurrency: 1 });
+    const first = get(r.port, "arrival.example", "/first");
+    await waitFor("first at the dyno", () => b.hits === 1);
+    // Queued ~800 ms behind /first, then 800 ms at the dyno: past 1000 ms from arrival.
+    const second = await get(r.port, "arrival.example", "/second");
+    expect(second.status).toBe(503);
+    expect((await first).status).toBe(200);
+    await r.logLine(/code=H12 desc="Request timeout" method=GET path="\/second" .*dyno=web\.1 /);
   });
 
   test("queued requests go to the dyno as soon as it has room, never past its cap", async () => {
