@@ -1,19 +1,23 @@
-// The real nginx, configured from templates/nginx/edge.conf (listening on a loopback port, in a
-// temporary prefix), in front of (1) a stand-in for Varnish + a router that tunnels whatever a dyno
-// answers, and (2) the real router. An app that answers an Upgrade with 200 must never get a
-// pooled nginx connection that then carries other users' requests. Skipped without nginx.
+// The real nginx and Varnish, configured from templates/nginx/edge.conf and
+// templates/varnish/default.vcl (on loopback ports, in temporary directories, killed by pid), in
+// front of (1) a stand-in for Varnish + a router that tunnels whatever a dyno answers, and (2) the
+// real router. An app that answers an Upgrade with 200 must never get a pooled connection that then
+// carries other users' requests. Skipped without nginx (and varnishd for the Varnish part).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { varnishBackends } from "../../../components/edge/edge";
 import { render } from "../../../components/templates/render";
 import { freePort, get, raw, startRouter, waitFor, type Router } from "./harness";
 
 jest.setTimeout(60_000);
 
 const NGINX = "/usr/sbin/nginx";
+const VARNISHD = "/usr/sbin/varnishd";
 const haveNginx = existsSync(NGINX);
+const haveVarnish = haveNginx && existsSync(VARNISHD);
 
 interface Nginx {
   port: number;
@@ -70,6 +74,44 @@ async function startNginx(upstream: string, pooledUpgrades = false): Promise<Ngi
   return { port, stop };
 }
 
+/** varnishd with the shipped VCL, its one backend `router` (host:port); ready once the router
+ * answers Varnish's health probe. */
+async function startVarnish(router: { address: string; port: number }): Promise<Nginx> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "dynoform-edge-varnish-"));
+  const vcl = render("varnish/default.vcl", varnishBackends([router]));
+  writeFileSync(join(dir, "default.vcl"), vcl);
+  const err: string[] = [];
+  const proc: ChildProcess = spawn(VARNISHD, [
+    "-F", "-j", "none", "-n", join(dir, "work"), "-a", `127.0.0.1:${port}`, "-T", "none",
+    "-f", join(dir, "default.vcl"), "-s", "malloc,16m", "-p", "vcc_allow_inline_c=off",
+  ], { stdio: ["ignore", "ignore", "pipe"] });
+  proc.stderr!.on("data", (c: Buffer) => err.push(c.toString()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor("varnish serving the router's health", async () => {
+      try {
+        return (await get(port, "dynoform-router-health", "/health", { timeoutMs: 1000 })).status === 200;
+      } catch {
+        return false;
+      }
+    }, 20_000);
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}: ${err.join("")}`);
+  }
+  return { port, stop };
+}
+
 /** Answers every request on a connection: 200 with an empty body to an Upgrade request, after
  * which that connection answers everything with "hostile" (as a pipe to a hostile dyno would);
  * "victim" otherwise. */
@@ -97,6 +139,7 @@ async function tunnelStandIn(): Promise<{ address: string; server: Server; reuse
           s.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
         } else {
           s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
+          if (/^connection:.*\bclose\b/im.test(head)) s.end(); // Varnish's health probe waits for the close
         }
       }
     });
@@ -206,5 +249,78 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
       expect(bodies.filter((b) => b !== "victim")).toEqual([]);
       expect(evil.reusedAfterUpgrade()).toBe(0);
     }
+  });
+});
+
+(haveVarnish ? describe : describe.skip)("nginx → Varnish (templates/varnish/default.vcl) → router", () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  test("Varnish pipes a WebSocket handshake with Connection: Upgrade, close", async () => {
+    const standIn = await tunnelStandIn();
+    cleanups.push(() => new Promise<void>((r) => standIn.server.close(() => r())));
+    const varnish = await startVarnish({ address: "127.0.0.1", port: Number(standIn.address.split(":")[1]) });
+    cleanups.push(() => varnish.stop());
+    expect((await get(varnish.port, "evil.example", "/ws", UPGRADE)).status).toBe(200);
+    const piped = standIn.heads.filter((h) => h.startsWith("GET /ws "));
+    expect(piped).toHaveLength(1);
+    expect(piped[0]).toMatch(/\r\nConnection: Upgrade, close(\r\n|$)/i);
+    expect(piped[0]).toMatch(/\r\nUpgrade: websocket(\r\n|$)/i);
+  });
+
+  test("a WebSocket still switches end to end, and 20 Upgrades answered 200 leave 60 requests for another app untouched", async () => {
+    const router: Router = await startRouter();
+    cleanups.push(() => router.stop());
+    const evil = await tunnelStandIn();
+    cleanups.push(() => new Promise<void>((r) => evil.server.close(() => r())));
+    const victimSockets = new Set<Socket>();
+    const victim = createServer((s) => {
+      victimSockets.add(s);
+      s.on("error", () => undefined);
+      s.on("data", (c) => {
+        const req = c.toString("latin1");
+        // A WebSocket dyno too: 101, then echo.
+        if (/^upgrade: websocket/im.test(req)) {
+          s.removeAllListeners("data");
+          s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+          s.pipe(s);
+          return;
+        }
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
+      });
+    });
+    await new Promise<void>((r) => victim.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => {
+      for (const s of victimSockets) s.destroy();
+      victim.close(() => r());
+    }));
+    for (const [name, address] of [["evil", evil.address], ["victim", `127.0.0.1:${(victim.address() as { port: number }).port}`]]) {
+      expect((await router.api("PUT", `/v1/apps/${name}`, { domains: [`${name}.example`] })).status).toBe(201);
+      expect((await router.api("PUT", `/v1/apps/${name}/dynos/web.1`, { address })).status).toBe(201);
+    }
+    const varnish = await startVarnish({ address: "127.0.0.1", port: router.port });
+    cleanups.push(() => varnish.stop());
+    const nginx = await startNginx(`127.0.0.1:${varnish.port}`);
+    cleanups.push(() => nginx.stop());
+
+    const echoed = await new Promise<string>((res, rej) => {
+      const s = connect(nginx.port, "127.0.0.1");
+      let got = "";
+      const t = setTimeout(() => { s.destroy(); rej(new Error(`no echo: ${JSON.stringify(got)}`)); }, 10_000);
+      s.on("error", rej);
+      s.on("data", (c) => {
+        got += c.toString("latin1");
+        if (got.includes("\r\n\r\n") && !got.includes("ping")) s.write("ping");
+        if (got.endsWith("ping")) { clearTimeout(t); s.destroy(); res(got); }
+      });
+      s.write("GET /chat HTTP/1.1\r\nHost: victim.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    });
+    expect(echoed).toMatch(/^HTTP\/1\.1 101 /);
+
+    const bodies = await attack(nginx, "evil.example", "victim.example");
+    expect(bodies.filter((b) => b !== "victim")).toEqual([]);
+    expect(evil.reusedAfterUpgrade()).toBe(0);
   });
 });
