@@ -604,6 +604,7 @@ describe("hostile input", () => {
       const bad = await raw(r.port, `GET ${target} HTTP/1.1\r\nHost: abs-a.example\r\n\r\n`);
       expect(bad.data).toMatch(/^HTTP\/1\.1 400 /);
     }
+    expect((await raw(r.port, "OPTIONS * HTTP/1.1\r\nHost: abs-a.example\r\n\r\n")).data).toMatch(/^HTTP\/1\.1 400 /);
     expect(a.hits + b.hits).toBe(1);
   });
 
