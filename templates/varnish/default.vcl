@@ -39,9 +39,14 @@ sub vcl_recv {
 }
 
 sub vcl_pipe {
-    if (req.http.Upgrade) {
+    # Varnish sends "Connection: close" on every piped request so that a piped backend connection
+    # is never used again; it stays. A WebSocket handshake also needs "Upgrade" to reach the
+    # router: it gets "Upgrade, close", so an answer other than 101 ends the connection (the
+    # router closes after it, and Varnish closes the client's connection when the pipe ends)
+    # instead of leaving a tunnel to one app's dyno that carries whatever comes next.
+    if (req.http.Upgrade ~ "(?i)websocket") {
         set bereq.http.Upgrade = req.http.Upgrade;
-        set bereq.http.Connection = req.http.Connection;
+        set bereq.http.Connection = "Upgrade, close";
     }
 }
 

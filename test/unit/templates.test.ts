@@ -1,6 +1,7 @@
 import { render } from "../../components/templates/render";
 import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
 import { pgHbaRejects } from "../../components/data/data";
+import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 
 // Snapshots of the real config files as the components render them for the lab.
 describe("templates", () => {
@@ -17,6 +18,17 @@ describe("templates", () => {
         expect(conf).toMatchSnapshot();
     });
 
+    test("nginx: a request with Upgrade never travels on a pooled (keep-alive) connection to Varnish", () => {
+        const conf = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        const upstream = (name: string) => conf.match(new RegExp(`^upstream ${name} \\{\\n([^}]*)\\}`, "m"))?.[1];
+        expect(upstream("dynoform_varnish")).toContain("keepalive 64;");
+        expect(upstream("dynoform_varnish_upgrade")).toBe("    server 10.213.1.10:6081;\n");
+        // Any non-empty Upgrade picks the upstream without keepalive; only requests without it use the pool.
+        expect(conf).toMatch(/^map \$http_upgrade \$dynoform_upstream \{\n\s+default dynoform_varnish_upgrade;\n\s+"" +dynoform_varnish;\n\}/m);
+        expect(conf.match(/proxy_pass .*;/g)).toEqual(["proxy_pass http://$dynoform_upstream;"]);
+        expect(conf.match(/^\s*keepalive /gm)).toHaveLength(1);
+    });
+
     test("varnish VCL with two routers", () => {
         const vcl = render("varnish/default.vcl", varnishBackends([
             { address: "10.213.1.10", port: 8080 },
@@ -25,6 +37,14 @@ describe("templates", () => {
         expect(vcl).toContain('backend router_1 {\n    .host = "10.213.1.11";');
         expect(vcl).toContain("routers.add_backend(router_1);");
         expect(vcl).toMatchSnapshot();
+    });
+
+    test("varnish: piped requests keep Connection: close (a WebSocket handshake gets Upgrade, close)", () => {
+        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const pipe = vcl.match(/^sub vcl_pipe \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        const sets = pipe.split("\n").filter((l) => /^\s*(set|unset) /.test(l)).map((l) => l.trim());
+        expect(sets).toEqual(["set bereq.http.Upgrade = req.http.Upgrade;", 'set bereq.http.Connection = "Upgrade, close";']);
+        expect(pipe).not.toMatch(/= *req\.http\.Connection/); // never the client's Connection
     });
 
     test("varnish listens on the private address only", () => {
@@ -57,6 +77,24 @@ describe("templates", () => {
 
     test("a missing value is an error, never a literal placeholder", () => {
         expect(() => render("memcached/memcached.conf", { listenAddress: "10.0.0.1" })).toThrow("template memcached/memcached.conf: no value for {{memoryMb}}");
+    });
+});
+
+describe("edge timeouts", () => {
+    test("each layer waits longer than the one behind it: router < Varnish < nginx", () => {
+        const seconds = (text: string, re: RegExp) => Number(re.exec(text)?.[1]);
+        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const nginx = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        // The router's longest silence before its own answer: H12 (from arrival, plus a connect) or H15.
+        const routerFirstByte = (ROUTER_DEFAULTS.firstByteTimeoutMs + ROUTER_DEFAULTS.connectTimeoutMs) / 1000;
+        const routerIdle = ROUTER_DEFAULTS.idleTimeoutMs / 1000;
+        const firstByte = seconds(vcl, /\.first_byte_timeout = (\d+)s;/);
+        const betweenBytes = seconds(vcl, /\.between_bytes_timeout = (\d+)s;/);
+        const read = seconds(nginx, /proxy_read_timeout (\d+)s;/);
+        expect(firstByte).toBeGreaterThan(Math.max(routerFirstByte, routerIdle));
+        expect(betweenBytes).toBeGreaterThan(routerIdle);
+        expect(read).toBeGreaterThan(Math.max(firstByte, betweenBytes));
+        expect(seconds(nginx, /proxy_send_timeout (\d+)s;/)).toBeGreaterThan(routerIdle);
     });
 });
 

@@ -68,7 +68,9 @@ export class Registrar {
     const cur = this.entries.get(key);
     if (!cur || cur.instance !== instance) return;
     this.entries.delete(key);
-    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`)));
+    // With the address: a router removes the name only while it still points here (409 when the
+    // dyno has since registered from another host).
+    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`, { address: cur.address })));
   }
 
   async renewAll(): Promise<void> {
@@ -107,7 +109,8 @@ export class Registrar {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000),
       });
       const text = await res.text();
-      if (res.ok || (method === "DELETE" && res.status === 404)) {
+      // DELETE: 404 (already gone) and 409 (the name belongs to an instance elsewhere now) leave nothing of ours.
+      if (res.ok || (method === "DELETE" && (res.status === 404 || res.status === 409))) {
         st.ok = true;
         st.lastOkAt = new Date().toISOString();
         st.lastError = undefined;

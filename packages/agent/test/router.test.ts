@@ -49,6 +49,7 @@ test("registers up web dynos with every router, renews, deregisters before SIGTE
   await a.waitLog("reg", /heroku\[web\.1\]: State changed from stopping to down/);
   const del = r1.calls.find((c) => c.method === "DELETE");
   expect(del?.path).toBe("/v1/apps/reg/dynos/web.1");
+  expect(del?.body).toEqual({ address: `127.0.0.1:${d.port}` }); // the router removes the name only while it points here
   const term = a.agent.logs.recent("reg").find((l) => /Stopping all processes with SIGTERM/.test(l.msg) && l.dyno === "web.1")!;
   expect(del!.at).toBeLessThanOrEqual(Date.parse(term.ts.slice(0, 23) + "Z"));
   const after = r1.calls.length;

@@ -3,7 +3,7 @@
 // Documented in packages/router/README.md.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { DynoTable, parseAppRoute, parseDyno, ValidationError } from "./dyno_table";
+import { DynoTable, parseAppRoute, parseDyno, parseDynoAddress, ValidationError } from "./dyno_table";
 
 export interface ControlApiOptions {
   table: DynoTable;
@@ -119,7 +119,13 @@ async function handle(o: ControlApiOptions, req: IncomingMessage, res: ServerRes
       const { created, expiresAt } = t.putDyno(info, leaseMs);
       return send(res, created ? 201 : 200, { ...info, leaseMs, expiresAt: new Date(expiresAt).toISOString() });
     }
-    if (method === "DELETE") return t.deleteDyno(app, dyno) ? send(res, 200, { deleted: `${app}/${dyno}` }) : send(res, 404, { error: "no such dyno" });
+    if (method === "DELETE") {
+      const address = parseDynoAddress(await readJson(req));
+      const d = t.deleteDyno(app, dyno, address);
+      if (d.deleted) return send(res, 200, { deleted: `${app}/${dyno}` });
+      if (d.registeredAt) return send(res, 409, { error: `${app}/${dyno} is registered at ${d.registeredAt}, not ${address}`, address: d.registeredAt });
+      return send(res, 404, { error: "no such dyno" });
+    }
     return send(res, 405, { error: "method not allowed" });
   }
   return send(res, 404, { error: "not found" });

@@ -82,6 +82,15 @@ export function parseAppRoute(name: string, body: unknown): AppRoute {
   };
 }
 
+/** DELETE of a dyno names the address it deregisters (`{"address": "host:port"}`). */
+export function parseDynoAddress(body: unknown): string {
+  const address = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).address : undefined;
+  if (typeof address !== "string" || !ADDRESS.test(address)) {
+    throw new ValidationError('address required: a dyno is deregistered only at the address it was registered with (body {"address": "host:port"})');
+  }
+  return address;
+}
+
 export function parseDyno(app: string, dyno: string, body: unknown, defaultLeaseMs: number): { info: DynoInfo; leaseMs: number } {
   if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
   if (!DYNO_NAME.test(dyno)) throw new ValidationError(`invalid dyno name ${JSON.stringify(dyno)} (want e.g. web.1)`);
@@ -175,10 +184,16 @@ export class DynoTable {
     return { created: !prev, expiresAt: rec.expiresAt };
   }
 
-  deleteDyno(app: string, dyno: string): boolean {
-    const had = this.dynos.delete(`${app}/${dyno}`);
-    if (had) this.changed(false);
-    return had;
+  /** Deregister the dyno only if it is still the one at `address`: after a dyno moved to another
+   * host, the old host's late DELETE must not remove the new registration of the same name. */
+  deleteDyno(app: string, dyno: string, address: string): { deleted: boolean; registeredAt?: string } {
+    const key = `${app}/${dyno}`;
+    const cur = this.dynos.get(key);
+    if (!cur) return { deleted: false };
+    if (cur.address !== address) return { deleted: false, registeredAt: cur.address };
+    this.dynos.delete(key);
+    this.changed(false);
+    return { deleted: true };
   }
 
   listApps(): Array<AppRoute & { configured: boolean; dynos: Array<DynoInfo & { leaseMs: number; expiresInMs: number }> }> {

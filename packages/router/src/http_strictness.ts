@@ -1,7 +1,8 @@
 // What the router accepts from clients and what it forwards. Node's llhttp parser (strict mode)
 // already refuses bare LF line ends, invalid bytes in header names, malformed chunked bodies and
 // Content-Length + Transfer-Encoding together; the checks here are the router's own on top of it
-// (line limits, duplicate lengths, transfer codings) and the header rewriting both ways.
+// (line limits, duplicate lengths, transfer codings, one Host, the request target's form) and the
+// header rewriting both ways.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
@@ -21,11 +22,14 @@ export function checkRequest(req: IncomingMessage, maxLine: number): Rejection |
   const raw = req.rawHeaders;
   let cl: string | undefined;
   let te = false;
+  let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
     if (name.length + value.length + 2 > maxLine) return { status: 431, reason: "header line too long" };
     const len = name.length;
+    // RFC 9112 §3.2: a request with more than one Host is answered 400 (which one would route?).
+    if (len === 4 && name.toLowerCase() === "host" && ++hosts > 1) return { status: 400, reason: "several Host headers" };
     if (len === 14 && name.toLowerCase() === "content-length") {
       const v = value.trim();
       if (!/^[0-9]{1,15}$/.test(v) || (cl !== undefined && cl !== v)) return { status: 400, reason: "invalid or conflicting Content-Length" };
@@ -37,6 +41,27 @@ export function checkRequest(req: IncomingMessage, maxLine: number): Rejection |
   }
   if (te && cl !== undefined) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };
   return undefined;
+}
+
+export interface RequestTarget {
+  /** origin-form path and query, what the dyno gets */
+  path: string;
+  /** the authority of an absolute-form target: it routes and is the dyno's Host (RFC 9112 §3.2.2) */
+  authority: string | undefined;
+}
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#@]+)([/?][^#]*)?$/i;
+
+/** The request target in origin form; an absolute-form target (`GET http://host/path`) gives its
+ * authority, which replaces Host as RFC 9112 §3.2.2 says an origin server and a forwarding proxy
+ * must (and as nginx's `$host` does). Anything else (userinfo, another scheme, no host,
+ * authority-form, a fragment) is undefined: a 400. */
+export function requestTarget(url: string): RequestTarget | undefined {
+  if (url.startsWith("/")) return { path: url, authority: undefined };
+  const m = ABSOLUTE_FORM.exec(url);
+  if (!m) return undefined;
+  const rest = m[2] ?? "/";
+  return { path: rest.startsWith("?") ? "/" + rest : rest, authority: m[1] };
 }
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9+=/_-]{20,200}$/;
@@ -66,8 +91,10 @@ export interface ForwardInfo {
   remoteAddress: string;
   localPort: number;
   trustForwarded: boolean;
-  /** Keep Connection/Upgrade (WebSocket handshake). */
+  /** Keep Upgrade and send `Connection: Upgrade` (WebSocket handshake). */
   upgrade: boolean;
+  /** Host to send instead of the client's (an absolute-form request's authority). */
+  host?: string;
 }
 
 /** Outgoing request headers as a flat [name, value, ...] list. */
@@ -92,16 +119,20 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
       case "x-request-start": start ??= value; continue;
       case "x-request-id": continue;
       case "expect": continue; // answered by the router (100-continue), never forwarded
+      case "host": if (f.host !== undefined) { out.push(name, f.host); continue; } break;
       case "content-length": if (out.some((h, j) => j % 2 === 0 && h.toLowerCase() === "content-length")) continue; break;
       default:
         if (HOP_BY_HOP.has(lower)) {
-          if (f.upgrade && (lower === "connection" || lower === "upgrade")) break;
+          if (f.upgrade && lower === "upgrade") break;
           continue;
         }
         if (drop && drop.has(lower)) continue;
     }
     out.push(name, value);
   }
+  // Whatever else the client's Connection said (e.g. Varnish's "close" on piped requests), the
+  // dyno's connection carries this one exchange and is closed after an answer other than 101.
+  if (f.upgrade) out.push("Connection", "Upgrade");
   const remote = f.remoteAddress.startsWith("::ffff:") ? f.remoteAddress.slice(7) : f.remoteAddress;
   out.push("X-Forwarded-For", xff ? `${xff}, ${remote}` : remote);
   out.push("X-Forwarded-Proto", f.trustForwarded && proto ? proto : "http");
@@ -112,21 +143,24 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
   return out;
 }
 
-/** Response headers from the dyno (raw Buffer pairs) as a flat list for res.writeHead. */
-export function forwardResponseHeaders(raw: Buffer[], requestId: string): string[] {
+const latin1 = (b: Buffer | string): string => (typeof b === "string" ? b : b.toString("latin1"));
+
+/** Response headers from the dyno (raw pairs: undici's Buffers or node:http's strings) as a flat
+ * list for res.writeHead. */
+export function forwardResponseHeaders(raw: ReadonlyArray<Buffer | string>, requestId: string): string[] {
   const out: string[] = [];
   let drop: Set<string> | undefined;
   let sawId = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString("latin1");
+    const name = latin1(raw[i]);
     const lower = name.toLowerCase();
     if (lower === "connection") {
-      drop = connectionTokens(raw[i + 1].toString("latin1"));
+      drop = connectionTokens(latin1(raw[i + 1]));
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
     if (lower === "x-request-id") sawId = true;
-    out.push(name, raw[i + 1].toString("latin1"));
+    out.push(name, latin1(raw[i + 1]));
   }
   if (drop) {
     const kept: string[] = [];

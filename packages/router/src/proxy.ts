@@ -1,14 +1,14 @@
 // The request path inside one worker: Host -> app -> dyno (load_balancer.ts), the per-app queue
 // (request_queue.ts), forwarding over keep-alive pools (undici), retries, Heroku error codes,
 // WebSocket tunnels, one log line per request.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { peerList, type RouterConfig } from "./config";
 import type { AppRoute, Snapshot } from "./dyno_table";
 import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
-import { checkRequest, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor } from "./http_strictness";
+import { checkRequest, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor, requestTarget } from "./http_strictness";
 import { LoadBalancer } from "./load_balancer";
 import { Metrics, type MetricsSnapshot } from "./metrics";
 import { RequestQueue, type Waiter } from "./request_queue";
@@ -81,6 +81,8 @@ interface Ctx {
   res: ServerResponse;
   app: AppState;
   host: string;
+  /** an absolute-form request's authority: the dyno's Host */
+  authority: string | undefined;
   requestId: string;
   start: number;
   dispatchedAt: number;
@@ -289,8 +291,9 @@ export class Proxy {
     }
   }
 
-  /** Find a dyno now, or queue; `go` gets a target whose slot is taken, or an error code. */
-  private acquire(st: AppState, exclude: Target | undefined, go: (t: Target | undefined, code: string) => void): Waiter | undefined {
+  /** Find a dyno now, or queue until `queueMs` after the request's arrival (`arrivedAt`,
+   * performance.now()); `go` gets a target whose slot is taken, or an error code. */
+  private acquire(st: AppState, exclude: Target | undefined, arrivedAt: number, go: (t: Target | undefined, code: string) => void): Waiter | undefined {
     const now = Date.now();
     const t = st.lb.pick(now, exclude);
     if (t) {
@@ -315,11 +318,15 @@ export class Proxy {
         return undefined;
       }
     }
-    const w = st.queue.push(
-      st.route.queueSize ?? this.cfg.queueSize,
-      st.route.queueDeadlineMs ?? this.cfg.queueDeadlineMs,
-      (tt) => go(tt, tt ? "" : st.lb.targets.length === 0 ? "H14" : "H20"),
-    );
+    // At the deadline: H14 while the app still has no dyno; with dynos, all busy, the app is not
+    // keeping up: Heroku's H11 "Backlog too deep" (H20 "App boot timeout" is about booting).
+    const expired = () => (st.lb.targets.length === 0 ? "H14" : "H11");
+    const left = (st.route.queueDeadlineMs ?? this.cfg.queueDeadlineMs) - (performance.now() - arrivedAt);
+    if (left <= 0) {
+      go(undefined, expired());
+      return undefined;
+    }
+    const w = st.queue.push(st.route.queueSize ?? this.cfg.queueSize, left, (tt) => go(tt, tt ? "" : expired()));
     if (!w) go(undefined, "H11");
     return w;
   }
@@ -331,7 +338,11 @@ export class Proxy {
     if (this.draining) res.shouldKeepAlive = false;
     const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
     if (rej) return this.reject(req, res, rej.status, rej.reason, start);
-    const { st, host } = this.resolve(req.headers.host);
+    const target = requestTarget(req.url ?? "");
+    if (!target) return this.reject(req, res, 400, "invalid request target", start);
+    // From here on the path is origin-form: what the dyno gets and the log shows.
+    req.url = target.path;
+    const { st, host } = this.resolve(target.authority ?? req.headers.host);
     const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
     if (!st) {
       if (host === this.cfg.healthHost && req.url === "/health") {
@@ -347,7 +358,7 @@ export class Proxy {
       return;
     }
     const ctx: Ctx = {
-      req, res, app: st, host, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
+      req, res, app: st, host, authority: target.authority, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
       retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
       gotHeaders: false, status: 0, bytes: 0, done: false,
     };
@@ -360,7 +371,7 @@ export class Proxy {
       this.finish(ctx, "H27", 499);
       if (ctx.abort) ctx.abort(new Error("client gone"));
     });
-    ctx.waiter = this.acquire(st, undefined, (t, code) => this.onAcquired(ctx, t, code));
+    ctx.waiter = this.acquire(st, undefined, start, (t, code) => this.onAcquired(ctx, t, code));
   }
 
   private onAcquired(ctx: Ctx, t: Target | undefined, code: string): void {
@@ -374,10 +385,20 @@ export class Proxy {
   }
 
   private send(ctx: Ctx, t: Target): void {
+    const route = ctx.app.route;
+    // H12 counts from arrival, not from here: time in the queue (and on earlier attempts) is part
+    // of it, so a request never takes queueMs + firstByteMs (the edge's timeouts sit above one).
+    const now = performance.now();
+    const firstByteLeft = Math.ceil((route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs) - (now - ctx.start));
+    if (firstByteLeft <= 0) {
+      t.inflight--;
+      if (ctx.app.queue.length > 0) this.dispatchQueue(ctx.app);
+      return this.fail(ctx, "H12");
+    }
     ctx.target = t;
     ctx.released = false;
     ctx.attempts++;
-    ctx.dispatchedAt = performance.now();
+    ctx.dispatchedAt = now;
     const req = ctx.req;
     ctx.headers ??= forwardRequestHeaders(req, {
       requestId: ctx.requestId,
@@ -385,10 +406,10 @@ export class Proxy {
       localPort: req.socket.localPort ?? 0,
       trustForwarded: this.cfg.trustForwarded,
       upgrade: false,
+      host: ctx.authority,
     });
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
-    const route = ctx.app.route;
     const handler = new Forward(this, ctx, t);
     t.pool.dispatch(
       {
@@ -396,7 +417,7 @@ export class Proxy {
         method: req.method as Dispatcher.HttpMethod,
         headers: ctx.headers,
         body,
-        headersTimeout: route.firstByteTimeoutMs ?? this.cfg.firstByteTimeoutMs,
+        headersTimeout: firstByteLeft,
         bodyTimeout: route.idleTimeoutMs ?? this.cfg.idleTimeoutMs,
         reset: false,
       },
@@ -439,7 +460,7 @@ export class Proxy {
       const reason = code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
       t.quarantine(now, this.cfg.quarantineMs, reason);
       if (!bodyTouched && ctx.attempts < MAX_ATTEMPTS) {
-        ctx.waiter = this.acquire(ctx.app, t, (nt, c) => this.onAcquired(ctx, nt, c || reason));
+        ctx.waiter = this.acquire(ctx.app, t, ctx.start, (nt, c) => this.onAcquired(ctx, nt, c || reason));
         return;
       }
       return this.fail(ctx, reason);
@@ -545,13 +566,18 @@ export class Proxy {
       }
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
-    if (rej) {
-      rawReply(rej.status, "Bad Request", `${rej.status} ${rej.reason}\n`);
-      this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, rej.status, 0, "BAD_REQUEST", rej.reason);
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes)
+      // A chunked body has no framing left once Transfer-Encoding (hop-by-hop) is dropped.
+      ?? (req.headers["transfer-encoding"] !== undefined ? { status: 400, reason: "Upgrade with a chunked body" } : undefined);
+    const target = requestTarget(req.url ?? "");
+    if (rej || !target) {
+      const r = rej ?? { status: 400, reason: "invalid request target" };
+      rawReply(r.status, "Bad Request", `${r.status} ${r.reason}\n`);
+      this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, r.status, 0, "BAD_REQUEST", r.reason);
       return;
     }
-    const { st, host } = this.resolve(req.headers.host);
+    req.url = target.path;
+    const { st, host } = this.resolve(target.authority ?? req.headers.host);
     const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
     if (!st) {
       rawReply(404, "Not Found", errorPage("No such app", "There is no app configured at that hostname.", requestId));
@@ -585,10 +611,14 @@ export class Proxy {
       if (gone) return releaseSlot();
       const dispatchedAt = performance.now();
       const [dh, dp] = splitAddress(t.address);
+      // One connection per upgrade request, never pooled: it becomes the tunnel on 101 and is
+      // closed after any other answer.
       const up = netConnect({ host: dh, port: dp });
       up.setNoDelay(true);
       const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), this.cfg.connectTimeoutMs);
       let connected = false;
+      let answered = false;
+      let upgraded = false;
       up.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         releaseSlot();
@@ -596,48 +626,87 @@ export class Proxy {
         const reason = err.code === "UND_ERR_CONNECT_TIMEOUT" ? "H19" : "H21";
         t.quarantine(Date.now(), this.cfg.quarantineMs, reason);
         if (gone) return;
-        if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, (nt, c) => attempt(nt, c || reason, tries + 1));
+        if (tries < MAX_ATTEMPTS) waiter = this.acquire(st, t, start, (nt, c) => attempt(nt, c || reason, tries + 1));
         else fail(reason, t);
       });
       up.once("connect", () => {
         connected = true;
         clearTimeout(connectTimer);
-        const headers = forwardRequestHeaders(req, {
-          requestId, remoteAddress: req.socket.remoteAddress ?? "", localPort: req.socket.localPort ?? 0,
-          trustForwarded: this.cfg.trustForwarded, upgrade: true,
-        });
-        let out = `${req.method} ${req.url} HTTP/1.1\r\n`;
-        for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
-        up.write(out + "\r\n");
-        if (head.length) up.write(head);
-        let logged = false;
-        up.once("data", (first: Buffer) => {
-          releaseSlot();
-          const m = /^HTTP\/1\.[01] (\d{3})/.exec(first.subarray(0, 16).toString("latin1"));
-          const status = m ? Number(m[1]) : 0;
-          logged = true;
-          this.metrics.observe(st.route.name, "", status, performance.now() - start);
-          this.writeLog(req, host, requestId, t.dyno, dispatchedAt - start, performance.now() - dispatchedAt, status, first.length, "", "", "websocket");
-        });
-        up.pipe(socket);
-        socket.pipe(up);
-        this.tunnels.add(socket);
-        if (this.draining) socket.destroy();
         const onIdle = () => { up.destroy(); socket.destroy(); };
         up.setTimeout(idle, onIdle);
         socket.setTimeout(idle, onIdle);
         up.once("close", () => {
           releaseSlot();
-          if (!logged && !gone) fail("H13", t);
-          else socket.destroy();
+          if (!answered) { if (!gone) fail("H13", t); }
+          else if (upgraded) socket.destroy();
         });
         socket.once("close", () => {
           this.tunnels.delete(socket);
           up.destroy();
         });
       });
+      const logAnswer = (status: number, bytes: number) => {
+        this.metrics.observe(st.route.name, "", status, performance.now() - start);
+        this.writeLog(req, host, requestId, t.dyno, dispatchedAt - start, performance.now() - dispatchedAt, status, bytes, "", "", "websocket");
+      };
+      // node:http's strict parser reads the dyno's answer: the tunnel opens only on a 101.
+      const creq = httpRequest({
+        createConnection: () => up,
+        method: req.method,
+        path: req.url,
+        setHost: false,
+        headers: forwardRequestHeaders(req, {
+          requestId, remoteAddress: req.socket.remoteAddress ?? "", localPort: req.socket.localPort ?? 0,
+          trustForwarded: this.cfg.trustForwarded, upgrade: true, host: target.authority,
+        }),
+      });
+      creq.on("error", () => up.destroy());
+      creq.once("finish", () => {
+        // What the client sends before the answer goes to this dyno only, on this connection only.
+        if (head.length) up.write(head);
+        socket.pipe(up);
+      });
+      creq.end();
+      creq.once("upgrade", (res: IncomingMessage, _s: Socket, upHead: Buffer) => {
+        upgraded = answered = true;
+        releaseSlot();
+        let out = `HTTP/1.1 101 ${res.statusMessage ?? "Switching Protocols"}\r\n`;
+        const rh = res.rawHeaders;
+        for (let i = 0; i < rh.length; i += 2) out += `${rh[i]}: ${rh[i + 1]}\r\n`;
+        socket.write(out + "\r\n");
+        if (upHead.length) socket.write(upHead);
+        logAnswer(101, upHead.length);
+        up.pipe(socket);
+        this.tunnels.add(socket);
+        if (this.draining) socket.destroy();
+      });
+      creq.once("response", (res: IncomingMessage) => {
+        // Not switched: an ordinary response, relayed as such, and then both connections close.
+        // Nothing may follow it on the client's connection (which may be Varnish's or nginx's
+        // keep-alive connection for other users) nor be read from this dyno connection.
+        socket.unpipe(up);
+        // The head is out from here: an error is a cut, not an error page.
+        answered = true;
+        releaseSlot();
+        const status = res.statusCode ?? 502;
+        const headers = forwardResponseHeaders(res.rawHeaders, requestId);
+        let out = `HTTP/1.1 ${status} ${res.statusMessage ?? ""}\r\n`;
+        for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
+        socket.write(out + "Connection: close\r\n\r\n");
+        let bytes = 0;
+        res.on("data", (c: Buffer) => { bytes += c.length; });
+        res.pipe(socket);
+        res.once("end", () => {
+          up.destroy();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        });
+        res.once("close", () => {
+          logAnswer(status, bytes);
+          if (!res.complete) socket.destroy();
+        });
+      });
     };
-    waiter = this.acquire(st, undefined, (t, code) => attempt(t, code, 1));
+    waiter = this.acquire(st, undefined, start, (t, code) => attempt(t, code, 1));
   }
 }
 

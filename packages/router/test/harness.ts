@@ -86,7 +86,7 @@ export async function startRouter(overrides: Record<string, unknown> = {}): Prom
     new Promise<{ status: number; body: any }>((res, rej) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const r = httpRequest(
-        { host: "127.0.0.1", port: controlPort, method, path, agent: false, headers: { Authorization: `Bearer ${tok}`, ...(data ? { "Content-Type": "application/json" } : {}) } },
+        { host: "127.0.0.1", port: controlPort, method, path, agent: false, headers: { Authorization: `Bearer ${tok}`, ...(data ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(data)) } : {}) } },
         (resp) => {
           let s = "";
           resp.on("data", (c) => (s += c));

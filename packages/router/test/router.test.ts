@@ -2,7 +2,7 @@
 // HTTP servers on 127.0.0.1.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { ensureBinary, get, raw, sleep, startBackend, startRouter, waitFor, type Backend, type Router } from "./harness";
 
 jest.setTimeout(30_000);
@@ -191,7 +191,7 @@ describe("balancing, queue and booting", () => {
     expect(b.requests[0].url).toBe("/early");
   });
 
-  test("held requests with no dyno in time get H14; full dynos get H11 (queue full) and H20 (deadline)", async () => {
+  test("held requests with no dyno in time get H14; busy dynos get H11 (queue full, and the queue deadline)", async () => {
     await app("never", { domains: ["never.example"], timeouts: { queueMs: 300 } });
     const t0 = Date.now();
     const res = await get(r.port, "never.example");
@@ -210,9 +210,24 @@ describe("balancing, queue and booting", () => {
     expect(c.status).toBe(503);
     await r.logLine(/code=H11 desc="Backlog too deep" method=GET path="\/c"/);
     expect((await bq).status).toBe(503);
-    await r.logLine(/code=H20 .*path="\/b"/);
+    await r.logLine(/code=H11 desc="Backlog too deep" method=GET path="\/b" .*dyno=none /);
+    expect(r.logs.some((l) => /code=H20 .*host=busy\.example/.test(l))).toBe(false); // no dyno was booting
     expect((await a).status).toBe(200);
     expect(slow.hits).toBe(1);
+  });
+
+  test("H12 counts from arrival: time spent in the queue is part of the first-byte timeout", async () => {
+    // web.1 answers after 800 ms and takes one request at a time; the first-byte timeout is 1000 ms.
+    const b = await backend((_q, s) => setTimeout(() => s.end("ok"), 800));
+    await app("arrival", { domains: ["arrival.example"], timeouts: { firstByteMs: 1000, queueMs: 5000 } });
+    await dyno("arrival", "web.1", { address: b.address, concurrency: 1 });
+    const first = get(r.port, "arrival.example", "/first");
+    await waitFor("first at the dyno", () => b.hits === 1);
+    // Queued ~800 ms behind /first, then 800 ms at the dyno: past 1000 ms from arrival.
+    const second = await get(r.port, "arrival.example", "/second");
+    expect(second.status).toBe(503);
+    expect((await first).status).toBe(200);
+    await r.logLine(/code=H12 desc="Request timeout" method=GET path="\/second" .*dyno=web\.1 /);
   });
 
   test("queued requests go to the dyno as soon as it has room, never past its cap", async () => {
@@ -369,13 +384,114 @@ describe("dyno registration", () => {
     await dyno("drain", "web.1", { address: b.address });
     const inflight = get(r.port, "drain.example", "/slow");
     await sleep(150);
-    expect((await r.api("DELETE", "/v1/apps/drain/dynos/web.1")).status).toBe(200);
+    expect((await r.api("DELETE", "/v1/apps/drain/dynos/web.1", { address: b.address })).status).toBe(200);
     const after = await get(r.port, "drain.example", "/new");
     expect(after.status).toBe(503);
     const res = await inflight;
     expect(res.status).toBe(200);
     expect(res.body).toBe("done");
     expect(b.hits).toBe(1);
+  });
+
+  test("a late DELETE from the dyno's old host does not remove its new registration", async () => {
+    const oldHost = await backend();
+    const newHost = await backend((_q, s) => s.end("new"));
+    await app("moved", { domains: ["moved.example"], holdWhenEmpty: false });
+    await dyno("moved", "web.1", { address: oldHost.address });
+    await dyno("moved", "web.1", { address: newHost.address }); // rescheduled to another host
+    const late = await r.api("DELETE", "/v1/apps/moved/dynos/web.1", { address: oldHost.address });
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatch(/registered at 127\.0\.0\.1:\d+/);
+    const nameOnly = await r.api("DELETE", "/v1/apps/moved/dynos/web.1");
+    expect(nameOnly.status).toBe(400);
+    expect(nameOnly.body.error).toMatch(/address/);
+    expect((await r.api("GET", "/v1/apps/moved")).body.dynos).toMatchObject([{ dyno: "web.1", address: newHost.address }]);
+    expect((await get(r.port, "moved.example")).body).toBe("new");
+    expect((await r.api("DELETE", "/v1/apps/moved/dynos/web.1", { address: newHost.address })).status).toBe(200);
+    expect((await get(r.port, "moved.example")).status).toBe(503);
+    expect(oldHost.hits).toBe(0);
+  });
+});
+
+/** A dyno that answers an upgrade request with a plain 200 and keeps the connection, answering
+ * anything else sent on it with "hostile" (`preload`: that answer is sent right after the 200). */
+async function hostileDyno(first: string, preload: boolean): Promise<{ address: string; heads: string[]; server: NetServer }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const hostile = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile";
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+    let buf = "";
+    s.on("data", (c) => {
+      buf += c.toString("latin1");
+      for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, i);
+        buf = buf.slice(i + 4);
+        heads.push(head);
+        s.write(/^upgrade:/im.test(head) ? first + (preload ? hostile : "") : hostile);
+      }
+    });
+  });
+  server.on("close", () => { for (const s of sockets) s.destroy(); });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  hostileServers.push(server);
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, heads, server };
+}
+const hostileServers: NetServer[] = [];
+afterAll(() => { for (const s of hostileServers) s.close(); });
+
+/** One client connection: sends `first`, then `second` once the answer to `first` is complete
+ * (`firstLength` bytes after its head), then collects everything until the router closes (or 3 s). */
+function twoOnOneConnection(first: string, firstLength: number, second: string): Promise<{ data: string; closed: boolean }> {
+  return new Promise((res) => {
+    const s = connect(r.port, "127.0.0.1");
+    let data = "";
+    let sent = false;
+    const done = (closed: boolean) => { clearTimeout(t); s.destroy(); res({ data, closed }); };
+    const t = setTimeout(() => done(false), 3000);
+    s.on("error", () => undefined);
+    s.on("close", () => done(true));
+    s.on("data", (c) => {
+      data += c.toString("latin1");
+      const end = data.indexOf("\r\n\r\n");
+      if (!sent && end >= 0 && data.length >= end + 4 + firstLength) {
+        sent = true;
+        s.write(second);
+      }
+    });
+    s.write(first);
+  });
+}
+
+describe("Upgrade answered without 101", () => {
+  const upgradeReq = (host: string) => `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  test.each([
+    ["200 with an empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, false],
+    ["200 with a body, then more answers on the same connection", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno", 2, true],
+  ])("%s: the client gets it as a normal response, then the connection closes and no later request reaches that dyno", async (_name, first, firstLength, preload) => {
+    const evil = await hostileDyno(first, preload);
+    const victim = await backend((_q, s) => s.end("victim"));
+    const tag = preload ? "talks" : "empty";
+    await app(`evil-${tag}`, { domains: [`evil-${tag}.example`] });
+    await dyno(`evil-${tag}`, "web.1", { address: evil.address });
+    await app(`victim-${tag}`, { domains: [`victim-${tag}.example`] });
+    await dyno(`victim-${tag}`, "web.1", { address: victim.address });
+    for (let i = 0; i < 5; i++) {
+      const out = await twoOnOneConnection(upgradeReq(`evil-${tag}.example`), firstLength, `GET /next HTTP/1.1\r\nHost: victim-${tag}.example\r\n\r\n`);
+      expect(out.data).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(out.data).toMatch(/\r\nConnection: close\r\n/i);
+      const body = out.data.slice(out.data.indexOf("\r\n\r\n") + 4);
+      expect(body).toBe(preload ? "no" : ""); // exactly the one response, nothing after it
+      expect(out.data).not.toMatch(/hostile/);
+      expect(out.closed).toBe(true);
+    }
+    for (let i = 0; i < 10; i++) expect((await get(r.port, `victim-${tag}.example`)).body).toBe("victim");
+    expect(evil.heads).toHaveLength(5);
+    expect(evil.heads.every((h) => /^GET \/ws /.test(h))).toBe(true);
+    expect(victim.hits).toBe(10 + 0);
+    await r.logLine(new RegExp(`method=GET path="/ws" host=evil-${tag}\\.example .*status=200 .*protocol=websocket`));
   });
 });
 
@@ -405,6 +521,28 @@ describe("WebSocket", () => {
     s.destroy();
     await r.logLine(/method=GET path="\/chat" host=ws\.example .*status=101 .*protocol=websocket/);
   });
+
+  test("Varnish's piped handshake (Connection: Upgrade, close) still switches; the dyno gets Connection: Upgrade", async () => {
+    const seen: string[] = [];
+    const b = await backend();
+    b.server.on("upgrade", (req, socket) => {
+      seen.push(String(req.headers.connection));
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhi");
+      socket.pipe(socket);
+    });
+    await app("wsclose", { domains: ["wsclose.example"] });
+    await dyno("wsclose", "web.1", { address: b.address });
+    const s = connect(r.port, "127.0.0.1");
+    let got = "";
+    s.on("data", (c) => (got += c.toString("latin1")));
+    s.write("GET /c HTTP/1.1\r\nHost: wsclose.example\r\nUpgrade: websocket\r\nConnection: Upgrade, close\r\n\r\n");
+    await waitFor("101 and the dyno's first bytes", () => got.endsWith("\r\n\r\nhi"));
+    s.write("ping");
+    await waitFor("echo", () => got.endsWith("hiping"));
+    s.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 101 /);
+    expect(seen).toEqual(["Upgrade"]);
+  });
 });
 
 describe("hostile input", () => {
@@ -431,6 +569,43 @@ describe("hostile input", () => {
     expect(status === undefined ? out.closed : Number(status) >= 400 && Number(status) < 500).toBe(true);
     expect(b.hits).toBe(before);
     expect((await get(r.port, "victim.example")).status).toBe(200);
+  });
+
+  test("several Host headers are refused (RFC 9112 §3.2) and never reach a dyno", async () => {
+    const b = await backend();
+    await app("twohosts", { domains: ["twohosts.example", "other.example"] });
+    await dyno("twohosts", "web.1", { address: b.address });
+    for (const second of ["other.example", "twohosts.example"]) {
+      for (const upgrade of ["", "Upgrade: websocket\r\nConnection: Upgrade\r\n"]) {
+        const out = await raw(r.port, `GET / HTTP/1.1\r\nHost: twohosts.example\r\nHost: ${second}\r\n${upgrade}\r\n`);
+        expect(out.data).toMatch(/^HTTP\/1\.1 400 /);
+        expect(out.closed).toBe(true);
+      }
+    }
+    expect(b.hits).toBe(0);
+  });
+
+  test("an absolute-form request is routed by its authority, which the dyno gets as Host (RFC 9112 §3.2.2)", async () => {
+    const a = await backend();
+    const b = await backend();
+    await app("abs-a", { domains: ["abs-a.example"] });
+    await dyno("abs-a", "web.1", { address: a.address });
+    await app("abs-b", { domains: ["abs-b.example"] });
+    await dyno("abs-b", "web.1", { address: b.address });
+    const out = await raw(r.port, "GET http://abs-b.example:8080/x?y=1 HTTP/1.1\r\nHost: abs-a.example\r\nConnection: close\r\n\r\n");
+    expect(out.data).toMatch(/^HTTP\/1\.1 200 /);
+    expect(a.hits).toBe(0);
+    expect(b.requests).toHaveLength(1);
+    expect(b.requests[0].url).toBe("/x?y=1");
+    expect(b.requests[0].rawHeaders.filter((_h, i) => i % 2 === 0 && /^host$/i.test(_h))).toHaveLength(1);
+    expect(b.requests[0].headers.host).toBe("abs-b.example:8080");
+    await r.logLine(/method=GET path="\/x\?y=1" host=abs-b\.example /);
+    for (const target of ["http://user@abs-b.example/", "ftp://abs-b.example/", "http:///nohost"]) {
+      const bad = await raw(r.port, `GET ${target} HTTP/1.1\r\nHost: abs-a.example\r\n\r\n`);
+      expect(bad.data).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect((await raw(r.port, "OPTIONS * HTTP/1.1\r\nHost: abs-a.example\r\n\r\n")).data).toMatch(/^HTTP\/1\.1 400 /);
+    expect(a.hits + b.hits).toBe(1);
   });
 
   test("a slowloris client is cut by the header timeout while others are served", async () => {
