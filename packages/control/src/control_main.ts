@@ -100,7 +100,7 @@ export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined
         routers: cfg.routers ?? [],
         routerToken: cfg.routerToken,
         ...(cfg.databaseAdminUrl ? { databaseAdminUrl: cfg.databaseAdminUrl } : {}),
-        ...(cfg.memcacheServers ? { memcacheServers: cfg.memcacheServers } : {}),
+        ...(cfg.addons ? { addons: cfg.addons } : {}),
         ...(cfg.bootTimeoutMs ? { bootTimeoutMs: cfg.bootTimeoutMs } : {}),
         reposDir: path.join(store.root, "repos"),
     });

@@ -1,5 +1,7 @@
 // The real Platform: dynoform-agent control APIs on the dyno hosts, dynoform-router control APIs
-// on the edge hosts, PostgreSQL (admin URL, through psql) on the data host. See README "Wiring".
+// on the edge hosts, add-ons on the data host: each app's Memcached through the data host's
+// `dynoform-addons` forced command (SSH, the add-ons key), PostgreSQL through psql and the admin
+// URL. Secrets go to child processes on stdin or in their environment, never in argv. See README "Wiring".
 //
 // Placement (placement.ts) is kept per app in <state>/placement/<app>.json. A rollout PUTs each
 // host's desired state (the agent replaces every changed dyno in place, preboot style: the old
@@ -27,12 +29,55 @@ export interface HttpPlatformConfig {
     routerToken: string;
     /** postgres://dynoform_admin:...@data:5432/postgres — per-app databases are made with it. */
     databaseAdminUrl?: string;
-    memcacheServers?: string;
+    /** The data host's add-on provisioning (per-app Memcached): SSH to its forced command dynoform-addons. */
+    addons?: AddonsSshConfig;
     /** Where bare repos live (removed with the app). */
     reposDir?: string;
     /** R10 at the agent is 60 s; the rollout gives up a little after. */
     bootTimeoutMs?: number;
     psql?: string;
+    /** The ssh client (default: ssh on PATH). */
+    ssh?: string;
+}
+
+export interface AddonsSshConfig {
+    /** The data host's private address. */
+    host: string;
+    port?: number;
+    /** root: the key's authorized_keys line there forces dynoform-addons and nothing else. */
+    user?: string;
+    /** The add-ons private key (root-only file). */
+    keyFile: string;
+    /** The data host's pinned host key; any other key is refused. */
+    knownHostsFile: string;
+}
+
+/** The ssh arguments for one dynoform-addons call: key file, pinned host key, no prompts, no user config. */
+export function addonsSshArgs(a: AddonsSshConfig, words: string[]): string[] {
+    return [
+        "-F", "/dev/null",
+        "-i", a.keyFile,
+        "-o", "IdentitiesOnly=yes",
+        "-o", "BatchMode=yes",
+        "-o", `UserKnownHostsFile=${a.knownHostsFile}`,
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=10",
+        "-p", String(a.port ?? 22),
+        "-l", a.user ?? "root",
+        a.host,
+        ...words,
+    ];
+}
+
+/** The config vars a dynoform-addons call printed (KEY=value lines); other lines are ignored. */
+export function parseAddonVars(stdout: string, keys: string[]): Record<string, string> {
+    const vars: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+        const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+        if (m && keys.includes(m[1])) vars[m[1]] = m[2];
+    }
+    return vars;
 }
 
 interface AgentDyno {
@@ -459,46 +504,79 @@ export class HttpPlatform implements Platform {
         );
     }
 
-    private psql(sql: string, vars: Record<string, string>): Promise<string> {
-        const url = this.cfg.databaseAdminUrl;
-        if (!url) return Promise.reject(new PlatformError("no databaseAdminUrl configured for add-ons"));
+    /** Runs `file args` with `stdin`; resolves stdout, rejects with `what: <stderr>` on failure. */
+    private runChild(what: string, file: string, args: string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<string> {
         return new Promise((resolve, reject) => {
-            const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...Object.entries(vars).flatMap(([k, v]) => ["-v", `${k}=${v}`])];
-            const child = spawn(this.cfg.psql ?? "psql", args, { stdio: ["pipe", "pipe", "pipe"] });
+            const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
             child.stderr.on("data", (d) => (stderr += d));
-            child.on("error", (e) => reject(new PlatformError(`psql: ${e.message} (install postgresql-client on the control host)`)));
-            child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new PlatformError(`PostgreSQL add-on: ${stderr.trim() || `psql exited with ${code}`}`))));
-            child.stdin.end(sql);
+            child.on("error", (e) => reject(new PlatformError(`${what}: ${e.message}`)));
+            child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new PlatformError(`${what}: ${stderr.trim() || `${file} exited with ${code}`}`))));
+            child.stdin.on("error", () => undefined); // a child that exits early: its exit code tells
+            child.stdin.end(stdin);
+        });
+    }
+
+    /** A dynoform-addons verb on the data host; secrets go on stdin. */
+    private addons(words: string[], stdin = ""): Promise<string> {
+        const a = this.cfg.addons;
+        if (!a) return Promise.reject(new PlatformError("no add-ons host configured"));
+        return this.runChild(`Memcached add-on (data host ${a.host})`, this.cfg.ssh ?? "ssh", addonsSshArgs(a, words), stdin);
+    }
+
+    /** psql as the admin role: the password in the child's environment, the SQL and its variables on stdin. */
+    private psql(sql: string, vars: Record<string, string>): Promise<string> {
+        const url = this.cfg.databaseAdminUrl;
+        if (!url) return Promise.reject(new PlatformError("no databaseAdminUrl configured for add-ons"));
+        const admin = new URL(url);
+        const password = decodeURIComponent(admin.password);
+        admin.password = "";
+        for (const [k, v] of Object.entries(vars)) if (!/^[A-Za-z0-9_]+$/.test(v)) return Promise.reject(new PlatformError(`psql: unsafe value for ${k}`));
+        const sets = Object.entries(vars).map(([k, v]) => `\\set ${k} '${v}'\n`).join("");
+        return this.runChild("PostgreSQL add-on", this.cfg.psql ?? "psql", [admin.toString(), "-X", "-q", "-v", "ON_ERROR_STOP=1"], sets + sql, { ...process.env, PGPASSWORD: password }).catch((err: Error) => {
+            throw new PlatformError(/ENOENT/.test(err.message) ? `${err.message} (install postgresql-client on the control host)` : err.message);
         });
     }
 
     async provisionAddons(app: string): Promise<Record<string, string>> {
         const vars: Record<string, string> = {};
-        if (this.cfg.databaseAdminUrl) {
-            const admin = new URL(this.cfg.databaseAdminUrl);
-            const name = `app_${app.replace(/-/g, "_")}`;
-            const password = randomBytes(18).toString("hex");
-            await this.psql(
-                [
-                    `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`,
-                    `SELECT format('ALTER ROLE %I PASSWORD %L', :'name', :'pw') \\gexec`,
-                    `SELECT format('GRANT %I TO CURRENT_USER', :'name') WHERE NOT pg_has_role(CURRENT_USER, :'name', 'MEMBER') \\gexec`,
-                    `SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \\gexec`,
-                    `SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec`,
-                    "",
-                ].join("\n"),
-                { name, pw: password },
-            );
-            vars.DATABASE_URL = `postgres://${name}:${password}@${admin.hostname}:${admin.port || "5432"}/${name}`;
+        const undo: (() => Promise<void>)[] = [];
+        try {
+            if (this.cfg.addons) {
+                const password = randomBytes(24).toString("hex");
+                const out = parseAddonVars(await this.addons(["memcache-create", app], `${password}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
+                undo.push(() => this.addons(["memcache-destroy", app]).then(() => undefined));
+                if (!out.MEMCACHE_SERVERS || !out.MEMCACHE_USERNAME) throw new PlatformError(`Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host`);
+                Object.assign(vars, out, { MEMCACHE_PASSWORD: password });
+            }
+            if (this.cfg.databaseAdminUrl) {
+                const admin = new URL(this.cfg.databaseAdminUrl);
+                const name = `app_${app.replace(/-/g, "_")}`;
+                const password = randomBytes(18).toString("hex");
+                await this.psql(
+                    [
+                        `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`,
+                        `SELECT format('ALTER ROLE %I PASSWORD %L', :'name', :'pw') \\gexec`,
+                        `SELECT format('GRANT %I TO CURRENT_USER', :'name') WHERE NOT pg_has_role(CURRENT_USER, :'name', 'MEMBER') \\gexec`,
+                        `SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \\gexec`,
+                        `SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec`,
+                        "",
+                    ].join("\n"),
+                    { name, pw: password },
+                );
+                vars.DATABASE_URL = `postgres://${name}:${password}@${admin.hostname}:${admin.port || "5432"}/${name}`;
+            }
+            return vars;
+        } catch (err) {
+            for (const u of undo.reverse()) await u().catch(() => undefined);
+            throw err;
         }
-        if (this.cfg.memcacheServers) vars.MEMCACHE_SERVERS = this.cfg.memcacheServers;
-        return vars;
     }
 
     async deprovisionAddons(app: string): Promise<void> {
+        if (this.cfg.addons) await this.addons(["memcache-destroy", app]);
         if (!this.cfg.databaseAdminUrl) return;
         const name = `app_${app.replace(/-/g, "_")}`;
         await this.psql(

@@ -57,7 +57,7 @@ export interface Platform {
     /** A one-off dyno of `release` (type "run", or "release" for the release phase). */
     runOneOff(app: string, release: Release, command: string, io: OneOffIo, type?: "run" | "release"): Promise<{ dyno: string; exitCode: number }>;
     logs(app: string, opts: LogsOptions, out: (line: string) => void): Promise<void>;
-    /** Create the app's PostgreSQL database + role and return the config vars to set (DATABASE_URL, MEMCACHE_SERVERS). */
+    /** Create the app's add-ons (PostgreSQL database + role, its own Memcached) and return the config vars to set (DATABASE_URL, MEMCACHE_SERVERS/_USERNAME/_PASSWORD). */
     provisionAddons(app: string): Promise<Record<string, string>>;
     deprovisionAddons(app: string): Promise<void>;
     /** Stop every dyno of the app and forget its routes (apps:destroy). */
