@@ -23,8 +23,7 @@ export interface ControlPlaneArgs {
     agentToken: pulumi.Input<string>;
     routerUrls: pulumi.Input<string>[];
     routerToken: pulumi.Input<string>;
-    databaseAdminUrl: pulumi.Input<string>;
-    /** The data host's add-on provisioning over SSH (its forced command dynoform-addons). */
+    /** The data host's add-on provisioning (Memcached, PostgreSQL) over SSH: its forced command dynoform-addons. */
     addons: AddonsAccess;
     binary: ServiceBinary;
     /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
@@ -151,8 +150,8 @@ export class ControlPlane extends pulumi.ComponentResource {
         );
         this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
         const configJson = pulumi
-            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.databaseAdminUrl, args.addons.host, args.addons.port])
-            .apply(([address, agents, agentToken, routers, routerToken, databaseAdminUrl, addonsHost, addonsPort]) =>
+            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.addons.host, args.addons.port])
+            .apply(([address, agents, agentToken, routers, routerToken, addonsHost, addonsPort]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -166,7 +165,6 @@ export class ControlPlane extends pulumi.ComponentResource {
                         agentToken,
                         routers,
                         routerToken,
-                        databaseAdminUrl,
                         addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },
                     },
                     null,

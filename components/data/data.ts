@@ -29,12 +29,16 @@ export function pgHbaRejects(addresses: string[]): string {
     return addresses.map((a) => `host    all       all   ${a}/32  reject`).join("\n");
 }
 
-/** SQL run as postgres: the platform's admin role (creates per-app databases and roles). */
+/** SQL run as postgres: the operators' admin role (stack output databaseAdminUrl); apps' databases are made by dynoform-addons. */
 export const ADMIN_ROLE_SCRIPT = [
     "set -e",
-    'runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -v pw="$DYNOFORM_ADMIN_PASSWORD" <<\'SQL\'',
+    // The password reaches psql through its environment (\getenv), not its arguments.
+    "runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q <<'SQL'",
+    "\\getenv pw DYNOFORM_ADMIN_PASSWORD",
     `SELECT 'CREATE ROLE ${ADMIN_ROLE} LOGIN CREATEDB CREATEROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ADMIN_ROLE}') \\gexec`,
     `SELECT format('ALTER ROLE ${ADMIN_ROLE} PASSWORD %L', :'pw') \\gexec`,
+    // Apps' databases are made by dynoform-addons as postgres; the admin role is a member of no app role.
+    `SELECT format('REVOKE %I FROM ${ADMIN_ROLE}', r.rolname) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = '${ADMIN_ROLE}') \\gexec`,
     "SQL",
 ].join("\n");
 
@@ -107,26 +111,6 @@ export class Data extends pulumi.ComponentResource {
             { connection, create: "systemctl daemon-reload && systemctl try-restart 'dynoform-memcached@*.service'", triggers: [memcachedUnit.sha256] },
             { parent: this, dependsOn: [memcachedUnit] },
         );
-        const addonsScript = new RemoteFile(
-            `${name}-addons-command`,
-            {
-                connection,
-                path: ADDONS_COMMAND,
-                mode: "0700",
-                content: renderOutput("data/dynoform-addons", { listenAddress: args.host.privateAddress, firstPort: MEMCACHED_PORTS.first, lastPort: MEMCACHED_PORTS.last }),
-            },
-            { parent: this, dependsOn: [packages, memcachedUnit] },
-        );
-        new RemoteCommand(
-            `${name}-addons-key`,
-            {
-                connection,
-                create: pulumi.all([args.addonsPublicKey, args.controlAddress]).apply(([key, address]) => addonsKeyScript(addonsAuthorizedKeyLine(key, address))),
-                delete: addonsKeyDeleteScript(),
-            },
-            { parent: this, dependsOn: [addonsScript] },
-        );
-
         const pgDir = `/etc/postgresql/${POSTGRES_VERSION}/main`;
         const pgConf = new RemoteFile(
             `${name}-postgresql-conf`,
@@ -164,15 +148,24 @@ export class Data extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [postgres] },
         );
-        new RemoteFile(
-            `${name}-pg-app-helper`,
+        const addonsScript = new RemoteFile(
+            `${name}-addons-command`,
             {
                 connection,
-                path: "/usr/local/sbin/dynoform-pg-app",
-                mode: "0755",
-                content: renderOutput("postgresql/dynoform-pg-app", { listenAddress: args.host.privateAddress }),
+                path: ADDONS_COMMAND,
+                mode: "0700",
+                content: renderOutput("data/dynoform-addons", { listenAddress: args.host.privateAddress, firstPort: MEMCACHED_PORTS.first, lastPort: MEMCACHED_PORTS.last }),
             },
-            { parent: this, dependsOn: [adminRole] },
+            { parent: this, dependsOn: [packages, memcachedUnit, adminRole] },
+        );
+        new RemoteCommand(
+            `${name}-addons-key`,
+            {
+                connection,
+                create: pulumi.all([args.addonsPublicKey, args.controlAddress]).apply(([key, address]) => addonsKeyScript(addonsAuthorizedKeyLine(key, address))),
+                delete: addonsKeyDeleteScript(),
+            },
+            { parent: this, dependsOn: [addonsScript] },
         );
 
         this.databaseAdminUrl = pulumi.secret(pulumi.interpolate`postgres://${ADMIN_ROLE}:${args.adminPassword}@${args.host.privateAddress}:5432/postgres`);

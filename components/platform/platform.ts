@@ -118,7 +118,6 @@ export class Platform extends pulumi.ComponentResource {
                 agentToken: agentToken.value,
                 routerUrls,
                 routerToken: routerToken.value,
-                databaseAdminUrl: data.databaseAdminUrl,
                 addons: {
                     host: dataHost.privateAddress,
                     port: dataHost.ssh.apply((c) => c.port),

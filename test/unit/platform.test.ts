@@ -141,7 +141,6 @@ test("the data host gets postgresql, no shared memcached, and per-app memcached 
         "/etc/postgresql/15/main/pg_hba.conf",
         "/etc/systemd/system/dynoform-memcached@.service",
         "/usr/local/sbin/dynoform-addons",
-        "/usr/local/sbin/dynoform-pg-app",
     ]);
     const services = on("data-1").filter((c) => c.type.endsWith("remote:Service"));
     expect(services.map((c) => [c.inputs.unit, c.inputs.enabled])).toEqual([
@@ -162,6 +161,11 @@ test("the data host gets postgresql, no shared memcached, and per-app memcached 
     expect(restart.inputs.create).toContain("systemctl try-restart 'dynoform-memcached@*.service'");
     const hba = on("data-1").find((c) => c.inputs.path?.toString().endsWith("pg_hba.conf"))!;
     expect(hba.inputs.content).toContain("10.213.7.1/32  reject");
+    // The operators' admin role: its password through psql's environment, member of no app role.
+    const admin = String(on("data-1").find((c) => c.name === "data-1-postgresql-admin")!.inputs.create);
+    expect(admin).toContain("\\getenv pw DYNOFORM_ADMIN_PASSWORD\n");
+    expect(admin).not.toMatch(/-v pw=/);
+    expect(admin).toContain("SELECT format('REVOKE %I FROM dynoform_admin', r.rolname)");
 });
 
 test("the control host gets the add-ons key (root-only, a secret), the data host's pinned key, and where to reach it", () => {
@@ -173,6 +177,7 @@ test("the control host gets the add-ons key (root-only, a secret), the data host
     const config = JSON.parse(String(secretValue(on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!.inputs.content)));
     expect(config.addons).toEqual({ host: "10.213.7.30", port: 22, user: "root", keyFile: "/etc/dynoform/addons.key", knownHostsFile: "/etc/dynoform/addons.known_hosts" });
     expect(config).not.toHaveProperty("memcacheServers");
+    expect(config).not.toHaveProperty("databaseAdminUrl"); // apps' databases are made on the data host
     // The private key appears nowhere but in its own file.
     for (const c of created) if (c.inputs.path !== "/etc/dynoform/addons.key") expect(JSON.stringify(c.inputs)).not.toContain("ADDONS-PRIVATE");
 });

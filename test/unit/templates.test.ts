@@ -60,10 +60,6 @@ describe("templates", () => {
         expect(hba).toMatchSnapshot();
     });
 
-    test("per-app database helper", () => {
-        expect(render("postgresql/dynoform-pg-app", { listenAddress: "10.213.1.30" })).toMatchSnapshot();
-    });
-
     test("self-signed certificate covers the platform domain and its apps", () => {
         expect(selfSignedCertificateCommand("dynoform.test")).toContain('subjectAltName=DNS:dynoform.test,DNS:*.dynoform.test');
     });

@@ -99,7 +99,6 @@ export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined
         agentToken: cfg.agentToken,
         routers: cfg.routers ?? [],
         routerToken: cfg.routerToken,
-        ...(cfg.databaseAdminUrl ? { databaseAdminUrl: cfg.databaseAdminUrl } : {}),
         ...(cfg.addons ? { addons: cfg.addons } : {}),
         ...(cfg.bootTimeoutMs ? { bootTimeoutMs: cfg.bootTimeoutMs } : {}),
         reposDir: path.join(store.root, "repos"),

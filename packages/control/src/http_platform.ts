@@ -1,7 +1,7 @@
 // The real Platform: dynoform-agent control APIs on the dyno hosts, dynoform-router control APIs
-// on the edge hosts, add-ons on the data host: each app's Memcached through the data host's
-// `dynoform-addons` forced command (SSH, the add-ons key), PostgreSQL through psql and the admin
-// URL. Secrets go to child processes on stdin or in their environment, never in argv. See README "Wiring".
+// on the edge hosts, add-ons on the data host: each app's Memcached and PostgreSQL database through
+// the data host's `dynoform-addons` forced command (SSH with the add-ons key; passwords on stdin,
+// never in argv). See README "Wiring".
 //
 // Placement (placement.ts) is kept per app in <state>/placement/<app>.json. A rollout PUTs each
 // host's desired state (the agent replaces every changed dyno in place, preboot style: the old
@@ -27,15 +27,12 @@ export interface HttpPlatformConfig {
     /** Router control API base URLs (http://10.0.0.10:8081). */
     routers: string[];
     routerToken: string;
-    /** postgres://dynoform_admin:...@data:5432/postgres — per-app databases are made with it. */
-    databaseAdminUrl?: string;
-    /** The data host's add-on provisioning (per-app Memcached): SSH to its forced command dynoform-addons. */
+    /** The data host's add-on provisioning (per-app Memcached and PostgreSQL): SSH to its forced command dynoform-addons. */
     addons?: AddonsSshConfig;
     /** Where bare repos live (removed with the app). */
     reposDir?: string;
     /** R10 at the agent is 60 s; the rollout gives up a little after. */
     bootTimeoutMs?: number;
-    psql?: string;
     /** The ssh client (default: ssh on PATH). */
     ssh?: string;
 }
@@ -505,9 +502,9 @@ export class HttpPlatform implements Platform {
     }
 
     /** Runs `file args` with `stdin`; resolves stdout, rejects with `what: <stderr>` on failure. */
-    private runChild(what: string, file: string, args: string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<string> {
+    private runChild(what: string, file: string, args: string[], stdin: string): Promise<string> {
         return new Promise((resolve, reject) => {
-            const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
+            const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
@@ -520,54 +517,31 @@ export class HttpPlatform implements Platform {
     }
 
     /** A dynoform-addons verb on the data host; secrets go on stdin. */
-    private addons(words: string[], stdin = ""): Promise<string> {
+    private addons(words: string[], stdin = "", what = "Memcached add-on"): Promise<string> {
         const a = this.cfg.addons;
         if (!a) return Promise.reject(new PlatformError("no add-ons host configured"));
-        return this.runChild(`Memcached add-on (data host ${a.host})`, this.cfg.ssh ?? "ssh", addonsSshArgs(a, words), stdin);
+        return this.runChild(`${what} (data host ${a.host})`, this.cfg.ssh ?? "ssh", addonsSshArgs(a, words), stdin);
     }
 
-    /** psql as the admin role: the password in the child's environment, the SQL and its variables on stdin. */
-    private psql(sql: string, vars: Record<string, string>): Promise<string> {
-        const url = this.cfg.databaseAdminUrl;
-        if (!url) return Promise.reject(new PlatformError("no databaseAdminUrl configured for add-ons"));
-        const admin = new URL(url);
-        const password = decodeURIComponent(admin.password);
-        admin.password = "";
-        for (const [k, v] of Object.entries(vars)) if (!/^[A-Za-z0-9_]+$/.test(v)) return Promise.reject(new PlatformError(`psql: unsafe value for ${k}`));
-        const sets = Object.entries(vars).map(([k, v]) => `\\set ${k} '${v}'\n`).join("");
-        return this.runChild("PostgreSQL add-on", this.cfg.psql ?? "psql", [admin.toString(), "-X", "-q", "-v", "ON_ERROR_STOP=1"], sets + sql, { ...process.env, PGPASSWORD: password }).catch((err: Error) => {
-            throw new PlatformError(/ENOENT/.test(err.message) ? `${err.message} (install postgresql-client on the control host)` : err.message);
-        });
-    }
-
+    /**
+     * The app's own Memcached and PostgreSQL database, made on the data host by dynoform-addons; the
+     * passwords are made here and sent on stdin. A failure undoes what was made.
+     */
     async provisionAddons(app: string): Promise<Record<string, string>> {
+        if (!this.cfg.addons) return {};
         const vars: Record<string, string> = {};
-        const undo: (() => Promise<void>)[] = [];
+        const undo: (() => Promise<unknown>)[] = [];
         try {
-            if (this.cfg.addons) {
-                const password = randomBytes(24).toString("hex");
-                const out = parseAddonVars(await this.addons(["memcache-create", app], `${password}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
-                undo.push(() => this.addons(["memcache-destroy", app]).then(() => undefined));
-                if (!out.MEMCACHE_SERVERS || !out.MEMCACHE_USERNAME) throw new PlatformError(`Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host`);
-                Object.assign(vars, out, { MEMCACHE_PASSWORD: password });
-            }
-            if (this.cfg.databaseAdminUrl) {
-                const admin = new URL(this.cfg.databaseAdminUrl);
-                const name = `app_${app.replace(/-/g, "_")}`;
-                const password = randomBytes(18).toString("hex");
-                await this.psql(
-                    [
-                        `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`,
-                        `SELECT format('ALTER ROLE %I PASSWORD %L', :'name', :'pw') \\gexec`,
-                        `SELECT format('GRANT %I TO CURRENT_USER', :'name') WHERE NOT pg_has_role(CURRENT_USER, :'name', 'MEMBER') \\gexec`,
-                        `SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \\gexec`,
-                        `SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec`,
-                        "",
-                    ].join("\n"),
-                    { name, pw: password },
-                );
-                vars.DATABASE_URL = `postgres://${name}:${password}@${admin.hostname}:${admin.port || "5432"}/${name}`;
-            }
+            const memcachePassword = randomBytes(24).toString("hex");
+            const memcache = parseAddonVars(await this.addons(["memcache-create", app], `${memcachePassword}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
+            undo.push(() => this.addons(["memcache-destroy", app]));
+            if (!memcache.MEMCACHE_SERVERS || !memcache.MEMCACHE_USERNAME) throw new PlatformError("Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host");
+            Object.assign(vars, memcache, { MEMCACHE_PASSWORD: memcachePassword });
+
+            const pg = parseAddonVars(await this.addons(["pg-create", app], `${randomBytes(18).toString("hex")}\n`, "PostgreSQL add-on"), ["DATABASE_URL"]);
+            undo.push(() => this.addons(["pg-destroy", app], "", "PostgreSQL add-on"));
+            if (!pg.DATABASE_URL) throw new PlatformError("PostgreSQL add-on: no DATABASE_URL from the data host");
+            vars.DATABASE_URL = pg.DATABASE_URL;
             return vars;
         } catch (err) {
             for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -576,13 +550,9 @@ export class HttpPlatform implements Platform {
     }
 
     async deprovisionAddons(app: string): Promise<void> {
-        if (this.cfg.addons) await this.addons(["memcache-destroy", app]);
-        if (!this.cfg.databaseAdminUrl) return;
-        const name = `app_${app.replace(/-/g, "_")}`;
-        await this.psql(
-            [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'name') \\gexec`, `SELECT format('DROP ROLE IF EXISTS %I', :'name') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`, ""].join("\n"),
-            { name },
-        );
+        if (!this.cfg.addons) return;
+        await this.addons(["memcache-destroy", app]);
+        await this.addons(["pg-destroy", app], "", "PostgreSQL add-on");
     }
 
     async stopAll(app: string): Promise<void> {

@@ -1,6 +1,6 @@
-// HttpPlatform's add-ons: each app's Memcached through the data host's dynoform-addons (over ssh,
-// here a fake ssh that runs a fake forced command), PostgreSQL through psql (a fake psql). What
-// matters: the config vars apps get, undo on failure, and that no secret is in any child's argv.
+// HttpPlatform's add-ons: each app's Memcached and database through the data host's dynoform-addons
+// (over ssh; here a fake ssh that runs a fake forced command). What matters: the config vars apps
+// get, undo on failure, and that no secret is in any child's argv.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -43,22 +43,12 @@ SSH_ORIGINAL_COMMAND="$*" exec "${dir}/dynoform-addons"
         `#!/bin/sh
 set -eu
 echo "$SSH_ORIGINAL_COMMAND" >> "${dir}/addons.calls"
-[ ! -f "${dir}/addons.fail" ] || { echo "dynoform-addons: no free port in 11300-11999" >&2; exit 2; }
 set -- $SSH_ORIGINAL_COMMAND
+[ ! -f "${dir}/$1.fail" ] || { echo "dynoform-addons: $1 failed on purpose" >&2; exit 2; }
 case "$1" in
-  memcache-create) cat > "${dir}/addons.stdin"; echo "MEMCACHE_SERVERS=10.0.0.30:11300"; echo "MEMCACHE_USERNAME=$2"; echo "noise=ignored" ;;
+  memcache-create) cat > "${dir}/memcache.stdin"; echo "MEMCACHE_SERVERS=10.0.0.30:11300"; echo "MEMCACHE_USERNAME=$2"; echo "noise=ignored" ;;
+  pg-create) read -r pw; printf '%s\\n' "$pw" > "${dir}/pg.stdin"; echo "DATABASE_URL=postgres://app_$2:$pw@10.0.0.30:5432/app_$2" ;;
 esac
-`,
-        { mode: 0o755 },
-    );
-    // psql: records its argv, whether it got a password in its environment, and the SQL on stdin.
-    fs.writeFileSync(
-        path.join(dir, "psql"),
-        `#!/bin/sh
-printf '%s\\n' "$@" > "${dir}/psql.argv"
-printf '%s' "\${PGPASSWORD:-}" > "${dir}/psql.pgpassword"
-cat >> "${dir}/psql.stdin"
-[ ! -f "${dir}/psql.fail" ] || { echo "ERROR: permission denied to create database" >&2; exit 1; }
 `,
         { mode: 0o755 },
     );
@@ -75,9 +65,7 @@ function platform(extra: Partial<HttpPlatformConfig> = {}): HttpPlatform {
         routers: [],
         routerToken: "t",
         addons: { host: "10.0.0.30", port: 22, user: "root", keyFile: "/etc/dynoform/addons.key", knownHostsFile: "/etc/dynoform/addons.known_hosts" },
-        databaseAdminUrl: "postgres://dynoform_admin:Adm1nPassw0rd@10.0.0.30:5432/postgres",
         ssh: path.join(dir, "ssh"),
-        psql: path.join(dir, "psql"),
         ...extra,
     });
 }
@@ -100,40 +88,42 @@ test("provisionAddons: the app's own Memcached (servers, username, password) and
     expect(vars.DATABASE_URL).toMatch(/^postgres:\/\/app_myapp:[0-9a-f]{36}@10\.0\.0\.30:5432\/app_myapp$/);
     const dbPassword = /:([0-9a-f]{36})@/.exec(vars.DATABASE_URL)![1];
 
-    expect(read("addons.calls")).toBe("memcache-create myapp\n");
-    expect(read("addons.stdin")).toBe(`${vars.MEMCACHE_PASSWORD}\n`); // the password travels on stdin
+    expect(read("addons.calls")).toBe("memcache-create myapp\npg-create myapp\n");
+    expect(read("memcache.stdin")).toBe(`${vars.MEMCACHE_PASSWORD}\n`); // the passwords travel on stdin
+    expect(read("pg.stdin")).toBe(`${dbPassword}\n`);
     expect(read("ssh.argv")).toContain("-i\n/etc/dynoform/addons.key\n");
-    expect(read("psql.pgpassword")).toBe("Adm1nPassw0rd"); // the admin password in psql's environment
-    expect(read("psql.stdin")).toContain(`\\set pw '${dbPassword}'\n`); // the app's in the SQL on stdin
-    expect(spawned.map((s) => path.basename(s.file))).toEqual(["ssh", "psql"]);
-    for (const secret of [vars.MEMCACHE_PASSWORD, dbPassword, "Adm1nPassw0rd"]) {
-        for (const s of spawned) expect([s.file, ...s.args].join(" ")).not.toContain(secret);
-        expect(read("ssh.argv")).not.toContain(secret);
-        expect(read("psql.argv")).not.toContain(secret);
+    expect(spawned.map((s) => path.basename(s.file))).toEqual(["ssh", "ssh"]);
+    for (const secret of [vars.MEMCACHE_PASSWORD, dbPassword]) {
+        for (const s of spawned) {
+            expect([s.file, ...s.args].join(" ")).not.toContain(secret);
+            expect(JSON.stringify(s.env ?? {})).not.toContain(secret);
+        }
     }
-    expect(read("psql.argv").split("\n")[0]).toBe("postgres://dynoform_admin@10.0.0.30:5432/postgres");
 });
 
-test("deprovisionAddons removes the app's Memcached, then its database", async () => {
+test("deprovisionAddons removes the app's Memcached and its database", async () => {
     await platform().deprovisionAddons("myapp");
-    expect(read("addons.calls")).toBe("memcache-destroy myapp\n");
-    expect(read("psql.stdin")).toContain("DROP DATABASE IF EXISTS");
-    expect(read("psql.stdin")).toContain("\\set name 'app_myapp'\n");
+    expect(read("addons.calls")).toBe("memcache-destroy myapp\npg-destroy myapp\n");
 });
 
 test("the data host refuses: apps:create fails with its reason and nothing is left", async () => {
-    fs.writeFileSync(path.join(dir, "addons.fail"), "");
-    await expect(platform().provisionAddons("myapp")).rejects.toThrow(new PlatformError("Memcached add-on (data host 10.0.0.30): dynoform-addons: no free port in 11300-11999"));
-    expect(fs.existsSync(path.join(dir, "psql.stdin"))).toBe(false);
+    fs.writeFileSync(path.join(dir, "memcache-create.fail"), "");
+    await expect(platform().provisionAddons("myapp")).rejects.toThrow(new PlatformError("Memcached add-on (data host 10.0.0.30): dynoform-addons: memcache-create failed on purpose"));
+    expect(read("addons.calls")).toBe("memcache-create myapp\n");
 });
 
 test("the database fails after the Memcached was made: the Memcached is destroyed again", async () => {
-    fs.writeFileSync(path.join(dir, "psql.fail"), "");
-    await expect(platform().provisionAddons("myapp")).rejects.toThrow(/PostgreSQL add-on: ERROR: permission denied/);
-    expect(read("addons.calls")).toBe("memcache-create myapp\nmemcache-destroy myapp\n");
+    fs.writeFileSync(path.join(dir, "pg-create.fail"), "");
+    await expect(platform().provisionAddons("myapp")).rejects.toThrow("PostgreSQL add-on (data host 10.0.0.30): dynoform-addons: pg-create failed on purpose");
+    expect(read("addons.calls")).toBe("memcache-create myapp\npg-create myapp\nmemcache-destroy myapp\n");
 });
 
-test("without an add-ons host (an old control.json) apps get no Memcached, and no shared one", async () => {
-    const vars = await platform({ addons: undefined }).provisionAddons("myapp");
-    expect(Object.keys(vars)).toEqual(["DATABASE_URL"]);
+test("the data host unreachable (ssh fails): the reason is ssh's", async () => {
+    await expect(platform({ ssh: "/nonexistent/ssh" }).provisionAddons("myapp")).rejects.toThrow(/Memcached add-on \(data host 10\.0\.0\.30\): spawn \/nonexistent\/ssh ENOENT/);
+});
+
+test("without an add-ons host (no data role wired) apps get no add-ons", async () => {
+    expect(await platform({ addons: undefined }).provisionAddons("myapp")).toEqual({});
+    await platform({ addons: undefined }).deprovisionAddons("myapp");
+    expect(spawned).toEqual([]);
 });
