@@ -18,7 +18,7 @@ import { AppStore, Domain, Formation, Release, SlugLayerRef } from "./app_store"
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
-import { DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
+import { ADDON_KINDS, AddonKind, DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
 
 export interface HttpPlatformConfig {
     /** Agent control API base URLs (http://10.0.0.21:5100). */
@@ -524,24 +524,27 @@ export class HttpPlatform implements Platform {
     }
 
     /**
-     * The app's own Memcached and PostgreSQL database, made on the data host by dynoform-addons; the
-     * passwords are made here and sent on stdin. A failure undoes what was made.
+     * The app's own Memcached and PostgreSQL database (or only `kinds`), made on the data host by
+     * dynoform-addons; the passwords are made here and sent on stdin. A failure undoes what was made.
      */
-    async provisionAddons(app: string): Promise<Record<string, string>> {
+    async provisionAddons(app: string, kinds: readonly AddonKind[] = ADDON_KINDS): Promise<Record<string, string>> {
         if (!this.cfg.addons) return {};
         const vars: Record<string, string> = {};
         const undo: (() => Promise<unknown>)[] = [];
         try {
-            const memcachePassword = randomBytes(24).toString("hex");
-            const memcache = parseAddonVars(await this.addons(["memcache-create", app], `${memcachePassword}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
-            undo.push(() => this.addons(["memcache-destroy", app]));
-            if (!memcache.MEMCACHE_SERVERS || !memcache.MEMCACHE_USERNAME) throw new PlatformError("Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host");
-            Object.assign(vars, memcache, { MEMCACHE_PASSWORD: memcachePassword });
-
-            const pg = parseAddonVars(await this.addons(["pg-create", app], `${randomBytes(18).toString("hex")}\n`, "PostgreSQL add-on"), ["DATABASE_URL"]);
-            undo.push(() => this.addons(["pg-destroy", app], "", "PostgreSQL add-on"));
-            if (!pg.DATABASE_URL) throw new PlatformError("PostgreSQL add-on: no DATABASE_URL from the data host");
-            vars.DATABASE_URL = pg.DATABASE_URL;
+            if (kinds.includes("memcache")) {
+                const memcachePassword = randomBytes(24).toString("hex");
+                const memcache = parseAddonVars(await this.addons(["memcache-create", app], `${memcachePassword}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
+                undo.push(() => this.addons(["memcache-destroy", app]));
+                if (!memcache.MEMCACHE_SERVERS || !memcache.MEMCACHE_USERNAME) throw new PlatformError("Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host");
+                Object.assign(vars, memcache, { MEMCACHE_PASSWORD: memcachePassword });
+            }
+            if (kinds.includes("postgresql")) {
+                const pg = parseAddonVars(await this.addons(["pg-create", app], `${randomBytes(18).toString("hex")}\n`, "PostgreSQL add-on"), ["DATABASE_URL"]);
+                undo.push(() => this.addons(["pg-destroy", app], "", "PostgreSQL add-on"));
+                if (!pg.DATABASE_URL) throw new PlatformError("PostgreSQL add-on: no DATABASE_URL from the data host");
+                vars.DATABASE_URL = pg.DATABASE_URL;
+            }
             return vars;
         } catch (err) {
             for (const u of undo.reverse()) await u().catch(() => undefined);
