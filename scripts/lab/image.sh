@@ -18,7 +18,7 @@ STACK_PACKAGES=(nginx varnish memcached sasl2-bin postgresql)
 # Bump when the recipe changes: an image of another version is rebuilt (when no machine uses it).
 IMAGE_VERSION=2
 # Bump when only the packages image's recipe changes.
-PACKAGES_IMAGE_VERSION=2
+PACKAGES_IMAGE_VERSION=3
 INCLUDE=openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates,libpam-systemd
 
 with_packages=0
