@@ -41,7 +41,6 @@ const platform = new Platform("dynoform", {
 export const edgeUrl = platform.edgeUrl;
 export const hosts = platform.hostAddresses;
 export const domain = platformConfig.domain;
-export const memcacheServers = platform.memcacheServers;
 export const databaseAdminUrl = platform.databaseAdminUrl;
 export const routerControlUrls = platform.routerControlUrls;
 export const agentUrls = platform.agentUrls;

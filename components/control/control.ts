@@ -24,13 +24,31 @@ export interface ControlPlaneArgs {
     agentToken: pulumi.Input<string>;
     routerUrls: pulumi.Input<string>[];
     routerToken: pulumi.Input<string>;
-    databaseAdminUrl: pulumi.Input<string>;
-    memcacheServers: pulumi.Input<string>;
+    /** The data host's add-on provisioning (Memcached, PostgreSQL) over SSH: its forced command dynoform-addons. */
+    addons: AddonsAccess;
     binary: ServiceBinary;
     /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
     extraCaCertificates?: string;
     /** Resources that must exist first (agents, routers, data). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface AddonsAccess {
+    /** The data host's private address. */
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    /** Its pinned host key ("ssh-ed25519 AAAA..."): the control host checks it (StrictHostKeyChecking). */
+    hostKey: pulumi.Input<string>;
+    /** The add-ons key (a Pulumi secret; written root-only). */
+    privateKey: pulumi.Input<string>;
+}
+
+export const ADDONS_KEY_FILE = "/etc/dynoform/addons.key";
+export const ADDONS_KNOWN_HOSTS_FILE = "/etc/dynoform/addons.known_hosts";
+
+/** known_hosts line for the data host (OpenSSH's [host]:port form off port 22). */
+export function knownHostsLine(host: string, port: number, hostKey: string): string {
+    return `${port === 22 ? host : `[${host}]:${port}`} ${hostKey.trim()}\n`;
 }
 
 /**
@@ -125,14 +143,20 @@ export class ControlPlane extends pulumi.ComponentResource {
             { connection, path: "/etc/sudoers.d/dynoform-control", content: render("control/sudoers", { binary: CONTROL_BINARY, gitUser: GIT_USER, buildUser: BUILD_USER }), mode: "0440" },
             { parent: this, dependsOn: [packages, users] },
         );
+        const addonsKey = new RemoteFile(`${name}-addons-key`, { connection, path: ADDONS_KEY_FILE, content: pulumi.secret(args.addons.privateKey), mode: "0600", owner: "root:root" }, { parent: this });
+        const addonsKnownHosts = new RemoteFile(
+            `${name}-addons-known-hosts`,
+            { connection, path: ADDONS_KNOWN_HOSTS_FILE, content: pulumi.all([args.addons.host, args.addons.port, args.addons.hostKey]).apply(([h, p, k]) => knownHostsLine(h, p, k)), mode: "0644" },
+            { parent: this },
+        );
         this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
         // Signs each slug's download token (packages/control/src/slug_access.ts). Only the control role
         // holds it: agents get one token per slug with the desired state, so a dyno host can fetch the
         // slugs it was sent and nothing else.
         const slugSigningKey = new GeneratedSecret(`${name}-slug-signing-key`, { bytes: 32 }, { parent: this });
         const configJson = pulumi
-            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.databaseAdminUrl, args.memcacheServers, slugSigningKey.value])
-            .apply(([address, agents, agentToken, routers, routerToken, databaseAdminUrl, memcacheServers, slugKey]) =>
+            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.addons.host, args.addons.port, slugSigningKey.value])
+            .apply(([address, agents, agentToken, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -147,8 +171,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         agentToken,
                         routers,
                         routerToken,
-                        databaseAdminUrl,
-                        memcacheServers,
+                        addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },
                     },
                     null,
                     2,
@@ -158,7 +181,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         new SystemdService(
             `${name}-service`,
             { connection, unit: "dynoform-control", unitFile: render("control/dynoform-control.service", {}), restartTriggers: [binary.sha256, config.sha256] },
-            { parent: this, dependsOn: [users, binary, config, sudoers, authorized, ...caDeps, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
+            { parent: this, dependsOn: [users, binary, config, sudoers, authorized, addonsKey, addonsKnownHosts, ...caDeps, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
         );
         this.gitHost = args.host.privateAddress;
         this.sshPort = args.host.ssh.apply((c) => c.port);

@@ -5,49 +5,99 @@ import { renderOutput } from "../templates/render";
 
 export const POSTGRES_VERSION = "15"; // Debian bookworm's
 export const ADMIN_ROLE = "dynoform_admin";
+/** The forced command of the control role's add-ons key (templates/data/dynoform-addons). */
+export const ADDONS_COMMAND = "/usr/local/sbin/dynoform-addons";
+/** Ports of the per-app Memcached instances (one each, picked by dynoform-addons). */
+export const MEMCACHED_PORTS = { first: 11300, last: 11999 } as const;
+const ADDONS_KEY_MARK = "dynoform-addons";
 
 export interface DataArgs {
     host: Host;
     privateSubnet: pulumi.Input<string>;
     /** Addresses inside the subnet that must not connect (the lab gateway: everything outside comes through it). */
     rejectAddresses: string[];
+    /** Memory cap of each app's Memcached (memcached -m), in MB. */
     memcachedMemoryMb: number;
     adminPassword: pulumi.Input<string>;
+    /** Public key of the control role's add-ons key: may run only dynoform-addons, as root. */
+    addonsPublicKey: pulumi.Input<string>;
+    /** The control host's private address: the only source the add-ons key is accepted from. */
+    controlAddress: pulumi.Input<string>;
 }
 
 export function pgHbaRejects(addresses: string[]): string {
     return addresses.map((a) => `host    all       all   ${a}/32  reject`).join("\n");
 }
 
-/** SQL run as postgres: the platform's admin role (creates per-app databases and roles). */
+/** SQL run as postgres: the operators' admin role (stack output databaseAdminUrl); apps' databases are made by dynoform-addons. */
 export const ADMIN_ROLE_SCRIPT = [
     "set -e",
-    'runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -v pw="$DYNOFORM_ADMIN_PASSWORD" <<\'SQL\'',
+    // The password reaches psql through its environment (\getenv), not its arguments.
+    "runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q <<'SQL'",
+    "\\getenv pw DYNOFORM_ADMIN_PASSWORD",
     `SELECT 'CREATE ROLE ${ADMIN_ROLE} LOGIN CREATEDB CREATEROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ADMIN_ROLE}') \\gexec`,
     `SELECT format('ALTER ROLE ${ADMIN_ROLE} PASSWORD %L', :'pw') \\gexec`,
+    // Apps' databases are made by dynoform-addons as postgres; the admin role is a member of no app role.
+    `SELECT format('REVOKE %I FROM ${ADMIN_ROLE}', r.rolname) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = '${ADMIN_ROLE}') \\gexec`,
     "SQL",
 ].join("\n");
 
+/** root's authorized_keys line for the add-ons key: forced command, no forwarding/pty, one source address. */
+export function addonsAuthorizedKeyLine(publicKey: string, controlAddress: string): string {
+    const key = publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
+    if (!/^ssh-ed25519 [A-Za-z0-9+/]+={0,3}$/.test(key)) throw new Error(`add-ons key: not an ed25519 public key: ${key.slice(0, 40)}`);
+    if (!/^[0-9a-fA-F.:]+$/.test(controlAddress)) throw new Error(`add-ons key: control address ${controlAddress} is not an IP address`);
+    return `restrict,from="${controlAddress}",command="${ADDONS_COMMAND}" ${key} ${ADDONS_KEY_MARK}`;
+}
+
 /**
- * The data role: PostgreSQL (scram-sha-256, private subnet only) and Memcached, both bound to
- * the host's private address.
+ * Puts the add-ons key's line into root's authorized_keys, replacing an older one (marked by its
+ * comment) and keeping every other line: the stack's own provisioning key lives in the same file.
+ */
+export function addonsKeyScript(line: string): string {
+    const file = "/root/.ssh/authorized_keys";
+    const drop = `grep -v ' ${ADDONS_KEY_MARK}$' ${file} > ${file}.dynoform || true`;
+    return [
+        "set -e",
+        "install -d -m 0700 /root/.ssh",
+        `touch ${file}`,
+        drop,
+        `printf '%s\\n' '${line}' >> ${file}.dynoform`,
+        `chmod 0600 ${file}.dynoform`,
+        `mv ${file}.dynoform ${file}`,
+    ].join("\n");
+}
+
+/** Removes the add-ons key's line (resource deleted). */
+export function addonsKeyDeleteScript(): string {
+    const file = "/root/.ssh/authorized_keys";
+    return `[ -f ${file} ] && { grep -v ' ${ADDONS_KEY_MARK}$' ${file} > ${file}.dynoform || true; chmod 0600 ${file}.dynoform; mv ${file}.dynoform ${file}; } || true`;
+}
+
+/**
+ * The data role: PostgreSQL (scram-sha-256, private subnet only) and one Memcached per app (SASL,
+ * made at apps:create through dynoform-addons), all bound to the host's private address.
  */
 export class Data extends pulumi.ComponentResource {
     public readonly databaseAdminUrl: pulumi.Output<string>;
-    public readonly memcacheServers: pulumi.Output<string>;
+    /** What the control role's add-ons key runs on this host. */
+    public readonly addonsCommand: pulumi.Output<string>;
 
     constructor(name: string, args: DataArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:data:Data", name, {}, opts);
         const connection = args.host.ssh;
-        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["postgresql", "memcached"] }, { parent: this });
+        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["postgresql", "memcached", "sasl2-bin"] }, { parent: this });
         const afterPackages = { parent: this, dependsOn: [packages] };
 
-        const memcachedConf = new RemoteFile(
-            `${name}-memcached-conf`,
+        // The package's shared, unauthenticated memcached.service stays off: any dyno could read,
+        // overwrite or flush every app's keys. Apps get their own instances (dynoform-memcached@APP).
+        new SystemdService(`${name}-memcached`, { connection, unit: "memcached", enabled: false }, afterPackages);
+        const memcachedUnit = new RemoteFile(
+            `${name}-memcached-unit`,
             {
                 connection,
-                path: "/etc/memcached.conf",
-                content: renderOutput("memcached/memcached.conf", {
+                path: "/etc/systemd/system/dynoform-memcached@.service",
+                content: renderOutput("memcached/dynoform-memcached@.service", {
                     listenAddress: args.host.privateAddress,
                     memoryMb: args.memcachedMemoryMb,
                     maxConnections: 1024,
@@ -55,8 +105,12 @@ export class Data extends pulumi.ComponentResource {
             },
             afterPackages,
         );
-        new SystemdService(`${name}-memcached`, { connection, unit: "memcached", restartTriggers: [memcachedConf.sha256] }, { parent: this, dependsOn: [memcachedConf] });
-
+        // A new memory size (or unit) reaches the running instances (their caches start empty).
+        new RemoteCommand(
+            `${name}-memcached-instances`,
+            { connection, create: "systemctl daemon-reload && systemctl try-restart 'dynoform-memcached@*.service'", triggers: [memcachedUnit.sha256] },
+            { parent: this, dependsOn: [memcachedUnit] },
+        );
         const pgDir = `/etc/postgresql/${POSTGRES_VERSION}/main`;
         const pgConf = new RemoteFile(
             `${name}-postgresql-conf`,
@@ -94,19 +148,28 @@ export class Data extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [postgres] },
         );
-        new RemoteFile(
-            `${name}-pg-app-helper`,
+        const addonsScript = new RemoteFile(
+            `${name}-addons-command`,
             {
                 connection,
-                path: "/usr/local/sbin/dynoform-pg-app",
-                mode: "0755",
-                content: renderOutput("postgresql/dynoform-pg-app", { listenAddress: args.host.privateAddress }),
+                path: ADDONS_COMMAND,
+                mode: "0700",
+                content: renderOutput("data/dynoform-addons", { listenAddress: args.host.privateAddress, firstPort: MEMCACHED_PORTS.first, lastPort: MEMCACHED_PORTS.last }),
             },
-            { parent: this, dependsOn: [adminRole] },
+            { parent: this, dependsOn: [packages, memcachedUnit, adminRole] },
+        );
+        new RemoteCommand(
+            `${name}-addons-key`,
+            {
+                connection,
+                create: pulumi.all([args.addonsPublicKey, args.controlAddress]).apply(([key, address]) => addonsKeyScript(addonsAuthorizedKeyLine(key, address))),
+                delete: addonsKeyDeleteScript(),
+            },
+            { parent: this, dependsOn: [addonsScript] },
         );
 
         this.databaseAdminUrl = pulumi.secret(pulumi.interpolate`postgres://${ADMIN_ROLE}:${args.adminPassword}@${args.host.privateAddress}:5432/postgres`);
-        this.memcacheServers = pulumi.interpolate`${args.host.privateAddress}:11211`;
-        this.registerOutputs({ databaseAdminUrl: this.databaseAdminUrl, memcacheServers: this.memcacheServers });
+        this.addonsCommand = pulumi.output(ADDONS_COMMAND);
+        this.registerOutputs({ databaseAdminUrl: this.databaseAdminUrl, addonsCommand: this.addonsCommand });
     }
 }

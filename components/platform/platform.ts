@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
+import { SshKeyPair } from "../control/ssh_keypair";
 import { Data } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
@@ -28,7 +29,6 @@ export class Platform extends pulumi.ComponentResource {
     public readonly edgeUrl: pulumi.Output<string>;
     public readonly hostAddresses: pulumi.Output<Record<string, string>>;
     public readonly databaseAdminUrl: pulumi.Output<string>;
-    public readonly memcacheServers: pulumi.Output<string>;
     public readonly routerControlUrls: pulumi.Output<string[]>;
     public readonly agentUrls: pulumi.Output<string[]>;
     public readonly routerToken: pulumi.Output<string>;
@@ -90,6 +90,10 @@ export class Platform extends pulumi.ComponentResource {
 
         const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24 }, { parent: this });
         const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
+        const controlSpec = hostsWithRole(config, "control")[0];
+        const controlHost = hostFor(controlSpec.name);
+        // The control role's key for the data host's add-on provisioning (forced command there).
+        const addonsKey = new SshKeyPair(`${name}-addons-key`, { comment: "dynoform-addons" }, { parent: this });
         const data = new Data(
             dataHost.name,
             {
@@ -98,12 +102,12 @@ export class Platform extends pulumi.ComponentResource {
                 rejectAddresses: config.untrustedAddresses,
                 memcachedMemoryMb: config.memcachedMemoryMb,
                 adminPassword: adminPassword.value,
+                addonsPublicKey: addonsKey.publicKey,
+                controlAddress: controlHost.privateAddress,
             },
             { parent: this },
         );
 
-        const controlSpec = hostsWithRole(config, "control")[0];
-        const controlHost = hostFor(controlSpec.name);
         this.control = new ControlPlane(
             "control",
             {
@@ -114,8 +118,12 @@ export class Platform extends pulumi.ComponentResource {
                 agentToken: agentToken.value,
                 routerUrls,
                 routerToken: routerToken.value,
-                databaseAdminUrl: data.databaseAdminUrl,
-                memcacheServers: data.memcacheServers,
+                addons: {
+                    host: dataHost.privateAddress,
+                    port: dataHost.ssh.apply((c) => c.port),
+                    hostKey: dataHost.ssh.apply((c) => c.hostKey),
+                    privateKey: addonsKey.privateKey,
+                },
                 ...(config.target === "lab" ? { extraCaCertificates: localExtraCaCertificates() } : {}),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
                 dependsOn: [...dynoHosts, ...meshes, data, ...edges],
@@ -126,7 +134,6 @@ export class Platform extends pulumi.ComponentResource {
         this.edgeUrl = edges[0].url;
         this.hostAddresses = pulumi.all(args.hosts.map((h) => pulumi.all([h.name, h.privateAddress]))).apply((pairs) => Object.fromEntries(pairs));
         this.databaseAdminUrl = data.databaseAdminUrl;
-        this.memcacheServers = data.memcacheServers;
         this.routerControlUrls = pulumi.all(routerUrls);
         this.agentUrls = pulumi.all(dynoHosts.map((d) => d.agentUrl));
         this.routerToken = pulumi.secret(routerToken.value);

@@ -1,4 +1,5 @@
-// web: a page with a visit counter kept in PostgreSQL and a fragment cached in Memcached.
+// web: a page with a visit counter kept in PostgreSQL and a fragment cached in the app's Memcached
+// (MEMCACHE_SERVERS/_USERNAME/_PASSWORD, read by lib/memcache.js).
 "use strict";
 const http = require("node:http");
 const { pool } = require("./lib/db");

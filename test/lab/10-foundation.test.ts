@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { labLeftovers, labStackFile, labStackInfo, LAB_STACK, hostWithRole } from "../support/lab_stack";
 import { httpGet, LabShell, tcpConnects } from "../support/lab_hosts";
+import { binarySession, STATUS } from "../support/memcached";
 import { projectRoot, pulumi, pulumiOk, run, stackOutput } from "../support/pulumi";
 
 // The foundation on real Debian machines (global-setup ran `pulumi up`): what a user would check.
@@ -26,7 +27,6 @@ async function mainPids(): Promise<Record<string, string>> {
         varnish: await pid(edge.name, "varnish"),
         router: await pid(edge.name, "dynoform-router"),
         agent: await pid(dyno.name, "dynoform-agent"),
-        memcached: await pid(data.name, "memcached"),
         postgresql: await pid(data.name, "postgresql@15-main"),
     };
 }
@@ -57,7 +57,8 @@ test("each role's services are active on the hosts the stack config names, and n
     const active = async (host: string) => (await shell.exec(host, `systemctl is-active ${units}`)).stdout.trim().split("\n");
     expect(await active(edge.name)).toEqual(["active", "active", "active", "inactive", "inactive", "inactive"]);
     expect(await active(dyno.name)).toEqual(["inactive", "inactive", "inactive", "active", "inactive", "inactive"]);
-    expect(await active(data.name)).toEqual(["inactive", "inactive", "inactive", "inactive", "active", "active"]);
+    // memcached: the package's shared instance is off; each app gets its own (dynoform-memcached@APP).
+    expect(await active(data.name)).toEqual(["inactive", "inactive", "inactive", "inactive", "inactive", "active"]);
     expect(await stackOutput<string>(LAB_STACK, "edgeUrl")).toBe(`http://${edge.address}/`);
 });
 
@@ -80,21 +81,30 @@ test("a second pulumi up has no changes", async () => {
     expect(up).not.toMatch(/\d+ (updated|created|deleted|replaced)/);
 });
 
-test("changing memcached's memory updates only its config and restarts only memcached", async () => {
+/** An app's Memcached made on the data host by its forced command, as the control role does. */
+const PROBE_PASSWORD = "Pr0be".repeat(6);
+const memcacheCreate = (app: string) => shell.on(data.name, `printf '%s\\n' ${PROBE_PASSWORD} | /usr/local/sbin/dynoform-addons memcache-create ${app}`);
+const memcacheDestroy = (app: string) => shell.on(data.name, `/usr/local/sbin/dynoform-addons memcache-destroy ${app}`);
+const instancePid = (app: string) => shell.on(data.name, `systemctl show -p MainPID --value dynoform-memcached@${app}`);
+
+test("changing memcached's memory updates only the per-app unit and restarts only the apps' instances", async () => {
+    await memcacheCreate("lab-mem");
     const before = await mainPids();
+    const instanceBefore = await instancePid("lab-mem");
     fs.writeFileSync(labStackFile, originalStackConfig.replace(/dynoform:memcachedMemoryMb: "?64"?/, 'dynoform:memcachedMemoryMb: "96"'));
     try {
         const preview = JSON.parse(await pulumiOk(LAB_STACK, ["preview", "--json"])) as { steps: { op: string; urn: string }[] };
         const changed = preview.steps.filter((s) => s.op !== "same").map((s) => s.urn.split("::").pop());
-        expect(changed.sort()).toEqual([`${data.name}-memcached`, `${data.name}-memcached-conf`]);
+        expect(changed.sort()).toEqual([`${data.name}-memcached-instances`, `${data.name}-memcached-unit`]);
         await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress"]);
-        const after = await mainPids();
-        expect(after.memcached).not.toBe(before.memcached);
-        expect({ ...after, memcached: "" }).toEqual({ ...before, memcached: "" });
-        expect(await shell.on(data.name, "ps -o args= -C memcached")).toContain("-m 96");
+        expect(await mainPids()).toEqual(before);
+        const instanceAfter = await instancePid("lab-mem");
+        expect(instanceAfter).not.toBe(instanceBefore);
+        expect(await shell.on(data.name, `ps -o args= -p ${instanceAfter}`)).toContain("-m 96");
     } finally {
         fs.writeFileSync(labStackFile, originalStackConfig);
         await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress"]);
+        await memcacheDestroy("lab-mem");
     }
 });
 
@@ -110,8 +120,33 @@ test("postgresql accepts the admin role from a dyno host and refuses connections
     expect((await shell.exec(dyno.name, `psql '${wrong}' -tAc 'select 1' 2>&1`)).stdout).toMatch(/password authentication failed/);
 });
 
-test("memcached answers on the data host's private address only", async () => {
-    expect(await shell.on(dyno.name, `bash -c 'exec 3<>/dev/tcp/${data.address}/11211 && printf "version\\r\\n" >&3 && head -c 8 <&3'`)).toBe("VERSION");
-    expect(await tcpConnects(edge.address, 11211)).toBe(false);
-    expect(await shell.on(data.name, "ss -Hltn 'sport = :11211' | awk '{print $4}'")).toBe(`${data.address}:11211`);
+test("an app's memcached: SASL on the data host's private address only; the shared port 11211 is closed", async () => {
+    const out = await memcacheCreate("lab-probe");
+    try {
+        const port = Number(/^MEMCACHE_SERVERS=[\d.]+:(\d+)$/m.exec(out)![1]);
+        expect(out).toContain(`MEMCACHE_SERVERS=${data.address}:${port}`);
+        expect(out).toContain("MEMCACHE_USERNAME=lab-probe");
+        expect(out).not.toContain(PROBE_PASSWORD);
+        expect(await shell.on(data.name, `ss -Hltn 'sport = :${port}' | awk '{print $4}'`)).toBe(`${data.address}:${port}`);
+        expect(await shell.on(data.name, "ss -Hlunp | grep -c memcached || true")).toBe("0"); // no UDP
+        expect(await tcpConnects(data.address, 11211)).toBe(false);
+        expect(await tcpConnects(edge.address, port)).toBe(false);
+        // From a dyno host: the text protocol gets nothing; binary without or with wrong credentials neither.
+        const text = await shell.exec(dyno.name, `timeout 3 bash -c 'exec 3<>/dev/tcp/${data.address}/${port}; printf "version\\r\\nstats\\r\\n" >&3; cat <&3' || true`);
+        expect(text.stdout).not.toMatch(/VERSION|STAT/);
+        const anonymous = binarySession(port, data.address);
+        expect((await anonymous.set("k", "v")).status).toBe(STATUS.authError);
+        anonymous.close();
+        const wrong = binarySession(port, data.address);
+        expect((await wrong.auth("lab-probe", "wrong")).status).toBe(STATUS.authError);
+        wrong.close();
+        const right = binarySession(port, data.address);
+        expect((await right.auth("lab-probe", PROBE_PASSWORD)).status).toBe(STATUS.ok);
+        expect((await right.set("k", "v")).status).toBe(STATUS.ok);
+        expect(await right.get("k")).toEqual({ status: STATUS.ok, body: "v" });
+        right.close();
+    } finally {
+        await memcacheDestroy("lab-probe");
+    }
+    expect(await shell.on(data.name, "systemctl is-active dynoform-memcached@lab-probe || true")).toBe("inactive");
 });

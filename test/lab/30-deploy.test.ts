@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
+import { binarySession, STATUS } from "../support/memcached";
 import { projectRoot, pulumiOk } from "../support/pulumi";
 
 jest.setTimeout(15 * 60_000);
@@ -125,7 +126,10 @@ test("git push of the example app: built, released, served through nginx → var
     expect((await cli(["git:remote", "-a", APP], dir)).code).toBe(0);
     const config = await cli(["config", "-a", APP]);
     expect(config.stdout).toMatch(/DATABASE_URL: +postgres:\/\/app_counter:/);
-    expect(config.stdout).toMatch(/MEMCACHE_SERVERS: +[\d.]+:11211/);
+    // Its own Memcached (one instance per app, SASL), with Heroku's variable names.
+    expect(config.stdout).toMatch(/MEMCACHE_SERVERS: +[\d.]+:11[3-9]\d\d\n/);
+    expect(config.stdout).toMatch(/MEMCACHE_USERNAME: +counter\n/);
+    expect(config.stdout).toMatch(/MEMCACHE_PASSWORD: +[0-9a-f]{48}\n/);
 
     const pushed = await push();
     expect(pushed.stderr).toContain("remote: -----> Node.js app detected");
@@ -211,6 +215,65 @@ test("config:set makes a new release with the env visible in the dyno; run retur
     expect(piped.code).toBe(0);
     const releases = await cli(["releases", "-a", APP]);
     expect(releases.stdout).toMatch(/Set GREETING config vars/);
+});
+
+test("each app has its own Memcached: a dyno of one app can neither read, write nor list another app's keys", async () => {
+    const OTHER = "counter-other";
+    await cli(["apps:destroy", "-a", OTHER, "--confirm", OTHER]); // a leftover of an interrupted run
+    expect((await cli(["apps:create", OTHER])).code).toBe(0);
+    try {
+        const configOf = async (app: string) => JSON.parse((await cli(["config", "--json", "-a", app])).stdout) as Record<string, string>;
+        const [mine, other] = [await configOf(APP), await configOf(OTHER)];
+        expect(other.MEMCACHE_SERVERS).not.toBe(mine.MEMCACHE_SERVERS);
+        expect(other.MEMCACHE_USERNAME).toBe(OTHER);
+        const [otherHost, otherPort] = other.MEMCACHE_SERVERS.split(":");
+        // The other app's secret, put there with its own credentials.
+        const owner = binarySession(Number(otherPort), otherHost);
+        expect((await owner.auth(OTHER, other.MEMCACHE_PASSWORD)).status).toBe(STATUS.ok);
+        expect((await owner.set("session:alice", "secret-of-other")).status).toBe(STATUS.ok);
+
+        // From a one-off dyno of the example app: its own cache works; the other's refuses it.
+        const probe = [
+            'const { Memcache } = require(process.env.HOME + "/lib/memcache.js");',
+            'const net = require("net");',
+            "const [other, key] = process.argv.slice(1);",
+            "const crlf = String.fromCharCode(13, 10);",
+            "const text = () => new Promise((resolve) => { const [h, p] = other.split(\":\"); let out = \"\"; const s = net.connect(Number(p), h);",
+            '  s.on("connect", () => s.write("lru_crawler metadump all" + crlf + "get " + key + crlf + "flush_all" + crlf)); s.on("data", (d) => (out += d));',
+            '  s.on("error", () => resolve(out)); s.on("close", () => resolve(out)); setTimeout(() => { s.destroy(); resolve(out); }, 2000); });',
+            "(async () => {",
+            "  const mine = new Memcache();",
+            "  const borrowed = new Memcache(other);",
+            '  const anonymous = new Memcache(other, { username: "" });',
+            '  const own = (await mine.set("probe", "mine", 120)) && (await mine.get("probe")) === "mine";',
+            "  const r = { own, borrowedGet: (await borrowed.get(key)) ?? null, borrowedSet: await borrowed.set(key, \"x\"), borrowedDelete: await borrowed.delete(key),",
+            "    anonymousGet: (await anonymous.get(key)) ?? null, anonymousSet: await anonymous.set(key, \"x\"), text: await text() };",
+            "  console.log(JSON.stringify(r)); process.exit(0);",
+            "})();",
+        ].join(" "); // one line: the command travels as words over SSH to the dyno
+        const run = await cli(["run", "-a", APP, "--", "node", "-e", probe, other.MEMCACHE_SERVERS, "session:alice"]);
+        expect(run.code).toBe(0);
+        const seen = JSON.parse(run.stdout.trim().split("\n").pop()!);
+        expect(seen).toMatchObject({ own: true, borrowedGet: null, borrowedSet: false, borrowedDelete: false, anonymousGet: null, anonymousSet: false });
+        expect(seen.text).not.toMatch(/key=|VALUE|OK/); // no text protocol: nothing listed, read or flushed
+
+        expect(await owner.get("session:alice")).toEqual({ status: STATUS.ok, body: "secret-of-other" }); // untouched
+        owner.close();
+        // And the other way round: the other app's credentials on the example app's instance.
+        const [mineHost, minePort] = mine.MEMCACHE_SERVERS.split(":");
+        const intruder = binarySession(Number(minePort), mineHost);
+        expect((await intruder.auth(OTHER, other.MEMCACHE_PASSWORD)).status).toBe(STATUS.authError);
+        intruder.close();
+        const rightful = binarySession(Number(minePort), mineHost);
+        expect((await rightful.auth(APP, mine.MEMCACHE_PASSWORD)).status).toBe(STATUS.ok);
+        expect(await rightful.get("probe")).toEqual({ status: STATUS.ok, body: "mine" }); // the dyno's write, in its app's instance
+        rightful.close();
+    } finally {
+        expect((await cli(["apps:destroy", "-a", OTHER, "--confirm", OTHER])).code).toBe(0);
+    }
+    const data = hostWithRole("data").name;
+    expect(await shell.on(data, `systemctl is-active dynoform-memcached@${OTHER} || true`)).toBe("inactive");
+    expect(await shell.on(data, `test -e /etc/dynoform-memcached/${OTHER} && echo left || echo gone`)).toBe("gone");
 });
 
 test("rollback to the first deploy: its code answers", async () => {
@@ -321,9 +384,10 @@ test("rebooting the control host loses no app, release or config var; the app an
     console.log(`${control} serving the app again ${((Date.now() - t0) / 1000).toFixed(1)} s after the reboot`);
 });
 
-test("apps:destroy removes the app, its dynos, routes and database", async () => {
+test("apps:destroy removes the app, its dynos, routes, database and Memcached", async () => {
     const r = await cli(["apps:destroy", "-a", APP, "--confirm", APP]);
     expect(r.code).toBe(0);
+    expect(await shell.on(hostWithRole("data").name, `systemctl is-active dynoform-memcached@${APP} || true`)).toBe("inactive");
     expect((await cli(["apps"])).stdout).not.toMatch(/^counter$/m);
     await until("route gone", async () => (await httpGet(edge, host)).status === 404);
 });

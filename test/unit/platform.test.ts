@@ -11,6 +11,8 @@ interface Created {
     inputs: Record<string, unknown>;
 }
 const created: Created[] = [];
+const ADDONS_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAclvHPdBJTN+VPuY33ZgZCeG3YzDxaQWqDOxfLxT8gp";
+const ADDONS_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nADDONS-PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n";
 
 pulumi.runtime.setMocks(
     {
@@ -18,6 +20,8 @@ pulumi.runtime.setMocks(
             const connection = args.inputs.connection as { name?: string } | undefined;
             created.push({ type: args.type, name: args.name, host: connection?.name, inputs: args.inputs });
             const state = { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}` };
+            // The add-ons key pair: a real-looking public key, a private key only the stack holds.
+            if (args.type.includes("SshKeyPair") && args.name.includes("addons")) Object.assign(state, { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY });
             return { id: `${args.name}-id`, state };
         },
         call() {
@@ -69,6 +73,13 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
 });
 
+/** Pulumi's wire form of a secret, as mocks receive it. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+function secretValue(v: unknown): unknown {
+    expect(v).toMatchObject({ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270" });
+    return (v as { value: unknown }).value;
+}
+
 function on(host: string): Created[] {
     return created.filter((c) => c.host === host);
 }
@@ -97,7 +108,14 @@ test("the edge host gets nginx, varnish and the router", () => {
     expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);
 });
 
-const CONTROL_PATHS = ["/etc/dynoform/control.json", "/etc/sudoers.d/dynoform-control", "/home/git/.ssh/authorized_keys", "/usr/local/lib/dynoform/dynoform-control"];
+const CONTROL_PATHS = [
+    "/etc/dynoform/addons.key",
+    "/etc/dynoform/addons.known_hosts",
+    "/etc/dynoform/control.json",
+    "/etc/sudoers.d/dynoform-control",
+    "/home/git/.ssh/authorized_keys",
+    "/usr/local/lib/dynoform/dynoform-control",
+];
 
 test("the control host gets the git user's forced command, the binary, its config and the daemon", () => {
     expect(paths("edge-1").filter((p) => CONTROL_PATHS.includes(p))).toEqual(CONTROL_PATHS);
@@ -117,18 +135,51 @@ test("every dyno host gets the agent, pointed at the router", () => {
     }
 });
 
-test("the data host gets postgresql and memcached from the stack config", () => {
+test("the data host gets postgresql, no shared memcached, and per-app memcached through a forced command", () => {
     expect(paths("data-1")).toEqual([
-        "/etc/memcached.conf",
         "/etc/postgresql/15/main/conf.d/dynoform.conf",
         "/etc/postgresql/15/main/pg_hba.conf",
-        "/usr/local/sbin/dynoform-pg-app",
+        "/etc/systemd/system/dynoform-memcached@.service",
+        "/usr/local/sbin/dynoform-addons",
     ]);
-    const memcached = on("data-1").find((c) => c.inputs.path === "/etc/memcached.conf")!;
-    expect(memcached.inputs.content).toContain("-m 80\n");
-    expect(memcached.inputs.content).toContain("-l 10.213.7.30\n");
+    const services = on("data-1").filter((c) => c.type.endsWith("remote:Service"));
+    expect(services.map((c) => [c.inputs.unit, c.inputs.enabled])).toEqual([
+        ["memcached", false], // the shared, unauthenticated instance is off
+        ["postgresql@15-main", undefined],
+    ]);
+    const packages = on("data-1").find((c) => c.type.endsWith("remote:Packages"))!;
+    expect(packages.inputs.packages).toEqual(["postgresql", "memcached", "sasl2-bin"]);
+    const unit = String(on("data-1").find((c) => c.inputs.path === "/etc/systemd/system/dynoform-memcached@.service")!.inputs.content);
+    expect(unit).toContain("ExecStart=/usr/bin/memcached -S -U 0 -l 10.213.7.30 -p ${PORT} -m 80 -c 1024\n"); // memcachedMemoryMb: per app
+    const script = on("data-1").find((c) => c.inputs.path === "/usr/local/sbin/dynoform-addons")!;
+    expect(script.inputs.mode).toBe("0700");
+    expect(String(script.inputs.content)).toContain('address="10.213.7.30"\nfirst_port=11300\nlast_port=11999\n');
+    const key = on("data-1").find((c) => c.name === "data-1-addons-key")!;
+    expect(String(key.inputs.create)).toContain(`'restrict,from="10.213.7.10",command="/usr/local/sbin/dynoform-addons" ${ADDONS_PUBLIC_KEY} dynoform-addons'`);
+    expect(String(key.inputs.create)).toContain("/root/.ssh/authorized_keys"); // alongside the stack's own key, not over it
+    const restart = on("data-1").find((c) => c.name === "data-1-memcached-instances")!;
+    expect(restart.inputs.create).toContain("systemctl try-restart 'dynoform-memcached@*.service'");
     const hba = on("data-1").find((c) => c.inputs.path?.toString().endsWith("pg_hba.conf"))!;
     expect(hba.inputs.content).toContain("10.213.7.1/32  reject");
+    // The operators' admin role: its password through psql's environment, member of no app role.
+    const admin = String(on("data-1").find((c) => c.name === "data-1-postgresql-admin")!.inputs.create);
+    expect(admin).toContain("\\getenv pw DYNOFORM_ADMIN_PASSWORD\n");
+    expect(admin).not.toMatch(/-v pw=/);
+    expect(admin).toContain("SELECT format('REVOKE %I FROM dynoform_admin', r.rolname)");
+});
+
+test("the control host gets the add-ons key (root-only, a secret), the data host's pinned key, and where to reach it", () => {
+    const key = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.key")!;
+    expect([key.inputs.mode, key.inputs.owner]).toEqual(["0600", "root:root"]);
+    expect(secretValue(key.inputs.content)).toBe(ADDONS_PRIVATE_KEY);
+    const knownHosts = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.known_hosts")!;
+    expect(knownHosts.inputs.content).toBe("10.213.7.30 ssh-ed25519 AAAA\n");
+    const config = JSON.parse(String(secretValue(on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!.inputs.content)));
+    expect(config.addons).toEqual({ host: "10.213.7.30", port: 22, user: "root", keyFile: "/etc/dynoform/addons.key", knownHostsFile: "/etc/dynoform/addons.known_hosts" });
+    expect(config).not.toHaveProperty("memcacheServers");
+    expect(config).not.toHaveProperty("databaseAdminUrl"); // apps' databases are made on the data host
+    // The private key appears nowhere but in its own file.
+    for (const c of created) if (c.inputs.path !== "/etc/dynoform/addons.key") expect(JSON.stringify(c.inputs)).not.toContain("ADDONS-PRIVATE");
 });
 
 test("binaries ship by hash, never by content", () => {
@@ -143,10 +194,12 @@ test("binaries ship by hash, never by content", () => {
 test("secrets are generated by the stack, one per purpose", () => {
     const secrets = created.filter((c) => c.type.includes("GeneratedSecret")).map((c) => c.name).sort();
     expect(secrets).toEqual(["control-slug-signing-key", "dynoform-agent-token", "dynoform-postgres-admin-password", "dynoform-router-token"]);
+    const keyPairs = created.filter((c) => c.type.includes("SshKeyPair")).map((c) => c.name).sort();
+    expect(keyPairs).toEqual(["control-cli-key", "dynoform-addons-key"]);
 });
 
-/** A secret input as the mocks see it: Pulumi's secret envelope around the value. */
-function secretValue(v: unknown): unknown {
+/** The value inside a secret input, or undefined when it is not a secret. */
+function secretOrUndefined(v: unknown): unknown {
     const o = v as Record<string, unknown> | undefined;
     return o && o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig ? o.value : undefined;
 }
@@ -154,7 +207,7 @@ function secretValue(v: unknown): unknown {
 /** Every string in a resource's inputs that is not inside a secret. */
 function plainStrings(v: unknown): string[] {
     if (typeof v === "string") return [v];
-    if (secretValue(v) !== undefined || v === null || typeof v !== "object") return [];
+    if (secretOrUndefined(v) !== undefined || v === null || typeof v !== "object") return [];
     return Object.values(v as Record<string, unknown>).flatMap(plainStrings);
 }
 

@@ -51,12 +51,25 @@ describe("templates", () => {
         expect(render("varnish/varnish.override.conf", { listenAddress: "10.213.1.10", listenPort: 6081, cacheSize: "256m" })).toMatchSnapshot();
     });
 
-    test("memcached: private address, memory from config, no UDP", () => {
-        const conf = render("memcached/memcached.conf", { listenAddress: "10.213.1.30", memoryMb: 96, maxConnections: 1024 });
-        expect(conf).toContain("-l 10.213.1.30\n");
-        expect(conf).toContain("-m 96\n");
-        expect(conf).toContain("-U 0\n");
-        expect(conf).toMatchSnapshot();
+    test("memcached per app: SASL, private address, memory from config, no UDP, hardened, port from the instance's env", () => {
+        const unit = render("memcached/dynoform-memcached@.service", { listenAddress: "10.213.1.30", memoryMb: 96, maxConnections: 1024 });
+        const execStart = /^ExecStart=(.*)$/m.exec(unit)![1].split(" ");
+        expect(execStart[0]).toBe("/usr/bin/memcached");
+        expect(execStart).toContain("-S"); // SASL: binary protocol, PLAIN, the app's credentials
+        expect(execStart.join(" ")).toContain("-U 0"); // no UDP
+        expect(execStart.join(" ")).toContain("-l 10.213.1.30 -p ${PORT} -m 96 ");
+        expect(execStart).not.toContain("-A"); // no shutdown command
+        expect(unit).toContain("EnvironmentFile=/etc/dynoform-memcached/%i/env\n");
+        expect(unit).toContain("Environment=SASL_CONF_PATH=/etc/dynoform-memcached/%i\n");
+        for (const line of ["User=memcache", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "WantedBy=multi-user.target"]) expect(unit).toContain(`\n${line}\n`);
+        expect(unit).toMatchSnapshot();
+    });
+
+    test("dynoform-addons: the data host's forced command", () => {
+        const script = render("data/dynoform-addons", { listenAddress: "10.213.1.30", firstPort: 11300, lastPort: 11999 });
+        expect(script).toContain('address="10.213.1.30"\nfirst_port=11300\nlast_port=11999\n');
+        expect(script).toContain("grep -Eqx '[a-z][a-z0-9-]{1,28}[a-z0-9]'"); // the control role's app name rule
+        expect(script).toMatchSnapshot();
     });
 
     test("postgresql: scram, private subnet, gateway rejected", () => {
@@ -67,16 +80,12 @@ describe("templates", () => {
         expect(hba).toMatchSnapshot();
     });
 
-    test("per-app database helper", () => {
-        expect(render("postgresql/dynoform-pg-app", { listenAddress: "10.213.1.30" })).toMatchSnapshot();
-    });
-
     test("self-signed certificate covers the platform domain and its apps", () => {
         expect(selfSignedCertificateCommand("dynoform.test")).toContain('subjectAltName=DNS:dynoform.test,DNS:*.dynoform.test');
     });
 
     test("a missing value is an error, never a literal placeholder", () => {
-        expect(() => render("memcached/memcached.conf", { listenAddress: "10.0.0.1" })).toThrow("template memcached/memcached.conf: no value for {{memoryMb}}");
+        expect(() => render("memcached/dynoform-memcached@.service", { listenAddress: "10.0.0.1" })).toThrow("template memcached/dynoform-memcached@.service: no value for {{memoryMb}}");
     });
 });
 

@@ -1,19 +1,33 @@
-// A small Memcached text-protocol client (get/set/delete), enough for fragment caching.
-// Servers come from MEMCACHE_SERVERS ("host:port[,host:port...]"); keys are spread over them by a
-// stable hash. Every call resolves (to undefined on a miss or any error): a cache must never take
-// the page down.
+// A small Memcached client (get/set/delete) for fragment caching, speaking the binary protocol with
+// SASL PLAIN authentication, as memjs and dalli do: dynoform gives each app its own Memcached with
+// its own credentials. Config from Heroku's variables: MEMCACHE_SERVERS ("host:port[,host:port...]",
+// keys spread by a stable hash), MEMCACHE_USERNAME, MEMCACHE_PASSWORD. Every call resolves (to
+// undefined/false on a miss or any error): a cache must never take the page down.
 "use strict";
 const net = require("node:net");
 const { createHash } = require("node:crypto");
 
+const OP = { get: 0x00, set: 0x01, delete: 0x04, saslAuth: 0x21 };
+const HEADER = 24;
+
+/** One request: 24-byte header, extras, key, value. */
+function packet(opcode, key = "", extras = Buffer.alloc(0), value = Buffer.alloc(0)) {
+  const k = Buffer.from(key);
+  const h = Buffer.alloc(HEADER);
+  h[0] = 0x80; // request magic
+  h[1] = opcode;
+  h.writeUInt16BE(k.length, 2);
+  h[4] = extras.length;
+  h.writeUInt32BE(extras.length + k.length + value.length, 8);
+  return Buffer.concat([h, extras, k, value]);
+}
+
 class Connection {
-  constructor(host, port, timeoutMs) {
-    this.host = host;
-    this.port = port;
-    this.timeoutMs = timeoutMs;
+  constructor(host, port, { username, password, timeoutMs }) {
+    Object.assign(this, { host, port, username, password, timeoutMs });
     this.socket = null;
     this.buffer = Buffer.alloc(0);
-    this.queue = []; // {parse(buffer) -> {done, value, rest} , resolve}
+    this.queue = []; // resolve({status, value}) per request, in order (memcached answers in order)
   }
 
   connect() {
@@ -26,69 +40,52 @@ class Connection {
       this.drain();
     });
     const fail = () => {
-      this.socket = null;
+      if (this.socket === s) this.socket = null;
       this.buffer = Buffer.alloc(0);
-      const pending = this.queue.splice(0);
-      for (const p of pending) p.resolve(undefined);
+      for (const resolve of this.queue.splice(0)) resolve({ status: -1 });
     };
     s.on("error", fail);
     s.on("close", fail);
     this.socket = s;
+    // Authentication goes first on the wire; its answer is read (and dropped) like any other.
+    if (this.username) this.send(packet(OP.saslAuth, "PLAIN", undefined, Buffer.from(`\0${this.username}\0${this.password || ""}`)), () => undefined);
   }
 
   drain() {
-    while (this.queue.length > 0) {
-      const head = this.queue[0];
-      const r = head.parse(this.buffer);
-      if (!r) return; // need more bytes
-      this.buffer = r.rest;
-      this.queue.shift();
-      head.resolve(r.value);
+    while (this.buffer.length >= HEADER) {
+      const bodyLength = this.buffer.readUInt32BE(8);
+      if (this.buffer.length < HEADER + bodyLength) return;
+      const r = this.buffer.subarray(0, HEADER + bodyLength);
+      this.buffer = this.buffer.subarray(HEADER + bodyLength);
+      const value = r.subarray(HEADER + r[4] + r.readUInt16BE(2));
+      const resolve = this.queue.shift();
+      if (resolve) resolve({ status: r.readUInt16BE(6), value });
     }
   }
 
-  request(payload, parse) {
+  send(payload, resolve) {
+    this.queue.push(resolve);
+    this.socket.write(payload);
+  }
+
+  request(payload) {
     return new Promise((resolve) => {
       this.connect();
-      this.queue.push({ parse, resolve });
-      this.socket.write(payload);
+      this.send(payload, resolve);
     });
   }
 }
 
-function line(buffer) {
-  const i = buffer.indexOf("\r\n");
-  return i === -1 ? null : { text: buffer.subarray(0, i).toString(), rest: buffer.subarray(i + 2) };
-}
-
-function parseGet(buffer) {
-  const first = line(buffer);
-  if (!first) return null;
-  if (first.text === "END") return { value: undefined, rest: first.rest };
-  const m = /^VALUE \S+ \d+ (\d+)$/.exec(first.text);
-  if (!m) return { value: undefined, rest: first.rest }; // SERVER_ERROR etc.
-  const len = Number(m[1]);
-  if (first.rest.length < len + 2 + 5) return null; // data\r\nEND\r\n
-  const value = first.rest.subarray(0, len).toString();
-  const end = line(first.rest.subarray(len + 2));
-  if (!end) return null;
-  return { value, rest: end.rest };
-}
-
-function parseStatus(buffer) {
-  const l = line(buffer);
-  return l ? { value: l.text, rest: l.rest } : null;
-}
-
 class Memcache {
-  constructor(servers = process.env.MEMCACHE_SERVERS || "127.0.0.1:11211", { timeoutMs = 500 } = {}) {
+  constructor(servers = process.env.MEMCACHE_SERVERS || "127.0.0.1:11211", options = {}) {
+    const { username = process.env.MEMCACHE_USERNAME, password = process.env.MEMCACHE_PASSWORD, timeoutMs = 500 } = options;
     this.connections = servers
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean)
       .map((s) => {
         const [host, port] = s.split(":");
-        return new Connection(host, Number(port || 11211), timeoutMs);
+        return new Connection(host, Number(port || 11211), { username, password, timeoutMs });
       });
   }
 
@@ -103,19 +100,20 @@ class Memcache {
 
   async get(key) {
     Memcache.checkKey(key);
-    return this.pick(key).request(`get ${key}\r\n`, parseGet);
+    const r = await this.pick(key).request(packet(OP.get, key));
+    return r.status === 0 ? r.value.toString() : undefined;
   }
 
   async set(key, value, ttlSeconds = 0) {
     Memcache.checkKey(key);
-    const data = Buffer.from(String(value));
-    const status = await this.pick(key).request(Buffer.concat([Buffer.from(`set ${key} 0 ${ttlSeconds} ${data.length}\r\n`), data, Buffer.from("\r\n")]), parseStatus);
-    return status === "STORED";
+    const extras = Buffer.alloc(8); // flags 0, expiry
+    extras.writeUInt32BE(ttlSeconds, 4);
+    return (await this.pick(key).request(packet(OP.set, key, extras, Buffer.from(String(value))))).status === 0;
   }
 
   async delete(key) {
     Memcache.checkKey(key);
-    return (await this.pick(key).request(`delete ${key}\r\n`, parseStatus)) === "DELETED";
+    return (await this.pick(key).request(packet(OP.delete, key))).status === 0;
   }
 
   close() {
@@ -123,4 +121,4 @@ class Memcache {
   }
 }
 
-module.exports = { Memcache };
+module.exports = { Memcache, packet };

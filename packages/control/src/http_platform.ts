@@ -1,5 +1,7 @@
 // The real Platform: dynoform-agent control APIs on the dyno hosts, dynoform-router control APIs
-// on the edge hosts, PostgreSQL (admin URL, through psql) on the data host. See README "Wiring".
+// on the edge hosts, add-ons on the data host: each app's Memcached and PostgreSQL database through
+// the data host's `dynoform-addons` forced command (SSH with the add-ons key; passwords on stdin,
+// never in argv). See README "Wiring".
 //
 // Placement (placement.ts) is kept per app in <state>/placement/<app>.json. A rollout PUTs each
 // host's desired state (the agent replaces every changed dyno in place, preboot style: the old
@@ -16,7 +18,7 @@ import { AppStore, Domain, Formation, Release } from "./app_store";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
-import { DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
+import { ADDON_KINDS, AddonKind, DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
 import { agentSlugRef, AgentSlugRef } from "./slug_access";
 
 export interface HttpPlatformConfig {
@@ -26,18 +28,58 @@ export interface HttpPlatformConfig {
     /** Router control API base URLs (http://10.0.0.10:8081). */
     routers: string[];
     routerToken: string;
-    /** postgres://dynoform_admin:...@data:5432/postgres — per-app databases are made with it. */
-    databaseAdminUrl?: string;
-    memcacheServers?: string;
+    /** The data host's add-on provisioning (per-app Memcached and PostgreSQL): SSH to its forced command dynoform-addons. */
+    addons?: AddonsSshConfig;
     /** Where bare repos live (removed with the app). */
     reposDir?: string;
     /** R10 at the agent is 60 s; the rollout gives up a little after. */
     bootTimeoutMs?: number;
-    psql?: string;
     /** The slug server as agents reach it: <slugBaseUrl>/<app>/<sha256>.tgz (http://10.0.0.1:5080/slugs). */
     slugBaseUrl: string;
     /** Signs each slug's token (slug_access.ts); without it agents get no token and the slug server refuses them. */
     slugSigningKey?: string;
+    /** The ssh client (default: ssh on PATH). */
+    ssh?: string;
+}
+
+export interface AddonsSshConfig {
+    /** The data host's private address. */
+    host: string;
+    port?: number;
+    /** root: the key's authorized_keys line there forces dynoform-addons and nothing else. */
+    user?: string;
+    /** The add-ons private key (root-only file). */
+    keyFile: string;
+    /** The data host's pinned host key; any other key is refused. */
+    knownHostsFile: string;
+}
+
+/** The ssh arguments for one dynoform-addons call: key file, pinned host key, no prompts, no user config. */
+export function addonsSshArgs(a: AddonsSshConfig, words: string[]): string[] {
+    return [
+        "-F", "/dev/null",
+        "-i", a.keyFile,
+        "-o", "IdentitiesOnly=yes",
+        "-o", "BatchMode=yes",
+        "-o", `UserKnownHostsFile=${a.knownHostsFile}`,
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=10",
+        "-p", String(a.port ?? 22),
+        "-l", a.user ?? "root",
+        a.host,
+        ...words,
+    ];
+}
+
+/** The config vars a dynoform-addons call printed (KEY=value lines); other lines are ignored. */
+export function parseAddonVars(stdout: string, keys: string[]): Record<string, string> {
+    const vars: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+        const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+        if (m && keys.includes(m[1])) vars[m[1]] = m[2];
+    }
+    return vars;
 }
 
 interface AgentDyno {
@@ -463,52 +505,61 @@ export class HttpPlatform implements Platform {
         );
     }
 
-    private psql(sql: string, vars: Record<string, string>): Promise<string> {
-        const url = this.cfg.databaseAdminUrl;
-        if (!url) return Promise.reject(new PlatformError("no databaseAdminUrl configured for add-ons"));
+    /** Runs `file args` with `stdin`; resolves stdout, rejects with `what: <stderr>` on failure. */
+    private runChild(what: string, file: string, args: string[], stdin: string): Promise<string> {
         return new Promise((resolve, reject) => {
-            const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...Object.entries(vars).flatMap(([k, v]) => ["-v", `${k}=${v}`])];
-            const child = spawn(this.cfg.psql ?? "psql", args, { stdio: ["pipe", "pipe", "pipe"] });
+            const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
             child.stderr.on("data", (d) => (stderr += d));
-            child.on("error", (e) => reject(new PlatformError(`psql: ${e.message} (install postgresql-client on the control host)`)));
-            child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new PlatformError(`PostgreSQL add-on: ${stderr.trim() || `psql exited with ${code}`}`))));
-            child.stdin.end(sql);
+            child.on("error", (e) => reject(new PlatformError(`${what}: ${e.message}`)));
+            child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new PlatformError(`${what}: ${stderr.trim() || `${file} exited with ${code}`}`))));
+            child.stdin.on("error", () => undefined); // a child that exits early: its exit code tells
+            child.stdin.end(stdin);
         });
     }
 
-    async provisionAddons(app: string): Promise<Record<string, string>> {
+    /** A dynoform-addons verb on the data host; secrets go on stdin. */
+    private addons(words: string[], stdin = "", what = "Memcached add-on"): Promise<string> {
+        const a = this.cfg.addons;
+        if (!a) return Promise.reject(new PlatformError("no add-ons host configured"));
+        return this.runChild(`${what} (data host ${a.host})`, this.cfg.ssh ?? "ssh", addonsSshArgs(a, words), stdin);
+    }
+
+    /**
+     * The app's own Memcached and PostgreSQL database (or only `kinds`), made on the data host by
+     * dynoform-addons; the passwords are made here and sent on stdin. A failure undoes what was made.
+     */
+    async provisionAddons(app: string, kinds: readonly AddonKind[] = ADDON_KINDS): Promise<Record<string, string>> {
+        if (!this.cfg.addons) return {};
         const vars: Record<string, string> = {};
-        if (this.cfg.databaseAdminUrl) {
-            const admin = new URL(this.cfg.databaseAdminUrl);
-            const name = `app_${app.replace(/-/g, "_")}`;
-            const password = randomBytes(18).toString("hex");
-            await this.psql(
-                [
-                    `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`,
-                    `SELECT format('ALTER ROLE %I PASSWORD %L', :'name', :'pw') \\gexec`,
-                    `SELECT format('GRANT %I TO CURRENT_USER', :'name') WHERE NOT pg_has_role(CURRENT_USER, :'name', 'MEMBER') \\gexec`,
-                    `SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \\gexec`,
-                    `SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec`,
-                    "",
-                ].join("\n"),
-                { name, pw: password },
-            );
-            vars.DATABASE_URL = `postgres://${name}:${password}@${admin.hostname}:${admin.port || "5432"}/${name}`;
+        const undo: (() => Promise<unknown>)[] = [];
+        try {
+            if (kinds.includes("memcache")) {
+                const memcachePassword = randomBytes(24).toString("hex");
+                const memcache = parseAddonVars(await this.addons(["memcache-create", app], `${memcachePassword}\n`), ["MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
+                undo.push(() => this.addons(["memcache-destroy", app]));
+                if (!memcache.MEMCACHE_SERVERS || !memcache.MEMCACHE_USERNAME) throw new PlatformError("Memcached add-on: no MEMCACHE_SERVERS/MEMCACHE_USERNAME from the data host");
+                Object.assign(vars, memcache, { MEMCACHE_PASSWORD: memcachePassword });
+            }
+            if (kinds.includes("postgresql")) {
+                const pg = parseAddonVars(await this.addons(["pg-create", app], `${randomBytes(18).toString("hex")}\n`, "PostgreSQL add-on"), ["DATABASE_URL"]);
+                undo.push(() => this.addons(["pg-destroy", app], "", "PostgreSQL add-on"));
+                if (!pg.DATABASE_URL) throw new PlatformError("PostgreSQL add-on: no DATABASE_URL from the data host");
+                vars.DATABASE_URL = pg.DATABASE_URL;
+            }
+            return vars;
+        } catch (err) {
+            for (const u of undo.reverse()) await u().catch(() => undefined);
+            throw err;
         }
-        if (this.cfg.memcacheServers) vars.MEMCACHE_SERVERS = this.cfg.memcacheServers;
-        return vars;
     }
 
     async deprovisionAddons(app: string): Promise<void> {
-        if (!this.cfg.databaseAdminUrl) return;
-        const name = `app_${app.replace(/-/g, "_")}`;
-        await this.psql(
-            [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'name') \\gexec`, `SELECT format('DROP ROLE IF EXISTS %I', :'name') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \\gexec`, ""].join("\n"),
-            { name },
-        );
+        if (!this.cfg.addons) return;
+        await this.addons(["memcache-destroy", app]);
+        await this.addons(["pg-destroy", app], "", "PostgreSQL add-on");
     }
 
     async stopAll(app: string): Promise<void> {

@@ -34,6 +34,10 @@ export interface LogsOptions {
     source?: string;
 }
 
+/** The add-ons every app gets (apps:create); `addons:create KIND` makes one for an existing app. */
+export const ADDON_KINDS = ["memcache", "postgresql"] as const;
+export type AddonKind = (typeof ADDON_KINDS)[number];
+
 export class PlatformError extends Error {
     constructor(message: string, readonly tail: string[] = []) {
         super(message);
@@ -58,8 +62,11 @@ export interface Platform {
     runOneOff(app: string, release: Release, command: string, io: OneOffIo, type?: "run" | "release"): Promise<{ dyno: string; exitCode: number }>;
     /** Lines in time order; `out` may return a promise (the caller's output is full) to pause the stream. */
     logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void>;
-    /** Create the app's PostgreSQL database + role and return the config vars to set (DATABASE_URL, MEMCACHE_SERVERS). */
-    provisionAddons(app: string): Promise<Record<string, string>>;
+    /**
+     * Create the app's add-ons (its own Memcached, PostgreSQL database + role), or only `kinds`, and
+     * return the config vars to set (MEMCACHE_SERVERS/_USERNAME/_PASSWORD, DATABASE_URL).
+     */
+    provisionAddons(app: string, kinds?: AddonKind[]): Promise<Record<string, string>>;
     deprovisionAddons(app: string): Promise<void>;
     /** Stop every dyno of the app and forget its routes (apps:destroy). */
     stopAll(app: string): Promise<void>;

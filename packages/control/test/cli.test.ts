@@ -88,10 +88,12 @@ describe("config", () => {
         expect((await h.cli("config:get", "NOPE", "-a", "myapp")).out).toEqual([""]);
         expect((await h.cli("config", "-a", "myapp")).out).toEqual([
             "=== myapp Config Vars",
-            "DATABASE_URL:     postgres://myapp:secret@10.99.0.4:5432/myapp",
-            "FOO:              bar",
-            "MEMCACHE_SERVERS: 10.99.0.4:11211",
-            "URL:              http://x/?a=b",
+            "DATABASE_URL:      postgres://myapp:secret@10.99.0.4:5432/myapp",
+            "FOO:               bar",
+            "MEMCACHE_PASSWORD: mcsecret",
+            "MEMCACHE_SERVERS:  10.99.0.4:11300",
+            "MEMCACHE_USERNAME: myapp",
+            "URL:               http://x/?a=b",
         ]);
         expect((await h.cli("config", "-a", "myapp", "--shell")).out).toContain("FOO='bar'");
         const u = await h.cli("config:unset", "FOO", "NOTSET", "-a", "myapp");

@@ -15,8 +15,13 @@ export function generateName(rand: () => number = Math.random): string {
     return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${String(Math.floor(rand() * 9000) + 1000)}`;
 }
 
+/** Without MEMCACHE_USERNAME, MEMCACHE_SERVERS is the retired shared instance of apps made before per-app Memcached. */
 export const addonNames = (config: Record<string, string>): string[] =>
-    [config.DATABASE_URL !== undefined ? "postgresql (DATABASE_URL)" : "", config.MEMCACHE_SERVERS !== undefined ? "memcached (MEMCACHE_SERVERS)" : ""].filter(Boolean);
+    [
+        config.DATABASE_URL !== undefined ? "postgresql (DATABASE_URL)" : "",
+        config.MEMCACHE_USERNAME !== undefined ? "memcached (MEMCACHE_SERVERS)" : "",
+        config.MEMCACHE_SERVERS !== undefined && config.MEMCACHE_USERNAME === undefined ? "memcached (MEMCACHE_SERVERS: the retired shared one; run dynoform addons:create memcache)" : "",
+    ].filter(Boolean);
 
 export const apps: Verb = {
     name: "apps",

@@ -72,10 +72,10 @@ export async function releaseConfig(
 }
 
 /** ", v7" after "done" — nothing before the first deploy, which releases the vars as v1. */
-const releaseSuffix = (release: Release | undefined) => (release ? `, v${release.version}` : "");
+export const releaseSuffix = (release: Release | undefined) => (release ? `, v${release.version}` : "");
 
 /** Replace the config vars and release them; on failure the old vars are put back. */
-async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars) => ConfigVars, description: string) {
+export async function changeConfig(ctx: CliContext, app: string, next: (cur: ConfigVars) => ConfigVars, description: string) {
     return ctx.store.withAppLock(app, description, async () => {
         const before = await ctx.store.getConfig(app);
         const after = next(before);

@@ -4,6 +4,7 @@ import { isUserError, UserError } from "../errors";
 import { PlatformError } from "../platform";
 import { appNameProblem } from "../app_store";
 import { parseArgs } from "./args";
+import { addonsCreate } from "./addons";
 import { apps, appsCreate, appsDestroy, appsInfo, gitRemote } from "./apps";
 import { config, configGet, configSet, configUnset } from "./config";
 import { CliContext, usageError, Verb } from "./context";
@@ -12,7 +13,7 @@ import { logs, run } from "./dynos";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {

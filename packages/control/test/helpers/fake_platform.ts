@@ -2,7 +2,7 @@
 // scripted. Records every call for assertions.
 import { Domain, Formation, Release } from "../../src/app_store";
 import { BuildLog } from "../../src/build_log";
-import { DynoState, LogsOptions, OneOffIo, Platform, PlatformError } from "../../src/platform";
+import { AddonKind, DynoState, LogsOptions, OneOffIo, Platform, PlatformError } from "../../src/platform";
 
 export class FakePlatform implements Platform {
     calls: string[] = [];
@@ -61,9 +61,11 @@ export class FakePlatform implements Platform {
         this.calls.push(`logs ${app} ${JSON.stringify(opts)}`);
         this.logLines.forEach(out);
     }
-    async provisionAddons(app: string) {
-        this.calls.push(`provision ${app}`);
-        return { DATABASE_URL: `postgres://${app}:secret@10.99.0.4:5432/${app}`, MEMCACHE_SERVERS: "10.99.0.4:11211" };
+    async provisionAddons(app: string, kinds?: AddonKind[]) {
+        this.calls.push(kinds ? `provision ${app} ${kinds.join(",")}` : `provision ${app}`);
+        const memcache = { MEMCACHE_SERVERS: "10.99.0.4:11300", MEMCACHE_USERNAME: app, MEMCACHE_PASSWORD: "mcsecret" };
+        const postgresql = { DATABASE_URL: `postgres://${app}:secret@10.99.0.4:5432/${app}` };
+        return { ...(!kinds || kinds.includes("postgresql") ? postgresql : {}), ...(!kinds || kinds.includes("memcache") ? memcache : {}) };
     }
     async deprovisionAddons(app: string) {
         this.calls.push(`deprovision ${app}`);
