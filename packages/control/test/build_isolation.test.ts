@@ -8,6 +8,7 @@ import { BuildError } from "../src/buildpacks/buildpack";
 import { nodeBuildpack } from "../src/buildpacks/node";
 import { procfileBuildpack } from "../src/buildpacks/procfile_only";
 import { FakeRegistry } from "./helpers/fake_registry";
+import { extractSlug } from "../src/slug";
 
 import { BuildUser } from "../src/build_users";
 import { createTestBuildUser, isRoot, processesOf, removeTestBuildUser, testBuildUserPrefix } from "./helpers/build_user";
@@ -16,12 +17,19 @@ jest.setTimeout(60_000);
 const asRoot = isRoot ? test : test.skip;
 
 let user: BuildUser;
+let other: BuildUser;
 let tmp: string;
 let registry: FakeRegistry;
 beforeAll(async () => {
-    if (isRoot) user = (await createTestBuildUser(testBuildUserPrefix(), "isolation"))!;
+    if (!isRoot) return;
+    const prefix = testBuildUserPrefix();
+    user = (await createTestBuildUser(prefix, "isolation"))!;
+    other = (await createTestBuildUser(prefix, "other"))!;
 });
-afterAll(() => removeTestBuildUser(user));
+afterAll(() => {
+    removeTestBuildUser(user);
+    removeTestBuildUser(other);
+});
 beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-isolation-"));
     fs.chmodSync(tmp, 0o755);
@@ -102,4 +110,46 @@ asRoot("as root without a build user, the build is refused (never runs as root)"
     expect(result).toBeInstanceOf(Error);
     expect((result as Error).message).toMatch(/^builds need an unprivileged build user/);
     expect(lines).toEqual([]);
+});
+
+asRoot("two apps building at once: neither reads the other's build environment nor writes into its cache", async () => {
+    const sync = path.join(tmp, "sync");
+    fs.mkdirSync(sync, { mode: 0o777 });
+    fs.chmodSync(sync, 0o777);
+    const wait = (file: string) => `i=0; while [ ! -e ${sync}/${file} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done`;
+    const appDir = (name: string, script: string) => {
+        const dir = path.join(tmp, name);
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, version: "1.0.0", scripts: { build: script } }));
+        return dir;
+    };
+    const victimCache = path.join(tmp, "cache-victim");
+    const victim = appDir("victim", `touch ${sync}/victim-building; ${wait("snoop-done")}`);
+    const snoop = appDir(
+        "snoop",
+        `${wait("victim-building")}; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c "secret-of-vic""tim" > found.txt; ` +
+            // (split: npm puts this script in its own environment, which the snoop may read)
+            `echo 'script-shell=/tmp/x' > ${victimCache}/npm/.npmrc 2>/dev/null; ls ${victimCache} > cache.txt 2>&1; touch ${sync}/snoop-done`,
+    );
+    const run = (dir: string, cacheDir: string, env: Record<string, string>, as: BuildUser) =>
+        build({
+            source: { dir },
+            workDir: path.join(tmp, "builds"),
+            cacheDir,
+            slugDir: path.join(tmp, "slugs"),
+            env,
+            log: memoryLog().log,
+            // (a runtime cache and fake registry each: the fake registry is not safe for concurrent downloads)
+            buildpacks: [nodeBuildpack({ runtimeCacheDir: path.join(tmp, `runtimes-${as.name}`), source: new FakeRegistry(path.join(tmp, `registry-${as.name}`)) })],
+            user: as,
+        });
+    const [, snooped] = await Promise.all([
+        run(victim, victimCache, { DATABASE_URL: "postgres://secret-of-victim@db/victim" }, user),
+        run(snoop, path.join(tmp, "cache-snoop"), {}, other),
+    ]);
+    const out = fs.mkdtempSync(path.join(tmp, "slug-"));
+    await extractSlug(snooped.slug.path, out, snooped.slug.sha256);
+    expect(fs.readFileSync(path.join(out, "found.txt"), "utf8").trim()).toBe("0");
+    expect(fs.readFileSync(path.join(out, "cache.txt"), "utf8")).toMatch(/Permission denied/);
+    expect(fs.existsSync(path.join(victimCache, "npm", ".npmrc"))).toBe(false);
 });
