@@ -59,6 +59,22 @@ export class BuildSandbox {
         return sandbox;
     }
 
+    /**
+     * Remove the sandboxes a crashed build of `user` left in `workDir`. Callers hold the user's build
+     * lock, so none of them is in use; other users' sandboxes are left alone.
+     */
+    static async removeStale(workDir: string, user: BuildUser): Promise<void> {
+        const names = await fs.promises.readdir(workDir).catch(() => [] as string[]);
+        for (const name of names.filter((n) => n.startsWith("build-"))) {
+            const app = await fs.promises.lstat(path.join(workDir, name, "app")).catch(() => undefined);
+            if (app?.isDirectory() && app.uid === user.uid) {
+                await killProcessesOf(user);
+                await fs.promises.chmod(path.join(workDir, name), SEALED);
+                await removeTree(path.join(workDir, name));
+            }
+        }
+    }
+
     /** Kill every process of the build user; the sandbox's root stays as it is. */
     async reap(): Promise<void> {
         if (this.user) await killProcessesOf(this.user);

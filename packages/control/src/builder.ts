@@ -104,6 +104,7 @@ async function buildInSandbox(opts: BuildOptions): Promise<BuildResult> {
     const { log } = opts;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
     log.topic(`Building on the ${opts.stack ?? DEFAULT_STACK} stack`);
+    if (opts.user) await BuildSandbox.removeStale(opts.workDir, opts.user);
     const sandbox = await BuildSandbox.create(opts.workDir, opts.user);
     try {
         await prepareCacheDir(opts.cacheDir, opts.user);

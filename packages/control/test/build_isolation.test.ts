@@ -153,3 +153,20 @@ asRoot("two apps building at once: neither reads the other's build environment n
     expect(fs.readFileSync(path.join(out, "cache.txt"), "utf8")).toMatch(/Permission denied/);
     expect(fs.existsSync(path.join(victimCache, "npm", ".npmrc"))).toBe(false);
 });
+
+asRoot("a sandbox a crashed build left behind is removed by the app's next build; other apps' are not", async () => {
+    const workDir = path.join(tmp, "builds");
+    const leftover = (owner: BuildUser) => {
+        const d = fs.mkdtempSync(path.join(workDir, "build-"));
+        fs.mkdirSync(path.join(d, "app"));
+        fs.lchownSync(path.join(d, "app"), owner.uid, owner.gid);
+        return d;
+    };
+    fs.mkdirSync(workDir, { mode: 0o711 });
+    const mine = leftover(user);
+    const theirs = leftover(other);
+    expect((await runBuild({ Procfile: "web: ./serve\n" })).result).not.toBeInstanceOf(Error);
+    expect(fs.existsSync(mine)).toBe(false);
+    expect(fs.existsSync(theirs)).toBe(true);
+    expect(fs.readdirSync(workDir).filter((n) => n.startsWith("build-"))).toEqual([path.basename(theirs)]);
+});
