@@ -59,7 +59,7 @@ export class BuildUsers {
     forApp(app: string): Promise<BuildUser> {
         const name = buildUserName(app, this.prefix);
         const existing = lookup(name, this.passwd);
-        if (existing) return Promise.resolve(checked(existing));
+        if (existing) return Promise.resolve(existing).then(checked);
         let p = this.pending.get(name);
         if (!p) {
             p = new Promise<BuildUser>((resolve, reject) => {
