@@ -46,6 +46,7 @@ export class BuildSandbox {
 
     /** A new sealed sandbox under `workDir` (root's own directory, made 0711 if missing). */
     static async create(workDir: string, user: BuildUser | undefined): Promise<BuildSandbox> {
+        if (user) await requireProtectedHardlinks();
         await fs.promises.mkdir(workDir, { recursive: true, mode: OPEN });
         const st = await fs.promises.lstat(workDir);
         if (!st.isDirectory() || st.uid !== process.getuid?.()) throw new Error(`${workDir} must be a directory of the control role's own user`);
@@ -158,6 +159,15 @@ export class BuildSandbox {
         await this.seal();
         await removeTree(this.root);
     }
+}
+
+/**
+ * Root reads every file of the built tree into the slug. With fs.protected_hardlinks=0 a build user
+ * could hard-link a file it cannot read (/etc/shadow) into its tree, and root would pack it.
+ */
+export async function requireProtectedHardlinks(sysctl = "/proc/sys/fs/protected_hardlinks"): Promise<void> {
+    const value = await fs.promises.readFile(sysctl, "utf8").catch(() => undefined);
+    if (value?.trim() === "0") throw new Error("fs.protected_hardlinks is 0 on this host: builds could hard-link files they cannot read into their slug; set it to 1 (sysctl -w fs.protected_hardlinks=1, and in /etc/sysctl.d)");
 }
 
 /** The build user must be able to pass through every directory above the sandboxes (o+x, e.g. 0711). */

@@ -9,6 +9,7 @@ import { nodeBuildpack } from "../src/buildpacks/node";
 import { procfileBuildpack } from "../src/buildpacks/procfile_only";
 import { FakeRegistry } from "./helpers/fake_registry";
 import { extractSlug } from "../src/slug";
+import { requireProtectedHardlinks } from "../src/build_sandbox";
 
 import { BuildUser } from "../src/build_users";
 import { createTestBuildUser, isRoot, processesOf, removeTestBuildUser, testBuildUserPrefix } from "./helpers/build_user";
@@ -169,4 +170,12 @@ asRoot("a sandbox a crashed build left behind is removed by the app's next build
     expect(fs.existsSync(mine)).toBe(false);
     expect(fs.existsSync(theirs)).toBe(true);
     expect(fs.readdirSync(workDir).filter((n) => n.startsWith("build-"))).toEqual([path.basename(theirs)]);
+});
+
+test("builds refuse a host where users may hard-link files they cannot read (root packs every file of the tree)", async () => {
+    const sysctl = path.join(tmp, "protected_hardlinks");
+    fs.writeFileSync(sysctl, "0\n");
+    await expect(requireProtectedHardlinks(sysctl)).rejects.toThrow(/^fs.protected_hardlinks is 0 on this host/);
+    fs.writeFileSync(sysctl, "1\n");
+    await expect(requireProtectedHardlinks(sysctl)).resolves.toBeUndefined();
 });
