@@ -1,4 +1,6 @@
-// The slug compiler: detect → compile (as the build user, under a time limit) → process types →
+// The slug compiler: a sandbox of the app's build user (build_sandbox.ts) → the pushed tree
+// unpacked into it as that user → links leaving it refused → detect → compile (commands as the build
+// user, under a time limit; root's own steps only while no build process is alive) → process types →
 // slug. Prints Heroku's build output; throws BuildError with the reason (and the failing command's
 // last output lines) when the push must be rejected.
 import * as fs from "node:fs";

@@ -14,6 +14,12 @@ function alive(pid: number): boolean {
     }
 }
 
+/** Whether `pid` is still running once a SIGKILL sent to it had time to land (bounded poll, not a timing assertion). */
+async function stillAliveAfterKill(pid: number): Promise<boolean> {
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    return alive(pid);
+}
+
 test("streams lines from stdout and stderr; resolves on exit 0", async () => {
     const lines: string[] = [];
     await createRunner().run("sh", ["-c", "echo one; echo two >&2; printf 'no newline'"], { cwd: "/", env, onLine: (l) => lines.push(l) });
@@ -60,7 +66,7 @@ test("without a build user (not root): what a command leaves in its process grou
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-runner-"));
     const pidFile = path.join(tmp, "pid");
     await createRunner().run("sh", ["-c", `sleep 1000 & echo $! > ${pidFile}; echo started`], { cwd: "/", env });
-    expect(alive(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false);
+    expect(await stillAliveAfterKill(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false);
     fs.rmSync(tmp, { recursive: true, force: true });
 });
 
