@@ -11,7 +11,12 @@ import { SshKeyPair } from "./ssh_keypair";
 export const CONTROL_BINARY = "/usr/local/lib/dynoform/dynoform-control";
 export const GIT_USER = "git";
 export const GIT_HOME = "/home/git";
-export const BUILD_USER = "dynoform-build";
+/** Builds of app X run as the system user `build-X` (made by dynoform-control on X's first push). */
+export const BUILD_USER_PREFIX = "build-";
+/** The one shared build user of earlier versions: removed (issue 9: one uid let builds reach each other). */
+export const LEGACY_BUILD_USER = "dynoform-build";
+/** useradd's comment on build users (packages/control/src/build_users.ts): how they are found to be removed. */
+export const BUILD_USER_COMMENT = "dynoform build user";
 export const STATE_DIR = "/var/lib/dynoform";
 export const SLUG_PORT = 5080;
 
@@ -87,7 +92,8 @@ export function authorizedKeysFile(keys: { name?: string; key: string }[]): stri
 
 /**
  * The control role: the `git` SSH user (forced command), the dynoform-control binary and config,
- * the slug server + placement loop (systemd), the build user, app state under /var/lib/dynoform.
+ * the slug server + placement loop (systemd), app state under /var/lib/dynoform (builds/ and cache/
+ * for the per-app build users dynoform-control makes on each app's first push).
  */
 export class ControlPlane extends pulumi.ComponentResource {
     /** Address `git push` and the CLI use (git@<address>:<app>.git). */
@@ -109,12 +115,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 connection,
                 create: [
                     `id -u ${GIT_USER} >/dev/null 2>&1 || useradd --system --create-home --home-dir ${GIT_HOME} --shell /bin/sh ${GIT_USER}`,
-                    `id -u ${BUILD_USER} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${BUILD_USER}`,
-                    `install -d -m 0711 -o root -g root ${STATE_DIR}`,
+                    `{ ! id -u ${LEGACY_BUILD_USER} >/dev/null 2>&1 || { pkill -KILL -u ${LEGACY_BUILD_USER}; userdel ${LEGACY_BUILD_USER}; } || true; }`,
+                    // Build users pass through these (0711) to their own sandboxes and caches (0700).
+                    `install -d -m 0711 -o root -g root ${STATE_DIR} ${STATE_DIR}/builds ${STATE_DIR}/cache`,
                     `install -d -m 0755 -o root -g root ${GIT_HOME}/.ssh`,
                     `usermod -p '*' ${GIT_USER}`,
                 ].join(" && "),
-                delete: `userdel ${BUILD_USER} || true; userdel -r ${GIT_USER} || true`,
+                delete: `for u in $(awk -F: '$5 == "${BUILD_USER_COMMENT}" { print $1 }' /etc/passwd); do pkill -KILL -u "$u"; userdel "$u"; done; userdel -r ${GIT_USER} || true`,
             },
             { parent: this, dependsOn: [packages] },
         );
@@ -140,7 +147,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const binary = new RemoteBinary(`${name}-binary`, { connection, source: args.binary.source, sha256: args.binary.sha256, path: CONTROL_BINARY, mode: "0755" }, { parent: this });
         const sudoers = new RemoteFile(
             `${name}-sudoers`,
-            { connection, path: "/etc/sudoers.d/dynoform-control", content: render("control/sudoers", { binary: CONTROL_BINARY, gitUser: GIT_USER, buildUser: BUILD_USER }), mode: "0440" },
+            { connection, path: "/etc/sudoers.d/dynoform-control", content: render("control/sudoers", { binary: CONTROL_BINARY, gitUser: GIT_USER, buildUserPrefix: BUILD_USER_PREFIX }), mode: "0440" },
             { parent: this, dependsOn: [packages, users] },
         );
         const addonsKey = new RemoteFile(`${name}-addons-key`, { connection, path: ADDONS_KEY_FILE, content: pulumi.secret(args.addons.privateKey), mode: "0600", owner: "root:root" }, { parent: this });
@@ -165,7 +172,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         slugListen: `${address}:${SLUG_PORT}`,
                         slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
                         slugSigningKey: slugKey,
-                        buildUser: BUILD_USER,
+                        buildUserPrefix: BUILD_USER_PREFIX,
                         buildTimeoutS: 900,
                         agents,
                         agentToken,

@@ -8,7 +8,7 @@ describe("control templates", () => {
     });
 
     test("sudoers: the git user may only re-run the forced command as root", () => {
-        const text = render("control/sudoers", { binary: CONTROL_BINARY, gitUser: "git", buildUser: "dynoform-build" });
+        const text = render("control/sudoers", { binary: CONTROL_BINARY, gitUser: "git", buildUserPrefix: "build-" });
         expect(text).toContain(`git ALL=(root) NOPASSWD: ${CONTROL_BINARY} ssh *\n`);
         expect(text).toMatchSnapshot();
     });

@@ -1,23 +1,32 @@
-// The slug compiler: detect → compile (as the build user, under a time limit) → process types →
+// The slug compiler: a sandbox of the app's build user (build_sandbox.ts) → the pushed tree
+// unpacked into it as that user → links leaving it refused → detect → compile (commands as the build
+// user, under a time limit; root's own steps only while no build process is alive) → process types →
 // slug. Prints Heroku's build output; throws BuildError with the reason (and the failing command's
 // last output lines) when the push must be rejected.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { randomBytes } from "node:crypto";
 import { BuildLog } from "./build_log";
-import { CommandRunner, createRunner, describeLimit } from "./command_runner";
+import { describeLimit } from "./command_runner";
 import { Buildpack, BuildError } from "./buildpacks/buildpack";
 import { nodeBuildpack, NodeBuildpackOptions } from "./buildpacks/node";
 import { procfileBuildpack } from "./buildpacks/procfile_only";
 import { formationTypes, parseProcfile, ProcessTypes, ProcfileError } from "./procfile";
 import { createSlug, formatSize, SlugInfo } from "./slug";
 import { DEFAULT_STACK } from "./app_store";
+import { readAppFile, refuseEscapingLinks } from "./app_tree";
+import { BuildSandbox, BuildSource, removeTree } from "./build_sandbox";
+import type { BuildUser } from "./build_users";
+import { LockTimeoutError, withLock } from "./app_lock";
 
 export const DEFAULT_BUILD_TIMEOUT_MS = 15 * 60_000;
 
 export interface BuildOptions {
-    /** The pushed tree, compiled in place. */
-    dir: string;
-    /** The app's build cache, kept between builds. */
+    /** The pushed tree (a directory or a commit); never changed: the build works on its own copy. */
+    source: BuildSource;
+    /** Where each build gets its sandbox (`<state>/builds`): the control role's own directory. */
+    workDir: string;
+    /** The app's build cache, kept between builds: owned by its build user, 0700; root never looks inside. */
     cacheDir: string;
     /** Where the slug is written (<slugDir>/<sha256>.tgz). */
     slugDir: string;
@@ -25,13 +34,10 @@ export interface BuildOptions {
     env: Record<string, string>;
     log: BuildLog;
     buildpacks: Buildpack[];
-    /** Build user. When set, dir and cacheDir are chowned to it and every command runs as it. */
-    uid?: number;
-    gid?: number;
+    /** The app's build user (build_users.ts). Required when the control role runs as root. */
+    user?: BuildUser;
     timeoutMs?: number;
     stack?: string;
-    /** Injected in tests. */
-    runner?: CommandRunner;
 }
 
 export interface BuildResult {
@@ -45,23 +51,9 @@ export function defaultBuildpacks(node: NodeBuildpackOptions): Buildpack[] {
     return [nodeBuildpack(node), procfileBuildpack];
 }
 
-async function chownTree(root: string, uid: number, gid: number): Promise<void> {
-    await fs.promises.lchown(root, uid, gid);
-    for (const entry of await fs.promises.readdir(root, { withFileTypes: true })) {
-        const p = path.join(root, entry.name);
-        if (entry.isDirectory()) await chownTree(p, uid, gid);
-        else await fs.promises.lchown(p, uid, gid);
-    }
-}
-
 async function readProcfile(dir: string): Promise<ProcessTypes | undefined> {
-    let text: string;
-    try {
-        text = await fs.promises.readFile(path.join(dir, "Procfile"), "utf8");
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw err;
-    }
+    const text = await readAppFile(dir, "Procfile");
+    if (text === undefined) return undefined;
     try {
         return parseProcfile(text);
     } catch (err) {
@@ -70,13 +62,66 @@ async function readProcfile(dir: string): Promise<ProcessTypes | undefined> {
     }
 }
 
-export async function build(opts: BuildOptions): Promise<BuildResult> {
-    const { log, dir } = opts;
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
-    const runner =
-        opts.runner ?? createRunner({ uid: opts.uid, gid: opts.gid, deadline: Date.now() + timeoutMs, limitText: describeLimit(timeoutMs) });
+/**
+ * The app's cache dir, owned by its build user and 0700. Made by root in root's own `cache/`, so
+ * the build cannot have replaced it; one that is not the build user's (a shared-uid cache of an
+ * older version: anyone's build could have planted files in it) is thrown away, not reused.
+ */
+async function prepareCacheDir(cacheDir: string, user: BuildUser | undefined): Promise<void> {
+    const parent = path.dirname(cacheDir);
+    await fs.promises.mkdir(parent, { recursive: true, mode: 0o711 });
+    const st = await fs.promises.lstat(cacheDir).catch(() => undefined);
+    const owner = user?.uid ?? process.getuid?.();
+    if (st && (!st.isDirectory() || st.uid !== owner)) {
+        const aside = path.join(parent, `.discarded-${path.basename(cacheDir)}-${randomBytes(4).toString("hex")}`);
+        await fs.promises.rename(cacheDir, aside);
+        await removeTree(aside);
+    }
+    if (!st || !st.isDirectory() || st.uid !== owner) {
+        await fs.promises.mkdir(cacheDir, { mode: 0o700 });
+        if (user) await fs.promises.lchown(cacheDir, user.uid, user.gid);
+    }
+    await fs.promises.chmod(cacheDir, 0o700); // a directory (lstat) in root's directory: no link to follow
+}
 
+/**
+ * Build the pushed tree into a slug. Builds of one app (one build user) run one at a time: a
+ * build ends by killing every process of its user.
+ */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+    if (!opts.user && process.getuid?.() === 0) {
+        throw new Error("builds need an unprivileged build user and none is configured: set buildUserPrefix in /etc/dynoform/control.json (components/control does); builds never run as root");
+    }
+    if (!opts.user) return buildInSandbox(opts);
+    await fs.promises.mkdir(opts.workDir, { recursive: true, mode: 0o711 });
+    try {
+        return await withLock(path.join(opts.workDir, `.${opts.user.name}.lock`), () => buildInSandbox(opts), { purpose: "build", timeoutMs: 10_000 });
+    } catch (err) {
+        if (err instanceof LockTimeoutError) throw new Error(`another build of this app is running (${err.holder.split(" ")[0] ? `pid ${err.holder.split(" ")[0]}` : "unknown"}): push again when it finishes`);
+        throw err;
+    }
+}
+
+async function buildInSandbox(opts: BuildOptions): Promise<BuildResult> {
+    const { log } = opts;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
     log.topic(`Building on the ${opts.stack ?? DEFAULT_STACK} stack`);
+    if (opts.user) await BuildSandbox.removeStale(opts.workDir, opts.user);
+    const sandbox = await BuildSandbox.create(opts.workDir, opts.user);
+    try {
+        await prepareCacheDir(opts.cacheDir, opts.user);
+        await sandbox.unpack(opts.source); // sealed from here on, but while build commands run
+        const dir = sandbox.appDir;
+        await refuseEscapingLinks(dir);
+        return await compileAndPack(opts, sandbox, dir, timeoutMs);
+    } finally {
+        await sandbox.remove();
+    }
+}
+
+async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: string, timeoutMs: number): Promise<BuildResult> {
+    const { log } = opts;
+    const runner = sandbox.runner({ deadline: Date.now() + timeoutMs, limitText: describeLimit(timeoutMs) });
     let buildpack: Buildpack | undefined;
     for (const bp of opts.buildpacks) {
         if (await bp.detect(dir)) {
@@ -90,23 +135,17 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     log.topic(`${buildpack.name} app detected`);
     const declared = await readProcfile(dir); // a broken Procfile fails before a long install
 
-    await fs.promises.mkdir(opts.cacheDir, { recursive: true });
-    const owned = opts.uid !== undefined && opts.gid !== undefined;
-    if (owned) {
-        await chownTree(dir, opts.uid!, opts.gid!);
-        await chownTree(opts.cacheDir, opts.uid!, opts.gid!);
-    }
     const compiled = await buildpack.compile({
         dir,
         cacheDir: opts.cacheDir,
+        home: sandbox.home,
+        tmp: sandbox.tmp,
+        ...(opts.user ? { owner: { uid: opts.user.uid, gid: opts.user.gid } } : {}),
         env: { ...opts.env },
         log,
         run: runner,
-        async mkdirForBuild(p) {
-            await fs.promises.mkdir(p, { recursive: true });
-            if (owned) await fs.promises.chown(p, opts.uid!, opts.gid!);
-        },
     });
+    await sandbox.seal(); // (each command seals it too) root reads the tree only with no build process alive
     if (runner.remainingMs() <= 0) throw new BuildError(`build exceeded the ${describeLimit(timeoutMs)} limit`);
 
     log.topic("Discovering process types");

@@ -1,6 +1,8 @@
 // Runs build commands: as an unprivileged user (uid/gid), in their own process group, against a
 // deadline shared by the whole build, streaming output line by line and remembering the last lines
-// so a failure can say why.
+// so a failure can say why. When a command exits (or times out), whatever it left running is killed
+// (`reap`: every process of the build user; else its process group), so no build process outlives
+// its step and a leftover holding the output pipe open cannot hang the build.
 import { spawn } from "node:child_process";
 
 export interface RunOptions {
@@ -35,6 +37,10 @@ export interface RunnerOptions {
     tailLines?: number;
     /** Grace between SIGTERM and SIGKILL on timeout. Default 5 s. */
     killGraceMs?: number;
+    /** Kills every process of the build (BuildSandbox: all of the build user's); default: the command's process group. */
+    reap?: () => Promise<void>;
+    /** How long output pipes may stay open after the command and its leftovers are killed. Default 2 s. */
+    closeGraceMs?: number;
 }
 
 function splitLines(onLine: (l: string) => void) {
@@ -93,6 +99,8 @@ export function createRunner(opts: RunnerOptions = {}): CommandRunner {
                 child.stderr!.on("data", (c: Buffer) => err.push(c));
                 let timedOut = false;
                 let killTimer: NodeJS.Timeout | undefined;
+                let closeTimer: NodeJS.Timeout | undefined;
+                let reapError: Error | undefined;
                 const killGroup = (sig: NodeJS.Signals) => {
                     try {
                         if (child.pid) process.kill(-child.pid, sig);
@@ -100,27 +108,45 @@ export function createRunner(opts: RunnerOptions = {}): CommandRunner {
                         /* already gone */
                     }
                 };
+                const killAll = async () => {
+                    killGroup("SIGKILL");
+                    if (opts.reap) await opts.reap().catch((e: Error) => (reapError = e));
+                };
                 const timer =
                     left === Infinity
                         ? undefined
                         : setTimeout(() => {
                               timedOut = true;
                               killGroup("SIGTERM");
-                              killTimer = setTimeout(() => killGroup("SIGKILL"), opts.killGraceMs ?? 5000);
+                              killTimer = setTimeout(() => void killAll(), opts.killGraceMs ?? 5000);
                           }, left);
+                let reaped: Promise<void> | undefined;
+                child.on("exit", () => {
+                    // The command is done: its leftovers (`setsid cmd &` included) go too, and with
+                    // them the pipes they hold; a pipe still open after that is closed from this side.
+                    reaped = killAll().then(() => {
+                        closeTimer = setTimeout(() => {
+                            child.stdout?.destroy();
+                            child.stderr?.destroy();
+                        }, opts.closeGraceMs ?? 2000);
+                        closeTimer.unref();
+                    });
+                });
                 child.on("error", (e) => {
                     if (timer) clearTimeout(timer);
                     reject(new CommandFailedError(`could not start "${shown}": ${e.message}`, null, tail));
                 });
-                child.on("close", (code, signal) => {
+                child.on("close", async (code, signal) => {
                     if (timer) clearTimeout(timer);
                     if (killTimer) clearTimeout(killTimer);
+                    await reaped; // settled only once nothing of the command is left
+                    if (closeTimer) clearTimeout(closeTimer);
                     out.flush();
                     err.flush();
                     if (timedOut) {
-                        killGroup("SIGKILL"); // leftovers of the group, if any
                         reject(new CommandFailedError(`build exceeded the ${opts.limitText ?? "time"} limit during "${shown}"`, code, tail, true));
-                    } else if (code === 0) resolve();
+                    } else if (reapError) reject(new CommandFailedError(`"${shown}" left processes that could not be stopped: ${reapError.message}`, code, tail));
+                    else if (code === 0) resolve();
                     else reject(new CommandFailedError(`"${shown}" ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`, code, tail));
                 });
             });

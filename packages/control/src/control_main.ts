@@ -6,16 +6,18 @@
 //                                         build DIR and release it (what the receive hook runs)
 //
 // Environment: DYNOFORM_STATE_DIR (default /var/lib/dynoform), DYNOFORM_DOMAIN (apps' default
-// domain), DYNOFORM_GIT_HOST (host in git URLs), DYNOFORM_BUILD_UID / DYNOFORM_BUILD_GID,
-// DYNOFORM_BUILD_TIMEOUT_S. Where agents fetch slugs and the slug-signing key come from the config
-// file only (slugBaseUrl, slugSigningKey): the key is a secret, and never an environment variable.
+// domain), DYNOFORM_GIT_HOST (host in git URLs), DYNOFORM_BUILD_USER_PREFIX (per-app build users
+// `<prefix><app>`, made on the first push; required as root), DYNOFORM_BUILD_TIMEOUT_S. Where agents
+// fetch slugs and the slug-signing key come from the config file only (slugBaseUrl, slugSigningKey):
+// the key is a secret, and never an environment variable.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
 import { AppStore, appNameProblem } from "./app_store";
 import { BuildLog } from "./build_log";
 import { defaultBuildpacks } from "./builder";
+import { BuildSource } from "./build_sandbox";
+import { BuildUsers } from "./build_users";
 import { runCli, ERROR_PREFIX } from "./cli";
 import { generateName } from "./cli/apps";
 import { CliContext, CliSettings } from "./cli/context";
@@ -55,7 +57,8 @@ export interface ControlConfigFile extends Partial<HttpPlatformConfig> {
     gitHost?: string;
     /** host:port of the slug HTTP server (serve). */
     slugListen?: string;
-    buildUser?: string;
+    /** Builds of app X run as the system user `<buildUserPrefix>X` (build_users.ts), made on its first push. */
+    buildUserPrefix?: string;
     buildTimeoutS?: number;
     reconcileIntervalMs?: number;
 }
@@ -82,14 +85,7 @@ function envWithConfig(env: Env, cfg: ControlConfigFile | undefined): Env {
     set("DYNOFORM_DOMAIN", cfg.domain);
     set("DYNOFORM_GIT_HOST", cfg.gitHost);
     set("DYNOFORM_BUILD_TIMEOUT_S", cfg.buildTimeoutS);
-    if (cfg.buildUser && out.DYNOFORM_BUILD_UID === undefined) {
-        try {
-            out.DYNOFORM_BUILD_UID = execFileSync("id", ["-u", cfg.buildUser], { encoding: "utf8" }).trim();
-            out.DYNOFORM_BUILD_GID = execFileSync("id", ["-g", cfg.buildUser], { encoding: "utf8" }).trim();
-        } catch {
-            /* no such user: builds run as the caller */
-        }
-    }
+    set("DYNOFORM_BUILD_USER_PREFIX", cfg.buildUserPrefix);
     return out;
 }
 
@@ -170,25 +166,13 @@ async function preReceive(store: AppStore, platform: Platform, env: Env, io: Mai
             io.stdout(`-----> ${ref} stored; only main (or master) is deployed\n`);
             continue;
         }
-        const dir = path.join(store.root, "builds", `${app}-${sha.slice(0, 7)}-${randomBytes(3).toString("hex")}`);
-        await fs.promises.mkdir(dir, { recursive: true, mode: 0o755 });
-        await fs.promises.chmod(path.dirname(dir), 0o711);
-        try {
-            const extracted = await new Promise<number>((resolve) => {
-                const child = spawn("sh", ["-c", 'git archive --format=tar "$1" | tar -x -C "$2"', "sh", sha, dir], { stdio: ["ignore", "inherit", "inherit"], env: env as NodeJS.ProcessEnv });
-                child.on("close", (c) => resolve(c ?? 1));
-            });
-            if (extracted !== 0) {
-                io.stdout(` !     could not check out ${sha}\n`);
-                return 1;
-            }
-            // Builds must not see the push's git environment (npm runs git for git dependencies).
-            const clean: Env = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("GIT_")));
-            for (const k of Object.keys(process.env)) if (k.startsWith("GIT_")) delete process.env[k];
-            code = await runDeploy(["-a", app, "--dir", dir, "--commit", sha], store, platform, clean, io, user);
-        } finally {
-            await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        }
+        // Builds must not see the push's git environment (npm runs git for git dependencies); only
+        // git archive gets it (the pushed objects are quarantined until the hook accepts them).
+        const gitEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith("GIT_") && e[1] !== undefined));
+        const clean: Env = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("GIT_")));
+        for (const k of Object.keys(process.env)) if (k.startsWith("GIT_")) delete process.env[k];
+        // The commit is unpacked by the app's build user (git archive as root | tar -x as the build user).
+        code = await deployPushed(app, { gitDir, commit: sha, gitEnv }, sha, store, platform, clean, io, user);
         if (code !== 0) return code;
     }
     return code;
@@ -252,25 +236,27 @@ async function runDeploy(args: string[], store: AppStore, platform: Platform, en
     const dir = flags.dir as string | undefined;
     const commit = flags.commit as string | undefined;
     if (!app || !dir || !commit) throw new UserError("Usage: dynoform-control deploy -a APP --dir DIR --commit SHA");
+    return deployPushed(app, { dir: path.resolve(dir) }, commit, store, platform, env, io, user);
+}
+
+async function deployPushed(app: string, source: BuildSource, commit: string, store: AppStore, platform: Platform, env: Env, io: MainIo, user?: string): Promise<number> {
     const log = new BuildLog((l) => io.stdout(l + "\n"));
     const timeoutS = intEnv(env, "DYNOFORM_BUILD_TIMEOUT_S");
+    const prefix = env.DYNOFORM_BUILD_USER_PREFIX;
     try {
         await deploy({
             store,
             platform,
             app,
-            dir: path.resolve(dir),
+            source,
             commit,
             log,
             buildpacks: defaultBuildpacks({ runtimeCacheDir: path.join(store.root, "runtimes") }),
             cacheDir: defaultCacheDir(store.root, app),
             webUrl: settingsFrom(env).webUrl(app),
             ...(user ? { user } : {}),
-            build: {
-                uid: intEnv(env, "DYNOFORM_BUILD_UID"),
-                gid: intEnv(env, "DYNOFORM_BUILD_GID"),
-                ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}),
-            },
+            ...(prefix ? { buildUsers: new BuildUsers(prefix) } : {}),
+            build: { ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) },
         });
         return 0;
     } catch (err) {

@@ -1,12 +1,14 @@
 // A push, end to end, minus git: build the pushed tree into a slug, make release vN (slug + config
 // vars + Procfile + commit), run its release phase, roll it out. Prints Heroku's push output;
 // resolves with the release, or rejects with DeployRejectedError after printing why.
-// The git receive hook (not wired yet) checks the pushed commit out into `dir` and calls this.
+// The git receive hook calls this with the pushed commit; the build unpacks it as the app's build user.
 import * as path from "node:path";
 import { AppStore, Release } from "./app_store";
 import { BuildLog } from "./build_log";
 import { build, BuildOptions } from "./builder";
 import { Buildpack, BuildError } from "./buildpacks/buildpack";
+import type { BuildSource } from "./build_sandbox";
+import type { BuildUsers } from "./build_users";
 import { Platform } from "./platform";
 import { releaseAndRollout, ReleaseFailedError } from "./releases";
 
@@ -21,8 +23,8 @@ export interface DeployOptions {
     store: AppStore;
     platform: Platform;
     app: string;
-    /** Checked-out tree of the pushed commit; compiled in place. */
-    dir: string;
+    /** The pushed tree (a commit of the app's repo, or a directory); never changed. */
+    source: BuildSource;
     commit: string;
     log: BuildLog;
     buildpacks: Buildpack[];
@@ -31,7 +33,9 @@ export interface DeployOptions {
     /** The app's URL, printed after "Released vN". */
     webUrl?: string;
     user?: string;
-    build?: Pick<BuildOptions, "uid" | "gid" | "timeoutMs" | "runner" | "stack">;
+    /** Where the app's build user comes from (made on its first push). None: builds run as the caller, never as root. */
+    buildUsers?: BuildUsers;
+    build?: Pick<BuildOptions, "user" | "timeoutMs" | "stack">;
 }
 
 function rejectWith(log: BuildLog, headline: string, reason: string, tail: string[]): never {
@@ -53,8 +57,11 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
     const env = await store.getConfig(app);
     let built;
     try {
+        const buildUser = opts.buildUsers ? await opts.buildUsers.forApp(app) : undefined;
         built = await build({
-            dir: opts.dir,
+            ...(buildUser ? { user: buildUser } : {}),
+            source: opts.source,
+            workDir: defaultWorkDir(store.root),
             cacheDir: opts.cacheDir,
             slugDir: store.slugDir(app),
             env,
@@ -94,4 +101,9 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
 
 export function defaultCacheDir(stateRoot: string, app: string): string {
     return path.join(stateRoot, "cache", app);
+}
+
+/** Where builds get their sandboxes (build_sandbox.ts). */
+export function defaultWorkDir(stateRoot: string): string {
+    return path.join(stateRoot, "builds");
 }

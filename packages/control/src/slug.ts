@@ -18,6 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import * as tar from "tar";
 import { fsyncDir } from "./atomic_file";
+import { readAppFile } from "./app_tree";
 import type { SlugLayerRef } from "./app_store";
 
 export interface SlugInfo {
@@ -103,11 +104,8 @@ export async function listSlugEntries(root: string, ignored: (rel: string) => bo
 }
 
 async function readSlugignore(root: string): Promise<string[]> {
-    try {
-        return (await fs.promises.readFile(path.join(root, ".slugignore"), "utf8")).split(/\r?\n/);
-    } catch {
-        return [];
-    }
+    // The build user wrote this tree: a .slugignore that is a link or a fifo is never opened through.
+    return ((await readAppFile(root, ".slugignore")) ?? "").split(/\r?\n/);
 }
 
 /** Entries split into runs: plain ones and layer subtrees (contiguous, since the walk is sorted depth-first). */

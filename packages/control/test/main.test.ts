@@ -2,16 +2,25 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import { slugToken } from "../src/slug_access";
 import { transpileSources } from "./helpers/transpile";
+import { isRoot, removeTestBuildUsers, testBuildUserPrefix } from "./helpers/build_user";
+
+const buildUserPrefix = testBuildUserPrefix();
+afterAll(() => {
+    if (isRoot) removeTestBuildUsers(buildUserPrefix);
+});
 
 let js: string;
 let state: string;
 beforeAll(() => (js = transpileSources()));
 afterAll(() => fs.rmSync(js, { recursive: true, force: true }));
-beforeEach(() => (state = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-main-"))));
+beforeEach(() => {
+    state = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-main-"));
+    fs.chmodSync(state, 0o711); // as /var/lib/dynoform: build users pass through to builds/ and cache/
+});
 afterEach(() => fs.rmSync(state, { recursive: true, force: true }));
 
 function control(args: string[], env: Record<string, string> = {}) {
@@ -40,7 +49,7 @@ test("deploy: builds and releases; with no agents wired the rollout fails and th
     const src = path.join(state, "src");
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, "Procfile"), "web: ./serve\n");
-    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"]);
+    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"], { DYNOFORM_BUILD_USER_PREFIX: buildUserPrefix });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("-----> Procfile app detected\n");
     expect(r.stdout).toContain(" !     rollout is not wired to the dyno hosts yet");
@@ -85,4 +94,42 @@ test("serve: the slug server reads its signing key from the config file and want
         process.kill(child.pid!, "SIGTERM");
         await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
     }
+});
+
+(isRoot ? test : test.skip)("deploy as root with no build user configured: the push is rejected, saying so; nothing runs as root", () => {
+    control(["apps:create", "myapp"]);
+    const src = path.join(state, "src");
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, "Procfile"), "web: ./serve\n");
+    const r = control(["deploy", "-a", "myapp", "--dir", src, "--commit", "0123456789abcdef"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith(" !     "))).toEqual([
+        " !     Push rejected, the build could not run.",
+        " !     builds need an unprivileged build user and none is configured: set buildUserPrefix in /etc/dynoform/control.json (components/control does); builds never run as root",
+        " !     Push failed: the previous release is still serving",
+    ]);
+    expect(fs.readdirSync(path.join(state, "apps", "myapp", "releases"))).toEqual([]);
+});
+
+(isRoot ? test : test.skip)("git push: the pre-receive hook builds the pushed commit as the app's build user (made on the first push)", () => {
+    control(["apps:create", "myapp"]);
+    const work = path.join(state, "work");
+    fs.mkdirSync(work);
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: work, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } }).toString();
+    git("init", "-q", "-b", "main");
+    fs.writeFileSync(path.join(work, "Procfile"), "web: ./serve\n");
+    fs.symlinkSync("/etc/shadow", path.join(work, "notes.txt"));
+    git("add", "-A");
+    git("commit", "-q", "-m", "v1");
+    // the forced command's receive-pack, as sshd runs it (the main.js under test is the hook's binary)
+    const env = { DYNOFORM_CONTROL_BINARY: `${process.execPath} ${path.join(js, "main.js")}`, DYNOFORM_BUILD_USER_PREFIX: buildUserPrefix };
+    const remote = `ext::env ${Object.entries({ PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_DOMAIN: "apps.lab", ...env })
+        .map(([k, v]) => `${k}=${v.replace(/ /g, "% ")}`)
+        .join(" ")} SSH_ORIGINAL_COMMAND=git-receive-pack% 'myapp.git' ${process.execPath} ${path.join(js, "main.js")} ssh alice`;
+    const r = spawnSync("git", ["-c", "protocol.ext.allow=always", "push", remote, "main"], { cwd: work, encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).toContain("remote: -----> Building on the dynoform-24 stack");
+    expect(r.stderr).toContain('remote:  !     notes.txt is a symbolic link to "/etc/shadow", outside the app: commit the file itself (links must stay inside the app)');
+    expect(r.stderr).toContain("remote:  !     Push failed: the previous release is still serving");
+    expect(r.stderr).toContain("[remote rejected] main -> main (pre-receive hook declined)");
+    expect(fs.readFileSync("/etc/passwd", "utf8")).toContain(`${buildUserPrefix}myapp:`);
 });

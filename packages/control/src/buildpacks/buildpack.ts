@@ -7,17 +7,23 @@ import { ProcessTypes } from "../procfile";
 import { SlugLayer } from "../slug";
 
 export interface CompileContext {
-    /** The app's tree, compiled in place; becomes the slug. */
+    /**
+     * The app's tree (the build user's), compiled in place; becomes the slug. Outside `run`, no
+     * build process is alive: code here runs as root and touches the tree only through app_tree.ts.
+     */
     dir: string;
-    /** Kept between builds of the same app (dependency caches). */
+    /** Kept between builds of the same app (dependency caches); only build commands look inside. */
     cacheDir: string;
+    /** $HOME and $TMPDIR for build commands: fresh each build, the build user's. */
+    home: string;
+    tmp: string;
+    /** The build user: directories and files root adds to the tree are handed to it (none: the caller's). */
+    owner?: { uid: number; gid: number };
     /** Config vars of the app, visible to build commands. */
     env: Record<string, string>;
     log: BuildLog;
-    /** Runs commands as the build user, under the build's time limit. */
+    /** Runs commands as the build user, under the build's time limit; kills what each leaves behind. */
     run: CommandRunner;
-    /** mkdir -p a directory the build user's commands may write to (owned by the build user). */
-    mkdirForBuild(dir: string): Promise<void>;
 }
 
 export interface CompileResult {

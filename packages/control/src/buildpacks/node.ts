@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import * as semver from "semver";
 import * as tar from "tar";
 import { CommandFailedError } from "../command_runner";
+import { makeAppDir, readAppFile, writeAppFile } from "../app_tree";
 import { Buildpack, BuildError, CompileContext } from "./buildpack";
 import { NpmRegistrySource, PackageSource } from "./package_source";
 
@@ -37,7 +38,8 @@ interface PackageJson {
 }
 
 async function readPackageJson(dir: string): Promise<PackageJson> {
-    const text = await fs.promises.readFile(path.join(dir, "package.json"), "utf8");
+    const text = await readAppFile(dir, "package.json");
+    if (text === undefined) throw new BuildError("package.json is missing: commit it");
     try {
         const parsed = JSON.parse(text) as unknown;
         if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
@@ -157,19 +159,22 @@ export function nodeBuildpack(opts: NodeBuildpackOptions): Buildpack {
         const npmRuntime = path.join(opts.runtimeCacheDir, `npm-${npmVersion}`);
         await unpackOnce(npmTgz.file, npmRuntime);
 
+        // Root writes here with no build process alive (the sandbox is sealed) and never through a
+        // link: .heroku and .profile.d must be real directories, files are replaced, not opened.
+        await makeAppDir(ctx.dir, ".heroku", 0o755, ctx.owner);
         const vendor = path.join(ctx.dir, VENDOR_DIR);
         await fs.promises.rm(vendor, { recursive: true, force: true });
-        await fs.promises.mkdir(path.join(vendor, "bin"), { recursive: true });
-        await fs.promises.mkdir(path.join(vendor, "lib", "node_modules"), { recursive: true });
+        await makeAppDir(ctx.dir, `${VENDOR_DIR}/bin`);
+        await makeAppDir(ctx.dir, `${VENDOR_DIR}/lib/node_modules`);
         const node = path.join(vendor, "bin", "node");
         // Hard links, not copies (~120 MB and ~2,500 files per build): the cached runtime is read-only
         // and owned by the control role, so build commands (the build user) cannot change it through them.
         await linkOrCopy(path.join(nodeRuntime, "bin", "node"), node);
         await linkTree(npmRuntime, path.join(vendor, "lib", "node_modules", "npm"));
-        await fs.promises.writeFile(path.join(vendor, "bin", "npm"), NPM_SHIM("npm-cli.js"), { mode: 0o755 });
-        await fs.promises.writeFile(path.join(vendor, "bin", "npx"), NPM_SHIM("npx-cli.js"), { mode: 0o755 });
-        await fs.promises.mkdir(path.join(ctx.dir, ".profile.d"), { recursive: true });
-        await fs.promises.writeFile(path.join(ctx.dir, ".profile.d", "nodejs.sh"), PROFILE, { mode: 0o644 });
+        await writeAppFile(ctx.dir, `${VENDOR_DIR}/bin/npm`, NPM_SHIM("npm-cli.js"), 0o755);
+        await writeAppFile(ctx.dir, `${VENDOR_DIR}/bin/npx`, NPM_SHIM("npx-cli.js"), 0o755);
+        await makeAppDir(ctx.dir, ".profile.d", 0o755, ctx.owner);
+        await writeAppFile(ctx.dir, ".profile.d/nodejs.sh", PROFILE, 0o644, ctx.owner);
         log.info(`Installed node ${nodeVersion} and npm ${npmVersion} to ${VENDOR_DIR}`);
         return { node, npmCli: path.join(vendor, "lib", "node_modules", "npm", "bin", "npm-cli.js") };
     }
@@ -185,12 +190,11 @@ export function nodeBuildpack(opts: NodeBuildpackOptions): Buildpack {
             const { log, dir } = ctx;
             const pkg = await readPackageJson(dir);
             const { node, npmCli } = await installRuntime(ctx, pkg);
-            const home = path.join(ctx.cacheDir, "home");
-            await ctx.mkdirForBuild(home);
             const env: Record<string, string> = {
                 ...ctx.env,
                 PATH: `${path.dirname(node)}:${path.join(dir, "node_modules", ".bin")}:/usr/local/bin:/usr/bin:/bin`,
-                HOME: home,
+                HOME: ctx.home,
+                TMPDIR: ctx.tmp,
                 NODE_ENV: ctx.env.NODE_ENV ?? "production",
                 npm_config_cache: path.join(ctx.cacheDir, "npm"),
                 npm_config_update_notifier: "false",

@@ -1,0 +1,83 @@
+// Per-app build users: every app's builds run as their own unprivileged system user
+// (`build-<app>`), made by root with useradd on the app's first push. One uid per app keeps one
+// app's build from reading another's build environment (/proc/<pid>/environ), writing into its
+// cache, or outliving its build (every process of the uid is killed when a build step ends).
+import { execFile } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+
+export interface BuildUser {
+    name: string;
+    uid: number;
+    gid: number;
+}
+
+export const DEFAULT_BUILD_USER_PREFIX = "build-";
+/** useradd's comment: a user of that name without it is someone else's, and never used. */
+export const BUILD_USER_COMMENT = "dynoform build user";
+const MAX_USER_NAME = 32;
+
+/** `<prefix><app>`, shortened with a hash of the app name to fit Linux's 32 characters. */
+export function buildUserName(app: string, prefix = DEFAULT_BUILD_USER_PREFIX): string {
+    const name = prefix + app;
+    if (name.length <= MAX_USER_NAME) return name;
+    const h = crypto.createHash("sha256").update(app).digest("hex").slice(0, 6);
+    return `${name.slice(0, MAX_USER_NAME - 7)}-${h}`;
+}
+
+export function buildUseraddArgs(name: string): string[] {
+    return ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name];
+}
+
+interface PasswdEntry extends BuildUser {
+    comment: string;
+}
+
+function lookup(name: string, passwd: string): PasswdEntry | undefined {
+    let text: string;
+    try {
+        text = fs.readFileSync(passwd, "utf8");
+    } catch {
+        return undefined;
+    }
+    for (const line of text.split("\n")) {
+        const f = line.split(":");
+        if (f[0] === name && f.length >= 5) return { name, uid: Number(f[2]), gid: Number(f[3]), comment: f[4] };
+    }
+    return undefined;
+}
+
+export class BuildUsers {
+    private readonly pending = new Map<string, Promise<BuildUser>>();
+
+    constructor(
+        readonly prefix = DEFAULT_BUILD_USER_PREFIX,
+        private readonly passwd = "/etc/passwd",
+    ) {}
+
+    /** The app's build user, created when missing. Throws when the name belongs to someone else. */
+    forApp(app: string): Promise<BuildUser> {
+        const name = buildUserName(app, this.prefix);
+        const existing = lookup(name, this.passwd);
+        if (existing) return Promise.resolve(existing).then(checked);
+        let p = this.pending.get(name);
+        if (!p) {
+            p = new Promise<BuildUser>((resolve, reject) => {
+                execFile("useradd", buildUseraddArgs(name), (err, _out, stderr) => {
+                    const made = lookup(name, this.passwd);
+                    if (made) resolve(checked(made));
+                    else reject(new Error(`could not create the build user ${name} (useradd: ${(stderr || err?.message || "").trim()})`));
+                });
+            }).finally(() => this.pending.delete(name));
+            this.pending.set(name, p);
+        }
+        return p;
+    }
+}
+
+function checked(u: PasswdEntry): BuildUser {
+    if (u.comment !== BUILD_USER_COMMENT || u.uid === 0 || u.gid === 0) {
+        throw new Error(`the user ${u.name} exists but is not a dynoform build user (comment "${u.comment}", uid ${u.uid}): remove it or pick another buildUserPrefix`);
+    }
+    return { name: u.name, uid: u.uid, gid: u.gid };
+}

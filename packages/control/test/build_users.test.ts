@@ -1,0 +1,24 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildUseraddArgs, buildUserName, BuildUsers } from "../src/build_users";
+
+test("names: build-<app>, cut with a hash of the app name to fit Linux's 32 characters", () => {
+    expect(buildUserName("shop")).toBe("build-shop");
+    const long = "a".repeat(26) + "-shop"; // 30 characters, the longest app name
+    const name = buildUserName(long);
+    expect(name).toHaveLength(32);
+    expect(name).toMatch(/^build-a{19}-[0-9a-f]{6}$/);
+    expect(buildUserName("a".repeat(26) + "-shoq")).not.toBe(name);
+    expect(buildUseraddArgs("build-shop")).toEqual(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform build user", "build-shop"]);
+});
+
+test("an existing build user is used; a user of that name that is not ours is refused", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-passwd-"));
+    const passwd = path.join(dir, "passwd");
+    fs.writeFileSync(passwd, "root:x:0:0:root:/root:/bin/bash\nbuild-shop:x:990:990:dynoform build user:/nonexistent:/usr/sbin/nologin\nbuild-mine:x:1000:1000:Alice:/home/alice:/bin/bash\n");
+    const users = new BuildUsers("build-", passwd);
+    expect(await users.forApp("shop")).toEqual({ name: "build-shop", uid: 990, gid: 990 });
+    await expect(users.forApp("mine")).rejects.toThrow('the user build-mine exists but is not a dynoform build user (comment "Alice", uid 1000): remove it or pick another buildUserPrefix');
+    fs.rmSync(dir, { recursive: true, force: true });
+});
