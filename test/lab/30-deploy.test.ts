@@ -2,10 +2,10 @@
 // preboot rollout, served through nginx → varnish → router → dynos; failures rejected while the
 // previous release keeps answering; config:set, rollback, scale across dyno hosts, run, a dyno host
 // lost, the control host rebooted.
-import { execFile, spawn } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { cli, GitRepo, until } from "../support/apps";
 import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 import { binarySession, STATUS } from "../support/memcached";
@@ -19,45 +19,7 @@ const domain = labStackInfo().domain;
 const host = `${APP}.${domain}`;
 const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
 const shell = new LabShell();
-let dir: string;
-
-interface Result {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** `dynoform ARGS` with `input` on its stdin (else a stdin left open, as at a terminal). */
-function cli(args: string[], cwd = projectRoot, input?: string): Promise<Result> {
-    return new Promise((resolve) => {
-        const child = execFile("node", [path.join(projectRoot, "scripts/dynoform.mjs"), ...args], { cwd, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 300_000 }, (err, stdout, stderr) =>
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-        );
-        if (input !== undefined) child.stdin?.end(input);
-    });
-}
-
-function git(args: string[]): Promise<Result> {
-    return new Promise((resolve) => {
-        const child = spawn("git", args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
-}
-
-async function commit(message: string, edit: () => void): Promise<void> {
-    edit();
-    await git(["add", "-A"]);
-    const r = await git(["commit", "-q", "-m", message]);
-    if (r.code !== 0) throw new Error(r.stderr);
-}
-
-const push = () => git(["push", "dynoform", "main"]);
-const file = (name: string) => path.join(dir, name);
-const edit = (name: string, fn: (s: string) => string) => fs.writeFileSync(file(name), fn(fs.readFileSync(file(name), "utf8")));
+const repo = new GitRepo("deploy-test", path.join(projectRoot, "examples/node-counter"));
 
 /** Requests in a loop (4 clients) until stopped: counts answers that are not 200 or lack `marker`. */
 function load(marker?: () => string) {
@@ -91,39 +53,21 @@ function load(marker?: () => string) {
     };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < end) {
-        try {
-            const v = await fn();
-            if (v) return v;
-        } catch (err) {
-            last = err;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`${what}: not within ${timeoutMs / 1000} s ${last ? `(${last})` : ""}`);
-}
-
 beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-deploy-test-"));
-    fs.cpSync(path.join(projectRoot, "examples/node-counter"), dir, { recursive: true });
-    await git(["init", "-q", "-b", "main"]);
-    await commit("v1", () => undefined);
+    await repo.init();
     await cli(["apps:destroy", "-a", APP, "--confirm", APP]); // a leftover of an interrupted run
 });
 
 afterAll(() => {
     shell.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    repo.remove();
 });
 
 test("git push of the example app: built, released, served through nginx → varnish → router → dyno with its PostgreSQL and Memcached", async () => {
     const created = await cli(["apps:create", APP]);
     expect(created.stderr).toContain(`Creating ⬢ ${APP}... done`);
     expect(created.stdout).toContain(`http://${host}/ | git@`);
-    expect((await cli(["git:remote", "-a", APP], dir)).code).toBe(0);
+    expect((await cli(["git:remote", "-a", APP], repo.dir)).code).toBe(0);
     const config = await cli(["config", "-a", APP]);
     expect(config.stdout).toMatch(/DATABASE_URL: +postgres:\/\/app_counter:/);
     // Its own Memcached (one instance per app, SASL), with Heroku's variable names.
@@ -131,7 +75,7 @@ test("git push of the example app: built, released, served through nginx → var
     expect(config.stdout).toMatch(/MEMCACHE_USERNAME: +counter\n/);
     expect(config.stdout).toMatch(/MEMCACHE_PASSWORD: +[0-9a-f]{48}\n/);
 
-    const pushed = await push();
+    const pushed = await repo.push();
     expect(pushed.stderr).toContain("remote: -----> Node.js app detected");
     expect(pushed.stderr).toContain("remote: -----> Running release command: node migrate.js");
     expect(pushed.stderr).toContain("migrate: counters table ready");
@@ -147,9 +91,9 @@ test("git push of the example app: built, released, served through nginx → var
 });
 
 test("a second push under continuous load: 0 failed requests, the new release answers afterwards", async () => {
-    await commit("second", () => edit("server.js", (s) => s.replace('process.env.GREETING || "hello"', 'process.env.GREETING || "second push"')));
+    await repo.commit("second", () => repo.edit("server.js", (s) => s.replace('process.env.GREETING || "hello"', 'process.env.GREETING || "second push"')));
     const loader = load();
-    const pushed = await push();
+    const pushed = await repo.push();
     await new Promise((r) => setTimeout(r, 1500));
     const stats = await loader.stop();
     expect(pushed.code).toBe(0);
@@ -161,16 +105,16 @@ test("a second push under continuous load: 0 failed requests, the new release an
 describe("failed pushes are rejected with the reason; the previous release answers throughout", () => {
     let good: string;
     beforeAll(async () => {
-        good = (await git(["rev-parse", "HEAD"])).stdout.trim();
+        good = (await repo.git(["rev-parse", "HEAD"])).stdout.trim();
     });
     afterEach(async () => {
-        await git(["reset", "-q", "--hard", good]);
+        await repo.git(["reset", "-q", "--hard", good]);
     });
 
     async function rejected(change: () => void, expectText: RegExp[]): Promise<void> {
-        await commit("broken", change);
+        await repo.commit("broken", change);
         const loader = load(() => "(second push)");
-        const pushed = await push();
+        const pushed = await repo.push();
         const stats = await loader.stop();
         expect(pushed.code).not.toBe(0);
         expect(pushed.stderr).toContain("[remote rejected] main -> main (pre-receive hook declined)");
@@ -182,21 +126,21 @@ describe("failed pushes are rejected with the reason; the previous release answe
 
     test("build failure", async () => {
         await rejected(
-            () => edit("package.json", (s) => s.replace('"start": "node server.js"', '"start": "node server.js", "build": "echo compiling assets; echo assets broke >&2; exit 7"')),
+            () => repo.edit("package.json", (s) => s.replace('"start": "node server.js"', '"start": "node server.js", "build": "echo compiling assets; echo assets broke >&2; exit 7"')),
             [/Push rejected, failed to compile app/, /assets broke/],
         );
     });
 
     test("release phase failure", async () => {
         await rejected(
-            () => fs.writeFileSync(file("Procfile"), "web: node server.js\nworker: node worker.js\nrelease: node -e \"console.error('migration broke'); process.exit(2)\"\n"),
+            () => fs.writeFileSync(repo.file("Procfile"), "web: node server.js\nworker: node worker.js\nrelease: node -e \"console.error('migration broke'); process.exit(2)\"\n"),
             [/Release v\d+ failed/, /exited with status 2/, /migration broke/],
         );
     });
 
     test("web process never binds $PORT (R10)", async () => {
         await rejected(
-            () => fs.writeFileSync(file("Procfile"), "web: node -e \"console.log('not listening'); setInterval(() => {}, 1000)\"\nrelease: node migrate.js\n"),
+            () => fs.writeFileSync(repo.file("Procfile"), "web: node -e \"console.log('not listening'); setInterval(() => {}, 1000)\"\nrelease: node migrate.js\n"),
             [/R10/, /failed to bind to \$PORT/, /not listening/],
         );
     });

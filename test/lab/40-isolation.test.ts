@@ -1,89 +1,72 @@
-// Issue 9 items 1-2 on the lab stack (DRAFT: written without running it; the lead runs the lab):
-// hostile pushes are refused with Heroku's ` !     ` lines while the previous release keeps
-// serving, builds run as a per-app user, nothing of a build outlives it, and root is never led by a
-// symbolic link in the pushed tree.
-import { spawn, execFile } from "child_process";
+// Attacks of one app on another and on the platform, on the lab stack (issues 8 and 9): hostile
+// pushes are refused with Heroku's ` !     ` lines while the previous release keeps serving,
+// builds run as a per-app user and nothing of a build outlives it, root is never led by a symbolic
+// link in the pushed tree, an app cannot capture other apps' traffic at the edge by answering an
+// Upgrade without 101, and a dyno cannot download another app's slug.
 import * as fs from "fs";
-import * as os from "os";
+import * as net from "net";
 import * as path from "path";
-import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { cli, GitRepo, Result } from "../support/apps";
+import { hostWithRole, labStackInfo } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
-import { projectRoot } from "../support/pulumi";
 
 jest.setTimeout(10 * 60_000);
 
 const APP = "hostile";
 const OTHER = "bystander";
-const control = hostWithRole("control").name;
+const control = hostWithRole("control");
 const edge = hostWithRole("edge").address;
 const domain = labStackInfo().domain;
 const shell = new LabShell();
-const dirs: Record<string, string> = {};
+const repos: Record<string, GitRepo> = {};
 
-interface Result {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-function cli(args: string[], cwd = projectRoot): Promise<Result> {
-    return new Promise((resolve) => {
-        const child = execFile("node", [path.join(projectRoot, "scripts/dynoform.mjs"), ...args], { cwd, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 300_000 }, (err, stdout, stderr) =>
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-        );
-        child.stdin?.end();
-    });
-}
-
-function git(app: string, args: string[]): Promise<Result> {
-    return new Promise((resolve) => {
-        const child = spawn("git", args, { cwd: dirs[app], env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
-}
+// Every app answers "good release of <app>"; the hostile one also answers an Upgrade with a plain
+// 200 (never a 101) and then "hostile" to whatever else arrives on that connection.
+const SERVER_JS = `const http = require("http");
+const app = process.env.APP_LABEL;
+const server = http.createServer((q, s) => s.end("good release of " + app + "\\n"));
+server.on("upgrade", (req, sock) => {
+  sock.write("HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n");
+  sock.on("data", () => sock.write("HTTP/1.1 200 OK\\r\\nContent-Length: 7\\r\\n\\r\\nhostile"));
+});
+server.listen(process.env.PORT);
+`;
 
 /** Commit `edit` on top of the good commit and push it. */
 async function pushChange(app: string, edit: (dir: string) => void): Promise<Result> {
-    edit(dirs[app]);
-    await git(app, ["add", "-A"]);
-    await git(app, ["commit", "-q", "-m", "change"]);
-    return git(app, ["push", "-f", "dynoform", "main"]);
+    await repos[app].commit("change", () => edit(repos[app].dir));
+    return repos[app].push(true);
 }
 
-const page = () => httpGet(edge, `${APP}.${domain}`);
+const page = (app = APP) => httpGet(edge, `${app}.${domain}`);
 let good: string;
 
 beforeAll(async () => {
     for (const app of [APP, OTHER]) {
-        dirs[app] = fs.mkdtempSync(path.join(os.tmpdir(), `dynoform-${app}-`));
-        fs.writeFileSync(path.join(dirs[app], "package.json"), JSON.stringify({ name: app, version: "1.0.0", engines: { node: "24.x" }, scripts: { start: "node server.js" } }));
-        fs.writeFileSync(path.join(dirs[app], "server.js"), 'require("http").createServer((q, s) => s.end("good release\\n")).listen(process.env.PORT)\n');
-        await git(app, ["init", "-q", "-b", "main"]);
-        await git(app, ["add", "-A"]);
-        await git(app, ["commit", "-q", "-m", "good"]);
+        const repo = (repos[app] = new GitRepo(app));
+        fs.writeFileSync(repo.file("package.json"), JSON.stringify({ name: app, version: "1.0.0", engines: { node: "24.x" }, scripts: { start: "node server.js" } }));
+        fs.writeFileSync(repo.file("server.js"), SERVER_JS);
+        await repo.init();
         await cli(["apps:destroy", "-a", app, "--confirm", app]);
         expect((await cli(["apps:create", app])).code).toBe(0);
-        expect((await cli(["git:remote", "-a", app], dirs[app])).code).toBe(0);
-        expect((await git(app, ["push", "dynoform", "main"])).code).toBe(0);
+        expect((await cli(["config:set", `APP_LABEL=${app}`, "-a", app])).code).toBe(0);
+        expect((await cli(["git:remote", "-a", app], repo.dir)).code).toBe(0);
+        expect((await repo.push()).code).toBe(0);
     }
-    good = (await git(APP, ["rev-parse", "HEAD"])).stdout.trim();
+    good = await repos[APP].head();
 });
 
 afterEach(async () => {
-    await git(APP, ["reset", "-q", "--hard", good]);
+    await repos[APP].git(["reset", "-q", "--hard", good]);
     // nothing of any build is left running on the control host
-    expect(await shell.on(control, `ps -eo user:32= | grep -c '^build-' || true`)).toBe("0");
-    expect((await page()).body).toBe("good release\n");
+    expect(await shell.on(control.name, `ps -eo user:32= | grep -c '^build-' || true`)).toBe("0");
+    expect((await page()).body).toBe(`good release of ${APP}\n`);
 });
 
 afterAll(async () => {
     for (const app of [APP, OTHER]) {
         await cli(["apps:destroy", "-a", app, "--confirm", app]);
-        fs.rmSync(dirs[app], { recursive: true, force: true });
+        repos[app].remove();
     }
     shell.close();
 });
@@ -96,10 +79,10 @@ function expectRejected(r: Result, reason: string): void {
 }
 
 test("each app builds as its own user, made on its first push; the control binary and sudoers are root's", async () => {
-    expect(await shell.on(control, `id -un build-${APP} && id -un build-${OTHER}`)).toBe(`build-${APP}\nbuild-${OTHER}`);
-    expect(await shell.on(control, "id dynoform-build >/dev/null 2>&1 && echo present || echo gone")).toBe("gone");
-    expect(await shell.on(control, `stat -c '%U %a' /var/lib/dynoform/cache/${APP}`)).toBe(`build-${APP} 700`);
-    expect(await shell.on(control, "stat -c '%U' /usr/local/lib/dynoform /usr/local/lib/dynoform/dynoform-control /etc/sudoers.d")).toBe("root\nroot\nroot");
+    expect(await shell.on(control.name, `id -un build-${APP} && id -un build-${OTHER}`)).toBe(`build-${APP}\nbuild-${OTHER}`);
+    expect(await shell.on(control.name, "id dynoform-build >/dev/null 2>&1 && echo present || echo gone")).toBe("gone");
+    expect(await shell.on(control.name, `stat -c '%U %a' /var/lib/dynoform/cache/${APP}`)).toBe(`build-${APP} 700`);
+    expect(await shell.on(control.name, "stat -c '%U' /usr/local/lib/dynoform /usr/local/lib/dynoform/dynoform-control /etc/sudoers.d")).toBe("root\nroot\nroot");
 });
 
 test("Procfile -> /etc/shadow: refused, no account name of the control host in the push output", async () => {
@@ -110,13 +93,13 @@ test("Procfile -> /etc/shadow: refused, no account name of the control host in t
 });
 
 test(".profile.d/nodejs.sh -> /etc/sudoers.d/dynoform-control: refused, sudo (the git push path) still works", async () => {
-    const before = await shell.on(control, "sha256sum /etc/sudoers.d/dynoform-control");
+    const before = await shell.on(control.name, "sha256sum /etc/sudoers.d/dynoform-control");
     const r = await pushChange(APP, (d) => {
         fs.mkdirSync(path.join(d, ".profile.d"));
         fs.symlinkSync("/etc/sudoers.d/dynoform-control", path.join(d, ".profile.d", "nodejs.sh"));
     });
     expectRejected(r, '.profile.d/nodejs.sh is a symbolic link to "/etc/sudoers.d/dynoform-control", outside the app: commit the file itself (links must stay inside the app)');
-    expect(await shell.on(control, "sha256sum /etc/sudoers.d/dynoform-control")).toBe(before);
+    expect(await shell.on(control.name, "sha256sum /etc/sudoers.d/dynoform-control")).toBe(before);
     expect((await cli(["releases", "-a", APP])).code).toBe(0); // the forced command still gets through sudo
 });
 
@@ -124,9 +107,9 @@ test("a build that swaps its cache for a link to the control binary's directory 
     const plant = 'ln -s /usr/local/lib/dynoform "$(dirname "$npm_config_cache")/home" 2>&1; ln -s /usr/local/lib/dynoform "$HOME/x"; echo planted';
     const first = await pushChange(APP, (d) => fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: APP, version: "1.0.0", scripts: { start: "node server.js", build: plant } })));
     expect(first.stderr).toContain("planted");
-    await git(APP, ["reset", "-q", "--hard", good]);
-    expect((await git(APP, ["push", "-f", "dynoform", "main"])).code).toBe(0);
-    expect(await shell.on(control, "stat -c '%U' /usr/local/lib/dynoform /usr/local/lib/dynoform/dynoform-control")).toBe("root\nroot");
+    await repos[APP].git(["reset", "-q", "--hard", good]);
+    expect((await repos[APP].push(true)).code).toBe(0);
+    expect(await shell.on(control.name, "stat -c '%U' /usr/local/lib/dynoform /usr/local/lib/dynoform/dynoform-control")).toBe("root\nroot");
 });
 
 // (Two builds at once reading each other's /proc/<pid>/environ is proven by the unit test
@@ -145,4 +128,49 @@ test("setsid and double-forked leftovers die with the build; a build reads no ot
     expect(r.stderr).toContain("Permission denied");
     expect(r.code).toBe(0); // a build may background things; they are killed, the push succeeds
     // (afterEach: no process of any build-* user is left on the control host)
+});
+
+/** One raw request to the edge; resolves with everything the edge sent before closing (or 3 s of quiet). */
+function rawRequest(text: string): Promise<string> {
+    return new Promise((resolve) => {
+        const sock = net.connect(80, edge);
+        let got = "";
+        let quiet = setTimeout(() => sock.destroy(), 3000);
+        sock.on("data", (d) => {
+            got += d.toString("latin1");
+            clearTimeout(quiet);
+            quiet = setTimeout(() => sock.destroy(), 3000);
+        });
+        sock.on("close", () => {
+            clearTimeout(quiet);
+            resolve(got);
+        });
+        sock.on("error", () => undefined);
+        sock.write(text);
+    });
+}
+
+test("an app answering Upgrade with 200 captures none of another app's traffic at the edge (nginx → Varnish → router)", async () => {
+    const upgrade = (i: number) =>
+        `GET /ws/${i} HTTP/1.1\r\nHost: ${APP}.${domain}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => rawRequest(upgrade(i))));
+    // The hostile 200 reaches its client as an ordinary answer, and the connection ends with it.
+    for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 200 /);
+    // 1,000 requests for the other app: fresh connections and one keep-alive connection.
+    const bodies: string[] = [];
+    for (let i = 0; i < 500; i++) bodies.push((await page(OTHER)).body);
+    const keepAlive = await rawRequest(Array.from({ length: 500 }, () => `GET / HTTP/1.1\r\nHost: ${OTHER}.${domain}\r\n\r\n`).join(""));
+    const kept = keepAlive.match(/good release of \w+\n|hostile/g) ?? [];
+    expect(bodies.filter((b) => b !== `good release of ${OTHER}\n`)).toEqual([]);
+    expect(kept.filter((b) => b !== `good release of ${OTHER}\n`)).toEqual([]);
+    expect(kept).toHaveLength(500);
+});
+
+test("a dyno cannot download another app's slug from the control host (403), nor its own without the token", async () => {
+    const sha = await shell.on(control.name, `ls /var/lib/dynoform/slugs/${OTHER}/ | head -1 | sed 's/\\.tgz$//'`);
+    expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    const url = `http://${control.address}:5080/slugs/${OTHER}/${sha}.tgz`;
+    const probe = `fetch(${JSON.stringify(url)}).then((r) => console.log("status", r.status), (e) => console.log("error", e.message))`;
+    const r = await cli(["run", "-a", APP, "node", "-e", probe], undefined, "");
+    expect(r.stdout).toContain("status 403");
 });

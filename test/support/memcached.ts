@@ -18,17 +18,6 @@ export function memcacheIds(): { uid: number; gid: number } {
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
-
 export interface RunningMemcached {
     port: number;
     pid: number;

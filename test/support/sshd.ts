@@ -6,6 +6,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { SshConnection } from "../../components/remote/connection";
+import { freePort } from "./ports";
+export { freePort };
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -94,17 +96,6 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     const sshd = await prepareSshd(options);
     await sshd.start();
     return sshd;
-}
-
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 async function waitForPort(port: number, timeoutMs: number, failure: () => string | undefined): Promise<void> {

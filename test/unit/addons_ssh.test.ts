@@ -11,7 +11,8 @@ import { render } from "../../components/templates/render";
 import { AppStore } from "../../packages/control/src/app_store";
 import { addonsSshArgs, HttpPlatform } from "../../packages/control/src/http_platform";
 import { binarySession, memcachedMissing, RunningMemcached, startMemcached, STATUS } from "../support/memcached";
-import { freePort, prepareSshd, TestSshd } from "../support/sshd";
+import { freePortRun } from "../support/ports";
+import { prepareSshd, TestSshd } from "../support/sshd";
 
 jest.setTimeout(60_000);
 
@@ -36,7 +37,7 @@ describeReal("add-ons over a real sshd and the data host's forced command", () =
         fs.writeFileSync(path.join(dir, "systemctl"), "#!/bin/sh\n:\n", { mode: 0o755 });
         // psql as postgres, faked (addons_pg.test.ts checks its SQL): keeps what it was given.
         fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\ncat >> ${dir}/psql.stdin\n`, { mode: 0o755 });
-        firstPort = await freePort();
+        firstPort = await freePortRun(6);
         const script = path.join(dir, "dynoform-addons");
         fs.writeFileSync(script, render("data/dynoform-addons", { listenAddress: "127.0.0.1", firstPort, lastPort: firstPort + 5 }), { mode: 0o700 });
         // The data host's line, with the forced command pointed at the temp prefix.

@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { render } from "../../components/templates/render";
-import { binarySession, freePort, memcachedMissing, RunningMemcached, startMemcached, STATUS, textCommand } from "../support/memcached";
+import { freePortRun } from "../support/ports";
+import { binarySession, memcachedMissing, RunningMemcached, startMemcached, STATUS, textCommand } from "../support/memcached";
 
 const missing = memcachedMissing();
 let tmp: string;
@@ -56,7 +57,7 @@ describeReal("per-app memcached with SASL (real memcached, dynoform-addons in a 
         fs.mkdirSync(path.join(tmp, "etc"), { mode: 0o755 });
         systemctlLog = path.join(tmp, "systemctl.log");
         fs.writeFileSync(path.join(tmp, "systemctl"), `#!/bin/sh\necho "$*" >> ${systemctlLog}\n`, { mode: 0o755 });
-        firstPort = await freePort();
+        firstPort = await freePortRun(2);
         script = path.join(tmp, "dynoform-addons");
         fs.writeFileSync(script, render("data/dynoform-addons", { listenAddress: "127.0.0.1", firstPort, lastPort: firstPort + 1 }), { mode: 0o755 });
     });

@@ -3,7 +3,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseProcfile, releaseCommand } from "../src/procfile";
-import { freePort, memcachedMissing, startMemcached } from "../../../test/support/memcached";
+import { memcachedMissing, startMemcached } from "../../../test/support/memcached";
+import { freePortRun } from "../../../test/support/ports";
 
 const EXAMPLE = path.resolve(__dirname, "../../../examples/node-counter");
 const { Memcache } = require(path.join(EXAMPLE, "lib", "memcache.js"));
@@ -23,7 +24,7 @@ const testReal = missing ? test.skip : test;
 if (missing) test.todo(`memcache client against a real memcached: skipped, ${missing}`);
 
 testReal("memcache client: miss, set, hit (multi-byte), pipelined calls, delete (real memcached, binary protocol)", async () => {
-    const port = await freePort();
+    const port = await freePortRun(1);
     const server = await startMemcached(["-U", "0", "-l", "127.0.0.1", "-p", String(port), "-m", "8"], port, {});
     const mc = new Memcache(`127.0.0.1:${port}`, { username: "", password: "" });
     try {
