@@ -117,12 +117,13 @@ test("a build that swaps its cache for a link to the control binary's directory 
 // role's included, and cannot list another app's cache.)
 test("setsid and double-forked leftovers die with the build; a build reads no other app's secret or cache", async () => {
     await cli(["config:set", "SECRET_OF_OTHER=sekrit-value", "-a", OTHER]);
+    // (a `&` ends its command: joined by newlines, as lines of a script)
     const snoop = [
         "setsid sleep 1000 </dev/null >/dev/null 2>&1 &",
         "( ( sleep 1000 </dev/null >/dev/null 2>&1 & ) & )",
         'echo "environ hits: $(cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c "sekrit""-value")"',
         `ls /var/lib/dynoform/cache/${OTHER} 2>&1 | head -1`,
-    ].join("; ");
+    ].join("\n");
     const r = await pushChange(APP, (d) => fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: APP, version: "1.0.0", scripts: { start: "node server.js", build: snoop } })));
     expect(r.stderr).toContain("environ hits: 0");
     expect(r.stderr).toContain("Permission denied");

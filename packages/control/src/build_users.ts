@@ -25,8 +25,19 @@ export function buildUserName(app: string, prefix = DEFAULT_BUILD_USER_PREFIX): 
     return `${name.slice(0, MAX_USER_NAME - 7)}-${h}`;
 }
 
+/**
+ * Build users' uids and gids: a block of their own, far from system users, dyno users and the
+ * uids of other machines' services. A build ends by killing every process of its uid, so that uid
+ * must name nothing else — not even a process of a container or lab machine that shares this
+ * kernel's uid space (their /etc/passwd is not ours to consult). The block also lets a firewall
+ * tell builds apart by uid.
+ */
+export const BUILD_UID_RANGE = [2_000_000, 2_099_999] as const;
+
 export function buildUseraddArgs(name: string): string[] {
-    return ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name];
+    const [min, max] = BUILD_UID_RANGE;
+    const range = [`SYS_UID_MIN=${min}`, `SYS_UID_MAX=${max}`, `SYS_GID_MIN=${min}`, `SYS_GID_MAX=${max}`].flatMap((k) => ["-K", k]);
+    return ["--system", "--user-group", ...range, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name];
 }
 
 interface PasswdEntry extends BuildUser {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,7 +11,11 @@ test("names: build-<app>, cut with a hash of the app name to fit Linux's 32 char
     expect(name).toHaveLength(32);
     expect(name).toMatch(/^build-a{19}-[0-9a-f]{6}$/);
     expect(buildUserName("a".repeat(26) + "-shoq")).not.toBe(name);
-    expect(buildUseraddArgs("build-shop")).toEqual(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform build user", "build-shop"]);
+    expect(buildUseraddArgs("build-shop")).toEqual([
+        "--system", "--user-group",
+        "-K", "SYS_UID_MIN=2000000", "-K", "SYS_UID_MAX=2099999", "-K", "SYS_GID_MIN=2000000", "-K", "SYS_GID_MAX=2099999",
+        "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform build user", "build-shop",
+    ]);
 });
 
 test("an existing build user is used; a user of that name that is not ours is refused", async () => {
@@ -21,4 +26,18 @@ test("an existing build user is used; a user of that name that is not ours is re
     expect(await users.forApp("shop")).toEqual({ name: "build-shop", uid: 990, gid: 990 });
     await expect(users.forApp("mine")).rejects.toThrow('the user build-mine exists but is not a dynoform build user (comment "Alice", uid 1000): remove it or pick another buildUserPrefix');
     fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("a build user is made in the build users' own uid block (no process of another machine's service shares it)", async () => {
+    if (process.getuid?.() !== 0) return;
+    const prefix = `dfbt${process.pid}-`;
+    const users = new BuildUsers(prefix);
+    try {
+        const made = await users.forApp("uidblock");
+        expect(made.uid).toBeGreaterThanOrEqual(2_000_000);
+        expect(made.uid).toBeLessThanOrEqual(2_099_999);
+        expect(made.gid).toBe(made.uid);
+    } finally {
+        execFileSync("userdel", [`${prefix}uidblock`]);
+    }
 });
