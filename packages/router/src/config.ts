@@ -41,6 +41,8 @@ export interface RouterConfig {
   upstreamKeepAliveMs: number;
   /** Limit of one header line (name + ": " + value) and of the request line. */
   maxHeaderLineBytes: number;
+  /** Most header fields in a request (431 beyond). */
+  maxHeaders: number;
   /** Keep inbound X-Forwarded-For/-Proto/-Port and X-Request-Start from trusted proxies (false: from nobody). */
   trustForwarded: boolean;
   /** Addresses/CIDRs whose forwarded headers are kept, comma separated (or a JSON array in the
@@ -82,6 +84,7 @@ export const DEFAULTS: RouterConfig = {
   clientKeepAliveMs: 60_000,
   upstreamKeepAliveMs: 4_000,
   maxHeaderLineBytes: 8192,
+  maxHeaders: 100,
   trustForwarded: true,
   trustedProxies: "",
   stateFile: "",

@@ -17,9 +17,14 @@ export interface Rejection {
   reason: string;
 }
 
-export function checkRequest(req: IncomingMessage, maxLine: number): Rejection | undefined {
+export function checkRequest(req: IncomingMessage, maxLine: number, maxHeaders: number): Rejection | undefined {
+  // llhttp takes "GET /path" followed by a blank line as HTTP/0.9; nothing here speaks it.
+  if (req.httpVersionMajor !== 1) return { status: 400, reason: "HTTP version not supported" };
   if ((req.method?.length ?? 0) + (req.url?.length ?? 0) + 10 > maxLine) return { status: 414, reason: "request line too long" };
   const raw = req.rawHeaders;
+  // node:http keeps at most maxHeadersCount fields and drops the rest silently: the server's
+  // maxHeadersCount is maxHeaders + 1, so one field over the limit is seen here.
+  if (raw.length / 2 > maxHeaders) return { status: 431, reason: "too many header fields" };
   let cl: string | undefined;
   let te = false;
   let hosts = 0;

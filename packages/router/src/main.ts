@@ -203,6 +203,7 @@ function worker(cfg: RouterConfig): void {
     },
     (req, res) => proxy.handle(req, res),
   );
+  server.maxHeadersCount = cfg.maxHeaders + 1;
   server.on("checkContinue", (req, res) => {
     res.writeContinue();
     proxy.handle(req, res);

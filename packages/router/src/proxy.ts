@@ -347,7 +347,7 @@ export class Proxy {
   handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
     if (this.draining) res.shouldKeepAlive = false;
-    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders);
     if (rej) return this.reject(req, res, rej.status, rej.reason, start);
     const target = requestTarget(req.url ?? "");
     if (!target) return this.reject(req, res, 400, "invalid request target", start);
@@ -578,7 +578,7 @@ export class Proxy {
       }
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes)
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders)
       // A chunked body has no framing left once Transfer-Encoding (hop-by-hop) is dropped.
       ?? (req.headers["transfer-encoding"] !== undefined ? { status: 400, reason: "Upgrade with a chunked body" } : undefined);
     const target = requestTarget(req.url ?? "");

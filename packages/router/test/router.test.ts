@@ -602,6 +602,8 @@ describe("hostile input", () => {
     ["invalid bytes in a header name", "GET / HTTP/1.1\r\nHost: victim.example\r\nBad\x01Name: x\r\n\r\n"],
     ["a space before the colon", "GET / HTTP/1.1\r\nHost: victim.example\r\nX-Foo : x\r\n\r\n"],
     ["an odd transfer coding", "POST / HTTP/1.1\r\nHost: victim.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
+    ["an HTTP/0.9 request (absolute form, so it names an app)", "GET http://victim.example/\r\n\r\n"],
+    ["more header fields than maxHeaders (100)", `GET / HTTP/1.1\r\nHost: victim.example\r\n${Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join("")}\r\n`],
   ];
   test.each(cases)("%s gets a 4xx or a close and never reaches the dyno", async (_name, req) => {
     const before = b.hits;
