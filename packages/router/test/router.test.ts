@@ -671,6 +671,32 @@ describe("hostile input", () => {
     expect(got === "" || /^HTTP\/1\.1 408/.test(got)).toBe(true);
     expect(b.hits).toBe(before + 1);
   });
+
+  test("a client that drips its body is cut by the request timeout; the dyno never gets a whole request", async () => {
+    const slow = await startRouter({ clientHeaderTimeoutMs: 1000, clientRequestTimeoutMs: 2000 });
+    try {
+      const d = await backend();
+      await app("drip", { domains: ["drip.example"] }, slow);
+      await dyno("drip", "web.1", { address: d.address }, slow);
+      const s = connect(slow.port, "127.0.0.1");
+      let closed = false;
+      let got = "";
+      s.on("data", (c) => (got += c));
+      s.on("error", () => undefined);
+      s.on("close", () => (closed = true));
+      s.write("POST /drip HTTP/1.1\r\nHost: drip.example\r\nContent-Length: 1000\r\n\r\n");
+      // One byte every 200 ms: never idle for long, but 1000 bytes would take 200 s.
+      for (let i = 0; i < 50 && !closed; i++) {
+        await sleep(200);
+        if (!closed) s.write("x");
+      }
+      expect(closed).toBe(true);
+      expect(got === "" || /^HTTP\/1\.1 408/.test(got)).toBe(true);
+      expect(d.requests).toEqual([]);
+    } finally {
+      await slow.stop();
+    }
+  });
 });
 
 describe("cores", () => {
