@@ -9,6 +9,7 @@ import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { probe, startRecordingBackend } from "./hostile.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -231,14 +232,15 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 60s;
   return p;
 }
 
-async function startNginxProxy(dynoPorts) {
+/** `extra`: more directives for the http block (the hostile probe's client timeouts). */
+async function startNginxProxy(dynoPorts, extra = "") {
   const port = await freePort();
   const dir = join(tmp, "nginx-proxy");
   execFileSync("mkdir", ["-p", dir]);
   const conf = `worker_processes auto; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 4096; }
 http { access_log /dev/null; keepalive_requests 1000000; keepalive_timeout 60s;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; ${extra}
   upstream dynos { ${dynoPorts.map((p) => `server 127.0.0.1:${p};`).join(" ")} keepalive 64; }
   server { listen 127.0.0.1:${port};
     location / { proxy_pass http://dynos; proxy_http_version 1.1; proxy_set_header Connection "";
@@ -250,7 +252,8 @@ http { access_log /dev/null; keepalive_requests 1000000; keepalive_timeout 60s;
   return { p, port };
 }
 
-async function startHaproxy(dynoPorts) {
+/** `extra`: more lines for the defaults section (the hostile probe's client timeouts). */
+async function startHaproxy(dynoPorts, extra = "") {
   const port = await freePort();
   const conf = `global
   maxconn 4000
@@ -260,6 +263,7 @@ defaults
   timeout client 60s
   timeout server 60s
   option http-keep-alive
+${extra}
 frontend f
   bind 127.0.0.1:${port}
   default_backend dynos
@@ -292,8 +296,45 @@ async function main() {
   }
 
   const only = process.env.BENCH_ONLY;
+  if (only === "hostile") return hostile();
   if (only !== "balance") await efficiencyAndLatency();
   if (only !== "efficiency") await balancing();
+  if (!only) await hostile();
+}
+
+// Client timeouts of every target in the hostile probe: short, so slow clients are judged in
+// seconds (each server's own defaults are 10-60 s); the same 2 s for headers everywhere, and each
+// server's own way to bound a body (the router: the whole request in 4 s).
+const HOSTILE_ROUTER = { clientHeaderTimeoutMs: 2000, clientRequestTimeoutMs: 4000 };
+const HOSTILE_NGINX = "client_header_timeout 2s; client_body_timeout 2s;";
+const HOSTILE_HAPROXY = "  timeout http-request 2s";
+
+async function hostile() {
+  // 4. Hostile HTTP: raw-socket cases against the router, nginx and HAProxy, each in front of its
+  // own recording backend (hostile.mjs, hostile_cases.mjs).
+  const backends = [];
+  const backend = async () => {
+    const b = await startRecordingBackend();
+    backends.push(b);
+    return b;
+  };
+  const targets = [];
+  const rb = await backend();
+  targets.push({ name: "router", backend: rb, ...(await startRouter("router-hostile", [rb.port], { accessLog: false, ...HOSTILE_ROUTER })) });
+  const nb = await backend();
+  targets.push({ name: "nginx", backend: nb, ...(await startNginxProxy([nb.port], HOSTILE_NGINX)) });
+  const hb = await backend();
+  targets.push({ name: "haproxy", backend: hb, ...(await startHaproxy([hb.port], HOSTILE_HAPROXY)) });
+  say("hostile HTTP probe: router, nginx and HAProxy in parallel");
+  const results = await probe(targets);
+  for (const t of targets) await stop(t.p);
+  for (const b of backends) await b.close();
+  for (const t of targets) {
+    const r = results[t.name];
+    figure(`hostile_http_passed_${t.name}`, `${r.passed}/${r.total}`);
+    for (const f of r.failed) process.stderr.write(`hostile_http failed ${t.name} ${f.name}: ${f.why.join("; ")}\n`);
+  }
+  figure("hostile_http_passed", `${results.router.passed}/${results.router.total}`);
 }
 
 async function efficiencyAndLatency() {

@@ -24,6 +24,22 @@ sub vcl_init {
 sub vcl_recv {
     set req.backend_hint = routers.backend();
 
+    # Who the client is: nginx on this host sets X-Forwarded-For to the address its client
+    # connected from, and Varnish has appended its own peer (that nginx) before vcl_recv; the
+    # routers keep what Varnish sends, so the dyno gets nginx's value alone. Varnish listens on the
+    # private subnet: a peer other than this host's nginx (client.ip is server.ip when nginx
+    # connects to the private address) cannot choose the forwarded headers or X-Request-Start.
+    if (req.restarts == 0) {
+        if (client.ip == server.ip) {
+            set req.http.X-Forwarded-For = regsub(req.http.X-Forwarded-For, ",[^,]*$", "");
+        } else {
+            set req.http.X-Forwarded-For = client.ip;
+            unset req.http.X-Forwarded-Proto;
+            unset req.http.X-Forwarded-Port;
+            unset req.http.X-Request-Start;
+        }
+    }
+
     # WebSockets and other upgrades are relayed raw to the router.
     if (req.http.Upgrade ~ "(?i)websocket") {
         return (pipe);

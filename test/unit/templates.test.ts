@@ -15,6 +15,9 @@ describe("templates", () => {
         expect(conf.match(/^server \{/gm)).toHaveLength(1);
         expect(conf).toContain("server 10.213.1.10:6081;");
         expect(conf).toContain("proxy_set_header X-Request-Start $dynoform_request_start;");
+        // One address, the peer's: never appended to what the client sent.
+        expect(conf).toContain("proxy_set_header X-Forwarded-For $remote_addr;");
+        expect(conf).not.toContain("$proxy_add_x_forwarded_for");
         expect(conf).toMatchSnapshot();
     });
 
@@ -37,6 +40,14 @@ describe("templates", () => {
         expect(vcl).toContain('backend router_1 {\n    .host = "10.213.1.11";');
         expect(vcl).toContain("routers.add_backend(router_1);");
         expect(vcl).toMatchSnapshot();
+    });
+
+    test("varnish: only this host's nginx sets the forwarded headers, and Varnish's own append is undone", () => {
+        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const recv = vcl.match(/^sub vcl_recv \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        expect(recv).toContain("if (client.ip == server.ip) {");
+        for (const h of ["X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Start"]) expect(recv).toContain(`unset req.http.${h};`);
+        expect(recv).toContain("set req.http.X-Forwarded-For = client.ip;");
     });
 
     test("varnish: piped requests keep Connection: close (a WebSocket handshake gets Upgrade, close)", () => {

@@ -41,8 +41,13 @@ export interface RouterConfig {
   upstreamKeepAliveMs: number;
   /** Limit of one header line (name + ": " + value) and of the request line. */
   maxHeaderLineBytes: number;
-  /** Keep inbound X-Forwarded-Proto/-Port/X-Request-Start (the router sits behind the edge). */
+  /** Most header fields in a request (431 beyond). */
+  maxHeaders: number;
+  /** Keep inbound X-Forwarded-For/-Proto/-Port and X-Request-Start from trusted proxies (false: from nobody). */
   trustForwarded: boolean;
+  /** Addresses/CIDRs whose forwarded headers are kept, comma separated (or a JSON array in the
+   * file); "" = loopback, the listen address and the peers' hosts (the edge hosts). */
+  trustedProxies: string;
   /** Where app routes are persisted so a restarted router serves them at once ("" = not persisted). */
   stateFile: string;
   /** Balancing policy; anything but p2c is for benchmarks (random/roundrobin ignore concurrency caps). */
@@ -79,7 +84,9 @@ export const DEFAULTS: RouterConfig = {
   clientKeepAliveMs: 60_000,
   upstreamKeepAliveMs: 4_000,
   maxHeaderLineBytes: 8192,
+  maxHeaders: 100,
   trustForwarded: true,
+  trustedProxies: "",
   stateFile: "",
   balancer: "p2c",
   accessLog: true,
@@ -161,6 +168,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
   cfg.platformDomain = cfg.platformDomain.toLowerCase().replace(/^\.+|\.+$/g, "");
   cfg.healthHost = cfg.healthHost.toLowerCase();
   cfg.peers = peerList(cfg.peers).join(",");
+  cfg.trustedProxies = peerList(cfg.trustedProxies).join(",");
   if (cfg.peers && !cfg.loadListen) throw new Error("config peers needs loadListen (where the peers send to)");
   // Sharing with peers needs every worker's counts in the primary.
   if (cfg.loadListen && cfg.shareLoadMs === 0) cfg.shareLoadMs = 2;

@@ -17,9 +17,14 @@ export interface Rejection {
   reason: string;
 }
 
-export function checkRequest(req: IncomingMessage, maxLine: number): Rejection | undefined {
+export function checkRequest(req: IncomingMessage, maxLine: number, maxHeaders: number): Rejection | undefined {
+  // llhttp takes "GET /path" followed by a blank line as HTTP/0.9; nothing here speaks it.
+  if (req.httpVersionMajor !== 1) return { status: 400, reason: "HTTP version not supported" };
   if ((req.method?.length ?? 0) + (req.url?.length ?? 0) + 10 > maxLine) return { status: 414, reason: "request line too long" };
   const raw = req.rawHeaders;
+  // node:http keeps at most maxHeadersCount fields and drops the rest silently: the server's
+  // maxHeadersCount is maxHeaders + 1, so one field over the limit is seen here.
+  if (raw.length / 2 > maxHeaders) return { status: 431, reason: "too many header fields" };
   let cl: string | undefined;
   let te = false;
   let hosts = 0;
@@ -88,13 +93,28 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
 
 export interface ForwardInfo {
   requestId: string;
-  remoteAddress: string;
+  /** The client as the dyno sees it in X-Forwarded-For (see forwardedFor). */
+  forwardedFor: string;
   localPort: number;
-  trustForwarded: boolean;
+  /** The peer is a trusted proxy (the edge): its X-Forwarded-Proto/-Port and X-Request-Start are kept. */
+  trusted: boolean;
   /** Keep Upgrade and send `Connection: Upgrade` (WebSocket handshake). */
   upgrade: boolean;
   /** Host to send instead of the client's (an absolute-form request's authority). */
   host?: string;
+}
+
+/** X-Forwarded-For as the dyno gets it: from a trusted proxy (the edge, which sets it to the
+ * address its client connected from) what it says, else the peer's own address. Never appended
+ * to: a dyno cannot tell a trustworthy entry from one the client made up. */
+export function forwardedFor(req: IncomingMessage, trusted: boolean, peer: string): string {
+  if (!trusted) return peer;
+  const raw = req.rawHeaders;
+  let xff: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 15 && raw[i].toLowerCase() === "x-forwarded-for") xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
+  }
+  return xff?.trim() ? xff.trim() : peer;
 }
 
 /** Outgoing request headers as a flat [name, value, ...] list. */
@@ -102,7 +122,6 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
   const raw = req.rawHeaders;
   const drop = connectionTokens(req.headers.connection);
   const out: string[] = [];
-  let xff: string | undefined;
   let via: string | undefined;
   let proto: string | undefined;
   let port: string | undefined;
@@ -112,7 +131,7 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
     const lower = name.toLowerCase();
     const value = raw[i + 1];
     switch (lower) {
-      case "x-forwarded-for": xff = xff === undefined ? value : `${xff}, ${value}`; continue;
+      case "x-forwarded-for": continue; // f.forwardedFor is the one value the dyno gets
       case "via": via = via === undefined ? value : `${via}, ${value}`; continue;
       case "x-forwarded-proto": proto ??= value; continue;
       case "x-forwarded-port": port ??= value; continue;
@@ -133,11 +152,10 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
   // Whatever else the client's Connection said (e.g. Varnish's "close" on piped requests), the
   // dyno's connection carries this one exchange and is closed after an answer other than 101.
   if (f.upgrade) out.push("Connection", "Upgrade");
-  const remote = f.remoteAddress.startsWith("::ffff:") ? f.remoteAddress.slice(7) : f.remoteAddress;
-  out.push("X-Forwarded-For", xff ? `${xff}, ${remote}` : remote);
-  out.push("X-Forwarded-Proto", f.trustForwarded && proto ? proto : "http");
-  out.push("X-Forwarded-Port", f.trustForwarded && port ? port : String(f.localPort));
-  out.push("X-Request-Start", f.trustForwarded && start ? start : String(Date.now()));
+  out.push("X-Forwarded-For", f.forwardedFor);
+  out.push("X-Forwarded-Proto", f.trusted && proto ? proto : "http");
+  out.push("X-Forwarded-Port", f.trusted && port ? port : String(f.localPort));
+  out.push("X-Request-Start", f.trusted && start ? start : String(Date.now()));
   out.push("X-Request-Id", f.requestId);
   out.push("Via", via ? `${via}, 1.1 dynoform` : "1.1 dynoform");
   return out;

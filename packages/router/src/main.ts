@@ -11,6 +11,7 @@ import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot }
 import { LoadGossip } from "./load_gossip";
 import { inheritedListeners, type InheritedListeners } from "./listen_fds";
 import { Proxy } from "./proxy";
+import { defaultTrustedProxies, trustedProxyList } from "./trusted_proxies";
 
 type ToWorker = { t: "snapshot"; s: Snapshot } | { t: "remote"; l: Array<[string, number]> } | { t: "metrics"; id: number } | { t: "shutdown"; graceMs: number };
 type ToPrimary = { t: "listening" } | { t: "load"; l: Array<[string, number]> } | { t: "metrics"; id: number; m: MetricsSnapshot } | { t: "fatal"; error: string };
@@ -202,6 +203,7 @@ function worker(cfg: RouterConfig): void {
     },
     (req, res) => proxy.handle(req, res),
   );
+  server.maxHeadersCount = cfg.maxHeaders + 1;
   server.on("checkContinue", (req, res) => {
     res.writeContinue();
     proxy.handle(req, res);
@@ -283,6 +285,9 @@ function main(): void {
         return;
       }
       cfg = loadConfig(args, process.env);
+      // Resolved here, so the workers get the list itself and a bad entry stops the start.
+      if (!cfg.trustedProxies) cfg.trustedProxies = defaultTrustedProxies(cfg).join(",");
+      trustedProxyList(peerList(cfg.trustedProxies));
     } catch (e) {
       process.stderr.write(`dynoform-router: ${(e as Error).message}\n`);
       process.exit(2);

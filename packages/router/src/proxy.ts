@@ -2,18 +2,19 @@
 // (request_queue.ts), forwarding over keep-alive pools (undici), retries, Heroku error codes,
 // WebSocket tunnels, one log line per request.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, type BlockList, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { peerList, type RouterConfig } from "./config";
 import type { AppRoute, Snapshot } from "./dyno_table";
 import { APP_ERROR_TEXT, errorPage, H_CODES } from "./error_pages";
-import { checkRequest, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor, requestTarget } from "./http_strictness";
+import { checkRequest, forwardedFor, forwardRequestHeaders, forwardResponseHeaders, hasBody, requestIdFor, requestTarget } from "./http_strictness";
 import { LoadBalancer } from "./load_balancer";
 import { Metrics, type MetricsSnapshot } from "./metrics";
 import { RequestQueue, type Waiter } from "./request_queue";
 import { RouterLog } from "./router_log";
 import { Target } from "./target";
+import { isTrusted, plainAddress, trustedProxyList } from "./trusted_proxies";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
@@ -113,9 +114,12 @@ export class Proxy {
   inflightRequests = 0;
   private draining = false;
   private readonly tunnels = new Set<Socket>();
+  /** Peers whose X-Forwarded-* and X-Request-Start are kept (none when trustForwarded is off). */
+  private readonly trustedProxies: BlockList | undefined;
 
   constructor(private readonly cfg: RouterConfig) {
     this.log = new RouterLog(cfg.accessLog);
+    this.trustedProxies = cfg.trustForwarded ? trustedProxyList(peerList(cfg.trustedProxies)) : undefined;
     this.balancers = cfg.workers * (1 + (cfg.loadListen ? peerList(cfg.peers).length : 0));
   }
 
@@ -262,6 +266,13 @@ export class Proxy {
     return this.metrics.snapshot({ queueDepth, inflight, quarantined });
   }
 
+  /** Whether the request's peer is a trusted proxy, and the client address the dyno and the log get. */
+  private client(req: IncomingMessage): { trusted: boolean; fwd: string } {
+    const peer = plainAddress(req.socket?.remoteAddress ?? "");
+    const trusted = this.trustedProxies !== undefined && isTrusted(this.trustedProxies, peer);
+    return { trusted, fwd: forwardedFor(req, trusted, peer) };
+  }
+
   // ---- slots ---------------------------------------------------------------------------------
 
   private release(ctx: Ctx): void {
@@ -336,7 +347,7 @@ export class Proxy {
   handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
     if (this.draining) res.shouldKeepAlive = false;
-    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes);
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders);
     if (rej) return this.reject(req, res, rej.status, rej.reason, start);
     const target = requestTarget(req.url ?? "");
     if (!target) return this.reject(req, res, 400, "invalid request target", start);
@@ -400,14 +411,17 @@ export class Proxy {
     ctx.attempts++;
     ctx.dispatchedAt = now;
     const req = ctx.req;
-    ctx.headers ??= forwardRequestHeaders(req, {
-      requestId: ctx.requestId,
-      remoteAddress: req.socket.remoteAddress ?? "",
-      localPort: req.socket.localPort ?? 0,
-      trustForwarded: this.cfg.trustForwarded,
-      upgrade: false,
-      host: ctx.authority,
-    });
+    if (!ctx.headers) {
+      const { trusted, fwd } = this.client(req);
+      ctx.headers = forwardRequestHeaders(req, {
+        requestId: ctx.requestId,
+        forwardedFor: fwd,
+        localPort: req.socket.localPort ?? 0,
+        trusted,
+        upgrade: false,
+        host: ctx.authority,
+      });
+    }
     let body: BodyRelay | null = null;
     if (hasBody(req)) body = ctx.bodyRelay = new BodyRelay(req);
     const handler = new Forward(this, ctx, t);
@@ -509,8 +523,6 @@ export class Proxy {
   }
 
   private writeLog(req: IncomingMessage, host: string, requestId: string, dyno: string, connectMs: number, serviceMs: number, status: number, bytes: number, code: string, desc: string, protocol = "http"): void {
-    const xff = req.headers["x-forwarded-for"];
-    const remote = req.socket?.remoteAddress ?? "";
     this.log.write({
       code: code || undefined,
       desc: code ? desc : undefined,
@@ -518,7 +530,7 @@ export class Proxy {
       path: req.url ?? "",
       host,
       requestId,
-      fwd: xff ? `${xff}, ${remote}` : remote,
+      fwd: this.client(req).fwd,
       dyno,
       connectMs,
       serviceMs,
@@ -551,7 +563,7 @@ export class Proxy {
     if (code !== "ECONNRESET") {
       this.log.write({
         code: "BAD_REQUEST", desc: `${code} ${err.message}`.slice(0, 200), method: "", path: "", host: "", requestId: "",
-        fwd: socket.remoteAddress ?? "", dyno: "none", connectMs: 0, serviceMs: 0, status, bytes: 0, protocol: "http",
+        fwd: plainAddress(socket.remoteAddress ?? ""), dyno: "none", connectMs: 0, serviceMs: 0, status, bytes: 0, protocol: "http",
       });
     }
   }
@@ -566,7 +578,7 @@ export class Proxy {
       }
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes)
+    const rej = checkRequest(req, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders)
       // A chunked body has no framing left once Transfer-Encoding (hop-by-hop) is dropped.
       ?? (req.headers["transfer-encoding"] !== undefined ? { status: 400, reason: "Upgrade with a chunked body" } : undefined);
     const target = requestTarget(req.url ?? "");
@@ -585,6 +597,7 @@ export class Proxy {
       return;
     }
     const idle = st.route.idleTimeoutMs ?? this.cfg.idleTimeoutMs;
+    const client = this.client(req);
     const fail = (code: string, target?: Target) => {
       const h = H_CODES[code] ?? H_CODES.H99;
       rawReply(h.status, "Service Unavailable", errorPage("Application error", APP_ERROR_TEXT, requestId));
@@ -656,8 +669,8 @@ export class Proxy {
         path: req.url,
         setHost: false,
         headers: forwardRequestHeaders(req, {
-          requestId, remoteAddress: req.socket.remoteAddress ?? "", localPort: req.socket.localPort ?? 0,
-          trustForwarded: this.cfg.trustForwarded, upgrade: true, host: target.authority,
+          requestId, forwardedFor: client.fwd, localPort: req.socket.localPort ?? 0,
+          trusted: client.trusted, upgrade: true, host: target.authority,
         }),
       });
       creq.on("error", () => up.destroy());

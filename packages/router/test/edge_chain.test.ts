@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { varnishBackends } from "../../../components/edge/edge";
 import { render } from "../../../components/templates/render";
-import { freePort, get, raw, startRouter, waitFor, type Router } from "./harness";
+import { freePort, get, raw, startBackend, startRouter, waitFor, type Router } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -322,5 +322,47 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
     const bodies = await attack(nginx, "evil.example", "victim.example");
     expect(bodies.filter((b) => b !== "victim")).toEqual([]);
     expect(evil.reusedAfterUpgrade()).toBe(0);
+  });
+
+  test("forwarded headers: the dyno gets the address nginx's client connected from, never what a client claims", async () => {
+    // Only Varnish's address (loopback here, the edge hosts' private addresses when deployed) is trusted.
+    const router: Router = await startRouter({ trustedProxies: "127.0.0.1" });
+    cleanups.push(() => router.stop());
+    const dyno = await startBackend();
+    cleanups.push(() => dyno.close());
+    expect((await router.api("PUT", "/v1/apps/fwd", { domains: ["fwd.example"] })).status).toBe(201);
+    expect((await router.api("PUT", "/v1/apps/fwd/dynos/web.1", { address: dyno.address })).status).toBe(201);
+    const varnish = await startVarnish({ address: "127.0.0.1", port: router.port });
+    cleanups.push(() => varnish.stop());
+    const nginx = await startNginx(`127.0.0.1:${varnish.port}`);
+    cleanups.push(() => nginx.stop());
+    const forged = { "X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Request-Start": "1000000000000" };
+
+    // Through the edge: nginx sets them from its peer (the client connects from 127.0.0.2).
+    const before = Date.now();
+    expect((await get(nginx.port, "fwd.example", "/a", { method: "POST", headers: forged, localAddress: "127.0.0.2" })).status).toBe(200);
+    const viaEdge = dyno.requests.find((q) => q.url === "/a")!.headers;
+    expect(viaEdge["x-forwarded-for"]).toBe("127.0.0.2");
+    expect(viaEdge["x-forwarded-proto"]).toBe("http");
+    expect(viaEdge["x-forwarded-port"]).toBe(String(nginx.port));
+    expect(Number(viaEdge["x-request-start"])).toBeGreaterThanOrEqual(before - 1000); // nginx's clock, ms resolution
+
+    // Around nginx, straight to Varnish (which listens on the private subnet): Varnish keeps
+    // nothing a client other than its own host's nginx says.
+    expect((await get(varnish.port, "fwd.example", "/b", { method: "POST", headers: forged, localAddress: "127.0.0.2" })).status).toBe(200);
+    const viaVarnish = dyno.requests.find((q) => q.url === "/b")!.headers;
+    expect(viaVarnish["x-forwarded-for"]).toBe("127.0.0.2");
+    expect(viaVarnish["x-forwarded-proto"]).toBe("http");
+    expect(Number(viaVarnish["x-request-start"])).toBeGreaterThanOrEqual(before);
+
+    // Around the edge, straight to the router (a dyno could): the router sets them from the socket.
+    expect((await get(router.port, "fwd.example", "/c", { method: "POST", headers: forged, localAddress: "127.0.0.2" })).status).toBe(200);
+    const direct = dyno.requests.find((q) => q.url === "/c")!.headers;
+    expect(direct).toMatchObject({ "x-forwarded-for": "127.0.0.2", "x-forwarded-proto": "http", "x-forwarded-port": String(router.port) });
+    expect(Number(direct["x-request-start"])).toBeGreaterThanOrEqual(before);
+
+    // A cacheable GET, through the edge from 127.0.0.1: exactly one address.
+    expect((await get(nginx.port, "fwd.example", "/d", { headers: { "X-Forwarded-For": "6.6.6.6" } })).status).toBe(200);
+    expect(dyno.requests.find((q) => q.url === "/d")!.headers["x-forwarded-for"]).toBe("127.0.0.1");
   });
 });

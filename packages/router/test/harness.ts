@@ -120,6 +120,7 @@ export async function startRouter(overrides: Record<string, unknown> = {}): Prom
   };
   try {
     await waitFor("router ready", async () => {
+      if (proc.exitCode !== null) throw new Error(`router exited with ${proc.exitCode}`);
       try {
         const h = await api("GET", "/health");
         return h.status === 200 && h.body.workersReady === cfg.workers;
@@ -129,6 +130,7 @@ export async function startRouter(overrides: Record<string, unknown> = {}): Prom
     }, 15_000);
   } catch (e) {
     await router.stop();
+    await sleep(100); // the rest of its stderr
     throw new Error(`${(e as Error).message}: ${stderr.join("")}`);
   }
   return router;
@@ -184,10 +186,12 @@ export interface Resp {
   body: string;
 }
 
-export function get(port: number, host: string, path = "/", opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<Resp> {
+/** One request on a fresh connection; `localAddress` binds the client's end (e.g. 127.0.0.2, to be
+ * a peer the router does not trust). */
+export function get(port: number, host: string, path = "/", opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; localAddress?: string } = {}): Promise<Resp> {
   return new Promise((res, rej) => {
     const r = httpRequest(
-      { host: "127.0.0.1", port, path, method: opts.method ?? "GET", agent: false, headers: { Host: host, ...(opts.headers ?? {}) } },
+      { host: "127.0.0.1", port, path, method: opts.method ?? "GET", agent: false, localAddress: opts.localAddress, headers: { Host: host, ...(opts.headers ?? {}) } },
       (resp) => {
         let s = "";
         resp.setEncoding("utf8");
@@ -203,9 +207,9 @@ export function get(port: number, host: string, path = "/", opts: { method?: str
 }
 
 /** Send raw bytes; resolve with everything received until the server closes or timeoutMs passes. */
-export function raw(port: number, data: string | Buffer, timeoutMs = 3000): Promise<{ data: string; closed: boolean }> {
+export function raw(port: number, data: string | Buffer, timeoutMs = 3000, localAddress?: string): Promise<{ data: string; closed: boolean }> {
   return new Promise((res) => {
-    const s = connect(port, "127.0.0.1");
+    const s = connect({ port, host: "127.0.0.1", localAddress });
     let out = "";
     let closed = false;
     const t = setTimeout(() => {

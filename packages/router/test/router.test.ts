@@ -105,7 +105,8 @@ describe("routing and headers", () => {
     expect(res.headers["x-request-id"]).toBe(inboundId);
     const h = b.requests[0].headers;
     expect(h["x-request-id"]).toBe(inboundId);
-    expect(h["x-forwarded-for"]).toBe("203.0.113.7, 127.0.0.1");
+    // The test client is on loopback, a trusted proxy by default: its forwarded headers are kept.
+    expect(h["x-forwarded-for"]).toBe("203.0.113.7");
     expect(h["x-forwarded-proto"]).toBe("https");
     expect(h["x-forwarded-port"]).toBe("443");
     expect(h["x-request-start"]).toBe("t=1700000000000");
@@ -123,7 +124,47 @@ describe("routing and headers", () => {
     expect(h2["x-forwarded-for"]).toBe("127.0.0.1");
 
     const line = await r.logLine(new RegExp(`request_id=${inboundId}`));
-    expect(line).toMatch(/^at=info method=GET path="\/" host=hdrs\.example request_id=\S+ fwd="203\.0\.113\.7, 127\.0\.0\.1" dyno=web\.1 connect=\d+ms service=\d+ms status=200 bytes=2 protocol=http$/);
+    expect(line).toMatch(/^at=info method=GET path="\/" host=hdrs\.example request_id=\S+ fwd="203\.0\.113\.7" dyno=web\.1 connect=\d+ms service=\d+ms status=200 bytes=2 protocol=http$/);
+  });
+
+  test("forwarded headers are kept only from trusted proxies; from any other peer the router sets them from the socket", async () => {
+    const strict = await startRouter({ trustedProxies: "127.0.0.1" });
+    try {
+      const b = await backend();
+      await app("fwd", { domains: ["fwd.example"] }, strict);
+      await dyno("fwd", "web.1", { address: b.address }, strict);
+      const forged = {
+        "X-Forwarded-For": "6.6.6.6",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+        "X-Request-Start": "1000000000000",
+      };
+      // A peer outside trustedProxies (a dyno, say): its claims are replaced.
+      const before = Date.now();
+      expect((await get(strict.port, "fwd.example", "/", { headers: forged, localAddress: "127.0.0.2" })).status).toBe(200);
+      const h = b.requests[0].headers;
+      expect(h["x-forwarded-for"]).toBe("127.0.0.2");
+      expect(h["x-forwarded-proto"]).toBe("http");
+      expect(h["x-forwarded-port"]).toBe(String(strict.port));
+      expect(Number(h["x-request-start"])).toBeGreaterThanOrEqual(before);
+      await strict.logLine(/host=fwd\.example .*fwd="127\.0\.0\.2" /);
+      // The same over a WebSocket handshake (its own forwarding path).
+      const ws = await raw(strict.port, "GET /ws HTTP/1.1\r\nHost: fwd.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Request-Start: 1000000000000\r\n\r\n", 3000, "127.0.0.2");
+      expect(ws.data).toMatch(/^HTTP\/1\.1 200 /);
+      expect(b.requests[1].headers).toMatchObject({ "x-forwarded-for": "127.0.0.2", "x-forwarded-proto": "http" });
+      expect(Number(b.requests[1].headers["x-request-start"])).toBeGreaterThanOrEqual(before);
+      // The trusted proxy (the edge): kept as it sent them, nothing appended.
+      expect((await get(strict.port, "fwd.example", "/", { headers: forged, localAddress: "127.0.0.1" })).status).toBe(200);
+      expect(b.requests[2].headers).toMatchObject({
+        "x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "https", "x-forwarded-port": "443", "x-request-start": "1000000000000",
+      });
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  test("a trustedProxies entry that is not an address or CIDR stops the start", async () => {
+    await expect(startRouter({ trustedProxies: "10.0.0.0/33" })).rejects.toThrow(/trustedProxies: not an address or CIDR/);
   });
 
   test("Expect: 100-continue is answered by the router and the body forwarded", async () => {
@@ -561,6 +602,8 @@ describe("hostile input", () => {
     ["invalid bytes in a header name", "GET / HTTP/1.1\r\nHost: victim.example\r\nBad\x01Name: x\r\n\r\n"],
     ["a space before the colon", "GET / HTTP/1.1\r\nHost: victim.example\r\nX-Foo : x\r\n\r\n"],
     ["an odd transfer coding", "POST / HTTP/1.1\r\nHost: victim.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
+    ["an HTTP/0.9 request (absolute form, so it names an app)", "GET http://victim.example/\r\n\r\n"],
+    ["more header fields than maxHeaders (100)", `GET / HTTP/1.1\r\nHost: victim.example\r\n${Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join("")}\r\n`],
   ];
   test.each(cases)("%s gets a 4xx or a close and never reaches the dyno", async (_name, req) => {
     const before = b.hits;
@@ -627,6 +670,32 @@ describe("hostile input", () => {
     expect(Date.now() - t0).toBeLessThan(3500);
     expect(got === "" || /^HTTP\/1\.1 408/.test(got)).toBe(true);
     expect(b.hits).toBe(before + 1);
+  });
+
+  test("a client that drips its body is cut by the request timeout; the dyno never gets a whole request", async () => {
+    const slow = await startRouter({ clientHeaderTimeoutMs: 1000, clientRequestTimeoutMs: 2000 });
+    try {
+      const d = await backend();
+      await app("drip", { domains: ["drip.example"] }, slow);
+      await dyno("drip", "web.1", { address: d.address }, slow);
+      const s = connect(slow.port, "127.0.0.1");
+      let closed = false;
+      let got = "";
+      s.on("data", (c) => (got += c));
+      s.on("error", () => undefined);
+      s.on("close", () => (closed = true));
+      s.write("POST /drip HTTP/1.1\r\nHost: drip.example\r\nContent-Length: 1000\r\n\r\n");
+      // One byte every 200 ms: never idle for long, but 1000 bytes would take 200 s.
+      for (let i = 0; i < 50 && !closed; i++) {
+        await sleep(200);
+        if (!closed) s.write("x");
+      }
+      expect(closed).toBe(true);
+      expect(got === "" || /^HTTP\/1\.1 408/.test(got)).toBe(true);
+      expect(d.requests).toEqual([]);
+    } finally {
+      await slow.stop();
+    }
   });
 });
 
