@@ -2,7 +2,7 @@
 // loopback port with the stack's own pg_hba.conf, reached by the script as the postgres user over
 // its socket (peer), as on the data host. An app's role opens only its own database and holds at
 // most its connection limit. Needs root, the postgres user and PostgreSQL's server binaries
-// (Debian's postgresql package): skipped without them.
+// (Debian's postgresql package, or DYNOFORM_TEST_POSTGRES_BIN=<its bin dir>): skipped without them.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
