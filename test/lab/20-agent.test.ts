@@ -270,6 +270,50 @@ test("dynos cannot read the host's tokens, the agent's state or other apps' slug
     expect((await unitProps(bWorker.unit, "LoadState")).LoadState).toBe("not-found");
 });
 
+test("dynos run in a thin sandbox with their size's limits: no /home, no block devices, only their app's processes, private /tmp, /dev/shm, IPC and hostname", async () => {
+    const web = await dyno("alab", "web.1");
+    // what systemd made of the properties (standard-1x: Heroku's 256 processes/threads, one core's share and ceiling)
+    const unit = await unitProps(web.unit, "TasksMax,CPUWeight,CPUQuotaPerSecUSec,ProtectSystem,ProtectHome,PrivateDevices,PrivateIPC,ProtectProc,UMask,CapabilityBoundingSet");
+    expect(unit).toMatchObject({ TasksMax: "256", CPUWeight: "100", CPUQuotaPerSecUSec: "1s", ProtectSystem: "strict", ProtectHome: "yes", PrivateDevices: "yes", PrivateIPC: "yes", ProtectProc: "invisible", UMask: "0077", CapabilityBoundingSet: "" });
+    // what a one-off dyno sees (the same sandbox); a file in the host's /dev/shm must not show
+    await onHost("touch /dev/shm/dynoform-lab-probe");
+    const probe = [
+        'echo "umask=$(umask)"',
+        "echo \"capbnd=$(awk '/^CapBnd/ {print $2}' /proc/self/status)\"",
+        'echo "home=$(ls -A /home 2>/dev/null | wc -l)"',
+        'echo "block=$(find /dev -type b 2>/dev/null | wc -l)"',
+        'echo "pid1=$([ -e /proc/1 ] && echo visible || echo hidden)"',
+        "echo \"owners=$(stat -c %U /proc/[0-9]* 2>/dev/null | sort -u | tr '\\n' ' ')\"",
+        'echo "shm=$(ls -A /dev/shm | wc -l)"',
+        'echo "shm-write=$(echo x > /dev/shm/p && cat /dev/shm/p)"',
+        'echo "tmp-write=$(echo x > /tmp/p && cat /tmp/p)"',
+        'echo "run-lock-write=$( (echo x > /run/lock/dynoform-lab-probe) 2>/dev/null && echo yes || echo no)"',
+        'echo "ipc=$(readlink /proc/self/ns/ipc)"',
+        'echo "uts=$(readlink /proc/self/ns/uts)"',
+    ].join("; ");
+    const r = await runOneOff("alab", probe);
+    await onHost("rm -f /dev/shm/dynoform-lab-probe /run/lock/dynoform-lab-probe");
+    expect(r.exit).toBe(0);
+    const seen = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    expect(seen).toEqual({
+        umask: "0077",
+        capbnd: "0000000000000000",
+        home: "0",
+        block: "0",
+        pid1: "hidden",
+        owners: "dyno-alab",
+        shm: "0",
+        "shm-write": "x",
+        "tmp-write": "x",
+        "run-lock-write": "no",
+        ipc: expect.stringMatching(/^ipc:\[\d+\]$/),
+        uts: expect.stringMatching(/^uts:\[\d+\]$/),
+    });
+    // its own IPC (PrivateIPC) and UTS (ProtectHostname) namespaces: systemd skips both silently where it cannot make them
+    expect(seen.ipc).not.toBe((await onHost("readlink /proc/1/ns/ipc")).stdout.trim());
+    expect(seen.uts).not.toBe((await onHost("readlink /proc/1/ns/uts")).stdout.trim());
+});
+
 test("a crashing dyno restarts at once, then waits with backoff visible in status", async () => {
     const desired = { release: "v1", slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: { ...WEB, crash: "echo crashing; exit 3" }, dynos: ["web.1", "crash.1"] };
     expect((await putApp("alab", desired, false)).status).toBe(200);

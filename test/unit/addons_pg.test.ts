@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ADMIN_ROLE } from "../../components/data/data";
 import { render } from "../../components/templates/render";
 
 let tmp: string;
@@ -35,10 +36,26 @@ test("pg-create: role + database app_<app> made as postgres, the password only o
     expect(r.stdout).toBe(`DATABASE_URL=postgres://app_my_app:${PASSWORD}@10.213.1.30:5432/app_my_app\n`);
     expect(read("psql.argv")).toBe("-X\n-q\n-v\nON_ERROR_STOP=1\n-d\npostgres\n");
     const sql = read("psql.stdin");
-    expect(sql.startsWith(`\\set name 'app_my_app'\n\\set pw '${PASSWORD}'\n`)).toBe(true);
-    expect(sql).toContain("SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'name', :'pw')");
+    expect(sql.startsWith(`\\set name 'app_my_app'\n\\set pw '${PASSWORD}'\n\\set connlimit '20'\n`)).toBe(true);
+    // Heroku's essential-0 plan: 20 connections, so one app cannot take all of max_connections
+    expect(sql).toContain("SELECT format('CREATE ROLE %I LOGIN PASSWORD %L CONNECTION LIMIT %s', :'name', :'pw', (:'connlimit')::int)");
+    expect(sql).toContain("SELECT format('ALTER ROLE %I PASSWORD %L CONNECTION LIMIT %s', :'name', :'pw', (:'connlimit')::int) \\gexec");
     expect(sql).toContain("SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name') \\gexec");
-    expect(sql).not.toMatch(/GRANT/); // no other role becomes a member of the app's role
+    // no role opens postgres or template1 by default; the operators' admin role keeps postgres
+    expect(sql).toContain("REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;");
+    expect(sql).toContain(`SELECT 'GRANT CONNECT ON DATABASE postgres TO ${ADMIN_ROLE}' WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ADMIN_ROLE}') \\gexec`);
+    // and that is the only grant: no other role becomes a member of the app's role
+    expect(sql.match(/GRANT/g)).toHaveLength(1);
+});
+
+test("pg-create APP LIMIT: another connection limit for the app's role (made or changed)", () => {
+    expect(addons("pg-create my-app 5", `${PASSWORD}\n`)).toMatchObject({ code: 0, stderr: "" });
+    expect(read("psql.stdin")).toContain("\\set connlimit '5'\n");
+    for (const cmd of ["pg-create my-app 0", "pg-create my-app 1e3", "pg-create my-app 10000", "pg-create my-app -1", "pg-create my-app 5 6", "memcache-create my-app 5", "pg-destroy my-app 5"]) {
+        const r = addons(cmd, `${PASSWORD}\n`);
+        expect([cmd, r.code]).toEqual([cmd, 2]);
+        expect(r.stderr).toMatch(/connection limit: 1\.\.9999 expected|usage:/);
+    }
 });
 
 test("pg-destroy: drops the database (closing its connections) and the role", () => {

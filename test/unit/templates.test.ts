@@ -1,6 +1,6 @@
 import { render } from "../../components/templates/render";
 import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
-import { pgHbaRejects } from "../../components/data/data";
+import { ADMIN_ROLE, pgHbaRejects } from "../../components/data/data";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 
 // Snapshots of the real config files as the components render them for the lab.
@@ -84,10 +84,19 @@ describe("templates", () => {
     });
 
     test("postgresql: scram, private subnet, gateway rejected", () => {
+        // and a role opens only its own database, but the stack's admin role
         expect(render("postgresql/dynoform.conf", { listenAddress: "10.213.1.30", maxConnections: 200 })).toMatchSnapshot();
         const hba = render("postgresql/pg_hba.conf", { privateSubnet: "10.213.1.0/24", rejects: pgHbaRejects(["10.213.1.1"]) });
         expect(hba.indexOf("10.213.1.1/32  reject")).toBeLessThan(hba.indexOf("10.213.1.0/24  scram-sha-256"));
         expect(hba).not.toMatch(/\btrust\b|\bmd5\b|0\.0\.0\.0/);
+        const host = hba.split("\n").filter((l) => l.startsWith("host ")).map((l) => l.split(/\s+/));
+        // app_<app> may open app_<app> only (sameuser), from loopback or the private subnet; the stack's admin role any database
+        expect(host.filter((f) => f[4] !== "reject")).toEqual([
+            ["host", "all", ADMIN_ROLE, "127.0.0.1/32", "scram-sha-256"],
+            ["host", "sameuser", "all", "127.0.0.1/32", "scram-sha-256"],
+            ["host", "all", ADMIN_ROLE, "10.213.1.0/24", "scram-sha-256"],
+            ["host", "sameuser", "all", "10.213.1.0/24", "scram-sha-256"],
+        ]);
         expect(hba).toMatchSnapshot();
     });
 

@@ -5,7 +5,7 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { App } from "./app";
 import type { AgentConfig } from "./config";
-import { parseDesiredState, parseSlugRef, validateAppName, ValidationError, type DesiredState } from "./desired_state";
+import { limitsFor, parseDesiredState, parseSlugRef, validateAppName, ValidationError, type DesiredState } from "./desired_state";
 import type { DynoContext } from "./dyno";
 import { LogBuffer } from "./log_buffer";
 import { PortAllocator } from "./port_allocator";
@@ -223,6 +223,7 @@ export class Agent {
         },
         user,
         memoryMb: app.desired.memoryMb ?? this.config.sizes[size].memoryMb,
+        limits: limitsFor(size, this.config),
       });
       const running = this.oneOffs.get(name) ?? new Map();
       this.oneOffs.set(name, running);

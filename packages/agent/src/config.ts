@@ -10,6 +10,12 @@ export interface RouterTarget {
 
 export interface DynoSize {
   memoryMb: number;
+  /** processes + threads of one dyno (TasksMax); default: the same size's default, else standard-1x's */
+  tasksMax?: number;
+  /** CPU share under contention (CPUWeight, 1..10000) */
+  cpuWeight?: number;
+  /** CPU ceiling, percent of one core (CPUQuota) */
+  cpuQuotaPercent?: number;
 }
 
 export interface AgentConfig {
@@ -69,13 +75,18 @@ export interface AgentConfig {
   hiddenPaths: string[];
 }
 
+// Heroku's dyno sizes. tasksMax is Heroku's process/thread limit per size. Standard dynos share
+// their hosts' CPUs: cpuWeight is Heroku's "CPU share" (1x, 2x) and, for performance dynos, their
+// "compute" (12x, 50x), so under contention a 2X gets twice a 1X's time. cpuQuotaPercent is a
+// ceiling, so no dyno takes a shared host's every core: one core for 1X, two for 2X, and the
+// vCPUs Heroku gives a performance dyno (2 for M, 8 for L).
 export const DEFAULT_SIZES: Record<string, DynoSize> = {
-  eco: { memoryMb: 512 },
-  basic: { memoryMb: 512 },
-  "standard-1x": { memoryMb: 512 },
-  "standard-2x": { memoryMb: 1024 },
-  "performance-m": { memoryMb: 2560 },
-  "performance-l": { memoryMb: 14336 },
+  eco: { memoryMb: 512, tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 },
+  basic: { memoryMb: 512, tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 },
+  "standard-1x": { memoryMb: 512, tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 },
+  "standard-2x": { memoryMb: 1024, tasksMax: 512, cpuWeight: 200, cpuQuotaPercent: 200 },
+  "performance-m": { memoryMb: 2560, tasksMax: 16384, cpuWeight: 1200, cpuQuotaPercent: 200 },
+  "performance-l": { memoryMb: 14336, tasksMax: 32768, cpuWeight: 5000, cpuQuotaPercent: 800 },
 };
 
 export function defaultConfig(): AgentConfig {
@@ -119,6 +130,13 @@ export function resolveConfig(partial: Partial<AgentConfig>): AgentConfig {
   if (!c.token) throw new Error("config: token is required (--token, --token-file, DYNOFORM_AGENT_TOKEN or \"token\" in the config file)");
   if (c.portRange[0] > c.portRange[1]) throw new Error("config: portRange is empty");
   if (!c.sizes[c.defaultSize]) throw new Error(`config: defaultSize ${c.defaultSize} is not in sizes`);
+  for (const [name, s] of Object.entries(c.sizes)) {
+    // systemd refuses a unit with a limit out of range: say so once, at start, not on every launch
+    const bad = (v: number | undefined, min: number, max: number) => v !== undefined && !(Number.isInteger(v) && v >= min && v <= max);
+    if (bad(s.tasksMax, 1, 4194304) || bad(s.cpuWeight, 1, 10000) || bad(s.cpuQuotaPercent, 1, 100000)) {
+      throw new Error(`config: sizes.${name}: tasksMax (1..4194304), cpuWeight (1..10000) and cpuQuotaPercent (1..100000) must be integers`);
+    }
+  }
   return c;
 }
 

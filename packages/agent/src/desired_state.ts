@@ -1,6 +1,7 @@
 // The desired state of one app on this host, as PUT by the control role, and its validation.
 import { SlugRef, slugLayers } from "./slug_store";
-import type { AgentConfig } from "./config";
+import { DEFAULT_SIZES, type AgentConfig } from "./config";
+import type { SizeLimits } from "./supervisor";
 
 export interface DesiredState {
   release: string;
@@ -113,4 +114,20 @@ export function parseDesiredState(body: unknown, config: AgentConfig): DesiredSt
 export function sizeFor(d: DesiredState, type: string, config: AgentConfig): { size: string; memoryMb: number } {
   const size = typeof d.size === "string" ? d.size : d.size?.[type] ?? config.defaultSize;
   return { size, memoryMb: d.memoryMb ?? config.sizes[size]?.memoryMb ?? 512 };
+}
+
+/**
+ * A size's task and CPU limits. A field the configured size leaves out comes from Heroku's size of
+ * that name, else from standard-1x (an operator who only changes a size's memory keeps its limits).
+ * A memoryMb override in the desired state changes only the memory quota.
+ */
+export function limitsFor(size: string, config: AgentConfig): SizeLimits {
+  const own = config.sizes[size] ?? {};
+  const heroku = DEFAULT_SIZES[size] ?? {};
+  const base = DEFAULT_SIZES["standard-1x"];
+  return {
+    tasksMax: own.tasksMax ?? heroku.tasksMax ?? base.tasksMax!,
+    cpuWeight: own.cpuWeight ?? heroku.cpuWeight ?? base.cpuWeight!,
+    cpuQuotaPercent: own.cpuQuotaPercent ?? heroku.cpuQuotaPercent ?? base.cpuQuotaPercent!,
+  };
 }

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { AgentConfig } from "./config";
+import { limitsFor } from "./desired_state";
 import type { LogBuffer } from "./log_buffer";
 import { LogTailer } from "./log_tailer";
 import type { PortAllocator } from "./port_allocator";
@@ -196,6 +197,7 @@ export class Dyno {
         env: this.processEnv(),
         user,
         memoryMb: this.spec.memoryMb,
+        limits: limitsFor(this.spec.size, this.ctx.config),
         logFile: this.logFile,
         stopTimeoutMs: this.stopTimeoutMs,
       });

@@ -9,6 +9,16 @@ export interface DynoUser {
   gid: number;
 }
 
+/** Per-size limits besides memory (Heroku's dyno sizes; see config.ts DEFAULT_SIZES). */
+export interface SizeLimits {
+  /** tasks (processes + threads) of the whole dyno: Heroku's process/thread limit */
+  tasksMax: number;
+  /** CPU share under contention (systemd CPUWeight, 100 = one standard-1x) */
+  cpuWeight: number;
+  /** CPU ceiling in percent of one core (systemd CPUQuota) */
+  cpuQuotaPercent: number;
+}
+
 export interface LaunchSpec {
   /** unique name of this dyno instance; the systemd unit name without ".service" */
   unit: string;
@@ -21,6 +31,8 @@ export interface LaunchSpec {
   user?: DynoUser;
   /** dyno size memory quota in MB (R14 above it; hard limit, R15, at 2x) */
   memoryMb: number;
+  /** the size's task and CPU limits (systemd: TasksMax, CPUWeight, CPUQuota; the process supervisor has none) */
+  limits: SizeLimits;
   /** stdout and stderr are appended here (O_APPEND); the agent tails the file */
   logFile?: string;
   /** SIGTERM → this grace → SIGKILL (default: the agent's stopTimeoutMs) */

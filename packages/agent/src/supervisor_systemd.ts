@@ -11,6 +11,7 @@
 // systemd-run's argv. With a sandbox, dynos see a read-only empty tmpfs over the agent's state dir
 // with only their own slug bound back (no other app's slug, no state.json, no other logs), and
 // cannot see /etc/dynoform (host tokens).
+// Every dyno also gets a thin sandbox (sandboxBaseline) and its size's task and CPU limits.
 // Memory: MemoryCurrent when the memory controller is available (cgroup v2 hosts); otherwise
 // (cgroup v1/hybrid, containers) the summed RSS of the processes in the unit's cgroup.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -61,6 +62,42 @@ export function unitName(unit: string): string {
   return unit.endsWith(".service") ? unit : `${unit}.service`;
 }
 
+/**
+ * The sandbox of every dyno (one-offs included). Each property is one systemd 252 (Debian bookworm)
+ * knows as a transient property; where the kernel or a container lacks a feature, systemd skips
+ * PrivateIPC/ProtectHostname and leaves cgroup limits unenforced rather than failing the unit.
+ * What a dyno can write: its private /tmp and /var/tmp (PrivateTmp) and /dev/shm; the rest of the
+ * filesystem is read-only (its slug already was) and /home, /root, /run/user are inaccessible.
+ */
+function sandboxBaseline(spec: LaunchSpec): string[] {
+  return [
+    "NoNewPrivileges=yes",
+    "PrivateTmp=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateDevices=yes", // no block devices, no raw I/O; /dev/null, zero, random, tty, pts, shm stay
+    "PrivateIPC=yes", // own SysV IPC and POSIX message queues
+    // POSIX shared memory is files in /dev/shm, which PrivateDevices binds from the host: a tmpfs of
+    // the dyno's own instead, no bigger than its memory quota
+    `TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size=${spec.memoryMb}M`,
+    "ProtectProc=invisible", // /proc lists only the app user's processes
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes", // readable (apps read their memory limit there), not writable
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "RestrictSUIDSGID=yes",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "LockPersonality=yes",
+    "SystemCallArchitectures=native",
+    "CapabilityBoundingSet=", // empty: no capability, even through file capabilities
+    "RemoveIPC=yes", // the app user's IPC objects go with its last unit
+    "UMask=0077", // what a dyno writes is its app user's alone
+  ];
+}
+
 /** Properties shared by long-running and one-off dynos. */
 export function unitProperties(spec: LaunchSpec, stopTimeoutMs: number): string[] {
   stopTimeoutMs = spec.stopTimeoutMs ?? stopTimeoutMs;
@@ -76,9 +113,11 @@ export function unitProperties(spec: LaunchSpec, stopTimeoutMs: number): string[
     `MemoryMax=${hardMb}M`,
     "MemorySwapMax=0",
     "OOMPolicy=stop",
-    "NoNewPrivileges=yes",
-    "PrivateTmp=yes",
-    "ProtectSystem=full",
+    // per size: a share of the CPU under contention, a ceiling, Heroku's process/thread limit
+    `CPUWeight=${spec.limits.cpuWeight}`,
+    `CPUQuota=${spec.limits.cpuQuotaPercent}%`,
+    `TasksMax=${spec.limits.tasksMax}`,
+    ...sandboxBaseline(spec),
     "StandardInput=null",
   ];
   return props;

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tar from "tar";
 import { loadConfig, resolveConfig } from "../src/config";
-import { parseDesiredState, sizeFor } from "../src/desired_state";
+import { limitsFor, parseDesiredState, sizeFor } from "../src/desired_state";
 import { formatLine, herokuTimestamp, LogBuffer } from "../src/log_buffer";
 import { LogTailer } from "../src/log_tailer";
 import { RestartPolicy } from "../src/restart_policy";
@@ -24,8 +24,38 @@ const spec = {
   env: { PORT: "20001", DYNO: "web.1", DATABASE_URL: "postgres://u:p@10.0.0.4/shop", MULTI: "a\nb" },
   user: { name: "dyno-shop", uid: 999, gid: 998 },
   memoryMb: 512,
+  limits: { tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 },
   logFile: "/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log",
 };
+
+// The thin sandbox every dyno gets, one-offs included (systemd 252 knows each property).
+const SANDBOX = [
+  "NoNewPrivileges=yes",
+  "PrivateTmp=yes",
+  "ProtectSystem=strict",
+  "ProtectHome=yes",
+  "PrivateDevices=yes",
+  "PrivateIPC=yes",
+  "TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size=512M",
+  "ProtectProc=invisible",
+  "ProtectKernelTunables=yes",
+  "ProtectKernelModules=yes",
+  "ProtectKernelLogs=yes",
+  "ProtectControlGroups=yes",
+  "ProtectClock=yes",
+  "ProtectHostname=yes",
+  "RestrictSUIDSGID=yes",
+  "RestrictNamespaces=yes",
+  "RestrictRealtime=yes",
+  "LockPersonality=yes",
+  "SystemCallArchitectures=native",
+  "CapabilityBoundingSet=",
+  "RemoveIPC=yes",
+  "UMask=0077",
+];
+
+/** the values of every `-p` in an argv */
+const props = (args: string[]) => args.flatMap((a, i) => (args[i - 1] === "-p" ? [a] : []));
 
 test("systemd-run command line for a dyno", () => {
   expect(systemdRunArgs(spec, 30_000)).toEqual([
@@ -45,9 +75,10 @@ test("systemd-run command line for a dyno", () => {
     "-p", "MemoryMax=1024M",
     "-p", "MemorySwapMax=0",
     "-p", "OOMPolicy=stop",
-    "-p", "NoNewPrivileges=yes",
-    "-p", "PrivateTmp=yes",
-    "-p", "ProtectSystem=full",
+    "-p", "CPUWeight=100",
+    "-p", "CPUQuota=100%",
+    "-p", "TasksMax=256",
+    ...SANDBOX.flatMap((p) => ["-p", p]),
     "-p", "StandardInput=null",
     "-p", "RemainAfterExit=yes",
     "-p", "StandardOutput=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log",
@@ -95,12 +126,34 @@ test("memory of a unit without MemoryCurrent: summed RSS of its cgroup's process
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-test("systemd-run command line for a one-off dyno", () => {
+test("systemd-run command line for a one-off dyno: the same sandbox and limits as its app's dynos", () => {
   const args = systemdRunAttachedArgs({ ...spec, unit: "dyno-shop-run.1-x", dyno: "run.1", logFile: undefined }, 30_000);
   expect(args.slice(0, 7)).toEqual(["--unit=dyno-shop-run.1-x.service", "--description=dynoform one-off shop run.1", "--slice=dynoform.slice", "--quiet", "--pipe", "--wait", "--collect"]);
   expect(args).not.toContain("RemainAfterExit=yes");
   expect(args).not.toContain("StandardInput=null");
   expect(args.slice(-5)).toEqual(["/bin/bash", "-c", WRAPPER, "dyno", spec.command]);
+  const longRunning = props(systemdRunArgs(spec, 30_000)).filter((p) => !/^(StandardInput|StandardOutput|StandardError|RemainAfterExit)=/.test(p));
+  expect(props(args)).toEqual(longRunning);
+  expect(props(args)).toEqual(expect.arrayContaining([...SANDBOX, "CPUWeight=100", "CPUQuota=100%", "TasksMax=256"]));
+});
+
+test("per-size limits: Heroku's process/thread limits, its CPU share as a weight, a CPU ceiling per size", () => {
+  const cfg = resolveConfig({ token: "x" });
+  for (const size of ["eco", "basic", "standard-1x"]) expect(limitsFor(size, cfg)).toEqual({ tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 });
+  expect(limitsFor("standard-2x", cfg)).toEqual({ tasksMax: 512, cpuWeight: 200, cpuQuotaPercent: 200 });
+  expect(limitsFor("performance-m", cfg)).toEqual({ tasksMax: 16384, cpuWeight: 1200, cpuQuotaPercent: 200 });
+  expect(limitsFor("performance-l", cfg)).toEqual({ tasksMax: 32768, cpuWeight: 5000, cpuQuotaPercent: 800 });
+  // an operator's size without limits gets standard-1x's; a known size keeps its own when only its memory changes
+  const custom = resolveConfig({ token: "x", sizes: { tiny: { memoryMb: 256 }, "performance-l": { memoryMb: 16384 }, big: { memoryMb: 4096, tasksMax: 4096, cpuWeight: 400, cpuQuotaPercent: 400 } } });
+  expect(limitsFor("tiny", custom)).toEqual({ tasksMax: 256, cpuWeight: 100, cpuQuotaPercent: 100 });
+  expect(limitsFor("performance-l", custom)).toEqual({ tasksMax: 32768, cpuWeight: 5000, cpuQuotaPercent: 800 });
+  expect(limitsFor("big", custom)).toEqual({ tasksMax: 4096, cpuWeight: 400, cpuQuotaPercent: 400 });
+  expect(() => resolveConfig({ token: "x", sizes: { odd: { memoryMb: 512, cpuWeight: 0 } } })).toThrow(/sizes\.odd: .*cpuWeight \(1\.\.10000\)/);
+  // a standard-2x dyno's unit: its limits, and a /dev/shm no bigger than its memory quota
+  const p = props(systemdRunArgs({ ...spec, memoryMb: 1024, limits: limitsFor("standard-2x", cfg) }, 30_000));
+  expect(p).toEqual(expect.arrayContaining(["CPUWeight=200", "CPUQuota=200%", "TasksMax=512", "TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size=1024M"]));
+  const l = props(systemdRunArgs({ ...spec, memoryMb: 14336, limits: limitsFor("performance-l", cfg) }, 30_000));
+  expect(l).toEqual(expect.arrayContaining(["CPUWeight=5000", "CPUQuota=800%", "TasksMax=32768"]));
 });
 
 test("the bash wrapper sources .profile.d and execs the command", () => {
