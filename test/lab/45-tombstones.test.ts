@@ -1,13 +1,15 @@
 // Issue 9 item 9, on the lab stack: a destroyed app does not come back with a dyno host that missed
-// the destroy. The host's agent is taken away the way a power cut looks to it (agent stopped, its
-// dynos killed, its state file kept), the app is destroyed, the agent comes back and starts the
-// dynos its state file names; the control role's placement loop must remove them there, and the
-// routers must answer "No such app" again. A second test does the same with a new app of the same
-// name deployed meanwhile: only the new one serves once the host is cleared.
+// the destroy. The dyno host is power-cycled with its disk kept and its agent held off (disabled,
+// then a reboot in place: every dyno ends, the agent's state file stays), the app is destroyed, the
+// agent is started again and relaunches the dynos its state file names; the control role's placement
+// loop must remove them there, and the routers must answer "No such app" again. A second test does
+// the same with a new app of the same name deployed meanwhile: only the new one serves once the host
+// is cleared.
 //
 // Why not a real power-off (pkill -TERM of the machine's systemd-nspawn, as 30-deploy does): the
 // lab brings such a machine back with `pulumi up --refresh`, which recreates it from its image, so
 // its disk (the agent's state file) does not survive and the returning host has nothing to serve.
+// A reboot in place keeps the overlay (components/hosts/README.md).
 import * as fs from "fs";
 import { cli, GitRepo, until } from "../support/apps";
 import { hostWithRole, labStackInfo } from "../support/lab_stack";
@@ -63,10 +65,32 @@ async function hostOfWeb1(): Promise<StackHost> {
     return host;
 }
 
-/** What a power cut looks like to the agent: it is gone, so are its dynos; its state file stays. */
+/** The host's boot id; a dead session (the host rebooting) is dropped, not reused. */
+async function bootId(host: StackHost): Promise<string> {
+    try {
+        return await shell.on(host.name, "cat /proc/sys/kernel/random/boot_id");
+    } catch (err) {
+        shell.reset();
+        throw err;
+    }
+}
+
+/**
+ * A power cycle that keeps the disk, with the agent held off until `powerBack`: its dynos end, the
+ * control role sees the host gone (no /health), the agent's state file stays.
+ */
 async function cutPower(host: StackHost): Promise<void> {
     stopped = host;
-    await shell.on(host.name, `systemctl stop dynoform-agent && systemctl kill --signal=KILL 'dyno-${APP}-*' ; true`);
+    const before = await bootId(host);
+    // the reboot in a second, so this SSH command returns first
+    await shell.on(host.name, "systemctl disable dynoform-agent && systemd-run --on-active=1 systemctl reboot");
+    shell.reset();
+    await until(`${host.name} rebooted`, async () => {
+        const id = await bootId(host);
+        return id !== "" && id !== before;
+    }, 240_000);
+    expect(await shell.on(host.name, "systemctl is-active dynoform-agent || true")).toBe("inactive");
+    expect(await unitsOn(host)).toEqual([]);
     // the precondition of this test: the host still holds the app it is about to miss the destroy of
     expect(await shell.on(host.name, `(grep -o '"${APP}"' /var/lib/dynoform-agent/state.json 2>/dev/null || true) | wc -l`)).not.toBe("0");
 }
@@ -74,7 +98,7 @@ async function cutPower(host: StackHost): Promise<void> {
 /** Starts the agent again; resolves once the control role logged clearing the app there (bounded). */
 async function powerBack(host: StackHost): Promise<void> {
     const since = await shell.on(control, "date +%s");
-    await shell.on(host.name, "systemctl start dynoform-agent");
+    await shell.on(host.name, "systemctl enable --now dynoform-agent");
     stopped = undefined;
     await until(
         "the control role removes the destroyed app from the returned host",
@@ -106,7 +130,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-    if (stopped) await shell.on(stopped.name, "systemctl start dynoform-agent").catch(() => undefined);
+    if (stopped) await shell.on(stopped.name, "systemctl enable --now dynoform-agent").catch(() => undefined);
     stopped = undefined;
     await cli(["apps:destroy", "-a", APP, "--confirm", APP]);
 });
