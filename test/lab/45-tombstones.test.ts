@@ -170,6 +170,9 @@ test("a new app of the same name, deployed while that host was down: once it is 
 
     await powerBack(host);
     await until(`no unit of the old app on ${host.name}`, async () => (await markersOn(host)).every((m) => m === 'MARKER="new"'), 60_000);
+    // The old web.1's registration had replaced the new one's on the routers, and its deregistration
+    // removed the name: the new web.1 is back with its next lease renewal.
+    await until("the new app answers", () => serves("new"), 60_000);
     // every answer from here on is the new app's, whichever host serves it
     for (let i = 0; i < 20; i++) {
         const r = await page();
