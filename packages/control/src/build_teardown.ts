@@ -33,8 +33,9 @@ export async function removeBuildState(stateRoot: string, app: string, buildUser
                     await BuildSandbox.removeStale(workDir, user);
                     await discardCacheDir(cacheDir);
                     await killProcessesOf(user);
-                    await buildUsers.remove(user);
+                    // While the uid is still this user's: once deleted, useradd may give it to another.
                     for (const dir of SHARED_TMP_DIRS) await removeFilesOwnedBy(dir, user.uid);
+                    await buildUsers.remove(user);
                 },
                 2000,
             );
