@@ -84,6 +84,27 @@ export class BuildUsers {
         }
         return p;
     }
+
+    /** The app's build user if it exists and is ours (a same-named user of someone else is never touched). */
+    existing(app: string): BuildUser | undefined {
+        const u = lookup(buildUserName(app, this.prefix), this.passwd);
+        if (!u) return undefined;
+        try {
+            return checked(u);
+        } catch {
+            return undefined;
+        }
+    }
+
+    /** userdel (its group goes with it). Callers kill the user's processes first: userdel refuses a user that runs any. */
+    remove(user: BuildUser): Promise<void> {
+        return new Promise((resolve, reject) => {
+            execFile("userdel", [user.name], (err, _out, stderr) => {
+                if (!lookup(user.name, this.passwd)) resolve();
+                else reject(new Error(`could not remove the build user ${user.name} (userdel: ${(stderr || err?.message || "").trim()})`));
+            });
+        });
+    }
 }
 
 function checked(u: PasswdEntry): BuildUser {

@@ -72,16 +72,33 @@ async function prepareCacheDir(cacheDir: string, user: BuildUser | undefined): P
     await fs.promises.mkdir(parent, { recursive: true, mode: 0o711 });
     const st = await fs.promises.lstat(cacheDir).catch(() => undefined);
     const owner = user?.uid ?? process.getuid?.();
-    if (st && (!st.isDirectory() || st.uid !== owner)) {
-        const aside = path.join(parent, `.discarded-${path.basename(cacheDir)}-${randomBytes(4).toString("hex")}`);
-        await fs.promises.rename(cacheDir, aside);
-        await removeTree(aside);
-    }
+    if (st && (!st.isDirectory() || st.uid !== owner)) await discardCacheDir(cacheDir);
     if (!st || !st.isDirectory() || st.uid !== owner) {
         await fs.promises.mkdir(cacheDir, { mode: 0o700 });
         if (user) await fs.promises.lchown(cacheDir, user.uid, user.gid);
     }
     await fs.promises.chmod(cacheDir, 0o700); // a directory (lstat) in root's directory: no link to follow
+}
+
+/**
+ * Remove an app's cache dir (if any): renamed aside first (the name is free at once, for a build of
+ * a new owner), then removed by GNU rm, which follows no link its old owner planted.
+ */
+export async function discardCacheDir(cacheDir: string): Promise<void> {
+    const aside = path.join(path.dirname(cacheDir), `.discarded-${path.basename(cacheDir)}-${randomBytes(4).toString("hex")}`);
+    try {
+        await fs.promises.rename(cacheDir, aside);
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+    }
+    await removeTree(aside);
+}
+
+/** Runs `fn` while no other build of `user` runs (`<workDir>/.<user>.lock`). */
+export async function withBuildLock<T>(workDir: string, user: BuildUser, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+    await fs.promises.mkdir(workDir, { recursive: true, mode: 0o711 });
+    return withLock(path.join(workDir, `.${user.name}.lock`), fn, { purpose: "build", timeoutMs });
 }
 
 /**
@@ -93,9 +110,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         throw new Error("builds need an unprivileged build user and none is configured: set buildUserPrefix in /etc/dynoform/control.json (components/control does); builds never run as root");
     }
     if (!opts.user) return buildInSandbox(opts);
-    await fs.promises.mkdir(opts.workDir, { recursive: true, mode: 0o711 });
     try {
-        return await withLock(path.join(opts.workDir, `.${opts.user.name}.lock`), () => buildInSandbox(opts), { purpose: "build", timeoutMs: 10_000 });
+        return await withBuildLock(opts.workDir, opts.user, () => buildInSandbox(opts));
     } catch (err) {
         if (err instanceof LockTimeoutError) throw new Error(`another build of this app is running (${err.holder.split(" ")[0] ? `pid ${err.holder.split(" ")[0]}` : "unknown"}): push again when it finishes`);
         throw err;

@@ -312,6 +312,7 @@ export async function main(argv: string[], env: Env, io: MainIo, platform?: Plat
             writeStderr: (c) => io.stderr(c.toString()),
             now: () => new Date(),
             randomName: () => generateName(),
+            ...(env.DYNOFORM_BUILD_USER_PREFIX ? { buildUsers: new BuildUsers(env.DYNOFORM_BUILD_USER_PREFIX) } : {}),
         };
         return await runCli(words, ctx, env);
     } catch (err) {

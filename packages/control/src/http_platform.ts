@@ -8,18 +8,21 @@
 // instance serves until the new one is up and registered), polls until every dyno of the new
 // release is up and registered and the old instances are gone, and on failure puts the previous
 // release back (its dynos never stopped serving). `reconcile()` (run by `dynoform-control serve`)
-// moves dynos off dyno hosts that stop answering and clears hosts that come back.
+// moves dynos off dyno hosts that stop answering and clears hosts that come back: of a destroyed
+// app (tombstones.ts) at once, of an app the store does not know after `unknownAppGraceMs`, of an
+// app placed elsewhere once it is placed.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AppStore, Domain, Formation, Release } from "./app_store";
+import { AppStore, appNameProblem, Domain, Formation, Release } from "./app_store";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
 import { ADDON_KINDS, AddonKind, DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
 import { agentSlugRef, AgentSlugRef } from "./slug_access";
+import { Tombstones } from "./tombstones";
 
 export interface HttpPlatformConfig {
     /** Agent control API base URLs (http://10.0.0.21:5100). */
@@ -40,6 +43,12 @@ export interface HttpPlatformConfig {
     slugSigningKey?: string;
     /** The ssh client (default: ssh on PATH). */
     ssh?: string;
+    /**
+     * How long an app the store does not know (and no tombstone names) may stay on an agent before
+     * the placement loop removes it (default 60 s): an app being created is never on an agent before
+     * it is in the store, so this only covers apps destroyed before tombstones and lost state.
+     */
+    unknownAppGraceMs?: number;
 }
 
 export interface AddonsSshConfig {
@@ -130,12 +139,16 @@ function hostLabel(url: string): string {
 export class HttpPlatform implements Platform {
     private readonly bootTimeoutMs: number;
     readonly cfg: HttpPlatformConfig;
+    readonly tombstones: Tombstones;
+    /** `<agent> <app>` → when the placement loop first saw an app the store does not know there. */
+    private readonly unknownSince = new Map<string, number>();
 
     constructor(readonly store: AppStore, cfg: HttpPlatformConfig) {
         // Base URLs without a trailing slash, once: every request is `${base}${path}`.
         const base = (url: string) => url.replace(/\/+$/, "");
         this.cfg = { ...cfg, agents: cfg.agents.map(base), routers: cfg.routers.map(base) };
         this.bootTimeoutMs = cfg.bootTimeoutMs ?? 60_000;
+        this.tombstones = new Tombstones(path.join(store.root, "tombstones"), store.clock);
     }
 
     // ---- HTTP ----
@@ -171,9 +184,13 @@ export class HttpPlatform implements Platform {
     }
 
     /** Agents that answer /health within 2 s (tried twice), in config order. */
-    async aliveAgents(): Promise<string[]> {
+    aliveAgents(): Promise<string[]> {
+        return this.alive(this.cfg.agents);
+    }
+
+    private async alive(agents: string[]): Promise<string[]> {
         const ok = await Promise.all(
-            this.cfg.agents.map(async (url) => {
+            agents.map(async (url) => {
                 for (let i = 0; i < 2; i++) {
                     try {
                         const res = await fetch(url + "/health", { signal: AbortSignal.timeout(2000) });
@@ -185,7 +202,7 @@ export class HttpPlatform implements Platform {
                 return false;
             }),
         );
-        return this.cfg.agents.filter((_, i) => ok[i]);
+        return agents.filter((_, i) => ok[i]);
     }
 
     private async appStatus(url: string, app: string): Promise<AgentAppStatus | undefined> {
@@ -236,6 +253,10 @@ export class HttpPlatform implements Platform {
     private async apply(app: string, release: Release, formation: Formation, placement: Placement, alive: string[], log?: BuildLog): Promise<string[]> {
         const shares = byHost(placement, alive);
         const withDynos = alive.filter((h) => shares[h].length > 0);
+        // A host that missed the destroy of an earlier app of this name still runs its dynos: they
+        // go before this incarnation's arrive, so the agent never adopts (or replaces in place) them.
+        const stale = await this.clearDestroyed(app, withDynos);
+        if (stale.length) throw new PlatformError(`a destroyed app named ${app} could not be removed first: ${stale.join("; ")}`);
         await Promise.all(
             withDynos.map(async (h) => {
                 log?.info(`${hostLabel(h)}: ${shares[h].join(", ")}`);
@@ -247,6 +268,36 @@ export class HttpPlatform implements Platform {
             }),
         );
         return alive.filter((h) => shares[h].length === 0);
+    }
+
+    /**
+     * DELETE the app on those of `hosts` its tombstone names (they may run a destroyed incarnation)
+     * and strike the ones that did off it. Returns the failures, one message per host.
+     */
+    private async clearDestroyed(app: string, hosts: string[]): Promise<string[]> {
+        const pending = await this.tombstones.pending(app);
+        const due = hosts.filter((h) => pending.has(h));
+        if (due.length === 0) return [];
+        const done: string[] = [];
+        const failed: string[] = [];
+        await Promise.all(
+            due.map(async (h) => {
+                try {
+                    await this.removeFrom(app, [h]);
+                    done.push(h);
+                } catch (err) {
+                    failed.push((err as Error).message);
+                }
+            }),
+        );
+        await this.tombstones.clear(app, done);
+        return failed;
+    }
+
+    /** `alive` without the hosts that may still run a destroyed app of this name (their dynos are not this app's). */
+    private async servingHosts(app: string, alive: string[]): Promise<string[]> {
+        const pending = await this.tombstones.pending(app);
+        return alive.filter((h) => !pending.has(h));
     }
 
     private async removeFrom(app: string, hosts: string[]): Promise<void> {
@@ -367,7 +418,7 @@ export class HttpPlatform implements Platform {
     }
 
     async restart(app: string, target?: string): Promise<void> {
-        const alive = await this.aliveAgents();
+        const alive = await this.servingHosts(app, await this.aliveAgents());
         await Promise.all(
             alive.map(async (h) => {
                 try {
@@ -380,7 +431,7 @@ export class HttpPlatform implements Platform {
     }
 
     async dynos(app: string): Promise<DynoState[]> {
-        const alive = await this.aliveAgents();
+        const alive = await this.servingHosts(app, await this.aliveAgents());
         const out: DynoState[] = [];
         await Promise.all(
             alive.map(async (h) => {
@@ -413,7 +464,11 @@ export class HttpPlatform implements Platform {
         if (alive.length === 0) throw new PlatformError("no dyno host answers: check dynoform-agent on the dyno hosts");
         const saved = await this.savedPlacement(app);
         const holders = new Set(Object.values(saved?.placement ?? {}));
-        const host = alive.find((h) => holders.has(h)) ?? alive[Math.floor(Math.random() * alive.length)];
+        const serving = await this.servingHosts(app, alive);
+        const pool = serving.length > 0 ? serving : alive;
+        const host = pool.find((h) => holders.has(h)) ?? pool[Math.floor(Math.random() * pool.length)];
+        const stale = await this.clearDestroyed(app, [host]);
+        if (stale.length) throw new PlatformError(`a destroyed app named ${app} could not be removed first: ${stale.join("; ")}`);
         const status = await this.appStatus(host, app).catch(() => undefined);
         if (!status) {
             // The agent runs one-offs for apps it knows: declare the app with no dynos.
@@ -465,7 +520,7 @@ export class HttpPlatform implements Platform {
 
     /** `out` may return a promise (the caller's output is full): no more is read until it settles. */
     async logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void> {
-        const alive = await this.aliveAgents();
+        const alive = await this.servingHosts(app, await this.aliveAgents());
         const q = new URLSearchParams({ lines: String(opts.num) });
         if (opts.dyno) q.set("dyno", opts.dyno);
         if (opts.source) q.set("source", opts.source === "dynoform" ? "heroku" : opts.source);
@@ -562,11 +617,14 @@ export class HttpPlatform implements Platform {
         await this.addons(["pg-destroy", app], "", "PostgreSQL add-on");
     }
 
+    /**
+     * Every agent may run the app until it says otherwise: the tombstone names them all before any
+     * DELETE (a crash midway leaves it whole), and each agent that removed the app is struck off.
+     * Hosts that are down or fail stay on it for the placement loop, so the destroy goes on.
+     */
     async stopAll(app: string): Promise<void> {
-        const alive = await this.aliveAgents();
-        await this.removeFrom(app, alive).catch((err) => {
-            throw new PlatformError((err as Error).message);
-        });
+        await this.tombstones.record(app, this.cfg.agents);
+        await this.clearDestroyed(app, await this.aliveAgents());
         await Promise.all(
             this.cfg.routers.map((r) =>
                 this.call(r, this.cfg.routerToken, "DELETE", `/v1/apps/${app}`).catch((err) => {
@@ -579,6 +637,10 @@ export class HttpPlatform implements Platform {
     }
 
     async routesChanged(app: string, domains: Domain[]): Promise<void> {
+        // apps:create of a destroyed app's name: a host that came back since still runs the old
+        // incarnation's dynos, registered under this name. Best effort: the placement loop retries.
+        const pending = [...(await this.tombstones.pending(app))].filter((h) => this.cfg.agents.includes(h));
+        if (pending.length) await this.clearDestroyed(app, await this.alive(pending));
         const custom = domains.filter((d) => d.kind === "custom").map((d) => d.hostname);
         await Promise.all(
             this.cfg.routers.map((r) =>
@@ -590,8 +652,10 @@ export class HttpPlatform implements Platform {
     }
 
     /**
-     * One pass of the placement loop: for every app with a deployed release, move dynos off hosts
-     * that do not answer, and clear the app from answering hosts that should not run it.
+     * One pass of the placement loop: remove destroyed apps from the hosts their tombstones name,
+     * remove apps the store does not know (after a grace period), and for every app with a deployed
+     * release move dynos off hosts that do not answer and clear it from answering hosts that should
+     * not run it.
      */
     async reconcile(log: (line: string) => void = () => undefined): Promise<void> {
         const alive = await this.aliveAgents();
@@ -603,7 +667,11 @@ export class HttpPlatform implements Platform {
                 listed.set(h, new Set(res?.apps ?? []));
             }),
         );
-        for (const app of await this.store.listApps()) {
+        await this.clearTombstones(alive, log);
+        // Read after the agents were listed: an app created meanwhile is known here, never "unknown".
+        const known = new Set(await this.store.listApps());
+        await this.removeUnknown(alive, listed, known, log);
+        for (const app of known) {
             const saved = await this.savedPlacement(app);
             if (!saved) continue;
             const stale = alive.filter((h) => listed.get(h)?.has(app) && !Object.values(saved.placement).includes(h));
@@ -638,6 +706,66 @@ export class HttpPlatform implements Platform {
                 log(`${app}: reschedule skipped: ${(err as Error).message}`);
             }
         }
+    }
+
+    /** Each tombstone's hosts that answer lose the app; hosts no longer configured are struck off. */
+    private async clearTombstones(alive: string[], log: (line: string) => void): Promise<void> {
+        for (const app of await this.tombstones.list()) {
+            const t = await this.tombstones.get(app);
+            if (!t) continue;
+            const unconfigured = t.hosts.filter((h) => !this.cfg.agents.includes(h));
+            const due = t.hosts.filter((h) => alive.includes(h));
+            if (unconfigured.length === 0 && due.length === 0) continue;
+            try {
+                await this.store.withAppLock(
+                    app,
+                    "remove destroyed app",
+                    async () => {
+                        await this.tombstones.clear(app, unconfigured);
+                        if (due.length) log(`${app}: removing the destroyed app from ${due.map(hostLabel).join(", ")}`);
+                        for (const failure of await this.clearDestroyed(app, due)) log(`${app}: ${failure}`);
+                    },
+                    { timeoutMs: 500 },
+                );
+            } catch (err) {
+                log(`${app}: removing the destroyed app skipped: ${(err as Error).message}`);
+            }
+        }
+    }
+
+    /**
+     * Apps an agent runs that the store does not know and no tombstone names (destroyed before
+     * tombstones, or state lost): removed once seen for `unknownAppGraceMs`, after checking again
+     * under the app's lock that it was not created meanwhile.
+     */
+    private async removeUnknown(alive: string[], listed: Map<string, Set<string>>, known: Set<string>, log: (line: string) => void): Promise<void> {
+        const grace = this.cfg.unknownAppGraceMs ?? 60_000;
+        const now = this.store.clock().getTime();
+        const seen = new Set<string>();
+        for (const h of alive) {
+            for (const app of listed.get(h) ?? []) {
+                if (known.has(app) || (await this.tombstones.pending(app)).has(h)) continue;
+                const key = `${h} ${app}`;
+                seen.add(key);
+                const since = this.unknownSince.get(key) ?? now;
+                this.unknownSince.set(key, since);
+                if (now - since < grace) continue;
+                const remove = async () => {
+                    if (await this.store.getApp(app)) return; // created since the listing
+                    log(`${app}: not an app of this control role: removing it from ${hostLabel(h)}`);
+                    await this.removeFrom(app, [h]);
+                    this.unknownSince.delete(key);
+                };
+                try {
+                    // A name the store refuses can never be created here, so it needs no lock.
+                    if (appNameProblem(app)) await remove();
+                    else await this.store.withAppLock(app, "remove unknown app", remove, { timeoutMs: 500 });
+                } catch (err) {
+                    log(`${app}: removing the unknown app from ${hostLabel(h)} skipped: ${(err as Error).message}`);
+                }
+            }
+        }
+        for (const key of [...this.unknownSince.keys()]) if (!seen.has(key)) this.unknownSince.delete(key);
     }
 }
 

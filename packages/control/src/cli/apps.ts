@@ -1,5 +1,6 @@
 // apps, apps:create, apps:destroy, apps:info, git:remote
 import { appNameProblem } from "../app_store";
+import { removeBuildState } from "../build_teardown";
 import { UserError } from "../errors";
 import { formatSize } from "../slug";
 import { styledHeader, styledObject } from "../text";
@@ -60,6 +61,8 @@ export const appsCreate: Verb = {
             // now, so no new one can appear meanwhile) may hold this app's name.
             const squatter = await ctx.store.findDomainOwner(hostname);
             if (squatter) throw new UserError(`${hostname} is a custom domain of ${squatter}: remove it there first with "dynoform domains:remove ${hostname} -a ${squatter}"`);
+            // What a destroy of this name left (one from before destroys removed it): never the new app's.
+            await removeBuildState(ctx.store.root, name, ctx.buildUsers);
             const config = await ctx.platform.provisionAddons(name);
             try {
                 await ctx.store.createApp(name, { config, domains: [hostname] });
@@ -92,6 +95,9 @@ export const appsDestroy: Verb = {
         await ctx.store.withAppLock(app, "apps:destroy", async () => {
             await ctx.platform.stopAll(app);
             await ctx.platform.deprovisionAddons(app);
+            // Before the store forgets the app: a destroy that fails here can be run again. A build
+            // still running is ended first, so no slug of it lands after the store removed them.
+            await removeBuildState(ctx.store.root, app, ctx.buildUsers);
             await ctx.store.destroyApp(app);
         });
         ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);

@@ -1,5 +1,6 @@
 // What every verb gets: the store, the platform, where output goes, and site settings.
 import { AppStore } from "../app_store";
+import { BuildUsers } from "../build_users";
 import { UserError } from "../errors";
 import { Platform } from "../platform";
 import { FlagSpec, ParsedArgs } from "./args";
@@ -31,6 +32,8 @@ export interface CliContext {
     now(): Date;
     /** Name for `apps:create` without one. */
     randomName(): string;
+    /** The per-app build users (when builds run as them): apps:destroy removes the app's. */
+    buildUsers?: BuildUsers;
 }
 
 export interface Verb {
