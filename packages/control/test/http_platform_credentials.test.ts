@@ -122,7 +122,7 @@ test("each agent is driven with its own token, and no agent answers 401", async 
     const p = platform();
     await p.rollout("shop", release, web(2), new BuildLog(() => undefined));
     await p.dynos("shop");
-    await p.logs("shop", { num: 10 }, () => undefined);
+    await p.logs("shop", { num: 10, tail: false }, () => undefined);
     const agentCalls = seen.filter((s) => s.who !== "router");
     expect(agentCalls.filter((s) => s.who === "dyno-1").length).toBeGreaterThan(0);
     expect(agentCalls.filter((s) => s.who === "dyno-2").length).toBeGreaterThan(0);
