@@ -25,7 +25,7 @@ const MAX_DATAGRAM = 60_000;
 export const MAX_SKEW_MS = 10_000;
 const REMEMBER_MS = 3 * MAX_SKEW_MS;
 
-interface PeerState { seq: number; seen: number; loads: Map<string, number> }
+interface PeerState { seen: number; loads: Map<string, number> }
 export type GossipRejection = "forged" | "stale" | "replayed";
 
 export class LoadGossip {
@@ -122,8 +122,7 @@ export class LoadGossip {
     if (last && msg.s <= last.seq) return void this.rejections.replayed++; // or reordered: the next one heals
     this.lastSeq.set(msg.i, { seq: msg.s, at: now });
     let st = this.senders.get(msg.i);
-    if (!st) this.senders.set(msg.i, (st = { seq: 0, seen: 0, loads: new Map() }));
-    st.seq = msg.s;
+    if (!st) this.senders.set(msg.i, (st = { seen: 0, loads: new Map() }));
     st.seen = now;
     const changed: string[] = [];
     const set = (k: string, n: number) => {
