@@ -45,7 +45,8 @@ export const databaseAdminUrl = platform.databaseAdminUrl;
 export const routerControlUrls = platform.routerControlUrls;
 export const agentUrls = platform.agentUrls;
 export const routerToken = platform.routerToken;
-export const agentToken = platform.agentToken;
+/** Each agent's own token, by its URL in agentUrls (a secret). */
+export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */

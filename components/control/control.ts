@@ -25,9 +25,10 @@ export interface ControlPlaneArgs {
     /** Public keys allowed to push and run verbs (stack config dynoform:gitAuthorizedKeys). */
     authorizedKeys: string[];
     domain: string;
-    agentUrls: pulumi.Input<string>[];
-    agentToken: pulumi.Input<string>;
+    /** Every dyno host's agent: its control API URL and the token that drives it (its own). */
+    agents: { url: pulumi.Input<string>; token: pulumi.Input<string> }[];
     routerUrls: pulumi.Input<string>[];
+    /** The routers' control token: only the control role holds it. */
     routerToken: pulumi.Input<string>;
     /** The data host's add-on provisioning (Memcached, PostgreSQL) over SSH: its forced command dynoform-addons. */
     addons: AddonsAccess;
@@ -162,8 +163,16 @@ export class ControlPlane extends pulumi.ComponentResource {
         // slugs it was sent and nothing else.
         const slugSigningKey = new GeneratedSecret(`${name}-slug-signing-key`, { bytes: 32 }, { parent: this });
         const configJson = pulumi
-            .all([args.host.privateAddress, pulumi.all(args.agentUrls), args.agentToken, pulumi.all(args.routerUrls), args.routerToken, args.addons.host, args.addons.port, slugSigningKey.value])
-            .apply(([address, agents, agentToken, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
+            .all([
+                args.host.privateAddress,
+                pulumi.all(args.agents.map((a) => pulumi.all([a.url, a.token]))),
+                pulumi.all(args.routerUrls),
+                args.routerToken,
+                args.addons.host,
+                args.addons.port,
+                slugSigningKey.value,
+            ])
+            .apply(([address, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -174,8 +183,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                         slugSigningKey: slugKey,
                         buildUserPrefix: BUILD_USER_PREFIX,
                         buildTimeoutS: 900,
-                        agents,
-                        agentToken,
+                        agents: agentList.map(([url]) => url),
+                        agentTokens: Object.fromEntries(agentList),
                         routers,
                         routerToken,
                         addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },

@@ -10,8 +10,10 @@ export interface DynoHostArgs {
     port: number;
     /** Control API URLs of every router of the mesh. */
     routerUrls: pulumi.Input<string>[];
+    /** The token the control role drives this agent with (this host's own). */
     agentToken: pulumi.Input<string>;
-    routerToken: pulumi.Input<string>;
+    /** This host's credential for registering its dynos with the routers (this host's own). */
+    registrationToken: pulumi.Input<string>;
     binary: ServiceBinary;
 }
 
@@ -41,9 +43,11 @@ export class DynoHost extends pulumi.ComponentResource {
             { connection, path: "/etc/dynoform/agent.token", content: pulumi.secret(args.agentToken), mode: "0600" },
             { parent: this },
         );
+        // Read by the agent as --router-token-file: this host's registration credential, not the
+        // routers' control token (which only the control role holds).
         const routerToken = new RemoteFile(
             `${name}-router-token`,
-            { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.routerToken), mode: "0600" },
+            { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
         );
         new SystemdService(

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
@@ -11,11 +12,16 @@ export interface RoutingMeshArgs {
     /** Control API port on the private address (agents, control role). */
     controlPort: number;
     platformDomain: string;
+    /** The control role's token: every control API call (routes, domains, placements, any dyno). */
     token: pulumi.Input<string>;
+    /** Each dyno host's registration credential, as the router keeps it (agentCredential()). */
+    agents: pulumi.Input<AgentCredential>[];
+    /** Key of the HMAC on load gossip between the routers (only routers hold it). */
+    gossipKey: pulumi.Input<string>;
     binary: ServiceBinary;
     /**
      * Private addresses of the other edge hosts' routers. With them, the routers tell each other
-     * their in-flight counts per dyno (UDP on `loadPort`, authenticated with the shared token), so
+     * their in-flight counts per dyno (UDP on `loadPort`, authenticated with `gossipKey`), so
      * concurrency caps hold across routers. Leave empty for a single router.
      */
     peers?: pulumi.Input<pulumi.Input<string>[]>;
@@ -30,14 +36,32 @@ export function systemUserCommand(user: string): string {
 }
 
 export const DEFAULT_LOAD_PORT = 8082;
+export const GOSSIP_KEY_FILE = "/etc/dynoform/router-gossip.key";
 
-/** router.json plus load sharing with peer routers (loadListen/peers) when there are any. */
+/** One dyno host's entry in router.json: its private address and its agent's credential's SHA-256. */
+export interface AgentCredential {
+    address: string;
+    tokenSha256: string;
+}
+
+/**
+ * The router's view of a dyno host's registration credential. Only the hash goes into router.json:
+ * the credential is 256 random bits, so its SHA-256 tells nothing and needs no secrecy (it is
+ * unsecret-ed so router.json diffs stay readable); the credential itself stays a secret.
+ */
+export function agentCredential(address: pulumi.Input<string>, token: pulumi.Input<string>): pulumi.Output<AgentCredential> {
+    const tokenSha256 = pulumi.unsecret(pulumi.output(token).apply((t) => createHash("sha256").update(t).digest("hex")));
+    return pulumi.all([address, tokenSha256]).apply(([a, h]) => ({ address: a, tokenSha256: h }));
+}
+
+/** router.json plus load sharing with peer routers (loadListen/peers, the gossip key's file) when there are any. */
 export function withPeers(configJson: string, privateAddress: string, peers: string[], loadPort: number): string {
     const others = peers.filter((p) => p && p !== privateAddress);
     if (others.length === 0) return configJson;
     const cfg = JSON.parse(configJson) as Record<string, unknown>;
     cfg.loadListen = `${privateAddress}:${loadPort}`;
     cfg.peers = others.map((p) => `${p}:${loadPort}`).join(",");
+    cfg.gossipKeyFile = GOSSIP_KEY_FILE;
     return JSON.stringify(cfg, null, 2) + "\n";
 }
 
@@ -74,7 +98,7 @@ export function socketCommands(): { create: string; update: string; delete: stri
     };
 }
 
-/** dynoform-router on an edge host: binary by hash, config, token, socket unit, hardened service unit. */
+/** dynoform-router on an edge host: binary by hash, config, token, gossip key, socket unit, hardened service unit. */
 export class RoutingMesh extends pulumi.ComponentResource {
     public readonly trafficAddress: pulumi.Output<string>;
     public readonly controlUrl: pulumi.Output<string>;
@@ -100,6 +124,7 @@ export class RoutingMesh extends pulumi.ComponentResource {
                             port: args.port,
                             controlPort: args.controlPort,
                             platformDomain: args.platformDomain,
+                            agents: pulumi.all(args.agents).apply((list) => JSON.stringify(list)),
                         }),
                         args.host.privateAddress,
                         pulumi.output(args.peers ?? []),
@@ -111,6 +136,11 @@ export class RoutingMesh extends pulumi.ComponentResource {
         const token = new RemoteFile(
             `${name}-token`,
             { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.token), mode: "0640", owner: `root:${ROUTER_USER}` },
+            { parent: this, dependsOn: [user] },
+        );
+        const gossipKey = new RemoteFile(
+            `${name}-gossip-key`,
+            { connection, path: GOSSIP_KEY_FILE, content: pulumi.secret(args.gossipKey), mode: "0640", owner: `root:${ROUTER_USER}` },
             { parent: this, dependsOn: [user] },
         );
         // The listening sockets belong to systemd (dynoform-router.socket), not to the router: a
@@ -135,9 +165,9 @@ export class RoutingMesh extends pulumi.ComponentResource {
                 connection,
                 unit: "dynoform-router",
                 unitFile: render("router/dynoform-router.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, token.sha256],
+                restartTriggers: [binary.sha256, config.sha256, token.sha256, gossipKey.sha256],
             },
-            { parent: this, dependsOn: [user, binary, config, token, socketUnit] },
+            { parent: this, dependsOn: [user, binary, config, token, gossipKey, socketUnit] },
         );
         new RemoteCommand(
             `${name}-socket`,

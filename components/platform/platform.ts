@@ -6,7 +6,7 @@ import { SshKeyPair } from "../control/ssh_keypair";
 import { Data } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
-import { RoutingMesh } from "../mesh";
+import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
 
@@ -32,7 +32,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly routerControlUrls: pulumi.Output<string[]>;
     public readonly agentUrls: pulumi.Output<string[]>;
     public readonly routerToken: pulumi.Output<string>;
-    public readonly agentToken: pulumi.Output<string>;
+    /** Each agent's own token by its URL (a secret): what the control role drives it with. */
+    public readonly agentTokens: pulumi.Output<Record<string, string>>;
     /** The control role (git push, CLI verbs). */
     public readonly control: ControlPlane;
 
@@ -57,8 +58,19 @@ export class Platform extends pulumi.ComponentResource {
                 ),
         );
 
+        // Credentials (README "Security model"): the routers' control token is the control role's
+        // alone; each dyno host has its own agent token (held by the control role) and its own
+        // registration credential (the routers keep its hash and the host's private address); the
+        // routers' load gossip has a key of its own.
         const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32 }, { parent: this });
-        const agentToken = new GeneratedSecret(`${name}-agent-token`, { bytes: 32 }, { parent: this });
+        const gossipKey = new GeneratedSecret(`${name}-router-gossip-key`, { bytes: 32 }, { parent: this });
+        const dynoSpecs = hostsWithRole(config, "dyno").map((spec) => ({
+            spec,
+            host: hostFor(spec.name),
+            agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, { bytes: 32 }, { parent: this }),
+            registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, { bytes: 32 }, { parent: this }),
+        }));
+        const agentCredentials = dynoSpecs.map((d) => agentCredential(d.host.privateAddress, d.registrationToken.value));
         const routerBinary = args.binaries?.router ?? serviceBinary("router", "dynoform-router");
         const agentBinary = args.binaries?.agent ?? serviceBinary("agent", "dynoform-agent");
         const meshes = edgeHosts.map(
@@ -71,6 +83,8 @@ export class Platform extends pulumi.ComponentResource {
                         controlPort: config.routerControlPort,
                         platformDomain: config.domain,
                         token: routerToken.value,
+                        agents: agentCredentials,
+                        gossipKey: gossipKey.value,
                         binary: routerBinary,
                         // Every edge router shares its in-flight counts with the others, so caps hold across them.
                         peers: edgeHosts.map((h) => h.privateAddress),
@@ -79,12 +93,14 @@ export class Platform extends pulumi.ComponentResource {
                 ),
         );
         const routerUrls = meshes.map((m) => m.controlUrl);
-        const dynoHosts = hostsWithRole(config, "dyno").map(
-            (spec) =>
+        const dynoHosts = dynoSpecs.map(
+            (d) =>
                 new DynoHost(
-                    spec.name,
-                    { host: hostFor(spec.name), port: config.agentPort, routerUrls, agentToken: agentToken.value, routerToken: routerToken.value, binary: agentBinary },
-                    { parent: this },
+                    d.spec.name,
+                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
+                    // The routers know a host's credential before its agent starts using it (an
+                    // upgrade: the old agents use the control token meanwhile, which still registers).
+                    { parent: this, dependsOn: meshes },
                 ),
         );
 
@@ -114,8 +130,7 @@ export class Platform extends pulumi.ComponentResource {
                 host: controlHost,
                 authorizedKeys: args.gitAuthorizedKeys ?? [],
                 domain: config.domain,
-                agentUrls: dynoHosts.map((d) => d.agentUrl),
-                agentToken: agentToken.value,
+                agents: dynoHosts.map((d, i) => ({ url: d.agentUrl, token: dynoSpecs[i].agentToken.value })),
                 routerUrls,
                 routerToken: routerToken.value,
                 addons: {
@@ -137,7 +152,9 @@ export class Platform extends pulumi.ComponentResource {
         this.routerControlUrls = pulumi.all(routerUrls);
         this.agentUrls = pulumi.all(dynoHosts.map((d) => d.agentUrl));
         this.routerToken = pulumi.secret(routerToken.value);
-        this.agentToken = pulumi.secret(agentToken.value);
+        this.agentTokens = pulumi.secret(
+            pulumi.all(dynoHosts.map((d, i) => pulumi.all([d.agentUrl, dynoSpecs[i].agentToken.value]))).apply((pairs) => Object.fromEntries(pairs)),
+        );
         this.registerOutputs({ edgeUrl: this.edgeUrl, hostAddresses: this.hostAddresses });
     }
 }

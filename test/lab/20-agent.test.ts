@@ -99,6 +99,9 @@ const router = (method: string, p: string) => call(routerUrl, routerToken, metho
 
 async function putApp(app: string, desired: Record<string, unknown>, wait = true): Promise<Answer> {
     appsMade.add(app);
+    // What the control role does before a rollout: the routers accept this host's registrations
+    // only for apps placed on it.
+    expect((await call(routerUrl, routerToken, "PUT", `/v1/apps/${app}/placement`, { hosts: [dynoHost.address] })).status).toBe(200);
     return agent("PUT", `/v1/apps/${app}${wait ? "?wait=up&timeoutMs=30000" : ""}`, desired);
 }
 
@@ -152,7 +155,7 @@ const SECRET = 'pa$$ "quoted" \\ `tick`\nsecond line';
 
 beforeAll(async () => {
     agentUrl = (await stackOutput<string[]>(LAB_STACK, "agentUrls"))[0];
-    agentToken = await stackOutput<string>(LAB_STACK, "agentToken");
+    agentToken = (await stackOutput<Record<string, string>>(LAB_STACK, "agentTokens"))[agentUrl];
     routerUrl = (await stackOutput<string[]>(LAB_STACK, "routerControlUrls"))[0];
     routerToken = await stackOutput<string>(LAB_STACK, "routerToken");
     server = http.createServer((req, res) => {
@@ -204,6 +207,22 @@ test("a web dyno runs as a transient systemd unit under its app's user, with its
 
     const routed = await router("GET", "/v1/apps/alab");
     expect(routed.body.dynos).toEqual([expect.objectContaining({ dyno: "web.1", address: web.address, release: "v1" })]);
+});
+
+test("a dyno host's credential cannot register an address of another host or an app not placed there, nor drive another agent", async () => {
+    const other = info.hosts.find((h) => h.roles.includes("dyno") && h.name !== dynoHost.name)!;
+    // What root on this dyno host has: its registration credential and its agent's token.
+    const credential = await shell.on(dynoHost.name, "cat /etc/dynoform/router.token");
+    const ownAgentToken = await shell.on(dynoHost.name, "cat /etc/dynoform/agent.token");
+    const register = (app: string, address: string) => call(routerUrl, credential, "PUT", `/v1/apps/${app}/dynos/web.9`, { address });
+    const otherHost = await register("alab", `${other.address}:5000`);
+    expect([otherHost.status, otherHost.body.error]).toEqual([403, `address ${other.address}:5000 is not on this dyno host (${dynoHost.address})`]);
+    const unplaced = await register("zlab", `${dynoHost.address}:5000`);
+    expect([unplaced.status, unplaced.body.error]).toEqual([403, `app zlab is not placed on dyno host ${dynoHost.address}`]);
+    expect((await call(routerUrl, credential, "PUT", "/v1/apps/alab", { domains: ["www.example.com"] })).status).toBe(403);
+    expect((await router("GET", "/v1/apps/alab")).body.dynos.map((d: { dyno: string }) => d.dyno)).not.toContain("web.9");
+    const otherAgent = (await stackOutput<string[]>(LAB_STACK, "agentUrls")).find((u) => new URL(u).hostname === other.address)!;
+    expect((await call(otherAgent, ownAgentToken, "GET", "/v1/apps")).status).toBe(401);
 });
 
 test("the dyno sees Heroku's request headers from the edge; varnish caches only what the app marks cacheable", async () => {

@@ -32,6 +32,7 @@ export interface AgentConfig {
   /** dyno port range, inclusive */
   portRange: [number, number];
   routers: RouterTarget[];
+  /** this dyno host's own registration credential with the routers (each host has its own) */
   routerToken?: string;
   /** registration lease handed to routers */
   leaseMs: number;
@@ -128,6 +129,9 @@ export function resolveConfig(partial: Partial<AgentConfig>): AgentConfig {
   c.sizes = { ...DEFAULT_SIZES, ...(partial.sizes ?? {}) };
   if (partial.renewMs === undefined && partial.leaseMs !== undefined) c.renewMs = Math.max(50, Math.floor(c.leaseMs / 3));
   if (!c.token) throw new Error("config: token is required (--token, --token-file, DYNOFORM_AGENT_TOKEN or \"token\" in the config file)");
+  // Routers accept a registration only with this dyno host's own credential: without one every
+  // registration would fail quietly, dyno by dyno.
+  if (c.routers.some((r) => !(r.token ?? c.routerToken))) throw new Error("config: routerToken is required with routers (this dyno host's registration credential: --router-token-file, DYNOFORM_AGENT_ROUTER_TOKEN or \"routerToken\" in the config file)");
   if (c.portRange[0] > c.portRange[1]) throw new Error("config: portRange is empty");
   if (!c.sizes[c.defaultSize]) throw new Error(`config: defaultSize ${c.defaultSize} is not in sizes`);
   for (const [name, s] of Object.entries(c.sizes)) {

@@ -40,10 +40,11 @@ export class RealRouter {
   readonly dir = tmpDir("dynoform-router-run-");
   readonly token = "router-test-token";
   output = "";
-  constructor(readonly port: number, readonly controlPort: number) {}
+  /** `extra`: more router.json keys (e.g. `agents`: the dyno hosts' credentials). */
+  constructor(readonly port: number, readonly controlPort: number, readonly extra: Record<string, unknown> = {}) {}
 
-  static async create(): Promise<RealRouter> {
-    return new RealRouter(await freePort(), await freePort());
+  static async create(extra: Record<string, unknown> = {}): Promise<RealRouter> {
+    return new RealRouter(await freePort(), await freePort(), extra);
   }
 
   get controlUrl(): string {
@@ -55,7 +56,7 @@ export class RealRouter {
     fs.writeFileSync(path.join(this.dir, "token"), this.token);
     fs.writeFileSync(
       path.join(this.dir, "router.json"),
-      JSON.stringify({ listen: `127.0.0.1:${this.port}`, controlListen: `127.0.0.1:${this.controlPort}`, tokenFile: path.join(this.dir, "token"), workers: 1, platformDomain: "dynoform.test", accessLog: false }),
+      JSON.stringify({ listen: `127.0.0.1:${this.port}`, controlListen: `127.0.0.1:${this.controlPort}`, tokenFile: path.join(this.dir, "token"), workers: 1, platformDomain: "dynoform.test", accessLog: false, ...this.extra }),
     );
     this.proc = spawn(process.execPath, [js, "--config", path.join(this.dir, "router.json")], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stdout!.on("data", (c: Buffer) => (this.output += c.toString()));

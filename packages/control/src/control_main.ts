@@ -92,10 +92,11 @@ function envWithConfig(env: Env, cfg: ControlConfigFile | undefined): Env {
 const DEFAULT_SLUG_LISTEN = "127.0.0.1:5080";
 
 export function platformFrom(store: AppStore, cfg: ControlConfigFile | undefined): Platform | undefined {
-    if (!cfg?.agents?.length || !cfg.agentToken || !cfg.routerToken) return undefined;
+    if (!cfg?.agents?.length || !(cfg.agentTokens || cfg.agentToken) || !cfg.routerToken) return undefined;
     return new HttpPlatform(store, {
         agents: cfg.agents,
-        agentToken: cfg.agentToken,
+        ...(cfg.agentTokens ? { agentTokens: cfg.agentTokens } : {}),
+        ...(cfg.agentToken ? { agentToken: cfg.agentToken } : {}),
         routers: cfg.routers ?? [],
         routerToken: cfg.routerToken,
         ...(cfg.addons ? { addons: cfg.addons } : {}),

@@ -11,6 +11,10 @@
 // moves dynos off dyno hosts that stop answering and clears hosts that come back: of a destroyed
 // app (tombstones.ts) at once, of an app the store does not know after `unknownAppGraceMs`, of an
 // app placed elsewhere once it is placed.
+//
+// Routers accept a dyno host's registration only for apps placed on that host: every change of
+// placement reaches the routers (PUT /v1/apps/:app/placement) before agents start dynos on a new
+// host, and reconcile() sends it again to a router that lost it. Each agent has its own token.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -27,9 +31,13 @@ import { Tombstones } from "./tombstones";
 export interface HttpPlatformConfig {
     /** Agent control API base URLs (http://10.0.0.21:5100). */
     agents: string[];
-    agentToken: string;
+    /** Each agent's own token, by its URL: one agent's token does not drive another. */
+    agentTokens?: Record<string, string>;
+    /** One token for every agent without an entry in agentTokens (single-host setups, tests). */
+    agentToken?: string;
     /** Router control API base URLs (http://10.0.0.10:8081). */
     routers: string[];
+    /** The control role's token on the routers (routes, domains, placements). */
     routerToken: string;
     /** The data host's add-on provisioning (per-app Memcached and PostgreSQL): SSH to its forced command dynoform-addons. */
     addons?: AddonsSshConfig;
@@ -146,9 +154,18 @@ export class HttpPlatform implements Platform {
     constructor(readonly store: AppStore, cfg: HttpPlatformConfig) {
         // Base URLs without a trailing slash, once: every request is `${base}${path}`.
         const base = (url: string) => url.replace(/\/+$/, "");
-        this.cfg = { ...cfg, agents: cfg.agents.map(base), routers: cfg.routers.map(base) };
+        const agentTokens = Object.fromEntries(Object.entries(cfg.agentTokens ?? {}).map(([url, token]) => [base(url), token]));
+        this.cfg = { ...cfg, agents: cfg.agents.map(base), routers: cfg.routers.map(base), agentTokens };
+        for (const url of this.cfg.agents) {
+            if (!agentTokens[url] && !cfg.agentToken) throw new Error(`control config: no token for agent ${url} (agentTokens)`);
+        }
         this.bootTimeoutMs = cfg.bootTimeoutMs ?? 60_000;
         this.tombstones = new Tombstones(path.join(store.root, "tombstones"), store.clock);
+    }
+
+    /** The token of the agent at `url` (each dyno host's agent has its own). */
+    private agentToken(url: string): string {
+        return this.cfg.agentTokens?.[url] ?? this.cfg.agentToken ?? "";
     }
 
     // ---- HTTP ----
@@ -180,7 +197,7 @@ export class HttpPlatform implements Platform {
     }
 
     private agent<T>(url: string, method: string, p: string, body?: unknown, timeoutMs?: number): Promise<T> {
-        return this.call<T>(url, this.cfg.agentToken, method, p, body, timeoutMs);
+        return this.call<T>(url, this.agentToken(url), method, p, body, timeoutMs);
     }
 
     /** Agents that answer /health within 2 s (tried twice), in config order. */
@@ -249,6 +266,44 @@ export class HttpPlatform implements Platform {
         };
     }
 
+    /**
+     * Tells every router which dyno hosts may register the app's dynos: the hosts of `placements`
+     * together (before dynos start: the old and the new hosts, since old instances keep renewing
+     * until they are replaced; after: only the new). A router accepts a dyno host's registration
+     * only for an app placed on that host. Best effort: a router that does not answer now gets it
+     * from reconcile() when it is back.
+     */
+    private async tellRouters(app: string, placements: (Placement | undefined)[], log?: BuildLog): Promise<void> {
+        const hosts = [...new Set(placements.flatMap((p) => Object.values(p ?? {})).map(hostLabel))].sort();
+        await Promise.all(
+            this.cfg.routers.map((r) =>
+                this.call(r, this.cfg.routerToken, "PUT", `/v1/apps/${app}/placement`, { hosts }, 10_000).catch((err) => {
+                    log?.info(`router ${hostLabel(r)} did not take the placement (it gets it again within seconds): ${(err as Error).message}`);
+                }),
+            ),
+        );
+    }
+
+    /** Routers whose placement of an app differs from the saved one (a restarted or new router) get it again. */
+    private async syncRouterPlacements(log: (line: string) => void): Promise<void> {
+        const known = await Promise.all(
+            this.cfg.routers.map((r) =>
+                this.call<{ apps: { name: string; placement?: string[] }[] }>(r, this.cfg.routerToken, "GET", "/v1/apps", undefined, 5000)
+                    .then((res) => new Map(res.apps.map((a) => [a.name, (a.placement ?? []).join(",")])))
+                    .catch(() => undefined),
+            ),
+        );
+        for (const app of await this.store.listApps()) {
+            const saved = await this.savedPlacement(app);
+            if (!saved) continue;
+            const want = [...new Set(Object.values(saved.placement).map(hostLabel))].sort().join(",");
+            if (known.every((k) => !k || k.get(app) === want)) continue;
+            await this.store
+                .withAppLock(app, "placement", async () => this.tellRouters(app, [(await this.savedPlacement(app))?.placement]), { timeoutMs: 500 })
+                .catch((err) => log(`${app}: placement not sent to routers: ${(err as Error).message}`));
+        }
+    }
+
     /** PUT each live host's share; hosts that hold none of the app's dynos lose it (after, if `later`). */
     private async apply(app: string, release: Release, formation: Formation, placement: Placement, alive: string[], log?: BuildLog): Promise<string[]> {
         const shares = byHost(placement, alive);
@@ -315,7 +370,7 @@ export class HttpPlatform implements Platform {
     private async lastLines(host: string, app: string, dyno: string, n = 15): Promise<string[]> {
         try {
             const res = await fetch(`${host}/v1/apps/${app}/logs?lines=${n}&dyno=${dyno}`, {
-                headers: { authorization: `Bearer ${this.cfg.agentToken}` },
+                headers: { authorization: `Bearer ${this.agentToken(host)}` },
                 signal: AbortSignal.timeout(5000),
             });
             return (await res.text()).split("\n").filter((l) => l.trim() !== "");
@@ -389,14 +444,17 @@ export class HttpPlatform implements Platform {
         const previous = await this.store.currentRelease(app);
         const previousFormation = await this.store.getFormation(app);
         try {
+            await this.tellRouters(app, [saved?.placement, placement], log);
             const empty = await this.apply(app, release, formation, placement, alive, log);
             await this.waitUp(app, release.version, placement, this.bootTimeoutMs + 15_000, true);
             await this.savePlacement(app, { release: release.version, placement });
             await this.removeFrom(app, empty.filter((h) => saved && Object.values(saved.placement).includes(h)));
+            await this.tellRouters(app, [placement], log);
         } catch (err) {
             // Put the previous release back: its instances kept serving; the new ones are dropped.
             if (previous?.slug && previous.version !== release.version) {
                 const back = saved?.placement ?? place(previousFormation, alive);
+                await this.tellRouters(app, [back, placement]);
                 await this.apply(app, previous, previousFormation, place(previousFormation, alive, back), alive).catch(() => undefined);
             } else {
                 await this.removeFrom(app, alive).catch(() => undefined);
@@ -410,9 +468,11 @@ export class HttpPlatform implements Platform {
         if (alive.length === 0) throw new PlatformError("no dyno host answers: check dynoform-agent on the dyno hosts");
         const saved = await this.savedPlacement(app);
         const placement = place(formation, alive, saved?.placement);
+        await this.tellRouters(app, [saved?.placement, placement]);
         const empty = await this.apply(app, release, formation, placement, alive);
         await this.savePlacement(app, { release: release.version, placement });
         await this.removeFrom(app, empty);
+        await this.tellRouters(app, [placement]);
         // Heroku answers at once; we wait (bounded) so `ps` right after shows the new dynos up.
         await this.waitUp(app, release.version, placement, this.bootTimeoutMs + 15_000, false).catch(() => undefined);
     }
@@ -480,7 +540,7 @@ export class HttpPlatform implements Platform {
         try {
             res = await fetch(`${host}/v1/apps/${app}/run`, {
                 method: "POST",
-                headers: { authorization: `Bearer ${this.cfg.agentToken}`, "content-type": "application/json" },
+                headers: { authorization: `Bearer ${this.agentToken(host)}`, "content-type": "application/json" },
                 body: JSON.stringify({ command, env: release.config, slug: this.agentSlug(app, release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
             });
         } catch (err) {
@@ -498,7 +558,7 @@ export class HttpPlatform implements Platform {
             if (m.state === "up" && m.dyno) {
                 dyno = m.dyno;
                 io.onStart?.(m.dyno);
-                if (io.stdin) stdin = pipeStdin(`${host}/v1/apps/${app}/run/${encodeURIComponent(m.dyno)}/stdin`, this.cfg.agentToken, io.stdin);
+                if (io.stdin) stdin = pipeStdin(`${host}/v1/apps/${app}/run/${encodeURIComponent(m.dyno)}/stdin`, this.agentToken(host), io.stdin);
             } else if (m.stream === "stdout") io.stdout(m.data ?? "");
             else if (m.stream === "stderr") io.stderr(m.data ?? "");
             else if (m.exit !== undefined) exitCode = m.exit;
@@ -528,7 +588,7 @@ export class HttpPlatform implements Platform {
         await Promise.all(
             alive.map(async (h) => {
                 try {
-                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` }, signal: AbortSignal.timeout(10_000) });
+                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.agentToken(h)}` }, signal: AbortSignal.timeout(10_000) });
                     if (res.ok) backlog.push(...(await res.text()).split("\n").filter((l) => l !== ""));
                 } catch {
                     /* a silent host has no lines to give */
@@ -543,7 +603,7 @@ export class HttpPlatform implements Platform {
         await Promise.all(
             alive.map(async (h) => {
                 try {
-                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.cfg.agentToken}` } });
+                    const res = await fetch(`${h}/v1/apps/${app}/logs?${q}`, { headers: { authorization: `Bearer ${this.agentToken(h)}` } });
                     if (!res.ok || !res.body) return;
                     let buf = "";
                     const decoder = new TextDecoder();
@@ -690,6 +750,7 @@ export class HttpPlatform implements Platform {
                         if (!samePlacement(placement, fresh.placement)) {
                             const moved = Object.keys(placement).filter((d) => placement[d] !== fresh.placement[d]);
                             log(`${app}: moving ${moved.join(", ")} off unreachable hosts`);
+                            await this.tellRouters(app, [fresh.placement, placement]);
                             await this.apply(app, release, formation, placement, alive);
                             await this.savePlacement(app, { release: release.version, placement });
                         }
@@ -699,6 +760,7 @@ export class HttpPlatform implements Platform {
                             log(`${app}: clearing ${clear.map(hostLabel).join(", ")}`);
                             await this.removeFrom(app, clear);
                         }
+                        await this.tellRouters(app, [placement]);
                     },
                     { timeoutMs: 500 },
                 );
@@ -706,6 +768,7 @@ export class HttpPlatform implements Platform {
                 log(`${app}: reschedule skipped: ${(err as Error).message}`);
             }
         }
+        await this.syncRouterPlacements(log);
     }
 
     /** Each tombstone's hosts that answer lose the app; hosts no longer configured are struck off. */

@@ -3,6 +3,7 @@
 // documented in packages/router/README.md.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { parseAgentCredentials, type AgentCredential } from "./control_auth";
 
 export type BalancerKind = "p2c" | "random" | "roundrobin";
 
@@ -11,9 +12,15 @@ export interface RouterConfig {
   listen: string;
   /** Control API listener "host:port". */
   controlListen: string;
-  /** Bearer token for /v1/* on the control API (or read from tokenFile). */
+  /** The control role's bearer token: every /v1/* call (or read from tokenFile). */
   token: string;
   tokenFile: string;
+  /** Per dyno host: its private address and the SHA-256 of its agent's registration credential
+   * (a JSON array in the file, a JSON string in the environment or a flag). */
+  agents: AgentCredential[];
+  /** Key of the HMAC on load gossip with peers (or read from gossipKeyFile); required with loadListen. */
+  gossipKey: string;
+  gossipKeyFile: string;
   /** Number of worker processes; 0 = one per CPU. */
   workers: number;
   /** Apps are reachable at `<app>.<platformDomain>` when set. */
@@ -68,6 +75,9 @@ export const DEFAULTS: RouterConfig = {
   controlListen: "127.0.0.1:8081",
   token: "",
   tokenFile: "",
+  agents: [],
+  gossipKey: "",
+  gossipKeyFile: "",
   workers: 0,
   platformDomain: "",
   healthHost: "dynoform-router-health",
@@ -100,6 +110,7 @@ const toKebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())
 
 function coerce(key: keyof RouterConfig, raw: unknown): unknown {
   const def = DEFAULTS[key];
+  if (key === "agents") return parseAgentCredentials(raw);
   if (typeof def === "number") {
     const n = Number(raw);
     if (!Number.isFinite(n) || n < 0) throw new Error(`config ${key}: not a non-negative number: ${String(raw)}`);
@@ -163,6 +174,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
     set(k, v);
   }
   if (!cfg.token && cfg.tokenFile) cfg.token = readFileSync(cfg.tokenFile, "utf8").trim();
+  if (!cfg.gossipKey && cfg.gossipKeyFile) cfg.gossipKey = readFileSync(cfg.gossipKeyFile, "utf8").trim();
   if (!["p2c", "random", "roundrobin"].includes(cfg.balancer)) throw new Error(`config balancer: ${cfg.balancer}`);
   if (cfg.workers === 0) cfg.workers = availableParallelism();
   cfg.platformDomain = cfg.platformDomain.toLowerCase().replace(/^\.+|\.+$/g, "");
@@ -170,6 +182,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
   cfg.peers = peerList(cfg.peers).join(",");
   cfg.trustedProxies = peerList(cfg.trustedProxies).join(",");
   if (cfg.peers && !cfg.loadListen) throw new Error("config peers needs loadListen (where the peers send to)");
+  // Peers' datagrams steer balancing: they are authenticated with a key of their own, not the
+  // control token (which would let whoever holds it forge load).
+  if (cfg.loadListen && !cfg.gossipKey) throw new Error("config loadListen needs gossipKey or gossipKeyFile (the key all peer routers authenticate their load gossip with)");
   // Sharing with peers needs every worker's counts in the primary.
   if (cfg.loadListen && cfg.shareLoadMs === 0) cfg.shareLoadMs = 2;
   return cfg;

@@ -1,13 +1,14 @@
 // The control API (primary process, private address): agents register/renew/deregister dynos,
-// the control role sets app routes. Every /v1 call needs `Authorization: Bearer <token>`.
-// Documented in packages/router/README.md.
-import { timingSafeEqual } from "node:crypto";
+// the control role sets app routes and placements. Every /v1 call needs `Authorization: Bearer`
+// with the control role's token, or a dyno host's own credential for its own dynos only
+// (control_auth.ts). Documented in packages/router/README.md.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { DynoTable, parseAppRoute, parseDyno, parseDynoAddress, ValidationError } from "./dyno_table";
+import { hostOf, type Caller, type ControlAuth } from "./control_auth";
+import { DynoTable, parseAppRoute, parseDyno, parseDynoAddress, parsePlacement, ValidationError } from "./dyno_table";
 
 export interface ControlApiOptions {
   table: DynoTable;
-  token: string;
+  auth: ControlAuth;
   defaultLeaseMs: number;
   /** Prometheus text of all workers merged. */
   metrics: () => Promise<string>;
@@ -48,12 +49,12 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-function authorized(req: IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? "";
-  if (!token || !h.startsWith("Bearer ")) return false;
-  const a = Buffer.from(h.slice(7));
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Why an agent may not make this registration (undefined: it may). The control role may make any. */
+function refusal(caller: Caller, table: DynoTable, app: string, address: string, placed: boolean): string | undefined {
+  if (caller.kind === "control") return undefined;
+  if (hostOf(address) !== caller.host) return `address ${address} is not on this dyno host (${caller.host})`;
+  if (placed && !(table.placement(app) ?? []).includes(caller.host)) return `app ${app} is not placed on dyno host ${caller.host}`;
+  return undefined;
 }
 
 export function createControlApi(o: ControlApiOptions): Server {
@@ -85,11 +86,14 @@ async function handle(o: ControlApiOptions, req: IncomingMessage, res: ServerRes
     return;
   }
   if (parts[0] !== "v1") return send(res, 404, { error: "not found" });
-  if (!authorized(req, o.token)) {
+  const caller = o.auth.caller(req);
+  if (!caller) {
     res.setHeader("WWW-Authenticate", 'Bearer realm="dynoform-router"');
     return send(res, 401, { error: "unauthorized" });
   }
   const t = o.table;
+  const dynoPath = parts.length === 5 && parts[1] === "apps" && parts[3] === "dynos" && (method === "PUT" || method === "DELETE");
+  if (caller.kind === "agent" && !dynoPath) return send(res, 403, { error: "a dyno host's credential only registers and deregisters its own dynos" });
   // GET /v1/apps
   if (parts.length === 2 && parts[1] === "apps") {
     if (method !== "GET") return send(res, 405, { error: "method not allowed" });
@@ -111,16 +115,31 @@ async function handle(o: ControlApiOptions, req: IncomingMessage, res: ServerRes
     if (method === "DELETE") return t.deleteApp(app) ? send(res, 200, { deleted: app }) : send(res, 404, { error: "no such app" });
     return send(res, 405, { error: "method not allowed" });
   }
+  // /v1/apps/:app/placement (control role): the dyno hosts that may register the app's dynos
+  if (parts.length === 4 && parts[3] === "placement") {
+    if (method === "GET") return send(res, 200, { app, hosts: t.placement(app) ?? [] });
+    if (method === "PUT") {
+      const hosts = parsePlacement(app, await readJson(req));
+      t.putPlacement(app, hosts);
+      return send(res, 200, { app, hosts });
+    }
+    return send(res, 405, { error: "method not allowed" });
+  }
   // /v1/apps/:app/dynos/:dyno
   if (parts.length === 5 && parts[3] === "dynos") {
     const dyno = parts[4];
     if (method === "PUT") {
       const { info, leaseMs } = parseDyno(app, dyno, await readJson(req), o.defaultLeaseMs);
+      const refused = refusal(caller, t, app, info.address, true);
+      if (refused) return send(res, 403, { error: refused });
       const { created, expiresAt } = t.putDyno(info, leaseMs);
       return send(res, created ? 201 : 200, { ...info, leaseMs, expiresAt: new Date(expiresAt).toISOString() });
     }
     if (method === "DELETE") {
       const address = parseDynoAddress(await readJson(req));
+      // A host may deregister its own address after the app moved off it (no placement check).
+      const refused = refusal(caller, t, app, address, false);
+      if (refused) return send(res, 403, { error: refused });
       const d = t.deleteDyno(app, dyno, address);
       if (d.deleted) return send(res, 200, { deleted: `${app}/${dyno}` });
       if (d.registeredAt) return send(res, 409, { error: `${app}/${dyno} is registered at ${d.registeredAt}, not ${address}`, address: d.registeredAt });

@@ -1,6 +1,8 @@
-// The authoritative routing table, held by the primary process: app routes (set by the control
-// role) and dynos (registered by agents, each with a lease). Workers receive snapshots of it.
+// The authoritative routing table, held by the primary process: app routes and placements (set by
+// the control role) and dynos (registered by agents, each with a lease). Workers receive snapshots
+// of routes and dynos; placements only decide which dyno hosts may register an app's dynos.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { hostOf } from "./control_auth";
 
 export interface AppRoute {
   name: string;
@@ -91,6 +93,16 @@ export function parseDynoAddress(body: unknown): string {
   return address;
 }
 
+/** `PUT /v1/apps/:app/placement` body: `{"hosts": ["10.0.0.21", ...]}` (dyno hosts' private addresses). */
+export function parsePlacement(app: string, body: unknown): string[] {
+  if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
+  const hosts = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).hosts : undefined;
+  if (!Array.isArray(hosts) || hosts.length > 1000 || hosts.some((h) => typeof h !== "string" || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(h))) {
+    throw new ValidationError('hosts required: the private addresses of the dyno hosts the app is placed on (body {"hosts": ["10.0.0.21"]})');
+  }
+  return [...new Set((hosts as string[]).map((h) => h.replace(/^\[|\]$/g, "").toLowerCase()))].sort();
+}
+
 export function parseDyno(app: string, dyno: string, body: unknown, defaultLeaseMs: number): { info: DynoInfo; leaseMs: number } {
   if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
   if (!DYNO_NAME.test(dyno)) throw new ValidationError(`invalid dyno name ${JSON.stringify(dyno)} (want e.g. web.1)`);
@@ -111,6 +123,8 @@ export function parseDyno(app: string, dyno: string, body: unknown, defaultLease
 export class DynoTable {
   private apps = new Map<string, AppRoute>();
   private dynos = new Map<string, DynoRecord>(); // key app/dyno
+  /** app → the dyno hosts (private addresses) the control role placed it on. */
+  private placements = new Map<string, string[]>();
   private version = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -121,14 +135,23 @@ export class DynoTable {
   ) {
     if (stateFile) {
       try {
-        const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { apps?: AppRoute[]; dynos?: DynoRecord[] };
+        const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { apps?: AppRoute[]; dynos?: DynoRecord[]; placements?: Record<string, string[]> };
         for (const a of saved.apps ?? []) this.apps.set(a.name, a);
+        for (const [app, hosts] of Object.entries(saved.placements ?? {})) if (APP_NAME.test(app) && Array.isArray(hosts)) this.placements.set(app, hosts);
         // Dynos whose lease has not lapsed yet (a restart, e.g. an upgrade, saves them on the way
         // out): served at once instead of after the agents' next renewal.
         const t = this.now();
         for (const d of saved.dynos ?? []) {
           if (typeof d.expiresAt === "number" && d.expiresAt > t && APP_NAME.test(d.app) && DYNO_NAME.test(d.dyno) && ADDRESS.test(d.address)) {
             this.dynos.set(`${d.app}/${d.dyno}`, d);
+          }
+        }
+        // A state file from before placements (the upgrade that brings them): the hosts its live
+        // dynos were registered from keep renewing until the control role sends the placement.
+        if (!saved.placements) {
+          for (const d of this.dynos.values()) {
+            const hosts = this.placements.get(d.app) ?? [];
+            if (!hosts.includes(hostOf(d.address))) this.placements.set(d.app, [...hosts, hostOf(d.address)].sort());
           }
         }
       } catch {
@@ -163,12 +186,25 @@ export class DynoTable {
     return { created: !prev };
   }
 
+  /** Which dyno hosts may register the app's dynos (set by the control role before it starts them). */
+  putPlacement(app: string, hosts: string[]): void {
+    const prev = this.placements.get(app);
+    this.placements.set(app, hosts);
+    if (JSON.stringify(prev) !== JSON.stringify(hosts)) this.persist();
+  }
+
+  placement(app: string): string[] | undefined {
+    return this.placements.get(app);
+  }
+
   deleteApp(name: string): boolean {
+    const hadPlacement = this.placements.delete(name);
     const had = this.apps.delete(name);
     let removed = false;
     for (const [k, d] of this.dynos) if (d.app === name) { this.dynos.delete(k); removed = true; }
     if (had || removed) this.changed(had);
-    return had || removed;
+    else if (hadPlacement) this.persist();
+    return had || removed || hadPlacement;
   }
 
   /** Register or renew. Only a change of what routing sees (address, concurrency, release) is broadcast. */
@@ -196,8 +232,8 @@ export class DynoTable {
     return { deleted: true };
   }
 
-  listApps(): Array<AppRoute & { configured: boolean; dynos: Array<DynoInfo & { leaseMs: number; expiresInMs: number }> }> {
-    const names = new Set<string>([...this.apps.keys()]);
+  listApps(): Array<AppRoute & { configured: boolean; placement: string[]; dynos: Array<DynoInfo & { leaseMs: number; expiresInMs: number }> }> {
+    const names = new Set<string>([...this.apps.keys(), ...this.placements.keys()]);
     for (const d of this.dynos.values()) names.add(d.app);
     const t = this.now();
     return [...names].sort().map((name) => {
@@ -205,6 +241,7 @@ export class DynoTable {
       return {
         ...(route ?? { name, domains: [], holdWhenEmpty: true }),
         configured: !!route,
+        placement: this.placements.get(name) ?? [],
         dynos: [...this.dynos.values()]
           .filter((d) => d.app === name)
           .sort((a, b) => a.dyno.localeCompare(b.dyno, "en", { numeric: true }))
@@ -226,7 +263,7 @@ export class DynoTable {
     if (!this.stateFile) return;
     const tmp = `${this.stateFile}.tmp`;
     try {
-      writeFileSync(tmp, JSON.stringify({ apps: [...this.apps.values()], dynos: [...this.dynos.values()] }, null, 2));
+      writeFileSync(tmp, JSON.stringify({ apps: [...this.apps.values()], dynos: [...this.dynos.values()], placements: Object.fromEntries(this.placements) }, null, 2));
       renameSync(tmp, this.stateFile);
     } catch (e) {
       process.stderr.write(`dynoform-router: cannot persist state to ${this.stateFile}: ${(e as Error).message}\n`);

@@ -4,8 +4,14 @@
 // concurrency caps and P2C see every balancer's requests, not only their own: a one-at-a-time
 // dyno busy with a peer's slow request gets no request from here meanwhile.
 //
-// Datagram: HMAC-SHA256(token, payload) (32 bytes) + JSON payload
-//   { i: instance id (random per start), s: sequence, f: 1 when the list is the full state, l: [[key, n], ...] }
+// Datagram: HMAC-SHA256(gossip key, payload) (32 bytes) + JSON payload
+//   { i: instance id (random per start), s: sequence, t: sender's clock (unix ms),
+//     f: 1 when the list is the full state, l: [[key, n], ...] }
+// The key is the routers' own (not the control token, not anything a dyno host holds), so only a
+// router can speak. A datagram whose `t` is more than MAX_SKEW_MS off this router's clock is stale;
+// one whose sequence is not above the last seen from its instance is replayed; instances are
+// remembered for REMEMBER_MS (longer than the skew) after they fall silent, so a captured datagram
+// cannot be replayed once its sender is forgotten either. Rejections are counted (rejected()).
 // Changes are sent as they come (at most every shareLoadMs); the full state every HEARTBEAT_MS, so
 // a lost datagram heals. A peer silent for EXPIRE_MS counts as zero (it stopped or restarted).
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
@@ -15,8 +21,12 @@ import { parseHostPort } from "./config";
 const HEARTBEAT_MS = 250;
 const EXPIRE_MS = 1500;
 const MAX_DATAGRAM = 60_000;
+/** Clocks of the edge hosts agree within this (NTP); older or newer datagrams are refused. */
+export const MAX_SKEW_MS = 10_000;
+const REMEMBER_MS = 3 * MAX_SKEW_MS;
 
-interface PeerState { seq: number; seen: number; loads: Map<string, number> }
+interface PeerState { seen: number; loads: Map<string, number> }
+export type GossipRejection = "forged" | "stale" | "replayed";
 
 export class LoadGossip {
   private readonly id = randomBytes(8).toString("hex");
@@ -24,6 +34,9 @@ export class LoadGossip {
   private readonly sock: Socket;
   private readonly peers: Array<{ host: string; port: number }>;
   private readonly senders = new Map<string, PeerState>();
+  /** Highest sequence seen per instance id, kept REMEMBER_MS after its last datagram. */
+  private readonly lastSeq = new Map<string, { seq: number; at: number }>();
+  private readonly rejections: Record<GossipRejection, number> = { forged: 0, stale: 0, replayed: 0 };
   /** This instance's own in-flight counts (all workers), nonzero only. */
   private readonly local = new Map<string, number>();
   /** Sum over live peers, per key. */
@@ -33,7 +46,7 @@ export class LoadGossip {
   constructor(
     listen: string,
     peers: string[],
-    private readonly token: string,
+    private readonly key: string,
     private readonly onChange: (keys: string[]) => void,
     private readonly log: (msg: string) => void,
   ) {
@@ -53,6 +66,11 @@ export class LoadGossip {
   close(): void {
     clearInterval(this.timer);
     try { this.sock.close(); } catch { /* closed */ }
+  }
+
+  /** Datagrams ignored so far, by reason. */
+  rejected(): Record<GossipRejection, number> {
+    return { ...this.rejections };
   }
 
   /** In flight on `key` at all peers. */
@@ -76,33 +94,36 @@ export class LoadGossip {
 
   private send(l: Array<[string, number]>, full: boolean): void {
     if (this.peers.length === 0) return;
-    const payload = Buffer.from(JSON.stringify({ i: this.id, s: ++this.seq, f: full ? 1 : 0, l }));
+    const payload = Buffer.from(JSON.stringify({ i: this.id, s: ++this.seq, t: Date.now(), f: full ? 1 : 0, l }));
     if (payload.length > MAX_DATAGRAM) {
       this.log(`load gossip: state of ${l.length} dynos does not fit a datagram; not sent`);
       return;
     }
-    const mac = createHmac("sha256", this.token).update(payload).digest();
+    const mac = createHmac("sha256", this.key).update(payload).digest();
     const msg = Buffer.concat([mac, payload]);
     for (const p of this.peers) this.sock.send(msg, p.port, p.host);
   }
 
   private receive(m: Buffer): void {
-    if (m.length < 33) return;
+    if (m.length < 33) return void this.rejections.forged++;
     const payload = m.subarray(32);
-    const mac = createHmac("sha256", this.token).update(payload).digest();
-    if (!timingSafeEqual(mac, m.subarray(0, 32))) return;
-    let msg: { i: string; s: number; f: number; l: Array<[string, number]> };
+    const mac = createHmac("sha256", this.key).update(payload).digest();
+    if (!timingSafeEqual(mac, m.subarray(0, 32))) return void this.rejections.forged++;
+    let msg: { i: string; s: number; t: number; f: number; l: Array<[string, number]> };
     try {
       msg = JSON.parse(payload.toString("utf8"));
     } catch {
       return;
     }
     if (typeof msg.i !== "string" || msg.i === this.id || typeof msg.s !== "number" || !Array.isArray(msg.l)) return;
+    const now = Date.now();
+    if (typeof msg.t !== "number" || !(Math.abs(now - msg.t) <= MAX_SKEW_MS)) return void this.rejections.stale++;
+    const last = this.lastSeq.get(msg.i);
+    if (last && msg.s <= last.seq) return void this.rejections.replayed++; // or reordered: the next one heals
+    this.lastSeq.set(msg.i, { seq: msg.s, at: now });
     let st = this.senders.get(msg.i);
-    if (!st) this.senders.set(msg.i, (st = { seq: 0, seen: 0, loads: new Map() }));
-    if (msg.s <= st.seq) return; // reordered or replayed
-    st.seq = msg.s;
-    st.seen = Date.now();
+    if (!st) this.senders.set(msg.i, (st = { seen: 0, loads: new Map() }));
+    st.seen = now;
     const changed: string[] = [];
     const set = (k: string, n: number) => {
       const old = st!.loads.get(k) ?? 0;
@@ -125,6 +146,7 @@ export class LoadGossip {
 
   private expire(): void {
     const now = Date.now();
+    for (const [id, l] of this.lastSeq) if (now - l.at > REMEMBER_MS) this.lastSeq.delete(id);
     for (const [id, st] of this.senders) {
       if (now - st.seen < EXPIRE_MS) continue;
       this.senders.delete(id);

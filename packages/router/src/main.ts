@@ -6,6 +6,7 @@ import { createServer } from "node:http";
 import { Socket, type ListenOptions } from "node:net";
 import { loadConfig, parseHostPort, peerList, type RouterConfig } from "./config";
 import { createControlApi } from "./control_api";
+import { ControlAuth } from "./control_auth";
 import { DynoTable, type Snapshot } from "./dyno_table";
 import { emptySnapshot, mergeSnapshots, renderPrometheus, type MetricsSnapshot } from "./metrics";
 import { LoadGossip } from "./load_gossip";
@@ -34,7 +35,8 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
     // keeps its copy, so a replaced worker gets one again).
     cluster.setupPrimary({ stdio: ["inherit", "inherit", "inherit", "ipc", inherited.traffic] });
   }
-  if (!cfg.token) log("warning: no token configured; every /v1 control request will be refused");
+  if (!cfg.token) log("warning: no token configured; only dyno hosts' credentials (agents) are accepted on /v1");
+  if (cfg.agents.length === 0) log("no agents configured: only the control token registers dynos");
   const ready = new Set<Worker>();
   const table = new DynoTable((s) => broadcast({ t: "snapshot", s }), cfg.stateFile);
   table.startSweeping(Math.min(250, Math.max(10, Math.floor(cfg.leaseMs / 10))));
@@ -52,7 +54,7 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
   // others' plus what the peer instances report (load_gossip.ts).
   const loads = new Map<Worker, Map<string, number>>();
   const gossip = cfg.loadListen
-    ? new LoadGossip(cfg.loadListen, peerList(cfg.peers), cfg.token, (keys) => pushRemote(keys, undefined), log)
+    ? new LoadGossip(cfg.loadListen, peerList(cfg.peers), cfg.gossipKey, (keys) => pushRemote(keys, undefined), log)
     : undefined;
   function pushRemote(keys: string[], except: Worker | undefined): void {
     for (const w of Object.values(cluster.workers ?? {})) {
@@ -147,6 +149,7 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
           apps: new Set([...snap.apps.map((a) => a.name), ...snap.dynos.map((d) => d.app)]).size,
           dynos: snap.dynos.length,
           workers: ready.size,
+          ...(gossip ? { gossipRejected: gossip.rejected() } : {}),
         }));
       };
       entry.done = finish;
@@ -158,7 +161,7 @@ function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
 
   const api = createControlApi({
     table,
-    token: cfg.token,
+    auth: new ControlAuth(cfg.token, cfg.agents),
     defaultLeaseMs: cfg.leaseMs,
     metrics,
     health: () => ({ workers: cfg.workers, workersReady: ready.size }),

@@ -74,7 +74,7 @@ export function mergeSnapshots(all: MetricsSnapshot[]): MetricsSnapshot {
 
 const label = (v: string) => '"' + v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") + '"';
 
-export function renderPrometheus(s: MetricsSnapshot, extra: { apps: number; dynos: number; workers: number }): string {
+export function renderPrometheus(s: MetricsSnapshot, extra: { apps: number; dynos: number; workers: number; gossipRejected?: Record<string, number> }): string {
   const L: string[] = [];
   L.push("# HELP dynoform_router_requests_total Requests answered, by app, Heroku error code (\"\" = none) and status.");
   L.push("# TYPE dynoform_router_requests_total counter");
@@ -113,5 +113,10 @@ export function renderPrometheus(s: MetricsSnapshot, extra: { apps: number; dyno
   L.push("# TYPE dynoform_router_apps gauge", `dynoform_router_apps ${extra.apps}`);
   L.push("# TYPE dynoform_router_dynos gauge", `dynoform_router_dynos ${extra.dynos}`);
   L.push("# TYPE dynoform_router_workers gauge", `dynoform_router_workers ${extra.workers}`);
+  if (extra.gossipRejected) {
+    L.push("# HELP dynoform_router_gossip_rejected_total Load gossip datagrams ignored: forged (bad HMAC), stale (timestamp off by more than the allowed skew), replayed.");
+    L.push("# TYPE dynoform_router_gossip_rejected_total counter");
+    for (const [reason, n] of Object.entries(extra.gossipRejected)) L.push(`dynoform_router_gossip_rejected_total{reason=${label(reason)}} ${n}`);
+  }
   return L.join("\n") + "\n";
 }

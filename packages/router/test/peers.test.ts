@@ -25,12 +25,12 @@ test("an instance steers away from a dyno its peer keeps busy", async () => {
     dynos.push(d);
   }
   const [ua, ub] = [await freePort(), await freePort()];
-  // Same token on both (the datagrams are authenticated with it).
-  a = await startRouter({ token: "shared-token", tokenFile: "", loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` });
-  b = await startRouter({ token: "shared-token", tokenFile: "", loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` });
+  // Same gossip key on both (the datagrams are authenticated with it); each has its own control token.
+  a = await startRouter({ gossipKey: "shared-gossip-key", loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` });
+  b = await startRouter({ gossipKey: "shared-gossip-key", loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` });
   for (const r of [a, b]) {
     for (const [i, d] of dynos.entries()) {
-      expect((await r.api("PUT", `/v1/apps/pair/dynos/web.${i + 1}`, { address: d.address, concurrency: 1 }, "shared-token")).status).toBe(201);
+      expect((await r.api("PUT", `/v1/apps/pair/dynos/web.${i + 1}`, { address: d.address, concurrency: 1 })).status).toBe(201);
     }
   }
   const slow = get(a.port, "pair.dynoform.test", "/slow");

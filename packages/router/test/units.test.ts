@@ -28,12 +28,12 @@ test("socket commands: enable always, re-bind only when the unit changed", () =>
   expect(c.delete).toContain("disable --now dynoform-router.socket");
 });
 
-test("router.json gains loadListen/peers only when there are other routers", async () => {
+test("router.json gains loadListen/peers and the gossip key's file only when there are other routers", async () => {
   const { withPeers } = await import("../../../components/mesh/routing_mesh");
   const base = '{\n  "listen": "10.0.0.1:8080"\n}\n';
   expect(withPeers(base, "10.0.0.1", [], 8082)).toBe(base);
   expect(withPeers(base, "10.0.0.1", ["10.0.0.1"], 8082)).toBe(base);
   expect(JSON.parse(withPeers(base, "10.0.0.1", ["10.0.0.1", "10.0.0.2", "10.0.0.3"], 8082))).toEqual({
-    listen: "10.0.0.1:8080", loadListen: "10.0.0.1:8082", peers: "10.0.0.2:8082,10.0.0.3:8082",
+    listen: "10.0.0.1:8080", loadListen: "10.0.0.1:8082", peers: "10.0.0.2:8082,10.0.0.3:8082", gossipKeyFile: "/etc/dynoform/router-gossip.key",
   });
 });

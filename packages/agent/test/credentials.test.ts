@@ -1,0 +1,54 @@
+// Each dyno host has credentials of its own: the control role's token for this agent (another
+// agent's token is refused) and this host's registration credential with the routers, which a real
+// dynoform-router accepts only for apps the control role placed on this host.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { loadConfig } from "../src/config";
+import { agentSuite, desired, waitFor, type Slug } from "./helpers";
+import { RealRouter, removeRouterBundle, ROUTER_MAIN } from "./router_harness";
+
+jest.setTimeout(60_000);
+
+const { slugs, cleanups, agentWith } = agentSuite();
+let slug: Slug;
+beforeAll(async () => {
+  slug = await slugs.make("base");
+});
+afterAll(() => removeRouterBundle());
+
+test("one agent's token does not drive another agent", async () => {
+  const one = await agentWith({ token: "agent-1-token" });
+  const two = await agentWith({ token: "agent-2-token" });
+  expect((await two.api("GET", "/v1/status", undefined, "agent-1-token")).status).toBe(401);
+  expect((await two.api("PUT", "/v1/apps/shop", desired(slug), "agent-1-token")).status).toBe(401);
+  expect((await one.api("GET", "/v1/apps", undefined, "agent-2-token")).status).toBe(401);
+  expect((await two.api("GET", "/v1/status")).status).toBe(200);
+});
+
+test("an agent with routers and no registration credential does not start, and says why", () => {
+  expect(() => loadConfig(["--router", "http://10.1.0.2:8081"], { DYNOFORM_AGENT_TOKEN: "t" })).toThrow(/routerToken is required with routers/);
+});
+
+const haveRouter = fs.existsSync(ROUTER_MAIN);
+(haveRouter ? test : test.skip)("real router: the host's own credential registers its web dyno only once the app is placed on this host", async () => {
+  const credential = "dyno-1-registration-credential";
+  const router = await RealRouter.create({ agents: [{ address: "127.0.0.1", tokenSha256: createHash("sha256").update(credential).digest("hex") }] });
+  cleanups.push(() => router.destroy());
+  await router.start();
+  const a = await agentWith({ routers: [{ url: router.controlUrl }], routerToken: credential, leaseMs: 600, renewMs: 200 });
+  await a.api("PUT", "/v1/apps/placed", desired(slug));
+  await waitFor("web.1 up", async () => (await a.dyno("placed", "web.1"))?.state === "up");
+  const refused = await waitFor("a refused registration", async () => {
+    const st = (await a.api("GET", "/v1/status")).body.routers[0];
+    return st.lastError ? st : undefined;
+  });
+  expect(refused.ok).toBe(false);
+  expect(refused.lastError).toContain("HTTP 403");
+  expect(refused.lastError).toContain("app placed is not placed on dyno host 127.0.0.1");
+  expect(await router.dynos("placed")).toEqual([]);
+  // The control role places the app here: the next renewal registers it.
+  expect((await router.api("PUT", "/v1/apps/placed/placement", { hosts: ["127.0.0.1"] })).status).toBe(200);
+  const d = await a.dyno("placed", "web.1");
+  await waitFor("registered", async () => (await router.dynos("placed")).some((x) => x.address === `127.0.0.1:${d.port}`), 5000);
+  expect((await a.api("GET", "/v1/status")).body.routers[0].ok).toBe(true);
+});
