@@ -390,8 +390,8 @@ async function balancing() {
   const two = await policy("two router instances (sharing load)", "p99_ms_router_2instances", async () => {
     const [ua, ub] = [await freePort(), await freePort()];
     return [
-      await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}` }),
-      await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}` }),
+      await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}`, gossipKey: "bench-gossip-key" }),
+      await startRouter("router-b", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ub}`, peers: `127.0.0.1:${ua}`, gossipKey: "bench-gossip-key" }),
     ];
   });
   // For reference: the same two instances each balancing on its own counts only.
