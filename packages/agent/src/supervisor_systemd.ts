@@ -80,6 +80,9 @@ function sandboxBaseline(spec: LaunchSpec): string[] {
     // POSIX shared memory is files in /dev/shm, which PrivateDevices binds from the host: a tmpfs of
     // the dyno's own instead, no bigger than its memory quota
     `TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size=${spec.memoryMb}M`,
+    // The host's world-writable lock dir (its own tmpfs, which ProtectSystem=strict leaves writable
+    // in the lab's systemd 252) would be a channel between dynos of different apps and into host daemons.
+    "ReadOnlyPaths=-/run/lock",
     "ProtectProc=invisible", // /proc lists only the app user's processes
     "ProtectKernelTunables=yes",
     "ProtectKernelModules=yes",

@@ -37,6 +37,7 @@ const SANDBOX = [
   "PrivateDevices=yes",
   "PrivateIPC=yes",
   "TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size=512M",
+  "ReadOnlyPaths=-/run/lock",
   "ProtectProc=invisible",
   "ProtectKernelTunables=yes",
   "ProtectKernelModules=yes",
