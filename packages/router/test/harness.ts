@@ -55,6 +55,16 @@ export async function stopProcess(proc: ChildProcess, dir: string): Promise<void
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Stops routers and closes backends in the order given (those never started are undefined):
+ * what a test file's afterAll does with what its tests started. */
+export async function stopAll(...all: Array<Router | Backend | undefined>): Promise<void> {
+  for (const x of all) {
+    if (!x) continue;
+    if ("stop" in x) await x.stop();
+    else await x.close();
+  }
+}
+
 export interface Router {
   port: number;
   controlPort: number;

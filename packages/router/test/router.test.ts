@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { connect, type Server as NetServer } from "node:net";
-import { ensureBinary, get, raw, sleep, startBackend, startHeadServer, startRouter, waitFor, type Backend, type HeadServer, type Router } from "./harness";
+import { ensureBinary, get, raw, sleep, startBackend, startHeadServer, startRouter, stopAll, waitFor, type Backend, type HeadServer, type Router } from "./harness";
 
 jest.setTimeout(30_000);
 
@@ -28,10 +28,7 @@ beforeAll(async () => {
   r = await startRouter({ clientHeaderTimeoutMs: 1000, connectTimeoutMs: 1000, quarantineMs: 5000 });
 }, 120_000);
 
-afterAll(async () => {
-  await r?.stop();
-  for (const b of backends) await b.close();
-});
+afterAll(() => stopAll(r, ...backends));
 
 describe("binary", () => {
   test("the single executable prints usage", () => {
