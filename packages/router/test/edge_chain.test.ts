@@ -19,6 +19,12 @@ const VARNISHD = "/usr/sbin/varnishd";
 const haveNginx = existsSync(NGINX);
 const haveVarnish = haveNginx && existsSync(VARNISHD);
 
+/** What each test started, stopped after it in reverse order, so a proxy stops before what it proxies to. */
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
 interface Nginx {
   port: number;
   stop(): Promise<void>;
@@ -119,8 +125,8 @@ async function tunnelStandIn(): Promise<HeadServer & { reusedAfterUpgrade: () =>
 
 /** The apps "evil" (at `evil`, a tunnel stand-in) and "victim" (a dyno that answers everything with
  * "victim", and a WebSocket handshake with 101 and an echo) on the router, at evil.example and
- * victim.example; the victim dyno is closed by `cleanups`. */
-async function evilAndVictim(router: Router, evil: HeadServer, cleanups: Array<() => Promise<void> | void>): Promise<void> {
+ * victim.example; the victim dyno is closed after the test. */
+async function evilAndVictim(router: Router, evil: HeadServer): Promise<void> {
   const victimSockets = new Set<Socket>();
   const victim = createServer((s) => {
     victimSockets.add(s);
@@ -182,11 +188,6 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
 }
 
 (haveNginx ? describe : describe.skip)("nginx edge (templates/nginx/edge.conf) in front of an Upgrade answered with 200", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
   test("the shipped config never reuses the Upgrade's connection; the pooled config (before the fix) does", async () => {
     const standIn = await tunnelStandIn();
     cleanups.push(() => standIn.close());
@@ -224,7 +225,7 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
     // The hostile dyno: a plain 200 to the Upgrade, "hostile" to anything after it on the connection.
     const evil = await tunnelStandIn();
     cleanups.push(() => evil.close());
-    await evilAndVictim(router, evil, cleanups);
+    await evilAndVictim(router, evil);
     // The shipped config, and the pooled one: the router alone must close after a non-101.
     for (const pooledUpgrades of [false, true]) {
       const nginx = await startNginx(`127.0.0.1:${router.port}`, pooledUpgrades);
@@ -237,11 +238,6 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
 });
 
 (haveVarnish ? describe : describe.skip)("nginx → Varnish (templates/varnish/default.vcl) → router", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
   test("Varnish pipes a WebSocket handshake with Connection: Upgrade, close", async () => {
     const standIn = await tunnelStandIn();
     cleanups.push(() => standIn.close());
@@ -259,7 +255,7 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
     cleanups.push(() => router.stop());
     const evil = await tunnelStandIn();
     cleanups.push(() => evil.close());
-    await evilAndVictim(router, evil, cleanups);
+    await evilAndVictim(router, evil);
     const varnish = await startVarnish({ address: "127.0.0.1", port: router.port });
     cleanups.push(() => varnish.stop());
     const nginx = await startNginx(`127.0.0.1:${varnish.port}`);
