@@ -100,10 +100,12 @@ async function startVarnish(router: { address: string; port: number }): Promise<
   return { port, stop };
 }
 
+type StandIn = HeadServer & { reusedAfterUpgrade: () => number };
+
 /** Answers every request on a connection: 200 with an empty body to an Upgrade request, after
  * which that connection answers everything with "hostile" (as a pipe to a hostile dyno would);
  * "victim" otherwise. */
-async function tunnelStandIn(): Promise<HeadServer & { reusedAfterUpgrade: () => number }> {
+async function tunnelStandIn(): Promise<StandIn> {
   let reused = 0;
   const standIn = await startHeadServer((s) => {
     let piped = false;
@@ -123,10 +125,14 @@ async function tunnelStandIn(): Promise<HeadServer & { reusedAfterUpgrade: () =>
   return { ...standIn, reusedAfterUpgrade: () => reused };
 }
 
-/** The apps "evil" (at `evil`, a tunnel stand-in) and "victim" (a dyno that answers everything with
- * "victim", and a WebSocket handshake with 101 and an echo) on the router, at evil.example and
- * victim.example; the victim dyno is closed after the test. */
-async function evilAndVictim(router: Router, evil: HeadServer): Promise<void> {
+/** A router with the apps "evil" (at `evil`, a tunnel stand-in) and "victim" (a dyno that answers
+ * everything with "victim", and a WebSocket handshake with 101 and an echo), at evil.example and
+ * victim.example; all three are stopped after the test. */
+async function evilAndVictim(): Promise<{ router: Router; evil: StandIn }> {
+  const router = await startRouter();
+  cleanups.push(() => router.stop());
+  const evil = await tunnelStandIn();
+  cleanups.push(() => evil.close());
   const victimSockets = new Set<Socket>();
   const victim = createServer((s) => {
     victimSockets.add(s);
@@ -151,6 +157,7 @@ async function evilAndVictim(router: Router, evil: HeadServer): Promise<void> {
     expect((await router.api("PUT", `/v1/apps/${name}`, { domains: [`${name}.example`] })).status).toBe(201);
     expect((await router.api("PUT", `/v1/apps/${name}/dynos/web.1`, { address })).status).toBe(201);
   }
+  return { router, evil };
 }
 
 /** `n` requests one after the other on one client keep-alive connection; the bodies in order. */
@@ -220,12 +227,8 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
   });
 
   test("nginx → router: 20 Upgrades answered 200 by a hostile dyno, then 60 requests for another app all reach that app (with the Upgrade on nginx's pool too)", async () => {
-    const router: Router = await startRouter();
-    cleanups.push(() => router.stop());
     // The hostile dyno: a plain 200 to the Upgrade, "hostile" to anything after it on the connection.
-    const evil = await tunnelStandIn();
-    cleanups.push(() => evil.close());
-    await evilAndVictim(router, evil);
+    const { router, evil } = await evilAndVictim();
     // The shipped config, and the pooled one: the router alone must close after a non-101.
     for (const pooledUpgrades of [false, true]) {
       const nginx = await startNginx(`127.0.0.1:${router.port}`, pooledUpgrades);
@@ -251,11 +254,7 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
   });
 
   test("a WebSocket still switches end to end, and 20 Upgrades answered 200 leave 60 requests for another app untouched", async () => {
-    const router: Router = await startRouter();
-    cleanups.push(() => router.stop());
-    const evil = await tunnelStandIn();
-    cleanups.push(() => evil.close());
-    await evilAndVictim(router, evil);
+    const { router, evil } = await evilAndVictim();
     const varnish = await startVarnish({ address: "127.0.0.1", port: router.port });
     cleanups.push(() => varnish.stop());
     const nginx = await startNginx(`127.0.0.1:${varnish.port}`);
