@@ -4,15 +4,11 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, WEB_JS, type Slug } from "./helpers";
+import { agentSuite, alive, desired, get, sleep, TestAgent, testConfig, tmpDir, waitFor, WEB_JS } from "./helpers";
 
 jest.setTimeout(30_000);
 
-const { slugs, cleanups, agentWith } = agentSuite();
-let slug: Slug;
-beforeAll(async () => {
-  slug = await slugs.make("base");
-});
+const { slugs, base, cleanups, agentWith } = agentSuite();
 
 const upDyno = (a: TestAgent, app: string, name: string, timeoutMs = 5000) =>
   waitFor(`${app} ${name} up`, async () => {
@@ -25,22 +21,22 @@ test("auth and health", async () => {
   expect((await a.api("GET", "/health", undefined, "")).status).toBe(200);
   expect((await a.api("GET", "/v1/status", undefined, "wrong")).status).toBe(401);
   expect((await a.api("GET", "/v1/status")).status).toBe(200);
-  expect((await a.api("PUT", "/v1/apps/Bad_Name", desired(slug))).status).toBe(400);
-  const bad = await a.api("PUT", "/v1/apps/ok", desired(slug, { dynos: ["clock.1"] }));
+  expect((await a.api("PUT", "/v1/apps/Bad_Name", desired(base.slug))).status).toBe(400);
+  const bad = await a.api("PUT", "/v1/apps/ok", desired(base.slug, { dynos: ["clock.1"] }));
   expect(bad.status).toBe(400);
   expect(bad.body.error).toMatch(/processTypes.clock/);
 });
 
 test("scale up, down, to zero; command change rolls dynos over without a gap", async () => {
   const a = await agentWith();
-  const put = await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1"] }));
+  const put = await a.api("PUT", "/v1/apps/shop", desired(base.slug, { dynos: ["web.1"] }));
   expect(put.status).toBe(200);
   const w1 = await upDyno(a, "shop", "web.1");
   expect((await get(`http://127.0.0.1:${w1.port}/`)).text).toBe("web.1 v1\n");
-  expect(fs.statSync(path.join(a.config.stateDir, "slugs", slug.sha256)).mode & 0o222).toBe(0);
+  expect(fs.statSync(path.join(a.config.stateDir, "slugs", base.slug.sha256)).mode & 0o222).toBe(0);
 
   // scale up: web.2 and a worker
-  await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1", "web.2", "worker.1"] }));
+  await a.api("PUT", "/v1/apps/shop", desired(base.slug, { dynos: ["web.1", "web.2", "worker.1"] }));
   const w2 = await upDyno(a, "shop", "web.2");
   await upDyno(a, "shop", "worker.1");
   expect((await a.dyno("shop", "web.1")).pid).toBe(w1.pid); // untouched
@@ -48,7 +44,7 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
   await a.waitLog("shop", /app\[worker\.1\]: working/);
 
   // scale down
-  await a.api("PUT", "/v1/apps/shop", desired(slug, { dynos: ["web.1"] }));
+  await a.api("PUT", "/v1/apps/shop", desired(base.slug, { dynos: ["web.1"] }));
   await waitFor("web.2 and worker.1 gone", async () => (await a.app("shop")).dynos.length === 1 && (await a.app("shop")).retiring.length === 0);
   await waitFor("web.2 process gone", () => !alive(w2.pid));
   expect(a.logs("shop").some((l) => /heroku\[web\.2\]: Stopping all processes with SIGTERM/.test(l))).toBe(true);
@@ -56,7 +52,7 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
 
   // command change (new release): a new web.1 instance, the old one serves until it is up
   const cmd = `${process.execPath} web.js --changed`;
-  const pending = a.api("PUT", "/v1/apps/shop?wait=up", desired(slug, { release: "v2", env: { RELEASE: "v2" }, processTypes: { web: cmd } }));
+  const pending = a.api("PUT", "/v1/apps/shop?wait=up", desired(base.slug, { release: "v2", env: { RELEASE: "v2" }, processTypes: { web: cmd } }));
   let sawGap = false;
   const probe = (async () => {
     for (let i = 0; i < 100; i++) {
@@ -77,7 +73,7 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
   await waitFor("old web.1 gone", () => !alive(w1.pid));
 
   // to zero
-  await a.api("PUT", "/v1/apps/shop", desired(slug, { release: "v2", dynos: [] }));
+  await a.api("PUT", "/v1/apps/shop", desired(base.slug, { release: "v2", dynos: [] }));
   await waitFor("no dynos", async () => (await a.app("shop")).dynos.length === 0 && (await a.app("shop")).retiring.length === 0);
   await waitFor("v2 process gone", () => !alive(v2.pid));
   // DELETE removes the app
@@ -87,7 +83,7 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
 
 test("crash loop: first restart at once, then exponential backoff; visible in status", async () => {
   const a = await agentWith({ restartBaseMs: 300, restartMaxMs: 1200 });
-  await a.api("PUT", "/v1/apps/crashy", desired(slug, { env: { CRASH: "3" } }));
+  await a.api("PUT", "/v1/apps/crashy", desired(base.slug, { env: { CRASH: "3" } }));
   await waitFor("5 starts", () => a.logs("crashy").filter((l) => /Starting process/.test(l)).length >= 5, 10_000);
   const st = await a.dyno("crashy", "web.1");
   const starts = a.agent.logs.recent("crashy").filter((l) => /Starting process/.test(l.msg)).map((l) => Date.parse(l.ts.slice(0, 23) + "Z"));
@@ -110,14 +106,14 @@ test("crash loop: first restart at once, then exponential backoff; visible in st
   expect(crashed.lastExit.status).toBe(3);
   expect(st.crashes).toBeGreaterThanOrEqual(4);
   // a new release resets the backoff: its dyno starts at once and comes up
-  await a.api("PUT", "/v1/apps/crashy", desired(slug, { release: "v2" }));
+  await a.api("PUT", "/v1/apps/crashy", desired(base.slug, { release: "v2" }));
   const up = await upDyno(a, "crashy", "web.1", 3000);
   expect(up.crashes).toBe(0);
 });
 
 test("boot timeout: R10, killed, crashed", async () => {
   const a = await agentWith({ bootTimeoutMs: 600, restartBaseMs: 5000 });
-  await a.api("PUT", "/v1/apps/slow", desired(slug, { env: { NO_BIND: "1" } }));
+  await a.api("PUT", "/v1/apps/slow", desired(base.slug, { env: { NO_BIND: "1" } }));
   await a.waitLog("slow", /heroku\[web\.1\]: Error R10 \(Boot timeout\) -> Web process failed to bind to \$PORT within 1 seconds of launch/, 3000);
   await a.waitLog("slow", /heroku\[web\.1\]: Process exited with status 137/);
   const d = await a.dyno("slow", "web.1");
@@ -127,10 +123,10 @@ test("boot timeout: R10, killed, crashed", async () => {
 
 test("stop: SIGTERM-ignoring process is SIGKILLed after the grace period (R12)", async () => {
   const a = await agentWith({ stopTimeoutMs: 700 });
-  await a.api("PUT", "/v1/apps/stubborn", desired(slug, { env: { IGNORE_TERM: "1" } }));
+  await a.api("PUT", "/v1/apps/stubborn", desired(base.slug, { env: { IGNORE_TERM: "1" } }));
   const d = await upDyno(a, "stubborn", "web.1");
   const t0 = Date.now();
-  await a.api("PUT", "/v1/apps/stubborn", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/stubborn", desired(base.slug, { dynos: [] }));
   await waitFor("process killed", () => !alive(d.pid), 5000);
   const took = Date.now() - t0;
   expect(took).toBeGreaterThanOrEqual(600);
@@ -144,7 +140,7 @@ test("stop: SIGTERM-ignoring process is SIGKILLed after the grace period (R12)",
 test("memory: R14 over the quota, R15 kill at twice the quota", async () => {
   const a = await agentWith({ restartBaseMs: 60_000 });
   // node's own RSS (~40-60 MB) exceeds a 32 MB quota -> R14; +120 MB -> over 64 MB -> R15
-  await a.api("PUT", "/v1/apps/hog", desired(slug, { memoryMb: 32, env: { ALLOC_MB: "120" } }));
+  await a.api("PUT", "/v1/apps/hog", desired(base.slug, { memoryMb: 32, env: { ALLOC_MB: "120" } }));
   await a.waitLog("hog", /heroku\[web\.1\]: Error R14 \(Memory quota exceeded\)/, 5000);
   await a.waitLog("hog", /heroku\[web\.1\]: Error R15 \(Memory quota vastly exceeded\)/, 5000);
   await a.waitLog("hog", /heroku\[web\.1\]: Process running mem=\d+M\(\d+\.\d%\)/);
@@ -159,7 +155,7 @@ test("agent restart keeps dynos running and re-adopts them", async () => {
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const cfg = testConfig(dir);
   let a = await TestAgent.start(cfg);
-  await a.api("PUT", "/v1/apps/sticky", desired(slug, { dynos: ["web.1", "worker.1"] }));
+  await a.api("PUT", "/v1/apps/sticky", desired(base.slug, { dynos: ["web.1", "worker.1"] }));
   const w = await upDyno(a, "sticky", "web.1");
   const k = await upDyno(a, "sticky", "worker.1");
   await a.close(false); // agent goes away, dynos stay
@@ -186,17 +182,17 @@ test("agent restart keeps dynos running and re-adopts them", async () => {
   });
   expect(k2.restarts).toBe(1);
   // and stopping works on adopted dynos
-  await a.api("PUT", "/v1/apps/sticky", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/sticky", desired(base.slug, { dynos: [] }));
   await waitFor("adopted web.1 stopped", () => !alive(w.pid));
   await waitFor("worker stopped", () => !alive(k2.pid));
 });
 
 test("slug checksum mismatch is refused with a clear error; the old release keeps running", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/safe", desired(slug));
+  await a.api("PUT", "/v1/apps/safe", desired(base.slug));
   const d = await upDyno(a, "safe", "web.1");
   const other = await slugs.make("other", { "web.js": "oops" });
-  const res = await a.api("PUT", "/v1/apps/safe", desired({ url: other.url, sha256: slug.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, { release: "v2" }));
+  const res = await a.api("PUT", "/v1/apps/safe", desired({ url: other.url, sha256: base.slug.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, { release: "v2" }));
   expect(res.status).toBe(422);
   expect(res.body.error).toMatch(/slug checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/other\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to run it/);
   const s = await a.app("safe");
@@ -272,19 +268,19 @@ test("slug downloads send the slug's token; it stays out of status, errors and d
 test("slugs: downloaded once, shared, old ones garbage-collected", async () => {
   const a = await agentWith({ slugsToKeep: 0 });
   const before = slugs.requests;
-  await a.api("PUT", "/v1/apps/one", desired(slug));
-  await a.api("PUT", "/v1/apps/two", desired(slug));
+  await a.api("PUT", "/v1/apps/one", desired(base.slug));
+  await a.api("PUT", "/v1/apps/two", desired(base.slug));
   expect(slugs.requests - before).toBe(1);
   const s2 = await slugs.make("second", { "web.js": WEB_JS.replace("booting", "booting second") });
   await a.api("PUT", "/v1/apps/one?wait=up", desired(s2, { release: "v2" }));
   await a.api("PUT", "/v1/apps/two?wait=up", desired(s2, { release: "v2" }));
   const dir = path.join(a.config.stateDir, "slugs");
-  await waitFor("old slug collected", () => !fs.existsSync(path.join(dir, slug.sha256)) && fs.existsSync(path.join(dir, s2.sha256)));
+  await waitFor("old slug collected", () => !fs.existsSync(path.join(dir, base.slug.sha256)) && fs.existsSync(path.join(dir, s2.sha256)));
 });
 
 test("one-off dyno: output streamed, exit status returned", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/ops", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/ops", desired(base.slug, { dynos: [] }));
   const res = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/ops/run`, {
     method: "POST",
     headers: { authorization: `Bearer ${a.config.token}`, "content-type": "application/json" },
@@ -301,7 +297,7 @@ test("one-off dyno: output streamed, exit status returned", async () => {
 
 test("one-off dyno with stdin attached: the process reads what is sent until its end", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/ops", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/ops", desired(base.slug, { dynos: [] }));
   const auth = { authorization: `Bearer ${a.config.token}` };
   const res = await fetch(`http://127.0.0.1:${a.running.port}/v1/apps/ops/run`, {
     method: "POST",
@@ -335,7 +331,7 @@ test("one-off dyno with stdin attached: the process reads what is sent until its
 
 test("logs API: backlog, filters and live tail", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/talk", desired(slug, { dynos: ["web.1", "worker.1"] }));
+  await a.api("PUT", "/v1/apps/talk", desired(base.slug, { dynos: ["web.1", "worker.1"] }));
   await upDyno(a, "talk", "web.1");
   const all = await a.api("GET", "/v1/apps/talk/logs");
   expect(all.text).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 heroku\[web\.1\]: Starting process with command `.*web\.js`$/m);
@@ -360,7 +356,7 @@ test("logs API: backlog, filters and live tail", async () => {
 
 test("restart API restarts a dyno in place", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/re", desired(slug, { dynos: ["web.1", "web.2"] }));
+  await a.api("PUT", "/v1/apps/re", desired(base.slug, { dynos: ["web.1", "web.2"] }));
   const w1 = await upDyno(a, "re", "web.1");
   const w2 = await upDyno(a, "re", "web.2");
   const r = await a.api("POST", "/v1/apps/re/restart", { dyno: "web.1" });
@@ -376,7 +372,7 @@ test("restart API restarts a dyno in place", async () => {
 
 test("logs --tail: a subscriber that stops reading costs bounded memory and is told what it missed (L10)", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/loud", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/loud", desired(base.slug, { dynos: [] }));
   // A raw socket that sends the request and then does not read: the kernel buffers fill, then ours.
   const sock = net.connect(a.running.port, "127.0.0.1");
   await new Promise((r) => sock.once("connect", r));

@@ -4,23 +4,18 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { loadConfig } from "../src/config";
-import { agentSuite, desired, waitFor, type Slug } from "./helpers";
-import { RealRouter, removeRouterBundle, ROUTER_MAIN } from "./router_harness";
+import { desired, waitFor } from "./helpers";
+import { RealRouter, ROUTER_MAIN, routerSuite } from "./router_harness";
 
 jest.setTimeout(60_000);
 
-const { slugs, cleanups, agentWith } = agentSuite();
-let slug: Slug;
-beforeAll(async () => {
-  slug = await slugs.make("base");
-});
-afterAll(() => removeRouterBundle());
+const { base, cleanups, agentWith } = routerSuite();
 
 test("one agent's token does not drive another agent", async () => {
   const one = await agentWith({ token: "agent-1-token" });
   const two = await agentWith({ token: "agent-2-token" });
   expect((await two.api("GET", "/v1/status", undefined, "agent-1-token")).status).toBe(401);
-  expect((await two.api("PUT", "/v1/apps/shop", desired(slug), "agent-1-token")).status).toBe(401);
+  expect((await two.api("PUT", "/v1/apps/shop", desired(base.slug), "agent-1-token")).status).toBe(401);
   expect((await one.api("GET", "/v1/apps", undefined, "agent-2-token")).status).toBe(401);
   expect((await two.api("GET", "/v1/status")).status).toBe(200);
 });
@@ -36,7 +31,7 @@ const haveRouter = fs.existsSync(ROUTER_MAIN);
   cleanups.push(() => router.destroy());
   await router.start();
   const a = await agentWith({ routers: [{ url: router.controlUrl }], routerToken: credential, leaseMs: 600, renewMs: 200 });
-  await a.api("PUT", "/v1/apps/placed", desired(slug));
+  await a.api("PUT", "/v1/apps/placed", desired(base.slug));
   await waitFor("web.1 up", async () => (await a.dyno("placed", "web.1"))?.state === "up");
   const refused = await waitFor("a refused registration", async () => {
     const st = (await a.api("GET", "/v1/status")).body.routers[0];

@@ -181,14 +181,19 @@ export class TestAgent {
 }
 
 /**
- * The setup agent.test.ts and router.test.ts share: a slug server for the whole file, and
- * `agentWith` for an in-process agent in a temp dir. After each test, `cleanups` run last pushed
- * first: the agents are closed and their dirs removed, with anything else a test pushed.
+ * The setup the agent's test files share: a slug server for the whole file with the slug "base"
+ * made on it (`base.slug`, from beforeAll on), and `agentWith` for an in-process agent in a temp
+ * dir. After each test, `cleanups` run last pushed first: the agents are closed and their dirs
+ * removed, with anything else a test pushed.
  */
 export function agentSuite() {
   const slugs = new SlugServer();
+  const base = {} as { slug: Slug };
   const cleanups: Array<() => Promise<void> | void> = [];
-  beforeAll(() => slugs.start());
+  beforeAll(async () => {
+    await slugs.start();
+    base.slug = await slugs.make("base");
+  });
   afterAll(() => slugs.stop());
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!();
@@ -200,7 +205,7 @@ export function agentSuite() {
     cleanups.push(() => a.close(true));
     return a;
   }
-  return { slugs, cleanups, agentWith };
+  return { slugs, base, cleanups, agentWith };
 }
 
 export function desired(slug: Slug, over: Record<string, unknown> = {}): Record<string, unknown> {

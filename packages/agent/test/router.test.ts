@@ -1,16 +1,11 @@
 // Registration with routers: a fake router (exact calls), then the real dynoform-router.
 import * as fs from "node:fs";
-import { agentSuite, desired, get, sleep, waitFor, type Slug } from "./helpers";
-import { FakeRouter, RealRouter, removeRouterBundle, ROUTER_MAIN } from "./router_harness";
+import { desired, get, sleep, waitFor } from "./helpers";
+import { FakeRouter, RealRouter, ROUTER_MAIN, routerSuite } from "./router_harness";
 
 jest.setTimeout(60_000);
 
-const { slugs, cleanups, agentWith } = agentSuite();
-let slug: Slug;
-beforeAll(async () => {
-  slug = await slugs.make("base");
-});
-afterAll(() => removeRouterBundle());
+const { base, cleanups, agentWith } = routerSuite();
 
 test("registers up web dynos with every router, renews, deregisters before SIGTERM, re-registers after a router restart", async () => {
   const r1 = new FakeRouter();
@@ -20,7 +15,7 @@ test("registers up web dynos with every router, renews, deregisters before SIGTE
   cleanups.push(() => r1.stop());
   cleanups.push(() => r2.stop());
   const a = await agentWith({ routers: [{ url: r1.url, token: "t1" }, { url: r2.url }], routerToken: "shared", leaseMs: 600, renewMs: 200 });
-  await a.api("PUT", "/v1/apps/reg", desired(slug, { dynos: ["web.1", "worker.1"], concurrency: 7 }));
+  await a.api("PUT", "/v1/apps/reg", desired(base.slug, { dynos: ["web.1", "worker.1"], concurrency: 7 }));
   const d = await waitFor("web.1 up", async () => ((await a.dyno("reg", "web.1"))?.state === "up" ? a.dyno("reg", "web.1") : undefined));
   for (const [r, auth] of [[r1, "Bearer t1"], [r2, "Bearer shared"]] as const) {
     await waitFor("registered", () => r.table.get("/v1/apps/reg/dynos/web.1"));
@@ -45,7 +40,7 @@ test("registers up web dynos with every router, renews, deregisters before SIGTE
   expect(Date.now() - t0).toBeLessThan(600);
   expect((await a.api("GET", "/v1/status")).body.routers.every((r: any) => r.ok)).toBe(true);
   // stop: DELETE reaches the routers before SIGTERM is sent
-  await a.api("PUT", "/v1/apps/reg", desired(slug, { dynos: [] }));
+  await a.api("PUT", "/v1/apps/reg", desired(base.slug, { dynos: [] }));
   await a.waitLog("reg", /heroku\[web\.1\]: State changed from stopping to down/);
   const del = r1.calls.find((c) => c.method === "DELETE");
   expect(del?.path).toBe("/v1/apps/reg/dynos/web.1");
@@ -65,7 +60,7 @@ const haveRouter = fs.existsSync(ROUTER_MAIN);
   await router.api("PUT", "/v1/apps/real", { domains: [] });
   const a = await agentWith({ routers: [{ url: router.controlUrl, token: router.token }], leaseMs: 3000 });
   const env = { RELEASE: "v1", ON_TERM_URL: `${router.controlUrl}/v1/apps/real`, ON_TERM_TOKEN: router.token };
-  await a.api("PUT", "/v1/apps/real", desired(slug, { env }));
+  await a.api("PUT", "/v1/apps/real", desired(base.slug, { env }));
   let inTableAt = 0;
   await waitFor("router has web.1", async () => {
     const ds = await router.dynos("real");
@@ -90,7 +85,7 @@ const haveRouter = fs.existsSync(ROUTER_MAIN);
   await waitFor("re-registered with the restarted router", async () => (await router.dynos("real")).length === 1, a.config.renewMs + 1500, 20);
 
   // stop: when the dyno receives SIGTERM the router no longer lists it
-  await a.api("PUT", "/v1/apps/real", desired(slug, { env, dynos: [] }));
+  await a.api("PUT", "/v1/apps/real", desired(base.slug, { env, dynos: [] }));
   const said = await a.waitLog("real", /app\[web\.1\]: on SIGTERM router says: /, 5000);
   const json = JSON.parse(said.replace(/^.*router says: /, ""));
   expect(json.dynos).toEqual([]);

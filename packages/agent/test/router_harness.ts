@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { tmpDir, waitFor } from "./helpers";
+import { agentSuite, tmpDir, waitFor } from "./helpers";
 
 export const ROUTER_MAIN = path.resolve(__dirname, "../../router/src/main.ts");
 
@@ -33,6 +33,14 @@ export async function routerBundle(): Promise<string> {
 export function removeRouterBundle(): void {
   if (bundle) fs.rmSync(path.dirname(bundle), { recursive: true, force: true });
   bundle = undefined;
+}
+
+/** agentSuite for the files that run the router bundle: the bundle is built once for the file and
+ * removed after it. */
+export function routerSuite(): ReturnType<typeof agentSuite> {
+  const suite = agentSuite();
+  afterAll(() => removeRouterBundle());
+  return suite;
 }
 
 export class RealRouter {

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { AppStore, Release } from "../src/app_store";
 import { BuildLog } from "../src/build_log";
 import { HttpPlatform } from "../src/http_platform";
+import { allUp, close, jsonServer, listen } from "./helpers/fake_agent";
 
 interface Seen {
     n: number;
@@ -24,61 +25,40 @@ const seen: Seen[] = [];
 /** A dyno host's agent that answers only its own token and reports its dynos up at once. */
 function fakeAgent(who: string, token: string): http.Server {
     const desired = new Map<string, { release: string; dynos: string[] }>();
-    return http.createServer((req, res) => {
-        let text = "";
-        req.on("data", (d) => (text += d));
-        req.on("end", (): void => {
-            const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-            const url = req.url ?? "";
-            const json = (o: unknown, status = 200): void => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(o));
-            if (url === "/health") return json({ ok: true });
-            seen.push({ n: ++seq, who, method: req.method ?? "", url, auth: req.headers.authorization, body });
-            if (req.headers.authorization !== `Bearer ${token}`) return json({ error: "unauthorized" }, 401);
-            const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
-            if (url === "/v1/apps") return json({ apps: [...desired.keys()] });
-            if (app && req.method === "PUT") {
-                desired.set(app, { release: body.release as string, dynos: body.dynos as string[] });
-                return json({ app });
-            }
-            if (app && req.method === "DELETE") return json({ app, deleted: desired.delete(app) });
-            if (app && req.method === "GET" && url === `/v1/apps/${app}`) {
-                const d = desired.get(app);
-                if (!d) return json({ error: "no app" }, 404);
-                const dynos = d.dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release: d.release, command: "x", size: "standard-1x", registered: true }));
-                return json({ app, release: d.release, dynos, retiring: [], lastError: null });
-            }
-            json({ error: "not here" }, 404);
-        });
+    return jsonServer(({ req, url, body, json }) => {
+        if (url === "/health") return json({ ok: true });
+        seen.push({ n: ++seq, who, method: req.method ?? "", url, auth: req.headers.authorization, body });
+        if (req.headers.authorization !== `Bearer ${token}`) return json({ error: "unauthorized" }, 401);
+        const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
+        if (url === "/v1/apps") return json({ apps: [...desired.keys()] });
+        if (app && req.method === "PUT") {
+            desired.set(app, { release: body.release as string, dynos: body.dynos as string[] });
+            return json({ app });
+        }
+        if (app && req.method === "DELETE") return json({ app, deleted: desired.delete(app) });
+        if (app && req.method === "GET" && url === `/v1/apps/${app}`) {
+            const d = desired.get(app);
+            if (!d) return json({ error: "no app" }, 404);
+            return json(allUp(app, d.release, d.dynos));
+        }
+        json({ error: "not here" }, 404);
     });
 }
 
 /** A router's control API: placements by app, as GET /v1/apps shows them. */
 function fakeRouter(placements: Map<string, string[]>): http.Server {
-    return http.createServer((req, res) => {
-        let text = "";
-        req.on("data", (d) => (text += d));
-        req.on("end", (): void => {
-            const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-            const url = req.url ?? "";
-            seen.push({ n: ++seq, who: "router", method: req.method ?? "", url, auth: req.headers.authorization, body });
-            const json = (o: unknown, status = 200): void => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(o));
-            if (req.headers.authorization !== "Bearer control-token") return json({ error: "unauthorized" }, 401);
-            const placed = /^\/v1\/apps\/([a-z0-9-]+)\/placement$/.exec(url);
-            if (placed && req.method === "PUT") {
-                placements.set(placed[1], body.hosts as string[]);
-                return json({ app: placed[1], hosts: body.hosts });
-            }
-            if (url === "/v1/apps" && req.method === "GET") return json({ apps: [...placements].map(([name, placement]) => ({ name, placement, dynos: [] })) });
-            json({}, 200);
-        });
+    return jsonServer(({ req, url, body, json }) => {
+        seen.push({ n: ++seq, who: "router", method: req.method ?? "", url, auth: req.headers.authorization, body });
+        if (req.headers.authorization !== "Bearer control-token") return json({ error: "unauthorized" }, 401);
+        const placed = /^\/v1\/apps\/([a-z0-9-]+)\/placement$/.exec(url);
+        if (placed && req.method === "PUT") {
+            placements.set(placed[1], body.hosts as string[]);
+            return json({ app: placed[1], hosts: body.hosts });
+        }
+        if (url === "/v1/apps" && req.method === "GET") return json({ apps: [...placements].map(([name, placement]) => ({ name, placement, dynos: [] })) });
+        json({}, 200);
     });
 }
-
-const listen = (s: http.Server, host: string) => new Promise<string>((r) => s.listen(0, host, () => r(`http://${host}:${(s.address() as { port: number }).port}`)));
-const close = (s: http.Server) => {
-    s.closeAllConnections();
-    return new Promise<void>((r) => s.close(() => r()));
-};
 
 let root: string;
 let store: AppStore;

@@ -10,48 +10,9 @@ import { BuildLog } from "../src/build_log";
 import { HttpPlatform } from "../src/http_platform";
 import { slugToken } from "../src/slug_access";
 import { createSlugServer } from "../src/slug_server";
+import { close, FakeAgent, listen } from "./helpers/fake_agent";
 
 const KEY = "f00d".repeat(16);
-
-interface Seen {
-    method: string;
-    url: string;
-    body: Record<string, unknown>;
-}
-
-/** A dyno host's agent that accepts every desired state and reports its dynos up at once. */
-class FakeAgent {
-    readonly seen: Seen[] = [];
-    private desired = new Map<string, { release: string; dynos: string[] }>();
-    readonly server = http.createServer((req, res) => {
-        let text = "";
-        req.on("data", (d) => (text += d));
-        req.on("end", (): void => {
-            const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-            const url = req.url ?? "";
-            this.seen.push({ method: req.method ?? "", url, body });
-            const json = (o: unknown): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(o));
-            const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
-            if (url === "/health") return json({ ok: true });
-            if (url === "/v1/apps") return json({ apps: [...this.desired.keys()] });
-            if (app && req.method === "PUT") {
-                this.desired.set(app, { release: body.release as string, dynos: body.dynos as string[] });
-                return json({ app });
-            }
-            if (app && req.method === "GET" && url === `/v1/apps/${app}`) {
-                const d = this.desired.get(app);
-                if (!d) return void res.writeHead(404).end('{"error":"no app"}');
-                const dynos = d.dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release: d.release, command: "x", size: "standard-1x", registered: true }));
-                return json({ app, release: d.release, dynos, retiring: [], lastError: null });
-            }
-            if (app && req.method === "POST" && url.endsWith("/run")) {
-                res.writeHead(200, { "content-type": "application/x-ndjson" });
-                return void res.end('{"dyno":"run.1","state":"up"}\n{"dyno":"run.1","exit":0}\n');
-            }
-            res.writeHead(404).end('{"error":"not here"}');
-        });
-    });
-}
 
 let root: string;
 let store: AppStore;
@@ -61,12 +22,6 @@ let slugBase: string;
 let agentUrl: string;
 let release: Release;
 const sha = "5".repeat(64);
-
-const listen = (s: http.Server) => new Promise<string>((r) => s.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
-const close = (s: http.Server) => {
-    s.closeAllConnections();
-    return new Promise<void>((r) => s.close(() => r()));
-};
 
 beforeEach(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-platform-slugs-"));

@@ -3,7 +3,6 @@
 // never adopts the old one's dynos, and the destroy removes what builds left (cache, build user).
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AppStore, Formation } from "../src/app_store";
@@ -13,67 +12,9 @@ import { runCli } from "../src/cli";
 import { CliContext } from "../src/cli/context";
 import { HttpPlatform } from "../src/http_platform";
 import { isRoot, processesOf, testBuildUserPrefix } from "./helpers/build_user";
+import { close, FakeAgent, listen } from "./helpers/fake_agent";
 
 jest.setTimeout(30_000);
-
-interface Seen {
-    method: string;
-    url: string;
-    body: Record<string, unknown>;
-}
-
-interface AgentApp {
-    release: string;
-    dynos: string[];
-    env: Record<string, string>;
-}
-
-/** A dyno host's agent: keeps each app's desired state, reports its dynos up; `down` answers nothing useful. */
-class FakeAgent {
-    readonly seen: Seen[] = [];
-    readonly apps = new Map<string, AgentApp>();
-    down = false;
-    readonly server = http.createServer((req, res) => {
-        let text = "";
-        req.on("data", (d) => (text += d));
-        req.on("end", (): void => {
-            if (this.down) return void res.writeHead(503).end();
-            const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-            const url = req.url ?? "";
-            this.seen.push({ method: req.method ?? "", url, body });
-            const json = (o: unknown): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(o));
-            const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
-            if (url === "/health") return json({ ok: true });
-            if (url === "/v1/apps") return json({ apps: [...this.apps.keys()] });
-            if (app && req.method === "PUT") {
-                this.apps.set(app, { release: body.release as string, dynos: body.dynos as string[], env: body.env as Record<string, string> });
-                return json({ app });
-            }
-            const a = app ? this.apps.get(app) : undefined;
-            if (app && !a) return void res.writeHead(404).end('{"error":"no such app"}');
-            if (app && a && req.method === "DELETE") {
-                this.apps.delete(app);
-                return json({ app, deleted: true });
-            }
-            if (app && a && req.method === "GET" && url === `/v1/apps/${app}`) {
-                const dynos = a.dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release: a.release, command: "x", size: "standard-1x", registered: true }));
-                return json({ app, release: a.release, dynos, retiring: [], lastError: null });
-            }
-            res.writeHead(404).end('{"error":"not here"}');
-        });
-    });
-
-    /** The requests for one app, as "METHOD" words, in order. */
-    callsFor(app: string): string[] {
-        return this.seen.filter((s) => s.url === `/v1/apps/${app}`).map((s) => s.method);
-    }
-}
-
-const listen = (s: http.Server) => new Promise<string>((r) => s.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
-const close = (s: http.Server) => {
-    s.closeAllConnections();
-    return new Promise<void>((r) => s.close(() => r()));
-};
 
 let root: string;
 let clock: { now: Date };

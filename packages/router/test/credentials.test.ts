@@ -8,7 +8,7 @@ import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureBinary, freePort, get, startBackend, startRouter, waitFor, type Backend, type Router } from "./harness";
+import { ensureBinary, freePort, get, startBackend, startRouter, stopAll, waitFor, type Backend, type Router } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -26,8 +26,7 @@ let dyno: Backend | undefined;
 const dirs: string[] = [];
 
 afterAll(async () => {
-  await router?.stop();
-  await dyno?.close();
+  await stopAll(router, dyno);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

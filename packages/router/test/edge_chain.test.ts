@@ -4,13 +4,13 @@
 // real router. An app that answers an Upgrade with 200 must never get a pooled connection that then
 // carries other users' requests. Skipped without nginx (and varnishd for the Varnish part).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { varnishBackends } from "../../../components/edge/edge";
 import { render } from "../../../components/templates/render";
-import { freePort, get, raw, startBackend, startRouter, waitFor, type Router } from "./harness";
+import { freePort, get, raw, startBackend, startHeadServer, startRouter, stopProcess, waitFor, type HeadServer, type Router } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -18,6 +18,12 @@ const NGINX = "/usr/sbin/nginx";
 const VARNISHD = "/usr/sbin/varnishd";
 const haveNginx = existsSync(NGINX);
 const haveVarnish = haveNginx && existsSync(VARNISHD);
+
+/** What each test started, stopped after it in reverse order, so a proxy stops before what it proxies to. */
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 interface Nginx {
   port: number;
@@ -50,16 +56,7 @@ async function startNginx(upstream: string, pooledUpgrades = false): Promise<Ngi
     "",
   ].join("\n"));
   const proc: ChildProcess = spawn(NGINX, ["-p", dir, "-e", join(dir, "error.log"), "-c", join(dir, "nginx.conf")], { stdio: "ignore" });
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopProcess(proc, dir);
   try {
     await waitFor("nginx listening", () => new Promise<boolean>((res) => {
       const s = connect(port, "127.0.0.1");
@@ -87,16 +84,7 @@ async function startVarnish(router: { address: string; port: number }): Promise<
     "-f", join(dir, "default.vcl"), "-s", "malloc,16m", "-p", "vcc_allow_inline_c=off",
   ], { stdio: ["ignore", "ignore", "pipe"] });
   proc.stderr!.on("data", (c: Buffer) => err.push(c.toString()));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopProcess(proc, dir);
   try {
     await waitFor("varnish serving the router's health", async () => {
       try {
@@ -112,41 +100,64 @@ async function startVarnish(router: { address: string; port: number }): Promise<
   return { port, stop };
 }
 
+type StandIn = HeadServer & { reusedAfterUpgrade: () => number };
+
 /** Answers every request on a connection: 200 with an empty body to an Upgrade request, after
  * which that connection answers everything with "hostile" (as a pipe to a hostile dyno would);
  * "victim" otherwise. */
-async function tunnelStandIn(): Promise<{ address: string; server: Server; reusedAfterUpgrade: () => number; heads: string[] }> {
+async function tunnelStandIn(): Promise<StandIn> {
   let reused = 0;
-  const heads: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => undefined);
-    let buf = "";
+  const standIn = await startHeadServer((s) => {
     let piped = false;
-    s.on("data", (c) => {
-      buf += c.toString("latin1");
-      for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
-        const head = buf.slice(0, i);
-        buf = buf.slice(i + 4);
-        heads.push(head);
-        if (piped) {
-          reused++;
-          s.write("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile");
-        } else if (/^upgrade:/im.test(head)) {
-          piped = true;
-          s.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-        } else {
-          s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
-          if (/^connection:.*\bclose\b/im.test(head)) s.end(); // Varnish's health probe waits for the close
-        }
+    return (head) => {
+      if (piped) {
+        reused++;
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile");
+      } else if (/^upgrade:/im.test(head)) {
+        piped = true;
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
+        if (/^connection:.*\bclose\b/im.test(head)) s.end(); // Varnish's health probe waits for the close
       }
+    };
+  });
+  return { ...standIn, reusedAfterUpgrade: () => reused };
+}
+
+/** A router with the apps "evil" (at `evil`, a tunnel stand-in) and "victim" (a dyno that answers
+ * everything with "victim", and a WebSocket handshake with 101 and an echo), at evil.example and
+ * victim.example; all three are stopped after the test. */
+async function evilAndVictim(): Promise<{ router: Router; evil: StandIn }> {
+  const router = await startRouter();
+  cleanups.push(() => router.stop());
+  const evil = await tunnelStandIn();
+  cleanups.push(() => evil.close());
+  const victimSockets = new Set<Socket>();
+  const victim = createServer((s) => {
+    victimSockets.add(s);
+    s.on("error", () => undefined);
+    s.on("data", (c) => {
+      const req = c.toString("latin1");
+      if (/^upgrade: websocket/im.test(req)) {
+        s.removeAllListeners("data");
+        s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        s.pipe(s);
+        return;
+      }
+      s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
     });
   });
-  server.on("close", () => { for (const s of sockets) s.destroy(); });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, server, reusedAfterUpgrade: () => reused, heads };
+  await new Promise<void>((r) => victim.listen(0, "127.0.0.1", r));
+  cleanups.push(() => new Promise<void>((r) => {
+    for (const s of victimSockets) s.destroy();
+    victim.close(() => r());
+  }));
+  for (const [name, address] of [["evil", evil.address], ["victim", `127.0.0.1:${(victim.address() as { port: number }).port}`]]) {
+    expect((await router.api("PUT", `/v1/apps/${name}`, { domains: [`${name}.example`] })).status).toBe(201);
+    expect((await router.api("PUT", `/v1/apps/${name}/dynos/web.1`, { address })).status).toBe(201);
+  }
+  return { router, evil };
 }
 
 /** `n` requests one after the other on one client keep-alive connection; the bodies in order. */
@@ -184,14 +195,9 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
 }
 
 (haveNginx ? describe : describe.skip)("nginx edge (templates/nginx/edge.conf) in front of an Upgrade answered with 200", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
   test("the shipped config never reuses the Upgrade's connection; the pooled config (before the fix) does", async () => {
     const standIn = await tunnelStandIn();
-    cleanups.push(() => new Promise<void>((r) => standIn.server.close(() => r())));
+    cleanups.push(() => standIn.close());
     const nginx = await startNginx(standIn.address);
     cleanups.push(() => nginx.stop());
     const bodies = await attack(nginx, "evil.example", "victim.example");
@@ -207,7 +213,7 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
 
   test("Host: nginx refuses several Host headers and passes an absolute-form target's authority as Host (as the router routes)", async () => {
     const standIn = await tunnelStandIn();
-    cleanups.push(() => new Promise<void>((r) => standIn.server.close(() => r())));
+    cleanups.push(() => standIn.close());
     const nginx = await startNginx(standIn.address);
     cleanups.push(() => nginx.stop());
     const two = await raw(nginx.port, "GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n");
@@ -221,26 +227,8 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
   });
 
   test("nginx → router: 20 Upgrades answered 200 by a hostile dyno, then 60 requests for another app all reach that app (with the Upgrade on nginx's pool too)", async () => {
-    const router: Router = await startRouter();
-    cleanups.push(() => router.stop());
     // The hostile dyno: a plain 200 to the Upgrade, "hostile" to anything after it on the connection.
-    const evil = await tunnelStandIn();
-    cleanups.push(() => new Promise<void>((r) => evil.server.close(() => r())));
-    const victimSockets = new Set<Socket>();
-    const victim = createServer((s) => {
-      victimSockets.add(s);
-      s.on("error", () => undefined);
-      s.on("data", () => s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim"));
-    });
-    await new Promise<void>((r) => victim.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => {
-      for (const s of victimSockets) s.destroy();
-      victim.close(() => r());
-    }));
-    for (const [name, address] of [["evil", evil.address], ["victim", `127.0.0.1:${(victim.address() as { port: number }).port}`]]) {
-      expect((await router.api("PUT", `/v1/apps/${name}`, { domains: [`${name}.example`] })).status).toBe(201);
-      expect((await router.api("PUT", `/v1/apps/${name}/dynos/web.1`, { address })).status).toBe(201);
-    }
+    const { router, evil } = await evilAndVictim();
     // The shipped config, and the pooled one: the router alone must close after a non-101.
     for (const pooledUpgrades of [false, true]) {
       const nginx = await startNginx(`127.0.0.1:${router.port}`, pooledUpgrades);
@@ -253,14 +241,9 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
 });
 
 (haveVarnish ? describe : describe.skip)("nginx → Varnish (templates/varnish/default.vcl) → router", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
   test("Varnish pipes a WebSocket handshake with Connection: Upgrade, close", async () => {
     const standIn = await tunnelStandIn();
-    cleanups.push(() => new Promise<void>((r) => standIn.server.close(() => r())));
+    cleanups.push(() => standIn.close());
     const varnish = await startVarnish({ address: "127.0.0.1", port: Number(standIn.address.split(":")[1]) });
     cleanups.push(() => varnish.stop());
     expect((await get(varnish.port, "evil.example", "/ws", UPGRADE)).status).toBe(200);
@@ -271,35 +254,7 @@ async function attack(nginx: Nginx, evilHost: string, victimHost: string): Promi
   });
 
   test("a WebSocket still switches end to end, and 20 Upgrades answered 200 leave 60 requests for another app untouched", async () => {
-    const router: Router = await startRouter();
-    cleanups.push(() => router.stop());
-    const evil = await tunnelStandIn();
-    cleanups.push(() => new Promise<void>((r) => evil.server.close(() => r())));
-    const victimSockets = new Set<Socket>();
-    const victim = createServer((s) => {
-      victimSockets.add(s);
-      s.on("error", () => undefined);
-      s.on("data", (c) => {
-        const req = c.toString("latin1");
-        // A WebSocket dyno too: 101, then echo.
-        if (/^upgrade: websocket/im.test(req)) {
-          s.removeAllListeners("data");
-          s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-          s.pipe(s);
-          return;
-        }
-        s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim");
-      });
-    });
-    await new Promise<void>((r) => victim.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => {
-      for (const s of victimSockets) s.destroy();
-      victim.close(() => r());
-    }));
-    for (const [name, address] of [["evil", evil.address], ["victim", `127.0.0.1:${(victim.address() as { port: number }).port}`]]) {
-      expect((await router.api("PUT", `/v1/apps/${name}`, { domains: [`${name}.example`] })).status).toBe(201);
-      expect((await router.api("PUT", `/v1/apps/${name}/dynos/web.1`, { address })).status).toBe(201);
-    }
+    const { router, evil } = await evilAndVictim();
     const varnish = await startVarnish({ address: "127.0.0.1", port: router.port });
     cleanups.push(() => varnish.stop());
     const nginx = await startNginx(`127.0.0.1:${varnish.port}`);

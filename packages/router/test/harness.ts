@@ -3,7 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, createServer as createNetServer, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -40,6 +40,29 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     await sleep(25);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Stops a process the tests started (SIGTERM, SIGKILL after 5 s if it lingers) and removes its
+ * temporary directory: how the router, nginx and Varnish are all stopped. */
+export async function stopProcess(proc: ChildProcess, dir: string): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Stops routers and closes backends in the order given (those never started are undefined):
+ * what a test file's afterAll does with what its tests started. */
+export async function stopAll(...all: Array<Router | Backend | undefined>): Promise<void> {
+  for (const x of all) {
+    if (!x) continue;
+    if ("stop" in x) await x.stop();
+    else await x.close();
+  }
 }
 
 export interface Router {
@@ -107,16 +130,7 @@ export async function startRouter(overrides: Record<string, unknown> = {}): Prom
       await waitFor(`log line ${re}`, () => !!(found = logs.find((l) => re.test(l))), timeoutMs);
       return found!;
     },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once("exit", r));
-        proc.kill("SIGTERM");
-        const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopProcess(proc, dir),
   };
   try {
     await waitFor("router ready", async () => {
@@ -225,4 +239,45 @@ export function raw(port: number, data: string | Buffer, timeoutMs = 3000, local
     });
     s.write(data);
   });
+}
+
+export interface HeadServer {
+  address: string;
+  /** The head of every request received, in order. */
+  heads: string[];
+  server: NetServer;
+  /** Closes the server and every connection it has open. */
+  close(): Promise<void>;
+}
+
+/** A raw TCP server that reads requests head by head (they carry no bodies) and lets `onConnection`
+ * answer them, each connection with state of its own: for dynos that answer what Node's HTTP server
+ * never would (a 200 to an Upgrade, answers after one). */
+export async function startHeadServer(onConnection: (s: Socket) => (head: string) => void): Promise<HeadServer> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+    const onHead = onConnection(s);
+    let buf = "";
+    s.on("data", (c) => {
+      buf += c.toString("latin1");
+      for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, i);
+        buf = buf.slice(i + 4);
+        heads.push(head);
+        onHead(head);
+      }
+    });
+  });
+  server.on("close", () => { for (const s of sockets) s.destroy(); });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    heads,
+    server,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -1,7 +1,7 @@
 // Two router instances that share in-flight counts (loadListen/peers, UDP with an HMAC): while a
 // one-at-a-time dyno is busy with a request from one instance, the other instance sends its
 // requests to the dyno that is free.
-import { freePort, get, sleep, startBackend, startRouter, waitFor, type Backend, type Router } from "./harness";
+import { freePort, get, sleep, startBackend, startRouter, stopAll, waitFor, type Backend, type Router } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -9,11 +9,7 @@ let a: Router | undefined;
 let b: Router | undefined;
 const dynos: Backend[] = [];
 
-afterAll(async () => {
-  await a?.stop();
-  await b?.stop();
-  for (const d of dynos) await d.close();
-});
+afterAll(() => stopAll(a, b, ...dynos));
 
 test("an instance steers away from a dyno its peer keeps busy", async () => {
   const busy = new Map<number, number>();

@@ -2,8 +2,8 @@
 // HTTP servers on 127.0.0.1.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { ensureBinary, get, raw, sleep, startBackend, startRouter, waitFor, type Backend, type Router } from "./harness";
+import { connect, type Server as NetServer } from "node:net";
+import { ensureBinary, get, raw, sleep, startBackend, startHeadServer, startRouter, stopAll, waitFor, type Backend, type HeadServer, type Router } from "./harness";
 
 jest.setTimeout(30_000);
 
@@ -28,10 +28,7 @@ beforeAll(async () => {
   r = await startRouter({ clientHeaderTimeoutMs: 1000, connectTimeoutMs: 1000, quarantineMs: 5000 });
 }, 120_000);
 
-afterAll(async () => {
-  await r?.stop();
-  for (const b of backends) await b.close();
-});
+afterAll(() => stopAll(r, ...backends));
 
 describe("binary", () => {
   test("the single executable prints usage", () => {
@@ -456,29 +453,13 @@ describe("dyno registration", () => {
 
 /** A dyno that answers an upgrade request with a plain 200 and keeps the connection, answering
  * anything else sent on it with "hostile" (`preload`: that answer is sent right after the 200). */
-async function hostileDyno(first: string, preload: boolean): Promise<{ address: string; heads: string[]; server: NetServer }> {
-  const heads: string[] = [];
-  const sockets = new Set<Socket>();
+async function hostileDyno(first: string, preload: boolean): Promise<HeadServer> {
   const hostile = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile";
-  const server = createNetServer((s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => undefined);
-    let buf = "";
-    s.on("data", (c) => {
-      buf += c.toString("latin1");
-      for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
-        const head = buf.slice(0, i);
-        buf = buf.slice(i + 4);
-        heads.push(head);
-        s.write(/^upgrade:/im.test(head) ? first + (preload ? hostile : "") : hostile);
-      }
-    });
+  const dyno = await startHeadServer((s) => (head) => {
+    s.write(/^upgrade:/im.test(head) ? first + (preload ? hostile : "") : hostile);
   });
-  server.on("close", () => { for (const s of sockets) s.destroy(); });
-  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
-  hostileServers.push(server);
-  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, heads, server };
+  hostileServers.push(dyno.server);
+  return dyno;
 }
 const hostileServers: NetServer[] = [];
 afterAll(() => { for (const s of hostileServers) s.close(); });
