@@ -7,6 +7,11 @@ const shared = {
   roots: ["<rootDir>/test", "<rootDir>/packages", "<rootDir>/components"],
   modulePathIgnorePatterns: ["<rootDir>/.lab/", "<rootDir>/packages/[^/]+/dist/"],
 };
+// Builds kill every process of their uid. The unit tests' build users take a uid block apart from
+// the one the lab's control host gives its build users (same kernel, same uid space), so a unit test
+// run beside a lab never kills a lab build (packages/control/src/build_users.ts).
+process.env.DYNOFORM_BUILD_UID_RANGE ??= "2100000-2199999";
+
 module.exports = {
   // Lab files run in name order (10-..., 90-...); unit files don't care.
   testSequencer: "<rootDir>/test/lab/sequencer.js",

@@ -32,10 +32,22 @@ export function buildUserName(app: string, prefix = DEFAULT_BUILD_USER_PREFIX): 
  * kernel's uid space (their /etc/passwd is not ours to consult). The block also lets a firewall
  * tell builds apart by uid.
  */
-export const BUILD_UID_RANGE = [2_000_000, 2_099_999] as const;
+export const BUILD_UID_RANGE: readonly [number, number] = [2_000_000, 2_099_999];
 
-export function buildUseraddArgs(name: string): string[] {
-    const [min, max] = BUILD_UID_RANGE;
+/**
+ * The block in use: BUILD_UID_RANGE, or `DYNOFORM_BUILD_UID_RANGE` ("MIN-MAX") where a host's uids
+ * there are taken (a directory service), or where builds on this kernel must not meet another
+ * machine's (the unit tests run theirs beside the lab's control host: jest.config.js).
+ */
+export function buildUidRange(env: NodeJS.ProcessEnv = process.env): readonly [number, number] {
+    const m = /^(\d+)-(\d+)$/.exec(env.DYNOFORM_BUILD_UID_RANGE ?? "");
+    if (!m) return BUILD_UID_RANGE;
+    const [min, max] = [Number(m[1]), Number(m[2])];
+    if (min < 1000 || max <= min) throw new Error(`DYNOFORM_BUILD_UID_RANGE=${env.DYNOFORM_BUILD_UID_RANGE}: give MIN-MAX with 1000 <= MIN < MAX`);
+    return [min, max];
+}
+
+export function buildUseraddArgs(name: string, [min, max]: readonly [number, number] = buildUidRange()): string[] {
     const range = [`SYS_UID_MIN=${min}`, `SYS_UID_MAX=${max}`, `SYS_GID_MIN=${min}`, `SYS_GID_MAX=${max}`].flatMap((k) => ["-K", k]);
     return ["--system", "--user-group", ...range, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name];
 }

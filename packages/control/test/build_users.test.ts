@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildUseraddArgs, buildUserName, BuildUsers } from "../src/build_users";
+import { BUILD_UID_RANGE, buildUidRange, buildUseraddArgs, buildUserName, BuildUsers } from "../src/build_users";
 
 test("names: build-<app>, cut with a hash of the app name to fit Linux's 32 characters", () => {
     expect(buildUserName("shop")).toBe("build-shop");
@@ -11,7 +11,7 @@ test("names: build-<app>, cut with a hash of the app name to fit Linux's 32 char
     expect(name).toHaveLength(32);
     expect(name).toMatch(/^build-a{19}-[0-9a-f]{6}$/);
     expect(buildUserName("a".repeat(26) + "-shoq")).not.toBe(name);
-    expect(buildUseraddArgs("build-shop")).toEqual([
+    expect(buildUseraddArgs("build-shop", BUILD_UID_RANGE)).toEqual([
         "--system", "--user-group",
         "-K", "SYS_UID_MIN=2000000", "-K", "SYS_UID_MAX=2099999", "-K", "SYS_GID_MIN=2000000", "-K", "SYS_GID_MAX=2099999",
         "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform build user", "build-shop",
@@ -28,14 +28,21 @@ test("an existing build user is used; a user of that name that is not ours is re
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test("DYNOFORM_BUILD_UID_RANGE moves the block; a bad one is refused", () => {
+    expect(buildUidRange({})).toEqual([2_000_000, 2_099_999]);
+    expect(buildUidRange({ DYNOFORM_BUILD_UID_RANGE: "2100000-2199999" })).toEqual([2_100_000, 2_199_999]);
+    expect(() => buildUidRange({ DYNOFORM_BUILD_UID_RANGE: "5-4" })).toThrow("DYNOFORM_BUILD_UID_RANGE=5-4: give MIN-MAX with 1000 <= MIN < MAX");
+});
+
 test("a build user is made in the build users' own uid block (no process of another machine's service shares it)", async () => {
     if (process.getuid?.() !== 0) return;
     const prefix = `dfbt${process.pid}-`;
     const users = new BuildUsers(prefix);
     try {
         const made = await users.forApp("uidblock");
-        expect(made.uid).toBeGreaterThanOrEqual(2_000_000);
-        expect(made.uid).toBeLessThanOrEqual(2_099_999);
+        const [min, max] = buildUidRange();
+        expect(made.uid).toBeGreaterThanOrEqual(min);
+        expect(made.uid).toBeLessThanOrEqual(max);
         expect(made.gid).toBe(made.uid);
     } finally {
         execFileSync("userdel", [`${prefix}uidblock`]);
