@@ -19,6 +19,8 @@ export const DYNO_PORT_RANGE = [20_000, 29_999] as const;
 export interface DynoNetworkPolicy {
     /** The data host's private address: the only private address dynos reach. */
     dataAddress: pulumi.Input<string>;
+    /** The edge hosts' addresses (private and public): dynos reach nginx there, as anyone does. */
+    edgeAddresses: pulumi.Input<string>[];
     /** PostgreSQL's port on the data host. */
     postgresPort: number;
     /** The per-app Memcached instances' ports on the data host. */
@@ -55,7 +57,7 @@ export interface FirewallSpec {
     public: boolean;
     privateSubnet: string;
     outsideAddresses: string[];
-    dynoPolicy?: Omit<DynoNetworkPolicy, "dataAddress"> & { dataAddress: string };
+    dynoPolicy?: Omit<DynoNetworkPolicy, "dataAddress" | "edgeAddresses"> & { dataAddress: string; edgeAddresses: string[] };
 }
 
 const range = ([first, last]: readonly [number, number]): string => `${first}-${last}`;
@@ -68,6 +70,8 @@ export function firewallRules(spec: FirewallSpec): string {
               dynoUids: range(p.uids),
               dataAddress: p.dataAddress,
               dataPorts: `${p.postgresPort}, ${p.memcachedPorts.first}-${p.memcachedPorts.last}`,
+              edgeAddresses: [...new Set(p.edgeAddresses)].sort().join(", "),
+              publicPorts: PUBLIC_PORTS.join(", "),
               localPorts: `${p.agentPort}, ${range(p.dynoPorts)}`,
               privateSubnet: spec.privateSubnet,
           })
@@ -98,8 +102,8 @@ export class HostFirewall extends pulumi.ComponentResource {
         const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables"] }, { parent: this });
         const policy = args.dynoPolicy;
         this.rules = pulumi
-            .all([args.privateSubnet, policy?.dataAddress ?? ""])
-            .apply(([privateSubnet, dataAddress]) =>
+            .all([args.privateSubnet, policy?.dataAddress ?? "", pulumi.all(policy?.edgeAddresses ?? [])])
+            .apply(([privateSubnet, dataAddress, edgeAddresses]) =>
                 firewallRules({
                     hostName: args.host.name,
                     roles: args.roles,
@@ -107,7 +111,7 @@ export class HostFirewall extends pulumi.ComponentResource {
                     public: args.public,
                     privateSubnet,
                     outsideAddresses: args.outsideAddresses,
-                    dynoPolicy: policy ? { ...policy, dataAddress } : undefined,
+                    dynoPolicy: policy ? { ...policy, dataAddress, edgeAddresses } : undefined,
                 }),
             );
         const file = new RemoteFile(`${name}-rules`, { connection, path: FIREWALL_FILE, content: this.rules, mode: "0644" }, { parent: this, dependsOn: [packages] });

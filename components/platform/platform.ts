@@ -142,6 +142,7 @@ export class Platform extends pulumi.ComponentResource {
                     dynoPolicy: isDynoHost
                         ? {
                               dataAddress: dataHost.privateAddress,
+                              edgeAddresses: edgeHosts.flatMap((h) => [h.privateAddress, h.publicAddress]),
                               postgresPort: POSTGRES_PORT,
                               memcachedPorts: MEMCACHED_PORTS,
                               agentPort: config.agentPort,

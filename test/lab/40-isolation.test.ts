@@ -182,7 +182,7 @@ async function connectFromDyno(targets: string[]): Promise<Record<string, string
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-test("a dyno reaches the data host's PostgreSQL and its own Memcached, and is refused at once by every platform port and another app's dyno", async () => {
+test("a dyno reaches the data host's PostgreSQL, its own Memcached and the edge's nginx, and is refused at once by every platform port and another app's dyno", async () => {
     const data = hostWithRole("data").address;
     const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
     const own = JSON.parse((await cli(["config", "--json", "-a", APP])).stdout) as Record<string, string>;
@@ -203,7 +203,7 @@ test("a dyno reaches the data host's PostgreSQL and its own Memcached, and is re
         bystander,
         `127.0.0.1:${bystander.split(":")[1]}`, // another dyno on loopback, in case it shares the host
     ];
-    const allowed = [`${data}:5432`, own.MEMCACHE_SERVERS];
+    const allowed = [`${data}:5432`, own.MEMCACHE_SERVERS, `${edge}:80`]; // (nginx: the way in for anyone)
     const started = Date.now();
     const seen = await connectFromDyno([...refused, ...allowed]);
     expect(seen).toEqual(Object.fromEntries([...refused.map((t) => [t, "ECONNREFUSED"]), ...allowed.map((t) => [t, "open"])]));

@@ -295,12 +295,13 @@ test("every host gets the firewall: nftables, its rules and the oneshot that loa
         const text = String(rules.inputs.content);
         expect(text).toContain("ip saddr { 10.213.7.1 } drop"); // the lab gateway is the outside
         expect(text).toContain("ip saddr 10.213.7.0/24 accept");
-        expect(text.includes("tcp dport { 80, 443 } accept")).toBe(host === "edge-1");
+        expect(text.includes("\n        tcp dport { 80, 443 } accept")).toBe(host === "edge-1"); // (inbound, from anywhere)
         // Dyno hosts police their dynos: the data host's PostgreSQL and Memcached, nothing else private.
         expect(text.includes("meta skuid 3000000-3099999 jump dyno")).toBe(host.startsWith("dyno-"));
         if (host.startsWith("dyno-")) {
             expect(text).toContain("ip daddr 10.213.7.30 tcp dport { 5432, 11300-11999 } accept");
             expect(text).toContain("ip daddr 10.213.7.0/24 jump refuse");
+            expect(text).toContain("ip daddr { 10.213.7.10 } tcp dport { 80, 443 } accept"); // the edge's nginx, as from anywhere
             expect(text).toContain("ip daddr 127.0.0.0/8 tcp dport { 5100, 20000-29999 } jump refuse");
         }
     }

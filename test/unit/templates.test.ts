@@ -159,6 +159,7 @@ describe("host firewall (templates/firewall)", () => {
     const lab = { sshPort: 22, privateSubnet: "10.213.1.0/24", outsideAddresses: ["10.213.1.1"] };
     const dynoPolicy = {
         dataAddress: "10.213.1.30",
+        edgeAddresses: ["10.213.1.10", "10.213.1.10"],
         postgresPort: POSTGRES_PORT,
         memcachedPorts: MEMCACHED_PORTS,
         agentPort: 5100,
@@ -168,7 +169,7 @@ describe("host firewall (templates/firewall)", () => {
     const edge = firewallRules({ ...lab, hostName: "edge-1", roles: ["edge", "control"], public: true });
     const dyno = firewallRules({ ...lab, hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy });
     const data = firewallRules({ ...lab, hostName: "data-1", roles: ["data"], public: false });
-    const server = firewallRules({ sshPort: 2222, privateSubnet: "10.0.0.0/24", outsideAddresses: [], hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy: { ...dynoPolicy, dataAddress: "10.0.0.30" } });
+    const server = firewallRules({ sshPort: 2222, privateSubnet: "10.0.0.0/24", outsideAddresses: [], hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy: { ...dynoPolicy, dataAddress: "10.0.0.30", edgeAddresses: ["10.0.0.10", "203.0.113.10"] } });
     const lines = (rules: string, chain: string) => {
         const body = rules.slice(rules.indexOf(`chain ${chain} {`));
         return body.slice(0, body.indexOf("\n    }")).split("\n").slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
@@ -203,6 +204,7 @@ describe("host firewall (templates/firewall)", () => {
         expect(lines(dyno, "dyno")).toEqual([
             "meta l4proto { tcp, udp } th dport 53 accept",
             "ip daddr 10.213.1.30 tcp dport { 5432, 11300-11999 } accept",
+            "ip daddr { 10.213.1.10 } tcp dport { 80, 443 } accept",
             "ip daddr 127.0.0.0/8 tcp dport { 5100, 20000-29999 } jump refuse",
             "ip6 daddr ::1 tcp dport { 5100, 20000-29999 } jump refuse",
             "ip daddr != 127.0.0.0/8 fib daddr type local jump refuse",
@@ -211,6 +213,7 @@ describe("host firewall (templates/firewall)", () => {
         ]);
         expect(lines(dyno, "refuse")).toEqual(["meta l4proto tcp reject with tcp reset", "reject with icmpx type admin-prohibited"]);
         expect(lines(server, "dyno")).toContain("ip daddr 10.0.0.30 tcp dport { 5432, 11300-11999 } accept");
+        expect(lines(server, "dyno")).toContain("ip daddr { 10.0.0.10, 203.0.113.10 } tcp dport { 80, 443 } accept");
         expect(edge).toMatchSnapshot();
         expect(dyno).toMatchSnapshot();
     });
@@ -240,12 +243,12 @@ describe("host firewall (templates/firewall)", () => {
             "nft -f /dev/stdin",
             "nft list table inet dynoform_host >/dev/null",
             // listeners for root and the dyno alike: the agent on its port, something on the data host's address
-            "ip addr add 10.213.1.30/32 dev v0",
-            "perl -MIO::Socket::INET -e 'for my $a (@ARGV) { my ($h,$p)=split /:/,$a; push @s, IO::Socket::INET->new(LocalAddr=>$h, LocalPort=>$p, Listen=>5, ReuseAddr=>1) or die $! } sleep 20' 127.0.0.1:5100 10.213.1.21:5100 10.213.1.30:5432 10.213.1.30:6081 127.0.0.1:40000 &",
+            "ip addr add 10.213.1.30/32 dev v0 && ip addr add 10.213.1.10/32 dev v0",
+            "perl -MIO::Socket::INET -e 'for my $a (@ARGV) { my ($h,$p)=split /:/,$a; push @s, IO::Socket::INET->new(LocalAddr=>$h, LocalPort=>$p, Listen=>5, ReuseAddr=>1) or die $! } sleep 20' 127.0.0.1:5100 10.213.1.21:5100 10.213.1.30:5432 10.213.1.30:6081 127.0.0.1:40000 10.213.1.10:80 10.213.1.10:6081 &",
             "sleep 0.5",
             "probe() { timeout 3 bash -c \"exec 3<>/dev/tcp/$2/$3\" 2>/dev/null && echo \"$1 $2:$3 open\" || echo \"$1 $2:$3 closed\"; }",
             "as_dyno() { setpriv --reuid 3000001 --regid 3000001 --clear-groups bash -c \"$(declare -f probe); probe dyno $1 $2\"; }",
-            "for t in '127.0.0.1 5100' '10.213.1.21 5100' '10.213.1.30 5432' '10.213.1.30 6081' '127.0.0.1 40000' '10.213.1.99 80'; do set -- $t; as_dyno $1 $2; done",
+            "for t in '127.0.0.1 5100' '10.213.1.21 5100' '10.213.1.30 5432' '10.213.1.30 6081' '127.0.0.1 40000' '10.213.1.10 80' '10.213.1.10 6081' '10.213.1.99 80'; do set -- $t; as_dyno $1 $2; done",
             "probe root 127.0.0.1 5100; probe root 10.213.1.30 6081",
             "kill %1",
         ].join("\n");
@@ -257,6 +260,8 @@ describe("host firewall (templates/firewall)", () => {
             "dyno 10.213.1.30:5432 open",
             "dyno 10.213.1.30:6081 closed",
             "dyno 127.0.0.1:40000 open",
+            "dyno 10.213.1.10:80 open",
+            "dyno 10.213.1.10:6081 closed",
             "dyno 10.213.1.99:80 closed",
             "root 127.0.0.1:5100 open",
             "root 10.213.1.30:6081 open",
