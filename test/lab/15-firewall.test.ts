@@ -18,8 +18,13 @@ const PROBED = [22, 80, 443, 5080, 5100, 5432, 6081, 8080, 8081, 8082, 11211, 11
 beforeAll(async () => {
     await shell.on(
         dynoHost.name,
-        `systemd-run --unit dynoform-fw-probe --collect perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => ${DYNO_PORT}, Listen => 16, ReuseAddr => 1) or die $!; while (my $c = $s->accept) { close $c }'`,
+        `systemd-run --unit dynoform-fw-probe --collect /usr/bin/perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => ${DYNO_PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!"; while (1) { my $c = $s->accept; close $c if $c }'`,
     );
+    // Bounded wait until it listens; otherwise fail with what its unit said.
+    const ready = await shell.exec(dynoHost.name, `for i in $(seq 1 40); do ss -Hltn 'sport = :${DYNO_PORT}' | grep -q . && exit 0; sleep 0.25; done; exit 1`);
+    if (ready.code !== 0) {
+        throw new Error(`the probe listener on ${dynoHost.name}:${DYNO_PORT} never listened: ${await shell.on(dynoHost.name, "systemctl status --no-pager -n 20 dynoform-fw-probe 2>&1 || true")}`);
+    }
 });
 
 afterAll(async () => {
