@@ -16,10 +16,9 @@ const DYNO_PORT = 20999;
 const PROBED = [22, 80, 443, 5080, 5100, 5432, 6081, 8080, 8081, 8082, 11211, 11300, DYNO_PORT];
 
 beforeAll(async () => {
-    await shell.on(
-        dynoHost.name,
-        `systemd-run --unit dynoform-fw-probe --collect /usr/bin/perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => ${DYNO_PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!"; while (1) { my $c = $s->accept; close $c if $c }'`,
-    );
+    // (The script is a file: systemd would expand the `$` of an inline one as its own variables.)
+    const script = `use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => ${DYNO_PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!"; while (1) { my $c = $s->accept; close $c if $c }`;
+    await shell.on(dynoHost.name, `printf '%s\\n' '${script}' > /run/dynoform-fw-probe.pl && systemd-run --unit dynoform-fw-probe --collect /usr/bin/perl /run/dynoform-fw-probe.pl`);
     // Bounded wait until it listens; otherwise fail with what its unit said.
     const ready = await shell.exec(dynoHost.name, `for i in $(seq 1 40); do ss -Hltn 'sport = :${DYNO_PORT}' | grep -q . && exit 0; sleep 0.25; done; exit 1`);
     if (ready.code !== 0) {
@@ -28,7 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    await shell.on(dynoHost.name, "systemctl stop dynoform-fw-probe || true");
+    await shell.on(dynoHost.name, "systemctl stop dynoform-fw-probe; rm -f /run/dynoform-fw-probe.pl; true");
     shell.close();
 });
 
