@@ -296,7 +296,10 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
             privateSubnet = subnet;
             for (const host of hosts) {
                 if (!cidrContains(subnet, host.privateAddress)) {
-                    problems.push(`${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress`);
+                    problems.push(
+                        `${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress ` +
+                            `(it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)`,
+                    );
                 }
             }
         }

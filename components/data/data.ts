@@ -7,6 +7,8 @@ export const POSTGRES_VERSION = "15"; // Debian bookworm's
 export const ADMIN_ROLE = "dynoform_admin";
 /** The forced command of the control role's add-ons key (templates/data/dynoform-addons). */
 export const ADDONS_COMMAND = "/usr/local/sbin/dynoform-addons";
+/** PostgreSQL's port on the data host's private address. */
+export const POSTGRES_PORT = 5432;
 /** Ports of the per-app Memcached instances (one each, picked by dynoform-addons). */
 export const MEMCACHED_PORTS = { first: 11300, last: 11999 } as const;
 const ADDONS_KEY_MARK = "dynoform-addons";
@@ -168,7 +170,7 @@ export class Data extends pulumi.ComponentResource {
             { parent: this, dependsOn: [addonsScript] },
         );
 
-        this.databaseAdminUrl = pulumi.secret(pulumi.interpolate`postgres://${ADMIN_ROLE}:${args.adminPassword}@${args.host.privateAddress}:5432/postgres`);
+        this.databaseAdminUrl = pulumi.secret(pulumi.interpolate`postgres://${ADMIN_ROLE}:${args.adminPassword}@${args.host.privateAddress}:${POSTGRES_PORT}/postgres`);
         this.addonsCommand = pulumi.output(ADDONS_COMMAND);
         this.registerOutputs({ databaseAdminUrl: this.databaseAdminUrl, addonsCommand: this.addonsCommand });
     }

@@ -3,9 +3,10 @@ import { PlatformConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
 import { SshKeyPair } from "../control/ssh_keypair";
-import { Data } from "../data";
+import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
+import { DYNO_PORT_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
 import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
@@ -123,6 +124,36 @@ export class Platform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+
+        // Every host's firewall (README "Security model"): from outside the private subnet only SSH
+        // and, on edges, nginx answer; on dyno hosts the dynos reach only the data host's services
+        // and the outside world.
+        for (const spec of config.hosts) {
+            const isDynoHost = spec.roles.includes("dyno");
+            new HostFirewall(
+                `${spec.name}-firewall`,
+                {
+                    host: hostFor(spec.name),
+                    roles: spec.roles,
+                    sshPort: spec.port,
+                    public: spec.roles.includes("edge"),
+                    privateSubnet: config.privateSubnet,
+                    outsideAddresses: config.untrustedAddresses,
+                    dynoPolicy: isDynoHost
+                        ? {
+                              dataAddress: dataHost.privateAddress,
+                              edgeAddresses: edgeHosts.flatMap((h) => [h.privateAddress, h.publicAddress]),
+                              postgresPort: POSTGRES_PORT,
+                              memcachedPorts: MEMCACHED_PORTS,
+                              agentPort: config.agentPort,
+                              dynoPorts: DYNO_PORT_RANGE,
+                              uids: DYNO_UID_RANGE,
+                          }
+                        : undefined,
+                },
+                { parent: this },
+            );
+        }
 
         this.control = new ControlPlane(
             "control",

@@ -14,6 +14,8 @@ const data = hostWithRole("data");
 const dyno = hostWithRole("dyno");
 const originalStackConfig = fs.readFileSync(labStackFile, "utf8");
 const shell = new LabShell();
+/** The lab gateway of an address's /24 (the stack's subnets are /24s): this machine, seen from the lab. */
+const gatewayOf = (address: string) => address.replace(/\.\d+$/, ".1");
 
 afterAll(() => {
     shell.close();
@@ -112,10 +114,12 @@ test("postgresql accepts the admin role from a dyno host and refuses connections
     const adminUrl = await stackOutput<string>(LAB_STACK, "databaseAdminUrl");
     await shell.on(dyno.name, "command -v psql >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-client >/dev/null");
     expect(await shell.on(dyno.name, `psql '${adminUrl}' -tAc 'select current_user'`)).toBe("dynoform_admin");
-    // This machine reaches the lab through the gateway address: outside the hosts' trust.
+    // This machine reaches the lab through the gateway address: outside the hosts' trust. The data
+    // host's firewall drops it (pg_hba.conf, which rejects the gateway too, never sees it).
     const outside = await run("psql", [adminUrl, "-tAc", "select 1"], { env: { ...process.env, PGCONNECT_TIMEOUT: "5" } });
     expect(outside.code).not.toBe(0);
-    expect(outside.stderr).toMatch(/pg_hba\.conf rejects connection|no pg_hba\.conf entry/);
+    expect(outside.stderr).toMatch(/timeout expired/);
+    expect(await shell.on(data.name, `grep -c '^host .* ${gatewayOf(data.address)}/32 *reject' /etc/postgresql/15/main/pg_hba.conf`)).toBe("1");
     const wrong = adminUrl.replace(/:[^:@/]+@/, ":wrong@");
     expect((await shell.exec(dyno.name, `psql '${wrong}' -tAc 'select 1' 2>&1`)).stdout).toMatch(/password authentication failed/);
 });
@@ -134,13 +138,16 @@ test("an app's memcached: SASL on the data host's private address only; the shar
         // From a dyno host: the text protocol gets nothing; binary without or with wrong credentials neither.
         const text = await shell.exec(dyno.name, `timeout 3 bash -c 'exec 3<>/dev/tcp/${data.address}/${port}; printf "version\\r\\nstats\\r\\n" >&3; cat <&3' || true`);
         expect(text.stdout).not.toMatch(/VERSION|STAT/);
-        const anonymous = binarySession(port, data.address);
+        // From this machine through SSH (the firewall keeps the port from it): SASL still decides.
+        const [fwdHost, fwdPort] = (await shell.forward(data.name, port)).split(":");
+        const session = () => binarySession(Number(fwdPort), fwdHost);
+        const anonymous = session();
         expect((await anonymous.set("k", "v")).status).toBe(STATUS.authError);
         anonymous.close();
-        const wrong = binarySession(port, data.address);
+        const wrong = session();
         expect((await wrong.auth("lab-probe", "wrong")).status).toBe(STATUS.authError);
         wrong.close();
-        const right = binarySession(port, data.address);
+        const right = session();
         expect((await right.auth("lab-probe", PROBE_PASSWORD)).status).toBe(STATUS.ok);
         expect((await right.set("k", "v")).status).toBe(STATUS.ok);
         expect(await right.get("k")).toEqual({ status: STATUS.ok, body: "v" });

@@ -154,9 +154,11 @@ const WEB = { web: "perl web.pl" };
 const SECRET = 'pa$$ "quoted" \\ `tick`\nsecond line';
 
 beforeAll(async () => {
-    agentUrl = (await stackOutput<string[]>(LAB_STACK, "agentUrls"))[0];
-    agentToken = (await stackOutput<Record<string, string>>(LAB_STACK, "agentTokens"))[agentUrl];
-    routerUrl = (await stackOutput<string[]>(LAB_STACK, "routerControlUrls"))[0];
+    // The agent's and the router's APIs answer the private subnet only: reached through SSH.
+    const agentAt = (await stackOutput<string[]>(LAB_STACK, "agentUrls"))[0];
+    agentToken = (await stackOutput<Record<string, string>>(LAB_STACK, "agentTokens"))[agentAt];
+    agentUrl = await shell.forwardUrl(agentAt);
+    routerUrl = await shell.forwardUrl((await stackOutput<string[]>(LAB_STACK, "routerControlUrls"))[0]);
     routerToken = await stackOutput<string>(LAB_STACK, "routerToken");
     server = http.createServer((req, res) => {
         const f = path.join(tmp, path.basename(req.url ?? ""));
@@ -221,7 +223,7 @@ test("a dyno host's credential cannot register an address of another host or an 
     expect([unplaced.status, unplaced.body.error]).toEqual([403, `app zlab is not placed on dyno host ${dynoHost.address}`]);
     expect((await call(routerUrl, credential, "PUT", "/v1/apps/alab", { domains: ["www.example.com"] })).status).toBe(403);
     expect((await router("GET", "/v1/apps/alab")).body.dynos.map((d: { dyno: string }) => d.dyno)).not.toContain("web.9");
-    const otherAgent = (await stackOutput<string[]>(LAB_STACK, "agentUrls")).find((u) => new URL(u).hostname === other.address)!;
+    const otherAgent = await shell.forwardUrl((await stackOutput<string[]>(LAB_STACK, "agentUrls")).find((u) => new URL(u).hostname === other.address)!);
     expect((await call(otherAgent, ownAgentToken, "GET", "/v1/apps")).status).toBe(401);
 });
 

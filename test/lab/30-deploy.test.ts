@@ -172,7 +172,15 @@ test("each app has its own Memcached: a dyno of one app can neither read, write 
         expect(other.MEMCACHE_USERNAME).toBe(OTHER);
         const [otherHost, otherPort] = other.MEMCACHE_SERVERS.split(":");
         // The other app's secret, put there with its own credentials.
-        const owner = binarySession(Number(otherPort), otherHost);
+        // This machine reaches an instance through SSH to the data host (its firewall keeps the
+        // ports from the outside); the instance's own SASL decides, as for a dyno.
+        const dataHost = hostWithRole("data");
+        const viaData = async (address: string, port: string) => {
+            expect(address).toBe(dataHost.address);
+            const [h, p] = (await shell.forward(dataHost.name, Number(port))).split(":");
+            return binarySession(Number(p), h);
+        };
+        const owner = await viaData(otherHost, otherPort);
         expect((await owner.auth(OTHER, other.MEMCACHE_PASSWORD)).status).toBe(STATUS.ok);
         expect((await owner.set("session:alice", "secret-of-other")).status).toBe(STATUS.ok);
 
@@ -205,10 +213,10 @@ test("each app has its own Memcached: a dyno of one app can neither read, write 
         owner.close();
         // And the other way round: the other app's credentials on the example app's instance.
         const [mineHost, minePort] = mine.MEMCACHE_SERVERS.split(":");
-        const intruder = binarySession(Number(minePort), mineHost);
+        const intruder = await viaData(mineHost, minePort);
         expect((await intruder.auth(OTHER, other.MEMCACHE_PASSWORD)).status).toBe(STATUS.authError);
         intruder.close();
-        const rightful = binarySession(Number(minePort), mineHost);
+        const rightful = await viaData(mineHost, minePort);
         expect((await rightful.auth(APP, mine.MEMCACHE_PASSWORD)).status).toBe(STATUS.ok);
         expect(await rightful.get("probe")).toEqual({ status: STATUS.ok, body: "mine" }); // the dyno's write, in its app's instance
         rightful.close();

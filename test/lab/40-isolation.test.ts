@@ -2,7 +2,8 @@
 // pushes are refused with Heroku's ` !     ` lines while the previous release keeps serving,
 // builds run as a per-app user and nothing of a build outlives it, root is never led by a symbolic
 // link in the pushed tree, an app cannot capture other apps' traffic at the edge by answering an
-// Upgrade without 101, and a dyno cannot download another app's slug.
+// Upgrade without 101, a dyno reaches nothing of the platform nor other apps' dynos on the private
+// network (the dyno hosts' firewall) but its add-ons, and a slug needs its own token.
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -167,11 +168,55 @@ test("an app answering Upgrade with 200 captures none of another app's traffic a
     expect(kept).toHaveLength(500);
 });
 
-test("a dyno cannot download another app's slug from the control host (403), nor its own without the token", async () => {
+/** What a one-off dyno of APP gets connecting to each `address:port`: "open", or the error's code. */
+async function connectFromDyno(targets: string[]): Promise<Record<string, string>> {
+    // one line: the command travels as words over SSH to the dyno
+    const probe = [
+        'const net = require("net");',
+        "const one = (t) => new Promise((resolve) => { const i = t.lastIndexOf(\":\"); const s = net.connect(Number(t.slice(i + 1)), t.slice(0, i));",
+        '  const done = (r) => { s.destroy(); resolve([t, r]); }; s.on("connect", () => done("open")); s.on("error", (e) => done(e.code)); s.setTimeout(5000, () => done("timeout")); });',
+        "Promise.all(process.argv.slice(1).map(one)).then((r) => { console.log(JSON.stringify(Object.fromEntries(r))); process.exit(0); });",
+    ].join(" ");
+    const r = await cli(["run", "-a", APP, "--", "node", "-e", probe, ...targets], undefined, "");
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+test("a dyno reaches the data host's PostgreSQL, its own Memcached and the edge's nginx, and is refused at once by every platform port and another app's dyno", async () => {
+    const data = hostWithRole("data").address;
+    const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
+    const own = JSON.parse((await cli(["config", "--json", "-a", APP])).stdout) as Record<string, string>;
+    // Where the bystander's web dyno listens (address:port), found on whichever dyno host runs it.
+    let bystander = "";
+    for (const h of dynoHosts) {
+        const found = await shell.on(h.name, `for p in $(pgrep -u dyno-${OTHER}); do ss -Hltnp | grep "pid=$p," | awk '{print $4}'; done | head -1`);
+        if (found) bystander = `${h.address}:${found.slice(found.lastIndexOf(":") + 1)}`;
+    }
+    expect(bystander).toMatch(/^[\d.]+:\d+$/);
+    const refused = [
+        `${edge}:8080`, // router traffic
+        `${edge}:8081`, // router control API
+        `${edge}:6081`, // Varnish
+        `${control.address}:5080`, // slug server
+        ...dynoHosts.map((h) => `${h.address}:5100`), // agents
+        "127.0.0.1:5100", // the agent on loopback (it listens on the private address only: refused either way)
+        bystander,
+        `127.0.0.1:${bystander.split(":")[1]}`, // another dyno on loopback, in case it shares the host
+    ];
+    const allowed = [`${data}:5432`, own.MEMCACHE_SERVERS, `${edge}:80`]; // (nginx: the way in for anyone)
+    const started = Date.now();
+    const seen = await connectFromDyno([...refused, ...allowed]);
+    expect(seen).toEqual(Object.fromEntries([...refused.map((t) => [t, "ECONNREFUSED"]), ...allowed.map((t) => [t, "open"])]));
+    expect(Date.now() - started).toBeLessThan(60_000); // (no probe waited for its 5 s timeout: all answered)
+    // The bystander's dyno itself is up: the edge (through the routers) still reaches it.
+    expect((await page(OTHER)).body).toBe(`good release of ${OTHER}\n`);
+});
+
+test("another app's slug needs its own token: without one even a dyno host's root gets 403 from the slug server (dynos cannot reach it at all)", async () => {
     const sha = await shell.on(control.name, `ls /var/lib/dynoform/slugs/${OTHER}/ | head -1 | sed 's/\\.tgz$//'`);
     expect(sha).toMatch(/^[0-9a-f]{64}$/);
-    const url = `http://${control.address}:5080/slugs/${OTHER}/${sha}.tgz`;
-    const probe = `fetch(${JSON.stringify(url)}).then((r) => console.log("status", r.status), (e) => console.log("error", e.message))`;
-    const r = await cli(["run", "-a", APP, "node", "-e", probe], undefined, "");
-    expect(r.stdout).toContain("status 403");
+    const dynoHost = hostWithRole("dyno");
+    const request = `GET /slugs/${OTHER}/${sha}.tgz HTTP/1.0\\r\\nHost: ${control.address}\\r\\n\\r\\n`;
+    const status = await shell.on(dynoHost.name, `timeout 10 bash -c 'exec 3<>/dev/tcp/${control.address}/5080; printf "${request}" >&3; head -1 <&3'`);
+    expect(status).toMatch(/^HTTP\/1\.1 403 /);
 });

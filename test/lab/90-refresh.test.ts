@@ -21,4 +21,5 @@ test("a lab host that vanished is recreated by pulumi up --refresh", async () =>
     await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--refresh", "--suppress-progress"]);
     expect(await shell.on(dyno.name, "hostname")).toBe(dyno.name);
     expect(await shell.on(dyno.name, "systemctl is-active dynoform-agent")).toBe("active");
+    expect(await shell.on(dyno.name, "systemctl is-active dynoform-firewall")).toBe("active"); // the new machine has its firewall again
 });

@@ -1,5 +1,6 @@
 import * as http from "http";
 import * as net from "net";
+import { Client } from "ssh2";
 import { openSession, SshSession } from "../../components/remote/ssh";
 import type { SshConnection } from "../../components/remote/connection";
 import { sshConnections } from "./pulumi";
@@ -9,6 +10,8 @@ import { LAB_STACK } from "./lab_stack";
 export class LabShell {
     private connections?: Record<string, SshConnection>;
     private readonly sessions = new Map<string, SshSession>();
+    /** One SSH client and one local listener per forward (closed with the shell). */
+    private readonly forwards: { client: Client; server: net.Server; sockets: Set<net.Socket> }[] = [];
 
     async on(host: string, command: string): Promise<string> {
         return (await this.withSession(host, (s) => s.run(command))).stdout.trim();
@@ -41,6 +44,54 @@ export class LabShell {
     close(): void {
         for (const s of this.sessions.values()) s.close();
         this.sessions.clear();
+        for (const f of this.forwards.splice(0)) {
+            for (const socket of f.sockets) socket.destroy();
+            f.server.close();
+            f.client.end();
+        }
+    }
+
+    /**
+     * `host:port` on this machine's loopback that leads to `port` on the host's private address
+     * through its sshd (`ssh -L`): the host firewall keeps internal ports from this machine, which
+     * reaches the lab from its gateway, outside the private subnet. The connection arrives from
+     * the host itself.
+     */
+    async forward(host: string, port: number): Promise<string> {
+        this.connections ??= await sshConnections(LAB_STACK);
+        const c = this.connections[host];
+        if (!c) throw new Error(`no host ${host} in stack ${LAB_STACK}`);
+        const client = await new Promise<Client>((resolve, reject) => {
+            const ssh = new Client();
+            ssh.once("ready", () => resolve(ssh));
+            ssh.once("error", reject);
+            const pinned = c.hostKey.trim().split(/\s+/)[1];
+            ssh.connect({ host: c.host, port: c.port, username: c.user, privateKey: c.privateKey, readyTimeout: 30_000, keepaliveInterval: 15_000, hostVerifier: (key: Buffer) => key.toString("base64") === pinned });
+        });
+        client.on("error", () => undefined); // a lost client fails its forwarded connections, not the test process
+        const sockets = new Set<net.Socket>();
+        const server = net.createServer((socket) => {
+            sockets.add(socket);
+            socket.on("close", () => sockets.delete(socket));
+            socket.on("error", () => undefined);
+            client.forwardOut("127.0.0.1", socket.remotePort ?? 0, c.host, port, (err, stream) => {
+                if (err) return void socket.destroy();
+                stream.on("error", () => socket.destroy());
+                socket.pipe(stream).pipe(socket);
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        this.forwards.push({ client, server, sockets });
+        return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    }
+
+    /** `http://<private address>:<port>` of a stack host (an agent's or router's URL) as a forwarded local URL. */
+    async forwardUrl(url: string): Promise<string> {
+        this.connections ??= await sshConnections(LAB_STACK);
+        const u = new URL(url);
+        const host = Object.values(this.connections).find((c) => c.host === u.hostname);
+        if (!host) throw new Error(`${url}: no host of stack ${LAB_STACK} has the address ${u.hostname}`);
+        return `${u.protocol}//${await this.forward(host.name, Number(u.port))}`;
     }
 
     private async session(host: string): Promise<SshSession> {

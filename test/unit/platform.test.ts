@@ -85,8 +85,13 @@ function on(host: string): Created[] {
     return created.filter((c) => c.host === host);
 }
 
+/** A host's resources but its firewall's (every host has one: see the firewall test). */
+function own(host: string): Created[] {
+    return on(host).filter((c) => !c.name.startsWith(`${host}-firewall-`));
+}
+
 function paths(host: string): string[] {
-    return on(host)
+    return own(host)
         .map((c) => c.inputs.path as string | undefined)
         .filter((p): p is string => !!p)
         .sort();
@@ -106,7 +111,7 @@ test("the edge host gets nginx, varnish and the router", () => {
         "/etc/varnish/default.vcl",
         "/usr/local/lib/dynoform/dynoform-router",
     ]);
-    const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
+    const units = own("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
     expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);
 });
 
@@ -121,18 +126,18 @@ const CONTROL_PATHS = [
 
 test("the control host gets the git user's forced command, the binary, its config and the daemon", () => {
     expect(paths("edge-1").filter((p) => CONTROL_PATHS.includes(p))).toEqual(CONTROL_PATHS);
-    const units = on("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit);
+    const units = own("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit);
     expect(units).toContain("dynoform-control");
-    const config = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!;
+    const config = own("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!;
     expect(config.inputs.mode).toBe("0600"); // tokens and the database admin URL
-    const keys = on("edge-1").find((c) => c.inputs.path === "/home/git/.ssh/authorized_keys")!;
+    const keys = own("edge-1").find((c) => c.inputs.path === "/home/git/.ssh/authorized_keys")!;
     expect(String(keys.inputs.content)).not.toContain("ssh-"); // under mocks the generated key is unknown; no other key configured
 });
 
 test("every dyno host gets the agent, pointed at the router", () => {
     for (const host of ["dyno-1", "dyno-2"]) {
         expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/router.token", "/usr/local/lib/dynoform/dynoform-agent"]);
-        const config = on(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!;
+        const config = own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!;
         expect(JSON.parse(config.inputs.content as string).routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
     }
 });
@@ -144,39 +149,39 @@ test("the data host gets postgresql, no shared memcached, and per-app memcached 
         "/etc/systemd/system/dynoform-memcached@.service",
         "/usr/local/sbin/dynoform-addons",
     ]);
-    const services = on("data-1").filter((c) => c.type.endsWith("remote:Service"));
+    const services = own("data-1").filter((c) => c.type.endsWith("remote:Service"));
     expect(services.map((c) => [c.inputs.unit, c.inputs.enabled])).toEqual([
         ["memcached", false], // the shared, unauthenticated instance is off
         ["postgresql@15-main", undefined],
     ]);
-    const packages = on("data-1").find((c) => c.type.endsWith("remote:Packages"))!;
+    const packages = own("data-1").find((c) => c.type.endsWith("remote:Packages"))!;
     expect(packages.inputs.packages).toEqual(["postgresql", "memcached", "sasl2-bin"]);
-    const unit = String(on("data-1").find((c) => c.inputs.path === "/etc/systemd/system/dynoform-memcached@.service")!.inputs.content);
+    const unit = String(own("data-1").find((c) => c.inputs.path === "/etc/systemd/system/dynoform-memcached@.service")!.inputs.content);
     expect(unit).toContain("ExecStart=/usr/bin/memcached -S -U 0 -l 10.213.7.30 -p ${PORT} -m 80 -c 1024\n"); // memcachedMemoryMb: per app
-    const script = on("data-1").find((c) => c.inputs.path === "/usr/local/sbin/dynoform-addons")!;
+    const script = own("data-1").find((c) => c.inputs.path === "/usr/local/sbin/dynoform-addons")!;
     expect(script.inputs.mode).toBe("0700");
     expect(String(script.inputs.content)).toContain('address="10.213.7.30"\nfirst_port=11300\nlast_port=11999\n');
-    const key = on("data-1").find((c) => c.name === "data-1-addons-key")!;
+    const key = own("data-1").find((c) => c.name === "data-1-addons-key")!;
     expect(String(key.inputs.create)).toContain(`'restrict,from="10.213.7.10",command="/usr/local/sbin/dynoform-addons" ${ADDONS_PUBLIC_KEY} dynoform-addons'`);
     expect(String(key.inputs.create)).toContain("/root/.ssh/authorized_keys"); // alongside the stack's own key, not over it
-    const restart = on("data-1").find((c) => c.name === "data-1-memcached-instances")!;
+    const restart = own("data-1").find((c) => c.name === "data-1-memcached-instances")!;
     expect(restart.inputs.create).toContain("systemctl try-restart 'dynoform-memcached@*.service'");
-    const hba = on("data-1").find((c) => c.inputs.path?.toString().endsWith("pg_hba.conf"))!;
+    const hba = own("data-1").find((c) => c.inputs.path?.toString().endsWith("pg_hba.conf"))!;
     expect(hba.inputs.content).toContain("10.213.7.1/32  reject");
     // The operators' admin role: its password through psql's environment, member of no app role.
-    const admin = String(on("data-1").find((c) => c.name === "data-1-postgresql-admin")!.inputs.create);
+    const admin = String(own("data-1").find((c) => c.name === "data-1-postgresql-admin")!.inputs.create);
     expect(admin).toContain("\\getenv pw DYNOFORM_ADMIN_PASSWORD\n");
     expect(admin).not.toMatch(/-v pw=/);
     expect(admin).toContain("SELECT format('REVOKE %I FROM dynoform_admin', r.rolname)");
 });
 
 test("the control host gets the add-ons key (root-only, a secret), the data host's pinned key, and where to reach it", () => {
-    const key = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.key")!;
+    const key = own("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.key")!;
     expect([key.inputs.mode, key.inputs.owner]).toEqual(["0600", "root:root"]);
     expect(secretValue(key.inputs.content)).toBe(ADDONS_PRIVATE_KEY);
-    const knownHosts = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.known_hosts")!;
+    const knownHosts = own("edge-1").find((c) => c.inputs.path === "/etc/dynoform/addons.known_hosts")!;
     expect(knownHosts.inputs.content).toBe("10.213.7.30 ssh-ed25519 AAAA\n");
-    const config = JSON.parse(String(secretValue(on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!.inputs.content)));
+    const config = JSON.parse(String(secretValue(own("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!.inputs.content)));
     expect(config.addons).toEqual({ host: "10.213.7.30", port: 22, user: "root", keyFile: "/etc/dynoform/addons.key", knownHostsFile: "/etc/dynoform/addons.known_hosts" });
     expect(config).not.toHaveProperty("memcacheServers");
     expect(config).not.toHaveProperty("databaseAdminUrl"); // apps' databases are made on the data host
@@ -224,7 +229,7 @@ function plainStrings(v: unknown): string[] {
 
 test("the control host's config carries the slug-signing key, as a secret; the key is nowhere in plaintext", () => {
     const key = "secret-control-slug-signing-key"; // the mocks' value of the GeneratedSecret
-    const config = on("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!;
+    const config = own("edge-1").find((c) => c.inputs.path === "/etc/dynoform/control.json")!;
     const content = secretValue(config.inputs.content);
     expect(typeof content).toBe("string");
     expect(JSON.parse(content as string)).toMatchObject({ slugSigningKey: key, slugListen: "10.213.7.10:5080", slugBaseUrl: "http://10.213.7.10:5080/slugs" });
@@ -275,4 +280,29 @@ test("no credential appears in plaintext in any resource's inputs", () => {
     expect(names.length).toBeGreaterThan(0);
     const leaks = created.flatMap((c) => plainStrings(c.inputs).filter((s) => names.some((n) => s.includes(n))).map(() => c.name));
     expect(leaks).toEqual([]);
+});
+
+test("every host gets the firewall: nftables, its rules and the oneshot that loads them, reloaded when they change", () => {
+    for (const host of ["edge-1", "dyno-1", "dyno-2", "data-1"]) {
+        const mine = on(host).filter((c) => c.name.startsWith(`${host}-firewall-`));
+        expect(mine.map((c) => c.name).sort()).toEqual([`${host}-firewall-nftables`, `${host}-firewall-rules`, `${host}-firewall-service`]);
+        expect(mine.find((c) => c.type.endsWith("remote:Packages"))!.inputs.packages).toEqual(["nftables"]);
+        const rules = mine.find((c) => c.inputs.path === "/etc/dynoform/firewall.nft")!;
+        const service = mine.find((c) => c.type.endsWith("remote:Service"))!;
+        expect(service.inputs.unit).toBe("dynoform-firewall");
+        expect(String(service.inputs.unitFile)).toContain("ExecStart=/usr/sbin/nft -f /etc/dynoform/firewall.nft");
+        expect(service.inputs.reloadTriggers).toEqual([`sha-of-${host}-firewall-rules`]);
+        const text = String(rules.inputs.content);
+        expect(text).toContain("ip saddr { 10.213.7.1 } drop"); // the lab gateway is the outside
+        expect(text).toContain("ip saddr 10.213.7.0/24 accept");
+        expect(text.includes("\n        tcp dport { 80, 443 } accept")).toBe(host === "edge-1"); // (inbound, from anywhere)
+        // Dyno hosts police their dynos: the data host's PostgreSQL and Memcached, nothing else private.
+        expect(text.includes("meta skuid 3000000-3099999 jump dyno")).toBe(host.startsWith("dyno-"));
+        if (host.startsWith("dyno-")) {
+            expect(text).toContain("ip daddr 10.213.7.30 tcp dport { 5432, 11300-11999 } accept");
+            expect(text).toContain("ip daddr 10.213.7.0/24 jump refuse");
+            expect(text).toContain("ip daddr { 10.213.7.10 } tcp dport { 80, 443 } accept"); // the edge's nginx, as from anywhere
+            expect(text).toContain("ip daddr 127.0.0.0/8 tcp dport { 5100, 20000-29999 } jump refuse");
+        }
+    }
 });

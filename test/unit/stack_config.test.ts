@@ -90,6 +90,10 @@ describe("stack config", () => {
             expect.stringMatching(/^dynoform:privateSubnet 203\.0\.113\.0\/24 is not a private range: .* set each host's privateAddress$/),
             expect.stringMatching(/^this servers stack's secrets \(root SSH key, tokens, database password\) would be encrypted with the lab's published passphrase: set your own PULUMI_CONFIG_PASSPHRASE/),
         ]);
+        // A private subnet, but no private address: each host says so (its SSH address is public).
+        expect(problemsOf({ target: "servers", hosts, privateSubnet: "10.0.0.0/24", secretsPassphrase: "a passphrase of our own" })).toEqual(
+            hosts.map((h) => `${h.name}: private address ${h.address} is outside dynoform:privateSubnet 10.0.0.0/24: set privateAddress (it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)`),
+        );
         const fine = hosts.map((h, i) => ({ ...h, privateAddress: `10.0.0.${10 + i}` }));
         expect(problemsOf({ target: "servers", hosts: fine, privateSubnet: "10.0.0.0/24", secretsPassphrase: "a passphrase of our own" })).toEqual([]);
         expect(problemsOf({ ...valid, secretsPassphrase: "dynoform-local-lab" })).toEqual([]);

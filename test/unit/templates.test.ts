@@ -1,6 +1,11 @@
 import { render } from "../../components/templates/render";
 import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
-import { ADMIN_ROLE, pgHbaRejects } from "../../components/data/data";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import { ADMIN_ROLE, MEMCACHED_PORTS, pgHbaRejects, POSTGRES_PORT } from "../../components/data/data";
+import { DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
+import { defaultConfig as agentDefaultConfig } from "../../packages/agent/src/config";
+import { DYNO_UID_RANGE as AGENT_DYNO_UID_RANGE } from "../../packages/agent/src/users";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 
 // Snapshots of the real config files as the components render them for the lab.
@@ -147,5 +152,121 @@ describe("service templates", () => {
         const unit = render("agent/dynoform-agent.service", {});
         expect(unit).toContain("KillMode=process");
         expect(unit).toMatchSnapshot();
+    });
+});
+
+describe("host firewall (templates/firewall)", () => {
+    const lab = { sshPort: 22, privateSubnet: "10.213.1.0/24", outsideAddresses: ["10.213.1.1"] };
+    const dynoPolicy = {
+        dataAddress: "10.213.1.30",
+        edgeAddresses: ["10.213.1.10", "10.213.1.10"],
+        postgresPort: POSTGRES_PORT,
+        memcachedPorts: MEMCACHED_PORTS,
+        agentPort: 5100,
+        dynoPorts: DYNO_PORT_RANGE,
+        uids: DYNO_UID_RANGE,
+    };
+    const edge = firewallRules({ ...lab, hostName: "edge-1", roles: ["edge", "control"], public: true });
+    const dyno = firewallRules({ ...lab, hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy });
+    const data = firewallRules({ ...lab, hostName: "data-1", roles: ["data"], public: false });
+    const server = firewallRules({ sshPort: 2222, privateSubnet: "10.0.0.0/24", outsideAddresses: [], hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy: { ...dynoPolicy, dataAddress: "10.0.0.30", edgeAddresses: ["10.0.0.10", "203.0.113.10"] } });
+    const lines = (rules: string, chain: string) => {
+        const body = rules.slice(rules.indexOf(`chain ${chain} {`));
+        return body.slice(0, body.indexOf("\n    }")).split("\n").slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    };
+
+    test("inbound: SSH and the edge's 80/443 from anywhere, the rest from the private subnet without the lab gateway", () => {
+        expect(lines(edge, "input")).toEqual([
+            "type filter hook input priority filter; policy drop;",
+            'iif "lo" accept',
+            "ct state established,related accept",
+            "ct state invalid drop",
+            "meta l4proto { icmp, ipv6-icmp } accept",
+            "tcp dport 22 accept",
+            "tcp dport { 80, 443 } accept",
+            "ip saddr { 10.213.1.1 } drop",
+            "ip saddr 10.213.1.0/24 accept",
+        ]);
+        expect(lines(data, "input")).not.toContain("tcp dport { 80, 443 } accept");
+        expect(lines(server, "input")).toContain("tcp dport 2222 accept");
+        expect(lines(server, "input").filter((l) => l.startsWith("ip saddr {"))).toEqual([]); // no outside address inside a servers stack's subnet
+        // The one table is replaced as a whole; nobody else's rules are touched.
+        for (const rules of [edge, dyno, data, server]) {
+            expect(rules).toMatch(/^table inet dynoform_host \{\}\ndelete table inet dynoform_host\n\ntable inet dynoform_host \{$/m);
+            expect(rules).not.toMatch(/flush ruleset|\{\{/);
+            expect(rules.match(/^(table|delete|flush) .*$/gm)).toEqual(["table inet dynoform_host {}", "delete table inet dynoform_host", "table inet dynoform_host {"]);
+        }
+    });
+
+    test("outbound: only dyno hosts police their dynos, by uid: DNS and the data host's ports, then refuse the private network and this host", () => {
+        for (const rules of [edge, data]) expect(rules).not.toContain("chain output");
+        expect(lines(dyno, "output")).toEqual(["type filter hook output priority filter; policy accept;", "ct state established,related accept", "meta skuid 3000000-3099999 jump dyno"]);
+        expect(lines(dyno, "dyno")).toEqual([
+            "meta l4proto { tcp, udp } th dport 53 accept",
+            "ip daddr 10.213.1.30 tcp dport { 5432, 11300-11999 } accept",
+            "ip daddr { 10.213.1.10 } tcp dport { 80, 443 } accept",
+            "ip daddr 127.0.0.0/8 tcp dport { 5100, 20000-29999 } jump refuse",
+            "ip6 daddr ::1 tcp dport { 5100, 20000-29999 } jump refuse",
+            "ip daddr != 127.0.0.0/8 fib daddr type local jump refuse",
+            "ip6 daddr != ::1 fib daddr type local jump refuse",
+            "ip daddr 10.213.1.0/24 jump refuse",
+        ]);
+        expect(lines(dyno, "refuse")).toEqual(["meta l4proto tcp reject with tcp reset", "reject with icmpx type admin-prohibited"]);
+        expect(lines(server, "dyno")).toContain("ip daddr 10.0.0.30 tcp dport { 5432, 11300-11999 } accept");
+        expect(lines(server, "dyno")).toContain("ip daddr { 10.0.0.10, 203.0.113.10 } tcp dport { 80, 443 } accept");
+        expect(edge).toMatchSnapshot();
+        expect(dyno).toMatchSnapshot();
+    });
+
+    test("the dyno block and port range are the agent's", () => {
+        expect(DYNO_UID_RANGE).toEqual(AGENT_DYNO_UID_RANGE);
+        expect(DYNO_PORT_RANGE).toEqual(agentDefaultConfig().portRange);
+    });
+
+    test("the unit loads the file, reloads in one transaction and deletes only its table on stop", () => {
+        const unit = render("firewall/dynoform-firewall.service", {});
+        expect(unit).toContain("Type=oneshot\nRemainAfterExit=yes");
+        expect(unit).toContain("ExecStart=/usr/sbin/nft -f /etc/dynoform/firewall.nft");
+        expect(unit).toContain("ExecReload=/usr/sbin/nft -f /etc/dynoform/firewall.nft");
+        expect(unit).toContain("ExecStop=-/usr/sbin/nft delete table inet dynoform_host");
+        expect(unit).toMatchSnapshot();
+    });
+
+    // The real kernel: each ruleset loads in a network namespace of its own, and a dyno uid's
+    // connections are refused at once where the policy says so, while root's are not.
+    const netnsReady = process.getuid?.() === 0 && fs.existsSync("/usr/sbin/nft") && fs.existsSync("/usr/bin/unshare") && fs.existsSync("/usr/bin/setpriv");
+    (netnsReady ? test : test.skip)("in a network namespace: the rules load, and a dyno is refused the agent and the private network but reaches the data host", () => {
+        const script = [
+            "set -e",
+            "ip link set lo up",
+            "ip link add v0 type veth peer name v1 && ip link set v0 up && ip addr add 10.213.1.21/24 dev v0",
+            "nft -f /dev/stdin",
+            "nft list table inet dynoform_host >/dev/null",
+            // listeners for root and the dyno alike: the agent on its port, something on the data host's address
+            "ip addr add 10.213.1.30/32 dev v0 && ip addr add 10.213.1.10/32 dev v0",
+            "perl -MIO::Socket::INET -e 'for my $a (@ARGV) { my ($h,$p)=split /:/,$a; push @s, IO::Socket::INET->new(LocalAddr=>$h, LocalPort=>$p, Listen=>5, ReuseAddr=>1) or die $! } sleep 20' 127.0.0.1:5100 10.213.1.21:5100 10.213.1.30:5432 10.213.1.30:6081 127.0.0.1:40000 10.213.1.10:80 10.213.1.10:6081 &",
+            "sleep 0.5",
+            "probe() { timeout 3 bash -c \"exec 3<>/dev/tcp/$2/$3\" 2>/dev/null && echo \"$1 $2:$3 open\" || echo \"$1 $2:$3 closed\"; }",
+            "as_dyno() { setpriv --reuid 3000001 --regid 3000001 --clear-groups bash -c \"$(declare -f probe); probe dyno $1 $2\"; }",
+            "for t in '127.0.0.1 5100' '10.213.1.21 5100' '10.213.1.30 5432' '10.213.1.30 6081' '127.0.0.1 40000' '10.213.1.10 80' '10.213.1.10 6081' '10.213.1.99 80'; do set -- $t; as_dyno $1 $2; done",
+            "probe root 127.0.0.1 5100; probe root 10.213.1.30 6081",
+            "kill %1",
+        ].join("\n");
+        const started = Date.now();
+        const out = execFileSync("unshare", ["--net", "bash", "-c", `${script.replace("nft -f /dev/stdin", `nft -f - <<'NFT'\n${dyno}\nNFT`)}`], { encoding: "utf8", timeout: 30_000 });
+        expect(out.trim().split("\n")).toEqual([
+            "dyno 127.0.0.1:5100 closed",
+            "dyno 10.213.1.21:5100 closed",
+            "dyno 10.213.1.30:5432 open",
+            "dyno 10.213.1.30:6081 closed",
+            "dyno 127.0.0.1:40000 open",
+            "dyno 10.213.1.10:80 open",
+            "dyno 10.213.1.10:6081 closed",
+            "dyno 10.213.1.99:80 closed",
+            "root 127.0.0.1:5100 open",
+            "root 10.213.1.30:6081 open",
+        ]);
+        expect(Date.now() - started).toBeLessThan(5_000); // refused at once, never left to time out
+        for (const rules of [edge, data, server]) execFileSync("unshare", ["--net", "nft", "-c", "-f", "-"], { input: rules, timeout: 10_000 });
     });
 });

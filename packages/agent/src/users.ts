@@ -26,8 +26,18 @@ export function appUserName(app: string, prefix = "dyno-"): string {
   return `${name.slice(0, 25)}-${h}`;
 }
 
+/**
+ * Dyno users' uids and gids: a block of their own (build users have 2000000+), so the dyno hosts'
+ * firewall (templates/firewall/host.nft, `meta skuid`) tells dynos' traffic from the agent's and
+ * the system's by uid alone. Users made by an older agent keep their uid outside the block, and
+ * with it no network policy: remove them (`userdel dyno-<app>`, the agent makes them again).
+ */
+export const DYNO_UID_RANGE = [3_000_000, 3_099_999] as const;
+
 export function useraddArgs(name: string): string[] {
-  return ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform app user", name];
+  const [min, max] = DYNO_UID_RANGE;
+  const range = [`SYS_UID_MIN=${min}`, `SYS_UID_MAX=${max}`, `SYS_GID_MIN=${min}`, `SYS_GID_MAX=${max}`].flatMap((k) => ["-K", k]);
+  return ["--system", "--user-group", ...range, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform app user", name];
 }
 
 export class UserManager {

@@ -293,7 +293,7 @@ test("desired state validation and sizes", () => {
 test("app users: names, useradd arguments, lookup, fixed dyno user", async () => {
   expect(appUserName("shop")).toBe("dyno-shop");
   expect(appUserName("a-very-long-application-name-x").length).toBeLessThanOrEqual(32);
-  expect(useraddArgs("dyno-shop")).toEqual(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform app user", "dyno-shop"]);
+  expect(useraddArgs("dyno-shop")).toEqual(["--system", "--user-group", "-K", "SYS_UID_MIN=3000000", "-K", "SYS_UID_MAX=3099999", "-K", "SYS_GID_MIN=3000000", "-K", "SYS_GID_MAX=3099999", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "dynoform app user", "dyno-shop"]);
   const dir = tmpDir();
   const passwd = path.join(dir, "passwd");
   fs.writeFileSync(passwd, "root:x:0:0:root:/root:/bin/bash\ndyno-shop:x:990:990::/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534::/:/usr/sbin/nologin\n");

@@ -1,0 +1,125 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "../hosts/host";
+import { AptPackages, RemoteFile, SystemdService } from "../remote";
+import { render } from "../templates/render";
+
+/** Where the rules live on each host (loaded by dynoform-firewall.service). */
+export const FIREWALL_FILE = "/etc/dynoform/firewall.nft";
+export const FIREWALL_UNIT = "dynoform-firewall";
+/** The one nftables table the stack owns on a host. */
+export const FIREWALL_TABLE = "inet dynoform_host";
+/** What the edge serves to everyone (nginx). */
+export const PUBLIC_PORTS = [80, 443] as const;
+/** Dyno users' uids (packages/agent/src/users.ts DYNO_UID_RANGE): what the dyno hosts' rules match. */
+export const DYNO_UID_RANGE = [3_000_000, 3_099_999] as const;
+/** Ports the agent gives dynos (packages/agent/src/config.ts `portRange` default; agent.json keeps it). */
+export const DYNO_PORT_RANGE = [20_000, 29_999] as const;
+
+/** What a dyno may reach on the private network, and what it must not reach on its own host. */
+export interface DynoNetworkPolicy {
+    /** The data host's private address: the only private address dynos reach. */
+    dataAddress: pulumi.Input<string>;
+    /** The edge hosts' addresses (private and public): dynos reach nginx there, as anyone does. */
+    edgeAddresses: pulumi.Input<string>[];
+    /** PostgreSQL's port on the data host. */
+    postgresPort: number;
+    /** The per-app Memcached instances' ports on the data host. */
+    memcachedPorts: { first: number; last: number };
+    /** The agent's control API port (refused on loopback too). */
+    agentPort: number;
+    /** The dynos' ports (refused on loopback: other apps' dynos listen there). */
+    dynoPorts: readonly [number, number];
+    /** The dyno users' uids. */
+    uids: readonly [number, number];
+}
+
+export interface HostFirewallArgs {
+    host: Host;
+    /** The host's roles, for the rules' header. */
+    roles: string[];
+    /** The port sshd listens on: open to everyone (provisioning and `git push`). */
+    sshPort: number;
+    /** Serves PUBLIC_PORTS to everyone (the edge role). */
+    public: boolean;
+    /** The private network: everything else answers it only. */
+    privateSubnet: pulumi.Input<string>;
+    /** Addresses inside the subnet that stand for the outside (the lab's gateway). */
+    outsideAddresses: string[];
+    /** Present on dyno hosts: the dynos' outbound policy. */
+    dynoPolicy?: DynoNetworkPolicy;
+}
+
+/** The resolved inputs of `firewallRules`. */
+export interface FirewallSpec {
+    hostName: string;
+    roles: string[];
+    sshPort: number;
+    public: boolean;
+    privateSubnet: string;
+    outsideAddresses: string[];
+    dynoPolicy?: Omit<DynoNetworkPolicy, "dataAddress" | "edgeAddresses"> & { dataAddress: string; edgeAddresses: string[] };
+}
+
+const range = ([first, last]: readonly [number, number]): string => `${first}-${last}`;
+
+/** templates/firewall/host.nft (with dyno.nft on dyno hosts) for one host. */
+export function firewallRules(spec: FirewallSpec): string {
+    const p = spec.dynoPolicy;
+    const dynoChains = p
+        ? render("firewall/dyno.nft", {
+              dynoUids: range(p.uids),
+              dataAddress: p.dataAddress,
+              dataPorts: `${p.postgresPort}, ${p.memcachedPorts.first}-${p.memcachedPorts.last}`,
+              edgeAddresses: [...new Set(p.edgeAddresses)].sort().join(", "),
+              publicPorts: PUBLIC_PORTS.join(", "),
+              localPorts: `${p.agentPort}, ${range(p.dynoPorts)}`,
+              privateSubnet: spec.privateSubnet,
+          })
+        : "";
+    return render("firewall/host.nft", {
+        hostName: spec.hostName,
+        roles: spec.roles.join(", "),
+        sshPort: spec.sshPort,
+        publicInput: spec.public ? `tcp dport { ${PUBLIC_PORTS.join(", ")} } accept` : "# (no public service on this host)",
+        outsideInput: spec.outsideAddresses.length > 0 ? `ip saddr { ${spec.outsideAddresses.join(", ")} } drop` : "# (no outside address inside the private subnet)",
+        privateSubnet: spec.privateSubnet,
+        dynoChains,
+    });
+}
+
+/**
+ * A host's nftables firewall: the `nftables` package, the rules file and dynoform-firewall.service
+ * (a oneshot that loads them; reloaded, not restarted, when they change, so the host is never
+ * without them). Only the table `inet dynoform_host` is the stack's.
+ */
+export class HostFirewall extends pulumi.ComponentResource {
+    /** The rules as loaded (for tests and `pulumi stack output`-style inspection). */
+    public readonly rules: pulumi.Output<string>;
+
+    constructor(name: string, args: HostFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dynoform:firewall:HostFirewall", name, {}, opts);
+        const connection = args.host.ssh;
+        const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables"] }, { parent: this });
+        const policy = args.dynoPolicy;
+        this.rules = pulumi
+            .all([args.privateSubnet, policy?.dataAddress ?? "", pulumi.all(policy?.edgeAddresses ?? [])])
+            .apply(([privateSubnet, dataAddress, edgeAddresses]) =>
+                firewallRules({
+                    hostName: args.host.name,
+                    roles: args.roles,
+                    sshPort: args.sshPort,
+                    public: args.public,
+                    privateSubnet,
+                    outsideAddresses: args.outsideAddresses,
+                    dynoPolicy: policy ? { ...policy, dataAddress, edgeAddresses } : undefined,
+                }),
+            );
+        const file = new RemoteFile(`${name}-rules`, { connection, path: FIREWALL_FILE, content: this.rules, mode: "0644" }, { parent: this, dependsOn: [packages] });
+        new SystemdService(
+            `${name}-service`,
+            { connection, unit: FIREWALL_UNIT, unitFile: render("firewall/dynoform-firewall.service", {}), reloadTriggers: [file.sha256] },
+            { parent: this, dependsOn: [file] },
+        );
+        this.registerOutputs({ rules: this.rules });
+    }
+}
