@@ -220,3 +220,22 @@ test("another app's slug needs its own token: without one even a dyno host's roo
     const status = await shell.on(dynoHost.name, `timeout 10 bash -c 'exec 3<>/dev/tcp/${control.address}/5080; printf "${request}" >&3; head -1 <&3'`);
     expect(status).toMatch(/^HTTP\/1\.1 403 /);
 });
+
+test("an app's database role opens no other database and holds at most 20 connections", async () => {
+    const data = hostWithRole("data");
+    const url = (await cli(["config:get", "DATABASE_URL", "-a", APP])).stdout.trim();
+    expect(url).toMatch(/^postgres:\/\/app_hostile:[^@]+@[\d.]+:5432\/app_hostile$/);
+    const other = url.replace(/\/app_hostile$/, "/app_bystander");
+    const admin = url.replace(/\/app_hostile$/, "/postgres");
+    // (the URLs travel to the data host on stdin, never in a command line)
+    const psql = (target: string, sql: string) => shell.on(data.name, `read -r u; psql "$u" -XAtc ${JSON.stringify(sql)} 2>&1 || true`, `${target}\n`);
+    expect(await psql(url, "select current_database()")).toBe("app_hostile");
+    for (const target of [admin, other]) expect(await psql(target, "select 1")).toMatch(/no pg_hba\.conf entry|permission denied/);
+    // 21 sessions at once: the 21st is refused, the app's 20 are served.
+    const burst = await shell.on(
+        data.name,
+        `read -r u; for i in $(seq 21); do (psql "$u" -XAtc "select pg_sleep(3)" >/dev/null 2>/tmp/pg-burst.$i || true) & done; wait; cat /tmp/pg-burst.* ; rm -f /tmp/pg-burst.*`,
+        `${url}\n`,
+    );
+    expect(burst.match(/too many connections for role "app_hostile"/g)).toHaveLength(1);
+});

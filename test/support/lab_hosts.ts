@@ -13,8 +13,9 @@ export class LabShell {
     /** One SSH client and one local listener per forward (closed with the shell). */
     private readonly forwards: { client: Client; server: net.Server; sockets: Set<net.Socket> }[] = [];
 
-    async on(host: string, command: string): Promise<string> {
-        return (await this.withSession(host, (s) => s.run(command))).stdout.trim();
+    /** Runs `command` on `host` (with `stdin` fed to it, for what must not be in a command line). */
+    async on(host: string, command: string, stdin?: string): Promise<string> {
+        return (await this.withSession(host, (s) => s.run(command, stdin !== undefined ? { stdin } : undefined))).stdout.trim();
     }
 
     async exec(host: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
