@@ -150,29 +150,27 @@ export class AppStore {
     /** Serialize writers of one app across processes. Throws a UserError if it waits in vain. */
     async withAppLock<T>(app: string, purpose: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
         if (appNameProblem(app)) throw unknownAppError(app);
-        const lockPath = path.join(this.root, "locks", `${app}.lock`);
+        return this.withNamedLock(app, app, purpose, fn, opts);
+    }
+
+    /**
+     * Serialize every change that decides which app owns a hostname (domains:add): domains are
+     * unique across apps, so the check and the write must not interleave between two apps. Taken
+     * inside an app lock, never around one.
+     */
+    async withDomainsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
+        // "_" cannot start an app name, so this never is an app's lock.
+        return this.withNamedLock("_domains", "domains", purpose, fn);
+    }
+
+    /** locks/<name>.lock across processes; waiting in vain is a UserError that starts with `label`. */
+    private async withNamedLock<T>(name: string, label: string, purpose: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+        const lockPath = path.join(this.root, "locks", `${name}.lock`);
         await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
         try {
             return await withLock(lockPath, fn, { purpose, ...opts });
         } catch (err) {
-            if (err instanceof LockTimeoutError) throw new UserError(`${app}: ${err.message}.`);
-            throw err;
-        }
-    }
-
-    /**
-     * Serialize every change that decides which app owns a hostname (domains:add, apps:create):
-     * domains are unique across apps, so the check and the write must not interleave between
-     * two apps. Taken inside an app lock, never around one.
-     */
-    async withDomainsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
-        // "_" cannot start an app name, so this never is an app's lock.
-        const lockPath = path.join(this.root, "locks", "_domains.lock");
-        await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
-        try {
-            return await withLock(lockPath, fn, { purpose });
-        } catch (err) {
-            if (err instanceof LockTimeoutError) throw new UserError(`domains: ${err.message}.`);
+            if (err instanceof LockTimeoutError) throw new UserError(`${label}: ${err.message}.`);
             throw err;
         }
     }
