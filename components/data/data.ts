@@ -82,8 +82,6 @@ export function addonsKeyDeleteScript(): string {
  */
 export class Data extends pulumi.ComponentResource {
     public readonly databaseAdminUrl: pulumi.Output<string>;
-    /** What the control role's add-ons key runs on this host. */
-    public readonly addonsCommand: pulumi.Output<string>;
 
     constructor(name: string, args: DataArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:data:Data", name, {}, opts);
@@ -171,7 +169,6 @@ export class Data extends pulumi.ComponentResource {
         );
 
         this.databaseAdminUrl = pulumi.secret(pulumi.interpolate`postgres://${ADMIN_ROLE}:${args.adminPassword}@${args.host.privateAddress}:${POSTGRES_PORT}/postgres`);
-        this.addonsCommand = pulumi.output(ADDONS_COMMAND);
-        this.registerOutputs({ databaseAdminUrl: this.databaseAdminUrl, addonsCommand: this.addonsCommand });
+        this.registerOutputs({ databaseAdminUrl: this.databaseAdminUrl });
     }
 }
