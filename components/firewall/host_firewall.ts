@@ -12,11 +12,16 @@ export const FIREWALL_TABLE = "inet dynoform_host";
 export const PUBLIC_PORTS = [80, 443] as const;
 /** Dyno users' uids (packages/agent/src/users.ts DYNO_UID_RANGE): what the dyno hosts' rules match. */
 export const DYNO_UID_RANGE = [3_000_000, 3_099_999] as const;
+/** Build users' uids (packages/control/src/build_users.ts BUILD_UID_RANGE): what the control host's rules match. */
+export const BUILD_UID_RANGE = [2_000_000, 2_099_999] as const;
 /** Ports the agent gives dynos (packages/agent/src/config.ts `portRange` default; agent.json keeps it). */
 export const DYNO_PORT_RANGE = [20_000, 29_999] as const;
 
-/** What a dyno may reach on the private network, and what it must not reach on its own host. */
-export interface DynoNetworkPolicy {
+/**
+ * What tenant code — a dyno, or a build on the control host — may reach on the private network,
+ * and what it must not reach on its own host.
+ */
+export interface TenantNetworkPolicy {
     /** The data host's private address: the only private address dynos reach. */
     dataAddress: pulumi.Input<string>;
     /** The edge hosts' addresses (private and public): dynos reach nginx there, as anyone does. */
@@ -29,8 +34,8 @@ export interface DynoNetworkPolicy {
     agentPort: number;
     /** The dynos' ports (refused on loopback: other apps' dynos listen there). */
     dynoPorts: readonly [number, number];
-    /** The dyno users' uids. */
-    uids: readonly [number, number];
+    /** The tenants' uids on this host: dyno users (dyno hosts), build users (the control host). */
+    uids: (readonly [number, number])[];
 }
 
 export interface HostFirewallArgs {
@@ -45,8 +50,8 @@ export interface HostFirewallArgs {
     privateSubnet: pulumi.Input<string>;
     /** Addresses inside the subnet that stand for the outside (the lab's gateway). */
     outsideAddresses: string[];
-    /** Present on dyno hosts: the dynos' outbound policy. */
-    dynoPolicy?: DynoNetworkPolicy;
+    /** Present where tenant code runs (dyno and control hosts): its outbound policy. */
+    tenantPolicy?: TenantNetworkPolicy;
 }
 
 /** The resolved inputs of `firewallRules`. */
@@ -57,17 +62,18 @@ export interface FirewallSpec {
     public: boolean;
     privateSubnet: string;
     outsideAddresses: string[];
-    dynoPolicy?: Omit<DynoNetworkPolicy, "dataAddress" | "edgeAddresses"> & { dataAddress: string; edgeAddresses: string[] };
+    tenantPolicy?: Omit<TenantNetworkPolicy, "dataAddress" | "edgeAddresses"> & { dataAddress: string; edgeAddresses: string[] };
 }
 
 const range = ([first, last]: readonly [number, number]): string => `${first}-${last}`;
 
-/** templates/firewall/host.nft (with dyno.nft on dyno hosts) for one host. */
+/** templates/firewall/host.nft (with tenant.nft where tenant code runs) for one host. */
 export function firewallRules(spec: FirewallSpec): string {
-    const p = spec.dynoPolicy;
-    const dynoChains = p
-        ? render("firewall/dyno.nft", {
-              dynoUids: range(p.uids),
+    const p = spec.tenantPolicy;
+    const uids = p?.uids.map(range) ?? [];
+    const tenantChains = p
+        ? render("firewall/tenant.nft", {
+              tenantUids: uids.length === 1 ? uids[0] : `{ ${uids.join(", ")} }`,
               dataAddress: p.dataAddress,
               dataPorts: `${p.postgresPort}, ${p.memcachedPorts.first}-${p.memcachedPorts.last}`,
               edgeAddresses: [...new Set(p.edgeAddresses)].sort().join(", "),
@@ -83,7 +89,7 @@ export function firewallRules(spec: FirewallSpec): string {
         publicInput: spec.public ? `tcp dport { ${PUBLIC_PORTS.join(", ")} } accept` : "# (no public service on this host)",
         outsideInput: spec.outsideAddresses.length > 0 ? `ip saddr { ${spec.outsideAddresses.join(", ")} } drop` : "# (no outside address inside the private subnet)",
         privateSubnet: spec.privateSubnet,
-        dynoChains,
+        tenantChains,
     });
 }
 
@@ -100,7 +106,7 @@ export class HostFirewall extends pulumi.ComponentResource {
         super("dynoform:firewall:HostFirewall", name, {}, opts);
         const connection = args.host.ssh;
         const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables"] }, { parent: this });
-        const policy = args.dynoPolicy;
+        const policy = args.tenantPolicy;
         this.rules = pulumi
             .all([args.privateSubnet, policy?.dataAddress ?? "", pulumi.all(policy?.edgeAddresses ?? [])])
             .apply(([privateSubnet, dataAddress, edgeAddresses]) =>
@@ -111,7 +117,7 @@ export class HostFirewall extends pulumi.ComponentResource {
                     public: args.public,
                     privateSubnet,
                     outsideAddresses: args.outsideAddresses,
-                    dynoPolicy: policy ? { ...policy, dataAddress, edgeAddresses } : undefined,
+                    tenantPolicy: policy ? { ...policy, dataAddress, edgeAddresses } : undefined,
                 }),
             );
         const file = new RemoteFile(`${name}-rules`, { connection, path: FIREWALL_FILE, content: this.rules, mode: "0644" }, { parent: this, dependsOn: [packages] });

@@ -6,7 +6,7 @@ import { SshKeyPair } from "../control/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
-import { DYNO_PORT_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
+import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
 import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
@@ -126,10 +126,10 @@ export class Platform extends pulumi.ComponentResource {
         );
 
         // Every host's firewall (README "Security model"): from outside the private subnet only SSH
-        // and, on edges, nginx answer; on dyno hosts the dynos reach only the data host's services
-        // and the outside world.
+        // and, on edges, nginx answer; dynos (dyno hosts) and builds (the control host) reach only
+        // the data host's services, the edges' nginx and the outside world.
         for (const spec of config.hosts) {
-            const isDynoHost = spec.roles.includes("dyno");
+            const tenantUids = [...(spec.roles.includes("dyno") ? [DYNO_UID_RANGE] : []), ...(spec.roles.includes("control") ? [BUILD_UID_RANGE] : [])];
             new HostFirewall(
                 `${spec.name}-firewall`,
                 {
@@ -139,7 +139,8 @@ export class Platform extends pulumi.ComponentResource {
                     public: spec.roles.includes("edge"),
                     privateSubnet: config.privateSubnet,
                     outsideAddresses: config.untrustedAddresses,
-                    dynoPolicy: isDynoHost
+                    tenantPolicy:
+                        tenantUids.length > 0
                         ? {
                               dataAddress: dataHost.privateAddress,
                               edgeAddresses: edgeHosts.flatMap((h) => [h.privateAddress, h.publicAddress]),
@@ -147,7 +148,7 @@ export class Platform extends pulumi.ComponentResource {
                               memcachedPorts: MEMCACHED_PORTS,
                               agentPort: config.agentPort,
                               dynoPorts: DYNO_PORT_RANGE,
-                              uids: DYNO_UID_RANGE,
+                              uids: tenantUids,
                           }
                         : undefined,
                 },

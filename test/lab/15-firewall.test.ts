@@ -53,7 +53,8 @@ test("every host loads its firewall: the one table inet dynoform_host, by dynofo
         expect(await shell.on(h.name, "nft list tables")).toContain("table inet dynoform_host");
         // A dyno host's rules police its dyno users; the others have no output chain.
         const rules = await shell.on(h.name, "nft list table inet dynoform_host");
-        expect(rules.includes("meta skuid 3000000-3099999 jump dyno")).toBe(h.roles.includes("dyno"));
+        expect(rules.includes("meta skuid 3000000-3099999 jump tenant")).toBe(h.roles.includes("dyno"));
+        expect(rules.includes("meta skuid 2000000-2099999 jump tenant")).toBe(h.roles.includes("control"));
     }
 });
 

@@ -116,7 +116,7 @@ test("a build that swaps its cache for a link to the control binary's directory 
 // (Two builds at once reading each other's /proc/<pid>/environ is proven by the unit test
 // build_isolation.test.ts; here the snoop finds no secret in any process it can read, the control
 // role's included, and cannot list another app's cache.)
-test("setsid and double-forked leftovers die with the build; a build reads no other app's secret or cache", async () => {
+test("setsid and double-forked leftovers die with the build; a build reads no other app's secret or cache and reaches no platform port", async () => {
     await cli(["config:set", "SECRET_OF_OTHER=sekrit-value", "-a", OTHER]);
     // (a `&` ends its command: joined by newlines, as lines of a script)
     const snoop = [
@@ -124,10 +124,13 @@ test("setsid and double-forked leftovers die with the build; a build reads no ot
         "( ( sleep 1000 </dev/null >/dev/null 2>&1 & ) & )",
         'echo "environ hits: $(cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c "sekrit""-value")"',
         `ls /var/lib/dynoform/cache/${OTHER} 2>&1 | head -1`,
+        // the control host's firewall polices build users as it does dynos: an agent is refused at once
+        `node -e 'require("net").connect(5100, "${hostWithRole("dyno").address}").on("error", (e) => console.log("agent from a build:", e.code)).on("connect", () => console.log("agent from a build: connected"))'`,
     ].join("\n");
     const r = await pushChange(APP, (d) => fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: APP, version: "1.0.0", scripts: { start: "node server.js", build: snoop } })));
     expect(r.stderr).toContain("environ hits: 0");
     expect(r.stderr).toContain("Permission denied");
+    expect(r.stderr).toContain("agent from a build: ECONNREFUSED");
     expect(r.code).toBe(0); // a build may background things; they are killed, the push succeeds
     // (afterEach: no process of any build-* user is left on the control host)
 });

@@ -297,7 +297,8 @@ test("every host gets the firewall: nftables, its rules and the oneshot that loa
         expect(text).toContain("ip saddr 10.213.7.0/24 accept");
         expect(text.includes("\n        tcp dport { 80, 443 } accept")).toBe(host === "edge-1"); // (inbound, from anywhere)
         // Dyno hosts police their dynos: the data host's PostgreSQL and Memcached, nothing else private.
-        expect(text.includes("meta skuid 3000000-3099999 jump dyno")).toBe(host.startsWith("dyno-"));
+        expect(text.includes("meta skuid 3000000-3099999 jump tenant")).toBe(host.startsWith("dyno-"));
+        expect(text.includes("meta skuid 2000000-2099999 jump tenant")).toBe(host === "edge-1"); // the control host's builds
         if (host.startsWith("dyno-")) {
             expect(text).toContain("ip daddr 10.213.7.30 tcp dport { 5432, 11300-11999 } accept");
             expect(text).toContain("ip daddr 10.213.7.0/24 jump refuse");

@@ -3,7 +3,8 @@ import { selfSignedCertificateCommand, varnishBackends } from "../../components/
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { ADMIN_ROLE, MEMCACHED_PORTS, pgHbaRejects, POSTGRES_PORT } from "../../components/data/data";
-import { DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
+import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
+import { BUILD_UID_RANGE as CONTROL_BUILD_UID_RANGE } from "../../packages/control/src/build_users";
 import { defaultConfig as agentDefaultConfig } from "../../packages/agent/src/config";
 import { DYNO_UID_RANGE as AGENT_DYNO_UID_RANGE } from "../../packages/agent/src/users";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
@@ -157,19 +158,19 @@ describe("service templates", () => {
 
 describe("host firewall (templates/firewall)", () => {
     const lab = { sshPort: 22, privateSubnet: "10.213.1.0/24", outsideAddresses: ["10.213.1.1"] };
-    const dynoPolicy = {
+    const tenantPolicy = {
         dataAddress: "10.213.1.30",
         edgeAddresses: ["10.213.1.10", "10.213.1.10"],
         postgresPort: POSTGRES_PORT,
         memcachedPorts: MEMCACHED_PORTS,
         agentPort: 5100,
         dynoPorts: DYNO_PORT_RANGE,
-        uids: DYNO_UID_RANGE,
+        uids: [DYNO_UID_RANGE],
     };
-    const edge = firewallRules({ ...lab, hostName: "edge-1", roles: ["edge", "control"], public: true });
-    const dyno = firewallRules({ ...lab, hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy });
+    const edge = firewallRules({ ...lab, hostName: "edge-1", roles: ["edge", "control"], public: true, tenantPolicy: { ...tenantPolicy, uids: [BUILD_UID_RANGE] } });
+    const dyno = firewallRules({ ...lab, hostName: "dyno-1", roles: ["dyno"], public: false, tenantPolicy });
     const data = firewallRules({ ...lab, hostName: "data-1", roles: ["data"], public: false });
-    const server = firewallRules({ sshPort: 2222, privateSubnet: "10.0.0.0/24", outsideAddresses: [], hostName: "dyno-1", roles: ["dyno"], public: false, dynoPolicy: { ...dynoPolicy, dataAddress: "10.0.0.30", edgeAddresses: ["10.0.0.10", "203.0.113.10"] } });
+    const server = firewallRules({ sshPort: 2222, privateSubnet: "10.0.0.0/24", outsideAddresses: [], hostName: "dyno-1", roles: ["dyno"], public: false, tenantPolicy: { ...tenantPolicy, dataAddress: "10.0.0.30", edgeAddresses: ["10.0.0.10", "203.0.113.10"] } });
     const lines = (rules: string, chain: string) => {
         const body = rules.slice(rules.indexOf(`chain ${chain} {`));
         return body.slice(0, body.indexOf("\n    }")).split("\n").slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
@@ -198,10 +199,15 @@ describe("host firewall (templates/firewall)", () => {
         }
     });
 
-    test("outbound: only dyno hosts police their dynos, by uid: DNS and the data host's ports, then refuse the private network and this host", () => {
-        for (const rules of [edge, data]) expect(rules).not.toContain("chain output");
-        expect(lines(dyno, "output")).toEqual(["type filter hook output priority filter; policy accept;", "ct state established,related accept", "meta skuid 3000000-3099999 jump dyno"]);
-        expect(lines(dyno, "dyno")).toEqual([
+    test("outbound: hosts that run tenant code police it by uid (dynos, builds): DNS and the data host's ports, then refuse the private network and this host", () => {
+        expect(data).not.toContain("chain output");
+        expect(lines(dyno, "output")).toEqual(["type filter hook output priority filter; policy accept;", "ct state established,related accept", "meta skuid 3000000-3099999 jump tenant"]);
+        // A build runs the pushed code (npm install scripts) on the control host: the same policy, by the build users' uids.
+        expect(lines(edge, "output")).toContain("meta skuid 2000000-2099999 jump tenant");
+        expect(lines(edge, "tenant")).toEqual(lines(dyno, "tenant"));
+        const both = firewallRules({ ...lab, hostName: "all-1", roles: ["dyno", "control"], public: false, tenantPolicy: { ...tenantPolicy, uids: [DYNO_UID_RANGE, BUILD_UID_RANGE] } });
+        expect(lines(both, "output")).toContain("meta skuid { 3000000-3099999, 2000000-2099999 } jump tenant");
+        expect(lines(dyno, "tenant")).toEqual([
             "meta l4proto { tcp, udp } th dport 53 accept",
             "ip daddr 10.213.1.30 tcp dport { 5432, 11300-11999 } accept",
             "ip daddr { 10.213.1.10 } tcp dport { 80, 443 } accept",
@@ -212,14 +218,15 @@ describe("host firewall (templates/firewall)", () => {
             "ip daddr 10.213.1.0/24 jump refuse",
         ]);
         expect(lines(dyno, "refuse")).toEqual(["meta l4proto tcp reject with tcp reset", "reject with icmpx type admin-prohibited"]);
-        expect(lines(server, "dyno")).toContain("ip daddr 10.0.0.30 tcp dport { 5432, 11300-11999 } accept");
-        expect(lines(server, "dyno")).toContain("ip daddr { 10.0.0.10, 203.0.113.10 } tcp dport { 80, 443 } accept");
+        expect(lines(server, "tenant")).toContain("ip daddr 10.0.0.30 tcp dport { 5432, 11300-11999 } accept");
+        expect(lines(server, "tenant")).toContain("ip daddr { 10.0.0.10, 203.0.113.10 } tcp dport { 80, 443 } accept");
         expect(edge).toMatchSnapshot();
         expect(dyno).toMatchSnapshot();
     });
 
-    test("the dyno block and port range are the agent's", () => {
+    test("the dyno block and port range are the agent's, the build block the control role's", () => {
         expect(DYNO_UID_RANGE).toEqual(AGENT_DYNO_UID_RANGE);
+        expect(BUILD_UID_RANGE).toEqual(CONTROL_BUILD_UID_RANGE);
         expect(DYNO_PORT_RANGE).toEqual(agentDefaultConfig().portRange);
     });
 
