@@ -85,6 +85,8 @@ interface Ctx {
   /** an absolute-form request's authority: the dyno's Host */
   authority: string | undefined;
   requestId: string;
+  /** whether the peer is a trusted proxy, and the client address the dyno and the log get (once per request) */
+  client: { trusted: boolean; fwd: string };
   start: number;
   dispatchedAt: number;
   target: Target | undefined;
@@ -364,12 +366,12 @@ export class Proxy {
       const body = errorPage("No such app", "There is no app configured at that hostname.", requestId);
       res.writeHead(404, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(body), "X-Request-Id": requestId });
       res.end(body);
-      this.writeLog(req, host, requestId, "none", 0, performance.now() - start, 404, body.length, "", "No such app");
+      this.writeLog(req, this.client(req).fwd, host, requestId, "none", 0, performance.now() - start, 404, body.length, "", "No such app");
       this.metrics.observe("", "", 404, performance.now() - start);
       return;
     }
     const ctx: Ctx = {
-      req, res, app: st, host, authority: target.authority, requestId, start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
+      req, res, app: st, host, authority: target.authority, requestId, client: this.client(req), start, dispatchedAt: start, target: undefined, released: false, attempts: 0,
       retried: false, bodyRelay: undefined, headers: undefined, waiter: undefined, abort: undefined, resume: undefined,
       gotHeaders: false, status: 0, bytes: 0, done: false,
     };
@@ -412,12 +414,11 @@ export class Proxy {
     ctx.dispatchedAt = now;
     const req = ctx.req;
     if (!ctx.headers) {
-      const { trusted, fwd } = this.client(req);
       ctx.headers = forwardRequestHeaders(req, {
         requestId: ctx.requestId,
-        forwardedFor: fwd,
+        forwardedFor: ctx.client.fwd,
         localPort: req.socket.localPort ?? 0,
-        trusted,
+        trusted: ctx.client.trusted,
         upgrade: false,
         host: ctx.authority,
       });
@@ -519,10 +520,10 @@ export class Proxy {
     const end = performance.now();
     const desc = code ? (H_CODES[code]?.desc ?? "") : "";
     this.metrics.observe(ctx.app.route.name, code, status, end - ctx.start);
-    this.writeLog(ctx.req, ctx.host, ctx.requestId, ctx.target?.dyno ?? "none", ctx.dispatchedAt - ctx.start, end - ctx.dispatchedAt, status, ctx.bytes, code, desc);
+    this.writeLog(ctx.req, ctx.client.fwd, ctx.host, ctx.requestId, ctx.target?.dyno ?? "none", ctx.dispatchedAt - ctx.start, end - ctx.dispatchedAt, status, ctx.bytes, code, desc);
   }
 
-  private writeLog(req: IncomingMessage, host: string, requestId: string, dyno: string, connectMs: number, serviceMs: number, status: number, bytes: number, code: string, desc: string, protocol = "http"): void {
+  private writeLog(req: IncomingMessage, fwd: string, host: string, requestId: string, dyno: string, connectMs: number, serviceMs: number, status: number, bytes: number, code: string, desc: string, protocol = "http"): void {
     this.log.write({
       code: code || undefined,
       desc: code ? desc : undefined,
@@ -530,7 +531,7 @@ export class Proxy {
       path: req.url ?? "",
       host,
       requestId,
-      fwd: this.client(req).fwd,
+      fwd,
       dyno,
       connectMs,
       serviceMs,
@@ -546,7 +547,7 @@ export class Proxy {
     res.writeHead(status, { "Content-Type": "text/plain", "Content-Length": body.length, Connection: "close" });
     res.end(body);
     this.metrics.observe("", "BAD_REQUEST", status, performance.now() - start);
-    this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, status, body.length, "BAD_REQUEST", reason);
+    this.writeLog(req, this.client(req).fwd, String(req.headers.host ?? ""), "", "none", 0, 0, status, body.length, "BAD_REQUEST", reason);
   }
 
   /** A request the HTTP parser refused (bad framing, bad bytes, oversize, slow headers). */
@@ -585,7 +586,7 @@ export class Proxy {
     if (rej || !target) {
       const r = rej ?? { status: 400, reason: "invalid request target" };
       rawReply(r.status, "Bad Request", `${r.status} ${r.reason}\n`);
-      this.writeLog(req, String(req.headers.host ?? ""), "", "none", 0, 0, r.status, 0, "BAD_REQUEST", r.reason);
+      this.writeLog(req, this.client(req).fwd, String(req.headers.host ?? ""), "", "none", 0, 0, r.status, 0, "BAD_REQUEST", r.reason);
       return;
     }
     req.url = target.path;
@@ -593,7 +594,7 @@ export class Proxy {
     const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
     if (!st) {
       rawReply(404, "Not Found", errorPage("No such app", "There is no app configured at that hostname.", requestId));
-      this.writeLog(req, host, requestId, "none", 0, 0, 404, 0, "", "", "websocket");
+      this.writeLog(req, this.client(req).fwd, host, requestId, "none", 0, 0, 404, 0, "", "", "websocket");
       return;
     }
     const idle = st.route.idleTimeoutMs ?? this.cfg.idleTimeoutMs;
@@ -602,7 +603,7 @@ export class Proxy {
       const h = H_CODES[code] ?? H_CODES.H99;
       rawReply(h.status, "Service Unavailable", errorPage("Application error", APP_ERROR_TEXT, requestId));
       this.metrics.observe(st.route.name, code, h.status, performance.now() - start);
-      this.writeLog(req, host, requestId, target?.dyno ?? "none", performance.now() - start, 0, h.status, 0, code, h.desc, "websocket");
+      this.writeLog(req, client.fwd, host, requestId, target?.dyno ?? "none", performance.now() - start, 0, h.status, 0, code, h.desc, "websocket");
     };
     let waiter: Waiter | undefined;
     let gone = false;
@@ -660,7 +661,7 @@ export class Proxy {
       });
       const logAnswer = (status: number, bytes: number) => {
         this.metrics.observe(st.route.name, "", status, performance.now() - start);
-        this.writeLog(req, host, requestId, t.dyno, dispatchedAt - start, performance.now() - dispatchedAt, status, bytes, "", "", "websocket");
+        this.writeLog(req, client.fwd, host, requestId, t.dyno, dispatchedAt - start, performance.now() - dispatchedAt, status, bytes, "", "", "websocket");
       };
       // node:http's strict parser reads the dyno's answer: the tunnel opens only on a 101.
       const creq = httpRequest({
