@@ -3,7 +3,9 @@
 // documented in packages/router/README.md.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { splitList } from "./addresses";
 import { parseAgentCredentials, type AgentCredential } from "./control_auth";
+import { defaultTrustedProxies, trustedProxyList } from "./trusted_proxies";
 
 export type BalancerKind = "p2c" | "random" | "roundrobin";
 
@@ -126,18 +128,6 @@ function coerce(key: keyof RouterConfig, raw: unknown): unknown {
   return String(raw);
 }
 
-export function peerList(s: string): string[] {
-  return s.split(",").map((p) => p.trim()).filter(Boolean);
-}
-
-export function parseHostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(":");
-  if (i < 0) return { host: "0.0.0.0", port: Number(s) };
-  let host = s.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return { host: host || "0.0.0.0", port: Number(s.slice(i + 1)) };
-}
-
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig {
   const cfg: RouterConfig = { ...DEFAULTS };
   const keys = Object.keys(DEFAULTS) as (keyof RouterConfig)[];
@@ -179,13 +169,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
   if (cfg.workers === 0) cfg.workers = availableParallelism();
   cfg.platformDomain = cfg.platformDomain.toLowerCase().replace(/^\.+|\.+$/g, "");
   cfg.healthHost = cfg.healthHost.toLowerCase();
-  cfg.peers = peerList(cfg.peers).join(",");
-  cfg.trustedProxies = peerList(cfg.trustedProxies).join(",");
+  cfg.peers = splitList(cfg.peers).join(",");
+  cfg.trustedProxies = splitList(cfg.trustedProxies).join(",");
   if (cfg.peers && !cfg.loadListen) throw new Error("config peers needs loadListen (where the peers send to)");
   // Peers' datagrams steer balancing: they are authenticated with a key of their own, not the
   // control token (which would let whoever holds it forge load).
   if (cfg.loadListen && !cfg.gossipKey) throw new Error("config loadListen needs gossipKey or gossipKeyFile (the key all peer routers authenticate their load gossip with)");
   // Sharing with peers needs every worker's counts in the primary.
   if (cfg.loadListen && cfg.shareLoadMs === 0) cfg.shareLoadMs = 2;
+  // Resolved here, so the workers get the list itself and a bad entry stops the start.
+  if (!cfg.trustedProxies) cfg.trustedProxies = defaultTrustedProxies(cfg).join(",");
+  trustedProxyList(splitList(cfg.trustedProxies));
   return cfg;
 }

@@ -7,6 +7,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
+// control_api.ts and dyno_table.ts compare registration addresses with a caller's host through it.
+export { hostOf } from "./addresses";
+
 export interface AgentCredential {
   /** The dyno host's private address: the host part every address it registers must have. */
   address: string;
@@ -17,14 +20,6 @@ export interface AgentCredential {
 export type Caller = { kind: "control" } | { kind: "agent"; host: string };
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-/** The host part of "host:port" / "[v6]:port", lower case, without brackets. */
-export function hostOf(address: string): string {
-  const i = address.lastIndexOf(":");
-  let host = i < 0 ? address : address.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return host.toLowerCase();
-}
 
 export function parseAgentCredentials(raw: unknown): AgentCredential[] {
   const list = typeof raw === "string" ? (raw.trim() ? JSON.parse(raw) : []) : raw;

@@ -5,6 +5,7 @@
 // header rewriting both ways.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { plainAddress } from "./trusted_proxies";
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, never forwarded. */
 export const HOP_BY_HOP = new Set([
@@ -91,23 +92,22 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
   return s.size ? s : undefined;
 }
 
+/** What the router adds to a request it forwards (an Exchange is one). */
 export interface ForwardInfo {
-  requestId: string;
+  readonly requestId: string;
   /** The client as the dyno sees it in X-Forwarded-For (see forwardedFor). */
-  forwardedFor: string;
-  localPort: number;
+  readonly fwd: string;
   /** The peer is a trusted proxy (the edge): its X-Forwarded-Proto/-Port and X-Request-Start are kept. */
-  trusted: boolean;
-  /** Keep Upgrade and send `Connection: Upgrade` (WebSocket handshake). */
-  upgrade: boolean;
+  readonly trusted: boolean;
   /** Host to send instead of the client's (an absolute-form request's authority). */
-  host?: string;
+  readonly authority: string | undefined;
 }
 
 /** X-Forwarded-For as the dyno gets it: from a trusted proxy (the edge, which sets it to the
  * address its client connected from) what it says, else the peer's own address. Never appended
  * to: a dyno cannot tell a trustworthy entry from one the client made up. */
-export function forwardedFor(req: IncomingMessage, trusted: boolean, peer: string): string {
+export function forwardedFor(req: IncomingMessage, trusted: boolean): string {
+  const peer = plainAddress(req.socket?.remoteAddress ?? "");
   if (!trusted) return peer;
   const raw = req.rawHeaders;
   let xff: string | undefined;
@@ -117,8 +117,9 @@ export function forwardedFor(req: IncomingMessage, trusted: boolean, peer: strin
   return xff?.trim() ? xff.trim() : peer;
 }
 
-/** Outgoing request headers as a flat [name, value, ...] list. */
-export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): string[] {
+/** Outgoing request headers as a flat [name, value, ...] list; `upgrade` keeps Upgrade and sends
+ * `Connection: Upgrade` (WebSocket handshake). */
+export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo, upgrade: boolean): string[] {
   const raw = req.rawHeaders;
   const drop = connectionTokens(req.headers.connection);
   const out: string[] = [];
@@ -131,18 +132,18 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
     const lower = name.toLowerCase();
     const value = raw[i + 1];
     switch (lower) {
-      case "x-forwarded-for": continue; // f.forwardedFor is the one value the dyno gets
+      case "x-forwarded-for": continue; // f.fwd is the one value the dyno gets
       case "via": via = via === undefined ? value : `${via}, ${value}`; continue;
       case "x-forwarded-proto": proto ??= value; continue;
       case "x-forwarded-port": port ??= value; continue;
       case "x-request-start": start ??= value; continue;
       case "x-request-id": continue;
       case "expect": continue; // answered by the router (100-continue), never forwarded
-      case "host": if (f.host !== undefined) { out.push(name, f.host); continue; } break;
+      case "host": if (f.authority !== undefined) { out.push(name, f.authority); continue; } break;
       case "content-length": if (out.some((h, j) => j % 2 === 0 && h.toLowerCase() === "content-length")) continue; break;
       default:
         if (HOP_BY_HOP.has(lower)) {
-          if (f.upgrade && lower === "upgrade") break;
+          if (upgrade && lower === "upgrade") break;
           continue;
         }
         if (drop && drop.has(lower)) continue;
@@ -151,10 +152,10 @@ export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo): str
   }
   // Whatever else the client's Connection said (e.g. Varnish's "close" on piped requests), the
   // dyno's connection carries this one exchange and is closed after an answer other than 101.
-  if (f.upgrade) out.push("Connection", "Upgrade");
-  out.push("X-Forwarded-For", f.forwardedFor);
+  if (upgrade) out.push("Connection", "Upgrade");
+  out.push("X-Forwarded-For", f.fwd);
   out.push("X-Forwarded-Proto", f.trusted && proto ? proto : "http");
-  out.push("X-Forwarded-Port", f.trusted && port ? port : String(f.localPort));
+  out.push("X-Forwarded-Port", f.trusted && port ? port : String(req.socket.localPort ?? 0));
   out.push("X-Request-Start", f.trusted && start ? start : String(Date.now()));
   out.push("X-Request-Id", f.requestId);
   out.push("Via", via ? `${via}, 1.1 dynoform` : "1.1 dynoform");

@@ -4,9 +4,9 @@
 // concurrency caps and P2C see every balancer's requests, not only their own: a one-at-a-time
 // dyno busy with a peer's slow request gets no request from here meanwhile.
 //
-// Datagram: HMAC-SHA256(gossip key, payload) (32 bytes) + JSON payload
-//   { i: instance id (random per start), s: sequence, t: sender's clock (unix ms),
-//     f: 1 when the list is the full state, l: [[key, n], ...] }
+// Datagram: HMAC-SHA256(gossip key, payload) (32 bytes) + JSON payload (Datagram below; its
+// one-letter names are the wire format, which instances of different versions share during a
+// rolling upgrade).
 // The key is the routers' own (not the control token, not anything a dyno host holds), so only a
 // router can speak. A datagram whose `t` is more than MAX_SKEW_MS off this router's clock is stale;
 // one whose sequence is not above the last seen from its instance is replayed; instances are
@@ -16,7 +16,8 @@
 // a lost datagram heals. A peer silent for EXPIRE_MS counts as zero (it stopped or restarted).
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { parseHostPort } from "./config";
+import { parseHostPort } from "./addresses";
+import type { LoadList } from "./ipc";
 
 const HEARTBEAT_MS = 250;
 const EXPIRE_MS = 1500;
@@ -25,7 +26,27 @@ const MAX_DATAGRAM = 60_000;
 export const MAX_SKEW_MS = 10_000;
 const REMEMBER_MS = 3 * MAX_SKEW_MS;
 
-interface PeerState { seen: number; loads: Map<string, number> }
+interface Datagram {
+  /** The sender instance's id (random per start). */
+  i: string;
+  /** Its sequence number. */
+  s: number;
+  /** Its clock (unix ms). */
+  t: number;
+  /** 1 when `l` is the sender's full state, 0 when only changes. */
+  f: number;
+  /** In flight per dyno key. */
+  l: LoadList;
+}
+
+/** A peer instance as last heard. */
+interface Instance {
+  /** Its highest sequence seen (the replay guard). */
+  seq: number;
+  heardAt: number;
+  /** Its in-flight counts (nonzero only); emptied once it is silent for EXPIRE_MS. */
+  loads: Map<string, number>;
+}
 export type GossipRejection = "forged" | "stale" | "replayed";
 
 export class LoadGossip {
@@ -33,9 +54,8 @@ export class LoadGossip {
   private seq = 0;
   private readonly sock: Socket;
   private readonly peers: Array<{ host: string; port: number }>;
-  private readonly senders = new Map<string, PeerState>();
-  /** Highest sequence seen per instance id, kept REMEMBER_MS after its last datagram. */
-  private readonly lastSeq = new Map<string, { seq: number; at: number }>();
+  /** Peer instances by id, kept REMEMBER_MS after their last datagram. */
+  private readonly instances = new Map<string, Instance>();
   private readonly rejections: Record<GossipRejection, number> = { forged: 0, stale: 0, replayed: 0 };
   /** This instance's own in-flight counts (all workers), nonzero only. */
   private readonly local = new Map<string, number>();
@@ -79,7 +99,7 @@ export class LoadGossip {
   }
 
   /** This instance's totals that changed. */
-  publish(changes: Array<[string, number]>): void {
+  publish(changes: LoadList): void {
     if (changes.length === 0) return;
     for (const [k, n] of changes) {
       if (n > 0) this.local.set(k, n);
@@ -92,9 +112,10 @@ export class LoadGossip {
     this.send([...this.local], true);
   }
 
-  private send(l: Array<[string, number]>, full: boolean): void {
+  private send(l: LoadList, full: boolean): void {
     if (this.peers.length === 0) return;
-    const payload = Buffer.from(JSON.stringify({ i: this.id, s: ++this.seq, t: Date.now(), f: full ? 1 : 0, l }));
+    const d: Datagram = { i: this.id, s: ++this.seq, t: Date.now(), f: full ? 1 : 0, l };
+    const payload = Buffer.from(JSON.stringify(d));
     if (payload.length > MAX_DATAGRAM) {
       this.log(`load gossip: state of ${l.length} dynos does not fit a datagram; not sent`);
       return;
@@ -109,7 +130,7 @@ export class LoadGossip {
     const payload = m.subarray(32);
     const mac = createHmac("sha256", this.key).update(payload).digest();
     if (!timingSafeEqual(mac, m.subarray(0, 32))) return void this.rejections.forged++;
-    let msg: { i: string; s: number; t: number; f: number; l: Array<[string, number]> };
+    let msg: Datagram;
     try {
       msg = JSON.parse(payload.toString("utf8"));
     } catch {
@@ -118,46 +139,46 @@ export class LoadGossip {
     if (typeof msg.i !== "string" || msg.i === this.id || typeof msg.s !== "number" || !Array.isArray(msg.l)) return;
     const now = Date.now();
     if (typeof msg.t !== "number" || !(Math.abs(now - msg.t) <= MAX_SKEW_MS)) return void this.rejections.stale++;
-    const last = this.lastSeq.get(msg.i);
-    if (last && msg.s <= last.seq) return void this.rejections.replayed++; // or reordered: the next one heals
-    this.lastSeq.set(msg.i, { seq: msg.s, at: now });
-    let st = this.senders.get(msg.i);
-    if (!st) this.senders.set(msg.i, (st = { seen: 0, loads: new Map() }));
-    st.seen = now;
+    let peer = this.instances.get(msg.i);
+    if (peer && msg.s <= peer.seq) return void this.rejections.replayed++; // or reordered: the next one heals
+    if (!peer) this.instances.set(msg.i, (peer = { seq: msg.s, heardAt: now, loads: new Map() }));
+    peer.seq = msg.s;
+    peer.heardAt = now;
     const changed: string[] = [];
-    const set = (k: string, n: number) => {
-      const old = st!.loads.get(k) ?? 0;
-      if (old === n) return;
-      if (n > 0) st!.loads.set(k, n);
-      else st!.loads.delete(k);
-      this.sums.set(k, (this.sums.get(k) ?? 0) - old + n);
-      if (this.sums.get(k) === 0) this.sums.delete(k);
-      changed.push(k);
-    };
     const seenKeys = msg.f ? new Set<string>() : undefined;
     for (const e of msg.l) {
       if (!Array.isArray(e) || typeof e[0] !== "string" || typeof e[1] !== "number" || !(e[1] >= 0)) continue;
       seenKeys?.add(e[0]);
-      set(e[0], Math.floor(e[1]));
+      if (this.setLoad(peer, e[0], Math.floor(e[1]))) changed.push(e[0]);
     }
-    if (seenKeys) for (const k of [...st.loads.keys()]) if (!seenKeys.has(k)) set(k, 0);
+    if (seenKeys) for (const k of [...peer.loads.keys()]) if (!seenKeys.has(k) && this.setLoad(peer, k, 0)) changed.push(k);
     if (changed.length) this.onChange(changed);
+  }
+
+  /** A peer's count for `key`, kept in the sums too; true when it changed. */
+  private setLoad(peer: Instance, key: string, n: number): boolean {
+    const old = peer.loads.get(key) ?? 0;
+    if (old === n) return false;
+    if (n > 0) peer.loads.set(key, n);
+    else peer.loads.delete(key);
+    const sum = (this.sums.get(key) ?? 0) - old + n;
+    if (sum === 0) this.sums.delete(key);
+    else this.sums.set(key, sum);
+    return true;
   }
 
   private expire(): void {
     const now = Date.now();
-    for (const [id, l] of this.lastSeq) if (now - l.at > REMEMBER_MS) this.lastSeq.delete(id);
-    for (const [id, st] of this.senders) {
-      if (now - st.seen < EXPIRE_MS) continue;
-      this.senders.delete(id);
-      const changed: string[] = [];
-      for (const [k, n] of st.loads) {
-        const s = (this.sums.get(k) ?? 0) - n;
-        if (s > 0) this.sums.set(k, s);
-        else this.sums.delete(k);
-        changed.push(k);
+    for (const [id, peer] of this.instances) {
+      const silent = now - peer.heardAt;
+      // Silent this long: it stopped or restarted, so its counts are zero...
+      if (silent >= EXPIRE_MS && peer.loads.size) {
+        const changed = [...peer.loads.keys()];
+        for (const k of changed) this.setLoad(peer, k, 0);
+        this.onChange(changed);
       }
-      if (changed.length) this.onChange(changed);
+      // ...and once no datagram of it can pass the skew check, its sequence is forgotten too.
+      if (silent > REMEMBER_MS) this.instances.delete(id);
     }
   }
 }

@@ -1,5 +1,6 @@
 // Prometheus text metrics. Each worker keeps its own counters; the primary asks every worker for a
 // snapshot on GET /metrics and merges them.
+import type { ErrorCode } from "./error_pages";
 
 export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
@@ -23,8 +24,9 @@ export class Metrics {
   /** Plain successes (no code) counted per app and status without building a key each time. */
   private plain = new Map<string, Map<number, number>>();
 
-  observe(app: string, code: string, status: number, ms: number): void {
-    if (code === "") {
+  /** One answered request; `code` is undefined when it was not a failure. */
+  observe(app: string, code: ErrorCode | undefined, status: number, ms: number): void {
+    if (code === undefined) {
       let byStatus = this.plain.get(app);
       if (!byStatus) this.plain.set(app, (byStatus = new Map()));
       byStatus.set(status, (byStatus.get(status) ?? 0) + 1);

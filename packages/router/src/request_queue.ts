@@ -1,10 +1,29 @@
 // The bounded per-app queue (per worker): requests wait here while no dyno has room, or while the
 // app has no dyno yet (booting), until a dyno frees a slot or registers, or the deadline passes.
+// The queue takes no slots itself: it hands waiters what its pool takes for them.
+import type { HCode } from "./error_pages";
 import type { Target } from "./target";
 
+/** A request waiting for a slot (see DynoPool.take). */
+export interface SlotWaiter {
+  /** performance.now() at the request's arrival: the queue deadline counts from it. */
+  readonly start: number;
+  /** A slot of `t` is now the waiter's, to give back through the pool. */
+  onSlot(t: Target): void;
+  /** No slot to be had: the H-code to answer with. */
+  noSlot(code: HCode): void;
+}
+
+/** Where the queue gets slots for its waiters: the app's pool. */
+export interface SlotSource {
+  /** A dyno with room, its slot taken; undefined when none has room now. */
+  takeFree(): Target | undefined;
+  /** Why a waiter got no slot by its deadline. */
+  expiredCode(): HCode;
+}
+
 export interface Waiter {
-  /** Called with a target (its in-flight count already taken) or with undefined on deadline. */
-  done: (t: Target | undefined) => void;
+  readonly who: SlotWaiter;
   timer: NodeJS.Timeout | undefined;
   settled: boolean;
 }
@@ -15,33 +34,34 @@ export class RequestQueue {
   /** Waiters not yet served, expired or cancelled. */
   private live = 0;
 
+  constructor(private readonly source: SlotSource) {}
+
   get length(): number {
     return this.live;
   }
 
   /** Returns undefined when the queue is full (H11). */
-  push(limit: number, deadlineMs: number, done: Waiter["done"]): Waiter | undefined {
+  push(limit: number, deadlineMs: number, who: SlotWaiter): Waiter | undefined {
     if (this.length >= limit) return undefined;
-    const w: Waiter = { done, timer: undefined, settled: false };
+    const w: Waiter = { who, timer: undefined, settled: false };
     w.timer = setTimeout(() => this.expire(w), deadlineMs);
     this.items.push(w);
     this.live++;
     return w;
   }
 
-  /** Hand targets to waiters in arrival order while `next()` finds a dyno with room. */
-  drain(next: () => Target | undefined): void {
+  /** Hand slots to waiters in arrival order while the source has dynos with room. */
+  drain(): void {
     while (this.head < this.items.length) {
       const w = this.items[this.head];
       if (w.settled) { this.shift(); continue; }
-      const t = next();
+      const t = this.source.takeFree();
       if (!t) return;
       this.shift();
       w.settled = true;
       this.live--;
       if (w.timer) clearTimeout(w.timer);
-      t.inflight++;
-      w.done(t);
+      w.who.onSlot(t);
     }
   }
 
@@ -61,7 +81,7 @@ export class RequestQueue {
       w.settled = true;
       this.live--;
       if (w.timer) clearTimeout(w.timer);
-      w.done(undefined);
+      w.who.noSlot(this.source.expiredCode());
     }
   }
 
@@ -69,7 +89,7 @@ export class RequestQueue {
     if (w.settled) return;
     w.settled = true;
     this.live--;
-    w.done(undefined);
+    w.who.noSlot(this.source.expiredCode());
   }
 
   private shift(): Waiter {

@@ -3,9 +3,12 @@
 //   at=error code=H12 desc="Request timeout" method=GET path="/" ... status=503 ...
 // Lines are buffered and written in batches (at most every 20 ms or 64 KiB) so logging does not
 // cost one write(2) per request.
+import type { ErrorCode } from "./error_pages";
 
-export interface LogFields {
-  code?: string;
+/** One request's log line. */
+export interface LogRecord {
+  /** Set on failures only (at=error); desc says what the code means. */
+  code?: ErrorCode;
   desc?: string;
   method: string;
   path: string;
@@ -17,7 +20,7 @@ export interface LogFields {
   serviceMs: number;
   status: number;
   bytes: number;
-  protocol: string;
+  protocol: "http" | "websocket";
 }
 
 // Fast paths: almost every value is plain printable ASCII and needs no escaping.
@@ -27,7 +30,7 @@ const quoteSlow = (s: string) => '"' + s.replace(/[\\"]/g, (c) => "\\" + c).repl
 const quote = (s: string) => (NEEDS_ESCAPE.test(s) ? quoteSlow(s) : '"' + s + '"');
 const bare = (s: string) => (s === "" ? '""' : BARE_OK.test(s) ? s : quote(s));
 
-export function formatLine(f: LogFields): string {
+function formatLine(f: LogRecord): string {
   const head = f.code ? `at=error code=${f.code} desc=${quote(f.desc ?? "")} ` : "at=info ";
   return (
     head +
@@ -43,7 +46,7 @@ export class RouterLog {
 
   constructor(private readonly enabled: boolean, private readonly out: NodeJS.WritableStream = process.stdout) {}
 
-  write(f: LogFields): void {
+  write(f: LogRecord): void {
     if (!this.enabled) return;
     const line = formatLine(f);
     this.buf.push(line);

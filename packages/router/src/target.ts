@@ -1,8 +1,13 @@
-// One dyno as a worker sees it: its keep-alive connection pool, requests in flight from this
-// worker, its concurrency cap and whether it is quarantined (connect failed) or draining.
+// One dyno as a worker sees it: its keep-alive connection pool, the requests this worker has in
+// flight to it (its slots), what the others have in flight (shared load), its concurrency cap and
+// this worker's share of it, and whether it is quarantined (connect failed) or draining. The
+// counters change only through its own methods, and only the app's DynoPool calls those that take
+// and give back slots.
 import { Pool } from "undici";
+import { splitHostPort } from "./addresses";
+import type { HCode } from "./error_pages";
 
-export type QuarantineReason = "H19" | "H21";
+export type QuarantineReason = Extract<HCode, "H19" | "H21">;
 
 export interface TargetOptions {
   connectTimeoutMs: number;
@@ -10,27 +15,34 @@ export interface TargetOptions {
 }
 
 export class Target {
-  inflight = 0;
-  /** In flight from the other workers of this instance (shared load), as last reported. */
-  remote = 0;
-  /** What this worker last reported of its own in-flight count. */
-  reported = 0;
-  served = 0;
-  quarantinedUntil = 0;
-  quarantineReason: QuarantineReason = "H21";
-  draining = false;
-  readonly pool: Pool;
   readonly key: string;
+  /** The address split once, for upgrades' own connections. */
+  readonly host: string;
+  readonly port: number;
+  readonly pool: Pool;
+  private ownInflight = 0;
+  /** In flight from the other workers and instances (shared load), as last reported. */
+  private remoteInflight = 0;
+  /** What this worker last reported of its own in-flight count. */
+  private reported = 0;
+  /** The dyno's concurrency cap: all balancers together. */
+  private dynoCap = 0;
+  /** This worker's hard share of the cap. */
+  private share = 0;
+  private quarantineEnd = 0;
+  private quarantineCode: QuarantineReason = "H21";
+  private draining = false;
 
   constructor(
     readonly app: string,
     readonly dyno: string,
     readonly address: string,
-    public cap: number,
-    public release: string | undefined,
     opts: TargetOptions,
   ) {
     this.key = `${app}/${dyno}`;
+    const { host, port } = splitHostPort(address);
+    this.host = host;
+    this.port = Number(port);
     this.pool = new Pool(`http://${address}`, {
       connections: null,
       pipelining: 1,
@@ -38,33 +50,83 @@ export class Target {
       keepAliveTimeout: opts.keepAliveMs,
       keepAliveMaxTimeout: opts.keepAliveMs,
       keepAliveTimeoutThreshold: 500,
-      // Per request (see proxy.ts); these are only fallbacks.
+      // Per request (see http_exchange.ts); these are only fallbacks.
       headersTimeout: 30_000,
       bodyTimeout: 55_000,
       strictContentLength: true,
     });
   }
 
-  /** The whole dyno's cap (`cap` is this worker's hard share of it). */
-  fullCap = 0;
-
-  /** This worker may send it one more request (its own share of the cap). */
-  hasRoom(now: number): boolean {
-    return !this.draining && this.quarantinedUntil <= now && this.inflight < this.cap;
+  /** Requests this worker has in flight to the dyno: the slots it holds. */
+  get inflight(): number {
+    return this.ownInflight;
   }
 
-  /** ...and, as far as the shared counts tell (a few ms late), the dyno itself has room. */
-  free(now: number): boolean {
-    return this.hasRoom(now) && this.inflight + this.remote < this.fullCap;
+  /** In flight to the dyno from every balancer, as far as the shared counts tell (a few ms late). */
+  get load(): number {
+    return this.ownInflight + this.remoteInflight;
   }
 
-  usable(now: number): boolean {
-    return !this.draining && this.quarantinedUntil <= now;
+  get cap(): number {
+    return this.dynoCap;
+  }
+
+  get quarantinedUntil(): number {
+    return this.quarantineEnd;
+  }
+
+  get quarantineReason(): QuarantineReason {
+    return this.quarantineCode;
+  }
+
+  /** The dyno's cap; every balancer (worker of every instance) balances on its own, so each gets an
+   * equal hard share, and together they never exceed the cap (caps below the number of balancers
+   * round up to 1 each). With shared counts, balancers also steer away from dynos that others keep busy. */
+  setCap(cap: number, balancers: number): void {
+    this.dynoCap = cap;
+    this.share = Math.max(1, Math.ceil(cap / balancers));
+  }
+
+  takeSlot(): void {
+    this.ownInflight++;
+  }
+
+  returnSlot(): void {
+    this.ownInflight--;
+  }
+
+  /** The others' in-flight count; true when it dropped (a queued request may fit now). */
+  setRemoteLoad(n: number): boolean {
+    const dropped = n < this.remoteInflight;
+    this.remoteInflight = n;
+    return dropped;
+  }
+
+  /** This worker's in-flight count if it changed since the last call (for the shared load), else -1. */
+  loadToReport(): number {
+    if (this.ownInflight === this.reported) return -1;
+    this.reported = this.ownInflight;
+    return this.reported;
+  }
+
+  /** Takes requests at all: not draining, not quarantined. */
+  open(now: number): boolean {
+    return !this.draining && this.quarantineEnd <= now;
+  }
+
+  /** This worker may send it one more request (within its own share of the cap). */
+  underShare(now: number): boolean {
+    return this.open(now) && this.ownInflight < this.share;
+  }
+
+  /** ...and, as far as the shared counts tell, the dyno itself is under its cap. */
+  underCap(now: number): boolean {
+    return this.underShare(now) && this.load < this.dynoCap;
   }
 
   quarantine(now: number, ms: number, reason: QuarantineReason): void {
-    this.quarantinedUntil = now + ms;
-    this.quarantineReason = reason;
+    this.quarantineEnd = now + ms;
+    this.quarantineCode = reason;
   }
 
   /** Stop sending new requests; close the pool once in-flight requests have finished. */

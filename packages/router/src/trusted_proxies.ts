@@ -3,7 +3,8 @@
 // else (a dyno, another host on the private subnet) must not be able to choose them, so only
 // connections from these addresses keep them.
 import { BlockList, isIP } from "node:net";
-import { parseHostPort, peerList, type RouterConfig } from "./config";
+import { parseHostPort, splitList } from "./addresses";
+import type { RouterConfig } from "./config";
 
 /** Loopback, the router's own listen address (Varnish on the same edge host connects from it) and
  * the hosts of `peers` (the other edge hosts, whose Varnish sends to this router too). */
@@ -13,7 +14,7 @@ export function defaultTrustedProxies(cfg: Pick<RouterConfig, "listen" | "peers"
     if (isIP(host) && host !== "0.0.0.0" && host !== "::" && !out.includes(host)) out.push(host);
   };
   add(parseHostPort(cfg.listen).host);
-  for (const p of peerList(cfg.peers)) add(parseHostPort(p).host);
+  for (const p of splitList(cfg.peers)) add(parseHostPort(p).host);
   return out;
 }
 
