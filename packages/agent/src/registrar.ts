@@ -3,6 +3,7 @@
 // Routers key dynos by app/dyno; during a rollout the new instance of web.1 re-registers the
 // name with its own address, so the old instance must not DELETE it afterwards: each entry
 // remembers which instance owns the name.
+import type { DynoDeregistration, DynoRegistration, RouterStatus } from "@dynoform/contract";
 import type { RouterTarget } from "./config";
 
 export interface Registration {
@@ -12,14 +13,7 @@ export interface Registration {
   instance: string;
   address: string;
   concurrency: number;
-  release: string;
-}
-
-export interface RouterStatus {
-  url: string;
-  ok: boolean;
-  lastError?: string;
-  lastOkAt?: string;
+  release: number;
 }
 
 type Log = (app: string, dyno: string, msg: string) => void;
@@ -70,7 +64,8 @@ export class Registrar {
     this.entries.delete(key);
     // With the address: a router removes the name only while it still points here (409 when the
     // dyno has since registered from another host).
-    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`, { address: cur.address })));
+    const body: DynoDeregistration = { address: cur.address };
+    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`, body)));
   }
 
   async renewAll(): Promise<void> {
@@ -88,12 +83,8 @@ export class Registrar {
 
   private async put(t: RouterTarget, r: Registration): Promise<void> {
     const before = this.status.get(t.url)?.ok;
-    const ok = await this.request(t, "PUT", `/v1/apps/${encodeURIComponent(r.app)}/dynos/${encodeURIComponent(r.dyno)}`, {
-      address: r.address,
-      concurrency: r.concurrency,
-      release: r.release,
-      leaseMs: this.opts.leaseMs,
-    });
+    const body: DynoRegistration = { address: r.address, concurrency: r.concurrency, release: r.release, leaseMs: this.opts.leaseMs };
+    const ok = await this.request(t, "PUT", `/v1/apps/${encodeURIComponent(r.app)}/dynos/${encodeURIComponent(r.dyno)}`, body);
     if (!ok && before !== false) this.log(r.app, r.dyno, `Registration with router ${t.url} failed: ${this.status.get(t.url)?.lastError}`);
   }
 

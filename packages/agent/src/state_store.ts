@@ -4,11 +4,12 @@
 // old state or the new one, never a torn one.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { AppRecord } from "./app";
+import { parseRelease } from "@dynoform/contract";
+import type { AgentAppRecord } from "./app";
 
 export interface AgentState {
   version: 1;
-  apps: Record<string, AppRecord>;
+  apps: Record<string, AgentAppRecord>;
 }
 
 export class StateStore {
@@ -40,6 +41,16 @@ export class StateStore {
       throw new StateFileError(this.file, (e as Error).message);
     }
     if (!s || s.version !== 1 || typeof s.apps !== "object" || s.apps === null) throw new StateFileError(this.file, "not an agent state (version 1 with apps)");
+    try {
+      for (const app of Object.values(s.apps)) {
+        // Earlier agents' state files hold releases as "v3": parseRelease reads both forms, so an
+        // upgraded agent keeps its apps running.
+        app.desired.release = parseRelease(app.desired.release, "desired.release");
+        for (const d of [...app.dynos, ...app.retiring]) d.spec.release = parseRelease(d.spec.release, `${d.spec.name}.release`);
+      }
+    } catch (e) {
+      throw new StateFileError(this.file, (e as Error).message);
+    }
     return s;
   }
 

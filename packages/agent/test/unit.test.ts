@@ -279,15 +279,15 @@ test("config: file, env and flags", () => {
 test("desired state validation and sizes", () => {
   const cfg = resolveConfig({ token: "x" });
   const slug = { url: "http://c/s.tgz", sha256: "A".repeat(64) };
-  const d = parseDesiredState({ release: "v3", slug, processTypes: { web: "node a.js", worker: "node w.js" }, formation: { web: 2 }, dynos: ["worker.1"], size: { web: "standard-2x" } }, cfg);
+  const d = parseDesiredState({ release: 3, slug, processTypes: { web: "node a.js", worker: "node w.js" }, formation: { web: 2 }, dynos: ["worker.1"], size: { web: "standard-2x" } }, cfg);
   expect(d.dynos).toEqual(["worker.1", "web.1", "web.2"]);
   expect(d.slug!.sha256).toBe("a".repeat(64));
   expect(sizeFor(d, "web", cfg)).toEqual({ size: "standard-2x", memoryMb: 1024 });
   expect(sizeFor(d, "worker", cfg)).toEqual({ size: "standard-1x", memoryMb: 512 });
-  expect(() => parseDesiredState({ release: "v1", dynos: ["web.1"], processTypes: { web: "x" } }, cfg)).toThrow(/slug is required/);
-  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["web.1"], processTypes: { web: "x" }, size: "huge" }, cfg)).toThrow(/unknown dyno size "huge"/);
-  expect(() => parseDesiredState({ release: "v1", slug, env: { A: 1 } }, cfg)).toThrow(/env.A must be a string/);
-  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["run.1"], processTypes: { run: "x" } }, cfg)).toThrow(/reserved/);
+  expect(() => parseDesiredState({ release: 1, dynos: ["web.1"], processTypes: { web: "x" } }, cfg)).toThrow(/slug is required/);
+  expect(() => parseDesiredState({ release: 1, slug, dynos: ["web.1"], processTypes: { web: "x" }, size: "huge" }, cfg)).toThrow(/unknown dyno size "huge"/);
+  expect(() => parseDesiredState({ release: 1, slug, env: { A: 1 } }, cfg)).toThrow(/env.A must be a string/);
+  expect(() => parseDesiredState({ release: 1, slug, dynos: ["run.1"], processTypes: { run: "x" } }, cfg)).toThrow(/reserved/);
 });
 
 test("app users: names, useradd arguments, lookup, fixed dyno user", async () => {

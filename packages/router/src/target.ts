@@ -27,7 +27,7 @@ export class Target {
     readonly dyno: string,
     readonly address: string,
     public cap: number,
-    public release: string | undefined,
+    public release: number | undefined,
     opts: TargetOptions,
   ) {
     this.key = `${app}/${dyno}`;
