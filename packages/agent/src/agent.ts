@@ -252,7 +252,7 @@ export class Agent {
         });
       });
     } finally {
-      this.ctx.ports.release(port);
+      this.ctx.ports.free(port);
     }
   }
 

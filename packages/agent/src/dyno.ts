@@ -108,7 +108,7 @@ export class Dyno {
   private killReason: ExitReason | undefined;
   private exitWaiters: Array<(e: ExitInfo) => void> = [];
   private stopping: Promise<void> | undefined;
-  /** release of the previous process (systemd: its unit must be gone before the name is reused) */
+  /** the previous process being cleaned up (systemd: its unit must be gone before the name is reused) */
   private cleanup: Promise<void> | undefined;
   private listeners: Array<(d: Dyno, from: InstanceState, to: InstanceState) => void> = [];
 
@@ -205,7 +205,7 @@ export class Dyno {
     if (gen !== this.gen) {
       // stopped while launching
       await this.ctx.supervisor.kill(this.ref, "SIGKILL");
-      await this.ctx.supervisor.release(this.ref).catch(() => undefined);
+      await this.ctx.supervisor.reap(this.ref).catch(() => undefined);
       return;
     }
     this.follow(gen, false);
@@ -342,7 +342,7 @@ export class Dyno {
     this.tailer = undefined;
     const ref = this.ref;
     if (deregister) await this.ctx.registrar.deregister(this.spec.app, this.spec.name, this.instance);
-    if (ref) await this.ctx.supervisor.release(ref).catch(() => undefined);
+    if (ref) await this.ctx.supervisor.reap(ref).catch(() => undefined);
   }
 
   private clearTimers(): void {
@@ -359,7 +359,7 @@ export class Dyno {
 
   private async doStop(): Promise<void> {
     await this.terminate();
-    if (this.port !== undefined) this.ctx.ports.release(this.port);
+    if (this.port !== undefined) this.ctx.ports.free(this.port);
     this.port = undefined;
     fs.rmSync(this.logFile, { force: true });
     this.setState("down");
@@ -455,7 +455,7 @@ export class Dyno {
     }
     if (rec.state === "down") return;
     // it was running and is gone now
-    if (this.ref) await this.ctx.supervisor.release(this.ref).catch(() => undefined);
+    if (this.ref) await this.ctx.supervisor.reap(this.ref).catch(() => undefined);
     this.log("Process exited (status unknown: it exited while the agent was away)");
     this.crashed({ status: null, signal: null, oom: false }, "lost");
   }

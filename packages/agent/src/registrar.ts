@@ -18,6 +18,9 @@ export interface Registration {
 
 type Log = (app: string, dyno: string, msg: string) => void;
 
+/** A router slower than this to answer is marked failing; renewals try again. */
+const REQUEST_TIMEOUT_MS = 2000;
+
 export class Registrar {
   private readonly entries = new Map<string, Registration>();
   private readonly status = new Map<string, RouterStatus>();
@@ -26,7 +29,7 @@ export class Registrar {
 
   constructor(
     private readonly routers: RouterTarget[],
-    private readonly opts: { leaseMs: number; renewMs: number; routerToken?: string; timeoutMs?: number },
+    private readonly opts: { leaseMs: number; renewMs: number; routerToken?: string },
     private readonly log: Log = () => undefined,
   ) {
     for (const r of routers) this.status.set(r.url, { url: r.url, ok: false });
@@ -97,7 +100,7 @@ export class Registrar {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const text = await res.text();
       // DELETE: 404 (already gone) and 409 (the name belongs to an instance elsewhere now) leave nothing of ours.

@@ -19,6 +19,8 @@ type LayerIndex = Record<string, { slug: string; path: string }>;
 
 export class SlugError extends Error {}
 
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+
 export class SlugStore {
   private readonly inflight = new Map<string, Promise<string>>();
   private layerIndex: LayerIndex;
@@ -30,7 +32,6 @@ export class SlugStore {
   constructor(
     readonly dir: string,
     private readonly keep = 3,
-    private readonly downloadTimeoutMs = 10 * 60_000,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     // traversable, not listable: a dyno cannot enumerate the other slugs on the host
@@ -116,7 +117,7 @@ export class SlugStore {
         this.pinned.set(from.slug, (this.pinned.get(from.slug) ?? 0) + 1);
         pinned.push(from.slug);
       }
-      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, token, root, this.downloadTimeoutMs, reuse.map((r) => r.layer));
+      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, token, root, DOWNLOAD_TIMEOUT_MS, reuse.map((r) => r.layer));
       if (got !== sha) {
         throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
       }

@@ -12,12 +12,15 @@ export interface AgentState {
   apps: Record<string, AgentAppRecord>;
 }
 
+/** Changes this close together are written once. */
+const DEBOUNCE_MS = 20;
+
 export class StateStore {
   readonly file: string;
   private timer: NodeJS.Timeout | undefined;
   private pending: (() => AgentState) | undefined;
 
-  constructor(dir: string, private readonly debounceMs = 20) {
+  constructor(dir: string) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = path.join(dir, "state.json");
   }
@@ -58,7 +61,7 @@ export class StateStore {
   save(snapshot: () => AgentState): void {
     this.pending = snapshot;
     if (this.timer) return;
-    this.timer = setTimeout(() => this.flush(), this.debounceMs);
+    this.timer = setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
 
   flush(): void {

@@ -95,7 +95,7 @@ test("systemd-run command line for a dyno", () => {
 
 test("sandboxed systemd-run: env in a root-only file, state dir hidden but the slug, host tokens inaccessible", () => {
   const sandbox = { envFile: "/var/lib/dynoform-agent/env/u.env", hide: ["/var/lib/dynoform-agent"], inaccessible: ["/etc/dynoform"] };
-  const args = systemdRunArgs({ ...spec, stopTimeoutMs: 3000 }, 30_000, "dynoform.slice", sandbox);
+  const args = systemdRunArgs({ ...spec, stopTimeoutMs: 3000 }, 30_000, sandbox);
   expect(args.filter((a) => a.startsWith("--setenv"))).toEqual([]);
   expect(args).toContain("TimeoutStopSec=3s");
   const i = args.indexOf("StandardError=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log");
@@ -105,7 +105,7 @@ test("sandboxed systemd-run: env in a root-only file, state dir hidden but the s
     "-p", "InaccessiblePaths=-/etc/dynoform",
     "-p", "EnvironmentFile=/var/lib/dynoform-agent/env/u.env",
   ]);
-  const attached = systemdRunAttachedArgs({ ...spec, logFile: undefined }, 30_000, "dynoform.slice", sandbox);
+  const attached = systemdRunAttachedArgs({ ...spec, logFile: undefined }, 30_000, sandbox);
   expect(attached).toContain("EnvironmentFile=/var/lib/dynoform-agent/env/u.env");
   expect(attached.filter((a) => a.startsWith("--setenv"))).toEqual([]);
   // systemd's EnvironmentFile quoting, checked against what bash makes of the same text
@@ -205,7 +205,7 @@ test("systemd supervisor drives systemctl/systemd-run with the expected commands
   const exited = new Promise((r) => sup.onExit(ref, r));
   state = "ActiveState=failed\nSubState=failed\nExecMainCode=2\nExecMainStatus=15";
   expect(await exited).toEqual({ status: 143, signal: "SIGTERM", oom: false });
-  await sup.release(ref);
+  await sup.reap(ref);
   expect(calls.slice(-2)).toEqual([
     ["systemctl", "stop", "dyno-shop-web.1-a1b2c3.service"],
     ["systemctl", "reset-failed", "dyno-shop-web.1-a1b2c3.service"],
