@@ -102,7 +102,7 @@ async function main() {
     fetch(`http://127.0.0.1:${agentPort}/v1/apps/bench${wait}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ release: "v1", slug, env: {}, processTypes: { web: `${process.execPath} web.js` }, dynos }),
+      body: JSON.stringify({ release: 1, slug, env: {}, processTypes: { web: `${process.execPath} web.js` }, dynos }),
     }).then((r) => r.json());
   const status = () => fetch(`http://127.0.0.1:${agentPort}/v1/apps/bench`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
   await put(["web.1"], "?wait=up");

@@ -183,7 +183,7 @@ afterAll(async () => {
 
 test("a web dyno runs as a transient systemd unit under its app's user, with its env, registered and served through the edge", async () => {
     const started = Date.now();
-    const put = await putApp("alab", { release: "v1", slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, dynos: ["web.1"] });
+    const put = await putApp("alab", { release: 1, slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, dynos: ["web.1"] });
     expect(put.status).toBe(200);
     const scaleToUpMs = Date.now() - started;
     const web = await dyno("alab", "web.1");
@@ -208,7 +208,7 @@ test("a web dyno runs as a transient systemd unit under its app's user, with its
     expect(hello.headers["via"]).toMatch(/varnish/i);
 
     const routed = await router("GET", "/v1/apps/alab");
-    expect(routed.body.dynos).toEqual([expect.objectContaining({ dyno: "web.1", address: web.address, release: "v1" })]);
+    expect(routed.body.dynos).toEqual([expect.objectContaining({ dyno: "web.1", address: web.address, release: 1 })]);
 });
 
 test("a dyno host's credential cannot register an address of another host or an app not placed there, nor drive another agent", async () => {
@@ -255,7 +255,7 @@ test("the dyno sees Heroku's request headers from the edge; varnish caches only 
 });
 
 test("scale up and down: units and router registrations follow the desired dynos", async () => {
-    expect((await putApp("alab", { release: "v1", slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, formation: { web: 2 } })).status).toBe(200);
+    expect((await putApp("alab", { release: 1, slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, formation: { web: 2 } })).status).toBe(200);
     const web2 = await dyno("alab", "web.2");
     expect(web2.state).toBe("up");
     expect((await unitProps(web2.unit, "ActiveState")).ActiveState).toBe("active");
@@ -265,7 +265,7 @@ test("scale up and down: units and router registrations follow the desired dynos
     for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await viaEdge("alab")).body.split(" ")[2]);
     expect([...seen].sort()).toEqual(["web.1", "web.2"]);
 
-    expect((await putApp("alab", { release: "v1", slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, formation: { web: 1 } })).status).toBe(200);
+    expect((await putApp("alab", { release: 1, slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: WEB, formation: { web: 1 } })).status).toBe(200);
     const st = await agent("GET", "/v1/apps/alab");
     expect(st.body.dynos.map((d: { name: string }) => d.name)).toEqual(["web.1"]);
     expect(st.body.retiring).toEqual([]);
@@ -277,7 +277,7 @@ test("scale up and down: units and router registrations follow the desired dynos
 
 test("dynos cannot read the host's tokens, the agent's state or other apps' slugs; one-offs stream output and exit status", async () => {
     // another app with its own slug on the same host
-    expect((await putApp("blab", { release: "v1", slug: slugs.other, env: { B_SECRET: "b-only" }, processTypes: { worker: "sleep 600" }, dynos: ["worker.1"] })).status).toBe(200);
+    expect((await putApp("blab", { release: 1, slug: slugs.other, env: { B_SECRET: "b-only" }, processTypes: { worker: "sleep 600" }, dynos: ["worker.1"] })).status).toBe(200);
     const files = [`/etc/dynoform/agent.token`, `/etc/dynoform/router.token`, `${STATE}/state.json`, `${STATE}/slugs/${slugs.other.sha256}/app/private.txt`];
     const r = await runOneOff("alab", `id -un; for f in ${files.join(" ")}; do cat "$f" >/dev/null 2>&1 && echo "READ $f"; done; ls ${STATE}/slugs 2>&1 | grep -c ${slugs.other.sha256}; echo to-stderr >&2; exit 7`);
     expect(r.exit).toBe(7);
@@ -336,7 +336,7 @@ test("dynos run in a thin sandbox with their size's limits: no /home, no block d
 });
 
 test("a crashing dyno restarts at once, then waits with backoff visible in status", async () => {
-    const desired = { release: "v1", slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: { ...WEB, crash: "echo crashing; exit 3" }, dynos: ["web.1", "crash.1"] };
+    const desired = { release: 1, slug: slugs.v1, env: { GREETING: "hello", SECRET_KEY: SECRET }, processTypes: { ...WEB, crash: "echo crashing; exit 3" }, dynos: ["web.1", "crash.1"] };
     expect((await putApp("alab", desired, false)).status).toBe(200);
     const crashed = await waitFor("crash.1 to back off", async () => {
         const d = await dyno("alab", "crash.1");
@@ -365,7 +365,7 @@ const exitedWith = (app: string, name: string, reason: string, timeoutMs: number
     }, timeoutMs);
 
 test("a web dyno that does not bind $PORT in time is killed (R10) and crashed", async () => {
-    const put = await putApp("clab", { release: "v1", slug: slugs.v1, processTypes: { web: "echo not listening; sleep 600" }, dynos: ["web.1"], bootTimeoutMs: 2000 }, false);
+    const put = await putApp("clab", { release: 1, slug: slugs.v1, processTypes: { web: "echo not listening; sleep 600" }, dynos: ["web.1"], bootTimeoutMs: 2000 }, false);
     expect(put.status).toBe(200);
     const d = await exitedWith("clab", "web.1", "R10", 20_000);
     expect(d.lastExit.status).toBe(137);
@@ -377,11 +377,11 @@ test("a web dyno that does not bind $PORT in time is killed (R10) and crashed", 
 });
 
 test("a dyno that ignores SIGTERM is killed after the stop grace (R12)", async () => {
-    expect((await putApp("dlab", { release: "v1", slug: slugs.v1, processTypes: { web: "perl web.pl ignore-term" }, dynos: ["web.1"], stopTimeoutMs: 3000 })).status).toBe(200);
+    expect((await putApp("dlab", { release: 1, slug: slugs.v1, processTypes: { web: "perl web.pl ignore-term" }, dynos: ["web.1"], stopTimeoutMs: 3000 })).status).toBe(200);
     const web = await dyno("dlab", "web.1");
     expect(web.state).toBe("up");
     const started = Date.now();
-    expect((await putApp("dlab", { release: "v1", slug: slugs.v1, processTypes: { web: "perl web.pl ignore-term" }, dynos: [], stopTimeoutMs: 3000 })).status).toBe(200);
+    expect((await putApp("dlab", { release: 1, slug: slugs.v1, processTypes: { web: "perl web.pl ignore-term" }, dynos: [], stopTimeoutMs: 3000 })).status).toBe(200);
     await waitFor("web.1 stopped", async () => (await agent("GET", "/v1/apps/dlab")).body.retiring.length === 0, 20_000, 100);
     const took = Date.now() - started;
     expect(took).toBeGreaterThanOrEqual(3000);
@@ -400,7 +400,7 @@ test("a dyno that ignores SIGTERM is killed after the stop grace (R12)", async (
 
 test("a dyno over twice its memory quota is killed (R15)", async () => {
     const hog = `perl -e '$|=1; my @a; for my $i (1..60) { push @a, "x" x (2*1024*1024); print "allocated ", 2*$i, "M\\n"; select(undef,undef,undef,0.05) } sleep 600'`;
-    expect((await putApp("elab", { release: "v1", slug: slugs.v1, processTypes: { hog }, dynos: ["hog.1"], memoryMb: 16 }, false)).status).toBe(200);
+    expect((await putApp("elab", { release: 1, slug: slugs.v1, processTypes: { hog }, dynos: ["hog.1"], memoryMb: 16 }, false)).status).toBe(200);
     const d = await exitedWith("elab", "hog.1", "R15", 30_000);
     expect(d.lastExit.status).toBe(137);
     const text = await logs("elab");
@@ -437,15 +437,15 @@ test("the logs API has the app's output and the agent's events in Heroku's forma
 });
 
 test("a slug with the wrong checksum is refused and the running release keeps serving; a good one rolls out", async () => {
-    const bad = await putApp("alab", { release: "v2", slug: { url: slugs.v2.url, sha256: slugs.v1.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, processTypes: WEB, dynos: ["web.1"] });
+    const bad = await putApp("alab", { release: 2, slug: { url: slugs.v2.url, sha256: slugs.v1.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, processTypes: WEB, dynos: ["web.1"] });
     expect(bad.status).toBe(422);
     expect(bad.body.error).toMatch(/^slug checksum mismatch for http:\/\/.*v2\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to run it$/);
     const st = await agent("GET", "/v1/apps/alab");
-    expect(st.body).toMatchObject({ release: "v1", lastError: bad.body.error });
+    expect(st.body).toMatchObject({ release: 1, lastError: bad.body.error });
     expect((await viaEdge("alab")).body).toBe("hello from web.1 of slug v1 as dyno-alab\n");
 
     const old = await dyno("alab", "web.1");
-    const good = await putApp("alab", { release: "v2", slug: slugs.v2, processTypes: WEB, dynos: ["web.1"] });
+    const good = await putApp("alab", { release: 2, slug: slugs.v2, processTypes: WEB, dynos: ["web.1"] });
     expect(good.status).toBe(200);
     expect((await viaEdge("alab")).body).toBe("hello from web.1 of slug v2 as dyno-alab\n");
     await waitFor("old instance gone", async () => (await unitProps(old.unit, "LoadState")).LoadState === "not-found", 15_000);

@@ -3,15 +3,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { checkAppName, formatRelease, ValidationError, type AgentStatus, type AppStatus, type OneOffRequest } from "@dynoform/contract";
 import { App } from "./app";
 import type { AgentConfig } from "./config";
-import { limitsFor, parseDesiredState, parseSlugRef, validateAppName, ValidationError, type DesiredState } from "./desired_state";
+import { limitsFor, parseDesiredState } from "./desired_state";
 import type { DynoContext } from "./dyno";
 import { LogBuffer } from "./log_buffer";
 import { PortAllocator } from "./port_allocator";
 import { Registrar } from "./registrar";
 import { RestartPolicy } from "./restart_policy";
-import { SlugError, SlugStore } from "./slug_store";
+import { SlugStore } from "./slug_store";
 import { StateStore, type AgentState } from "./state_store";
 import { signalNumber, type Supervisor } from "./supervisor";
 import { ProcessSupervisor } from "./supervisor_process";
@@ -26,24 +27,12 @@ function ensureDir(dir: string, mode: number): string {
   fs.chmodSync(dir, mode);
   return dir;
 }
-export { SlugError, ValidationError };
 
 export function chooseSupervisor(config: AgentConfig): Supervisor {
   const kind = config.supervisor === "auto" ? (fs.existsSync("/run/systemd/system") ? "systemd" : "process") : config.supervisor;
   if (kind !== "systemd") return new ProcessSupervisor();
   const sandbox = config.sandbox ? { envDir: path.join(config.stateDir, "env"), hide: [config.stateDir], inaccessible: config.hiddenPaths } : {};
   return new SystemdSupervisor({ stopTimeoutMs: config.stopTimeoutMs, ...sandbox });
-}
-
-export interface OneOffRequest {
-  command: string;
-  env?: Record<string, string>;
-  size?: string;
-  timeoutMs?: number;
-  /** Run in this slug instead of the current release's (the control role's release phase runs the new release before rollout). */
-  slug?: unknown;
-  /** Keep the dyno's stdin open for `attachStdin` (`dynoform run` with stdio attached); else it gets EOF at once. */
-  stdin?: boolean;
 }
 
 export interface OneOffSink {
@@ -127,9 +116,9 @@ export class Agent {
   }
 
   /** Set an app's desired state. Throws ValidationError / SlugError (the running release stays). */
-  putApp(name: string, body: unknown): Promise<App> {
-    validateAppName(name);
-    const desired: DesiredState = parseDesiredState(body, this.config);
+  async putApp(name: string, body: unknown): Promise<App> {
+    checkAppName(name);
+    const desired = parseDesiredState(body, this.config);
     return this.withLock(name, async () => {
       let cwd = this.apps.get(name)?.cwd ?? "";
       if (desired.slug) {
@@ -138,7 +127,7 @@ export class Agent {
         } catch (e) {
           const app = this.apps.get(name);
           if (app) app.lastError = (e as Error).message;
-          if (app) this.logs.heroku(name, "agent", `Release ${desired.release} refused: ${(e as Error).message}`);
+          if (app) this.logs.heroku(name, "agent", `Release ${formatRelease(desired.release)} refused: ${(e as Error).message}`);
           throw e;
         }
       }
@@ -186,18 +175,11 @@ export class Agent {
     }
   }
 
-  /** One-off dyno (`heroku run`): stdio streamed to the sink; resolves with its exit status. */
+  /** One-off dyno (`heroku run`), a parsed request: stdio streamed to the sink; resolves with its exit status. */
   async runOneOff(name: string, req: OneOffRequest, sink: OneOffSink, signal?: AbortSignal): Promise<number> {
     const app = this.getApp(name);
-    if (typeof req?.command !== "string" || !req.command.trim()) throw new ValidationError("command must be a non-empty string");
-    const slug = req.slug !== undefined ? parseSlugRef(req.slug) : undefined;
+    const slug = req.slug;
     if (!slug && (!app.desired.slug || !app.cwd)) throw new ValidationError(`app ${name} has no release with a slug on this host`);
-    if (req.size !== undefined && !this.config.sizes[req.size]) throw new ValidationError(`unknown dyno size ${JSON.stringify(req.size)}`);
-    const extra: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.env ?? {})) {
-      if (typeof v !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new ValidationError(`env.${k} must be a string`);
-      extra[k] = v;
-    }
     const dyno = `run.${++app.oneOffCounter}`;
     const unit = `dyno-${name}-${dyno}-${Date.now().toString(36)}`;
     const port = await this.ctx.ports.allocate();
@@ -216,7 +198,7 @@ export class Agent {
           PATH: `${cwd}/bin:${cwd}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
           LANG: "C.UTF-8",
           ...app.desired.env,
-          ...extra,
+          ...req.env,
           HOME: cwd,
           PORT: String(port),
           DYNO: dyno,
@@ -270,7 +252,7 @@ export class Agent {
         });
       });
     } finally {
-      this.ctx.ports.release(port);
+      this.ctx.ports.free(port);
     }
   }
 
@@ -284,12 +266,12 @@ export class Agent {
     await pipeline(input, stdin).catch(() => stdin.destroy()); // input cut short or the process gone: it sees EOF
   }
 
-  appStatus(name: string): Record<string, unknown> {
+  appStatus(name: string): AppStatus {
     const app = this.getApp(name);
     return { ...app.status(), oneOffs: [...(this.oneOffs.get(name) ?? new Map()).entries()].map(([dyno, o]) => ({ name: dyno, ...o })) };
   }
 
-  status(): Record<string, unknown> {
+  status(): AgentStatus {
     return {
       supervisor: this.supervisor.kind,
       address: this.config.address,

@@ -1,17 +1,18 @@
 // One app on this host: reconciles its desired state into dyno instances. A dyno whose spec
 // changed (release, command, env, size) is replaced by a new instance; the old one keeps serving
 // until its replacement is up, then is deregistered and stopped (zero-downtime rollout).
+import { processTypeOf, publicSlug, type AppStatus, type DesiredState } from "@dynoform/contract";
 import type { AgentConfig } from "./config";
-import { DYNO_NAME, sizeFor, type DesiredState } from "./desired_state";
-import { publicSlug } from "./slug_store";
-import { Dyno, specHash, type DynoContext, type DynoRecord, type DynoSpec } from "./dyno";
+import { sizeFor } from "./desired_state";
+import { Dyno, specHash, type DynoContext, type DynoSpec, type InstanceRecord } from "./dyno";
 
-export interface AppRecord {
+/** An app as state.json keeps it, to take it up again after an agent restart. */
+export interface AgentAppRecord {
   desired: DesiredState;
   /** unpacked slug dir of the desired release */
   cwd: string;
-  dynos: DynoRecord[];
-  retiring: DynoRecord[];
+  dynos: InstanceRecord[];
+  retiring: InstanceRecord[];
   oneOffCounter: number;
 }
 
@@ -41,7 +42,7 @@ export class App {
   }
 
   specFor(name: string): DynoSpec {
-    const type = DYNO_NAME.exec(name)![1];
+    const type = processTypeOf(name);
     const d = this.desired;
     const { size, memoryMb } = sizeFor(d, type, this.config);
     const s = {
@@ -149,7 +150,7 @@ export class App {
     return [...new Set([...this.dynos.values(), ...this.retiring.values(), ...this.stopping])];
   }
 
-  record(): AppRecord {
+  record(): AgentAppRecord {
     const stopping = [...this.stopping].filter((d) => d.state !== "down");
     return {
       desired: this.desired,
@@ -161,7 +162,7 @@ export class App {
   }
 
   /** Rebuild from disk after an agent restart, re-adopting running processes. */
-  async adopt(rec: AppRecord): Promise<void> {
+  async adopt(rec: AgentAppRecord): Promise<void> {
     this.oneOffCounter = rec.oneOffCounter ?? 0;
     for (const r of rec.dynos) {
       const d = this.newDyno(r.spec, r.instance);
@@ -183,7 +184,8 @@ export class App {
     for (const d of this.all()) d.detach();
   }
 
-  status(): Record<string, unknown> {
+  /** The app's status without its one-offs (the agent runs those). */
+  status(): Omit<AppStatus, "oneOffs"> {
     const sort = (a: Dyno, b: Dyno) => a.name.localeCompare(b.name, "en", { numeric: true });
     return {
       app: this.name,

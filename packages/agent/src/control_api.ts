@@ -1,8 +1,10 @@
 // The agent's control API (documented in ../README.md). Bearer-token authenticated except /health.
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import { Agent, NotFoundError, SlugError, ValidationError } from "./agent";
+import { parseOneOffRequest, parseRestartRequest, ValidationError, type OneOffEvent } from "@dynoform/contract";
+import { Agent, NotFoundError } from "./agent";
 import { formatLine, herokuTimestamp, type LogLine } from "./log_buffer";
+import { SlugError } from "./slug_store";
 
 const MAX_BODY = 4 << 20;
 /** Unsent bytes a `logs --tail` subscriber may hold before its lines are dropped (Logplex's L10). */
@@ -101,10 +103,9 @@ async function handle(
     return json(res, 405, { error: "method not allowed" });
   }
   if (sub === "/restart" && method === "POST") {
-    const body = (await readJson(req)) as { dyno?: unknown };
-    if (body.dyno !== undefined && typeof body.dyno !== "string") throw new ValidationError("dyno must be a dyno name (web.1) or a process type (web)");
+    const { dyno } = parseRestartRequest(await readJson(req));
     agent.getApp(app);
-    const restarted = await agent.restart(app, body.dyno as string | undefined);
+    const restarted = await agent.restart(app, dyno);
     return json(res, 200, { app, restarted });
   }
   if (sub === "/run" && method === "POST") return runOneOff(agent, app, req, res);
@@ -113,8 +114,9 @@ async function handle(
 }
 
 async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const body = (await readJson(req)) as Record<string, unknown>;
+  const body = await readJson(req);
   agent.getApp(app);
+  const request = parseOneOffRequest(body, { knownSizes: Object.keys(agent.config.sizes) });
   const ac = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) ac.abort();
@@ -125,13 +127,13 @@ async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, r
     headers = true;
     res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache", trailer: "Dynoform-Exit-Status" });
   };
-  const line = (o: unknown) => {
+  const line = (o: OneOffEvent) => {
     start();
     res.write(JSON.stringify(o) + "\n");
   };
   await agent.runOneOff(
     app,
-    { command: body.command as string, env: body.env as Record<string, string> | undefined, size: body.size as string | undefined, timeoutMs: body.timeoutMs as number | undefined, slug: body.slug, stdin: body.stdin === true },
+    request,
     {
       started: (dyno) => line({ dyno, state: "up" }),
       output: (stream, data) => line({ stream, data: data.toString("utf8") }),

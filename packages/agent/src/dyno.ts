@@ -6,6 +6,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { formatRelease, type ExitReason, type InstanceState, type InstanceStatus, type LastExit } from "@dynoform/contract";
 import type { AgentConfig } from "./config";
 import { limitsFor } from "./desired_state";
 import type { LogBuffer } from "./log_buffer";
@@ -16,8 +17,6 @@ import type { RestartPolicy } from "./restart_policy";
 import type { DynoRef, ExitInfo, Supervisor } from "./supervisor";
 import type { UserManager } from "./users";
 
-export type DynoState = "starting" | "up" | "crashed" | "stopping" | "down";
-
 /** What an instance runs; immutable for the instance's life (a change makes a new instance). */
 export interface DynoSpec {
   app: string;
@@ -25,7 +24,7 @@ export interface DynoSpec {
   name: string;
   /** process type, e.g. web */
   type: string;
-  release: string;
+  release: number;
   slugSha: string;
   command: string;
   cwd: string;
@@ -41,18 +40,11 @@ export interface DynoSpec {
   specHash: string;
 }
 
-export interface LastExit {
-  status: number | null;
-  at: string;
-  /** crash | stop | R10 | R15 | lost (exited while the agent was away) | launch-failed */
-  reason: string;
-}
-
-/** Persisted form. */
-export interface DynoRecord {
+/** An instance as state.json keeps it, to re-adopt it after an agent restart. */
+export interface InstanceRecord {
   instance: string;
   spec: DynoSpec;
-  state: DynoState;
+  state: InstanceState;
   port?: number;
   ref?: DynoRef;
   restarts: number;
@@ -78,7 +70,9 @@ export interface DynoContext {
 
 export function specHash(s: Omit<DynoSpec, "specHash">): string {
   const h = crypto.createHash("sha256");
-  const parts: unknown[] = [s.app, s.name, s.type, s.release, s.slugSha, s.command, s.cwd, Object.entries(s.env).sort(), s.memoryMb, s.concurrency];
+  // The release as text ("v3"), the form earlier agents' state files hold: a running dyno keeps its
+  // hash across an agent upgrade instead of being replaced.
+  const parts: unknown[] = [s.app, s.name, s.type, formatRelease(s.release), s.slugSha, s.command, s.cwd, Object.entries(s.env).sort(), s.memoryMb, s.concurrency];
   // appended only when set, so hashes of dynos started before these existed stay the same
   if (s.bootTimeoutMs !== undefined || s.stopTimeoutMs !== undefined) parts.push(s.bootTimeoutMs ?? null, s.stopTimeoutMs ?? null);
   h.update(JSON.stringify(parts));
@@ -94,7 +88,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Dyno {
   readonly instance: string;
   readonly spec: DynoSpec;
-  state: DynoState = "down";
+  state: InstanceState = "down";
   port: number | undefined;
   ref: DynoRef | undefined;
   restarts = 0;
@@ -111,12 +105,12 @@ export class Dyno {
   private bootTimer: NodeJS.Timeout | undefined;
   private memTimer: NodeJS.Timeout | undefined;
   private lastR14 = 0;
-  private killReason: string | undefined;
+  private killReason: ExitReason | undefined;
   private exitWaiters: Array<(e: ExitInfo) => void> = [];
   private stopping: Promise<void> | undefined;
-  /** release of the previous process (systemd: its unit must be gone before the name is reused) */
+  /** the previous process being cleaned up (systemd: its unit must be gone before the name is reused) */
   private cleanup: Promise<void> | undefined;
-  private listeners: Array<(d: Dyno, from: DynoState, to: DynoState) => void> = [];
+  private listeners: Array<(d: Dyno, from: InstanceState, to: InstanceState) => void> = [];
 
   constructor(
     private readonly ctx: DynoContext,
@@ -146,7 +140,7 @@ export class Dyno {
     return this.port === undefined ? undefined : `${this.ctx.config.address}:${this.port}`;
   }
 
-  onStateChange(fn: (d: Dyno, from: DynoState, to: DynoState) => void): void {
+  onStateChange(fn: (d: Dyno, from: InstanceState, to: InstanceState) => void): void {
     this.listeners.push(fn);
   }
 
@@ -154,7 +148,7 @@ export class Dyno {
     this.ctx.logs.heroku(this.spec.app, this.spec.name, msg);
   }
 
-  private setState(to: DynoState): void {
+  private setState(to: InstanceState): void {
     const from = this.state;
     if (from === to) return;
     this.state = to;
@@ -211,7 +205,7 @@ export class Dyno {
     if (gen !== this.gen) {
       // stopped while launching
       await this.ctx.supervisor.kill(this.ref, "SIGKILL");
-      await this.ctx.supervisor.release(this.ref).catch(() => undefined);
+      await this.ctx.supervisor.reap(this.ref).catch(() => undefined);
       return;
     }
     this.follow(gen, false);
@@ -322,7 +316,7 @@ export class Dyno {
     this.crashed(e, this.killReason ?? (e.status === null ? "lost" : "crash"));
   }
 
-  private crashed(e: ExitInfo, reason: string): void {
+  private crashed(e: ExitInfo, reason: ExitReason): void {
     const upFor = this.upAt ? Date.now() - this.upAt.getTime() : null;
     this.lastExit = { status: e.status, at: new Date().toISOString(), reason };
     this.cleanup = this.cleanupProcess(true).catch(() => undefined);
@@ -348,7 +342,7 @@ export class Dyno {
     this.tailer = undefined;
     const ref = this.ref;
     if (deregister) await this.ctx.registrar.deregister(this.spec.app, this.spec.name, this.instance);
-    if (ref) await this.ctx.supervisor.release(ref).catch(() => undefined);
+    if (ref) await this.ctx.supervisor.reap(ref).catch(() => undefined);
   }
 
   private clearTimers(): void {
@@ -365,7 +359,7 @@ export class Dyno {
 
   private async doStop(): Promise<void> {
     await this.terminate();
-    if (this.port !== undefined) this.ctx.ports.release(this.port);
+    if (this.port !== undefined) this.ctx.ports.free(this.port);
     this.port = undefined;
     fs.rmSync(this.logFile, { force: true });
     this.setState("down");
@@ -416,7 +410,7 @@ export class Dyno {
   }
 
   /** Re-attach to a dyno recorded before an agent restart. */
-  async adopt(rec: DynoRecord): Promise<void> {
+  async adopt(rec: InstanceRecord): Promise<void> {
     this.restarts = rec.restarts;
     this.crashes = rec.crashes;
     this.lastExit = rec.lastExit;
@@ -461,7 +455,7 @@ export class Dyno {
     }
     if (rec.state === "down") return;
     // it was running and is gone now
-    if (this.ref) await this.ctx.supervisor.release(this.ref).catch(() => undefined);
+    if (this.ref) await this.ctx.supervisor.reap(this.ref).catch(() => undefined);
     this.log("Process exited (status unknown: it exited while the agent was away)");
     this.crashed({ status: null, signal: null, oom: false }, "lost");
   }
@@ -476,7 +470,7 @@ export class Dyno {
     this.tailer = undefined;
   }
 
-  record(): DynoRecord {
+  record(): InstanceRecord {
     return {
       instance: this.instance,
       spec: this.spec,
@@ -492,7 +486,7 @@ export class Dyno {
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): InstanceStatus {
     const running = this.state === "up" || this.state === "starting" || this.state === "stopping";
     return {
       name: this.spec.name,

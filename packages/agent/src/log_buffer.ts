@@ -48,8 +48,8 @@ export class LogBuffer {
 
   constructor(private readonly linesPerApp = 1500) {}
 
-  append(app: string, source: "app" | "heroku", dyno: string, msg: string, when?: Date): LogLine {
-    const ts = herokuTimestamp(when);
+  append(app: string, source: "app" | "heroku", dyno: string, msg: string): LogLine {
+    const ts = herokuTimestamp();
     const line: LogLine = { ts, source, dyno, msg, line: formatLine(ts, source, dyno, msg) };
     let ring = this.rings.get(app);
     if (!ring) this.rings.set(app, (ring = new Ring(this.linesPerApp)));
@@ -102,10 +102,6 @@ export class LogBuffer {
       if (!ring) this.rings.set(app, (ring = new Ring(this.linesPerApp)));
       for (const l of lines) if (l && typeof l.line === "string") ring.push(l);
     }
-  }
-
-  drop(app: string): void {
-    this.rings.delete(app);
   }
 }
 

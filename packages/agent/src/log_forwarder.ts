@@ -3,6 +3,10 @@
 // (bounded queue), never blocks dynos.
 import type { LogBuffer } from "./log_buffer";
 
+const INTERVAL_MS = 1000;
+/** Lines waiting to be sent; past it the oldest go. */
+const MAX_QUEUE = 10_000;
+
 export class LogForwarder {
   private queue: string[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -12,16 +16,15 @@ export class LogForwarder {
   constructor(
     private readonly logs: LogBuffer,
     private readonly urls: string[],
-    private readonly opts: { intervalMs?: number; maxQueue?: number; token?: string } = {},
   ) {}
 
   start(): void {
     if (this.urls.length === 0) return;
     this.unsubscribe = this.logs.addSink((app, l) => {
-      if (this.queue.length >= (this.opts.maxQueue ?? 10_000)) this.queue.shift();
+      if (this.queue.length >= MAX_QUEUE) this.queue.shift();
       this.queue.push(`${app} ${l.line}`);
     });
-    this.timer = setInterval(() => void this.flush(), this.opts.intervalMs ?? 1000);
+    this.timer = setInterval(() => void this.flush(), INTERVAL_MS);
   }
 
   async flush(): Promise<void> {
@@ -34,7 +37,7 @@ export class LogForwarder {
         this.urls.map((u) =>
           fetch(u, {
             method: "POST",
-            headers: { "content-type": "text/plain; charset=utf-8", ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+            headers: { "content-type": "text/plain; charset=utf-8" },
             body: batch.join("\n") + "\n",
             signal: AbortSignal.timeout(5000),
           }).then((r) => r.arrayBuffer()).catch(() => undefined),

@@ -18,7 +18,7 @@ export class PortAllocator {
     this.used.add(port);
   }
 
-  release(port: number | undefined): void {
+  free(port: number | undefined): void {
     if (port !== undefined) this.used.delete(port);
   }
 

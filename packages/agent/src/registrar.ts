@@ -3,6 +3,7 @@
 // Routers key dynos by app/dyno; during a rollout the new instance of web.1 re-registers the
 // name with its own address, so the old instance must not DELETE it afterwards: each entry
 // remembers which instance owns the name.
+import type { DynoDeregistration, DynoRegistration, RouterStatus } from "@dynoform/contract";
 import type { RouterTarget } from "./config";
 
 export interface Registration {
@@ -12,17 +13,13 @@ export interface Registration {
   instance: string;
   address: string;
   concurrency: number;
-  release: string;
-}
-
-export interface RouterStatus {
-  url: string;
-  ok: boolean;
-  lastError?: string;
-  lastOkAt?: string;
+  release: number;
 }
 
 type Log = (app: string, dyno: string, msg: string) => void;
+
+/** A router slower than this to answer is marked failing; renewals try again. */
+const REQUEST_TIMEOUT_MS = 2000;
 
 export class Registrar {
   private readonly entries = new Map<string, Registration>();
@@ -32,7 +29,7 @@ export class Registrar {
 
   constructor(
     private readonly routers: RouterTarget[],
-    private readonly opts: { leaseMs: number; renewMs: number; routerToken?: string; timeoutMs?: number },
+    private readonly opts: { leaseMs: number; renewMs: number; routerToken?: string },
     private readonly log: Log = () => undefined,
   ) {
     for (const r of routers) this.status.set(r.url, { url: r.url, ok: false });
@@ -70,7 +67,8 @@ export class Registrar {
     this.entries.delete(key);
     // With the address: a router removes the name only while it still points here (409 when the
     // dyno has since registered from another host).
-    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`, { address: cur.address })));
+    const body: DynoDeregistration = { address: cur.address };
+    await Promise.all(this.routers.map((t) => this.request(t, "DELETE", `/v1/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`, body)));
   }
 
   async renewAll(): Promise<void> {
@@ -88,12 +86,8 @@ export class Registrar {
 
   private async put(t: RouterTarget, r: Registration): Promise<void> {
     const before = this.status.get(t.url)?.ok;
-    const ok = await this.request(t, "PUT", `/v1/apps/${encodeURIComponent(r.app)}/dynos/${encodeURIComponent(r.dyno)}`, {
-      address: r.address,
-      concurrency: r.concurrency,
-      release: r.release,
-      leaseMs: this.opts.leaseMs,
-    });
+    const body: DynoRegistration = { address: r.address, concurrency: r.concurrency, release: r.release, leaseMs: this.opts.leaseMs };
+    const ok = await this.request(t, "PUT", `/v1/apps/${encodeURIComponent(r.app)}/dynos/${encodeURIComponent(r.dyno)}`, body);
     if (!ok && before !== false) this.log(r.app, r.dyno, `Registration with router ${t.url} failed: ${this.status.get(t.url)?.lastError}`);
   }
 
@@ -106,7 +100,7 @@ export class Registrar {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const text = await res.text();
       // DELETE: 404 (already gone) and 409 (the name belongs to an instance elsewhere now) leave nothing of ours.

@@ -12,58 +12,14 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-
-export interface SlugRef {
-  url: string;
-  sha256: string;
-  /**
-   * Sent as `Authorization: Bearer <token>` with the download (the control role's slug server answers
-   * 403 without it). Kept only in the root-only state.json; never in status, errors, logs or a dyno.
-   */
-  token?: string;
-  /**
-   * The slug's layers (the control role's cached gzip members, e.g. the vendored Node runtime): bytes
-   * [offset, offset+length) with that sha256 unpack to `path`. A layer this host unpacked before is
-   * hard-linked from that slug instead of being decompressed again (its bytes are still downloaded and
-   * checked: the whole slug against its sha256, the layer's against the one it was unpacked from).
-   */
-  layers?: SlugLayer[];
-}
-
-export interface SlugLayer {
-  path: string;
-  offset: number;
-  length: number;
-  sha256: string;
-}
-
-/** A slug as status shows it: everything but the token. */
-export function publicSlug(slug: SlugRef): Omit<SlugRef, "token"> {
-  const { token: _token, ...rest } = slug;
-  return rest;
-}
-
-/** Well-formed layers (sorted, not overlapping, relative paths without "..") or undefined. */
-export function slugLayers(v: unknown): SlugLayer[] | undefined {
-  if (!Array.isArray(v) || v.length === 0 || v.length > 16) return undefined;
-  const out: SlugLayer[] = [];
-  let end = 0;
-  for (const l of v as Record<string, unknown>[]) {
-    if (typeof l !== "object" || l === null) return undefined;
-    const { path: p, offset, length, sha256 } = l;
-    if (typeof p !== "string" || !/^[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/.test(p) || p.split("/").some((s) => s === "." || s === "..")) return undefined;
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (offset as number) < end || (length as number) <= 0) return undefined;
-    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-    out.push({ path: p, offset: offset as number, length: length as number, sha256 });
-    end = (offset as number) + (length as number);
-  }
-  return out;
-}
+import { parseSlugLayers, type SlugLayerRange, type SlugRef } from "@dynoform/contract";
 
 /** layers.json: which unpacked slug holds the files of a layer (by the sha256 of its bytes). */
 type LayerIndex = Record<string, { slug: string; path: string }>;
 
 export class SlugError extends Error {}
+
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 export class SlugStore {
   private readonly inflight = new Map<string, Promise<string>>();
@@ -76,7 +32,6 @@ export class SlugStore {
   constructor(
     readonly dir: string,
     private readonly keep = 3,
-    private readonly downloadTimeoutMs = 10 * 60_000,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     // traversable, not listable: a dyno cannot enumerate the other slugs on the host
@@ -89,7 +44,7 @@ export class SlugStore {
   }
 
   /** Where the files of a layer already are (an unpacked slug that had it), if anywhere. */
-  private layerSource(layer: SlugLayer): { slug: string; dir: string } | undefined {
+  private layerSource(layer: SlugLayerRange): { slug: string; dir: string } | undefined {
     const known = this.layerIndex[layer.sha256];
     if (!known || known.path !== layer.path || !/^[0-9a-f]{64}$/.test(known.slug)) return undefined;
     const dir = path.join(this.dir, known.slug, known.path);
@@ -100,7 +55,7 @@ export class SlugStore {
     }
   }
 
-  private rememberLayers(sha: string, layers: SlugLayer[]): void {
+  private rememberLayers(sha: string, layers: SlugLayerRange[]): void {
     if (layers.length === 0) return;
     for (const l of layers) this.layerIndex[l.sha256] = { slug: sha, path: l.path };
     for (const [k, v] of Object.entries(this.layerIndex)) if (!fs.existsSync(path.join(this.dir, v.slug))) delete this.layerIndex[k];
@@ -139,16 +94,16 @@ export class SlugStore {
     }
     let p = this.inflight.get(sha);
     if (!p) {
-      p = this.fetchAndUnpack(slug.url, slug.token, sha, slugLayers(slug.layers) ?? []).finally(() => this.inflight.delete(sha));
+      p = this.fetchAndUnpack(slug.url, slug.token, sha, parseSlugLayers(slug.layers) ?? []).finally(() => this.inflight.delete(sha));
       this.inflight.set(sha, p);
     }
     return p;
   }
 
-  private async fetchAndUnpack(url: string, token: string | undefined, sha: string, layers: SlugLayer[]): Promise<string> {
+  private async fetchAndUnpack(url: string, token: string | undefined, sha: string, layers: SlugLayerRange[]): Promise<string> {
     const partial = path.join(this.dir, `.partial-${sha}-${crypto.randomBytes(4).toString("hex")}`);
     const root = `${partial}.d`;
-    const reuse: { layer: SlugLayer; from: string }[] = [];
+    const reuse: { layer: SlugLayerRange; from: string }[] = [];
     const pinned: string[] = [];
     try {
       // Download, then hash and unpack in one pass into a private dir; it becomes the slug (and can
@@ -162,7 +117,7 @@ export class SlugStore {
         this.pinned.set(from.slug, (this.pinned.get(from.slug) ?? 0) + 1);
         pinned.push(from.slug);
       }
-      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, token, root, this.downloadTimeoutMs, reuse.map((r) => r.layer));
+      const { sha256: got, unpackError, bytes, skipped } = await downloadAndUnpack(url, token, root, DOWNLOAD_TIMEOUT_MS, reuse.map((r) => r.layer));
       if (got !== sha) {
         throw new SlugError(`slug checksum mismatch for ${url}: expected sha256 ${sha}, got ${got}; refusing to run it`);
       }
@@ -233,7 +188,7 @@ type Unpacked = { sha256: string; bytes: number; unpackError?: Error; skipped: s
  * with the sha256 of everything downloaded and the extraction's error, if any (a slug that does not
  * match its checksum is reported as such even when it is not a tarball either). Download errors throw.
  */
-async function downloadAndUnpack(url: string, token: string | undefined, root: string, timeoutMs: number, skip: SlugLayer[] = []): Promise<Unpacked> {
+async function downloadAndUnpack(url: string, token: string | undefined, root: string, timeoutMs: number, skip: SlugLayerRange[] = []): Promise<Unpacked> {
   if (url.startsWith("file://")) return hashAndUnpack(fs.createReadStream(new URL(url)), url, root, skip);
   if (!/^https?:\/\//.test(url)) throw new SlugError(`slug url must be http(s):// or file://, got ${url}`);
   const file = `${root}.download`;
@@ -262,7 +217,7 @@ async function download(url: string, token: string | undefined, file: string, ti
 }
 
 /** sha256 over every byte of `source`, tar extraction of all but the `skip` layers (only hashed). */
-async function hashAndUnpack(source: Readable, url: string, root: string, skip: SlugLayer[]): Promise<Unpacked> {
+async function hashAndUnpack(source: Readable, url: string, root: string, skip: SlugLayerRange[]): Promise<Unpacked> {
   const hash = crypto.createHash("sha256");
   const skipHashes = skip.map(() => crypto.createHash("sha256"));
   let bytes = 0;

@@ -4,19 +4,23 @@
 // old state or the new one, never a torn one.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { AppRecord } from "./app";
+import { parseRelease } from "@dynoform/contract";
+import type { AgentAppRecord } from "./app";
 
 export interface AgentState {
   version: 1;
-  apps: Record<string, AppRecord>;
+  apps: Record<string, AgentAppRecord>;
 }
+
+/** Changes this close together are written once. */
+const DEBOUNCE_MS = 20;
 
 export class StateStore {
   readonly file: string;
   private timer: NodeJS.Timeout | undefined;
   private pending: (() => AgentState) | undefined;
 
-  constructor(dir: string, private readonly debounceMs = 20) {
+  constructor(dir: string) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = path.join(dir, "state.json");
   }
@@ -40,6 +44,16 @@ export class StateStore {
       throw new StateFileError(this.file, (e as Error).message);
     }
     if (!s || s.version !== 1 || typeof s.apps !== "object" || s.apps === null) throw new StateFileError(this.file, "not an agent state (version 1 with apps)");
+    try {
+      for (const app of Object.values(s.apps)) {
+        // Earlier agents' state files hold releases as "v3": parseRelease reads both forms, so an
+        // upgraded agent keeps its apps running.
+        app.desired.release = parseRelease(app.desired.release, "desired.release");
+        for (const d of [...app.dynos, ...app.retiring]) d.spec.release = parseRelease(d.spec.release, `${d.spec.name}.release`);
+      }
+    } catch (e) {
+      throw new StateFileError(this.file, (e as Error).message);
+    }
     return s;
   }
 
@@ -47,7 +61,7 @@ export class StateStore {
   save(snapshot: () => AgentState): void {
     this.pending = snapshot;
     if (this.timer) return;
-    this.timer = setTimeout(() => this.flush(), this.debounceMs);
+    this.timer = setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
 
   flush(): void {

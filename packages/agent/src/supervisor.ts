@@ -67,7 +67,7 @@ export interface Supervisor {
   /** Memory in use by the whole dyno (RSS / cgroup), null when unknown. */
   memoryBytes(ref: DynoRef): Promise<number | null>;
   /** After exit: kill stragglers and free what the supervisor holds for the dyno. */
-  release(ref: DynoRef): Promise<void>;
+  reap(ref: DynoRef): Promise<void>;
   /** One-off dyno with stdio piped to the agent (no log file); exit code via the ChildProcess. */
   runAttached(spec: LaunchSpec): ChildProcess;
   /** Stop watching (agent shutdown); never stops dynos. */

@@ -7,14 +7,14 @@ import type { DynoRef, ExitInfo, LaunchSpec, Supervisor } from "./supervisor";
 import { pidAlive, procStat, signalNumber, wrapperArgv } from "./supervisor";
 
 const PAGE = 4096;
+/** How often an adopted dyno (not a child of this agent) is looked for in /proc. */
+const ADOPTED_POLL_MS = 200;
 
 export class ProcessSupervisor implements Supervisor {
   readonly kind = "process" as const;
   private readonly children = new Map<string, ChildProcess>();
   private readonly exits = new Map<string, ExitInfo>();
   private readonly timers = new Set<NodeJS.Timeout>();
-
-  constructor(private readonly pollMs = 200) {}
 
   async start(spec: LaunchSpec): Promise<DynoRef> {
     const out = spec.logFile ? fs.openSync(spec.logFile, "a", 0o640) : "ignore";
@@ -72,7 +72,7 @@ export class ProcessSupervisor implements Supervisor {
       // adopted: not our child, poll /proc
       timer = setInterval(() => {
         if (!pidAlive(ref.pid, ref.startTime)) fire({ status: null, signal: null, oom: false });
-      }, this.pollMs);
+      }, ADOPTED_POLL_MS);
       this.timers.add(timer);
     }
     return () => {
@@ -110,7 +110,7 @@ export class ProcessSupervisor implements Supervisor {
     return pages * PAGE;
   }
 
-  async release(ref: DynoRef): Promise<void> {
+  async reap(ref: DynoRef): Promise<void> {
     if (groupMembers(ref.pid).length > 0) {
       try {
         process.kill(-ref.pid, "SIGKILL");

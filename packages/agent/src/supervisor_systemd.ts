@@ -3,7 +3,7 @@
 // (StandardOutput=append:), which the agent tails exactly as for the process supervisor.
 //
 // Unit lifecycle: RemainAfterExit=yes keeps the unit loaded after its main process exits, so
-// the agent can read Result/ExecMainStatus; release() then stops it (killing stragglers in the
+// the agent can read Result/ExecMainStatus; reap() then stops it (killing stragglers in the
 // cgroup) and reset-failed unloads it. Exit is detected by one batched `systemctl show` poll.
 //
 // Secrets and isolation: config vars go to a root-only EnvironmentFile (read by systemd), never into
@@ -32,7 +32,6 @@ export interface Sandbox {
 export interface SystemdOptions {
   stopTimeoutMs: number;
   pollMs?: number;
-  slice?: string;
   /** where each unit's EnvironmentFile is written (mode 0600); unset: --setenv */
   envDir?: string;
   hide?: string[];
@@ -57,6 +56,9 @@ function sandboxProps(spec: LaunchSpec, sb: Sandbox | undefined): string[] {
   if (sb.envFile) props.push(`EnvironmentFile=${sb.envFile}`);
   return props;
 }
+
+/** Every dyno's unit is in this slice. */
+const SLICE = "dynoform.slice";
 
 export function unitName(unit: string): string {
   return unit.endsWith(".service") ? unit : `${unit}.service`;
@@ -127,11 +129,11 @@ export function unitProperties(spec: LaunchSpec, stopTimeoutMs: number): string[
 }
 
 /** The full systemd-run argv (without the "systemd-run" itself) for a long-running dyno. */
-export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice", sandbox?: Sandbox): string[] {
+export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, sandbox?: Sandbox): string[] {
   const args = [
     `--unit=${unitName(spec.unit)}`,
     `--description=dynoform dyno ${spec.app} ${spec.dyno}`,
-    `--slice=${slice}`,
+    `--slice=${SLICE}`,
     "--quiet",
   ];
   if (spec.user) args.push(`--uid=${spec.user.uid}`, `--gid=${spec.user.gid}`);
@@ -146,8 +148,8 @@ export function systemdRunArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = 
 }
 
 /** argv for a one-off (attached) dyno: stdio piped through systemd-run, exit status returned by it. */
-export function systemdRunAttachedArgs(spec: LaunchSpec, stopTimeoutMs: number, slice = "dynoform.slice", sandbox?: Sandbox): string[] {
-  const args = [`--unit=${unitName(spec.unit)}`, `--description=dynoform one-off ${spec.app} ${spec.dyno}`, `--slice=${slice}`, "--quiet", "--pipe", "--wait", "--collect"];
+export function systemdRunAttachedArgs(spec: LaunchSpec, stopTimeoutMs: number, sandbox?: Sandbox): string[] {
+  const args = [`--unit=${unitName(spec.unit)}`, `--description=dynoform one-off ${spec.app} ${spec.dyno}`, `--slice=${SLICE}`, "--quiet", "--pipe", "--wait", "--collect"];
   if (spec.user) args.push(`--uid=${spec.user.uid}`, `--gid=${spec.user.gid}`);
   args.push(`--working-directory=${spec.cwd}`);
   for (const p of unitProperties(spec, stopTimeoutMs)) if (p !== "StandardInput=null") args.push("-p", p);
@@ -260,7 +262,7 @@ export class SystemdSupervisor implements Supervisor {
   async start(spec: LaunchSpec): Promise<DynoRef> {
     this.writeEnv(spec);
     try {
-      await this.exec("systemd-run", systemdRunArgs(spec, this.opts.stopTimeoutMs, this.opts.slice, this.sandbox(spec.unit)));
+      await this.exec("systemd-run", systemdRunArgs(spec, this.opts.stopTimeoutMs, this.sandbox(spec.unit)));
     } catch (e) {
       this.removeEnv(spec.unit);
       throw e;
@@ -338,7 +340,7 @@ export class SystemdSupervisor implements Supervisor {
     return cgroupRss(s.controlGroup);
   }
 
-  async release(ref: DynoRef): Promise<void> {
+  async reap(ref: DynoRef): Promise<void> {
     this.memory.delete(ref.unit);
     await this.exec("systemctl", ["stop", unitName(ref.unit)]).catch(() => undefined);
     await this.exec("systemctl", ["reset-failed", unitName(ref.unit)]).catch(() => undefined);
@@ -347,7 +349,7 @@ export class SystemdSupervisor implements Supervisor {
 
   runAttached(spec: LaunchSpec): ChildProcess {
     this.writeEnv(spec);
-    const child = spawn("systemd-run", systemdRunAttachedArgs(spec, this.opts.stopTimeoutMs, this.opts.slice, this.sandbox(spec.unit)), { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("systemd-run", systemdRunAttachedArgs(spec, this.opts.stopTimeoutMs, this.sandbox(spec.unit)), { stdio: ["pipe", "pipe", "pipe"] });
     child.once("close", () => this.removeEnv(spec.unit));
     return child;
   }

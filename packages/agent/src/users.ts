@@ -28,7 +28,7 @@ export function appUserName(app: string, prefix = "dyno-"): string {
 
 /**
  * Dyno users' uids and gids: a block of their own (build users have 2000000+), so the dyno hosts'
- * firewall (templates/firewall/host.nft, `meta skuid`) tells dynos' traffic from the agent's and
+ * firewall (templates/firewall/tenant.nft, `meta skuid`) tells dynos' traffic from the agent's and
  * the system's by uid alone. Users made by an older agent keep their uid outside the block, and
  * with it no network policy: remove them (`userdel dyno-<app>`, the agent makes them again).
  */

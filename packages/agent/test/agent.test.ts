@@ -22,7 +22,7 @@ test("auth and health", async () => {
   expect((await a.api("GET", "/v1/status", undefined, "wrong")).status).toBe(401);
   expect((await a.api("GET", "/v1/status")).status).toBe(200);
   expect((await a.api("PUT", "/v1/apps/Bad_Name", desired(base.slug))).status).toBe(400);
-  const bad = await a.api("PUT", "/v1/apps/ok", desired(base.slug, { dynos: ["clock.1"] }));
+  const bad = await a.api("PUT", "/v1/apps/okay", desired(base.slug, { dynos: ["clock.1"] }));
   expect(bad.status).toBe(400);
   expect(bad.body.error).toMatch(/processTypes.clock/);
 });
@@ -52,13 +52,13 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
 
   // command change (new release): a new web.1 instance, the old one serves until it is up
   const cmd = `${process.execPath} web.js --changed`;
-  const pending = a.api("PUT", "/v1/apps/shop?wait=up", desired(base.slug, { release: "v2", env: { RELEASE: "v2" }, processTypes: { web: cmd } }));
+  const pending = a.api("PUT", "/v1/apps/shop?wait=up", desired(base.slug, { release: 2, env: { RELEASE: "v2" }, processTypes: { web: cmd } }));
   let sawGap = false;
   const probe = (async () => {
     for (let i = 0; i < 100; i++) {
       const s = await a.app("shop");
       if (!s.dynos.concat(s.retiring).some((d: any) => d.state === "up")) sawGap = true;
-      if (s.retiring.length === 0 && s.dynos[0]?.release === "v2" && s.dynos[0]?.state === "up") return;
+      if (s.retiring.length === 0 && s.dynos[0]?.release === 2 && s.dynos[0]?.state === "up") return;
       await sleep(10);
     }
   })();
@@ -73,7 +73,7 @@ test("scale up, down, to zero; command change rolls dynos over without a gap", a
   await waitFor("old web.1 gone", () => !alive(w1.pid));
 
   // to zero
-  await a.api("PUT", "/v1/apps/shop", desired(base.slug, { release: "v2", dynos: [] }));
+  await a.api("PUT", "/v1/apps/shop", desired(base.slug, { release: 2, dynos: [] }));
   await waitFor("no dynos", async () => (await a.app("shop")).dynos.length === 0 && (await a.app("shop")).retiring.length === 0);
   await waitFor("v2 process gone", () => !alive(v2.pid));
   // DELETE removes the app
@@ -106,7 +106,7 @@ test("crash loop: first restart at once, then exponential backoff; visible in st
   expect(crashed.lastExit.status).toBe(3);
   expect(st.crashes).toBeGreaterThanOrEqual(4);
   // a new release resets the backoff: its dyno starts at once and comes up
-  await a.api("PUT", "/v1/apps/crashy", desired(base.slug, { release: "v2" }));
+  await a.api("PUT", "/v1/apps/crashy", desired(base.slug, { release: 2 }));
   const up = await upDyno(a, "crashy", "web.1", 3000);
   expect(up.crashes).toBe(0);
 });
@@ -192,18 +192,18 @@ test("slug checksum mismatch is refused with a clear error; the old release keep
   await a.api("PUT", "/v1/apps/safe", desired(base.slug));
   const d = await upDyno(a, "safe", "web.1");
   const other = await slugs.make("other", { "web.js": "oops" });
-  const res = await a.api("PUT", "/v1/apps/safe", desired({ url: other.url, sha256: base.slug.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, { release: "v2" }));
+  const res = await a.api("PUT", "/v1/apps/safe", desired({ url: other.url, sha256: base.slug.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")) }, { release: 2 }));
   expect(res.status).toBe(422);
   expect(res.body.error).toMatch(/slug checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/other\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to run it/);
   const s = await a.app("safe");
-  expect(s.release).toBe("v1");
+  expect(s.release).toBe(1);
   expect(s.lastError).toMatch(/checksum mismatch/);
   const still = await a.dyno("safe", "web.1");
   expect(still.pid).toBe(d.pid);
   expect(still.state).toBe("up");
   expect((await get(`http://127.0.0.1:${d.port}/`)).text).toBe("web.1 v1\n");
   // unreachable slug: also refused
-  const gone = await a.api("PUT", "/v1/apps/safe", desired({ url: `http://127.0.0.1:${slugs.port}/missing.tgz`, sha256: other.sha256 }, { release: "v3" }));
+  const gone = await a.api("PUT", "/v1/apps/safe", desired({ url: `http://127.0.0.1:${slugs.port}/missing.tgz`, sha256: other.sha256 }, { release: 3 }));
   expect(gone.status).toBe(422);
   expect(gone.body.error).toMatch(/HTTP 404/);
   expect(fs.readdirSync(path.join(a.config.stateDir, "slugs")).filter((f) => f.startsWith(".partial"))).toEqual([]);
@@ -229,7 +229,7 @@ test("slug downloads send the slug's token; it stays out of status, errors and d
 
   // without the token the download is refused, and the error names the URL, not a token
   const other = await slugs.make("guarded2", { "web.js": WEB_JS.replace("booting", "booting 2") }, { token: "0ther".repeat(8) });
-  const refused = await a.api("PUT", "/v1/apps/guard", desired({ url: other.url, sha256: other.sha256 }, { release: "v2" }));
+  const refused = await a.api("PUT", "/v1/apps/guard", desired({ url: other.url, sha256: other.sha256 }, { release: 2 }));
   expect(refused.status).toBe(422);
   expect(refused.body.error).toBe(`slug download from ${other.url} failed: HTTP 403`);
   expect(JSON.stringify(await a.app("guard"))).not.toContain("0ther");
@@ -272,8 +272,8 @@ test("slugs: downloaded once, shared, old ones garbage-collected", async () => {
   await a.api("PUT", "/v1/apps/two", desired(base.slug));
   expect(slugs.requests - before).toBe(1);
   const s2 = await slugs.make("second", { "web.js": WEB_JS.replace("booting", "booting second") });
-  await a.api("PUT", "/v1/apps/one?wait=up", desired(s2, { release: "v2" }));
-  await a.api("PUT", "/v1/apps/two?wait=up", desired(s2, { release: "v2" }));
+  await a.api("PUT", "/v1/apps/one?wait=up", desired(s2, { release: 2 }));
+  await a.api("PUT", "/v1/apps/two?wait=up", desired(s2, { release: 2 }));
   const dir = path.join(a.config.stateDir, "slugs");
   await waitFor("old slug collected", () => !fs.existsSync(path.join(dir, base.slug.sha256)) && fs.existsSync(path.join(dir, s2.sha256)));
 });
@@ -356,18 +356,18 @@ test("logs API: backlog, filters and live tail", async () => {
 
 test("restart API restarts a dyno in place", async () => {
   const a = await agentWith();
-  await a.api("PUT", "/v1/apps/re", desired(base.slug, { dynos: ["web.1", "web.2"] }));
-  const w1 = await upDyno(a, "re", "web.1");
-  const w2 = await upDyno(a, "re", "web.2");
-  const r = await a.api("POST", "/v1/apps/re/restart", { dyno: "web.1" });
+  await a.api("PUT", "/v1/apps/redo", desired(base.slug, { dynos: ["web.1", "web.2"] }));
+  const w1 = await upDyno(a, "redo", "web.1");
+  const w2 = await upDyno(a, "redo", "web.2");
+  const r = await a.api("POST", "/v1/apps/redo/restart", { dyno: "web.1" });
   expect(r.body.restarted).toEqual(["web.1"]);
   const n1 = await waitFor("web.1 back up", async () => {
-    const d = await a.dyno("re", "web.1");
+    const d = await a.dyno("redo", "web.1");
     return d.state === "up" && d.pid !== w1.pid ? d : undefined;
   });
   expect(n1.pid).not.toBe(w1.pid);
-  expect((await a.dyno("re", "web.2")).pid).toBe(w2.pid);
-  await a.waitLog("re", /heroku\[web\.1\]: Restarting/);
+  expect((await a.dyno("redo", "web.2")).pid).toBe(w2.pid);
+  await a.waitLog("redo", /heroku\[web\.1\]: Restarting/);
 });
 
 test("logs --tail: a subscriber that stops reading costs bounded memory and is told what it missed (L10)", async () => {

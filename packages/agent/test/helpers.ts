@@ -210,7 +210,7 @@ export function agentSuite() {
 
 export function desired(slug: Slug, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    release: "v1",
+    release: 1,
     slug,
     env: { RELEASE: "v1" },
     processTypes: { web: `${process.execPath} web.js`, worker: `${process.execPath} -e "setInterval(()=>console.log('working'),100)"` },

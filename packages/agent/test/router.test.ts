@@ -22,7 +22,7 @@ test("registers up web dynos with every router, renews, deregisters before SIGTE
     const put = r.calls.find((c) => c.method === "PUT")!;
     expect(put.path).toBe("/v1/apps/reg/dynos/web.1");
     expect(put.auth).toBe(auth);
-    expect(put.body).toEqual({ address: `127.0.0.1:${d.port}`, concurrency: 7, release: "v1", leaseMs: 600 });
+    expect(put.body).toEqual({ address: `127.0.0.1:${d.port}`, concurrency: 7, release: 1, leaseMs: 600 });
     expect(r.calls.some((c) => c.path.includes("worker"))).toBe(false); // only web dynos
   }
   expect((await a.dyno("reg", "web.1")).registered).toBe(true);
@@ -73,7 +73,7 @@ const haveRouter = fs.existsSync(ROUTER_MAIN);
   expect(inTableAt - upAt).toBeLessThan(1000);
   const [entry] = await router.dynos("real");
   expect(entry.address).toBe(`127.0.0.1:${d.port}`);
-  expect(entry.release).toBe("v1");
+  expect(entry.release).toBe(1);
   const served = await get(`http://127.0.0.1:${router.port}/`, "real.dynoform.test");
   expect(served.status).toBe(200);
   expect(served.text).toBe("web.1 v1\n");

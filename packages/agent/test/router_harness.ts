@@ -85,7 +85,7 @@ export class RealRouter {
     return { status: r.status, body: text ? JSON.parse(text) : undefined };
   }
 
-  async dynos(app: string): Promise<Array<{ dyno: string; address: string; release?: string }>> {
+  async dynos(app: string): Promise<Array<{ dyno: string; address: string; release?: number }>> {
     const r = await this.api("GET", `/v1/apps/${app}`);
     return r.status === 200 ? r.body.dynos : [];
   }

@@ -95,7 +95,7 @@ test("systemd-run command line for a dyno", () => {
 
 test("sandboxed systemd-run: env in a root-only file, state dir hidden but the slug, host tokens inaccessible", () => {
   const sandbox = { envFile: "/var/lib/dynoform-agent/env/u.env", hide: ["/var/lib/dynoform-agent"], inaccessible: ["/etc/dynoform"] };
-  const args = systemdRunArgs({ ...spec, stopTimeoutMs: 3000 }, 30_000, "dynoform.slice", sandbox);
+  const args = systemdRunArgs({ ...spec, stopTimeoutMs: 3000 }, 30_000, sandbox);
   expect(args.filter((a) => a.startsWith("--setenv"))).toEqual([]);
   expect(args).toContain("TimeoutStopSec=3s");
   const i = args.indexOf("StandardError=append:/var/lib/dynoform-agent/logs/dyno-shop-web.1-a1b2c3.log");
@@ -105,7 +105,7 @@ test("sandboxed systemd-run: env in a root-only file, state dir hidden but the s
     "-p", "InaccessiblePaths=-/etc/dynoform",
     "-p", "EnvironmentFile=/var/lib/dynoform-agent/env/u.env",
   ]);
-  const attached = systemdRunAttachedArgs({ ...spec, logFile: undefined }, 30_000, "dynoform.slice", sandbox);
+  const attached = systemdRunAttachedArgs({ ...spec, logFile: undefined }, 30_000, sandbox);
   expect(attached).toContain("EnvironmentFile=/var/lib/dynoform-agent/env/u.env");
   expect(attached.filter((a) => a.startsWith("--setenv"))).toEqual([]);
   // systemd's EnvironmentFile quoting, checked against what bash makes of the same text
@@ -205,7 +205,7 @@ test("systemd supervisor drives systemctl/systemd-run with the expected commands
   const exited = new Promise((r) => sup.onExit(ref, r));
   state = "ActiveState=failed\nSubState=failed\nExecMainCode=2\nExecMainStatus=15";
   expect(await exited).toEqual({ status: 143, signal: "SIGTERM", oom: false });
-  await sup.release(ref);
+  await sup.reap(ref);
   expect(calls.slice(-2)).toEqual([
     ["systemctl", "stop", "dyno-shop-web.1-a1b2c3.service"],
     ["systemctl", "reset-failed", "dyno-shop-web.1-a1b2c3.service"],
@@ -279,15 +279,15 @@ test("config: file, env and flags", () => {
 test("desired state validation and sizes", () => {
   const cfg = resolveConfig({ token: "x" });
   const slug = { url: "http://c/s.tgz", sha256: "A".repeat(64) };
-  const d = parseDesiredState({ release: "v3", slug, processTypes: { web: "node a.js", worker: "node w.js" }, formation: { web: 2 }, dynos: ["worker.1"], size: { web: "standard-2x" } }, cfg);
+  const d = parseDesiredState({ release: 3, slug, processTypes: { web: "node a.js", worker: "node w.js" }, formation: { web: 2 }, dynos: ["worker.1"], size: { web: "standard-2x" } }, cfg);
   expect(d.dynos).toEqual(["worker.1", "web.1", "web.2"]);
   expect(d.slug!.sha256).toBe("a".repeat(64));
   expect(sizeFor(d, "web", cfg)).toEqual({ size: "standard-2x", memoryMb: 1024 });
   expect(sizeFor(d, "worker", cfg)).toEqual({ size: "standard-1x", memoryMb: 512 });
-  expect(() => parseDesiredState({ release: "v1", dynos: ["web.1"], processTypes: { web: "x" } }, cfg)).toThrow(/slug is required/);
-  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["web.1"], processTypes: { web: "x" }, size: "huge" }, cfg)).toThrow(/unknown dyno size "huge"/);
-  expect(() => parseDesiredState({ release: "v1", slug, env: { A: 1 } }, cfg)).toThrow(/env.A must be a string/);
-  expect(() => parseDesiredState({ release: "v1", slug, dynos: ["run.1"], processTypes: { run: "x" } }, cfg)).toThrow(/reserved/);
+  expect(() => parseDesiredState({ release: 1, dynos: ["web.1"], processTypes: { web: "x" } }, cfg)).toThrow(/slug is required/);
+  expect(() => parseDesiredState({ release: 1, slug, dynos: ["web.1"], processTypes: { web: "x" }, size: "huge" }, cfg)).toThrow(/unknown dyno size "huge"/);
+  expect(() => parseDesiredState({ release: 1, slug, env: { A: 1 } }, cfg)).toThrow(/env.A must be a string/);
+  expect(() => parseDesiredState({ release: 1, slug, dynos: ["run.1"], processTypes: { run: "x" } }, cfg)).toThrow(/reserved/);
 });
 
 test("app users: names, useradd arguments, lookup, fixed dyno user", async () => {

@@ -15,6 +15,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
+import { appNameProblem, type SlugLayerRange } from "@dynoform/contract";
 import { createFileAtomic, fsyncDir, readJson, removeStaleTemps, writeJsonAtomic } from "./atomic_file";
 import { LockOptions, LockTimeoutError, withLock } from "./app_lock";
 import { UserError } from "./errors";
@@ -30,21 +31,13 @@ export interface AppRecord {
  * A release's slug: slugs/<app>/<sha256>.tgz under the state root. Where agents fetch it and its token
  * are made from (app, sha256) at each rollout (slug_access.ts), never stored.
  */
-export interface SlugRef {
+export interface ReleaseSlug {
     /** Only in releases made before slug URLs were made at rollout (and config/rollback releases copied from them); nothing reads it. */
     url?: string;
     sha256: string;
     size: number;
     /** Cached members in the slug (slug.ts): agents that unpacked one before link it instead. */
-    layers?: SlugLayerRef[];
-}
-
-/** A layer's gzip member: bytes [offset, offset+length) of the slug, with their sha256; unpacks to `path`. */
-export interface SlugLayerRef {
-    path: string;
-    offset: number;
-    length: number;
-    sha256: string;
+    layers?: SlugLayerRange[];
 }
 
 export type ReleaseStatus = "pending" | "succeeded" | "failed";
@@ -53,7 +46,7 @@ export type ReleaseStatus = "pending" | "succeeded" | "failed";
 export interface ReleaseRecord {
     version: number;
     /** null for releases made before the first deploy (config changes on an empty app). */
-    slug: SlugRef | null;
+    slug: ReleaseSlug | null;
     /** Config vars snapshot: what every dyno of this release gets in its env. */
     config: Record<string, string>;
     /** Procfile process types, including `release` if declared. */
@@ -75,7 +68,7 @@ export interface ReleaseStatusRecord {
 export type Release = ReleaseRecord & ReleaseStatusRecord;
 
 /** A release made by a deploy (or from one): it has code to run. */
-export type DeployedRelease = Release & { slug: SlugRef };
+export type DeployedRelease = Release & { slug: ReleaseSlug };
 
 export function hasCode(release: Release | undefined): release is DeployedRelease {
     return !!release?.slug;
@@ -99,13 +92,8 @@ export interface Domain {
 export const DEFAULT_STACK = "dynoform-24";
 export const DEFAULT_SIZE = "standard-1x";
 
-const APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
-
-/** Heroku's app name rule; returns an error message or undefined. */
-export function appNameProblem(name: string): string | undefined {
-    if (APP_NAME.test(name)) return undefined;
-    return `Name "${name}" is invalid: use 3 to 30 characters, lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit`;
-}
+/** Heroku's app name rule, every service's (the contract's); returns an error message or undefined. */
+export { appNameProblem };
 
 export function unknownAppError(name: string): UserError {
     return new UserError(`Couldn't find that app: ${name}. Run "dynoform apps" to list apps, or "dynoform apps:create ${name}" to create it.`);

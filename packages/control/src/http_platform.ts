@@ -20,12 +20,13 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import type { AppStatus as AgentAppStatus, DesiredState, OneOffRequest, SlugRef } from "@dynoform/contract";
 import { AppStore, appNameProblem, Domain, Formation, Release } from "./app_store";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { BuildLog } from "./build_log";
 import { byHost, Placement, place, samePlacement } from "./placement";
 import { ADDON_KINDS, AddonKind, DynoState, DynoStateName, LogsOptions, OneOffIo, Platform, PlatformError } from "./platform";
-import { agentSlugRef, AgentSlugRef } from "./slug_access";
+import { agentSlugRef } from "./slug_access";
 import { Tombstones } from "./tombstones";
 
 export interface HttpPlatformConfig {
@@ -97,30 +98,6 @@ export function parseAddonVars(stdout: string, keys: string[]): Record<string, s
         if (m && keys.includes(m[1])) vars[m[1]] = m[2];
     }
     return vars;
-}
-
-interface AgentDyno {
-    name: string;
-    type: string;
-    state: string;
-    release: string;
-    command: string;
-    size: string;
-    registered?: boolean;
-    crashes?: number;
-    restarts?: number;
-    lastExit?: { status: number | null; reason: string; at: string } | null;
-    startedAt?: string;
-    upAt?: string;
-}
-
-interface AgentAppStatus {
-    app: string;
-    release: string;
-    dynos: AgentDyno[];
-    retiring: AgentDyno[];
-    lastError: string | null;
-    oneOffs?: { name: string; command: string; startedAt: string }[];
 }
 
 interface SavedPlacement {
@@ -249,15 +226,15 @@ export class HttpPlatform implements Platform {
     // ---- desired state ----
 
     /** Where and with which token an agent fetches the app's slug: made now, from (app, sha256), for old releases too. */
-    private agentSlug(app: string, slug: NonNullable<Release["slug"]>): AgentSlugRef {
+    private agentSlug(app: string, slug: NonNullable<Release["slug"]>): SlugRef {
         return agentSlugRef({ baseUrl: this.cfg.slugBaseUrl, ...(this.cfg.slugSigningKey ? { signingKey: this.cfg.slugSigningKey } : {}) }, app, slug);
     }
 
-    private desiredBody(app: string, release: Release, formation: Formation, dynos: string[]) {
+    private desiredBody(app: string, release: Release, formation: Formation, dynos: string[]): DesiredState {
         const processTypes = Object.fromEntries(Object.entries(release.processTypes).filter(([t]) => t !== "release"));
         const size = Object.fromEntries(Object.entries(formation).map(([t, f]) => [t, f.size]));
         return {
-            release: `v${release.version}`,
+            release: release.version,
             ...(release.slug ? { slug: this.agentSlug(app, release.slug) } : {}),
             env: release.config,
             processTypes,
@@ -381,7 +358,6 @@ export class HttpPlatform implements Platform {
 
     /** Poll until every placed dyno of `version` is up (web: registered) and old instances are gone. */
     private async waitUp(app: string, version: number, placement: Placement, deadlineMs: number, requireDrained: boolean): Promise<void> {
-        const want = `v${version}`;
         const shares = byHost(placement, [...new Set(Object.values(placement))]);
         const drainUntil = Date.now() + deadlineMs + 35_000;
         const deadline = Date.now() + deadlineMs;
@@ -405,7 +381,7 @@ export class HttpPlatform implements Platform {
                 if (status.retiring.length > 0) drained = false;
                 for (const name of names) {
                     const d = status.dynos.find((x) => x.name === name);
-                    if (!d || d.release !== want) {
+                    if (!d || d.release !== version) {
                         allUp = false;
                         continue;
                     }
@@ -504,14 +480,14 @@ export class HttpPlatform implements Platform {
                         type: d.type,
                         state,
                         command: d.command,
-                        release: Number(String(d.release).replace(/^v/, "")) || 0,
+                        release: d.release,
                         since: new Date(d.upAt ?? d.startedAt ?? Date.now()),
                         size: d.size,
                         host: hostLabel(h),
                     });
                 }
                 for (const o of status.oneOffs ?? []) {
-                    out.push({ name: o.name, type: "run", state: "up", command: o.command, release: Number(String(status.release).replace(/^v/, "")) || 0, since: new Date(o.startedAt), size: "standard-1x", host: hostLabel(h) });
+                    out.push({ name: o.name, type: "run", state: "up", command: o.command, release: status.release, since: new Date(o.startedAt), size: "standard-1x", host: hostLabel(h) });
                 }
             }),
         );
@@ -541,7 +517,7 @@ export class HttpPlatform implements Platform {
             res = await fetch(`${host}/v1/apps/${app}/run`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${this.agentToken(host)}`, "content-type": "application/json" },
-                body: JSON.stringify({ command, env: release.config, slug: this.agentSlug(app, release.slug), release: `v${release.version}`, stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) }),
+                body: JSON.stringify({ command, env: release.config, slug: this.agentSlug(app, release.slug), stdin: !!io.stdin, ...(type === "release" ? { timeoutMs: 15 * 60_000 } : {}) } satisfies OneOffRequest),
             });
         } catch (err) {
             throw new PlatformError(`one-off dyno on ${hostLabel(host)}: ${(err as Error).message}`);

@@ -4,7 +4,7 @@
 //   create vN (pending) → release phase (if the Procfile has `release:`)
 //   → formation follows the new process types → rollout → vN succeeded.
 //   Any failure → vN failed with the reason; the previous release keeps serving.
-import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft, SlugRef } from "./app_store";
+import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft, ReleaseSlug } from "./app_store";
 import { BuildLog } from "./build_log";
 import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
 import { Platform, PlatformError } from "./platform";
@@ -31,7 +31,7 @@ export interface ReleaseContext {
     log: BuildLog;
 }
 
-export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft & { slug: SlugRef }): Promise<Release> {
+export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft & { slug: ReleaseSlug }): Promise<Release> {
     const { store, platform, log } = ctx;
     const release = await store.createRelease(app, draft);
     const fail = async (reason: string, tail: string[] = []): Promise<never> => {

@@ -17,9 +17,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import * as tar from "tar";
+import type { SlugLayerRange } from "@dynoform/contract";
 import { fsyncDir } from "./atomic_file";
 import { readAppFile } from "./app_tree";
-import type { SlugLayerRef } from "./app_store";
 
 export interface SlugInfo {
     /** Absolute path of the slug: <destDir>/<sha256>.tgz */
@@ -29,7 +29,7 @@ export interface SlugInfo {
     /** Entries in the tarball (dirs, files, links). */
     entries: number;
     /** The layers' gzip members in the slug (empty without layers). */
-    layers: SlugLayerRef[];
+    layers: SlugLayerRange[];
 }
 
 export interface SlugOptions {
@@ -196,7 +196,7 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
     const tmp = path.join(destDir, `.slug-${process.pid}-${randomBytes(4).toString("hex")}.tgz.tmp`);
     const hash = createHash("sha256");
     let size = 0;
-    const layerRefs: SlugLayerRef[] = [];
+    const layerRefs: SlugLayerRange[] = [];
     const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
             hash.update(chunk);

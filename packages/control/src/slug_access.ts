@@ -9,15 +9,15 @@
 // state goes to an agent, never stored in a release, so releases made before tokens existed work
 // unchanged and a new key or base URL reaches every release at its next rollout.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { SlugRef } from "./app_store";
+import { APP_NAME, type SlugRef } from "@dynoform/contract";
 
-const ROUTE = /^\/slugs\/([a-z][a-z0-9-]{1,28}[a-z0-9])\/([0-9a-f]{64})\.tgz$/;
+const ROUTE = /^\/slugs\/([^/]+)\/([0-9a-f]{64})\.tgz$/;
 const TOKEN = /^[0-9a-f]{64}$/;
 
 /** The slug a request path names (exactly /slugs/<app>/<sha256>.tgz, nothing else), if any. */
 export function parseSlugPath(requestPath: string): { app: string; sha256: string } | undefined {
     const m = ROUTE.exec(requestPath);
-    return m ? { app: m[1], sha256: m[2] } : undefined;
+    return m && APP_NAME.test(m[1]) ? { app: m[1], sha256: m[2] } : undefined;
 }
 
 export function slugUrl(baseUrl: string, app: string, sha256: string): string {
@@ -36,14 +36,6 @@ export function slugAuthorized(key: string | undefined, app: string, sha256: str
     return timingSafeEqual(Buffer.from(m[1], "hex"), Buffer.from(slugToken(key, app, sha256), "hex"));
 }
 
-/** What an agent gets of a slug: where it is, its token, its checksum and its layers. */
-export interface AgentSlugRef {
-    url: string;
-    sha256: string;
-    token?: string;
-    layers?: NonNullable<SlugRef["layers"]>;
-}
-
 export interface SlugAccess {
     /** <slugBaseUrl>/<app>/<sha256>.tgz is where agents reach the slug server (http://10.0.0.1:5080/slugs). */
     baseUrl: string;
@@ -51,7 +43,8 @@ export interface SlugAccess {
     signingKey?: string;
 }
 
-export function agentSlugRef(access: SlugAccess, app: string, slug: Pick<SlugRef, "sha256" | "layers">): AgentSlugRef {
+/** What an agent gets of a slug: where it is, its token, its checksum and its layers. */
+export function agentSlugRef(access: SlugAccess, app: string, slug: Pick<SlugRef, "sha256" | "layers">): SlugRef {
     return {
         url: slugUrl(access.baseUrl, app, slug.sha256),
         sha256: slug.sha256,

@@ -24,7 +24,7 @@ const seen: Seen[] = [];
 
 /** A dyno host's agent that answers only its own token and reports its dynos up at once. */
 function fakeAgent(who: string, token: string): http.Server {
-    const desired = new Map<string, { release: string; dynos: string[] }>();
+    const desired = new Map<string, { release: number; dynos: string[] }>();
     return jsonServer(({ req, url, body, json }) => {
         if (url === "/health") return json({ ok: true });
         seen.push({ n: ++seq, who, method: req.method ?? "", url, auth: req.headers.authorization, body });
@@ -32,7 +32,7 @@ function fakeAgent(who: string, token: string): http.Server {
         const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
         if (url === "/v1/apps") return json({ apps: [...desired.keys()] });
         if (app && req.method === "PUT") {
-            desired.set(app, { release: body.release as string, dynos: body.dynos as string[] });
+            desired.set(app, { release: body.release as number, dynos: body.dynos as string[] });
             return json({ app });
         }
         if (app && req.method === "DELETE") return json({ app, deleted: desired.delete(app) });

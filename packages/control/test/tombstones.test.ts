@@ -156,9 +156,9 @@ test("apps:create of a destroyed name clears hosts that came back since, before 
 test("an app the store does not know (destroyed before tombstones) is removed after the grace period, a known one never", async () => {
     await cli("apps:create", "shop");
     await deploy("shop", "live");
-    b.apps.set("ghost", { release: "v3", dynos: ["web.1"], env: {} });
+    b.apps.set("ghost", { release: 3, dynos: ["web.1"], env: {} });
     await store.createApp("fresh"); // in the store, not deployed: listed by an agent after a one-off
-    a.apps.set("fresh", { release: "v1", dynos: [], env: {} });
+    a.apps.set("fresh", { release: 1, dynos: [], env: {} });
 
     await reconcile();
     expect(b.apps.has("ghost")).toBe(true); // seen once: within the grace period

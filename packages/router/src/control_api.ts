@@ -3,8 +3,9 @@
 // with the control role's token, or a dyno host's own credential for its own dynos only
 // (control_auth.ts). Documented in packages/router/README.md.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { parseAppRoute, parseDyno, parseDynoAddress, parsePlacement, ValidationError } from "@dynoform/contract";
 import { hostOf, type Caller, type ControlAuth } from "./control_auth";
-import { DynoTable, parseAppRoute, parseDyno, parseDynoAddress, parsePlacement, ValidationError } from "./dyno_table";
+import type { DynoTable } from "./dyno_table";
 
 export interface ControlApiOptions {
   table: DynoTable;

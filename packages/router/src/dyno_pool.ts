@@ -2,7 +2,7 @@
 // requests waiting for a slot. The pool owns the slots: it alone takes one (take, takeFree) and
 // gives one back (giveBack), and a request holds at most one at a time (Exchange).
 import type { RouterConfig } from "./config";
-import type { AppRoute, DynoInfo } from "./dyno_table";
+import type { AppRoute, DynoInfo } from "@dynoform/contract";
 import type { HCode } from "./error_pages";
 import { LoadBalancer } from "./load_balancer";
 import { RequestQueue, type SlotSource, type SlotWaiter, type Waiter } from "./request_queue";

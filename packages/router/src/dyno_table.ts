@@ -2,32 +2,10 @@
 // the control role) and dynos (registered by agents, each with a lease). Workers receive snapshots
 // of routes and dynos; placements only decide which dyno hosts may register an app's dynos.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { APP_NAME, DYNO_ADDRESS, DYNO_NAME, parseRelease, type AppRoute, type DynoInfo } from "@dynoform/contract";
 import { hostOf } from "./control_auth";
 
-export interface AppRoute {
-  name: string;
-  /** Custom domains (lower case, no port). `<app>.<platformDomain>` is always added by the router. */
-  domains: string[];
-  /** Per-dyno concurrency cap for this app (overrides the router default, overridden by the dyno's own). */
-  concurrency?: number;
-  firstByteTimeoutMs?: number;
-  idleTimeoutMs?: number;
-  queueSize?: number;
-  queueDeadlineMs?: number;
-  /** Hold requests while the app has no dyno (booting) instead of answering H14 at once. Default true. */
-  holdWhenEmpty: boolean;
-}
-
-export interface DynoInfo {
-  app: string;
-  /** Process name, e.g. "web.1". */
-  dyno: string;
-  /** "host:port" the dyno listens on. */
-  address: string;
-  concurrency?: number;
-  release?: string;
-}
-
+/** A registration with its lease. */
 export interface DynoRecord extends DynoInfo {
   leaseMs: number;
   expiresAt: number;
@@ -40,84 +18,13 @@ export interface Snapshot {
   dynos: DynoInfo[];
 }
 
-export const APP_NAME = /^[a-z][a-z0-9-]{0,62}$/;
-export const DYNO_NAME = /^[a-z][a-z0-9_-]{0,30}\.[0-9]{1,6}$/;
-const DOMAIN = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
-
-export class ValidationError extends Error {}
-
-function optPositiveInt(body: Record<string, unknown>, key: string, max = 86_400_000): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
-    throw new ValidationError(`${key} must be an integer between 1 and ${max}`);
+/** A saved dyno's release; earlier routers saved it as "v3", which parseRelease reads too. */
+function savedRelease(v: unknown): number | undefined {
+  try {
+    return v === undefined ? undefined : parseRelease(v);
+  } catch {
+    return undefined; // only shown in listings: the dyno is served without it
   }
-  return v;
-}
-
-export function parseAppRoute(name: string, body: unknown): AppRoute {
-  if (!APP_NAME.test(name)) throw new ValidationError(`invalid app name ${JSON.stringify(name)}`);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError("body must be a JSON object");
-  const b = body as Record<string, unknown>;
-  const domainsRaw = b.domains ?? [];
-  if (!Array.isArray(domainsRaw)) throw new ValidationError("domains must be an array of host names");
-  const domains = domainsRaw.map((d) => {
-    if (typeof d !== "string") throw new ValidationError("domains must be strings");
-    const host = d.toLowerCase().replace(/\.$/, "");
-    if (!DOMAIN.test(host)) throw new ValidationError(`invalid domain ${JSON.stringify(d)}`);
-    return host;
-  });
-  const timeouts = (b.timeouts ?? {}) as Record<string, unknown>;
-  if (typeof timeouts !== "object" || Array.isArray(timeouts)) throw new ValidationError("timeouts must be an object");
-  const hold = b.holdWhenEmpty;
-  if (hold !== undefined && typeof hold !== "boolean") throw new ValidationError("holdWhenEmpty must be a boolean");
-  return {
-    name,
-    domains: [...new Set(domains)],
-    concurrency: optPositiveInt(b, "concurrency", 100_000),
-    firstByteTimeoutMs: optPositiveInt(timeouts, "firstByteMs"),
-    idleTimeoutMs: optPositiveInt(timeouts, "idleMs"),
-    queueSize: optPositiveInt(b, "queueSize", 1_000_000),
-    queueDeadlineMs: optPositiveInt(timeouts, "queueMs"),
-    holdWhenEmpty: hold ?? true,
-  };
-}
-
-/** DELETE of a dyno names the address it deregisters (`{"address": "host:port"}`). */
-export function parseDynoAddress(body: unknown): string {
-  const address = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).address : undefined;
-  if (typeof address !== "string" || !ADDRESS.test(address)) {
-    throw new ValidationError('address required: a dyno is deregistered only at the address it was registered with (body {"address": "host:port"})');
-  }
-  return address;
-}
-
-/** `PUT /v1/apps/:app/placement` body: `{"hosts": ["10.0.0.21", ...]}` (dyno hosts' private addresses). */
-export function parsePlacement(app: string, body: unknown): string[] {
-  if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
-  const hosts = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).hosts : undefined;
-  if (!Array.isArray(hosts) || hosts.length > 1000 || hosts.some((h) => typeof h !== "string" || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(h))) {
-    throw new ValidationError('hosts required: the private addresses of the dyno hosts the app is placed on (body {"hosts": ["10.0.0.21"]})');
-  }
-  return [...new Set((hosts as string[]).map((h) => h.replace(/^\[|\]$/g, "").toLowerCase()))].sort();
-}
-
-export function parseDyno(app: string, dyno: string, body: unknown, defaultLeaseMs: number): { info: DynoInfo; leaseMs: number } {
-  if (!APP_NAME.test(app)) throw new ValidationError(`invalid app name ${JSON.stringify(app)}`);
-  if (!DYNO_NAME.test(dyno)) throw new ValidationError(`invalid dyno name ${JSON.stringify(dyno)} (want e.g. web.1)`);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError("body must be a JSON object");
-  const b = body as Record<string, unknown>;
-  const address = b.address;
-  if (typeof address !== "string" || !ADDRESS.test(address)) throw new ValidationError("address must be \"host:port\"");
-  const port = Number(ADDRESS.exec(address)![2]);
-  if (port < 1 || port > 65535) throw new ValidationError("address port out of range");
-  const release = b.release;
-  if (release !== undefined && (typeof release !== "string" || release.length > 64)) throw new ValidationError("release must be a short string");
-  return {
-    info: { app, dyno, address, concurrency: optPositiveInt(b, "concurrency", 100_000), release: release as string | undefined },
-    leaseMs: optPositiveInt(b, "leaseMs", 3_600_000) ?? defaultLeaseMs,
-  };
 }
 
 export class DynoTable {
@@ -142,8 +49,8 @@ export class DynoTable {
         // out): served at once instead of after the agents' next renewal.
         const t = this.now();
         for (const d of saved.dynos ?? []) {
-          if (typeof d.expiresAt === "number" && d.expiresAt > t && APP_NAME.test(d.app) && DYNO_NAME.test(d.dyno) && ADDRESS.test(d.address)) {
-            this.dynos.set(`${d.app}/${d.dyno}`, d);
+          if (typeof d.expiresAt === "number" && d.expiresAt > t && APP_NAME.test(d.app) && DYNO_NAME.test(d.dyno) && DYNO_ADDRESS.test(d.address)) {
+            this.dynos.set(`${d.app}/${d.dyno}`, { ...d, release: savedRelease(d.release) });
           }
         }
         // A state file from before placements (the upgrade that brings them): the hosts its live

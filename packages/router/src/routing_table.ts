@@ -3,7 +3,8 @@
 // shared load. Replaced from the primary's snapshots (dyno_table.ts).
 import { splitList } from "./addresses";
 import type { RouterConfig } from "./config";
-import type { AppRoute, DynoInfo, Snapshot } from "./dyno_table";
+import type { AppRoute, DynoInfo } from "@dynoform/contract";
+import type { Snapshot } from "./dyno_table";
 import { DynoPool } from "./dyno_pool";
 import type { LoadList } from "./ipc";
 import type { MetricsSnapshot } from "./metrics";

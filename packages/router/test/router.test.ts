@@ -41,8 +41,8 @@ describe("control API", () => {
   test("needs the bearer token on /v1, validates bodies, lists apps", async () => {
     expect((await r.api("GET", "/v1/apps", undefined, "wrong")).status).toBe(401);
     expect((await r.api("PUT", "/v1/apps/Bad_Name", {})).status).toBe(400);
-    expect((await r.api("PUT", "/v1/apps/ok/dynos/web.1", { address: "nonsense" })).status).toBe(400);
-    expect((await r.api("PUT", "/v1/apps/ok/dynos/web.1", { address: "127.0.0.1:1", concurrency: 0 })).status).toBe(400);
+    expect((await r.api("PUT", "/v1/apps/okay/dynos/web.1", { address: "nonsense" })).status).toBe(400);
+    expect((await r.api("PUT", "/v1/apps/okay/dynos/web.1", { address: "127.0.0.1:1", concurrency: 0 })).status).toBe(400);
     await app("listed", { domains: ["listed.example.com"], concurrency: 3, timeouts: { firstByteMs: 1000 } });
     const list = await r.api("GET", "/v1/apps");
     expect(list.status).toBe(200);
@@ -58,7 +58,7 @@ describe("routing and headers", () => {
   test("custom domain, wildcard and <app>.<platform domain> reach the app; unknown host is a 404 page", async () => {
     const b = await backend();
     await app("routed", { domains: ["www.routed.example", "*.wild.example"] });
-    await dyno("routed", "web.1", { address: b.address, concurrency: 10, release: "v3" });
+    await dyno("routed", "web.1", { address: b.address, concurrency: 10, release: 3 });
     for (const host of ["www.routed.example", "WWW.Routed.Example:8080", "a.wild.example", "routed.dynoform.test"]) {
       const res = await get(r.port, host, "/p?q=1");
       expect(res.status).toBe(200);
@@ -525,8 +525,8 @@ describe("WebSocket", () => {
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Seen-Via: ${req.headers.via}\r\n\r\n`);
       socket.pipe(socket); // echo
     });
-    await app("ws", { domains: ["ws.example"] });
-    await dyno("ws", "web.1", { address: b.address });
+    await app("chat", { domains: ["ws.example"] });
+    await dyno("chat", "web.1", { address: b.address });
     const s = connect(r.port, "127.0.0.1");
     let got = "";
     s.on("data", (c) => (got += c.toString("latin1")));

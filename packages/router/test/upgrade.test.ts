@@ -27,7 +27,7 @@ function send(port: number, agent: Agent | false, method: string, path: string, 
   return new Promise((res) => {
     let gotBytes = false;
     const r: ClientRequest = httpRequest(
-      { host: "127.0.0.1", port, method, path, agent, headers: { Host: "up.dynoform.test", ...(body ? { "Content-Type": "text/plain" } : {}) } },
+      { host: "127.0.0.1", port, method, path, agent, headers: { Host: "upg.dynoform.test", ...(body ? { "Content-Type": "text/plain" } : {}) } },
       (resp) => {
         gotBytes = true;
         let s = "";
@@ -95,8 +95,8 @@ function send(port: number, agent: Agent | false, method: string, path: string, 
       r.end(body === undefined ? undefined : JSON.stringify(body));
     });
     await waitFor("router ready", async () => (await api("GET", "/health").catch(() => 0)) === 200, 15_000);
-    expect(await api("PUT", "/v1/apps/up", { holdWhenEmpty: false })).toBe(201);
-    expect(await api("PUT", "/v1/apps/up/dynos/web.1", { address: backend.address, concurrency: 50, leaseMs: 60_000 })).toBe(201);
+    expect(await api("PUT", "/v1/apps/upg", { holdWhenEmpty: false })).toBe(201);
+    expect(await api("PUT", "/v1/apps/upg/dynos/web.1", { address: backend.address, concurrency: 50, leaseMs: 60_000 })).toBe(201);
     expect((await send(port, false, "GET", "/")).status).toBe(200);
 
     // Bounded load: 6 loops on fresh connections, 6 on keep-alive connections (GET and POST).
@@ -148,7 +148,7 @@ function send(port: number, agent: Agent | false, method: string, path: string, 
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(200);
     // The restarted router served from the saved table at once (no H14 while agents re-register).
-    expect(await api("GET", "/v1/apps/up")).toBe(200);
+    expect(await api("GET", "/v1/apps/upg")).toBe(200);
     void stderr;
   });
 });

@@ -36,7 +36,7 @@ export const close = (s: http.Server): Promise<void> => {
 };
 
 /** An agent's answer to GET /v1/apps/<app> with every dyno of the desired state up. */
-export function allUp(app: string, release: string, dynos: string[]): Record<string, unknown> {
+export function allUp(app: string, release: number, dynos: string[]): Record<string, unknown> {
     const up = dynos.map((name) => ({ name, type: name.split(".")[0], state: "up", release, command: "x", size: "standard-1x", registered: true }));
     return { app, release, dynos: up, retiring: [], lastError: null };
 }
@@ -48,7 +48,7 @@ export interface Seen {
 }
 
 export interface AgentApp {
-    release: string;
+    release: number;
     dynos: string[];
     env: Record<string, string>;
 }
@@ -66,7 +66,7 @@ export class FakeAgent {
         if (url === "/health") return json({ ok: true });
         if (url === "/v1/apps") return json({ apps: [...this.apps.keys()] });
         if (app && req.method === "PUT") {
-            this.apps.set(app, { release: body.release as string, dynos: body.dynos as string[], env: body.env as Record<string, string> });
+            this.apps.set(app, { release: body.release as number, dynos: body.dynos as string[], env: body.env as Record<string, string> });
             return json({ app });
         }
         // A one-off needs no desired state on the host.

@@ -6,24 +6,28 @@ import * as path from "node:path";
 import * as ts from "typescript";
 
 const SRC = path.resolve(__dirname, "../../src");
+const CONTRACT_SRC = path.resolve(__dirname, "../../../contract/src");
 
 export function transpileSources(): string {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-control-js-"));
-    const walk = (dir: string) => {
+    // @dynoform/contract by its source, beside this package's (as jest and esbuild resolve it)
+    const contract = path.join(out, "_contract");
+    const walk = (src: string, dir: string, dest: string) => {
         for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
             const full = path.join(dir, entry.name);
-            if (entry.isDirectory()) walk(full);
+            if (entry.isDirectory()) walk(src, full, dest);
             else if (entry.name.endsWith(".ts")) {
-                const rel = path.relative(SRC, full).replace(/\.ts$/, ".js");
+                const rel = path.relative(src, full).replace(/\.ts$/, ".js");
                 const js = ts.transpileModule(fs.readFileSync(full, "utf8"), {
                     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-                }).outputText;
-                fs.mkdirSync(path.dirname(path.join(out, rel)), { recursive: true });
-                fs.writeFileSync(path.join(out, rel), js);
+                }).outputText.replace(/require\("@dynoform\/contract"\)/g, `require(${JSON.stringify(contract)})`);
+                fs.mkdirSync(path.dirname(path.join(dest, rel)), { recursive: true });
+                fs.writeFileSync(path.join(dest, rel), js);
             }
         }
     };
-    walk(SRC);
+    walk(SRC, SRC, out);
+    walk(CONTRACT_SRC, CONTRACT_SRC, contract);
     // Resolve the package's dependencies (tar, semver) from the workspace.
     fs.symlinkSync(path.resolve(__dirname, "../../../../node_modules"), path.join(out, "node_modules"));
     return out;
