@@ -82,14 +82,14 @@ export class DynoTable {
     const gone: string[] = [];
     for (const [k, d] of this.dynos) if (d.expiresAt <= t) gone.push(k);
     for (const k of gone) this.dynos.delete(k);
-    if (gone.length) this.changed(false);
+    if (gone.length) this.changed();
     return gone;
   }
 
   putApp(route: AppRoute): { created: boolean } {
     const prev = this.apps.get(route.name);
     this.apps.set(route.name, route);
-    if (!prev || JSON.stringify(prev) !== JSON.stringify(route)) this.changed(true);
+    if (!prev || JSON.stringify(prev) !== JSON.stringify(route)) this.changed();
     return { created: !prev };
   }
 
@@ -109,7 +109,7 @@ export class DynoTable {
     const had = this.apps.delete(name);
     let removed = false;
     for (const [k, d] of this.dynos) if (d.app === name) { this.dynos.delete(k); removed = true; }
-    if (had || removed) this.changed(had);
+    if (had || removed) this.changed();
     else if (hadPlacement) this.persist();
     return had || removed || hadPlacement;
   }
@@ -122,7 +122,7 @@ export class DynoTable {
     const rec: DynoRecord = { ...info, leaseMs, expiresAt: t + leaseMs, registeredAt: prev?.registeredAt ?? t };
     this.dynos.set(key, rec);
     if (!prev || prev.address !== info.address || prev.concurrency !== info.concurrency || prev.release !== info.release) {
-      this.changed(false);
+      this.changed();
     }
     return { created: !prev, expiresAt: rec.expiresAt };
   }
@@ -135,7 +135,7 @@ export class DynoTable {
     if (!cur) return { deleted: false };
     if (cur.address !== address) return { deleted: false, registeredAt: cur.address };
     this.dynos.delete(key);
-    this.changed(false);
+    this.changed();
     return { deleted: true };
   }
 
@@ -177,7 +177,7 @@ export class DynoTable {
     }
   }
 
-  private changed(_appsChanged: boolean): void {
+  private changed(): void {
     this.version++;
     // Renewals that change nothing are not written; the primary persists once more on shutdown.
     this.persist();
