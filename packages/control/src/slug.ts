@@ -26,8 +26,6 @@ export interface SlugInfo {
     path: string;
     sha256: string;
     size: number;
-    /** Entries in the tarball (dirs, files, links). */
-    entries: number;
     /** The layers' gzip members in the slug (empty without layers). */
     layers: SlugLayerRef[];
 }
@@ -213,7 +211,7 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
         const final = path.join(destDir, `${sha256}.tgz`);
         await fs.promises.rename(tmp, final);
         await fsyncDir(destDir);
-        return { path: final, sha256, size, entries: entries.length, layers: layerRefs };
+        return { path: final, sha256, size, layers: layerRefs };
     } finally {
         await fs.promises.rm(tmp, { force: true });
     }
@@ -275,20 +273,6 @@ async function gcLayers(cacheDir: string, keep: string): Promise<void> {
     const stats = await Promise.all(names.map(async (n) => ({ file: path.join(cacheDir, n), mtime: (await fs.promises.stat(path.join(cacheDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
     stats.sort((a, b) => b.mtime - a.mtime);
     for (const s of stats.slice(LAYERS_TO_KEEP)) if (s.file !== keep) await fs.promises.rm(s.file, { force: true });
-}
-
-export async function sha256File(file: string): Promise<string> {
-    const hash = createHash("sha256");
-    await pipeline(fs.createReadStream(file), hash);
-    return hash.digest("hex");
-}
-
-/** Unpack a slug after checking its sha256 (what the agent does with a downloaded slug). */
-export async function extractSlug(file: string, destDir: string, expectedSha256: string): Promise<void> {
-    const actual = await sha256File(file);
-    if (actual !== expectedSha256) throw new Error(`slug ${file} has sha256 ${actual}, expected ${expectedSha256}: refusing to unpack`);
-    await fs.promises.mkdir(destDir, { recursive: true });
-    await tar.extract({ file, cwd: destDir, preserveOwner: false, strict: true });
 }
 
 /** "918K", "12.3M", "1.2G": the size in Heroku's "Done: 12.3M" line. */
