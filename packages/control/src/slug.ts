@@ -20,6 +20,7 @@ import * as tar from "tar";
 import { fsyncDir } from "./atomic_file";
 import { readAppFile } from "./app_tree";
 import type { SlugLayerRef } from "./app_store";
+import { slugFileName } from "./state_paths";
 
 export interface SlugInfo {
     /** Absolute path of the slug: <destDir>/<sha256>.tgz */
@@ -208,7 +209,7 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
         await fh.sync();
         await fh.close();
         const sha256 = hash.digest("hex");
-        const final = path.join(destDir, `${sha256}.tgz`);
+        const final = path.join(destDir, slugFileName(sha256));
         await fs.promises.rename(tmp, final);
         await fsyncDir(destDir);
         return { path: final, sha256, size, layers: layerRefs };

@@ -1,5 +1,5 @@
 // Stand-ins for the dyno hosts' agents (and the plumbing of the JSON servers that stand in for
-// agents and routers) in the tests that drive the real HttpPlatform over HTTP.
+// agents and routers) in the tests that drive the real RemoteFleet over HTTP.
 import * as http from "node:http";
 
 /** One request to a jsonServer: its body parsed as JSON (`{}` when empty), and `json` to answer. */
@@ -11,7 +11,7 @@ export interface JsonRequest {
     json(o: unknown, status?: number): void;
 }
 
-/** An HTTP server that reads each request's JSON body before `handle` sees it: HttpPlatform sends
+/** An HTTP server that reads each request's JSON body before `handle` sees it: RemoteFleet sends
  * agents and routers JSON and reads JSON back. */
 export function jsonServer(handle: (r: JsonRequest) => void): http.Server {
     return http.createServer((req, res) => {
