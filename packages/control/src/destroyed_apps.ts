@@ -1,6 +1,6 @@
 // Destroyed apps still on dyno hosts (tombstones.ts): where an app's tombstone names a host, the
-// app is DELETEd there before anything of a same-named app is sent there, and until then the host
-// is left out of what the app shows (ps, logs, restart).
+// app is DELETEd there before anything of a same-named app is sent there or announced to the
+// routers for it, and until then the host is left out of what the app shows (ps, logs, restart).
 import { AgentClient } from "./agent_client";
 import { FleetError } from "./fleet";
 import { Tombstones } from "./tombstones";
@@ -41,7 +41,7 @@ export class DestroyedApps {
         return failed;
     }
 
-    /** `clear`, where a failure is an error: nothing of the app may reach a host that still runs a destroyed one. */
+    /** `clear`, where a failure is an error: nothing of the app may reach, or be announced for, a host that still runs a destroyed one. */
     async clearOrThrow(app: string, hosts: string[]): Promise<void> {
         const stale = await this.clear(app, hosts);
         if (stale.length) throw new FleetError(`a destroyed app named ${app} could not be removed first: ${stale.join("; ")}`);

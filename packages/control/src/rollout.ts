@@ -8,8 +8,9 @@
 // dynos and tells the routers only the new hosts. On failure it puts the previous release back (its
 // dynos never stopped serving).
 //
-// Every host that gets dynos is first cleared of a destroyed app of the same name
-// (destroyed_apps.ts): the agent would adopt the old incarnation's dynos otherwise.
+// Every host the routers are told of is first cleared of a destroyed app of the same name
+// (destroyed_apps.ts): a router accepts a host's registrations for the apps placed on it, so the old
+// incarnation's dynos there must be gone before it hears of the host.
 import { AgentAppStatus, AgentClient } from "./agent_client";
 import { hostLabel } from "./api_request";
 import { AppStore, Formation, Release } from "./app_store";
@@ -91,15 +92,15 @@ export class Rollout {
     }
 
     /**
-     * The first step of every change of placement: the routers are told the hosts of `from` and
-     * `to`, which are cleared of a destroyed app of this name, then each live host is PUT its share
+     * The first step of every change of placement: the hosts of `from` and `to` are cleared of a
+     * destroyed app of this name, the routers told of them, then each live host is PUT its share
      * of `to`. Returns the live hosts left without dynos (the caller clears them, then tells the
      * routers only `to`).
      */
     async move(app: string, release: Release, formation: Formation, m: Move, log?: BuildLog): Promise<string[]> {
         const hosts = [...new Set([...Object.values(m.from ?? {}), ...Object.values(m.to)])];
-        await this.parts.routers.tellPlacement(app, [m.from, m.to], log && ((l) => log.info(l)));
         await this.parts.destroyed.clearOrThrow(app, hosts);
+        await this.parts.routers.tellPlacement(app, [m.from, m.to], log && ((l) => log.info(l)));
         const shares = byHost(m.to, m.alive);
         const withDynos = m.alive.filter((h) => shares[h].length > 0);
         await Promise.all(

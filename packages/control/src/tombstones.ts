@@ -3,8 +3,9 @@
 // again when it comes back (they re-register with the routers under the app's name). So destroying
 // an app leaves tombstones/<app>.json (state_paths.ts) = {app, destroyedAt, hosts}: the agents that
 // have not confirmed the app is gone there. The placement loop DELETEs the app on each of them once
-// it answers, and a same-named new app clears such a host before anything is PUT there
-// (destroyed_apps.ts), so the old incarnation's dynos are stopped, never adopted. A host leaves the list when its DELETE succeeds (404 included) or when it is no longer a
+// it answers, and a same-named new app clears such a host before the routers hear of it and before
+// anything is PUT there (destroyed_apps.ts), so the old incarnation's dynos are stopped, never
+// adopted. A host leaves the list when its DELETE succeeds (404 included) or when it is no longer a
 // configured agent; the last one removes the file.
 //
 // Writers hold the app's lock (apps:destroy, rollouts, the placement loop), so a tombstone is never
