@@ -1,4 +1,4 @@
-// The add-ons channel end to end on this machine: HttpPlatform's real `ssh` (the add-ons key, the
+// The add-ons channel end to end on this machine: RemoteFleet's real `ssh` (the add-ons key, the
 // pinned host key from knownHostsLine) → a real sshd whose authorized_keys line is the data host's
 // (restrict, from=, forced command) → the real dynoform-addons (temp prefix) → saslpasswd2; then
 // memcached started from the instance's files accepts exactly the credentials apps:create returned.
@@ -9,7 +9,8 @@ import { knownHostsLine } from "../../components/control/control";
 import { ADDONS_COMMAND, addonsAuthorizedKeyLine } from "../../components/data/data";
 import { render } from "../../components/templates/render";
 import { AppStore } from "../../packages/control/src/app_store";
-import { addonsSshArgs, HttpPlatform } from "../../packages/control/src/http_platform";
+import { addonsSshArgs } from "../../packages/control/src/addons_client";
+import { RemoteFleet } from "../../packages/control/src/remote_fleet";
 import { binarySession, memcachedMissing, RunningMemcached, startMemcached, STATUS } from "../support/memcached";
 import { freePortRun } from "../support/ports";
 import { prepareSshd, TestSshd } from "../support/sshd";
@@ -23,7 +24,7 @@ if (missing) test.todo(`add-ons over a real sshd: skipped, ${missing}`);
 describeReal("add-ons over a real sshd and the data host's forced command", () => {
     let sshd: TestSshd;
     let dir: string;
-    let platform: HttpPlatform;
+    let fleet: RemoteFleet;
     let firstPort: number;
     const running: RunningMemcached[] = [];
     const keyFile = () => path.join(sshd.dir, "client");
@@ -50,7 +51,7 @@ describeReal("add-ons over a real sshd and the data host's forced command", () =
         fs.writeFileSync(knownHostsFile(), knownHostsLine("127.0.0.1", sshd.port, sshd.connection.hostKey));
         await sshd.start();
         fs.mkdirSync(path.join(sshd.dir, "state"));
-        platform = new HttpPlatform(new AppStore(path.join(sshd.dir, "state")), {
+        fleet = new RemoteFleet(new AppStore(path.join(sshd.dir, "state")), {
             agents: [],
             agentToken: "t",
             slugBaseUrl: "http://127.0.0.1:9/slugs",
@@ -66,7 +67,7 @@ describeReal("add-ons over a real sshd and the data host's forced command", () =
     });
 
     test("apps:create's add-ons over ssh: the app's credentials open its memcached, nothing else does", async () => {
-        const vars = await platform.provisionAddons("app-one");
+        const vars = await fleet.provisionAddons("app-one");
         expect(vars).toMatchObject({ MEMCACHE_SERVERS: `127.0.0.1:${firstPort}`, MEMCACHE_USERNAME: "app-one" });
         expect(vars.DATABASE_URL).toMatch(/^postgres:\/\/app_app_one:[0-9a-f]{36}@127\.0\.0\.1:5432\/app_app_one$/);
         expect(fs.readFileSync(path.join(dir, "psql.stdin"), "utf8")).toContain("\\set name 'app_app_one'\n");
@@ -112,7 +113,7 @@ describeReal("add-ons over a real sshd and the data host's forced command", () =
     });
 
     test("apps:destroy's add-ons over ssh: the instance's files are gone, the database dropped", async () => {
-        await platform.deprovisionAddons("app-one");
+        await fleet.deprovisionAddons("app-one");
         expect(fs.existsSync(path.join(dir, "etc/dynoform-memcached/app-one"))).toBe(false);
         expect(fs.readFileSync(path.join(dir, "psql.stdin"), "utf8")).toContain("DROP DATABASE IF EXISTS");
     });

@@ -1,14 +1,5 @@
-// Durable app state on the control host: apps, releases, config vars, formation, domains.
-//
-// Layout under the state root (see README.md):
-//   apps/<app>/app.json                 AppRecord
-//   apps/<app>/config.json              current config vars {KEY: value}
-//   apps/<app>/formation.json           {type: {quantity, size}}
-//   apps/<app>/domains.json             [{hostname, kind, createdAt}]
-//   apps/<app>/releases/v<N>.json       Release (immutable: created once with link(2), never rewritten)
-//   apps/<app>/releases/v<N>.status.json {status, reason, updatedAt} (the only mutable part of a release)
-//   locks/<app>.lock                    per-app lock (app_lock.ts)
-//   slugs/<app>/<sha256>.tgz            slug tarballs (slug.ts)
+// Durable app state on the control host: apps, releases, config vars, formation, domains, under
+// the state root as state_paths.ts lays it out.
 //
 // Every file is written atomically (atomic_file.ts). Readers never lock: they see whole files.
 // Writers that read-modify-write must hold the app lock: `store.withAppLock(app, purpose, fn)`.
@@ -19,8 +10,10 @@ import { appNameProblem, type SlugLayerRange } from "@dynoform/contract";
 import { createFileAtomic, fsyncDir, readJson, removeStaleTemps, writeJsonAtomic } from "./atomic_file";
 import { LockOptions, LockTimeoutError, withLock } from "./app_lock";
 import { UserError } from "./errors";
+import { AppPaths, releaseVersionOf, StatePaths } from "./state_paths";
 
-export interface AppRecord {
+/** The app itself, as apps:create made it (apps/<app>/app.json). */
+export interface AppMetadata {
     name: string;
     id: string;
     createdAt: string;
@@ -45,8 +38,7 @@ export type ReleaseStatus = "pending" | "succeeded" | "failed";
 /** The immutable part of a release, as stored in v<N>.json. */
 export interface ReleaseRecord {
     version: number;
-    /** null for releases made before the first deploy (config changes on an empty app). */
-    slug: ReleaseSlug | null;
+    slug: ReleaseSlug;
     /** Config vars snapshot: what every dyno of this release gets in its env. */
     config: Record<string, string>;
     /** Procfile process types, including `release` if declared. */
@@ -66,13 +58,6 @@ export interface ReleaseStatusRecord {
 }
 
 export type Release = ReleaseRecord & ReleaseStatusRecord;
-
-/** A release made by a deploy (or from one): it has code to run. */
-export type DeployedRelease = Release & { slug: ReleaseSlug };
-
-export function hasCode(release: Release | undefined): release is DeployedRelease {
-    return !!release?.slug;
-}
 
 export type ReleaseDraft = Omit<ReleaseRecord, "version" | "createdAt">;
 
@@ -99,23 +84,21 @@ export function unknownAppError(name: string): UserError {
     return new UserError(`Couldn't find that app: ${name}. Run "dynoform apps" to list apps, or "dynoform apps:create ${name}" to create it.`);
 }
 
-function releaseFile(v: number): string {
-    return `v${v}.json`;
-}
-
 export class AppStore {
-    constructor(readonly root: string, readonly clock: () => Date = () => new Date()) {}
+    readonly paths: StatePaths;
 
-    private appDir(app: string): string {
+    constructor(root: string, readonly clock: () => Date = () => new Date()) {
+        this.paths = new StatePaths(root);
+    }
+
+    private app(app: string): AppPaths {
         if (appNameProblem(app)) throw unknownAppError(app); // never let a bad name touch the filesystem
-        return path.join(this.root, "apps", app);
+        return this.paths.app(app);
     }
-    private releasesDir(app: string): string {
-        return path.join(this.appDir(app), "releases");
-    }
+    /** Where the app's slugs are written (slugs/<app>). */
     slugDir(app: string): string {
-        this.appDir(app);
-        return path.join(this.root, "slugs", app);
+        this.app(app);
+        return this.paths.slugDir(app);
     }
     private now(): string {
         return this.clock().toISOString();
@@ -123,15 +106,15 @@ export class AppStore {
 
     /** Create the directory skeleton; clean up temp files of writers that crashed. Idempotent. */
     async init(): Promise<void> {
-        for (const d of ["apps", "locks", "slugs", "trash"]) await fs.promises.mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
+        for (const d of this.paths.skeleton) await fs.promises.mkdir(d, { recursive: true, mode: 0o700 });
         for (const app of await this.listApps()) {
-            for (const d of [this.appDir(app), this.releasesDir(app)]) await removeStaleTemps(d);
+            for (const d of [this.app(app).dir, this.app(app).releases]) await removeStaleTemps(d);
         }
-        for (const name of await fs.promises.readdir(path.join(this.root, "apps"))) {
-            if (name.startsWith(".creating-")) await fs.promises.rm(path.join(this.root, "apps", name), { recursive: true, force: true });
+        for (const name of await fs.promises.readdir(this.paths.apps)) {
+            if (this.paths.isAppStaging(name)) await fs.promises.rm(path.join(this.paths.apps, name), { recursive: true, force: true });
         }
-        for (const name of await fs.promises.readdir(path.join(this.root, "trash"))) {
-            await fs.promises.rm(path.join(this.root, "trash", name), { recursive: true, force: true });
+        for (const name of await fs.promises.readdir(this.paths.trash)) {
+            await fs.promises.rm(path.join(this.paths.trash, name), { recursive: true, force: true });
         }
     }
 
@@ -153,7 +136,7 @@ export class AppStore {
 
     /** locks/<name>.lock across processes; waiting in vain is a UserError that starts with `label`. */
     private async withNamedLock<T>(name: string, label: string, purpose: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-        const lockPath = path.join(this.root, "locks", `${name}.lock`);
+        const lockPath = this.paths.lock(name);
         await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
         try {
             return await withLock(lockPath, fn, { purpose, ...opts });
@@ -168,7 +151,7 @@ export class AppStore {
     async listApps(): Promise<string[]> {
         let names: string[];
         try {
-            names = await fs.promises.readdir(path.join(this.root, "apps"));
+            names = await fs.promises.readdir(this.paths.apps);
         } catch (err) {
             if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
             throw err;
@@ -176,12 +159,12 @@ export class AppStore {
         return names.filter((n) => !appNameProblem(n)).sort();
     }
 
-    async getApp(app: string): Promise<AppRecord | undefined> {
+    async getApp(app: string): Promise<AppMetadata | undefined> {
         if (appNameProblem(app)) return undefined;
-        return readJson<AppRecord>(path.join(this.appDir(app), "app.json"));
+        return readJson<AppMetadata>(this.app(app).metadata);
     }
 
-    async requireApp(app: string): Promise<AppRecord> {
+    async requireApp(app: string): Promise<AppMetadata> {
         const rec = await this.getApp(app);
         if (!rec) throw unknownAppError(app);
         return rec;
@@ -191,85 +174,84 @@ export class AppStore {
      * Create an app, all or nothing: the app directory is assembled under a temporary name and
      * renamed into place. It has no release until its first deploy, which is v1.
      */
-    async createApp(app: string, opts: { config?: Record<string, string>; domains?: string[] } = {}): Promise<AppRecord> {
+    async createApp(app: string, opts: { config?: Record<string, string>; domains?: string[] } = {}): Promise<AppMetadata> {
         const problem = appNameProblem(app);
         if (problem) throw new UserError(problem);
         await this.init();
-        const appsDir = path.join(this.root, "apps");
-        const staging = path.join(appsDir, `.creating-${app}-${randomBytes(4).toString("hex")}`);
+        const staging = this.paths.appStaging(app, randomBytes(4).toString("hex"));
         const createdAt = this.now();
-        const record: AppRecord = { name: app, id: randomUUID(), createdAt, stack: DEFAULT_STACK };
-        await fs.promises.mkdir(path.join(staging, "releases"), { recursive: true, mode: 0o700 });
+        const record: AppMetadata = { name: app, id: randomUUID(), createdAt, stack: DEFAULT_STACK };
+        await fs.promises.mkdir(staging.releases, { recursive: true, mode: 0o700 });
         try {
             const config = { ...(opts.config ?? {}) };
-            await writeJsonAtomic(path.join(staging, "app.json"), record);
-            await writeJsonAtomic(path.join(staging, "config.json"), config);
-            await writeJsonAtomic(path.join(staging, "formation.json"), {});
+            await writeJsonAtomic(staging.metadata, record);
+            await writeJsonAtomic(staging.config, config);
+            await writeJsonAtomic(staging.formation, {});
             await writeJsonAtomic(
-                path.join(staging, "domains.json"),
+                staging.domains,
                 (opts.domains ?? []).map((hostname, i): Domain => ({ hostname, kind: i === 0 ? "default" : "custom", createdAt })),
             );
             try {
-                await fs.promises.rename(staging, path.join(appsDir, app));
+                await fs.promises.rename(staging.dir, this.paths.app(app).dir);
             } catch (err) {
                 const code = (err as NodeJS.ErrnoException).code;
                 if (code === "ENOTEMPTY" || code === "EEXIST") throw new UserError(`Name ${app} is already taken: choose another name, or use "dynoform apps:info -a ${app}"`);
                 throw err;
             }
-            await fsyncDir(appsDir);
+            await fsyncDir(this.paths.apps);
         } finally {
-            await fs.promises.rm(staging, { recursive: true, force: true });
+            await fs.promises.rm(staging.dir, { recursive: true, force: true });
         }
         return record;
     }
 
-    /** Remove an app and everything the store holds for it (releases, slugs). */
+    /** Remove an app and everything the store holds for it (releases, slugs, its git repo). */
     async destroyApp(app: string): Promise<void> {
         await this.requireApp(app);
-        const trash = path.join(this.root, "trash");
-        await fs.promises.mkdir(trash, { recursive: true, mode: 0o700 });
-        const aside = path.join(trash, `${app}-${Date.now()}-${randomBytes(3).toString("hex")}`);
-        await fs.promises.rename(this.appDir(app), aside); // the atomic step: from here the app is gone
-        await fsyncDir(path.join(this.root, "apps"));
+        await fs.promises.mkdir(this.paths.trash, { recursive: true, mode: 0o700 });
+        const aside = this.paths.trashEntry(app, randomBytes(3).toString("hex"));
+        await fs.promises.rename(this.app(app).dir, aside); // the atomic step: from here the app is gone
+        await fsyncDir(this.paths.apps);
         await fs.promises.rm(aside, { recursive: true, force: true });
-        await fs.promises.rm(this.slugDir(app), { recursive: true, force: true });
+        await fs.promises.rm(this.paths.slugDir(app), { recursive: true, force: true });
+        await fs.promises.rm(this.paths.repo(app), { recursive: true, force: true });
     }
 
     // ---- config vars ----
 
     async getConfig(app: string): Promise<Record<string, string>> {
         await this.requireApp(app);
-        return (await readJson<Record<string, string>>(path.join(this.appDir(app), "config.json"))) ?? {};
+        return (await readJson<Record<string, string>>(this.app(app).config)) ?? {};
     }
 
     /** Replace the app's config vars (callers hold the app lock and make a release). */
     async setConfig(app: string, vars: Record<string, string>): Promise<void> {
         await this.requireApp(app);
-        await writeJsonAtomic(path.join(this.appDir(app), "config.json"), vars);
+        await writeJsonAtomic(this.app(app).config, vars);
     }
 
     // ---- formation ----
 
     async getFormation(app: string): Promise<Formation> {
         await this.requireApp(app);
-        return (await readJson<Formation>(path.join(this.appDir(app), "formation.json"))) ?? {};
+        return (await readJson<Formation>(this.app(app).formation)) ?? {};
     }
 
     async setFormation(app: string, formation: Formation): Promise<void> {
         await this.requireApp(app);
-        await writeJsonAtomic(path.join(this.appDir(app), "formation.json"), formation);
+        await writeJsonAtomic(this.app(app).formation, formation);
     }
 
     // ---- domains ----
 
     async getDomains(app: string): Promise<Domain[]> {
         await this.requireApp(app);
-        return (await readJson<Domain[]>(path.join(this.appDir(app), "domains.json"))) ?? [];
+        return (await readJson<Domain[]>(this.app(app).domains)) ?? [];
     }
 
     async setDomains(app: string, domains: Domain[]): Promise<void> {
         await this.requireApp(app);
-        await writeJsonAtomic(path.join(this.appDir(app), "domains.json"), domains);
+        await writeJsonAtomic(this.app(app).domains, domains);
     }
 
     /** Which app serves this hostname, if any (domains are unique across apps). */
@@ -286,20 +268,19 @@ export class AppStore {
 
     private async releaseVersions(app: string): Promise<number[]> {
         await this.requireApp(app);
-        const names = await fs.promises.readdir(this.releasesDir(app));
+        const names = await fs.promises.readdir(this.app(app).releases);
         return names
-            .map((n) => /^v(\d+)\.json$/.exec(n))
-            .filter((m): m is RegExpExecArray => m !== null)
-            .map((m) => Number(m[1]))
+            .map(releaseVersionOf)
+            .filter((v): v is number => v !== undefined)
             .sort((a, b) => a - b);
     }
 
     async getRelease(app: string, version: number): Promise<Release | undefined> {
         await this.requireApp(app);
-        const dir = this.releasesDir(app);
-        const rec = await readJson<ReleaseRecord>(path.join(dir, releaseFile(version)));
+        const files = this.app(app);
+        const rec = await readJson<ReleaseRecord>(files.release(version));
         if (!rec) return undefined;
-        const status = (await readJson<ReleaseStatusRecord>(path.join(dir, `v${version}.status.json`))) ?? {
+        const status = (await readJson<ReleaseStatusRecord>(files.releaseStatus(version))) ?? {
             status: "pending" as const,
             updatedAt: rec.createdAt,
         };
@@ -338,7 +319,7 @@ export class AppStore {
             const version = (versions[versions.length - 1] ?? 0) + 1;
             const rec: ReleaseRecord = { ...draft, version, createdAt: this.now() };
             try {
-                await createFileAtomic(path.join(this.releasesDir(app), releaseFile(version)), JSON.stringify(rec, null, 2) + "\n");
+                await createFileAtomic(this.app(app).release(version), JSON.stringify(rec, null, 2) + "\n");
             } catch (err) {
                 if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
                 throw err;
@@ -350,9 +331,8 @@ export class AppStore {
     }
 
     async setReleaseStatus(app: string, version: number, status: ReleaseStatus, reason?: string): Promise<void> {
-        const file = path.join(this.releasesDir(app), releaseFile(version));
-        if (!(await readJson<ReleaseRecord>(file))) throw new UserError(`Release v${version} not found for ${app}. Run "dynoform releases -a ${app}" to list releases.`);
+        if (!(await readJson<ReleaseRecord>(this.app(app).release(version)))) throw new UserError(`Release v${version} not found for ${app}. Run "dynoform releases -a ${app}" to list releases.`);
         const rec: ReleaseStatusRecord = { status, updatedAt: this.now(), ...(reason ? { reason } : {}) };
-        await writeJsonAtomic(path.join(this.releasesDir(app), `v${version}.status.json`), rec);
+        await writeJsonAtomic(this.app(app).releaseStatus(version), rec);
     }
 }

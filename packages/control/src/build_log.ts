@@ -29,9 +29,3 @@ export class BuildLog {
         this.sink("");
     }
 }
-
-/** A log that keeps its lines (tests, and the tail shown when a build fails). */
-export function memoryLog(): { log: BuildLog; lines: string[] } {
-    const lines: string[] = [];
-    return { log: new BuildLog((l) => lines.push(l)), lines };
-}

@@ -7,20 +7,20 @@ import { LockTimeoutError } from "./app_lock";
 import { BuildSandbox } from "./build_sandbox";
 import { BuildUsers } from "./build_users";
 import { discardCacheDir, withBuildLock } from "./builder";
-import { defaultCacheDir, defaultWorkDir } from "./deploy";
 import { killProcessesOf } from "./process_reaper";
+import { StatePaths } from "./state_paths";
 
 /** World-writable places a build user can leave files in: a later user with its uid would own them. */
 const SHARED_TMP_DIRS = ["/tmp", "/var/tmp", "/dev/shm"];
 
-export async function removeBuildState(stateRoot: string, app: string, buildUsers?: BuildUsers): Promise<void> {
-    const cacheDir = defaultCacheDir(stateRoot, app);
+export async function removeBuildState(paths: StatePaths, app: string, buildUsers?: BuildUsers): Promise<void> {
+    const cacheDir = paths.buildCache(app);
     const user = buildUsers?.existing(app);
     if (!user || !buildUsers) {
         await discardCacheDir(cacheDir);
         return;
     }
-    const workDir = defaultWorkDir(stateRoot);
+    const workDir = paths.builds;
     // A build of the app may be running: each round kills its current command (the build then fails
     // and lets go of its lock); bounded, a build that keeps the lock fails the destroy, which can be run again.
     for (let round = 0; ; round++) {

@@ -11,7 +11,7 @@ import { describeLimit } from "./command_runner";
 import { Buildpack, BuildError } from "./buildpacks/buildpack";
 import { nodeBuildpack, NodeBuildpackOptions } from "./buildpacks/node";
 import { procfileBuildpack } from "./buildpacks/procfile_only";
-import { formationTypes, parseProcfile, ProcessTypes, ProcfileError } from "./procfile";
+import { describeTypes, formationTypes, parseProcfile, ProcessTypes, ProcfileError } from "./procfile";
 import { createSlug, formatSize, SlugInfo } from "./slug";
 import { DEFAULT_STACK } from "./app_store";
 import { readAppFile, refuseEscapingLinks } from "./app_tree";
@@ -174,7 +174,7 @@ async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: st
             added.push(type);
         }
     }
-    if (declared) log.info(`Procfile declares types     -> ${Object.keys(declared).join(", ") || "(none)"}`);
+    if (declared) log.info(`Procfile declares types     -> ${describeTypes(declared) || "(none)"}`);
     if (added.length > 0) log.info(`Default types for buildpack -> ${added.join(", ")}`);
     if (formationTypes(processTypes).length === 0) {
         throw new BuildError(`No process types: add a Procfile with a line such as "web: node server.js"`);

@@ -1,15 +1,14 @@
 // A push, end to end, minus git: build the pushed tree into a slug, make release vN (slug + config
 // vars + Procfile + commit), run its release phase, roll it out. Prints Heroku's push output;
 // resolves with the release, or rejects with DeployRejectedError after printing why.
-// The git receive hook calls this with the pushed commit; the build unpacks it as the app's build user.
-import * as path from "node:path";
+// git_receive.ts calls this with the pushed commit; the build unpacks it as the app's build user.
 import { AppStore, Release } from "./app_store";
 import { BuildLog } from "./build_log";
 import { build, BuildOptions } from "./builder";
 import { Buildpack, BuildError } from "./buildpacks/buildpack";
 import type { BuildSource } from "./build_sandbox";
 import type { BuildUsers } from "./build_users";
-import { Platform } from "./platform";
+import { Fleet } from "./fleet";
 import { releaseAndRollout, ReleaseFailedError } from "./releases";
 
 export class DeployRejectedError extends Error {
@@ -21,7 +20,7 @@ export class DeployRejectedError extends Error {
 
 export interface DeployOptions {
     store: AppStore;
-    platform: Platform;
+    fleet: Fleet;
     app: string;
     /** The pushed tree (a commit of the app's repo, or a directory); never changed. */
     source: BuildSource;
@@ -52,7 +51,7 @@ function rejectWith(log: BuildLog, headline: string, reason: string, tail: strin
 }
 
 export async function deploy(opts: DeployOptions): Promise<Release> {
-    const { store, platform, app, log } = opts;
+    const { store, fleet, app, log } = opts;
     await store.requireApp(app);
     const env = await store.getConfig(app);
     let built;
@@ -61,7 +60,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
         built = await build({
             ...(buildUser ? { user: buildUser } : {}),
             source: opts.source,
-            workDir: defaultWorkDir(store.root),
+            workDir: store.paths.builds,
             cacheDir: opts.cacheDir,
             slugDir: store.slugDir(app),
             env,
@@ -78,7 +77,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
     return store.withAppLock(app, `deploy ${short}`, async () => {
         log.topic("Launching...");
         try {
-            const release = await releaseAndRollout({ store, platform, log }, app, {
+            const release = await releaseAndRollout({ store, fleet, log }, app, {
                 slug: { sha256: slug.sha256, size: slug.size, ...(slug.layers.length ? { layers: slug.layers } : {}) },
                 config: await store.getConfig(app), // as of now, not as of the build's start
                 processTypes: built.processTypes,
@@ -97,13 +96,4 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
             throw err;
         }
     }, { timeoutMs: 10 * 60_000 });
-}
-
-export function defaultCacheDir(stateRoot: string, app: string): string {
-    return path.join(stateRoot, "cache", app);
-}
-
-/** Where builds get their sandboxes (build_sandbox.ts). */
-export function defaultWorkDir(stateRoot: string): string {
-    return path.join(stateRoot, "builds");
 }

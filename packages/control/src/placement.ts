@@ -9,15 +9,6 @@ import { Formation } from "./app_store";
 /** dyno name ("web.1") → host key (the agent URL). */
 export type Placement = Record<string, string>;
 
-export function dynoNames(formation: Formation): string[] {
-    const names: string[] = [];
-    for (const [type, f] of Object.entries(formation)) {
-        if (type === "release") continue;
-        for (let n = 1; n <= f.quantity; n++) names.push(`${type}.${n}`);
-    }
-    return names;
-}
-
 export function place(formation: Formation, alive: string[], current: Placement = {}): Placement {
     const next: Placement = {};
     if (alive.length === 0) return next;

@@ -52,11 +52,6 @@ export function releaseCommand(types: ProcessTypes): string | undefined {
     return types[RELEASE_TYPE];
 }
 
-/** Render process types back to Procfile text (used for a Node app without a Procfile). */
-export function formatProcfile(types: ProcessTypes): string {
-    return Object.entries(types).map(([t, c]) => `${t}: ${c}\n`).join("");
-}
-
 /** "web, worker" — in Heroku's build output order: file order, release last is fine as given. */
 export function describeTypes(types: ProcessTypes): string {
     return Object.keys(types).join(", ");

@@ -4,10 +4,10 @@
 //   create vN (pending) → release phase (if the Procfile has `release:`)
 //   → formation follows the new process types → rollout → vN succeeded.
 //   Any failure → vN failed with the reason; the previous release keeps serving.
-import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft, ReleaseSlug } from "./app_store";
+import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft } from "./app_store";
 import { BuildLog } from "./build_log";
 import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
-import { Platform, PlatformError } from "./platform";
+import { Fleet, FleetError } from "./fleet";
 
 export class ReleaseFailedError extends Error {
     constructor(readonly release: Release, readonly reason: string, readonly tail: string[] = []) {
@@ -27,12 +27,12 @@ export function formationFor(current: Formation, processTypes: ProcessTypes): Fo
 
 export interface ReleaseContext {
     store: AppStore;
-    platform: Platform;
+    fleet: Fleet;
     log: BuildLog;
 }
 
-export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft & { slug: ReleaseSlug }): Promise<Release> {
-    const { store, platform, log } = ctx;
+export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft): Promise<Release> {
+    const { store, fleet, log } = ctx;
     const release = await store.createRelease(app, draft);
     const fail = async (reason: string, tail: string[] = []): Promise<never> => {
         await store.setReleaseStatus(app, release.version, "failed", reason);
@@ -55,9 +55,9 @@ export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft:
         };
         let exitCode: number;
         try {
-            ({ exitCode } = await platform.runOneOff(app, release, command, { stdout: sink, stderr: sink }, "release"));
+            ({ exitCode } = await fleet.runOneOff(app, release, command, { stdout: sink, stderr: sink }, "release"));
         } catch (err) {
-            return fail(`release command could not run: ${(err as Error).message}`, (err as PlatformError).tail ?? tail);
+            return fail(`release command could not run: ${(err as Error).message}`, (err as FleetError).tail ?? tail);
         }
         if (buffered) sink("\n");
         if (exitCode !== 0) return fail(`release command "${command}" exited with status ${exitCode}`, tail);
@@ -67,9 +67,9 @@ export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft:
     const summary = Object.entries(formation).map(([t, f]) => `${t}=${f.quantity}`).join(", ");
     log.topic(`Starting dynos: ${summary || "none"}`);
     try {
-        await platform.rollout(app, release, formation, log);
+        await fleet.rollout(app, release, formation, log);
     } catch (err) {
-        return fail(err instanceof PlatformError ? err.message : `rollout failed: ${(err as Error).message}`, (err as PlatformError).tail ?? []);
+        return fail(err instanceof FleetError ? err.message : `rollout failed: ${(err as Error).message}`, (err as FleetError).tail ?? []);
     }
     await store.setFormation(app, formation);
     await store.setReleaseStatus(app, release.version, "succeeded");

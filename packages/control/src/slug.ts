@@ -20,14 +20,13 @@ import * as tar from "tar";
 import type { SlugLayerRange } from "@dynoform/contract";
 import { fsyncDir } from "./atomic_file";
 import { readAppFile } from "./app_tree";
+import { slugFileName } from "./state_paths";
 
 export interface SlugInfo {
     /** Absolute path of the slug: <destDir>/<sha256>.tgz */
     path: string;
     sha256: string;
     size: number;
-    /** Entries in the tarball (dirs, files, links). */
-    entries: number;
     /** The layers' gzip members in the slug (empty without layers). */
     layers: SlugLayerRange[];
 }
@@ -210,10 +209,10 @@ export async function createSlug(srcDir: string, destDir: string, opts: SlugOpti
         await fh.sync();
         await fh.close();
         const sha256 = hash.digest("hex");
-        const final = path.join(destDir, `${sha256}.tgz`);
+        const final = path.join(destDir, slugFileName(sha256));
         await fs.promises.rename(tmp, final);
         await fsyncDir(destDir);
-        return { path: final, sha256, size, entries: entries.length, layers: layerRefs };
+        return { path: final, sha256, size, layers: layerRefs };
     } finally {
         await fs.promises.rm(tmp, { force: true });
     }
@@ -275,20 +274,6 @@ async function gcLayers(cacheDir: string, keep: string): Promise<void> {
     const stats = await Promise.all(names.map(async (n) => ({ file: path.join(cacheDir, n), mtime: (await fs.promises.stat(path.join(cacheDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
     stats.sort((a, b) => b.mtime - a.mtime);
     for (const s of stats.slice(LAYERS_TO_KEEP)) if (s.file !== keep) await fs.promises.rm(s.file, { force: true });
-}
-
-export async function sha256File(file: string): Promise<string> {
-    const hash = createHash("sha256");
-    await pipeline(fs.createReadStream(file), hash);
-    return hash.digest("hex");
-}
-
-/** Unpack a slug after checking its sha256 (what the agent does with a downloaded slug). */
-export async function extractSlug(file: string, destDir: string, expectedSha256: string): Promise<void> {
-    const actual = await sha256File(file);
-    if (actual !== expectedSha256) throw new Error(`slug ${file} has sha256 ${actual}, expected ${expectedSha256}: refusing to unpack`);
-    await fs.promises.mkdir(destDir, { recursive: true });
-    await tar.extract({ file, cwd: destDir, preserveOwner: false, strict: true });
 }
 
 /** "918K", "12.3M", "1.2G": the size in Heroku's "Done: 12.3M" line. */

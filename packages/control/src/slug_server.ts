@@ -8,12 +8,12 @@
 // for a slug that is not on disk 404. See slug_access.ts for the token.
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as path from "node:path";
 import { parseSlugPath, slugAuthorized } from "./slug_access";
+import { StatePaths } from "./state_paths";
 
 export interface SlugServerOptions {
-    /** <state>/slugs: <app>/<sha256>.tgz under it. */
-    slugsDir: string;
+    /** The state root: slugs/<app>/<sha256>.tgz under it. */
+    paths: StatePaths;
     /** The control role's slug-signing key; without one every slug is refused. */
     signingKey: string | undefined;
 }
@@ -23,7 +23,7 @@ function answer(res: http.ServerResponse, status: number, body: string, headers:
     res.end(body);
 }
 
-export function slugRequestHandler(opts: SlugServerOptions): http.RequestListener {
+function slugRequestHandler(opts: SlugServerOptions): http.RequestListener {
     return (req, res) => {
         const url = req.url ?? "";
         const readOnly = req.method === "GET" || req.method === "HEAD";
@@ -38,7 +38,7 @@ export function slugRequestHandler(opts: SlugServerOptions): http.RequestListene
         if (!slugAuthorized(opts.signingKey, slug.app, slug.sha256, req.headers.authorization)) {
             return answer(res, 403, "forbidden: a slug needs its token\n");
         }
-        const file = path.join(opts.slugsDir, slug.app, `${slug.sha256}.tgz`);
+        const file = opts.paths.slugFile(slug.app, slug.sha256);
         fs.stat(file, (err, st) => {
             if (err || !st.isFile()) return answer(res, 404, "no such slug\n");
             res.writeHead(200, { "content-type": "application/gzip", "content-length": st.size });

@@ -1,18 +1,19 @@
 // Tombstones: which dyno hosts may still run a destroyed app. `apps:destroy` reaches only the
 // agents that answer; a host that was down keeps the app in its state file and starts its dynos
 // again when it comes back (they re-register with the routers under the app's name). So destroying
-// an app leaves `<state>/tombstones/<app>.json` = {app, destroyedAt, hosts}: the agents that have
-// not confirmed the app is gone there. The placement loop DELETEs the app on each of them once it
-// answers, and a rollout of a same-named new app clears such a host before it PUTs anything there,
-// so the old incarnation's dynos are stopped, never adopted. A host leaves the list when its DELETE
-// succeeds (404 included) or when it is no longer a configured agent; the last one removes the file.
+// an app leaves tombstones/<app>.json (state_paths.ts) = {app, destroyedAt, hosts}: the agents that
+// have not confirmed the app is gone there. The placement loop DELETEs the app on each of them once
+// it answers, and a same-named new app clears such a host before the routers hear of it and before
+// anything is PUT there (destroyed_apps.ts), so the old incarnation's dynos are stopped, never
+// adopted. A host leaves the list when its DELETE succeeds (404 included) or when it is no longer a
+// configured agent; the last one removes the file.
 //
 // Writers hold the app's lock (apps:destroy, rollouts, the placement loop), so a tombstone is never
 // read-modified-written by two of them at once.
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { appNameProblem } from "./app_store";
+import { appOfJsonFile, StatePaths } from "./state_paths";
 
 export interface Tombstone {
     app: string;
@@ -24,13 +25,13 @@ export interface Tombstone {
 
 export class Tombstones {
     constructor(
-        readonly dir: string,
+        private readonly paths: StatePaths,
         private readonly clock: () => Date = () => new Date(),
     ) {}
 
     private file(app: string): string {
         if (appNameProblem(app)) throw new Error(`not an app name: ${app}`);
-        return path.join(this.dir, `${app}.json`);
+        return this.paths.tombstone(app);
     }
 
     async get(app: string): Promise<Tombstone | undefined> {
@@ -45,12 +46,21 @@ export class Tombstones {
 
     /** Apps with a tombstone, sorted. */
     async list(): Promise<string[]> {
-        const names = await fs.promises.readdir(this.dir).catch(() => [] as string[]);
+        const names = await fs.promises.readdir(this.paths.tombstones).catch(() => [] as string[]);
         return names
-            .filter((n) => n.endsWith(".json"))
-            .map((n) => n.slice(0, -".json".length))
-            .filter((n) => !appNameProblem(n))
+            .map(appOfJsonFile)
+            .filter((n): n is string => n !== undefined && !appNameProblem(n))
             .sort();
+    }
+
+    /** Every tombstone, each read once: the placement loop's view for one pass. */
+    async all(): Promise<Map<string, Tombstone>> {
+        const out = new Map<string, Tombstone>();
+        for (const app of await this.list()) {
+            const t = await this.get(app);
+            if (t) out.set(app, t);
+        }
+        return out;
     }
 
     /**
@@ -60,13 +70,16 @@ export class Tombstones {
     async record(app: string, hosts: string[]): Promise<void> {
         const old = await this.get(app);
         const all = [...new Set([...(old?.hosts ?? []), ...hosts])].sort();
-        await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
+        await fs.promises.mkdir(this.paths.tombstones, { recursive: true, mode: 0o700 });
         await writeJsonAtomic(this.file(app), { app, destroyedAt: this.clock().toISOString(), hosts: all } satisfies Tombstone);
     }
 
-    /** `hosts` no longer run `app` (or can never be asked again): off the list; the file goes with the last one. */
-    async clear(app: string, hosts: string[]): Promise<void> {
-        const old = await this.get(app);
+    /**
+     * `hosts` no longer run `app` (or can never be asked again): off the list; the file goes with the
+     * last one. `current`: the tombstone as the caller read it under the app's lock (else read here).
+     */
+    async clear(app: string, hosts: string[], current?: Tombstone): Promise<void> {
+        const old = current ?? (await this.get(app));
         if (!old) return;
         const left = old.hosts.filter((h) => !hosts.includes(h));
         if (left.length === old.hosts.length) return;

@@ -1,15 +1,16 @@
-// HttpPlatform's add-ons: each app's Memcached and database through the data host's dynoform-addons
+// RemoteFleet's add-ons: each app's Memcached and database through the data host's dynoform-addons
 // (over ssh; here a fake ssh that runs a fake forced command). What matters: the config vars apps
 // get, undo on failure, and that no secret is in any child's argv.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AppStore } from "../src/app_store";
-import { addonsSshArgs, HttpPlatform, HttpPlatformConfig, parseAddonVars } from "../src/http_platform";
-import { PlatformError } from "../src/platform";
+import { addonsSshArgs, parseAddonVars } from "../src/addons_client";
+import { RemoteFleet, RemoteFleetConfig } from "../src/remote_fleet";
+import { FleetError } from "../src/fleet";
 
 let dir: string;
-// Every child HttpPlatform starts, as spawn() was called.
+// Every child RemoteFleet starts, as spawn() was called.
 const mockSpawned: { file: string; args: string[]; env?: NodeJS.ProcessEnv }[] = [];
 const spawned = mockSpawned;
 jest.mock("node:child_process", () => {
@@ -58,8 +59,8 @@ afterEach(() => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function platform(extra: Partial<HttpPlatformConfig> = {}): HttpPlatform {
-    return new HttpPlatform(new AppStore(path.join(dir, "state")), {
+function fleet(extra: Partial<RemoteFleetConfig> = {}): RemoteFleet {
+    return new RemoteFleet(new AppStore(path.join(dir, "state")), {
         agents: [],
         agentToken: "t",
         routers: [],
@@ -82,7 +83,7 @@ test("ssh to the forced command: the add-ons key file, the pinned host key only,
 });
 
 test("provisionAddons: the app's own Memcached (servers, username, password) and database; no secret in any argv", async () => {
-    const vars = await platform().provisionAddons("myapp");
+    const vars = await fleet().provisionAddons("myapp");
     expect(Object.keys(vars).sort()).toEqual(["DATABASE_URL", "MEMCACHE_PASSWORD", "MEMCACHE_SERVERS", "MEMCACHE_USERNAME"]);
     expect(vars).toMatchObject({ MEMCACHE_SERVERS: "10.0.0.30:11300", MEMCACHE_USERNAME: "myapp" });
     expect(vars.MEMCACHE_PASSWORD).toMatch(/^[0-9a-f]{48}$/);
@@ -103,28 +104,28 @@ test("provisionAddons: the app's own Memcached (servers, username, password) and
 });
 
 test("deprovisionAddons removes the app's Memcached and its database", async () => {
-    await platform().deprovisionAddons("myapp");
+    await fleet().deprovisionAddons("myapp");
     expect(read("addons.calls")).toBe("memcache-destroy myapp\npg-destroy myapp\n");
 });
 
 test("the data host refuses: apps:create fails with its reason and nothing is left", async () => {
     fs.writeFileSync(path.join(dir, "memcache-create.fail"), "");
-    await expect(platform().provisionAddons("myapp")).rejects.toThrow(new PlatformError("Memcached add-on (data host 10.0.0.30): dynoform-addons: memcache-create failed on purpose"));
+    await expect(fleet().provisionAddons("myapp")).rejects.toThrow(new FleetError("Memcached add-on (data host 10.0.0.30): dynoform-addons: memcache-create failed on purpose"));
     expect(read("addons.calls")).toBe("memcache-create myapp\n");
 });
 
 test("the database fails after the Memcached was made: the Memcached is destroyed again", async () => {
     fs.writeFileSync(path.join(dir, "pg-create.fail"), "");
-    await expect(platform().provisionAddons("myapp")).rejects.toThrow("PostgreSQL add-on (data host 10.0.0.30): dynoform-addons: pg-create failed on purpose");
+    await expect(fleet().provisionAddons("myapp")).rejects.toThrow("PostgreSQL add-on (data host 10.0.0.30): dynoform-addons: pg-create failed on purpose");
     expect(read("addons.calls")).toBe("memcache-create myapp\npg-create myapp\nmemcache-destroy myapp\n");
 });
 
 test("the data host unreachable (ssh fails): the reason is ssh's", async () => {
-    await expect(platform({ ssh: "/nonexistent/ssh" }).provisionAddons("myapp")).rejects.toThrow(/Memcached add-on \(data host 10\.0\.0\.30\): spawn \/nonexistent\/ssh ENOENT/);
+    await expect(fleet({ ssh: "/nonexistent/ssh" }).provisionAddons("myapp")).rejects.toThrow(/Memcached add-on \(data host 10\.0\.0\.30\): spawn \/nonexistent\/ssh ENOENT/);
 });
 
 test("without an add-ons host (no data role wired) apps get no add-ons", async () => {
-    expect(await platform({ addons: undefined }).provisionAddons("myapp")).toEqual({});
-    await platform({ addons: undefined }).deprovisionAddons("myapp");
+    expect(await fleet({ addons: undefined }).provisionAddons("myapp")).toEqual({});
+    await fleet({ addons: undefined }).deprovisionAddons("myapp");
     expect(spawned).toEqual([]);
 });

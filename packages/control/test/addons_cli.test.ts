@@ -26,7 +26,7 @@ test("addons:create memcache before the first deploy: the app's own Memcached, k
     await legacyApp("old");
     const r = await h.cli("addons:create", "memcache", "-a", "old");
     expect(r).toMatchObject({ code: 0, err: ["Creating memcache on ⬢ old... done"], out: ["Set MEMCACHE_PASSWORD, MEMCACHE_SERVERS and MEMCACHE_USERNAME"] });
-    expect(h.platform.calls).toContain("provision old memcache");
+    expect(h.fleet.calls).toContain("provision old memcache");
     expect(await h.store.getConfig("old")).toMatchObject({ MEMCACHE_SERVERS: "10.99.0.4:11300", MEMCACHE_USERNAME: "old", MEMCACHE_PASSWORD: "mcsecret" });
     const again = await h.cli("addons:create", "memcache", "-a", "old");
     expect(again).toMatchObject({ code: 1, err: [" ▸    old already has its own Memcached (MEMCACHE_USERNAME is set): nothing to do"] });

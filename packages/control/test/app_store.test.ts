@@ -73,7 +73,7 @@ describe("apps", () => {
 
     test("state files are private to the control user", async () => {
         await store.createApp("myapp", { config: { SECRET: "x" } });
-        await store.createRelease("myapp", { slug: null, config: { SECRET: "x" }, processTypes: {}, commit: null, description: "Deploy 1a2b3c4" });
+        await store.createRelease("myapp", { slug: { sha256: "a".repeat(64), size: 10 }, config: { SECRET: "x" }, processTypes: {}, commit: null, description: "Deploy 1a2b3c4" });
         expect(fs.statSync(path.join(root, "apps", "myapp", "config.json")).mode & 0o077).toBe(0);
         expect(fs.statSync(path.join(root, "apps", "myapp", "releases", "v1.json")).mode & 0o077).toBe(0);
     });

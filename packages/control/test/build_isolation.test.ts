@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { build } from "../src/builder";
-import { memoryLog } from "../src/build_log";
+import { memoryLog } from "./helpers/memory_log";
 import { BuildError } from "../src/buildpacks/buildpack";
 import { nodeBuildpack } from "../src/buildpacks/node";
 import { procfileBuildpack } from "../src/buildpacks/procfile_only";
 import { FakeRegistry } from "./helpers/fake_registry";
-import { extractSlug } from "../src/slug";
+import { extractSlug } from "./helpers/extract_slug";
 import { requireProtectedHardlinks } from "../src/build_sandbox";
 
 import { BuildUser } from "../src/build_users";

@@ -13,7 +13,7 @@ const procfileApp = { Procfile: "web: ./serve\nworker: ./work\n" };
 async function refused(argv: string[], message: string | RegExp) {
     const snapshot = async () => JSON.stringify(await Promise.all((await h.store.listApps()).map(async (a) => [a, await h.store.getConfig(a), await h.store.getFormation(a), await h.store.listReleases(a), await h.store.getDomains(a)])));
     const before = await snapshot();
-    const calls = h.platform.calls.length;
+    const calls = h.fleet.calls.length;
     const r = await h.cli(...argv);
     expect(r.code).toBe(1);
     expect(r.err).toHaveLength(1);
@@ -21,7 +21,7 @@ async function refused(argv: string[], message: string | RegExp) {
     if (typeof message === "string") expect(r.err[0]).toBe(" ▸    " + message);
     else expect(r.err[0]).toMatch(message);
     expect(await snapshot()).toBe(before);
-    expect(h.platform.calls.slice(calls).filter((c) => !c.startsWith("logs"))).toEqual([]);
+    expect(h.fleet.calls.slice(calls).filter((c) => !c.startsWith("logs"))).toEqual([]);
 }
 
 describe("apps", () => {
@@ -29,8 +29,8 @@ describe("apps", () => {
         expect((await h.cli("apps")).out).toEqual(["You have no apps."]);
         const c = await h.cli("apps:create", "myapp");
         expect(c).toMatchObject({ code: 0, err: ["Creating ⬢ myapp... done"], out: ["http://myapp.dynoform.test/ | git@control.test:myapp.git"] });
-        expect(h.platform.calls).toEqual(["provision myapp"]);
-        expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
+        expect(h.fleet.calls).toEqual(["provision myapp"]);
+        expect(h.fleet.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
         const gen = await h.cli("create");
         expect(gen.err).toEqual(["Creating ⬢ misty-river-1001... done"]);
         expect((await h.cli("apps")).out).toEqual(["=== Apps", "misty-river-1001", "myapp"]);
@@ -49,7 +49,7 @@ describe("apps", () => {
         await refused(["apps:destroy", "-a", "myapp", "--confirm", "other"], 'Confirmation "other" did not match myapp: pass --confirm myapp');
         const d = await h.cli("apps:destroy", "-a", "myapp", "--confirm", "myapp");
         expect(d).toMatchObject({ code: 0, err: ["Destroying ⬢ myapp (including all add-ons)... done"] });
-        expect(h.platform.calls.slice(-2)).toEqual(["stopAll myapp", "deprovision myapp"]);
+        expect(h.fleet.calls.slice(-2)).toEqual(["stopAll myapp", "deprovision myapp"]);
         expect((await h.cli("apps")).out).toEqual(["=== Apps", "misty-river-1001"]);
     });
 
@@ -99,7 +99,7 @@ describe("config", () => {
         const u = await h.cli("config:unset", "FOO", "NOTSET", "-a", "myapp");
         expect(u).toMatchObject({ code: 0, err: ["Unsetting FOO and restarting ⬢ myapp... done"] });
         expect(await h.store.listReleases("myapp")).toEqual([]);
-        expect(h.platform.calls.some((c) => c.startsWith("rollout"))).toBe(false); // nothing deployed yet: nothing to restart
+        expect(h.fleet.calls.some((c) => c.startsWith("rollout"))).toBe(false); // nothing deployed yet: nothing to restart
         await h.cli("config:set", "MODE=first", "-a", "myapp");
         await push(h, procfileApp);
         const v1 = (await h.store.currentRelease("myapp"))!;
@@ -124,11 +124,11 @@ describe("config", () => {
         await push(h, procfileApp);
         const ok = await h.cli("config:set", "A=1", "-a", "myapp");
         expect(ok.code).toBe(0);
-        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v2 /);
+        expect(h.fleet.calls[h.fleet.calls.length - 1]).toMatch(/^rollout myapp v2 /);
         const v2 = (await h.store.currentRelease("myapp"))!;
         expect(v2).toMatchObject({ version: 2, description: "Set A config vars", commit: "1a2b3c4d5e6f" });
         expect(v2.slug).toEqual((await h.store.getRelease("myapp", 1))!.slug);
-        h.platform.failRollout = "web.1 crashed at start (exit 1)";
+        h.fleet.failRollout = "web.1 crashed at start (exit 1)";
         const bad = await h.cli("config:set", "A=2", "-a", "myapp");
         expect(bad.code).toBe(1);
         expect(bad.err[bad.err.length - 1]).toBe(" ▸    v3 failed and myapp keeps its previous config vars: web.1 crashed at start (exit 1). Fix the cause, then run the command again");
@@ -168,7 +168,7 @@ describe("ps", () => {
         expect((await h.cli("ps:restart", "-a", "myapp")).err).toEqual(["Restarting dynos on ⬢ myapp... done"]);
         expect((await h.cli("ps:restart", "web", "-a", "myapp")).err).toEqual(["Restarting web dynos on ⬢ myapp... done"]);
         expect((await h.cli("ps:restart", "web.2", "-a", "myapp")).err).toEqual(["Restarting web.2 dyno on ⬢ myapp... done"]);
-        expect(h.platform.calls.slice(-3)).toEqual(["restart myapp all", "restart myapp web", "restart myapp web.2"]);
+        expect(h.fleet.calls.slice(-3)).toEqual(["restart myapp all", "restart myapp web", "restart myapp web.2"]);
     });
 
     test("scale refusals change nothing", async () => {
@@ -187,7 +187,7 @@ describe("ps", () => {
 
     test("a failed scale puts the formation back", async () => {
         await push(h, procfileApp);
-        h.platform.failScale = "dyno2 did not answer";
+        h.fleet.failScale = "dyno2 did not answer";
         const r = await h.cli("ps:scale", "web=2", "-a", "myapp");
         expect(r.code).toBe(1);
         expect(r.err).toEqual([" ▸    Scaling ⬢ myapp failed, its dynos are as they were: dyno2 did not answer"]);
@@ -221,7 +221,7 @@ describe("releases and rollback", () => {
         expect(v6).toMatchObject({ description: "Rollback to v1", commit: "aaaaaaa1111", processTypes: { web: "./serve", worker: "./work" } });
         expect(v6.config.MODE).toBeUndefined(); // v1's config vars: MODE came later
         expect((await h.store.getConfig("myapp")).MODE).toBeUndefined();
-        expect(h.platform.calls[h.platform.calls.length - 1]).toMatch(/^rollout myapp v6 /);
+        expect(h.fleet.calls[h.fleet.calls.length - 1]).toMatch(/^rollout myapp v6 /);
         const json = JSON.parse((await h.cli("releases", "-a", "myapp", "--json")).out.join("\n"));
         expect(json[0].version).toBe(6);
         expect(json[0].config).toBeUndefined(); // secrets stay on the control host
@@ -229,7 +229,7 @@ describe("releases and rollback", () => {
 
     test("failed releases are marked; rollback refusals", async () => {
         await push(h, procfileApp);
-        h.platform.failRollout = "web.1 did not bind $PORT within 60 s";
+        h.fleet.failRollout = "web.1 did not bind $PORT within 60 s";
         await push(h, procfileApp, "ccccccc");
         expect((await h.cli("releases", "-a", "myapp")).out.slice(0, 2)).toEqual([
             "=== myapp Releases - Current: v1",
@@ -248,15 +248,15 @@ describe("run and logs", () => {
     test("run passes output and exit code through", async () => {
         await refused(["run", "ls", "-a", "myapp"], "myapp has no deployed code to run: deploy with git push first");
         await push(h, procfileApp);
-        h.platform.oneOff = { exitCode: 3, stdout: "hello\n", stderr: "oops\n" };
+        h.fleet.oneOff = { exitCode: 3, stdout: "hello\n", stderr: "oops\n" };
         const r = await h.cli("run", "-a", "myapp", "node", "-e", "console.log('hello'); process.exit(3)");
         expect(r.code).toBe(3);
         expect(r.stdout).toBe("hello\n");
         expect(r.stderr).toBe("oops\n");
         expect(r.err).toEqual([`Running node -e 'console.log('\\''hello'\\''); process.exit(3)' on ⬢ myapp... up, run.4821`]);
-        expect(h.platform.calls[h.platform.calls.length - 1]).toBe(`run myapp v1 node -e 'console.log('\\''hello'\\''); process.exit(3)'`);
+        expect(h.fleet.calls[h.fleet.calls.length - 1]).toBe(`run myapp v1 node -e 'console.log('\\''hello'\\''); process.exit(3)'`);
         const single = await h.cli("run", "echo $DATABASE_URL | wc -c", "-a", "myapp"); // one word: a shell line, passed as is
-        expect(h.platform.calls[h.platform.calls.length - 1]).toBe("run myapp v1 echo $DATABASE_URL | wc -c");
+        expect(h.fleet.calls[h.fleet.calls.length - 1]).toBe("run myapp v1 echo $DATABASE_URL | wc -c");
         expect(single.code).toBe(3);
     });
 
@@ -270,7 +270,7 @@ describe("run and logs", () => {
     test("logs", async () => {
         const r = await h.cli("logs", "--tail", "-n", "200", "-d", "web.1", "-a", "myapp");
         expect(r.out).toEqual(["2026-11-21T19:53:46+00:00 app[web.1]: listening on 5000"]);
-        expect(h.platform.calls[h.platform.calls.length - 1]).toBe('logs myapp {"tail":true,"num":200,"dyno":"web.1"}');
+        expect(h.fleet.calls[h.fleet.calls.length - 1]).toBe('logs myapp {"tail":true,"num":200,"dyno":"web.1"}');
         await refused(["logs", "-n", "x", "-a", "myapp"], "-n must be a number of lines from 1 to 1500, e.g. -n 200");
         await refused(["logs", "-d", "web;rm", "-a", "myapp"], '--dyno "web;rm" is not a process type or dyno: use e.g. web or web.1');
     });
@@ -285,7 +285,7 @@ describe("domains", () => {
     test("add, list, remove; routers told", async () => {
         const a = await h.cli("domains:add", "WWW.Example.com.", "-a", "myapp");
         expect(a.err).toEqual(["Adding www.example.com to ⬢ myapp... done"]);
-        expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test", "www.example.com"]);
+        expect(h.fleet.routes.get("myapp")).toEqual(["myapp.dynoform.test", "www.example.com"]);
         expect((await h.cli("domains", "-a", "myapp")).out).toEqual([
             "=== myapp Dynoform Domain",
             "myapp.dynoform.test",
@@ -301,7 +301,7 @@ describe("domains", () => {
         await refused(["domains:remove", "myapp.dynoform.test", "-a", "myapp"], "myapp.dynoform.test is myapp's default domain and cannot be removed");
         expect((await h.cli("domains:add", "*.example.org", "-a", "other")).code).toBe(0);
         expect((await h.cli("domains:remove", "www.example.com", "-a", "myapp")).err).toEqual(["Removing www.example.com from ⬢ myapp... done"]);
-        expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
+        expect(h.fleet.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
     });
 
     test("names under the platform domain are reserved: a later app gets its own name's traffic", async () => {
@@ -311,7 +311,7 @@ describe("domains", () => {
                 `${host} is under the platform domain dynoform.test, whose names are the apps' own (<app>.dynoform.test): a custom domain must be outside it`,
             );
         }
-        expect(h.platform.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
+        expect(h.fleet.routes.get("myapp")).toEqual(["myapp.dynoform.test"]);
     });
 
     test("two apps adding the same domain at once: exactly one gets it", async () => {

@@ -15,7 +15,7 @@ afterEach(() => h.cleanup());
 const app = { Procfile: "web: ./serve\nworker: ./work\nrelease: ./migrate\n", serve: "#!/bin/sh\n" };
 
 test("a push builds, releases vN with slug+config+Procfile+commit, runs the release phase, rolls out", async () => {
-    h.platform.oneOff = { exitCode: 0, stdout: "migrated 3 tables\n", stderr: "" };
+    h.fleet.oneOff = { exitCode: 0, stdout: "migrated 3 tables\n", stderr: "" };
     const { result, lines } = await push(h, app);
     expect(result).not.toBeInstanceOf(Error);
     expect(lines.filter((l) => l.startsWith("-----> "))).toEqual([
@@ -44,7 +44,7 @@ test("a push builds, releases vN with slug+config+Procfile+commit, runs the rele
     // no URL is stored: where agents fetch it (and its token) is made at each rollout
     expect(v1.slug).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) });
     expect(fs.existsSync(path.join(h.store.slugDir("myapp"), `${v1.slug!.sha256}.tgz`))).toBe(true);
-    expect(h.platform.calls.filter((c) => !c.startsWith("provision"))).toEqual([
+    expect(h.fleet.calls.filter((c) => !c.startsWith("provision"))).toEqual([
         "release myapp v1 ./migrate",
         'rollout myapp v1 {"web":{"quantity":1,"size":"standard-1x"},"worker":{"quantity":0,"size":"standard-1x"}}',
     ]);
@@ -62,21 +62,21 @@ test("a failing build is rejected with the reason; no release is made", async ()
 
 test("a failing release phase stops the deploy: release failed, no rollout, previous release current", async () => {
     await push(h, app);
-    h.platform.calls = [];
-    h.platform.oneOff = { exitCode: 1, stdout: "", stderr: "error: relation \"visits\" already exists\n" };
+    h.fleet.calls = [];
+    h.fleet.oneOff = { exitCode: 1, stdout: "", stderr: "error: relation \"visits\" already exists\n" };
     const { result, lines } = await push(h, app, "bbbbbbbcccc");
     expect(result).toBeInstanceOf(DeployRejectedError);
     expect(lines).toContain(" !     Release v2 failed.");
     expect(lines).toContain(' !     release command "./migrate" exited with status 1');
     expect(lines).toContain(' !       error: relation "visits" already exists');
-    expect(h.platform.calls).toEqual(["release myapp v2 ./migrate"]);
+    expect(h.fleet.calls).toEqual(["release myapp v2 ./migrate"]);
     expect((await h.store.getRelease("myapp", 2))!).toMatchObject({ status: "failed", reason: 'release command "./migrate" exited with status 1' });
     expect((await h.store.currentRelease("myapp"))!.version).toBe(1);
 });
 
 test("a rollout failure (web never binds $PORT) is rejected with the dyno's last lines; previous release current", async () => {
     await push(h, { Procfile: "web: ./serve\n" });
-    h.platform.failRollout = "web.1 did not bind $PORT within 60 s";
+    h.fleet.failRollout = "web.1 did not bind $PORT within 60 s";
     const { result, lines } = await push(h, { Procfile: "web: ./serve --broken\n" }, "ddddddd");
     expect(result).toBeInstanceOf(DeployRejectedError);
     expect(lines).toContain(" !     web.1 did not bind $PORT within 60 s");

@@ -1,4 +1,7 @@
-import { describeTypes, formationTypes, formatProcfile, parseProcfile, ProcfileError, releaseCommand } from "../src/procfile";
+import { describeTypes, formationTypes, parseProcfile, ProcessTypes, ProcfileError, releaseCommand } from "../src/procfile";
+
+/** Process types as Procfile text. */
+const formatProcfile = (types: ProcessTypes): string => Object.entries(types).map(([t, c]) => `${t}: ${c}\n`).join("");
 
 describe("parseProcfile", () => {
     test("types in file order; comments, blank lines, CRLF and BOM ignored", () => {

@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { createSlug, extractSlug, formatSize, ignoreMatcher, sha256File } from "../src/slug";
+import { createSlug, formatSize, ignoreMatcher } from "../src/slug";
+import { extractSlug, sha256File } from "./helpers/extract_slug";
 
 let tmp: string;
 beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-slug-"))));

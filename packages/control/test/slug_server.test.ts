@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { slugToken } from "../src/slug_access";
 import { createSlugServer } from "../src/slug_server";
+import { StatePaths } from "../src/state_paths";
 
 const KEY = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SHA_A = "a".repeat(64);
@@ -32,7 +33,7 @@ function request(method: string, p: string, headers: Record<string, string> = {}
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function start(signingKey: string | undefined): Promise<void> {
-    server = createSlugServer({ slugsDir: path.join(root, "slugs"), signingKey });
+    server = createSlugServer({ paths: new StatePaths(root), signingKey });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }

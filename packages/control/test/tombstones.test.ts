@@ -10,7 +10,7 @@ import { BuildLog } from "../src/build_log";
 import { BuildUsers } from "../src/build_users";
 import { runCli } from "../src/cli";
 import { CliContext } from "../src/cli/context";
-import { HttpPlatform } from "../src/http_platform";
+import { RemoteFleet } from "../src/remote_fleet";
 import { isRoot, processesOf, testBuildUserPrefix } from "./helpers/build_user";
 import { close, FakeAgent, listen } from "./helpers/fake_agent";
 
@@ -21,7 +21,7 @@ let clock: { now: Date };
 let store: AppStore;
 let a: FakeAgent;
 let b: FakeAgent;
-let platform: HttpPlatform;
+let fleet: RemoteFleet;
 let buildUsers: BuildUsers | undefined;
 const lines: string[] = [];
 const web2: Formation = { web: { quantity: 2, size: "standard-1x" } };
@@ -35,7 +35,7 @@ beforeEach(async () => {
     a = new FakeAgent();
     b = new FakeAgent();
     const urls = [await listen(a.server), await listen(b.server)];
-    platform = new HttpPlatform(store, { agents: urls, agentToken: "agent-token", routers: [], routerToken: "router-token", slugBaseUrl: "http://127.0.0.1:1/slugs" });
+    fleet = new RemoteFleet(store, { agents: urls, agentToken: "agent-token", routers: [], routerToken: "router-token", slugBaseUrl: "http://127.0.0.1:1/slugs" });
     buildUsers = undefined;
     lines.length = 0;
 });
@@ -50,7 +50,7 @@ async function cli(...argv: string[]): Promise<{ code: number; err: string[] }> 
     const err: string[] = [];
     const ctx: CliContext = {
         store,
-        platform,
+        fleet,
         settings: { domain: "dynoform.test", gitUrl: (x) => `git@control.test:${x}.git`, webUrl: (x) => `http://${x}.dynoform.test/` },
         out: () => undefined,
         err: (l) => err.push(l),
@@ -68,12 +68,12 @@ async function deploy(app: string, marker: string): Promise<void> {
     await store.withAppLock(app, "deploy", async () => {
         const release = await store.createRelease(app, { slug: { sha256: "5".repeat(64), size: 1 }, config: { MARKER: marker }, processTypes: { web: "node server.js" }, commit: "0123456", description: "Deploy 0123456" });
         await store.setFormation(app, web2);
-        await platform.rollout(app, release, web2, new BuildLog(() => undefined));
+        await fleet.rollout(app, release, web2, new BuildLog(() => undefined));
         await store.setReleaseStatus(app, release.version, "succeeded");
     });
 }
 
-const reconcile = () => platform.reconcile((l) => lines.push(l));
+const reconcile = () => fleet.reconcile((l) => lines.push(l));
 
 test("a host that was down during apps:destroy loses the app at the next pass of the placement loop", async () => {
     expect((await cli("apps:create", "shop")).code).toBe(0);
@@ -132,7 +132,7 @@ test("a same-named new app deployed while the host is still down: the host loses
     expect(a.apps.get("shop")).toMatchObject({ env: { MARKER: "new" }, dynos: ["web.1", "web.2"] });
 
     b.down = false;
-    const psBefore = await platform.dynos("shop"); // the returned host's old dynos are not shown as this app's
+    const psBefore = await fleet.dynos("shop"); // the returned host's old dynos are not shown as this app's
     expect(psBefore.map((d) => d.name)).toEqual(["web.1", "web.2"]);
     const seenBefore = b.seen.length;
     await reconcile();
@@ -140,7 +140,7 @@ test("a same-named new app deployed while the host is still down: the host loses
     expect(b.seen.slice(seenBefore).filter((s) => s.url === "/v1/apps/shop")[0]?.method).toBe("DELETE");
     const running = [a, b].flatMap((h) => (h.apps.has("shop") ? h.apps.get("shop")!.dynos.map((d) => `${d} ${h.apps.get("shop")!.env.MARKER}`) : []));
     expect(running.sort()).toEqual(["web.1 new", "web.2 new"]);
-    expect(await platform.tombstones.list()).toEqual([]);
+    expect(await fleet.tombstones.list()).toEqual([]);
 });
 
 test("apps:create of a destroyed name clears hosts that came back since, before routes are set", async () => {
@@ -178,10 +178,10 @@ test("a tombstone's host that is no longer a configured agent is struck off", as
     await deploy("shop", "old");
     b.down = true;
     await cli("apps:destroy", "-a", "shop", "--confirm", "shop");
-    expect(await platform.tombstones.list()).toEqual(["shop"]);
-    platform = new HttpPlatform(store, { ...platform.cfg, agents: [platform.cfg.agents[0]] });
+    expect(await fleet.tombstones.list()).toEqual(["shop"]);
+    fleet = new RemoteFleet(store, { ...fleet.cfg, agents: [fleet.cfg.agents[0]] });
     await reconcile();
-    expect(await platform.tombstones.list()).toEqual([]);
+    expect(await fleet.tombstones.list()).toEqual([]);
 });
 
 const asRoot = isRoot ? test : test.skip;

@@ -23,7 +23,7 @@ export const addonsCreate: Verb = {
         if ((await ctx.store.getConfig(app)).MEMCACHE_USERNAME !== undefined) {
             throw new UserError(`${app} already has its own Memcached (MEMCACHE_USERNAME is set): nothing to do`);
         }
-        const vars = await ctx.platform.provisionAddons(app, ["memcache"]);
+        const vars = await ctx.fleet.provisionAddons(app, ["memcache"]);
         const keys = Object.keys(vars).sort();
         if (keys.length === 0) throw new UserError(`This platform has no data host for add-ons: add the data role to a host of dynoform:hosts`);
         const release = await changeConfig(ctx, app, (cur) => ({ ...cur, ...vars }), describeChange("Set", keys));

@@ -62,15 +62,15 @@ export const appsCreate: Verb = {
             const squatter = await ctx.store.findDomainOwner(hostname);
             if (squatter) throw new UserError(`${hostname} is a custom domain of ${squatter}: remove it there first with "dynoform domains:remove ${hostname} -a ${squatter}"`);
             // What a destroy of this name left (one from before destroys removed it): never the new app's.
-            await removeBuildState(ctx.store.root, name, ctx.buildUsers);
-            const config = await ctx.platform.provisionAddons(name);
+            await removeBuildState(ctx.store.paths, name, ctx.buildUsers);
+            const config = await ctx.fleet.provisionAddons(name);
             try {
                 await ctx.store.createApp(name, { config, domains: [hostname] });
             } catch (err) {
-                await ctx.platform.deprovisionAddons(name).catch(() => undefined);
+                await ctx.fleet.deprovisionAddons(name).catch(() => undefined);
                 throw err;
             }
-            await ctx.platform.routesChanged(name, await ctx.store.getDomains(name));
+            await ctx.fleet.routesChanged(name, await ctx.store.getDomains(name));
         });
         ctx.err(`Creating ${appLabel(name)}... done`);
         ctx.out(`${ctx.settings.webUrl(name)} | ${ctx.settings.gitUrl(name)}`);
@@ -93,11 +93,11 @@ export const appsDestroy: Verb = {
         }
         if (confirm !== app) throw new UserError(`Confirmation "${confirm}" did not match ${app}: pass --confirm ${app}`);
         await ctx.store.withAppLock(app, "apps:destroy", async () => {
-            await ctx.platform.stopAll(app);
-            await ctx.platform.deprovisionAddons(app);
+            await ctx.fleet.stopAll(app);
+            await ctx.fleet.deprovisionAddons(app);
             // Before the store forgets the app: a destroy that fails here can be run again. A build
             // still running is ended first, so no slug of it lands after the store removed them.
-            await removeBuildState(ctx.store.root, app, ctx.buildUsers);
+            await removeBuildState(ctx.store.paths, app, ctx.buildUsers);
             await ctx.store.destroyApp(app);
         });
         ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);
@@ -120,7 +120,7 @@ export const appsInfo: Verb = {
             Dynos: Object.entries(formation).map(([t, f]) => `${t}: ${f.quantity}`).join(", "),
             "Git URL": ctx.settings.gitUrl(app),
             Release: current ? `v${current.version} (${current.description})` : "none",
-            "Slug Size": current?.slug ? formatSize(current.slug.size) : "none",
+            "Slug Size": current ? formatSize(current.slug.size) : "none",
             Stack: rec.stack,
             "Web URL": ctx.settings.webUrl(app),
         };

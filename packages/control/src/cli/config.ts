@@ -1,5 +1,5 @@
 // config, config:get, config:set, config:unset — a change makes a new release and rolls it out.
-import { DeployedRelease, hasCode, Release } from "../app_store";
+import { Release } from "../app_store";
 import { BuildLog } from "../build_log";
 import { ConfigVars, describeChange, formatConfig, formatJson, formatShell, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
 import { UserError } from "../errors";
@@ -49,13 +49,13 @@ export async function releaseConfig(
     ctx: CliContext,
     app: string,
     vars: { before: ConfigVars; after: ConfigVars },
-    code: DeployedRelease,
+    code: Release,
     description: string,
     failed: (err: ReleaseFailedError) => UserError,
 ): Promise<Release> {
     await ctx.store.setConfig(app, vars.after);
     try {
-        return await releaseAndRollout({ store: ctx.store, platform: ctx.platform, log: new BuildLog((l) => ctx.err(l)) }, app, {
+        return await releaseAndRollout({ store: ctx.store, fleet: ctx.fleet, log: new BuildLog((l) => ctx.err(l)) }, app, {
             slug: code.slug,
             config: vars.after,
             processTypes: code.processTypes,
@@ -80,7 +80,7 @@ export async function changeConfig(ctx: CliContext, app: string, next: (cur: Con
         const before = await ctx.store.getConfig(app);
         const after = next(before);
         const current = await ctx.store.currentRelease(app);
-        if (!hasCode(current)) {
+        if (!current) {
             // Nothing deployed: no release to make; the vars go out with the first deploy (v1).
             await ctx.store.setConfig(app, after);
             return undefined;

@@ -1,8 +1,8 @@
-// What every verb gets: the store, the platform, where output goes, and site settings.
+// What every verb gets: the store, the fleet (the hosts it drives), where output goes, and site settings.
 import { AppStore } from "../app_store";
 import { BuildUsers } from "../build_users";
 import { UserError } from "../errors";
-import { Platform } from "../platform";
+import { Fleet } from "../fleet";
 import { FlagSpec, ParsedArgs } from "./args";
 
 export interface CliSettings {
@@ -17,7 +17,7 @@ export interface CliSettings {
 
 export interface CliContext {
     store: AppStore;
-    platform: Platform;
+    fleet: Fleet;
     settings: CliSettings;
     /** One line of normal output (stdout). */
     out(line: string): void;

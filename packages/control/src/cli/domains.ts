@@ -73,7 +73,7 @@ export const domainsAdd: Verb = {
                 return next;
             }),
         );
-        await ctx.platform.routesChanged(app, list);
+        await ctx.fleet.routesChanged(app, list);
         const target = list.find((d) => d.kind === "default")?.hostname;
         ctx.err(`Adding ${host} to ${appLabel(app)}... done`);
         if (target) ctx.out(`Configure your app's DNS provider to point ${host} to the DNS target ${target} (CNAME), or to the edge's address.`);
@@ -100,7 +100,7 @@ export const domainsRemove: Verb = {
             await ctx.store.setDomains(app, next);
             return next;
         });
-        await ctx.platform.routesChanged(app, list);
+        await ctx.fleet.routesChanged(app, list);
         ctx.err(`Removing ${host} from ${appLabel(app)}... done`);
         return 0;
     },

@@ -15,9 +15,9 @@ export const run: Verb = {
     async run(ctx, { app, positional }) {
         await ctx.store.requireApp(app);
         const release = await ctx.store.currentRelease(app);
-        if (!release?.slug) throw new UserError(`${app} has no deployed code to run: deploy with git push first`);
+        if (!release) throw new UserError(`${app} has no deployed code to run: deploy with git push first`);
         const command = positional.length === 1 ? positional[0] : joinWords(positional);
-        const { exitCode } = await ctx.platform.runOneOff(app, release, command, {
+        const { exitCode } = await ctx.fleet.runOneOff(app, release, command, {
             stdin: ctx.stdin,
             stdout: (c) => ctx.writeStdout(c),
             stderr: (c) => ctx.writeStderr(c),
@@ -47,7 +47,7 @@ export const logs: Verb = {
         const dyno = flagString(args, "dyno");
         if (dyno !== undefined && !/^[\w-]+(\.\d+)?$/.test(dyno)) throw new UserError(`--dyno "${dyno}" is not a process type or dyno: use e.g. web or web.1`);
         const source = flagString(args, "source");
-        await ctx.platform.logs(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, async (l) => {
+        await ctx.fleet.logs(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, async (l) => {
             ctx.out(l);
             await ctx.drained?.(); // a slow reader holds the stream back instead of our memory
         });

@@ -1,7 +1,7 @@
 // `dynoform <verb> ...`: find the verb, parse its args, run it; a UserError becomes one line on
 // stderr and exit 1, with nothing changed.
 import { isUserError, UserError } from "../errors";
-import { PlatformError } from "../platform";
+import { FleetError } from "../fleet";
 import { appNameProblem } from "../app_store";
 import { parseArgs } from "./args";
 import { addonsCreate } from "./addons";
@@ -99,7 +99,7 @@ export async function runCli(argv: string[], ctx: CliContext, env: Record<string
             ctx.err(ERROR_PREFIX + err.message.replace(/\s*\n\s*/g, " "));
             return err.exitCode;
         }
-        if (err instanceof PlatformError) {
+        if (err instanceof FleetError) {
             ctx.err(ERROR_PREFIX + err.message.replace(/\s*\n\s*/g, " "));
             return 1;
         }

@@ -1,7 +1,7 @@
 // ps, ps:scale, ps:restart
 import { DEFAULT_SIZE, Formation } from "../app_store";
 import { UserError } from "../errors";
-import { DynoState } from "../platform";
+import { DynoStatus } from "../fleet";
 import { formationTypes, RELEASE_TYPE } from "../procfile";
 import { ago, styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
@@ -67,7 +67,7 @@ export const psScale: Verb = {
             const next = applyScale(app, before, release?.processTypes ?? {}, changes);
             await ctx.store.setFormation(app, next);
             try {
-                await ctx.platform.scale(app, release!, next);
+                await ctx.fleet.scale(app, release!, next);
             } catch (err) {
                 await ctx.store.setFormation(app, before);
                 throw new UserError(`Scaling ${appLabel(app)} failed, its dynos are as they were: ${(err as Error).message}`);
@@ -80,12 +80,12 @@ export const psScale: Verb = {
     },
 };
 
-function byNumber(a: DynoState, b: DynoState): number {
-    const n = (d: DynoState) => Number(d.name.split(".")[1] ?? 0);
+function byNumber(a: DynoStatus, b: DynoStatus): number {
+    const n = (d: DynoStatus) => Number(d.name.split(".")[1] ?? 0);
     return a.type === b.type ? n(a) - n(b) : a.type < b.type ? -1 : 1;
 }
 
-export function formatPs(app: string, dynos: DynoState[], now: Date): string[] {
+export function formatPs(app: string, dynos: DynoStatus[], now: Date): string[] {
     if (dynos.length === 0) return [`No dynos on ${appLabel(app)}`];
     const out: string[] = [];
     const oneOffs = dynos.filter((d) => d.type === "run").sort(byNumber);
@@ -95,7 +95,7 @@ export function formatPs(app: string, dynos: DynoState[], now: Date): string[] {
         out.push("");
     }
     const others = dynos.filter((d) => d.type !== "run").sort(byNumber);
-    const groups = new Map<string, DynoState[]>();
+    const groups = new Map<string, DynoStatus[]>();
     for (const d of others) {
         const key = `${d.type}\0${d.command}`;
         groups.set(key, [...(groups.get(key) ?? []), d]);
@@ -110,7 +110,7 @@ export function formatPs(app: string, dynos: DynoState[], now: Date): string[] {
     return out;
 }
 
-export function formatPsExtended(dynos: DynoState[], now: Date): string[] {
+export function formatPsExtended(dynos: DynoStatus[], now: Date): string[] {
     return table(
         [...dynos].sort(byNumber).map((d) => [d.name, `${d.state} ${ago(d.since, now)}`, d.host ?? "", `v${d.release}`, d.command, d.size]),
         ["Process", "State", "Host", "Release", "Command", "Size"],
@@ -126,7 +126,7 @@ export const ps: Verb = {
     args: { min: 0, max: Infinity },
     async run(ctx, { app, positional, flags }) {
         await ctx.store.requireApp(app);
-        let dynos = await ctx.platform.dynos(app);
+        let dynos = await ctx.fleet.dynos(app);
         if (positional.length > 0) {
             for (const t of positional) {
                 if (!dynos.some((d) => d.type === t)) throw new UserError(`No ${t} dynos on ${appLabel(app)}: run "dynoform ps -a ${app}" to see its dynos`);
@@ -140,7 +140,7 @@ export const ps: Verb = {
 };
 
 async function checkRestartTarget(ctx: CliContext, app: string, target: string): Promise<void> {
-    const dynos = await ctx.platform.dynos(app);
+    const dynos = await ctx.fleet.dynos(app);
     if (target.includes(".")) {
         if (!dynos.some((d) => d.name === target)) throw new UserError(`Couldn't find that dyno (${target}) on ${app}: run "dynoform ps -a ${app}" to see its dynos`);
         return;
@@ -161,7 +161,7 @@ export const psRestart: Verb = {
         await ctx.store.requireApp(app);
         const target = positional[0];
         if (target) await checkRestartTarget(ctx, app, target);
-        await ctx.platform.restart(app, target);
+        await ctx.fleet.restart(app, target);
         const what = !target ? "dynos" : target.includes(".") ? `${target} dyno` : `${target} dynos`;
         ctx.err(`Restarting ${what} on ${appLabel(app)}... done`);
         return 0;

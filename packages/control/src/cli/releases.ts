@@ -1,5 +1,5 @@
 // releases, rollback
-import { hasCode, Release } from "../app_store";
+import { Release } from "../app_store";
 import { UserError } from "../errors";
 import { ago, styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
@@ -62,10 +62,9 @@ export const rollback: Verb = {
                 target = await ctx.store.getRelease(app, wanted);
                 if (!target) throw new UserError(`Release v${wanted} not found for ${app}: run "dynoform releases -a ${app}" to list releases`);
             } else {
-                target = (await ctx.store.listReleases(app)).find((r) => r.status === "succeeded" && r.slug && r.version < (current?.version ?? 0));
+                target = (await ctx.store.listReleases(app)).find((r) => r.status === "succeeded" && r.version < (current?.version ?? 0));
                 if (!target) throw new UserError(`${app} has no earlier deployed release to roll back to: name one with "dynoform rollback vN -a ${app}"`);
             }
-            if (!hasCode(target)) throw new UserError(`v${target.version} has no code (it precedes the first deploy): pick a release made by a deploy, see "dynoform releases -a ${app}"`);
             const before = await ctx.store.getConfig(app);
             const made = await releaseConfig(ctx, app, { before, after: target.config }, target, `Rollback to v${target.version}`, (err) =>
                 new UserError(`Rollback failed, the current release keeps serving: ${err.reason}`),

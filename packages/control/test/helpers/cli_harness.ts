@@ -4,14 +4,14 @@ import * as path from "node:path";
 import { AppStore } from "../../src/app_store";
 import { CliContext } from "../../src/cli/context";
 import { runCli } from "../../src/cli";
-import { FakePlatform } from "./fake_platform";
+import { FakeFleet } from "./fake_fleet";
 
 export const NOW = new Date("2026-11-21T19:53:46Z");
 
 export interface Harness {
     root: string;
     store: AppStore;
-    platform: FakePlatform;
+    fleet: FakeFleet;
     clock: { now: Date };
     cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[]; stdout: string; stderr: string }>;
     cleanup(): void;
@@ -22,12 +22,12 @@ export async function harness(): Promise<Harness> {
     const clock = { now: new Date("2026-11-21T18:53:46Z") };
     const store = new AppStore(root, () => clock.now);
     await store.init();
-    const platform = new FakePlatform(() => clock.now);
+    const fleet = new FakeFleet(() => clock.now);
     let names = 0;
     return {
         root,
         store,
-        platform,
+        fleet,
         clock,
         async cli(...argv) {
             const out: string[] = [];
@@ -36,7 +36,7 @@ export async function harness(): Promise<Harness> {
             let stderr = "";
             const ctx: CliContext = {
                 store,
-                platform,
+                fleet,
                 settings: { domain: "dynoform.test", gitUrl: (a) => `git@control.test:${a}.git`, webUrl: (a) => `http://${a}.dynoform.test/`, user: "alice" },
                 out: (l) => out.push(l),
                 err: (l) => err.push(l),

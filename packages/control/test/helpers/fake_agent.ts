@@ -1,5 +1,5 @@
 // Stand-ins for the dyno hosts' agents (and the plumbing of the JSON servers that stand in for
-// agents and routers) in the tests that drive the real HttpPlatform over HTTP.
+// agents and routers) in the tests that drive the real RemoteFleet over HTTP.
 import * as http from "node:http";
 
 /** One request to a jsonServer: its body parsed as JSON (`{}` when empty), and `json` to answer. */
@@ -11,7 +11,7 @@ export interface JsonRequest {
     json(o: unknown, status?: number): void;
 }
 
-/** An HTTP server that reads each request's JSON body before `handle` sees it: HttpPlatform sends
+/** An HTTP server that reads each request's JSON body before `handle` sees it: RemoteFleet sends
  * agents and routers JSON and reads JSON back. */
 export function jsonServer(handle: (r: JsonRequest) => void): http.Server {
     return http.createServer((req, res) => {
@@ -54,14 +54,22 @@ export interface AgentApp {
 }
 
 /** A dyno host's agent: keeps each app's desired state, reports its dynos up at once and runs every
- * one-off to exit 0; while `down` it answers 503 to everything and records nothing. */
+ * one-off to exit 0; while `down` it answers 503 to everything and records nothing. Each request it
+ * records also goes to `journal` (shared with other fakes: the order across hosts), named `name`. */
 export class FakeAgent {
     readonly seen: Seen[] = [];
     readonly apps = new Map<string, AgentApp>();
     down = false;
+    /** DELETE answers 500 (an app that will not go). */
+    failDelete = false;
+    constructor(
+        readonly name = "agent",
+        private readonly journal: string[] = [],
+    ) {}
     readonly server = jsonServer(({ req, res, url, body, json }) => {
         if (this.down) return void res.writeHead(503).end();
         this.seen.push({ method: req.method ?? "", url, body });
+        this.journal.push(`${this.name} ${req.method} ${url}`);
         const app = /^\/v1\/apps\/([a-z0-9-]+)/.exec(url)?.[1];
         if (url === "/health") return json({ ok: true });
         if (url === "/v1/apps") return json({ apps: [...this.apps.keys()] });
@@ -77,6 +85,7 @@ export class FakeAgent {
         const a = app ? this.apps.get(app) : undefined;
         if (app && !a) return json({ error: "no such app" }, 404);
         if (app && a && req.method === "DELETE") {
+            if (this.failDelete) return json({ error: "could not stop the dynos" }, 500);
             this.apps.delete(app);
             return json({ app, deleted: true });
         }

@@ -23,7 +23,7 @@ export async function push(h: Harness, files: Record<string, string>, commit = "
     const lines: string[] = [];
     const result = await deploy({
         store: h.store,
-        platform: h.platform,
+        fleet: h.fleet,
         app,
         source: { dir },
         commit,

@@ -1,12 +1,14 @@
-// What the control role asks of the rest of the platform (agents on dyno hosts, routers,
-// the data host). Verbs and deploys are written against this interface so they are testable now;
-// the SSH/agent/router implementation comes with issue 5's wiring (see README "Not wired yet").
+// What the control role asks of the machines it drives: the dyno hosts' agents, the edge hosts'
+// routers and the data host's add-ons. Verbs and deploys are written against this interface
+// (`Fleet`), so they are tested with a fake one; remote_fleet.ts is the real one. ("Platform" is
+// the Pulumi component that builds all of it, components/platform: another thing.)
 import { BuildLog } from "./build_log";
 import { Domain, Formation, Release } from "./app_store";
 
 export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
 
-export interface DynoState {
+/** One dyno as `ps` shows it. */
+export interface DynoStatus {
     /** "web.1", "worker.2", "run.4821", "release.1" */
     name: string;
     type: string;
@@ -38,26 +40,26 @@ export interface LogsOptions {
 export const ADDON_KINDS = ["memcache", "postgresql"] as const;
 export type AddonKind = (typeof ADDON_KINDS)[number];
 
-export class PlatformError extends Error {
+export class FleetError extends Error {
     constructor(message: string, readonly tail: string[] = []) {
         super(message);
-        this.name = "PlatformError";
+        this.name = "FleetError";
     }
 }
 
-export interface Platform {
+export interface Fleet {
     /**
      * Preboot rollout: start `release`'s dynos per `formation`, wait until each is up (web: bound
      * $PORT and registered with every router), then deregister, drain and stop the old ones.
      * On failure (boot timeout, crash at start) stop the new dynos, leave the old serving, and
-     * throw PlatformError with the reason and the failing dyno's last output lines.
+     * throw FleetError with the reason and the failing dyno's last output lines.
      */
     rollout(app: string, release: Release, formation: Formation, log: BuildLog): Promise<void>;
     /** Start/stop dynos so their count matches `formation`, without restarting the others. */
     scale(app: string, release: Release, formation: Formation): Promise<void>;
     /** Restart all dynos, those of one type ("web"), or one dyno ("web.1"). */
     restart(app: string, target?: string): Promise<void>;
-    dynos(app: string): Promise<DynoState[]>;
+    dynos(app: string): Promise<DynoStatus[]>;
     /** A one-off dyno of `release` (type "run", or "release" for the release phase). */
     runOneOff(app: string, release: Release, command: string, io: OneOffIo, type?: "run" | "release"): Promise<{ dyno: string; exitCode: number }>;
     /** Lines in time order; `out` may return a promise (the caller's output is full) to pause the stream. */
@@ -74,10 +76,13 @@ export interface Platform {
     routesChanged(app: string, domains: Domain[]): Promise<void>;
 }
 
-/** Where the platform endpoints are not wired yet: every call says so. */
-export function unwiredPlatform(): Platform {
+/**
+ * The fleet of a control config that names no dyno hosts (no agents with tokens, no router token):
+ * what needs hosts says so; listing, add-ons, destroying and routes have nothing to do.
+ */
+export function unconfiguredFleet(): Fleet {
     const no = (what: string) => async (): Promise<never> => {
-        throw new PlatformError(`${what} is not wired to the dyno hosts yet (see packages/control/README.md, "Not wired yet")`);
+        throw new FleetError(`${what} is not wired to the dyno hosts yet: the control config (/etc/dynoform/control.json) names no agents with their tokens and no router token`);
     };
     return {
         rollout: no("rollout"),

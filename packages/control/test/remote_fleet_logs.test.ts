@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AppStore } from "../src/app_store";
-import { HttpPlatform } from "../src/http_platform";
+import { RemoteFleet } from "../src/remote_fleet";
 
 test("a paused logs --tail reader stops the control role reading the agent", async () => {
     let pushedBack = false;
@@ -31,11 +31,11 @@ test("a paused logs --tail reader stops the control role reading the agent", asy
     });
     await new Promise<void>((r) => agent.listen(0, "127.0.0.1", r));
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-logs-"));
-    const platform = new HttpPlatform(new AppStore(root), { agents: [`http://127.0.0.1:${(agent.address() as AddressInfo).port}`], agentToken: "t", routers: [], routerToken: "r", slugBaseUrl: "http://127.0.0.1:9/slugs" });
+    const fleet = new RemoteFleet(new AppStore(root), { agents: [`http://127.0.0.1:${(agent.address() as AddressInfo).port}`], agentToken: "t", routers: [], routerToken: "r", slugBaseUrl: "http://127.0.0.1:9/slugs" });
     let taken = 0;
-    let release: () => void = () => undefined;
-    const stalled = new Promise<void>((r) => (release = r));
-    const done = platform.logs("shop", { tail: true, num: 100 }, async () => {
+    let unblock: () => void = () => undefined;
+    const stalled = new Promise<void>((r) => (unblock = r));
+    const done = fleet.logs("shop", { tail: true, num: 100 }, async () => {
         taken++;
         await stalled; // the caller's stdout is full
     });
@@ -45,7 +45,7 @@ test("a paused logs --tail reader stops the control role reading the agent", asy
     expect(written).toBeLessThan(200_000);
     agent.closeAllConnections();
     agent.close();
-    release();
+    unblock();
     await done;
     fs.rmSync(root, { recursive: true, force: true });
 });

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AppStore, Release } from "../src/app_store";
 import { BuildLog } from "../src/build_log";
-import { HttpPlatform } from "../src/http_platform";
+import { RemoteFleet } from "../src/remote_fleet";
 import { allUp, close, jsonServer, listen } from "./helpers/fake_agent";
 
 interface Seen {
@@ -72,7 +72,7 @@ let router: string;
 beforeEach(async () => {
     seen.length = 0;
     routerPlacements.clear();
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-platform-creds-"));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-fleet-creds-"));
     store = new AppStore(root);
     await store.init();
     await store.createApp("shop");
@@ -92,14 +92,14 @@ afterEach(async () => {
     fs.rmSync(root, { recursive: true, force: true });
 });
 
-const platform = () =>
-    new HttpPlatform(store, { agents: [one, two], agentTokens: { [one]: "token-1", [`${two}/`]: "token-2" }, routers: [router], routerToken: "control-token", slugBaseUrl: "http://127.0.0.1:9/slugs" });
+const fleet = () =>
+    new RemoteFleet(store, { agents: [one, two], agentTokens: { [one]: "token-1", [`${two}/`]: "token-2" }, routers: [router], routerToken: "control-token", slugBaseUrl: "http://127.0.0.1:9/slugs" });
 const web = (quantity: number) => ({ web: { quantity, size: "standard-1x" } });
 const first = (who: string, method: string, url: string) => seen.find((s) => s.who === who && s.method === method && s.url === url);
 const placementsSent = () => seen.filter((s) => s.who === "router" && s.method === "PUT").map((s) => s.body.hosts);
 
 test("each agent is driven with its own token, and no agent answers 401", async () => {
-    const p = platform();
+    const p = fleet();
     await p.rollout("shop", release, web(2), new BuildLog(() => undefined));
     await p.dynos("shop");
     await p.logs("shop", { num: 10, tail: false }, () => undefined);
@@ -110,13 +110,13 @@ test("each agent is driven with its own token, and no agent answers 401", async 
 });
 
 test("an agent without a token is a configuration error", () => {
-    expect(() => new HttpPlatform(store, { agents: [one, two], agentTokens: { [one]: "token-1" }, routers: [], routerToken: "control-token", slugBaseUrl: "http://127.0.0.1:9/slugs" })).toThrow(
+    expect(() => new RemoteFleet(store, { agents: [one, two], agentTokens: { [one]: "token-1" }, routers: [], routerToken: "control-token", slugBaseUrl: "http://127.0.0.1:9/slugs" })).toThrow(
         `control config: no token for agent ${two} (agentTokens)`,
     );
 });
 
 test("routers learn an app's placement before agents start its dynos, and lose a host only once it is cleared", async () => {
-    const p = platform();
+    const p = fleet();
     await p.scale("shop", release, web(1));
     // web.1 on dyno-1: the routers hear of it before dyno-1 is asked to start it.
     expect(first("router", "PUT", "/v1/apps/shop/placement")!.n).toBeLessThan(first("dyno-1", "PUT", "/v1/apps/shop")!.n);
@@ -138,7 +138,7 @@ test("routers learn an app's placement before agents start its dynos, and lose a
 });
 
 test("reconcile sends the placement again to a router that lost it (restart), and not to one that has it", async () => {
-    const p = platform();
+    const p = fleet();
     await p.scale("shop", release, web(2));
     routerPlacements.clear(); // the router restarted without its state
     seen.length = 0;

@@ -1,4 +1,4 @@
-// What HttpPlatform tells agents about a slug: a URL and a token made at send time from (app, sha256),
+// What the fleet tells agents about a slug: a URL and a token made at send time from (app, sha256),
 // so a release stored before slug tokens existed (its old URL in v<N>.json) rolls out with both, and
 // the token opens that slug, and only it, on the real slug server.
 import * as fs from "node:fs";
@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AppStore, Release } from "../src/app_store";
 import { BuildLog } from "../src/build_log";
-import { HttpPlatform } from "../src/http_platform";
+import { RemoteFleet } from "../src/remote_fleet";
 import { slugToken } from "../src/slug_access";
 import { createSlugServer } from "../src/slug_server";
 import { close, FakeAgent, listen } from "./helpers/fake_agent";
@@ -24,12 +24,12 @@ let release: Release;
 const sha = "5".repeat(64);
 
 beforeEach(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-platform-slugs-"));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-fleet-slugs-"));
     store = new AppStore(root);
     await store.init();
     await store.createApp("shop");
     fs.mkdirSync(store.slugDir("shop"), { recursive: true });
-    fs.writeFileSync(path.join(store.slugDir("shop"), `${sha}.tgz`), "shop's slug\n");
+    fs.writeFileSync(store.paths.slugFile("shop", sha), "shop's slug\n");
     // as stored by a control role from before slug tokens: a full URL, on an address it no longer has
     release = await store.createRelease("shop", {
         slug: { url: `http://10.0.0.99:5080/slugs/shop/${sha}.tgz`, sha256: sha, size: 12 },
@@ -40,7 +40,7 @@ beforeEach(async () => {
     });
     agent = new FakeAgent();
     agentUrl = await listen(agent.server);
-    slugs = createSlugServer({ slugsDir: path.join(root, "slugs"), signingKey: KEY });
+    slugs = createSlugServer({ paths: store.paths, signingKey: KEY });
     slugBase = `${await listen(slugs)}/slugs`;
 });
 
@@ -50,12 +50,12 @@ afterEach(async () => {
     fs.rmSync(root, { recursive: true, force: true });
 });
 
-function platform(signingKey: string | null = KEY): HttpPlatform {
-    return new HttpPlatform(store, { agents: [agentUrl], agentToken: "agent-token", routers: [], routerToken: "router-token", slugBaseUrl: `${slugBase}/`, ...(signingKey ? { slugSigningKey: signingKey } : {}) });
+function fleet(signingKey: string | null = KEY): RemoteFleet {
+    return new RemoteFleet(store, { agents: [agentUrl], agentToken: "agent-token", routers: [], routerToken: "router-token", slugBaseUrl: `${slugBase}/`, ...(signingKey ? { slugSigningKey: signingKey } : {}) });
 }
 
 test("a rollout of an old release sends the slug's URL and token made from (app, sha256), not the stored URL", async () => {
-    await platform().rollout("shop", release, { web: { quantity: 1, size: "standard-1x" } }, new BuildLog(() => undefined));
+    await fleet().rollout("shop", release, { web: { quantity: 1, size: "standard-1x" } }, new BuildLog(() => undefined));
     const put = agent.seen.find((s) => s.method === "PUT")!;
     expect(put.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha, token: slugToken(KEY, "shop", sha) });
     expect(JSON.stringify(agent.seen)).not.toContain(KEY);
@@ -69,14 +69,14 @@ test("a rollout of an old release sends the slug's URL and token made from (app,
 
 test("the release phase's one-off gets the token too", async () => {
     const out: string[] = [];
-    const r = await platform().runOneOff("shop", release, "node migrate.js", { stdout: (s) => out.push(String(s)), stderr: (s) => out.push(String(s)) }, "release");
+    const r = await fleet().runOneOff("shop", release, "node migrate.js", { stdout: (s) => out.push(String(s)), stderr: (s) => out.push(String(s)) }, "release");
     expect(r.exitCode).toBe(0);
     const run = agent.seen.find((s) => s.method === "POST" && s.url.endsWith("/run"))!;
     expect(run.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha, token: slugToken(KEY, "shop", sha) });
 });
 
 test("without a signing key configured no token is sent, and the download is refused", async () => {
-    await platform(null).scale("shop", release, { web: { quantity: 1, size: "standard-1x" } });
+    await fleet(null).scale("shop", release, { web: { quantity: 1, size: "standard-1x" } });
     const put = agent.seen.find((s) => s.method === "PUT")!;
     expect(put.body.slug).toEqual({ url: `${slugBase}/shop/${sha}.tgz`, sha256: sha });
     expect((await fetch((put.body.slug as { url: string }).url)).status).toBe(403);

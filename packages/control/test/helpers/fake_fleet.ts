@@ -1,12 +1,12 @@
-// An in-memory Platform: dynos appear on two fake hosts as rollouts and scales ask; failures can be
+// An in-memory Fleet: dynos appear on two fake hosts as rollouts and scales ask; failures can be
 // scripted. Records every call for assertions.
 import { Domain, Formation, Release } from "../../src/app_store";
 import { BuildLog } from "../../src/build_log";
-import { AddonKind, DynoState, LogsOptions, OneOffIo, Platform, PlatformError } from "../../src/platform";
+import { AddonKind, DynoStatus, LogsOptions, OneOffIo, Fleet, FleetError } from "../../src/fleet";
 
-export class FakePlatform implements Platform {
+export class FakeFleet implements Fleet {
     calls: string[] = [];
-    dynoStates = new Map<string, DynoState[]>();
+    dynoStates = new Map<string, DynoStatus[]>();
     routes = new Map<string, string[]>();
     /** Set to make the next rollout fail with this reason. */
     failRollout?: string;
@@ -17,8 +17,8 @@ export class FakePlatform implements Platform {
     private runCounter = 4820;
     constructor(readonly now: () => Date = () => new Date("2026-11-21T18:00:00Z")) {}
 
-    private place(app: string, release: Release, formation: Formation): DynoState[] {
-        const out: DynoState[] = [];
+    private place(release: Release, formation: Formation): DynoStatus[] {
+        const out: DynoStatus[] = [];
         let i = 0;
         for (const [type, f] of Object.entries(formation)) {
             for (let n = 1; n <= f.quantity; n++) {
@@ -33,15 +33,15 @@ export class FakePlatform implements Platform {
         if (this.failRollout) {
             const reason = this.failRollout;
             this.failRollout = undefined;
-            throw new PlatformError(reason, ["Error: listen EADDRINUSE", "    at Server.listen"]);
+            throw new FleetError(reason, ["Error: listen EADDRINUSE", "    at Server.listen"]);
         }
         log.info("web.1 up on dyno1");
-        this.dynoStates.set(app, this.place(app, release, formation));
+        this.dynoStates.set(app, this.place(release, formation));
     }
     async scale(app: string, release: Release, formation: Formation) {
         this.calls.push(`scale ${app} v${release.version} ${JSON.stringify(formation)}`);
-        if (this.failScale) throw new PlatformError(this.failScale);
-        this.dynoStates.set(app, this.place(app, release, formation));
+        if (this.failScale) throw new FleetError(this.failScale);
+        this.dynoStates.set(app, this.place(release, formation));
     }
     async restart(app: string, target?: string) {
         this.calls.push(`restart ${app} ${target ?? "all"}`);

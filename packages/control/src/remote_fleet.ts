@@ -1,0 +1,157 @@
+// The real Fleet: the dyno hosts' agents (agent_client.ts), the edge hosts' routers
+// (router_client.ts) and the data host's add-ons (addons_client.ts), composed. Rollouts and scaling
+// are rollout.ts, the placement loop is reconcile.ts, destroyed apps' hosts are destroyed_apps.ts;
+// what is left here is each verb's one straight chain of calls.
+import { AddonsClient, AddonsSshConfig } from "./addons_client";
+import { AgentClient, AgentCredentials } from "./agent_client";
+import { hostLabel } from "./api_request";
+import { AppStore, Domain, Formation, Release } from "./app_store";
+import { BuildLog } from "./build_log";
+import { DestroyedApps } from "./destroyed_apps";
+import { AddonKind, DynoStatus, Fleet, FleetError, LogsOptions, OneOffIo } from "./fleet";
+import { PlacementStore } from "./placement_store";
+import { Reconciler } from "./reconcile";
+import { RouterClient } from "./router_client";
+import { Rollout } from "./rollout";
+import { Tombstones } from "./tombstones";
+
+export interface RemoteFleetConfig extends AgentCredentials {
+    /** Router control API base URLs (http://10.0.0.10:8081). */
+    routers: string[];
+    /** The control role's token on the routers (routes, domains, placements). */
+    routerToken: string;
+    /** The data host's add-on provisioning (per-app Memcached and PostgreSQL): SSH to its forced command dynoform-addons. */
+    addons?: AddonsSshConfig;
+    /** R10 at the agent is 60 s; the rollout gives up a little after. */
+    bootTimeoutMs?: number;
+    /** The slug server as agents reach it: <slugBaseUrl>/<app>/<sha256>.tgz (http://10.0.0.1:5080/slugs). */
+    slugBaseUrl: string;
+    /** Signs each slug's token (slug_access.ts); without it agents get no token and the slug server refuses them. */
+    slugSigningKey?: string;
+    /** The ssh client (default: ssh on PATH). */
+    ssh?: string;
+    /**
+     * How long an app the store does not know (and no tombstone names) may stay on an agent before
+     * the placement loop removes it (default 60 s).
+     */
+    unknownAppGraceMs?: number;
+}
+
+export class RemoteFleet implements Fleet {
+    readonly tombstones: Tombstones;
+    private readonly agents: AgentClient;
+    private readonly routers: RouterClient;
+    private readonly addons: AddonsClient;
+    private readonly destroyed: DestroyedApps;
+    private readonly placements: PlacementStore;
+    private readonly rollouts: Rollout;
+    private readonly reconciler: Reconciler;
+
+    constructor(
+        store: AppStore,
+        readonly cfg: RemoteFleetConfig,
+    ) {
+        this.agents = new AgentClient(cfg, { baseUrl: cfg.slugBaseUrl, ...(cfg.slugSigningKey ? { signingKey: cfg.slugSigningKey } : {}) });
+        this.routers = new RouterClient(cfg.routers, cfg.routerToken);
+        this.addons = new AddonsClient(cfg.addons, cfg.ssh);
+        this.tombstones = new Tombstones(store.paths, store.clock);
+        this.destroyed = new DestroyedApps(this.tombstones, this.agents);
+        this.placements = new PlacementStore(store.paths);
+        const parts = { store, agents: this.agents, routers: this.routers, destroyed: this.destroyed, placements: this.placements };
+        this.rollouts = new Rollout(parts, cfg.bootTimeoutMs ?? 60_000);
+        this.reconciler = new Reconciler(parts, this.rollouts, cfg.unknownAppGraceMs);
+    }
+
+    /** One pass of the placement loop (reconcile.ts). */
+    reconcile(log?: (line: string) => void): Promise<void> {
+        return this.reconciler.pass(log);
+    }
+
+    rollout(app: string, release: Release, formation: Formation, log: BuildLog): Promise<void> {
+        return this.rollouts.rollout(app, release, formation, log);
+    }
+
+    scale(app: string, release: Release, formation: Formation): Promise<void> {
+        return this.rollouts.scale(app, release, formation);
+    }
+
+    /** The answering hosts that run this app and no destroyed one of its name. */
+    private async servingHosts(app: string): Promise<string[]> {
+        return this.destroyed.serving(app, await this.agents.alive());
+    }
+
+    async restart(app: string, target?: string): Promise<void> {
+        const hosts = await this.servingHosts(app);
+        await Promise.all(hosts.map((h) => this.agents.restart(h, app, target)));
+    }
+
+    async dynos(app: string): Promise<DynoStatus[]> {
+        const hosts = await this.servingHosts(app);
+        const dynos = (await Promise.all(hosts.map((h) => this.agents.dynos(h, app)))).flat();
+        return dynos.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+    }
+
+    /**
+     * On a host of the app's placement (else any serving one), cleared of a destroyed app of the name
+     * first; a host that does not run the app is told of it, with no dynos, to run its one-offs.
+     */
+    async runOneOff(app: string, release: Release, command: string, io: OneOffIo, type: "run" | "release" = "run"): Promise<{ dyno: string; exitCode: number }> {
+        const alive = await this.agents.requireAlive();
+        const holders = new Set(Object.values((await this.placements.get(app)) ?? {}));
+        const serving = await this.destroyed.serving(app, alive);
+        const pool = serving.length > 0 ? serving : alive;
+        const host = pool.find((h) => holders.has(h)) ?? pool[Math.floor(Math.random() * pool.length)];
+        await this.destroyed.clearOrThrow(app, [host]);
+        if (!(await this.agents.status(host, app).catch(() => undefined))) {
+            await this.agents.put(host, app, release, {}, []).catch((err) => {
+                throw new FleetError(`could not prepare ${app} on ${hostLabel(host)}: ${(err as Error).message}`);
+            });
+        }
+        return this.agents.runOneOff(host, app, release, command, io, type);
+    }
+
+    /** The backlog of every serving host in time order, then (tail) their streams; `out` may return a promise (the caller's output is full): no more is read until it settles. */
+    async logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void> {
+        const hosts = await this.servingHosts(app);
+        const q = new URLSearchParams({ lines: String(opts.num) });
+        if (opts.dyno) q.set("dyno", opts.dyno);
+        if (opts.source) q.set("source", opts.source === "dynoform" ? "heroku" : opts.source);
+        const backlog = (await Promise.all(hosts.map((h) => this.agents.logLines(h, app, q, 10_000)))).flat().sort();
+        for (const l of backlog.slice(-opts.num)) await out(l);
+        if (!opts.tail) return;
+        q.set("lines", "0");
+        q.set("tail", "1");
+        await Promise.all(hosts.map((h) => this.agents.tailLogs(h, app, q, out)));
+    }
+
+    provisionAddons(app: string, kinds?: AddonKind[]): Promise<Record<string, string>> {
+        return this.addons.provision(app, kinds);
+    }
+
+    deprovisionAddons(app: string): Promise<void> {
+        return this.addons.deprovision(app);
+    }
+
+    /**
+     * Every agent may run the app until it says otherwise: the tombstone names them all before any
+     * DELETE (a crash midway leaves it whole), and each agent that removed the app is struck off.
+     * Hosts that are down or fail stay on it for the placement loop, so the destroy goes on.
+     */
+    async stopAll(app: string): Promise<void> {
+        await this.destroyed.record(app);
+        await this.destroyed.clear(app, await this.agents.alive());
+        await this.routers.removeApp(app);
+        await this.placements.remove(app);
+    }
+
+    async routesChanged(app: string, domains: Domain[]): Promise<void> {
+        // apps:create of a destroyed app's name: a host that came back since still runs the old
+        // incarnation's dynos, registered under this name. Best effort: the placement loop retries.
+        const pending = [...(await this.tombstones.pending(app))].filter((h) => this.agents.urls.includes(h));
+        if (pending.length) await this.destroyed.clear(app, await this.agents.alive(pending));
+        await this.routers.setDomains(
+            app,
+            domains.filter((d) => d.kind === "custom").map((d) => d.hostname),
+        );
+    }
+}

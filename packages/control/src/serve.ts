@@ -1,0 +1,34 @@
+// `dynoform-control serve` (the systemd unit dynoform-control.service): the slug HTTP server the
+// agents download slugs from (slug_server.ts) and the placement loop (reconcile.ts), until SIGTERM.
+import { AppStore } from "./app_store";
+import { ControlConfig } from "./control_config";
+import { RemoteFleet } from "./remote_fleet";
+import { createSlugServer } from "./slug_server";
+
+/** `fleet` undefined: no dyno hosts configured, so no placement loop; slugs are served all the same. */
+export async function serve(store: AppStore, fleet: RemoteFleet | undefined, config: ControlConfig, stderr: (s: string) => void): Promise<number> {
+    const listen = config.slugListen;
+    const i = listen.lastIndexOf(":");
+    const host = listen.slice(0, i);
+    const port = Number(listen.slice(i + 1));
+    const server = createSlugServer({ paths: store.paths, signingKey: config.slugSigningKey });
+    if (!config.slugSigningKey) stderr(`dynoform-control serve: no slugSigningKey in the control config: every slug download is refused (403); run pulumi up to write one\n`);
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+    });
+    stderr(`dynoform-control serve: slugs on http://${listen}/slugs/\n`);
+    const log = (l: string) => stderr(`reconcile: ${l}\n`);
+    let stopping = false;
+    const stop = () => {
+        stopping = true;
+        server.close();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    while (!stopping) {
+        if (fleet) await fleet.reconcile(log).catch((e) => log(`failed: ${(e as Error).message}`));
+        await new Promise((r) => setTimeout(r, config.reconcileIntervalMs));
+    }
+    return 0;
+}
