@@ -25,6 +25,17 @@ export const PROCESS_TYPE = new RegExp(`^${TYPE}$`);
 export const DYNO_NAME = new RegExp(`^(${TYPE})\\.([0-9]{1,6})$`);
 /** The process type of one-off dynos (`run.1`): never one of an app's formation. */
 export const ONE_OFF_TYPE = "run";
+const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** Why `host` is not a custom domain (lower case, at least two labels, `*.` allowed first), or undefined. */
+export function domainProblem(host: string): string | undefined {
+  const labels = host.replace(/^\*\./, "").split(".");
+  if (host.length > 253 || labels.length < 2 || !labels.every((l) => DOMAIN_LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1])) {
+    return `"${host}" is not a valid hostname: use a DNS name such as www.example.com (lowercase; "*." allowed as the first label)`;
+  }
+  return undefined;
+}
+
 /** A config var's name (an environment variable). */
 export const CONFIG_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

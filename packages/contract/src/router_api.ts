@@ -1,7 +1,7 @@
 // The router's control API (packages/router/README.md): app routes and placements (from the
 // control role), dyno registrations and deregistrations (from agents).
 import { ValidationError } from "./errors";
-import { checkAppName, checkDynoName } from "./names";
+import { checkAppName, checkDynoName, domainProblem } from "./names";
 import { parseRelease } from "./release";
 import { intIn, isObject } from "./shape";
 
@@ -60,7 +60,6 @@ export interface DynoInfo {
   release?: number;
 }
 
-const DOMAIN = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A dyno's "host:port" (an IPv6 host in brackets). */
 export const DYNO_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
 
@@ -81,7 +80,8 @@ export function parseAppRoute(name: string, body: unknown): AppRoute {
   const domains = domainsRaw.map((d) => {
     if (typeof d !== "string") throw new ValidationError("domains must be strings");
     const host = d.toLowerCase().replace(/\.$/, "");
-    if (!DOMAIN.test(host)) throw new ValidationError(`invalid domain ${JSON.stringify(d)}`);
+    const problem = domainProblem(host);
+    if (problem) throw new ValidationError(problem);
     return host;
   });
   const timeouts = body.timeouts ?? {};

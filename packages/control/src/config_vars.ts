@@ -1,18 +1,17 @@
 // Config vars: parsing `KEY=value` arguments (Heroku's rules), the keys the platform owns, and the
 // `dynoform config` output shapes.
+import { CONFIG_VAR_NAME } from "@dynoform/contract";
 import { UserError } from "./errors";
 import { styledHeader, styledObject } from "./text";
 
 export type ConfigVars = Record<string, string>;
-
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Set by the platform in every dyno; an app cannot set them. */
 export const RESERVED_KEYS = ["PORT", "DYNO", "PS"] as const;
 export const RESERVED_PREFIX = "DYNOFORM_";
 
 export function keyProblem(key: string): string | undefined {
-    if (!KEY.test(key)) {
+    if (!CONFIG_VAR_NAME.test(key)) {
         const suggestion = key.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(\d)/, "_$1");
         return `"${key}" is not a valid config var name: use letters, digits and "_", not starting with a digit (e.g. ${suggestion || "FOO"})`;
     }
@@ -41,7 +40,7 @@ export function parseAssignments(args: string[]): ConfigVars {
 export function parseKeys(args: string[], verb = "config:unset"): string[] {
     if (args.length === 0) throw new UserError(`Usage: dynoform ${verb} KEY1 [KEY2 ...] -a APP: specify at least one KEY`);
     for (const key of args) {
-        if (!KEY.test(key)) throw new UserError(keyProblem(key)!);
+        if (!CONFIG_VAR_NAME.test(key)) throw new UserError(keyProblem(key)!);
     }
     return [...new Set(args)];
 }

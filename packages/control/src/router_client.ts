@@ -8,6 +8,7 @@
 //
 // A router accepts a dyno host's registration only for an app placed on that host, so every change
 // of placement reaches the routers before agents start dynos on a new host (rollout.ts).
+import type { AppRouteBody, PlacementBody } from "@dynoform/contract";
 import { apiJson, ApiRequest, baseUrl, HttpError, hostLabel } from "./api_request";
 import { FleetError } from "./fleet";
 import { Placement } from "./placement";
@@ -43,7 +44,7 @@ export class RouterClient {
         const hosts = placementHosts(placements);
         await Promise.all(
             this.urls.map((r) =>
-                this.request(r, `/v1/apps/${app}/placement`, { method: "PUT", json: { hosts }, timeoutMs: 10_000 }).catch((err) => {
+                this.request(r, `/v1/apps/${app}/placement`, { method: "PUT", json: { hosts } satisfies PlacementBody, timeoutMs: 10_000 }).catch((err) => {
                     log?.(`router ${hostLabel(r)} did not take the placement (it gets it again within seconds): ${(err as Error).message}`);
                 }),
             ),
@@ -65,7 +66,7 @@ export class RouterClient {
     async setDomains(app: string, domains: string[]): Promise<void> {
         await Promise.all(
             this.urls.map((r) =>
-                this.request(r, `/v1/apps/${app}`, { method: "PUT", json: { domains } }).catch((err) => {
+                this.request(r, `/v1/apps/${app}`, { method: "PUT", json: { domains } satisfies AppRouteBody }).catch((err) => {
                     throw new FleetError(`router ${hostLabel(r)}: ${(err as Error).message}`);
                 }),
             ),

@@ -18,8 +18,8 @@ describe("parseProcfile", () => {
         expect(parseProcfile('web: env A=b:c node -e "console.log(1)"')).toEqual({ web: 'env A=b:c node -e "console.log(1)"' });
     });
 
-    test("type names may use letters, digits, _ and -", () => {
-        expect(Object.keys(parseProcfile("web-2: a\nmy_worker: b\nW9: c"))).toEqual(["web-2", "my_worker", "W9"]);
+    test("type names may use lower-case letters, digits, _ and -", () => {
+        expect(Object.keys(parseProcfile("web-2: a\nmy_worker: b\nw9: c"))).toEqual(["web-2", "my_worker", "w9"]);
     });
 
     test("empty Procfile has no types", () => {
@@ -30,6 +30,9 @@ describe("parseProcfile", () => {
     test.each([
         ["web npm start", 'Procfile line 1: "web npm start" is not "<type>: <command>"; write it as "web: npm start"'],
         ["web: a\nweb.1: b", 'Procfile line 2: process type "web.1" may only contain letters, digits, "_" and "-"; rename it (e.g. "web_1")'],
+        // the dyno hosts' rule (packages/contract): refused here, not at rollout
+        ["W9: c", 'Procfile line 1: process type "W9" must be lower case, start with a letter and have at most 31 characters; rename it (e.g. "w9")'],
+        ["run: rake", 'Procfile line 1: process type "run" is reserved for one-off dynos (dynoform run); rename it (e.g. "runner")'],
         ["\n\nworker:", 'Procfile line 3: process type "worker" has no command; write "worker: <command>"'],
         ["web: a\n# c\nweb: b", 'Procfile line 3: process type "web" is declared twice; keep one "web:" line'],
         [": npm start", 'Procfile line 1: ": npm start" is not "<type>: <command>"'],

@@ -1,20 +1,10 @@
 // domains, domains:add, domains:remove
+import { domainProblem } from "@dynoform/contract";
 import { Domain } from "../app_store";
 import { UserError } from "../errors";
 import { styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
 import { appLabel, Verb } from "./context";
-
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
-export function hostnameProblem(host: string): string | undefined {
-    const h = host.replace(/^\*\./, "");
-    const labels = h.split(".");
-    if (host.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1])) {
-        return `"${host}" is not a valid hostname: use a DNS name such as www.example.com (lowercase; "*." allowed as the first label)`;
-    }
-    return undefined;
-}
 
 /** Names under the platform domain are the apps' own: custom domains stay outside it. */
 export function reservedProblem(host: string, platformDomain: string): string | undefined {
@@ -60,7 +50,7 @@ export const domainsAdd: Verb = {
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {
         const host = positional[0].toLowerCase().replace(/\.$/, "");
-        const problem = hostnameProblem(host) ?? reservedProblem(host, ctx.settings.domain);
+        const problem = domainProblem(host) ?? reservedProblem(host, ctx.settings.domain);
         if (problem) throw new UserError(problem);
         await ctx.store.requireApp(app);
         const list = await ctx.store.withAppLock(app, "domains:add", () =>
