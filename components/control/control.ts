@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { PUBLIC_KEY } from "../remote/connection";
 import { GeneratedSecret } from "../secrets/generated_secret";
 import { render } from "../templates/render";
 import { SshKeyPair } from "./ssh_keypair";
@@ -74,7 +75,7 @@ export function localExtraCaCertificates(dir = "/usr/local/share/ca-certificates
 /** One authorized_keys line: the key may only run the forced command (verbs and git push). */
 export function authorizedKeyLine(name: string, key: string): string {
     const clean = key.trim().split(/\s+/).slice(0, 2).join(" ");
-    if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/.test(clean)) {
+    if (!PUBLIC_KEY.test(clean)) {
         throw new Error(`dynoform:gitAuthorizedKeys: "${key.slice(0, 40)}..." is not an OpenSSH public key: use the line of your ~/.ssh/id_ed25519.pub`);
     }
     if (!/^[A-Za-z0-9._@-]+$/.test(name)) throw new Error(`key name ${name} must be letters, digits, . _ @ -`);
