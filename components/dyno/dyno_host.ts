@@ -8,6 +8,8 @@ export interface DynoHostArgs {
     host: Host;
     /** Agent control API port on the private address. */
     port: number;
+    /** The ports the agent gives dynos (the firewall's DYNO_PORT_RANGE). */
+    dynoPorts: readonly [number, number];
     /** Control API URLs of every router of the mesh. */
     routerUrls: pulumi.Input<string>[];
     /** The token the control role drives this agent with (this host's own). */
@@ -35,7 +37,7 @@ export class DynoHost extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
         const config = new RemoteFile(
             `${name}-agent-config`,
-            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, routers }) },
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(args.dynoPorts), routers }) },
             { parent: this },
         );
         const agentToken = new RemoteFile(

@@ -98,7 +98,7 @@ export class Platform extends pulumi.ComponentResource {
             (d) =>
                 new DynoHost(
                     d.spec.name,
-                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
+                    { host: d.host, port: config.agentPort, dynoPorts: DYNO_PORT_RANGE, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
                     // The routers know a host's credential before its agent starts using it (an
                     // upgrade: the old agents use the control token meanwhile, which still registers).
                     { parent: this, dependsOn: meshes },

@@ -2,6 +2,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { value } from "../support/outputs";
 import { parseStackConfig } from "../../components/config/stack_config";
+import { DYNO_PORT_RANGE } from "../../components/firewall";
 import type { Host } from "../../components/hosts/host";
 
 // The Platform component under Pulumi's mocks: which resources land on which host.
@@ -137,8 +138,9 @@ test("the control host gets the git user's forced command, the binary, its confi
 test("every dyno host gets the agent, pointed at the router", () => {
     for (const host of ["dyno-1", "dyno-2"]) {
         expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/router.token", "/usr/local/lib/dynoform/dynoform-agent"]);
-        const config = own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!;
-        expect(JSON.parse(config.inputs.content as string).routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
+        const config = JSON.parse(own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!.inputs.content as string);
+        expect(config.routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
+        expect(config.portRange).toEqual(DYNO_PORT_RANGE); // the range the firewall refuses to tenants on loopback
     }
 });
 
@@ -282,7 +284,7 @@ test("no credential appears in plaintext in any resource's inputs", () => {
     expect(leaks).toEqual([]);
 });
 
-test("every host gets the firewall: nftables, its rules and the oneshot that loads them, reloaded when they change", () => {
+test("every host gets the firewall: nftables, its rules and the oneshot that loads them, reloaded when they or the unit change", () => {
     for (const host of ["edge-1", "dyno-1", "dyno-2", "data-1"]) {
         const mine = on(host).filter((c) => c.name.startsWith(`${host}-firewall-`));
         expect(mine.map((c) => c.name).sort()).toEqual([`${host}-firewall-nftables`, `${host}-firewall-rules`, `${host}-firewall-service`]);
@@ -292,6 +294,7 @@ test("every host gets the firewall: nftables, its rules and the oneshot that loa
         expect(service.inputs.unit).toBe("dynoform-firewall");
         expect(String(service.inputs.unitFile)).toContain("ExecStart=/usr/sbin/nft -f /etc/dynoform/firewall.nft");
         expect(service.inputs.reloadTriggers).toEqual([`sha-of-${host}-firewall-rules`]);
+        expect(service.inputs.onUnitChange).toBe("reload"); // a restart would stop it: no table for a moment
         const text = String(rules.inputs.content);
         expect(text).toContain("ip saddr { 10.213.7.1 } drop"); // the lab gateway is the outside
         expect(text).toContain("ip saddr 10.213.7.0/24 accept");
