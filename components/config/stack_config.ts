@@ -34,14 +34,15 @@ export interface LabSpec {
     image: "base" | "packages";
 }
 
-export interface PlatformConfig {
+/** The stack configuration, validated, with its defaults. */
+export interface StackConfig {
     target: Target;
     domain: string;
     hosts: HostSpec[];
     lab?: LabSpec;
     privateSubnet: string;
-    /** Addresses inside the private subnet that are not stack hosts (the lab's gateway). */
-    untrustedAddresses: string[];
+    /** Addresses inside the private subnet that stand for the outside (the lab's gateway): refused like it. */
+    outsideAddresses: string[];
     memcachedMemoryMb: number;
     routerPort: number;
     routerControlPort: number;
@@ -211,7 +212,7 @@ function parseHost(
     };
 }
 
-export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
+export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const problems: string[] = [];
 
     const target = (raw.target ?? "lab") as Target;
@@ -305,7 +306,7 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         hosts,
         lab,
         privateSubnet: privateSubnet!,
-        untrustedAddresses: lab ? [lab.gateway] : [],
+        outsideAddresses: lab ? [lab.gateway] : [],
         memcachedMemoryMb,
         routerPort,
         routerControlPort: routerPort + 1,
@@ -315,6 +316,6 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
     };
 }
 
-export function hostsWithRole(config: PlatformConfig, role: Role): HostSpec[] {
+export function hostsWithRole(config: StackConfig, role: Role): HostSpec[] {
     return config.hosts.filter((h) => h.roles.includes(role));
 }

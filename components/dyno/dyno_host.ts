@@ -47,7 +47,7 @@ export class DynoHost extends pulumi.ComponentResource {
         );
         // Read by the agent as --router-token-file: this host's registration credential, not the
         // routers' control token (which only the control role holds).
-        const routerToken = new RemoteFile(
+        const registrationToken = new RemoteFile(
             `${name}-router-token`,
             { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
@@ -58,9 +58,9 @@ export class DynoHost extends pulumi.ComponentResource {
                 connection,
                 unit: "dynoform-agent",
                 unitFile: render("agent/dynoform-agent.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, routerToken.sha256],
+                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, registrationToken.sha256],
             },
-            { parent: this, dependsOn: [binary, config, agentToken, routerToken] },
+            { parent: this, dependsOn: [binary, config, agentToken, registrationToken] },
         );
         this.agentUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.port}`;
         this.registerOutputs({ agentUrl: this.agentUrl });

@@ -25,7 +25,7 @@ export interface LabHostsArgs {
     memoryMax?: string;
 }
 
-/** The stack-config shape (PlatformConfig): `{lab: {network, subnet, gateway?, image?}, hosts}`. */
+/** The stack-config shape (StackConfig): `{lab: {network, subnet, gateway?, image?}, hosts}`. */
 export interface LabStackConfig {
     lab?: { network: string; subnet: string; gateway?: string; image?: LabImage };
     hosts: LabHostSpec[];

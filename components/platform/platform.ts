@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig, hostsWithRole } from "../config/stack_config";
+import { StackConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
 import { SshKeyPair } from "../control/ssh_keypair";
@@ -12,7 +12,7 @@ import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
 
 export interface PlatformArgs {
-    config: PlatformConfig;
+    config: StackConfig;
     /** One Host per entry of config.hosts, same names. */
     hosts: Host[];
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
@@ -23,8 +23,8 @@ export interface PlatformArgs {
 }
 
 /**
- * The whole platform on a set of hosts: each role's component on the hosts the stack
- * config names. Dyno hosts (agent) and the control role arrive with their own components.
+ * The whole platform on a set of hosts: each role's component (edge, routing mesh, dyno host,
+ * data, control) and every host's firewall, on the hosts the stack config names.
  */
 export class Platform extends pulumi.ComponentResource {
     public readonly edgeUrl: pulumi.Output<string>;
@@ -83,7 +83,7 @@ export class Platform extends pulumi.ComponentResource {
                         port: config.routerPort,
                         controlPort: config.routerControlPort,
                         platformDomain: config.domain,
-                        token: routerToken.value,
+                        controlToken: routerToken.value,
                         agents: agentCredentials,
                         gossipKey: gossipKey.value,
                         binary: routerBinary,
@@ -116,7 +116,7 @@ export class Platform extends pulumi.ComponentResource {
             {
                 host: dataHost,
                 privateSubnet: config.privateSubnet,
-                rejectAddresses: config.untrustedAddresses,
+                outsideAddresses: config.outsideAddresses,
                 memcachedMemoryMb: config.memcachedMemoryMb,
                 adminPassword: adminPassword.value,
                 addonsPublicKey: addonsKey.publicKey,
@@ -138,7 +138,7 @@ export class Platform extends pulumi.ComponentResource {
                     sshPort: spec.port,
                     public: spec.roles.includes("edge"),
                     privateSubnet: config.privateSubnet,
-                    outsideAddresses: config.untrustedAddresses,
+                    outsideAddresses: config.outsideAddresses,
                     tenantPolicy:
                         tenantUids.length > 0
                         ? {

@@ -136,8 +136,8 @@ describe("edge timeouts", () => {
 describe("service templates", () => {
     test("router config and hardened unit", () => {
         const agents = [{ address: "10.213.1.21", tokenSha256: "a".repeat(64) }];
-        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", agents: JSON.stringify(agents) }));
-        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router.token", agents });
+        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", tokenFile: "/etc/dynoform/router-control.token", agents: JSON.stringify(agents) }));
+        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router-control.token", agents });
         // Every key is one the router knows (an unknown key stops it at start).
         for (const key of Object.keys(json)) expect(ROUTER_DEFAULTS).toHaveProperty(key);
         const unit = render("router/dynoform-router.service", {});
