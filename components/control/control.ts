@@ -7,7 +7,7 @@ import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } 
 import { PUBLIC_KEY } from "../remote/connection";
 import { GeneratedSecret } from "../secrets/generated_secret";
 import { render } from "../templates/render";
-import { SshKeyPair } from "./ssh_keypair";
+import { SshKeyPair } from "../secrets/ssh_keypair";
 
 export const CONTROL_BINARY = "/usr/local/lib/dynoform/dynoform-control";
 export const GIT_USER = "git";
@@ -104,7 +104,6 @@ export class ControlPlane extends pulumi.ComponentResource {
     public readonly hostKey: pulumi.Output<string>;
     /** The stack's own CLI key (secret). */
     public readonly cliPrivateKey: pulumi.Output<string>;
-    public readonly slugBaseUrl: pulumi.Output<string>;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:control:ControlPlane", name, {}, opts);
@@ -158,7 +157,6 @@ export class ControlPlane extends pulumi.ComponentResource {
             { connection, path: ADDONS_KNOWN_HOSTS_FILE, content: pulumi.all([args.addons.host, args.addons.port, args.addons.hostKey]).apply(([h, p, k]) => knownHostsLine(h, p, k)), mode: "0644" },
             { parent: this },
         );
-        this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
         // Signs each slug's download token (packages/control/src/slug_access.ts). Only the control role
         // holds it: agents get one token per slug with the desired state, so a dyno host can fetch the
         // slugs it was sent and nothing else.
@@ -204,6 +202,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.sshPort = args.host.ssh.apply((c) => c.port);
         this.hostKey = args.host.ssh.apply((c) => c.hostKey);
         this.cliPrivateKey = pulumi.secret(key.privateKey);
-        this.registerOutputs({ gitHost: this.gitHost, slugBaseUrl: this.slugBaseUrl });
+        this.registerOutputs({ gitHost: this.gitHost });
     }
 }

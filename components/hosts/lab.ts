@@ -12,7 +12,6 @@ export interface LabHostSpec {
     name: string;
     /** Address on the lab subnet (.2 - .254). */
     address: string;
-    memoryMax?: string;
 }
 
 export interface LabHostsArgs {
@@ -21,8 +20,6 @@ export interface LabHostsArgs {
     hosts: LabHostSpec[];
     /** "base" = bare debootstrap image (the cold path), "packages" = stack packages preinstalled. Default "base". */
     image?: LabImage;
-    /** Memory limit for every machine (e.g. "1G"), unless a host sets its own. */
-    memoryMax?: string;
 }
 
 /** The stack-config shape (StackConfig): `{lab: {network, subnet, gateway?, image?}, hosts}`. */
@@ -46,7 +43,7 @@ function toArgs(args: LabHostsArgs | LabStackConfig): LabHostsArgs {
  * One LabHost per entry, mapped to the Host interface (ssh as root on port 22, the generated
  * key as a secret, the generated host key pinned). Accepts explicit args or the stack config.
  */
-export function labHosts(input: LabHostsArgs | LabStackConfig, opts?: pulumi.CustomResourceOptions): Host[] {
+export function labHosts(input: LabHostsArgs | LabStackConfig): Host[] {
     const args = toArgs(input);
     const network = labNetwork(args.network); // validates now, before any resource exists
     const seen = new Set<string>();
@@ -55,17 +52,7 @@ export function labHosts(input: LabHostsArgs | LabStackConfig, opts?: pulumi.Cus
         seen.add(h.name);
     }
     return args.hosts.map((spec) => {
-        const machine = new LabHost(
-            spec.name,
-            {
-                network,
-                name: spec.name,
-                address: spec.address,
-                image: args.image ?? "base",
-                memoryMax: spec.memoryMax ?? args.memoryMax,
-            },
-            opts,
-        );
+        const machine = new LabHost(spec.name, { network, name: spec.name, address: spec.address, image: args.image ?? "base" });
         const ssh = pulumi.secret(
             pulumi.all([machine.address, machine.hostKey, machine.privateKey]).apply(([host, hostKey, privateKey]) => ({
                 name: spec.name,

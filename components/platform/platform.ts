@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
-import { SshKeyPair } from "../control/ssh_keypair";
+import { SshKeyPair } from "../secrets/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
