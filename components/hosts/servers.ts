@@ -17,7 +17,7 @@ export interface ServerSpec {
     user?: string;
     /** Default 22. */
     port?: number;
-    /** OpenSSH private key; default: the `privateKey` given for all servers. */
+    /** OpenSSH private key; default: the one serverHosts is given for all servers. */
     privateKey?: pulumi.Input<string>;
     /** Pinned host key, `"ssh-ed25519 AAAA..."` (get it with `ssh-keyscan -t ed25519 <address>`). */
     hostKey?: string;
@@ -27,8 +27,6 @@ export interface ServerHostsArgs {
     hosts: ServerSpec[];
     /** CIDR holding every privateAddress (for pg_hba and firewalls). */
     privateSubnet: string;
-    /** Private key for servers that don't set their own. */
-    privateKey?: pulumi.Input<string>;
 }
 
 export class ServerConfigError extends Error {
@@ -54,7 +52,7 @@ function privateKeyProblem(key: string, where: string): string | undefined {
 }
 
 /** Every problem with the list at once, each with its fix. */
-function validateServers(args: ServerHostsArgs): string[] {
+function validateServers(args: ServerHostsArgs, privateKey: pulumi.Input<string> | undefined): string[] {
     const problems: string[] = [];
     const subnetValid = typeof args.privateSubnet === "string" && cidrProblem(args.privateSubnet) === undefined;
     if (!subnetValid) {
@@ -102,7 +100,7 @@ function validateServers(args: ServerHostsArgs): string[] {
                 `${where}.hostKey is ${h?.hostKey === undefined ? "missing" : "malformed"}: pin it with \`ssh-keyscan -t ed25519 ${addr}\` and set hostKey to "ssh-ed25519 AAAA..." (no host name field)`,
             );
         }
-        const key = h?.privateKey ?? args.privateKey;
+        const key = h?.privateKey ?? privateKey;
         if (key === undefined || key === "") {
             problems.push(`${where}: no private key: set dynoform:sshPrivateKey (pulumi config set --secret dynoform:sshPrivateKey -- < ~/.ssh/id_ed25519) or privateKey on the host`);
         } else if (typeof key === "string") {
@@ -114,16 +112,15 @@ function validateServers(args: ServerHostsArgs): string[] {
 }
 
 /**
- * Existing servers as Hosts. Accepts `{hosts, privateSubnet, privateKey?}` (the stack config has
- * this shape) plus an optional private key for every host; throws a ServerConfigError listing
- * every problem before anything is provisioned.
+ * Existing servers as Hosts: `{hosts, privateSubnet}` (the stack config has this shape), with
+ * `privateKey` for every host that has none of its own; throws a ServerConfigError listing every
+ * problem before anything is provisioned.
  */
-export function serverHosts(input: ServerHostsArgs, privateKey?: pulumi.Input<string>): Host[] {
-    const args: ServerHostsArgs = { ...input, privateKey: input.privateKey ?? privateKey };
-    const problems = validateServers(args);
+export function serverHosts(args: ServerHostsArgs, privateKey?: pulumi.Input<string>): Host[] {
+    const problems = validateServers(args, privateKey);
     if (problems.length) throw new ServerConfigError(problems);
     return args.hosts.map((h) => {
-        const key = pulumi.secret(pulumi.output((h.privateKey ?? args.privateKey)!)).apply((k) => {
+        const key = pulumi.secret(pulumi.output((h.privateKey ?? privateKey)!)).apply((k) => {
             const p = privateKeyProblem(k, h.name);
             if (p) throw new ServerConfigError([p]);
             return k.endsWith("\n") ? k : `${k}\n`;
