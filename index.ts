@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, PlatformConfig } from "./components/config/stack_config";
+import { parseStackConfig, StackConfig } from "./components/config/stack_config";
 import { Host } from "./components/hosts/host";
 import { Platform } from "./components/platform";
 
 const config = new pulumi.Config("dynoform");
 
 // Validate everything before declaring a single resource.
-const platformConfig: PlatformConfig = parseStackConfig({
+const stackConfig: StackConfig = parseStackConfig({
     target: config.get("target"),
     domain: config.get("domain"),
     hosts: config.getObject("hosts"),
@@ -18,7 +18,7 @@ const platformConfig: PlatformConfig = parseStackConfig({
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
-function hostSource(cfg: PlatformConfig): Host[] {
+function hostSource(cfg: StackConfig): Host[] {
     switch (cfg.target) {
         case "lab":
             return require("./components/hosts/lab").labHosts(cfg);
@@ -30,9 +30,9 @@ function hostSource(cfg: PlatformConfig): Host[] {
 }
 
 const tlsCertificate = config.get("tlsCertificate");
-const platformHosts = hostSource(platformConfig);
+const platformHosts = hostSource(stackConfig);
 const platform = new Platform("dynoform", {
-    config: platformConfig,
+    config: stackConfig,
     hosts: platformHosts,
     tls: tlsCertificate ? { certificate: tlsCertificate, key: config.requireSecret("tlsKey") } : undefined,
     gitAuthorizedKeys: config.getObject<string[]>("gitAuthorizedKeys") ?? [],
@@ -40,7 +40,7 @@ const platform = new Platform("dynoform", {
 
 export const edgeUrl = platform.edgeUrl;
 export const hosts = platform.hostAddresses;
-export const domain = platformConfig.domain;
+export const domain = stackConfig.domain;
 export const databaseAdminUrl = platform.databaseAdminUrl;
 export const routerControlUrls = platform.routerControlUrls;
 export const agentUrls = platform.agentUrls;

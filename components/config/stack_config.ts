@@ -2,8 +2,8 @@
  * The stack configuration (`dynoform:*` keys in stacks/Pulumi.<stack>.yaml), validated as a
  * whole before any resource is declared: every problem is reported at once, each with its fix.
  */
-import { Cidr, cidrContains as labCidrContains, formatIPv4, parseCidr as parseLabCidr, parseIPv4 } from "../hosts/lab/config";
-import { HOST_KEY } from "../hosts/servers";
+import { PUBLIC_KEY } from "../remote/connection";
+import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains } from "./network";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,14 +34,15 @@ export interface LabSpec {
     image: "base" | "packages";
 }
 
-export interface PlatformConfig {
+/** The stack configuration, validated, with its defaults. */
+export interface StackConfig {
     target: Target;
     domain: string;
     hosts: HostSpec[];
     lab?: LabSpec;
     privateSubnet: string;
-    /** Addresses inside the private subnet that are not stack hosts (the lab's gateway). */
-    untrustedAddresses: string[];
+    /** Addresses inside the private subnet that stand for the outside (the lab's gateway): refused like it. */
+    outsideAddresses: string[];
     memcachedMemoryMb: number;
     routerPort: number;
     routerControlPort: number;
@@ -93,39 +94,18 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a
 const LAB_NETWORK = /^[a-z0-9]{1,8}$/;
 const SIZE = /^[1-9][0-9]*[kKmMgG]$/;
 
-const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/;
-
-/** The lab's IPv4 parser, as "undefined when invalid" (no leading zeros: 010 is not 10 to everyone). */
-function parseIpv4(value: string): number | undefined {
-    if (!DOTTED_QUAD.test(value)) return undefined;
-    try {
-        return parseIPv4(value);
-    } catch {
-        return undefined;
-    }
-}
-
-/** A CIDR of /8 to /30 without host bits, or undefined. */
-function parseCidr(value: string): Cidr | undefined {
-    try {
-        const cidr = parseLabCidr(value);
-        return cidr.prefix >= 8 && cidr.prefix <= 30 ? cidr : undefined;
-    } catch {
-        return undefined;
-    }
+/** A subnet of /8 to /30: a private network of hosts. */
+function isHostSubnet(value: string): boolean {
+    if (cidrProblem(value) !== undefined) return false;
+    const { prefix } = parseCidr(value);
+    return prefix >= 8 && prefix <= 30;
 }
 
 /** The whole of `cidr` lies inside one of PRIVATE_RANGES. */
 function isPrivateRange(cidr: string): boolean {
-    const net = parseCidr(cidr);
-    if (!net) return false;
-    return PRIVATE_RANGES.some(([base, prefix]) => net.prefix >= prefix && cidrContains(`${base}/${prefix}`, formatIPv4(net.base)));
-}
-
-function cidrContains(cidr: string, address: string): boolean {
-    const net = parseCidr(cidr);
-    const ip = parseIpv4(address);
-    return net !== undefined && ip !== undefined && labCidrContains(net, ip);
+    if (!isHostSubnet(cidr)) return false;
+    const subnet = parseCidr(cidr);
+    return PRIVATE_RANGES.some(([base, prefix]) => subnet.prefix >= prefix && subnetContains(`${base}/${prefix}`, subnet.address));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -152,8 +132,7 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
         problems.push(`dynoform:lab.network must be 1-8 lowercase letters or digits (got ${JSON.stringify(network)})`);
     }
     const subnet = raw.subnet;
-    const net = typeof subnet === "string" ? parseCidr(subnet) : undefined;
-    if (!net || net.prefix !== 24) {
+    if (typeof subnet !== "string" || cidrProblem(subnet) !== undefined || parseCidr(subnet).prefix !== 24) {
         problems.push(`dynoform:lab.subnet must be a /24 such as 10.213.1.0/24 (got ${JSON.stringify(subnet)})`);
         return undefined;
     }
@@ -161,7 +140,7 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
     if (image !== "base" && image !== "packages") {
         problems.push(`dynoform:lab.image must be base or packages (got ${JSON.stringify(raw.image)})`);
     }
-    return { network: String(network), subnet: String(subnet), gateway: formatIPv4(net.base + 1), image: image as LabSpec["image"] };
+    return { network: String(network), subnet: String(subnet), gateway: firstHostAddress(subnet), image: image as LabSpec["image"] };
 }
 
 function parseHost(
@@ -193,13 +172,13 @@ function parseHost(
         }
     }
     const address = raw.address;
-    if (typeof address !== "string" || parseIpv4(address) === undefined) {
+    if (typeof address !== "string" || !isIPv4(address)) {
         problems.push(`${label}.address must be an IPv4 address (got ${JSON.stringify(address)})`);
     }
     const optionalAddress = (key: "privateAddress" | "publicAddress"): string | undefined => {
         const v = raw[key];
         if (v === undefined) return undefined;
-        if (typeof v !== "string" || parseIpv4(v) === undefined) {
+        if (typeof v !== "string" || !isIPv4(v)) {
             problems.push(`${label}.${key} must be an IPv4 address (got ${JSON.stringify(v)})`);
             return undefined;
         }
@@ -214,7 +193,7 @@ function parseHost(
     }
     const hostKey = raw.hostKey;
     if (target === "servers") {
-        if (typeof hostKey !== "string" || !HOST_KEY.test(hostKey.trim())) {
+        if (typeof hostKey !== "string" || !PUBLIC_KEY.test(hostKey.trim())) {
             problems.push(
                 `${label}.hostKey is missing or malformed: pin it with \`ssh-keyscan -t ed25519 ${String(address)}\` ` +
                     `and set hostKey to "ssh-ed25519 AAAA..."`,
@@ -233,7 +212,7 @@ function parseHost(
     };
 }
 
-export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
+export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const problems: string[] = [];
 
     const target = (raw.target ?? "lab") as Target;
@@ -265,9 +244,8 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         if (seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
         seenNames.add(host.name);
         seenAddresses.add(host.address);
-        if (lab && parseIpv4(host.address) !== undefined) {
-            const last = Number(host.address.split(".")[3]);
-            if (!cidrContains(lab.subnet, host.address) || last < 2 || last > 254) {
+        if (lab && isIPv4(host.address)) {
+            if (!isHostAddress(lab.subnet, host.address) || host.address === lab.gateway) {
                 problems.push(`${host.name}: address ${host.address} must be inside dynoform:lab.subnet ${lab.subnet} (.2 to .254; .1 is the lab gateway)`);
             }
         }
@@ -285,7 +263,7 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
     let privateSubnet = lab?.subnet;
     if (!lab) {
         const subnet = raw.privateSubnet;
-        if (typeof subnet !== "string" || !parseCidr(subnet)) {
+        if (typeof subnet !== "string" || !isHostSubnet(subnet)) {
             problems.push(`dynoform:privateSubnet is missing or not a CIDR such as 10.0.0.0/24: set the private network of your hosts`);
         } else if (!isPrivateRange(subnet)) {
             problems.push(
@@ -295,7 +273,7 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         } else {
             privateSubnet = subnet;
             for (const host of hosts) {
-                if (!cidrContains(subnet, host.privateAddress)) {
+                if (!subnetContains(subnet, host.privateAddress)) {
                     problems.push(
                         `${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress ` +
                             `(it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)`,
@@ -328,7 +306,7 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
         hosts,
         lab,
         privateSubnet: privateSubnet!,
-        untrustedAddresses: lab ? [lab.gateway] : [],
+        outsideAddresses: lab ? [lab.gateway] : [],
         memcachedMemoryMb,
         routerPort,
         routerControlPort: routerPort + 1,
@@ -338,6 +316,6 @@ export function parseStackConfig(raw: RawStackConfig): PlatformConfig {
     };
 }
 
-export function hostsWithRole(config: PlatformConfig, role: Role): HostSpec[] {
+export function hostsWithRole(config: StackConfig, role: Role): HostSpec[] {
     return config.hosts.filter((h) => h.roles.includes(role));
 }

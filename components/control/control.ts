@@ -4,9 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { PUBLIC_KEY } from "../remote/connection";
 import { GeneratedSecret } from "../secrets/generated_secret";
 import { render } from "../templates/render";
-import { SshKeyPair } from "./ssh_keypair";
+import { SshKeyPair } from "../secrets/ssh_keypair";
 
 export const CONTROL_BINARY = "/usr/local/lib/dynoform/dynoform-control";
 export const GIT_USER = "git";
@@ -74,7 +75,7 @@ export function localExtraCaCertificates(dir = "/usr/local/share/ca-certificates
 /** One authorized_keys line: the key may only run the forced command (verbs and git push). */
 export function authorizedKeyLine(name: string, key: string): string {
     const clean = key.trim().split(/\s+/).slice(0, 2).join(" ");
-    if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/.test(clean)) {
+    if (!PUBLIC_KEY.test(clean)) {
         throw new Error(`dynoform:gitAuthorizedKeys: "${key.slice(0, 40)}..." is not an OpenSSH public key: use the line of your ~/.ssh/id_ed25519.pub`);
     }
     if (!/^[A-Za-z0-9._@-]+$/.test(name)) throw new Error(`key name ${name} must be letters, digits, . _ @ -`);
@@ -103,7 +104,6 @@ export class ControlPlane extends pulumi.ComponentResource {
     public readonly hostKey: pulumi.Output<string>;
     /** The stack's own CLI key (secret). */
     public readonly cliPrivateKey: pulumi.Output<string>;
-    public readonly slugBaseUrl: pulumi.Output<string>;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:control:ControlPlane", name, {}, opts);
@@ -157,7 +157,6 @@ export class ControlPlane extends pulumi.ComponentResource {
             { connection, path: ADDONS_KNOWN_HOSTS_FILE, content: pulumi.all([args.addons.host, args.addons.port, args.addons.hostKey]).apply(([h, p, k]) => knownHostsLine(h, p, k)), mode: "0644" },
             { parent: this },
         );
-        this.slugBaseUrl = pulumi.interpolate`http://${args.host.privateAddress}:${SLUG_PORT}/slugs`;
         // Signs each slug's download token (packages/control/src/slug_access.ts). Only the control role
         // holds it: agents get one token per slug with the desired state, so a dyno host can fetch the
         // slugs it was sent and nothing else.
@@ -203,6 +202,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.sshPort = args.host.ssh.apply((c) => c.port);
         this.hostKey = args.host.ssh.apply((c) => c.hostKey);
         this.cliPrivateKey = pulumi.secret(key.privateKey);
-        this.registerOutputs({ gitHost: this.gitHost, slugBaseUrl: this.slugBaseUrl });
+        this.registerOutputs({ gitHost: this.gitHost });
     }
 }

@@ -16,8 +16,8 @@ const ADDONS_KEY_MARK = "dynoform-addons";
 export interface DataArgs {
     host: Host;
     privateSubnet: pulumi.Input<string>;
-    /** Addresses inside the subnet that must not connect (the lab gateway: everything outside comes through it). */
-    rejectAddresses: string[];
+    /** Addresses inside the subnet that stand for the outside (the lab gateway: everything outside comes through it): refused. */
+    outsideAddresses: string[];
     /** Memory cap of each app's Memcached (memcached -m), in MB. */
     memcachedMemoryMb: number;
     adminPassword: pulumi.Input<string>;
@@ -129,7 +129,7 @@ export class Data extends pulumi.ComponentResource {
                 path: `${pgDir}/pg_hba.conf`,
                 owner: "postgres:postgres",
                 mode: "0640",
-                content: renderOutput("postgresql/pg_hba.conf", { privateSubnet: args.privateSubnet, rejects: pgHbaRejects(args.rejectAddresses) }),
+                content: renderOutput("postgresql/pg_hba.conf", { privateSubnet: args.privateSubnet, rejects: pgHbaRejects(args.outsideAddresses) }),
             },
             afterPackages,
         );

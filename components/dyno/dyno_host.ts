@@ -8,6 +8,8 @@ export interface DynoHostArgs {
     host: Host;
     /** Agent control API port on the private address. */
     port: number;
+    /** The ports the agent gives dynos (the firewall's DYNO_PORT_RANGE). */
+    dynoPorts: readonly [number, number];
     /** Control API URLs of every router of the mesh. */
     routerUrls: pulumi.Input<string>[];
     /** The token the control role drives this agent with (this host's own). */
@@ -35,7 +37,7 @@ export class DynoHost extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
         const config = new RemoteFile(
             `${name}-agent-config`,
-            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, routers }) },
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(args.dynoPorts), routers }) },
             { parent: this },
         );
         const agentToken = new RemoteFile(
@@ -45,7 +47,7 @@ export class DynoHost extends pulumi.ComponentResource {
         );
         // Read by the agent as --router-token-file: this host's registration credential, not the
         // routers' control token (which only the control role holds).
-        const routerToken = new RemoteFile(
+        const registrationToken = new RemoteFile(
             `${name}-router-token`,
             { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
@@ -56,9 +58,9 @@ export class DynoHost extends pulumi.ComponentResource {
                 connection,
                 unit: "dynoform-agent",
                 unitFile: render("agent/dynoform-agent.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, routerToken.sha256],
+                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, registrationToken.sha256],
             },
-            { parent: this, dependsOn: [binary, config, agentToken, routerToken] },
+            { parent: this, dependsOn: [binary, config, agentToken, registrationToken] },
         );
         this.agentUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.port}`;
         this.registerOutputs({ agentUrl: this.agentUrl });

@@ -55,7 +55,6 @@ export function selfSignedCertificateCommand(domain: string): string {
  */
 export class Edge extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string>;
-    public readonly varnishAddress: pulumi.Output<string>;
 
     constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:edge:Edge", name, {}, opts);
@@ -78,7 +77,7 @@ export class Edge extends pulumi.ComponentResource {
             tlsTriggers = [args.domain];
         }
 
-        this.varnishAddress = pulumi.interpolate`${args.host.privateAddress}:${args.varnishPort}`;
+        const varnishAddress = pulumi.interpolate`${args.host.privateAddress}:${args.varnishPort}`;
 
         const nginxFiles = [
             new RemoteFile(`${name}-nginx-conf`, { connection, path: "/etc/nginx/nginx.conf", content: render("nginx/nginx.conf", { clientMaxBodySize: "100m" }) }, afterPackages),
@@ -87,7 +86,7 @@ export class Edge extends pulumi.ComponentResource {
                 {
                     connection,
                     path: "/etc/nginx/dynoform/edge.conf",
-                    content: renderOutput("nginx/edge.conf", { varnishAddress: this.varnishAddress }),
+                    content: renderOutput("nginx/edge.conf", { varnishAddress }),
                 },
                 afterPackages,
             ),
@@ -117,6 +116,6 @@ export class Edge extends pulumi.ComponentResource {
         );
 
         this.url = pulumi.interpolate`http://${args.host.publicAddress}/`;
-        this.registerOutputs({ url: this.url, varnishAddress: this.varnishAddress });
+        this.registerOutputs({ url: this.url });
     }
 }

@@ -6,15 +6,13 @@ import { render } from "../templates/render";
 /** Where the rules live on each host (loaded by dynoform-firewall.service). */
 export const FIREWALL_FILE = "/etc/dynoform/firewall.nft";
 export const FIREWALL_UNIT = "dynoform-firewall";
-/** The one nftables table the stack owns on a host. */
-export const FIREWALL_TABLE = "inet dynoform_host";
 /** What the edge serves to everyone (nginx). */
 export const PUBLIC_PORTS = [80, 443] as const;
 /** Dyno users' uids (packages/agent/src/users.ts DYNO_UID_RANGE): what the dyno hosts' rules match. */
 export const DYNO_UID_RANGE = [3_000_000, 3_099_999] as const;
 /** Build users' uids (packages/control/src/build_users.ts BUILD_UID_RANGE): what the control host's rules match. */
 export const BUILD_UID_RANGE = [2_000_000, 2_099_999] as const;
-/** Ports the agent gives dynos (packages/agent/src/config.ts `portRange` default; agent.json keeps it). */
+/** Ports the agent gives dynos: agent.json's `portRange` (components/dyno), refused to tenants on loopback. */
 export const DYNO_PORT_RANGE = [20_000, 29_999] as const;
 
 /**
@@ -95,19 +93,17 @@ export function firewallRules(spec: FirewallSpec): string {
 
 /**
  * A host's nftables firewall: the `nftables` package, the rules file and dynoform-firewall.service
- * (a oneshot that loads them; reloaded, not restarted, when they change, so the host is never
- * without them). Only the table `inet dynoform_host` is the stack's.
+ * (a oneshot that loads them). New rules and a new unit file reload it instead of restarting it:
+ * a restart's stop deletes the table, while a reload swaps it in one transaction, so the host is
+ * never without rules. Only the table `inet dynoform_host` is the stack's.
  */
 export class HostFirewall extends pulumi.ComponentResource {
-    /** The rules as loaded (for tests and `pulumi stack output`-style inspection). */
-    public readonly rules: pulumi.Output<string>;
-
     constructor(name: string, args: HostFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:firewall:HostFirewall", name, {}, opts);
         const connection = args.host.ssh;
         const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables"] }, { parent: this });
         const policy = args.tenantPolicy;
-        this.rules = pulumi
+        const rules = pulumi
             .all([args.privateSubnet, policy?.dataAddress ?? "", pulumi.all(policy?.edgeAddresses ?? [])])
             .apply(([privateSubnet, dataAddress, edgeAddresses]) =>
                 firewallRules({
@@ -120,12 +116,12 @@ export class HostFirewall extends pulumi.ComponentResource {
                     tenantPolicy: policy ? { ...policy, dataAddress, edgeAddresses } : undefined,
                 }),
             );
-        const file = new RemoteFile(`${name}-rules`, { connection, path: FIREWALL_FILE, content: this.rules, mode: "0644" }, { parent: this, dependsOn: [packages] });
+        const file = new RemoteFile(`${name}-rules`, { connection, path: FIREWALL_FILE, content: rules, mode: "0644" }, { parent: this, dependsOn: [packages] });
         new SystemdService(
             `${name}-service`,
-            { connection, unit: FIREWALL_UNIT, unitFile: render("firewall/dynoform-firewall.service", {}), reloadTriggers: [file.sha256] },
+            { connection, unit: FIREWALL_UNIT, unitFile: render("firewall/dynoform-firewall.service", {}), reloadTriggers: [file.sha256], onUnitChange: "reload" },
             { parent: this, dependsOn: [file] },
         );
-        this.registerOutputs({ rules: this.rules });
+        this.registerOutputs({});
     }
 }

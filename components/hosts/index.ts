@@ -1,5 +1,5 @@
 export type { Host } from "./host";
 export { labHosts, LabHost } from "./lab";
-export type { LabHostsArgs, LabHostSpec, LabStackConfig, LabHostArgs, LabNetworkArgs } from "./lab";
-export { serverHosts, validateServers, ServerConfigError } from "./servers";
+export type { LabHostSpec, LabStackConfig, LabHostArgs, LabNetworkArgs } from "./lab";
+export { serverHosts, ServerConfigError } from "./servers";
 export type { ServerSpec, ServerHostsArgs } from "./servers";

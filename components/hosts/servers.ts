@@ -1,8 +1,9 @@
 // Host source `servers`: existing Debian servers reached over SSH. No resources: each entry is
 // validated and mapped to the Host interface (private key as a Pulumi secret, host key pinned).
 import * as pulumi from "@pulumi/pulumi";
+import { PUBLIC_KEY } from "../remote/connection";
 import type { Host } from "./host";
-import { cidrContains, parseCidr, parseIPv4 } from "./lab/config";
+import { cidrProblem, isIPv4, subnetContains } from "../config/network";
 
 export interface ServerSpec {
     name: string;
@@ -16,7 +17,7 @@ export interface ServerSpec {
     user?: string;
     /** Default 22. */
     port?: number;
-    /** OpenSSH private key; default: the `privateKey` given for all servers. */
+    /** OpenSSH private key; default: the one serverHosts is given for all servers. */
     privateKey?: pulumi.Input<string>;
     /** Pinned host key, `"ssh-ed25519 AAAA..."` (get it with `ssh-keyscan -t ed25519 <address>`). */
     hostKey?: string;
@@ -26,8 +27,6 @@ export interface ServerHostsArgs {
     hosts: ServerSpec[];
     /** CIDR holding every privateAddress (for pg_hba and firewalls). */
     privateSubnet: string;
-    /** Private key for servers that don't set their own. */
-    privateKey?: pulumi.Input<string>;
 }
 
 export class ServerConfigError extends Error {
@@ -40,19 +39,9 @@ export class ServerConfigError extends Error {
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-export const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
 const PRIVATE_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----[\s\S]+-----END ([A-Z]+ )?PRIVATE KEY-----/;
 
-function isIPv4(s: string): boolean {
-    try {
-        parseIPv4(s);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-export function privateKeyProblem(key: string, where: string): string | undefined {
+function privateKeyProblem(key: string, where: string): string | undefined {
     if (!PRIVATE_KEY.test(key)) {
         return `${where}: the private key is not an OpenSSH/PEM private key (expected "-----BEGIN OPENSSH PRIVATE KEY-----"); set it with \`pulumi config set --secret dynoform:sshPrivateKey -- < ~/.ssh/id_ed25519\``;
     }
@@ -63,12 +52,10 @@ export function privateKeyProblem(key: string, where: string): string | undefine
 }
 
 /** Every problem with the list at once, each with its fix. */
-export function validateServers(args: ServerHostsArgs): string[] {
+function validateServers(args: ServerHostsArgs, privateKey: pulumi.Input<string> | undefined): string[] {
     const problems: string[] = [];
-    let subnet: ReturnType<typeof parseCidr> | undefined;
-    try {
-        subnet = parseCidr(args.privateSubnet);
-    } catch {
+    const subnetValid = typeof args.privateSubnet === "string" && cidrProblem(args.privateSubnet) === undefined;
+    if (!subnetValid) {
         problems.push(`privateSubnet ${JSON.stringify(args.privateSubnet)} is not a CIDR like 10.0.0.0/24: set dynoform:privateSubnet to your servers' private network`);
     }
     if (!Array.isArray(args.hosts) || args.hosts.length === 0) {
@@ -95,10 +82,10 @@ export function validateServers(args: ServerHostsArgs): string[] {
             }
         }
         const privateAddress = h?.privateAddress ?? h?.address;
-        if (subnet && typeof privateAddress === "string" && isIPv4(privateAddress) && !cidrContains(subnet, parseIPv4(privateAddress))) {
+        if (subnetValid && typeof privateAddress === "string" && isIPv4(privateAddress) && !subnetContains(args.privateSubnet, privateAddress)) {
             problems.push(`${where}: private address ${privateAddress} is outside privateSubnet ${args.privateSubnet}; set privateAddress to its address on that network`);
         }
-        if (subnet && typeof privateAddress === "string" && !isIPv4(privateAddress)) {
+        if (subnetValid && typeof privateAddress === "string" && !isIPv4(privateAddress)) {
             problems.push(`${where}: set privateAddress to its IPv4 address on ${args.privateSubnet} (got ${JSON.stringify(privateAddress)})`);
         }
         if (h?.user !== undefined && (typeof h.user !== "string" || !USER.test(h.user))) {
@@ -107,13 +94,13 @@ export function validateServers(args: ServerHostsArgs): string[] {
         if (h?.port !== undefined && (!Number.isInteger(h.port) || h.port < 1 || h.port > 65535)) {
             problems.push(`${where}.port must be 1-65535 (got ${JSON.stringify(h.port)})`);
         }
-        if (typeof h?.hostKey !== "string" || !HOST_KEY.test(h.hostKey.trim())) {
+        if (typeof h?.hostKey !== "string" || !PUBLIC_KEY.test(h.hostKey.trim())) {
             const addr = typeof h?.address === "string" ? h.address : "<address>";
             problems.push(
                 `${where}.hostKey is ${h?.hostKey === undefined ? "missing" : "malformed"}: pin it with \`ssh-keyscan -t ed25519 ${addr}\` and set hostKey to "ssh-ed25519 AAAA..." (no host name field)`,
             );
         }
-        const key = h?.privateKey ?? args.privateKey;
+        const key = h?.privateKey ?? privateKey;
         if (key === undefined || key === "") {
             problems.push(`${where}: no private key: set dynoform:sshPrivateKey (pulumi config set --secret dynoform:sshPrivateKey -- < ~/.ssh/id_ed25519) or privateKey on the host`);
         } else if (typeof key === "string") {
@@ -125,16 +112,15 @@ export function validateServers(args: ServerHostsArgs): string[] {
 }
 
 /**
- * Existing servers as Hosts. Accepts `{hosts, privateSubnet, privateKey?}` (the stack config has
- * this shape) plus an optional private key for every host; throws a ServerConfigError listing
- * every problem before anything is provisioned.
+ * Existing servers as Hosts: `{hosts, privateSubnet}` (the stack config has this shape), with
+ * `privateKey` for every host that has none of its own; throws a ServerConfigError listing every
+ * problem before anything is provisioned.
  */
-export function serverHosts(input: ServerHostsArgs, privateKey?: pulumi.Input<string>): Host[] {
-    const args: ServerHostsArgs = { ...input, privateKey: input.privateKey ?? privateKey };
-    const problems = validateServers(args);
+export function serverHosts(args: ServerHostsArgs, privateKey?: pulumi.Input<string>): Host[] {
+    const problems = validateServers(args, privateKey);
     if (problems.length) throw new ServerConfigError(problems);
     return args.hosts.map((h) => {
-        const key = pulumi.secret(pulumi.output((h.privateKey ?? args.privateKey)!)).apply((k) => {
+        const key = pulumi.secret(pulumi.output((h.privateKey ?? privateKey)!)).apply((k) => {
             const p = privateKeyProblem(k, h.name);
             if (p) throw new ServerConfigError([p]);
             return k.endsWith("\n") ? k : `${k}\n`;

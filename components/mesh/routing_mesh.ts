@@ -12,8 +12,8 @@ export interface RoutingMeshArgs {
     /** Control API port on the private address (agents, control role). */
     controlPort: number;
     platformDomain: string;
-    /** The control role's token: every control API call (routes, domains, placements, any dyno). */
-    token: pulumi.Input<string>;
+    /** The routers' control token (the control role's): every control API call (routes, domains, placements, any dyno). */
+    controlToken: pulumi.Input<string>;
     /** Each dyno host's registration credential, as the router keeps it (agentCredential()). */
     agents: pulumi.Input<AgentCredential>[];
     /** Key of the HMAC on load gossip between the routers (only routers hold it). */
@@ -21,12 +21,10 @@ export interface RoutingMeshArgs {
     binary: ServiceBinary;
     /**
      * Private addresses of the other edge hosts' routers. With them, the routers tell each other
-     * their in-flight counts per dyno (UDP on `loadPort`, authenticated with `gossipKey`), so
+     * their in-flight counts per dyno (UDP on LOAD_PORT, authenticated with `gossipKey`), so
      * concurrency caps hold across routers. Leave empty for a single router.
      */
     peers?: pulumi.Input<pulumi.Input<string>[]>;
-    /** UDP port for that (default 8082). */
-    loadPort?: number;
 }
 
 export const ROUTER_USER = "dynoform-router";
@@ -35,7 +33,10 @@ export function systemUserCommand(user: string): string {
     return `id -u ${user} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${user}`;
 }
 
-export const DEFAULT_LOAD_PORT = 8082;
+/** The routers' load gossip (UDP, private address). */
+export const LOAD_PORT = 8082;
+/** The routers' control token (router.json `tokenFile`). */
+export const CONTROL_TOKEN_FILE = "/etc/dynoform/router-control.token";
 export const GOSSIP_KEY_FILE = "/etc/dynoform/router-gossip.key";
 
 /** One dyno host's entry in router.json: its private address and its agent's credential's SHA-256. */
@@ -100,7 +101,6 @@ export function socketCommands(): { create: string; update: string; delete: stri
 
 /** dynoform-router on an edge host: binary by hash, config, token, gossip key, socket unit, hardened service unit. */
 export class RoutingMesh extends pulumi.ComponentResource {
-    public readonly trafficAddress: pulumi.Output<string>;
     public readonly controlUrl: pulumi.Output<string>;
 
     constructor(name: string, args: RoutingMeshArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -124,18 +124,21 @@ export class RoutingMesh extends pulumi.ComponentResource {
                             port: args.port,
                             controlPort: args.controlPort,
                             platformDomain: args.platformDomain,
+                            tokenFile: CONTROL_TOKEN_FILE,
                             agents: pulumi.all(args.agents).apply((list) => JSON.stringify(list)),
                         }),
                         args.host.privateAddress,
                         pulumi.output(args.peers ?? []),
                     ])
-                    .apply(([text, address, peers]) => withPeers(text, address, peers, args.loadPort ?? DEFAULT_LOAD_PORT)),
+                    .apply(([text, address, peers]) => withPeers(text, address, peers, LOAD_PORT)),
             },
             { parent: this },
         );
-        const token = new RemoteFile(
-            `${name}-token`,
-            { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.token), mode: "0640", owner: `root:${ROUTER_USER}` },
+        // Not router.token: on a dyno host that file is the agent's registration credential, and
+        // a host may be an edge and a dyno host at once.
+        const controlToken = new RemoteFile(
+            `${name}-control-token`,
+            { connection, path: CONTROL_TOKEN_FILE, content: pulumi.secret(args.controlToken), mode: "0640", owner: `root:${ROUTER_USER}` },
             { parent: this, dependsOn: [user] },
         );
         const gossipKey = new RemoteFile(
@@ -165,17 +168,16 @@ export class RoutingMesh extends pulumi.ComponentResource {
                 connection,
                 unit: "dynoform-router",
                 unitFile: render("router/dynoform-router.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, token.sha256, gossipKey.sha256],
+                restartTriggers: [binary.sha256, config.sha256, controlToken.sha256, gossipKey.sha256],
             },
-            { parent: this, dependsOn: [user, binary, config, token, gossipKey, socketUnit] },
+            { parent: this, dependsOn: [user, binary, config, controlToken, gossipKey, socketUnit] },
         );
         new RemoteCommand(
             `${name}-socket`,
             { connection, ...socketCommands(), triggers: [socketUnit.sha256] },
             { parent: this, dependsOn: [socketUnit, service] },
         );
-        this.trafficAddress = pulumi.interpolate`${args.host.privateAddress}:${args.port}`;
         this.controlUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.controlPort}`;
-        this.registerOutputs({ trafficAddress: this.trafficAddress, controlUrl: this.controlUrl });
+        this.registerOutputs({ controlUrl: this.controlUrl });
     }
 }

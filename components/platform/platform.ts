@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig, hostsWithRole } from "../config/stack_config";
+import { StackConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
-import { SshKeyPair } from "../control/ssh_keypair";
+import { SshKeyPair } from "../secrets/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
@@ -12,7 +12,7 @@ import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
 
 export interface PlatformArgs {
-    config: PlatformConfig;
+    config: StackConfig;
     /** One Host per entry of config.hosts, same names. */
     hosts: Host[];
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
@@ -23,8 +23,8 @@ export interface PlatformArgs {
 }
 
 /**
- * The whole platform on a set of hosts: each role's component on the hosts the stack
- * config names. Dyno hosts (agent) and the control role arrive with their own components.
+ * The whole platform on a set of hosts: each role's component (edge, routing mesh, dyno host,
+ * data, control) and every host's firewall, on the hosts the stack config names.
  */
 export class Platform extends pulumi.ComponentResource {
     public readonly edgeUrl: pulumi.Output<string>;
@@ -83,7 +83,7 @@ export class Platform extends pulumi.ComponentResource {
                         port: config.routerPort,
                         controlPort: config.routerControlPort,
                         platformDomain: config.domain,
-                        token: routerToken.value,
+                        controlToken: routerToken.value,
                         agents: agentCredentials,
                         gossipKey: gossipKey.value,
                         binary: routerBinary,
@@ -98,7 +98,7 @@ export class Platform extends pulumi.ComponentResource {
             (d) =>
                 new DynoHost(
                     d.spec.name,
-                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
+                    { host: d.host, port: config.agentPort, dynoPorts: DYNO_PORT_RANGE, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
                     // The routers know a host's credential before its agent starts using it (an
                     // upgrade: the old agents use the control token meanwhile, which still registers).
                     { parent: this, dependsOn: meshes },
@@ -116,7 +116,7 @@ export class Platform extends pulumi.ComponentResource {
             {
                 host: dataHost,
                 privateSubnet: config.privateSubnet,
-                rejectAddresses: config.untrustedAddresses,
+                outsideAddresses: config.outsideAddresses,
                 memcachedMemoryMb: config.memcachedMemoryMb,
                 adminPassword: adminPassword.value,
                 addonsPublicKey: addonsKey.publicKey,
@@ -138,7 +138,7 @@ export class Platform extends pulumi.ComponentResource {
                     sshPort: spec.port,
                     public: spec.roles.includes("edge"),
                     privateSubnet: config.privateSubnet,
-                    outsideAddresses: config.untrustedAddresses,
+                    outsideAddresses: config.outsideAddresses,
                     tenantPolicy:
                         tenantUids.length > 0
                         ? {

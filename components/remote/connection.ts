@@ -18,3 +18,6 @@ export interface SshConnection {
 }
 
 export type SshConnectionInput = pulumi.Input<SshConnection>;
+
+/** An OpenSSH public key without its comment, `"<type> <base64>"`: a pinned host key, an authorized key. */
+export const PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;

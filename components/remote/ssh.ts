@@ -169,7 +169,12 @@ interface AttemptFailure {
     cause: string;
 }
 
-async function connectWithRetries(connection: SshConnection, options: ConnectOptions): Promise<Client> {
+/**
+ * A ready ssh2 client for `connection`: retried with backoff within the budget, the pinned host
+ * key checked and only its algorithm offered. Sessions (openSession) and the lab tests' port
+ * forwards (LabShell.forward) are made on it.
+ */
+export async function connectWithRetries(connection: SshConnection, options: ConnectOptions = {}): Promise<Client> {
     if (!/^\S+\s+\S+$/.test(connection.hostKey.trim())) {
         throw new Error(`${describeHost(connection)}: no pinned host key ("<type> <base64>" expected, got "${connection.hostKey}")`);
     }

@@ -13,6 +13,8 @@ export interface ServiceSpec {
     enabled: boolean;
     restartTriggers: string[];
     reloadTriggers: string[];
+    /** What new unit files do to the running service (see SystemdServiceArgs.onUnitChange). */
+    onUnitChange: "restart" | "reload";
     /** Where unit files go; "/etc/systemd/system" except in tests. */
     systemDirectory: string;
 }
@@ -75,6 +77,12 @@ function sameList(a: string[] | undefined, b: string[] | undefined): boolean {
     return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
 }
 
+/** How new unit files reach the running service: a restart, or a reload for units that ask for one. */
+function applyUnitChange(spec: ServiceSpec): ServiceStep {
+    const u = shellQuote(spec.unit);
+    return systemctl(spec.onUnitChange === "reload" ? `reload-or-restart ${u}` : `restart ${u}`);
+}
+
 /** Create: write our files, enable, and (re)start so a package's already-running service picks them up. */
 export function planCreate(spec: ServiceSpec): ServiceStep[] {
     const u = shellQuote(spec.unit);
@@ -82,12 +90,13 @@ export function planCreate(spec: ServiceSpec): ServiceStep[] {
     const steps = [...files];
     if (files.length > 0) steps.push(systemctl("daemon-reload"));
     if (!spec.enabled) return [...steps, systemctl(`disable --now ${u}`)];
-    return [...steps, systemctl(`enable ${u}`), systemctl(`restart ${u}`), verifyActiveStep(spec.unit)];
+    return [...steps, systemctl(`enable ${u}`), applyUnitChange(spec), verifyActiveStep(spec.unit)];
 }
 
 /**
- * Update: rewrite changed files; restart when a file or restart trigger changed (or the service
- * was found dead), reload-or-restart when only reload triggers changed; nothing otherwise.
+ * Update: rewrite changed files; restart when a restart trigger changed or the service was found
+ * dead; on changed files, restart or reload as the spec's onUnitChange says; reload-or-restart
+ * when only reload triggers changed; nothing otherwise.
  */
 export function planUpdate(
     previous: ServiceRecord,
@@ -105,10 +114,11 @@ export function planUpdate(
     if (!spec.enabled) {
         return previous.enabled || previous.active || machineChanged ? [...steps, systemctl(`disable --now ${u}`)] : steps;
     }
-    const restart = filesChanged || !sameList(previous.restartTriggers, spec.restartTriggers) || !previous.active;
+    const restart = !sameList(previous.restartTriggers, spec.restartTriggers) || !previous.active;
     const reload = !sameList(previous.reloadTriggers, spec.reloadTriggers);
     if (!previous.enabled || machineChanged) steps.push(systemctl(`enable ${u}`));
     if (restart) steps.push(systemctl(`restart ${u}`));
+    else if (filesChanged) steps.push(applyUnitChange(spec));
     else if (reload) steps.push(systemctl(`reload-or-restart ${u}`));
     if (steps.length > 0) steps.push(verifyActiveStep(spec.unit));
     return steps;

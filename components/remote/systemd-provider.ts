@@ -14,8 +14,12 @@ function checkService(_olds: unknown, news: ServiceInputs): dynamic.CheckResult<
         enabled: news.enabled ?? true,
         restartTriggers: news.restartTriggers ?? [],
         reloadTriggers: news.reloadTriggers ?? [],
+        onUnitChange: news.onUnitChange ?? "restart",
         systemDirectory: news.systemDirectory ?? "/etc/systemd/system",
     };
+    if (!isUnknown(news.onUnitChange) && inputs.onUnitChange !== "restart" && inputs.onUnitChange !== "reload") {
+        failures.push({ property: "onUnitChange", reason: `must be "restart" or "reload", got ${JSON.stringify(news.onUnitChange)}` });
+    }
     if (!isUnknown(news.unit)) {
         inputs.unit = String(news.unit ?? "").replace(/\.service$/, "");
         if (!/^[A-Za-z0-9@._-]+$/.test(inputs.unit)) {

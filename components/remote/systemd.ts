@@ -18,6 +18,12 @@ export interface SystemdServiceArgs {
     restartTriggers?: pulumi.Input<pulumi.Input<string>[]>;
     /** Any change runs `systemctl reload-or-restart`. */
     reloadTriggers?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * What a new unit file or drop-in does to the running service: "restart" (default), or
+     * "reload" (`reload-or-restart`) for a unit whose ExecReload redoes all ExecStart does and
+     * whose stop undoes it (the firewall: a restart would leave the host without rules for a moment).
+     */
+    onUnitChange?: pulumi.Input<"restart" | "reload">;
     /** Where unit files go; default /etc/systemd/system. For tests. */
     systemDirectory?: pulumi.Input<string>;
 }
@@ -40,7 +46,7 @@ export class SystemdService extends pulumi.dynamic.Resource {
             {
                 connection: args.connection, unit: args.unit, unitFile: args.unitFile, dropIn: args.dropIn,
                 enabled: args.enabled, restartTriggers: args.restartTriggers, reloadTriggers: args.reloadTriggers,
-                systemDirectory: args.systemDirectory, active: undefined, providerVersion,
+                onUnitChange: args.onUnitChange, systemDirectory: args.systemDirectory, active: undefined, providerVersion,
             },
             remoteResourceOptions(opts),
             remoteModule,

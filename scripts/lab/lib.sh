@@ -34,7 +34,7 @@ lab_with_lock() {
     ) 9>"$labdir/.$network.lock"
 }
 
-# network_up NETWORK BRIDGE SUBNET GATEWAY < nft-ruleset — idempotent.
+# network_up_locked NETWORK BRIDGE SUBNET GATEWAY < nft-ruleset — idempotent.
 network_up_locked() {
     local network="$1" bridge="$2" subnet="$3" gateway="$4"
     local labdir prefix table
@@ -72,10 +72,10 @@ network_hosts() {
 
 # Remove the bridge, nft table and network dir when no host dir is left.
 network_release_locked() {
-    local network="$1" bridge="${2:-}"
+    local network="$1" bridge=""
     local labdir; labdir=$(lab_dir)
     if [ -n "$(network_hosts "$network")" ]; then return 0; fi
-    if [ -z "$bridge" ] && [ -f "$labdir/$network/network.env" ]; then
+    if [ -f "$labdir/$network/network.env" ]; then
         bridge=$(sed -n 's/^BRIDGE=//p' "$labdir/$network/network.env")
     fi
     bridge="${bridge:-dfbr-$network}"
@@ -142,8 +142,6 @@ wait_gone() {
     return 1
 }
 
-# Stop the machine in DIR and remove everything it left: process, mounts, cgroup, the dir.
-# Safe on a machine that already died or was half created.
 # Host-side names of the veths of the containers on DIR's overlay (their host0's peer).
 machine_veths() {
     local dir="$1" pid idx
@@ -163,6 +161,8 @@ wait_veth_gone() {
     done
 }
 
+# Stop the machine in DIR and remove everything it left: process, mounts, cgroup, the dir.
+# Safe on a machine that already died or was half created.
 machine_stop() {
     local dir="$1" pid m veths veth
     [ -d "$dir" ] || return 0

@@ -1,7 +1,7 @@
 import * as http from "http";
 import * as net from "net";
-import { Client } from "ssh2";
-import { openSession, SshSession } from "../../components/remote/ssh";
+import type { Client } from "ssh2";
+import { connectWithRetries, openSession, SshSession } from "../../components/remote/ssh";
 import type { SshConnection } from "../../components/remote/connection";
 import { sshConnections } from "./pulumi";
 import { LAB_STACK } from "./lab_stack";
@@ -59,16 +59,8 @@ export class LabShell {
      * the host itself.
      */
     async forward(host: string, port: number): Promise<string> {
-        this.connections ??= await sshConnections(LAB_STACK);
-        const c = this.connections[host];
-        if (!c) throw new Error(`no host ${host} in stack ${LAB_STACK}`);
-        const client = await new Promise<Client>((resolve, reject) => {
-            const ssh = new Client();
-            ssh.once("ready", () => resolve(ssh));
-            ssh.once("error", reject);
-            const pinned = c.hostKey.trim().split(/\s+/)[1];
-            ssh.connect({ host: c.host, port: c.port, username: c.user, privateKey: c.privateKey, readyTimeout: 30_000, keepaliveInterval: 15_000, hostVerifier: (key: Buffer) => key.toString("base64") === pinned });
-        });
+        const c = await this.connection(host);
+        const client = await connectWithRetries(c, { timeoutMs: 30_000 });
         client.on("error", () => undefined); // a lost client fails its forwarded connections, not the test process
         const sockets = new Set<net.Socket>();
         const server = net.createServer((socket) => {
@@ -88,9 +80,8 @@ export class LabShell {
 
     /** `http://<private address>:<port>` of a stack host (an agent's or router's URL) as a forwarded local URL. */
     async forwardUrl(url: string): Promise<string> {
-        this.connections ??= await sshConnections(LAB_STACK);
         const u = new URL(url);
-        const host = Object.values(this.connections).find((c) => c.host === u.hostname);
+        const host = Object.values(await this.stackConnections()).find((c) => c.host === u.hostname);
         if (!host) throw new Error(`${url}: no host of stack ${LAB_STACK} has the address ${u.hostname}`);
         return `${u.protocol}//${await this.forward(host.name, Number(u.port))}`;
     }
@@ -98,11 +89,21 @@ export class LabShell {
     private async session(host: string): Promise<SshSession> {
         let session = this.sessions.get(host);
         if (!session) {
-            this.connections ??= await sshConnections(LAB_STACK);
-            session = await openSession(this.connections[host], { timeoutMs: 30_000 });
+            session = await openSession(await this.connection(host), { timeoutMs: 30_000 });
             this.sessions.set(host, session);
         }
         return session;
+    }
+
+    private async stackConnections(): Promise<Record<string, SshConnection>> {
+        this.connections ??= await sshConnections(LAB_STACK);
+        return this.connections;
+    }
+
+    private async connection(host: string): Promise<SshConnection> {
+        const c = (await this.stackConnections())[host];
+        if (!c) throw new Error(`no host ${host} in stack ${LAB_STACK}`);
+        return c;
     }
 }
 

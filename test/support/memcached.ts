@@ -17,7 +17,7 @@ export function memcacheIds(): { uid: number; gid: number } {
     return { uid: Number(execFileSync("id", ["-u", "memcache"], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", "memcache"], { encoding: "utf8" })) };
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
+/** A memcached process started by startMemcached. */
 export interface RunningMemcached {
     port: number;
     pid: number;

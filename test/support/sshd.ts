@@ -7,7 +7,6 @@ import * as os from "os";
 import * as path from "path";
 import type { SshConnection } from "../../components/remote/connection";
 import { freePort } from "./ports";
-export { freePort };
 
 const SSHD = "/usr/sbin/sshd";
 

@@ -48,12 +48,11 @@ describe("labHosts", () => {
     beforeAll(() => {
         created.length = 0;
         hosts = labHosts({
-            network: { name: "local", subnet: "10.213.1.0/24" },
+            lab: { network: "local", subnet: "10.213.1.0/24", image: "packages" },
             hosts: [
                 { name: "edge-1", address: "10.213.1.10" },
                 { name: "data-1", address: "10.213.1.30" },
             ],
-            image: "packages",
         });
     });
 
@@ -81,17 +80,20 @@ describe("labHosts", () => {
         expect(await value(hosts[0].privateSubnet)).toBe("10.213.1.0/24");
     });
 
-    test("takes the stack config shape too", async () => {
-        const h = labHosts({ lab: { network: "test", subnet: "10.213.2.0/24", gateway: "10.213.2.1", image: "base" }, hosts: [{ name: "a", address: "10.213.2.10" }] });
+    test("a gateway of the stack config's own, and the base image by default", async () => {
+        created.length = 0;
+        const h = labHosts({ lab: { network: "test", subnet: "10.213.2.0/24", gateway: "10.213.2.254" }, hosts: [{ name: "a", address: "10.213.2.10" }] });
         expect((await value(h[0].ssh)).host).toBe("10.213.2.10");
+        expect(created.find((c) => c.type.endsWith("hosts:LabHost"))!.inputs).toMatchObject({ network: { gateway: "10.213.2.254", bridge: "dfbr-test" }, image: "base" });
     });
 
     test("fails before creating anything on a bad network or duplicate names", () => {
         const before = created.length;
-        expect(() => labHosts({ network: { name: "local", subnet: "192.0.2.0/24" }, hosts: [] })).toThrow(/inside the lab block/);
+        expect(() => labHosts({ lab: { network: "local", subnet: "192.0.2.0/24" }, hosts: [] })).toThrow(/inside the lab block/);
         expect(() =>
-            labHosts({ network: { name: "local", subnet: "10.213.1.0/24" }, hosts: [{ name: "a", address: "10.213.1.2" }, { name: "a", address: "10.213.1.3" }] }),
+            labHosts({ lab: { network: "local", subnet: "10.213.1.0/24" }, hosts: [{ name: "a", address: "10.213.1.2" }, { name: "a", address: "10.213.1.3" }] }),
         ).toThrow(/used twice/);
+        expect(() => labHosts({ hosts: [] })).toThrow(/no dynoform:lab section/);
         expect(created.length).toBe(before);
     });
 });

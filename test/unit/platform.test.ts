@@ -1,38 +1,11 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { value } from "../support/outputs";
 import { parseStackConfig } from "../../components/config/stack_config";
-import type { Host } from "../../components/hosts/host";
+import { DYNO_PORT_RANGE } from "../../components/firewall";
+import { ADDONS_PRIVATE_KEY, ADDONS_PUBLIC_KEY, Created, platformOnFakeHosts, recordResources } from "../support/platform_mocks";
 
 // The Platform component under Pulumi's mocks: which resources land on which host.
-interface Created {
-    type: string;
-    name: string;
-    host?: string;
-    inputs: Record<string, unknown>;
-}
-const created: Created[] = [];
-const ADDONS_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAclvHPdBJTN+VPuY33ZgZCeG3YzDxaQWqDOxfLxT8gp";
-const ADDONS_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nADDONS-PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n";
-
-pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs) {
-            const connection = args.inputs.connection as { name?: string } | undefined;
-            created.push({ type: args.type, name: args.name, host: connection?.name, inputs: args.inputs });
-            const state = { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}` };
-            // The add-ons key pair: a real-looking public key, a private key only the stack holds.
-            if (args.type.includes("SshKeyPair") && args.name.includes("addons")) Object.assign(state, { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY });
-            return { id: `${args.name}-id`, state };
-        },
-        call() {
-            return {};
-        },
-    },
-    "dynoform",
-    "unit",
-    false,
-);
+const created = recordResources();
 
 const config = parseStackConfig({
     target: "lab",
@@ -46,32 +19,10 @@ const config = parseStackConfig({
     memcachedMemoryMb: 80,
 });
 
-function fakeHost(name: string, address: string): Host {
-    return {
-        name,
-        privateAddress: pulumi.output(address),
-        publicAddress: pulumi.output(address),
-        privateSubnet: pulumi.output("10.213.7.0/24"),
-        ssh: pulumi.output({ name, host: address, port: 22, user: "root", privateKey: "KEY", hostKey: "ssh-ed25519 AAAA" }),
-    };
-}
-
-
 let edgeUrl: string;
 
 beforeAll(async () => {
-    const { Platform } = await import("../../components/platform");
-    const platform = new Platform("dynoform", {
-        config,
-        hosts: config.hosts.map((h) => fakeHost(h.name, h.address)),
-        binaries: {
-            router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
-            agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
-            control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
-        },
-    });
-    edgeUrl = await value(platform.edgeUrl);
-    await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
+    ({ edgeUrl } = await platformOnFakeHosts(config));
 });
 
 /** Pulumi's wire form of a secret, as mocks receive it. */
@@ -102,9 +53,9 @@ test("the edge host gets nginx, varnish and the router", () => {
     // edge-1 is also the control host (see "the control host gets ..." below)
     // (+ the lab's extra CAs for the control host's builds, when this machine has any)
     expect(paths("edge-1").filter((p) => !CONTROL_PATHS.includes(p) && !p.startsWith("/usr/local/share/ca-certificates/"))).toEqual([
+        "/etc/dynoform/router-control.token",
         "/etc/dynoform/router-gossip.key",
         "/etc/dynoform/router.json",
-        "/etc/dynoform/router.token",
         "/etc/nginx/dynoform/edge.conf",
         "/etc/nginx/nginx.conf",
         "/etc/systemd/system/dynoform-router.socket",
@@ -137,8 +88,9 @@ test("the control host gets the git user's forced command, the binary, its confi
 test("every dyno host gets the agent, pointed at the router", () => {
     for (const host of ["dyno-1", "dyno-2"]) {
         expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/router.token", "/usr/local/lib/dynoform/dynoform-agent"]);
-        const config = own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!;
-        expect(JSON.parse(config.inputs.content as string).routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
+        const config = JSON.parse(own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!.inputs.content as string);
+        expect(config.routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
+        expect(config.portRange).toEqual(DYNO_PORT_RANGE); // the range the firewall refuses to tenants on loopback
     }
 });
 
@@ -258,7 +210,8 @@ test("each dyno host holds only its own credentials, as secrets; the routers kee
         { address: "10.213.7.21", tokenSha256: sha256(secretOf("registration-token-dyno-1")) },
         { address: "10.213.7.22", tokenSha256: sha256(secretOf("registration-token-dyno-2")) },
     ]);
-    expect(secretValue(fileOn("edge-1", "/etc/dynoform/router.token").inputs.content)).toBe(secretOf("router-token"));
+    expect(secretValue(fileOn("edge-1", router.tokenFile).inputs.content)).toBe(secretOf("router-token"));
+    expect(router.tokenFile).toBe("/etc/dynoform/router-control.token"); // router.token is a dyno host's registration credential
     const gossip = fileOn("edge-1", "/etc/dynoform/router-gossip.key");
     expect(secretValue(gossip.inputs.content)).toBe(secretOf("router-gossip-key"));
     expect([gossip.inputs.mode, gossip.inputs.owner]).toEqual(["0640", "root:dynoform-router"]);
@@ -282,7 +235,7 @@ test("no credential appears in plaintext in any resource's inputs", () => {
     expect(leaks).toEqual([]);
 });
 
-test("every host gets the firewall: nftables, its rules and the oneshot that loads them, reloaded when they change", () => {
+test("every host gets the firewall: nftables, its rules and the oneshot that loads them, reloaded when they or the unit change", () => {
     for (const host of ["edge-1", "dyno-1", "dyno-2", "data-1"]) {
         const mine = on(host).filter((c) => c.name.startsWith(`${host}-firewall-`));
         expect(mine.map((c) => c.name).sort()).toEqual([`${host}-firewall-nftables`, `${host}-firewall-rules`, `${host}-firewall-service`]);
@@ -292,6 +245,7 @@ test("every host gets the firewall: nftables, its rules and the oneshot that loa
         expect(service.inputs.unit).toBe("dynoform-firewall");
         expect(String(service.inputs.unitFile)).toContain("ExecStart=/usr/sbin/nft -f /etc/dynoform/firewall.nft");
         expect(service.inputs.reloadTriggers).toEqual([`sha-of-${host}-firewall-rules`]);
+        expect(service.inputs.onUnitChange).toBe("reload"); // a restart would stop it: no table for a moment
         const text = String(rules.inputs.content);
         expect(text).toContain("ip saddr { 10.213.7.1 } drop"); // the lab gateway is the outside
         expect(text).toContain("ip saddr 10.213.7.0/24 accept");

@@ -179,6 +179,27 @@ describe("SystemdService provider (fake systemctl)", () => {
         expect(await systemdServiceProvider.diff!(created.id, olds, inputs)).toEqual({ changes: false, replaces: [] });
     });
 
+    test("onUnitChange reload: a new unit file reloads the service instead of restarting it", async () => {
+        setState("active");
+        const unitFile = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\nExecReload=/bin/true\n";
+        const inputs = await checked({ unit: "dynoform-firewall", unitFile, onUnitChange: "reload" });
+        resetLog();
+        const created = await systemdServiceProvider.create(inputs);
+        expect(log()).toEqual(["daemon-reload", "enable dynoform-firewall", "reload-or-restart dynoform-firewall", "is-active dynoform-firewall"]);
+
+        resetLog();
+        await systemdServiceProvider.update!(created.id, created.outs as ServiceOutputs, { ...inputs, unitFile: `${unitFile}# v2\n` });
+        expect(log()).toEqual(["daemon-reload", "reload-or-restart dynoform-firewall", "is-active dynoform-firewall"]);
+
+        // A dead service still starts over.
+        resetLog();
+        await systemdServiceProvider.update!(created.id, { ...(created.outs as ServiceOutputs), active: false }, { ...inputs, unitFile: `${unitFile}# v3\n` });
+        expect(log()).toEqual(["daemon-reload", "restart dynoform-firewall", "is-active dynoform-firewall"]);
+        expect((await systemdServiceProvider.check!({} as ServiceInputs, { ...inputs, onUnitChange: "bounce" } as unknown as ServiceInputs)).failures).toEqual([
+            { property: "onUnitChange", reason: 'must be "restart" or "reload", got "bounce"' },
+        ]);
+    });
+
     test("a service that does not come up fails with its journal tail", async () => {
         setState("failed");
         const inputs = await checked({ unit: "varnish" });

@@ -1,9 +1,11 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { utils } from "ssh2";
-import { atomicWriteScript, shellQuote, tail, withSsh } from "../../components/remote/ssh";
-import { freePort, prepareSshd, startSshd, TestSshd } from "../support/sshd";
+import { atomicWriteScript, connectWithRetries, shellQuote, tail, withSsh } from "../../components/remote/ssh";
+import { freePort } from "../support/ports";
+import { prepareSshd, startSshd, TestSshd } from "../support/sshd";
 
 jest.setTimeout(30_000);
 
@@ -52,6 +54,29 @@ describe("ssh against a real sshd", () => {
         expect((stat.mode & 0o777).toString(8)).toBe("640");
         expect(stat.uid).toBe(65534);
         expect(fs.readdirSync(path.dirname(target))).toEqual(["it's.conf"]);
+    });
+
+    test("the connected client forwards a port (what LabShell.forward does)", async () => {
+        const server = net.createServer((socket) => socket.end("through the tunnel\n"));
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const client = await connectWithRetries(sshd.connection);
+        try {
+            const answer = await new Promise<string>((resolve, reject) =>
+                client.forwardOut("127.0.0.1", 0, "127.0.0.1", (server.address() as net.AddressInfo).port, (err, stream) => {
+                    if (err) return reject(err);
+                    let text = "";
+                    stream.on("data", (chunk: Buffer) => (text += chunk));
+                    stream.on("end", () => {
+                        stream.end();
+                        resolve(text);
+                    });
+                }),
+            );
+            expect(answer).toBe("through the tunnel\n");
+        } finally {
+            client.end();
+            server.close();
+        }
     });
 
     test("refuses a host whose key is not the pinned one", async () => {

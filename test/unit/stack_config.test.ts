@@ -35,7 +35,7 @@ describe("stack config", () => {
     test("defaults for the lab", () => {
         const config = parseStackConfig(valid);
         expect(config.privateSubnet).toBe("10.213.1.0/24");
-        expect(config.untrustedAddresses).toEqual(["10.213.1.1"]);
+        expect(config.outsideAddresses).toEqual(["10.213.1.1"]);
         expect(config.memcachedMemoryMb).toBe(64);
         expect(config.hosts[0]).toMatchObject({ user: "root", port: 22, privateAddress: "10.213.1.10" });
     });

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import { ADMIN_ROLE, MEMCACHED_PORTS, pgHbaRejects, POSTGRES_PORT } from "../../components/data/data";
 import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
 import { BUILD_UID_RANGE as CONTROL_BUILD_UID_RANGE } from "../../packages/control/src/build_users";
-import { defaultConfig as agentDefaultConfig } from "../../packages/agent/src/config";
+import { resolveConfig as resolveAgentConfig } from "../../packages/agent/src/config";
 import { DYNO_UID_RANGE as AGENT_DYNO_UID_RANGE } from "../../packages/agent/src/users";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 
@@ -136,8 +136,8 @@ describe("edge timeouts", () => {
 describe("service templates", () => {
     test("router config and hardened unit", () => {
         const agents = [{ address: "10.213.1.21", tokenSha256: "a".repeat(64) }];
-        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", agents: JSON.stringify(agents) }));
-        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router.token", agents });
+        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", tokenFile: "/etc/dynoform/router-control.token", agents: JSON.stringify(agents) }));
+        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router-control.token", agents });
         // Every key is one the router knows (an unknown key stops it at start).
         for (const key of Object.keys(json)) expect(ROUTER_DEFAULTS).toHaveProperty(key);
         const unit = render("router/dynoform-router.service", {});
@@ -148,8 +148,10 @@ describe("service templates", () => {
     });
 
     test("agent config and unit", () => {
-        const json = JSON.parse(render("agent/agent.json", { privateAddress: "10.213.1.21", port: 5100, routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
+        const json = JSON.parse(render("agent/agent.json", { privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
         expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd" });
+        // The agent gives dynos the ports the firewall refuses to tenants on loopback.
+        expect(resolveAgentConfig({ ...json, token: "t", routerToken: "r" }).portRange).toEqual(DYNO_PORT_RANGE);
         const unit = render("agent/dynoform-agent.service", {});
         expect(unit).toContain("KillMode=process");
         expect(unit).toMatchSnapshot();
@@ -224,13 +226,12 @@ describe("host firewall (templates/firewall)", () => {
         expect(dyno).toMatchSnapshot();
     });
 
-    test("the dyno block and port range are the agent's, the build block the control role's", () => {
+    test("the dyno block is the agent's, the build block the control role's (agent.json sets the port range: see the agent config test)", () => {
         expect(DYNO_UID_RANGE).toEqual(AGENT_DYNO_UID_RANGE);
         expect(BUILD_UID_RANGE).toEqual(CONTROL_BUILD_UID_RANGE);
-        expect(DYNO_PORT_RANGE).toEqual(agentDefaultConfig().portRange);
     });
 
-    test("the unit loads the file, reloads in one transaction and deletes only its table on stop", () => {
+    test("the unit loads the file, reloads in one transaction and deletes only its table on stop (so the stack reloads it for a new unit too)", () => {
         const unit = render("firewall/dynoform-firewall.service", {});
         expect(unit).toContain("Type=oneshot\nRemainAfterExit=yes");
         expect(unit).toContain("ExecStart=/usr/sbin/nft -f /etc/dynoform/firewall.nft");

@@ -1,6 +1,7 @@
 // Pure parts of the lab host source: input validation, names, paths and the files written
 // into each machine. No I/O here, so it is unit-tested directly.
 import * as path from "path";
+import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains } from "../../config/network";
 
 export interface LabNetwork {
     /** Short name, used in the bridge (`dfbr-<name>`), nft table and state dir. [a-z0-9-], ≤ 10 chars. */
@@ -52,43 +53,6 @@ export class LabConfigError extends Error {
     }
 }
 
-export function parseIPv4(address: string): number {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-    if (!m) throw new LabConfigError(`"${address}" is not an IPv4 address`);
-    const parts = m.slice(1).map(Number);
-    if (parts.some((p) => p > 255)) throw new LabConfigError(`"${address}" is not an IPv4 address`);
-    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
-}
-
-export function formatIPv4(n: number): string {
-    return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
-export interface Cidr {
-    base: number;
-    prefix: number;
-}
-
-export function parseCidr(cidr: string): Cidr {
-    const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
-    if (!m) throw new LabConfigError(`"${cidr}" is not a CIDR like 10.213.1.0/24`);
-    const prefix = Number(m[2]);
-    if (prefix > 32) throw new LabConfigError(`"${cidr}": prefix length must be 0-32`);
-    const base = parseIPv4(m[1]);
-    if ((base & maskOf(prefix)) >>> 0 !== base) {
-        throw new LabConfigError(`"${cidr}" has host bits set; did you mean ${formatIPv4((base & maskOf(prefix)) >>> 0)}/${prefix}?`);
-    }
-    return { base, prefix };
-}
-
-function maskOf(prefix: number): number {
-    return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-export function cidrContains(cidr: Cidr, address: number): boolean {
-    return ((address & maskOf(cidr.prefix)) >>> 0) === cidr.base;
-}
-
 export function bridgeName(network: string): string {
     return `dfbr-${network}`;
 }
@@ -108,22 +72,24 @@ export function labNetwork(args: { name: string; subnet: string; bridge?: string
         name: args.name,
         subnet: args.subnet,
         bridge: args.bridge ?? bridgeName(args.name),
-        gateway: args.gateway ?? (isCidr(args.subnet) ? formatIPv4(parseCidr(args.subnet).base + 1) : ""),
+        gateway: args.gateway ?? (cidrProblem(args.subnet) === undefined ? firstHostAddress(args.subnet) : ""),
     };
     validateNetwork(net);
     return net;
 }
 
-function isCidr(s: string): boolean {
-    try {
-        parseCidr(s);
-        return true;
-    } catch {
-        return false;
+/** The lab's subnet rules (a /24 inside LAB_BLOCK), as LabConfigErrors. */
+function labSubnet(where: string, subnet: string): void {
+    const problem = cidrProblem(subnet);
+    if (problem !== undefined) throw new LabConfigError(problem);
+    const { address, prefix } = parseCidr(subnet);
+    if (prefix !== 24) throw new LabConfigError(`${where}: subnet ${subnet} must be a /24`);
+    if (!subnetContains(LAB_BLOCK, address)) {
+        throw new LabConfigError(`${where}: subnet ${subnet} must lie inside the lab block ${LAB_BLOCK} (local = 10.213.1.0/24, tests 10.213.2.0/24 and up)`);
     }
 }
 
-export function validateNetwork(net: LabNetwork): void {
+function validateNetwork(net: LabNetwork): void {
     const where = `lab network "${net.name}"`;
     if (!NAME_RE.test(net.name) || net.name.length > 10) {
         throw new LabConfigError(`${where}: the name must be 1-10 characters of a-z, 0-9 and '-', starting with a letter (it becomes the bridge name dfbr-<name>)`);
@@ -131,13 +97,9 @@ export function validateNetwork(net: LabNetwork): void {
     if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(net.bridge)) {
         throw new LabConfigError(`${where}: bridge "${net.bridge}" must be a Linux interface name of at most 15 characters`);
     }
-    const subnet = parseCidr(net.subnet);
-    if (subnet.prefix !== 24) throw new LabConfigError(`${where}: subnet ${net.subnet} must be a /24`);
-    if (!cidrContains(parseCidr(LAB_BLOCK), subnet.base)) {
-        throw new LabConfigError(`${where}: subnet ${net.subnet} must lie inside the lab block ${LAB_BLOCK} (local = 10.213.1.0/24, tests 10.213.2.0/24 and up)`);
-    }
-    const gw = parseIPv4(net.gateway);
-    if (!cidrContains(subnet, gw) || gw === subnet.base || gw === subnet.base + 255) {
+    labSubnet(where, net.subnet);
+    if (!isIPv4(net.gateway)) throw new LabConfigError(`${where}: gateway "${net.gateway}" is not an IPv4 address`);
+    if (!isHostAddress(net.subnet, net.gateway)) {
         throw new LabConfigError(`${where}: gateway ${net.gateway} must be a host address of ${net.subnet} (usually .1)`);
     }
 }
@@ -148,9 +110,8 @@ export function validateHost(inputs: LabHostInputs): void {
     if (!NAME_RE.test(inputs.name) || inputs.name.length > 31) {
         throw new LabConfigError(`${where}: the name must be 1-31 characters of a-z, 0-9 and '-', starting with a letter`);
     }
-    const subnet = parseCidr(inputs.network.subnet);
-    const addr = parseIPv4(inputs.address);
-    if (!cidrContains(subnet, addr) || addr === subnet.base || addr === subnet.base + 255) {
+    if (!isIPv4(inputs.address)) throw new LabConfigError(`${where}: "${inputs.address}" is not an IPv4 address`);
+    if (!isHostAddress(inputs.network.subnet, inputs.address)) {
         throw new LabConfigError(`${where}: address ${inputs.address} is not a host address of ${inputs.network.subnet}`);
     }
     if (inputs.address === inputs.network.gateway) {

@@ -21,10 +21,10 @@ import {
     resolvers,
     validateHost,
 } from "./config";
-import { labScript, projectRoot, readIfExists, requireRoot, run, tail } from "./system";
+import { labScript, lastLines, projectRoot, readIfExists, requireRoot, run } from "./system";
 
 /** How long a machine may take from `systemd-nspawn` to an answering sshd. */
-export const BOOT_TIMEOUT_MS = 60_000;
+const BOOT_TIMEOUT_MS = 60_000;
 
 export function labDir(): string {
     return process.env.DYNOFORM_LAB_DIR || path.join(projectRoot(), ".lab");
@@ -200,17 +200,17 @@ function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Resolve when an SSH server banner arrives from address:port. */
-export function sshBanner(address: string, port = 22, timeoutMs = 1_000): Promise<boolean> {
+/** True once an SSH server banner arrives from address:22, false when none comes within a second. */
+function sshBanner(address: string): Promise<boolean> {
     return new Promise((resolve) => {
-        const sock = net.connect({ host: address, port });
+        const sock = net.connect({ host: address, port: 22 });
         let buf = "";
         const done = (ok: boolean) => {
             clearTimeout(timer);
             sock.destroy();
             resolve(ok);
         };
-        const timer = setTimeout(() => done(false), timeoutMs);
+        const timer = setTimeout(() => done(false), 1_000);
         sock.on("data", (d) => {
             buf += d.toString("latin1");
             if (buf.includes("\n") || buf.length > 8) done(buf.startsWith("SSH-"));
@@ -225,14 +225,14 @@ async function waitForSsh(inputs: LabHostInputs, dir: string): Promise<void> {
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     while (Date.now() < deadline) {
         if (!machineAlive(dir)) {
-            throw new Error(`lab host ${inputs.name}: systemd-nspawn exited during boot. Last lines of ${p.bootLog}:\n${tail(readIfExists(p.bootLog) ?? "", 25)}`);
+            throw new Error(`lab host ${inputs.name}: systemd-nspawn exited during boot. Last lines of ${p.bootLog}:\n${lastLines(readIfExists(p.bootLog) ?? "", 25)}`);
         }
         if (await sshBanner(inputs.address)) return;
         await sleep(200);
     }
     throw new Error(
         `lab host ${inputs.name}: sshd did not answer on ${inputs.address}:22 within ${BOOT_TIMEOUT_MS / 1000} s. ` +
-            `Last lines of ${p.bootLog}:\n${tail(readIfExists(p.bootLog) ?? "", 25)}`,
+            `Last lines of ${p.bootLog}:\n${lastLines(readIfExists(p.bootLog) ?? "", 25)}`,
     );
 }
 
@@ -291,19 +291,4 @@ export async function createMachine(inputs: LabHostInputs): Promise<LabHostOutpu
         });
         throw err;
     }
-}
-
-/** For tests and runbooks: `ssh` arguments that reach the machine in `dir` with its pinned key. */
-export function sshArgs(dir: string, address: string): string[] {
-    const p = hostPaths(dir);
-    return [
-        "-i", p.clientKey,
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${p.knownHosts}`,
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=5",
-        "-o", "LogLevel=ERROR",
-        `root@${address}`,
-    ];
 }

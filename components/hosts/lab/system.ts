@@ -8,7 +8,8 @@ export interface RunResult {
     stderr: string;
 }
 
-export function tail(text: string, lines = 20): string {
+/** The last `lines` lines of `text` (remote/ssh.ts's `tail` counts characters). */
+export function lastLines(text: string, lines: number): string {
     return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
@@ -21,7 +22,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
             (err, stdout, stderr) => {
                 if (err) {
                     const what = [cmd, ...args].join(" ");
-                    const detail = tail(String(stderr || stdout || err.message), 15);
+                    const detail = lastLines(String(stderr || stdout || err.message), 15);
                     reject(new Error(`\`${what}\` failed (${err.code ?? err.signal ?? "error"}):\n${detail}`));
                 } else {
                     resolve({ stdout: String(stdout), stderr: String(stderr) });

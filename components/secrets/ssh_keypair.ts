@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * An ed25519 SSH key pair made once and kept in the stack's state (the private key as a secret):
- * the key the local `dynoform` CLI pushes and runs verbs with. Self-contained provider (ssh2 only).
+ * the key the local `dynoform` CLI pushes and runs verbs with, and the control role's add-ons key
+ * for the data host. Self-contained provider (ssh2 only).
  */
 const sshKeyPairProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { comment: string }) {

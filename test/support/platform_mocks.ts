@@ -1,0 +1,73 @@
+// The Platform component under Pulumi's mocks: every resource it registers, with the host its
+// connection names, and hosts that need no machine.
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../components/config/stack_config";
+import type { Host } from "../../components/hosts/host";
+import type { PlatformArgs } from "../../components/platform/platform";
+import { value } from "./outputs";
+
+export interface Created {
+    type: string;
+    name: string;
+    host?: string;
+    inputs: Record<string, unknown>;
+}
+
+export const ADDONS_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAclvHPdBJTN+VPuY33ZgZCeG3YzDxaQWqDOxfLxT8gp";
+export const ADDONS_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nADDONS-PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/**
+ * Installs the mocks (before the components are imported) and returns the list each registered
+ * resource lands on. A resource's outputs are its inputs, `sha256: sha-of-<name>` and `value:
+ * secret-<name>`; the add-ons key pair has a real-looking public key (the data host checks it)
+ * and a private key only the stack holds.
+ */
+export function recordResources(): Created[] {
+    const created: Created[] = [];
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const connection = args.inputs.connection as { name?: string } | undefined;
+                created.push({ type: args.type, name: args.name, host: connection?.name, inputs: args.inputs });
+                const addonsKey = args.type.includes("SshKeyPair") && args.name.includes("addons") ? { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY } : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}`, ...addonsKey } };
+            },
+            call() {
+                return {};
+            },
+        },
+        "dynoform",
+        "unit",
+        false,
+    );
+    return created;
+}
+
+/** A host at `address` of `subnet`, reached as root with a made-up key. */
+export function fakeHost(name: string, address: string, subnet: string): Host {
+    return {
+        name,
+        privateAddress: pulumi.output(address),
+        publicAddress: pulumi.output(address),
+        privateSubnet: pulumi.output(subnet),
+        ssh: pulumi.output({ name, host: address, port: 22, user: "root", privateKey: "KEY", hostKey: "ssh-ed25519 AAAA" }),
+    };
+}
+
+/** A Platform of `config` on fake hosts and made-up binaries, once every registration reached the mocks. */
+export async function platformOnFakeHosts(config: StackConfig, extra: Partial<PlatformArgs> = {}): Promise<{ edgeUrl: string }> {
+    const { Platform } = await import("../../components/platform");
+    const platform = new Platform("dynoform", {
+        config,
+        hosts: config.hosts.map((h) => fakeHost(h.name, h.address, config.privateSubnet)),
+        binaries: {
+            router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
+            agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
+            control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
+        },
+        ...extra,
+    });
+    const edgeUrl = await value(platform.edgeUrl);
+    await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
+    return { edgeUrl };
+}
