@@ -278,13 +278,15 @@ export class AppStore {
     async getRelease(app: string, version: number): Promise<Release | undefined> {
         await this.requireApp(app);
         const files = this.app(app);
-        const rec = await readJson<ReleaseRecord>(files.release(version));
-        if (!rec) return undefined;
+        // Apps made by dynoform before the first deploy became v1 can hold releases of config
+        // changes made before any code (slug null): nothing can run them, so they are none here.
+        const rec = await readJson<Omit<ReleaseRecord, "slug"> & { slug: ReleaseSlug | null }>(files.release(version));
+        if (!rec?.slug) return undefined;
         const status = (await readJson<ReleaseStatusRecord>(files.releaseStatus(version))) ?? {
             status: "pending" as const,
             updatedAt: rec.createdAt,
         };
-        return { ...rec, ...status };
+        return { ...rec, slug: rec.slug, ...status };
     }
 
     /** All releases, newest first. */

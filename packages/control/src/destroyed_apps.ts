@@ -37,7 +37,7 @@ export class DestroyedApps {
                 }
             }),
         );
-        if (done.length || strikeOff.length) await this.tombstones.clear(app, [...strikeOff, ...done], tombstone);
+        if (done.length || strikeOff.length) await this.tombstones.clear(app, [...strikeOff, ...done]);
         return failed;
     }
 

@@ -8,8 +8,8 @@
 // adopted. A host leaves the list when its DELETE succeeds (404 included) or when it is no longer a
 // configured agent; the last one removes the file.
 //
-// Writers hold the app's lock (apps:destroy, rollouts, the placement loop), so a tombstone is never
-// read-modified-written by two of them at once.
+// apps:destroy, rollouts and the placement loop write under the app's lock; domains changes and
+// one-offs only strike hosts off, without it, so `clear` reads the file again just before it writes.
 import * as fs from "node:fs";
 import { readJson, writeJsonAtomic } from "./atomic_file";
 import { appNameProblem } from "./app_store";
@@ -76,10 +76,11 @@ export class Tombstones {
 
     /**
      * `hosts` no longer run `app` (or can never be asked again): off the list; the file goes with the
-     * last one. `current`: the tombstone as the caller read it under the app's lock (else read here).
+     * last one. Read again here, not taken from the caller: a caller's DELETEs take seconds and not
+     * every caller holds the app's lock (domains, one-offs), so the file may have changed meanwhile.
      */
-    async clear(app: string, hosts: string[], current?: Tombstone): Promise<void> {
-        const old = current ?? (await this.get(app));
+    async clear(app: string, hosts: string[]): Promise<void> {
+        const old = await this.get(app);
         if (!old) return;
         const left = old.hosts.filter((h) => !hosts.includes(h));
         if (left.length === old.hosts.length) return;

@@ -115,6 +115,18 @@ describe("releases", () => {
         expect(await store.getRelease("myapp", 9)).toBeUndefined();
     });
 
+    test("a release an older dynoform made before any code (slug null) is none: the first deploy after it serves", async () => {
+        await store.createApp("myapp");
+        const dir = path.join(root, "apps", "myapp", "releases");
+        fs.writeFileSync(path.join(dir, "v1.json"), JSON.stringify({ version: 1, slug: null, config: { A: "1" }, processTypes: {}, description: "Initial release", createdAt: new Date().toISOString() }));
+        fs.writeFileSync(path.join(dir, "v1.status.json"), JSON.stringify({ status: "succeeded", updatedAt: new Date().toISOString() }));
+        expect(await store.currentRelease("myapp")).toBeUndefined();
+        expect(await store.getRelease("myapp", 1)).toBeUndefined();
+        expect(await store.listReleases("myapp")).toEqual([]);
+        const v2 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
+        expect(v2.version).toBe(2);
+    });
+
     test("release records are immutable: status changes do not rewrite them", async () => {
         await store.createApp("myapp");
         const v1 = await store.createRelease("myapp", draft("Deploy 1a2b3c4"));
