@@ -82,20 +82,20 @@ async function main() {
   await new Promise((r) => slugServer.listen(0, "127.0.0.1", r));
   const slug = { url: `http://127.0.0.1:${slugServer.address().port}/slug.tgz`, sha256 };
 
-  const routerToken = "bench-router-token";
+  const registrationToken = "bench-router-token";
   let router;
   if (haveRouter) {
     router = { port: await freePort(), control: await freePort() };
-    writeFileSync(join(work, "router-token"), routerToken);
+    writeFileSync(join(work, "router-token"), registrationToken);
     writeFileSync(join(work, "router.json"), JSON.stringify({ listen: `127.0.0.1:${router.port}`, controlListen: `127.0.0.1:${router.control}`, tokenFile: join(work, "router-token"), workers: 1, platformDomain: "dynoform.test", accessLog: false }));
     start("router", [join(work, "router.js"), "--config", join(work, "router.json")]);
     await waitFor("router", async () => (await fetch(`http://127.0.0.1:${router.control}/health`)).ok);
-    await fetch(`http://127.0.0.1:${router.control}/v1/apps/bench`, { method: "PUT", headers: { authorization: `Bearer ${routerToken}` }, body: JSON.stringify({ domains: [] }) });
+    await fetch(`http://127.0.0.1:${router.control}/v1/apps/bench`, { method: "PUT", headers: { authorization: `Bearer ${registrationToken}` }, body: JSON.stringify({ domains: [] }) });
   }
   const agentPort = await freePort();
   const token = "bench-agent-token";
   const args = [join(work, "agent.js"), "--listen", `127.0.0.1:${agentPort}`, "--token", token, "--state-dir", join(work, "state"), "--ports", "34000-34099", "--supervisor", "process", "--no-app-users"];
-  if (router) args.push("--router", `http://127.0.0.1:${router.control}`, "--router-token", routerToken);
+  if (router) args.push("--router", `http://127.0.0.1:${router.control}`, "--registration-token", registrationToken);
   const agent = start("agent", args);
   await waitFor("agent", async () => /control API on/.test(agent.output()));
   const put = (dynos, wait = "") =>
@@ -130,7 +130,7 @@ async function main() {
       return s.dynos.length === 1 && s.retiring.length === 0;
     });
     if (router) await waitFor("router forgot web.2", async () => {
-      const r = await fetch(`http://127.0.0.1:${router.control}/v1/apps/bench`, { headers: { authorization: `Bearer ${routerToken}` } }).then((x) => x.json());
+      const r = await fetch(`http://127.0.0.1:${router.control}/v1/apps/bench`, { headers: { authorization: `Bearer ${registrationToken}` } }).then((x) => x.json());
       return r.dynos.length === 1;
     });
   }

@@ -48,8 +48,8 @@ export class DynoHost extends pulumi.ComponentResource {
         // Read by the agent as --router-token-file: this host's registration credential, not the
         // routers' control token (which only the control role holds).
         const registrationToken = new RemoteFile(
-            `${name}-router-token`,
-            { connection, path: "/etc/dynoform/router.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
+            `${name}-registration-token`,
+            { connection, path: "/etc/dynoform/registration.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
         );
         new SystemdService(

@@ -134,8 +134,8 @@ export class RoutingMesh extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        // Not router.token: on a dyno host that file is the agent's registration credential, and
-        // a host may be an edge and a dyno host at once.
+        // Its own file: a host may be an edge and a dyno host at once, and the dyno host's
+        // registration credential (registration.token) is another secret.
         const controlToken = new RemoteFile(
             `${name}-control-token`,
             { connection, path: CONTROL_TOKEN_FILE, content: pulumi.secret(args.controlToken), mode: "0640", owner: `root:${ROUTER_USER}` },

@@ -214,7 +214,7 @@ test("a web dyno runs as a transient systemd unit under its app's user, with its
 test("a dyno host's credential cannot register an address of another host or an app not placed there, nor drive another agent", async () => {
     const other = info.hosts.find((h) => h.roles.includes("dyno") && h.name !== dynoHost.name)!;
     // What root on this dyno host has: its registration credential and its agent's token.
-    const credential = await shell.on(dynoHost.name, "cat /etc/dynoform/router.token");
+    const credential = await shell.on(dynoHost.name, "cat /etc/dynoform/registration.token");
     const ownAgentToken = await shell.on(dynoHost.name, "cat /etc/dynoform/agent.token");
     const register = (app: string, address: string) => call(routerUrl, credential, "PUT", `/v1/apps/${app}/dynos/web.9`, { address });
     const otherHost = await register("alab", `${other.address}:5000`);
@@ -278,7 +278,7 @@ test("scale up and down: units and router registrations follow the desired dynos
 test("dynos cannot read the host's tokens, the agent's state or other apps' slugs; one-offs stream output and exit status", async () => {
     // another app with its own slug on the same host
     expect((await putApp("blab", { release: 1, slug: slugs.other, env: { B_SECRET: "b-only" }, processTypes: { worker: "sleep 600" }, dynos: ["worker.1"] })).status).toBe(200);
-    const files = [`/etc/dynoform/agent.token`, `/etc/dynoform/router.token`, `${STATE}/state.json`, `${STATE}/slugs/${slugs.other.sha256}/app/private.txt`];
+    const files = [`/etc/dynoform/agent.token`, `/etc/dynoform/registration.token`, `${STATE}/state.json`, `${STATE}/slugs/${slugs.other.sha256}/app/private.txt`];
     const r = await runOneOff("alab", `id -un; for f in ${files.join(" ")}; do cat "$f" >/dev/null 2>&1 && echo "READ $f"; done; ls ${STATE}/slugs 2>&1 | grep -c ${slugs.other.sha256}; echo to-stderr >&2; exit 7`);
     expect(r.exit).toBe(7);
     expect(r.stderr).toBe("to-stderr\n");

@@ -16,5 +16,5 @@ test("no two resources write the same path", async () => {
     expect(paths.length).toBeGreaterThan(15);
     expect(paths.filter((p, i) => paths.indexOf(p) !== i)).toEqual([]);
     // The routers' control token and this host's registration credential, side by side.
-    expect(paths).toEqual(expect.arrayContaining(["/etc/dynoform/router-control.token", "/etc/dynoform/router.token"]));
+    expect(paths).toEqual(expect.arrayContaining(["/etc/dynoform/router-control.token", "/etc/dynoform/registration.token"]));
 });

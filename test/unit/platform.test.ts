@@ -87,7 +87,7 @@ test("the control host gets the git user's forced command, the binary, its confi
 
 test("every dyno host gets the agent, pointed at the router", () => {
     for (const host of ["dyno-1", "dyno-2"]) {
-        expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/router.token", "/usr/local/lib/dynoform/dynoform-agent"]);
+        expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/registration.token", "/usr/local/lib/dynoform/dynoform-agent"]);
         const config = JSON.parse(own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!.inputs.content as string);
         expect(config.routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
         expect(config.portRange).toEqual(DYNO_PORT_RANGE); // the range the firewall refuses to tenants on loopback
@@ -198,7 +198,7 @@ const fileOn = (host: string, p: string) => on(host).find((c) => c.inputs.path =
 
 test("each dyno host holds only its own credentials, as secrets; the routers keep only their hashes", () => {
     for (const [host, other] of [["dyno-1", "dyno-2"], ["dyno-2", "dyno-1"]]) {
-        const registration = fileOn(host, "/etc/dynoform/router.token");
+        const registration = fileOn(host, "/etc/dynoform/registration.token");
         expect(secretValue(registration.inputs.content)).toBe(secretOf(`registration-token-${host}`));
         expect(registration.inputs.mode).toBe("0600");
         expect(secretValue(fileOn(host, "/etc/dynoform/agent.token").inputs.content)).toBe(secretOf(`agent-token-${host}`));
@@ -211,7 +211,7 @@ test("each dyno host holds only its own credentials, as secrets; the routers kee
         { address: "10.213.7.22", tokenSha256: sha256(secretOf("registration-token-dyno-2")) },
     ]);
     expect(secretValue(fileOn("edge-1", router.tokenFile).inputs.content)).toBe(secretOf("router-token"));
-    expect(router.tokenFile).toBe("/etc/dynoform/router-control.token"); // router.token is a dyno host's registration credential
+    expect(router.tokenFile).toBe("/etc/dynoform/router-control.token"); // registration.token is a dyno host's credential
     const gossip = fileOn("edge-1", "/etc/dynoform/router-gossip.key");
     expect(secretValue(gossip.inputs.content)).toBe(secretOf("router-gossip-key"));
     expect([gossip.inputs.mode, gossip.inputs.owner]).toEqual(["0640", "root:dynoform-router"]);

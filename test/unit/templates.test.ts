@@ -151,7 +151,7 @@ describe("service templates", () => {
         const json = JSON.parse(render("agent/agent.json", { privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
         expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd" });
         // The agent gives dynos the ports the firewall refuses to tenants on loopback.
-        expect(resolveAgentConfig({ ...json, token: "t", routerToken: "r" }).portRange).toEqual(DYNO_PORT_RANGE);
+        expect(resolveAgentConfig({ ...json, token: "t", registrationToken: "r" }).portRange).toEqual(DYNO_PORT_RANGE);
         const unit = render("agent/dynoform-agent.service", {});
         expect(unit).toContain("KillMode=process");
         expect(unit).toMatchSnapshot();

@@ -60,7 +60,7 @@ export class Agent {
     fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
     this.supervisor = supervisor ?? chooseSupervisor(config);
     this.logs = new LogBuffer(config.logLinesPerApp);
-    this.registrar = new Registrar(config.routers, { leaseMs: config.leaseMs, renewMs: config.renewMs, routerToken: config.routerToken }, (app, dyno, msg) =>
+    this.registrar = new Registrar(config.routers, { leaseMs: config.leaseMs, renewMs: config.renewMs, registrationToken: config.registrationToken }, (app, dyno, msg) =>
       this.logs.heroku(app, dyno, msg),
     );
     this.slugs = new SlugStore(path.join(config.stateDir, "slugs"), config.slugsToKeep);

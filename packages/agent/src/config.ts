@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 export interface RouterTarget {
   /** base URL of a router's control API, e.g. http://10.0.0.2:8081 */
   url: string;
-  /** bearer token for that router (falls back to routerToken) */
+  /** bearer token for that router (falls back to registrationToken) */
   token?: string;
 }
 
@@ -33,7 +33,7 @@ export interface AgentConfig {
   portRange: [number, number];
   routers: RouterTarget[];
   /** this dyno host's own registration credential with the routers (each host has its own) */
-  routerToken?: string;
+  registrationToken?: string;
   /** registration lease handed to routers */
   leaseMs: number;
   /** renewal interval (default leaseMs / 3) */
@@ -131,7 +131,7 @@ export function resolveConfig(partial: Partial<AgentConfig>): AgentConfig {
   if (!c.token) throw new Error("config: token is required (--token, --token-file, DYNOFORM_AGENT_TOKEN or \"token\" in the config file)");
   // Routers accept a registration only with this dyno host's own credential: without one every
   // registration would fail quietly, dyno by dyno.
-  if (c.routers.some((r) => !(r.token ?? c.routerToken))) throw new Error("config: routerToken is required with routers (this dyno host's registration credential: --router-token-file, DYNOFORM_AGENT_ROUTER_TOKEN or \"routerToken\" in the config file)");
+  if (c.routers.some((r) => !(r.token ?? c.registrationToken))) throw new Error("config: registrationToken is required with routers (this dyno host's registration credential: --registration-token-file, DYNOFORM_AGENT_REGISTRATION_TOKEN or \"registrationToken\" in the config file)");
   if (c.portRange[0] > c.portRange[1]) throw new Error("config: portRange is empty");
   if (!c.sizes[c.defaultSize]) throw new Error(`config: defaultSize ${c.defaultSize} is not in sizes`);
   for (const [name, s] of Object.entries(c.sizes)) {
@@ -151,7 +151,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 export const USAGE = `usage: dynoform-agent [--config FILE] [--listen HOST:PORT] [--token TOKEN | --token-file FILE]
-                      [--state-dir DIR] [--address IP] [--ports MIN-MAX] [--router URL]... [--router-token TOKEN]
+                      [--state-dir DIR] [--address IP] [--ports MIN-MAX] [--router URL]... [--registration-token TOKEN]
                       [--supervisor auto|systemd|process] [--lease-ms N] [--dyno-user USER] [--no-app-users]`;
 
 /** Parse argv + env into a config. Throws with a usage message on bad input. */
@@ -174,7 +174,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (env.DYNOFORM_AGENT_STATE_DIR) fromEnv.stateDir = env.DYNOFORM_AGENT_STATE_DIR;
   if (env.DYNOFORM_AGENT_ADDRESS) fromEnv.address = env.DYNOFORM_AGENT_ADDRESS;
   if (env.DYNOFORM_AGENT_ROUTERS) fromEnv.routers = env.DYNOFORM_AGENT_ROUTERS.split(",").filter(Boolean).map((url) => ({ url }));
-  if (env.DYNOFORM_AGENT_ROUTER_TOKEN) fromEnv.routerToken = env.DYNOFORM_AGENT_ROUTER_TOKEN;
+  if (env.DYNOFORM_AGENT_REGISTRATION_TOKEN) fromEnv.registrationToken = env.DYNOFORM_AGENT_REGISTRATION_TOKEN;
 
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -193,8 +193,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         break;
       }
       case "--router": routers.push({ url: need(i) }); i++; break;
-      case "--router-token": flags.routerToken = need(i); i++; break;
-      case "--router-token-file": flags.routerToken = fs.readFileSync(need(i), "utf8").trim(); i++; break;
+      case "--registration-token": flags.registrationToken = need(i); i++; break;
+      case "--registration-token-file": flags.registrationToken = fs.readFileSync(need(i), "utf8").trim(); i++; break;
       case "--supervisor": {
         const v = need(i);
         if (v !== "auto" && v !== "systemd" && v !== "process") throw new Error(`--supervisor: auto|systemd|process\n${USAGE}`);

@@ -29,7 +29,7 @@ export class Registrar {
 
   constructor(
     private readonly routers: RouterTarget[],
-    private readonly opts: { leaseMs: number; renewMs: number; routerToken?: string },
+    private readonly opts: { leaseMs: number; renewMs: number; registrationToken?: string },
     private readonly log: Log = () => undefined,
   ) {
     for (const r of routers) this.status.set(r.url, { url: r.url, ok: false });
@@ -94,7 +94,7 @@ export class Registrar {
   private async request(t: RouterTarget, method: string, p: string, body?: unknown): Promise<boolean> {
     const st = this.status.get(t.url) ?? { url: t.url, ok: false };
     this.status.set(t.url, st);
-    const token = t.token ?? this.opts.routerToken ?? "";
+    const token = t.token ?? this.opts.registrationToken ?? "";
     try {
       const res = await fetch(t.url.replace(/\/+$/, "") + p, {
         method,

@@ -21,7 +21,7 @@ test("one agent's token does not drive another agent", async () => {
 });
 
 test("an agent with routers and no registration credential does not start, and says why", () => {
-  expect(() => loadConfig(["--router", "http://10.1.0.2:8081"], { DYNOFORM_AGENT_TOKEN: "t" })).toThrow(/routerToken is required with routers/);
+  expect(() => loadConfig(["--router", "http://10.1.0.2:8081"], { DYNOFORM_AGENT_TOKEN: "t" })).toThrow(/registrationToken is required with routers/);
 });
 
 const haveRouter = fs.existsSync(ROUTER_MAIN);
@@ -30,7 +30,7 @@ const haveRouter = fs.existsSync(ROUTER_MAIN);
   const router = await RealRouter.create({ agents: [{ address: "127.0.0.1", tokenSha256: createHash("sha256").update(credential).digest("hex") }] });
   cleanups.push(() => router.destroy());
   await router.start();
-  const a = await agentWith({ routers: [{ url: router.controlUrl }], routerToken: credential, leaseMs: 600, renewMs: 200 });
+  const a = await agentWith({ routers: [{ url: router.controlUrl }], registrationToken: credential, leaseMs: 600, renewMs: 200 });
   await a.api("PUT", "/v1/apps/placed", desired(base.slug));
   await waitFor("web.1 up", async () => (await a.dyno("placed", "web.1"))?.state === "up");
   const refused = await waitFor("a refused registration", async () => {

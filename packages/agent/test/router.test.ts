@@ -14,7 +14,7 @@ test("registers up web dynos with every router, renews, deregisters before SIGTE
   await r2.start();
   cleanups.push(() => r1.stop());
   cleanups.push(() => r2.stop());
-  const a = await agentWith({ routers: [{ url: r1.url, token: "t1" }, { url: r2.url }], routerToken: "shared", leaseMs: 600, renewMs: 200 });
+  const a = await agentWith({ routers: [{ url: r1.url, token: "t1" }, { url: r2.url }], registrationToken: "shared", leaseMs: 600, renewMs: 200 });
   await a.api("PUT", "/v1/apps/reg", desired(base.slug, { dynos: ["web.1", "worker.1"], concurrency: 7 }));
   const d = await waitFor("web.1 up", async () => ((await a.dyno("reg", "web.1"))?.state === "up" ? a.dyno("reg", "web.1") : undefined));
   for (const [r, auth] of [[r1, "Bearer t1"], [r2, "Bearer shared"]] as const) {

@@ -260,14 +260,14 @@ test("config: file, env and flags", () => {
   const dir = tmpDir();
   const file = path.join(dir, "agent.json");
   fs.writeFileSync(path.join(dir, "tok"), "from-file\n");
-  fs.writeFileSync(file, JSON.stringify({ tokenFile: path.join(dir, "tok"), address: "10.1.0.5", routers: [{ url: "http://10.1.0.2:8081" }], routerToken: "this-hosts-credential", leaseMs: 9000 }));
+  fs.writeFileSync(file, JSON.stringify({ tokenFile: path.join(dir, "tok"), address: "10.1.0.5", routers: [{ url: "http://10.1.0.2:8081" }], registrationToken: "this-hosts-credential", leaseMs: 9000 }));
   const c = loadConfig(["--config", file, "--ports", "21000-21099", "--supervisor", "process"], {});
   expect(c.token).toBe("from-file");
   expect(c.address).toBe("10.1.0.5");
   expect(c.portRange).toEqual([21000, 21099]);
   expect(c.routers).toEqual([{ url: "http://10.1.0.2:8081" }]);
   expect(c.renewMs).toBe(3000);
-  const e = loadConfig(["--router", "http://r1:8081", "--router", "http://r2:8081"], { DYNOFORM_AGENT_TOKEN: "env-token", DYNOFORM_AGENT_STATE_DIR: "/tmp/x", DYNOFORM_AGENT_ROUTER_TOKEN: "cred" });
+  const e = loadConfig(["--router", "http://r1:8081", "--router", "http://r2:8081"], { DYNOFORM_AGENT_TOKEN: "env-token", DYNOFORM_AGENT_STATE_DIR: "/tmp/x", DYNOFORM_AGENT_REGISTRATION_TOKEN: "cred" });
   expect(e.token).toBe("env-token");
   expect(e.stateDir).toBe("/tmp/x");
   expect(e.routers.map((r) => r.url)).toEqual(["http://r1:8081", "http://r2:8081"]);
