@@ -254,7 +254,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const seenAddresses = new Set<string>();
     for (const host of hosts) {
         if (seenNames.has(host.name)) problems.push(`host name ${host.name} is used twice: host names must be unique`);
-        if (seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
+        if (host.address !== "" && seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
         seenNames.add(host.name);
         seenAddresses.add(host.address);
         if (lab && isIPv4(host.address)) {

@@ -188,7 +188,15 @@ export function awsHosts(config: AwsStackConfig, name = "dynoform"): AwsHostsRes
         instances[hostName] = instance;
         const waitFor: pulumi.Resource[] = [...network];
         if (volume) {
-            waitFor.push(new aws.ec2.VolumeAttachment(`${name}-${hostName}-volume`, { instanceId: instance.id, volumeId: volume.id, deviceName: "/dev/sdf" }, opts));
+            // A replaced instance gets the volume only once the old one let it go; stopping the old
+            // instance first unmounts it cleanly (PostgreSQL shut down, not cut off).
+            waitFor.push(
+                new aws.ec2.VolumeAttachment(
+                    `${name}-${hostName}-volume`,
+                    { instanceId: instance.id, volumeId: volume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true },
+                    { ...opts, deleteBeforeReplace: true },
+                ),
+            );
         }
         let sshAddress: pulumi.Output<string> = instance.publicIp;
         let publicAddress: pulumi.Output<string> = instance.publicIp;
@@ -205,7 +213,8 @@ export function awsHosts(config: AwsStackConfig, name = "dynoform"): AwsHostsRes
             ),
         );
         // Every role component waits for this: SSH answering with the pinned key, cloud-init done.
-        const ready = new RemoteCommand(`${hostName}-ready`, { connection, create: readyCommand(volumeMount) }, { dependsOn: waitFor });
+        // (again for a new instance: the control host's keeps its address and key)
+        const ready = new RemoteCommand(`${hostName}-ready`, { connection, create: readyCommand(volumeMount), triggers: [instance.id] }, { dependsOn: waitFor });
         hosts.push({
             name: hostName,
             privateAddress: instance.privateIp,

@@ -27,8 +27,8 @@ export const AWS_DEFAULTS = {
 } as const;
 
 const ROLES: AwsRole[] = ["edge", "control", "dyno", "data"];
-// us-east-1, eu-central-1, ap-southeast-2, us-gov-west-1, cn-north-1, us-isob-east-1
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$/;
+// us-east-1, eu-central-1, ap-southeast-2, us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1
+const REGION = /^[a-z]{2,4}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$/;
 // t3.small, m7i-flex.large, c5n.2xlarge, u-6tb1.metal
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 // The amd64 Debian AMI boots on x86 types only: Graviton families carry a "g" after their
@@ -125,12 +125,12 @@ export function parseAwsConfig(raw: unknown, problems: string[]): AwsSpec | unde
 
     const sshFrom = raw.sshFrom;
     const whereAmI = "the public address your SSH comes from, e.g. `echo $(curl -s https://checkip.amazonaws.com)/32`";
-    if (typeof sshFrom !== "string" || (cidrProblem(sshFrom) !== undefined && !isIPv4(sshFrom))) {
+    if (typeof sshFrom !== "string") {
         problems.push(`dynoform:aws.sshFrom must be a CIDR such as 203.0.113.7/32: set it to ${whereAmI} (got ${JSON.stringify(sshFrom)})`);
     } else if (isIPv4(sshFrom)) {
         problems.push(`dynoform:aws.sshFrom ${sshFrom} is an address, not a CIDR: write ${sshFrom}/32`);
     } else if (cidrProblem(sshFrom) !== undefined) {
-        problems.push(`dynoform:aws.sshFrom: ${cidrProblem(sshFrom)}`);
+        problems.push(`dynoform:aws.sshFrom: ${cidrProblem(sshFrom)}; set it to ${whereAmI}`);
     } else if (parseCidr(sshFrom).prefix < 8) {
         // Root SSH to every host from a /0-/7 is root SSH from the world; the private subnets'
         // route to it (components/hosts/README.md) could not sit beside their default route either.
