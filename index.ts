@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, StackConfig } from "./components/config/stack_config";
 import { Host } from "./components/hosts/host";
+import type { AwsHostsResult } from "./components/hosts/aws"; // a type only: loads nothing
 import { Platform } from "./components/platform";
 
 const config = new pulumi.Config("dynoform");
@@ -11,6 +12,7 @@ const stackConfig: StackConfig = parseStackConfig({
     domain: config.get("domain"),
     hosts: config.getObject("hosts"),
     lab: config.getObject("lab"),
+    aws: config.getObject("aws"),
     privateSubnet: config.get("privateSubnet"),
     memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
     routerPort: config.getObject("routerPort"),
@@ -19,14 +21,23 @@ const stackConfig: StackConfig = parseStackConfig({
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
+/** The aws target's own outputs (load balancer, control address, ...); undefined on other targets. */
+let awsOutputs: AwsHostsResult["outputs"] | undefined;
+
 function hostSource(cfg: StackConfig): Host[] {
     switch (cfg.target) {
         case "lab":
             return require("./components/hosts/lab").labHosts(cfg);
         case "servers":
             return require("./components/hosts/servers").serverHosts(cfg, config.requireSecret("sshPrivateKey"));
+        case "aws": {
+            // Required here only, so the other targets never load @pulumi/aws.
+            const source: AwsHostsResult = require("./components/hosts/aws").awsHosts(cfg);
+            awsOutputs = source.outputs;
+            return source.hosts;
+        }
         default:
-            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab or servers (see README, "Not done yet")`);
+            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab, servers or aws (see README, "Not done yet")`);
     }
 }
 
@@ -51,5 +62,8 @@ export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
-export const control = pulumi.all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey]).apply(([host, port, hostKey]) => ({ host, port, user: "git", hostKey }));
+// On aws the CLI's machine reaches the control host by its Elastic IP, not its VPC address.
+export const control = pulumi.all([awsOutputs?.controlAddress ?? platform.control.gitHost, platform.control.sshPort, platform.control.hostKey]).apply(([host, port, hostKey]) => ({ host, port, user: "git", hostKey }));
 export const controlSshKey = platform.control.cliPrivateKey;
+/** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
+export const aws = awsOutputs;

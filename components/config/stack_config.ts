@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains } from "./network";
+import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
 export type Role = (typeof ROLES)[number];
@@ -15,7 +16,7 @@ export type Target = (typeof TARGETS)[number];
 export interface HostSpec {
     name: string;
     roles: Role[];
-    /** Address to reach the host by SSH; for the lab, its address on the lab bridge. */
+    /** Address to reach the host by SSH; for the lab, its address on the lab bridge; "" for aws (the instance's, once made). */
     address: string;
     /** Address on the private network (defaults to `address`). */
     privateAddress: string;
@@ -41,6 +42,8 @@ export interface StackConfig {
     domain: string;
     hosts: HostSpec[];
     lab?: LabSpec;
+    /** The aws target's section (dynoform:aws): its hosts are made from it, not listed. */
+    aws?: AwsSpec;
     privateSubnet: string;
     /** Addresses inside the private subnet that stand for the outside (the lab's gateway): refused like it. */
     outsideAddresses: string[];
@@ -63,6 +66,7 @@ export interface RawStackConfig {
     domain?: unknown;
     hosts?: unknown;
     lab?: unknown;
+    aws?: unknown;
     privateSubnet?: unknown;
     memcachedMemoryMb?: unknown;
     routerPort?: unknown;
@@ -234,8 +238,17 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
 
     const lab = target === "lab" ? parseLab(raw.lab, problems) : undefined;
 
+    const aws = target === "aws" ? parseAwsConfig(raw.aws, problems) : undefined;
+
     const hosts: HostSpec[] = [];
-    if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
+    if (target === "aws") {
+        // The aws target makes its hosts (addresses come with the instances, after this check).
+        if (raw.hosts !== undefined) problems.push("dynoform:hosts is not used by target aws (it makes its hosts from dynoform:aws): remove it");
+        if (raw.privateSubnet !== undefined) problems.push("dynoform:privateSubnet is not used by target aws (the private network is dynoform:aws.vpcCidr): remove it");
+        for (const h of aws ? awsHostNames(aws) : []) {
+            hosts.push({ name: h.name, roles: [h.role], address: "", privateAddress: "", publicAddress: "", user: "root", port: 22 });
+        }
+    } else if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
         problems.push("dynoform:hosts is missing: list the hosts, e.g. [{name: edge-1, address: 10.213.1.10, roles: [edge, control]}]");
     } else {
         raw.hosts.forEach((h, i) => {
@@ -248,7 +261,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const seenAddresses = new Set<string>();
     for (const host of hosts) {
         if (seenNames.has(host.name)) problems.push(`host name ${host.name} is used twice: host names must be unique`);
-        if (seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
+        if (host.address !== "" && seenAddresses.has(host.address)) problems.push(`address ${host.address} is used by two hosts: addresses must be unique`);
         seenNames.add(host.name);
         seenAddresses.add(host.address);
         if (lab && isIPv4(host.address)) {
@@ -258,7 +271,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         }
     }
 
-    for (const role of ROLES) {
+    for (const role of target === "aws" && !aws ? [] : ROLES) {
         const count = hosts.filter((h) => h.roles.includes(role)).length;
         if (count === 0) {
             problems.push(`role ${role} has no host: add "${role}" to the roles of one of dynoform:hosts`);
@@ -267,8 +280,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         }
     }
 
-    let privateSubnet = lab?.subnet;
-    if (!lab) {
+    let privateSubnet = lab?.subnet ?? aws?.vpcCidr;
+    if (!lab && target !== "aws") {
         const subnet = raw.privateSubnet;
         if (typeof subnet !== "string" || !isHostSubnet(subnet)) {
             problems.push(`dynoform:privateSubnet is missing or not a CIDR such as 10.0.0.0/24: set the private network of your hosts`);
@@ -314,6 +327,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         domain: String(domain),
         hosts,
         lab,
+        ...(aws ? { aws } : {}),
         privateSubnet: privateSubnet!,
         outsideAddresses: lab ? [lab.gateway] : [],
         memcachedMemoryMb,
