@@ -218,6 +218,8 @@ describe("host firewall (templates/firewall)", () => {
             "ip daddr != 127.0.0.0/8 fib daddr type local jump refuse",
             "ip6 daddr != ::1 fib daddr type local jump refuse",
             "ip daddr 10.213.1.0/24 jump refuse",
+            // a cloud's instance metadata service (169.254.169.254) holds the host's user data: its SSH keys
+            "ip daddr 169.254.0.0/16 jump refuse",
         ]);
         expect(lines(dyno, "refuse")).toEqual(["meta l4proto tcp reject with tcp reset", "reject with icmpx type admin-prohibited"]);
         expect(lines(server, "tenant")).toContain("ip daddr 10.0.0.30 tcp dport { 5432, 11300-11999 } accept");
