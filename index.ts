@@ -11,6 +11,7 @@ const stackConfig: StackConfig = parseStackConfig({
     domain: config.get("domain"),
     hosts: config.getObject("hosts"),
     lab: config.getObject("lab"),
+    docker: config.getObject("docker"),
     privateSubnet: config.get("privateSubnet"),
     memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
     routerPort: config.getObject("routerPort"),
@@ -24,8 +25,11 @@ function hostSource(cfg: StackConfig): Host[] {
             return require("./components/hosts/lab").labHosts(cfg);
         case "servers":
             return require("./components/hosts/servers").serverHosts(cfg, config.requireSecret("sshPrivateKey"));
+        case "docker":
+            // Loads @pulumi/docker: only a docker stack needs its plugin.
+            return require("./components/hosts/docker").dockerHosts(cfg);
         default:
-            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab or servers (see README, "Not done yet")`);
+            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab, servers or docker (see README, "Not done yet")`);
     }
 }
 
@@ -50,5 +54,9 @@ export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
-export const control = pulumi.all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey]).apply(([host, port, hostKey]) => ({ host, port, user: "git", hostKey }));
+// A docker stack's control host is pushed to through the port the Docker host publishes for git.
+const gitEndpoint: { host: string; port: number } | undefined = stackConfig.docker ? require("./components/hosts/docker").dockerGitEndpoint(stackConfig.docker) : undefined;
+export const control = pulumi
+    .all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey])
+    .apply(([host, port, hostKey]) => ({ host: gitEndpoint?.host ?? host, port: gitEndpoint?.port ?? port, user: "git", hostKey }));
 export const controlSshKey = platform.control.cliPrivateKey;
