@@ -48,7 +48,7 @@ export interface DockerSpec {
     publish: { address: string; http: number; https: number; git: number };
     /** Where Pulumi reaches each host's sshd: published on `bind`, port `portBase` + the host's offset in privateSubnet, dialled at `address`. */
     ssh: { address: string; bind: string; portBase: number };
-    /** Each host's published SSH port, by host name. */
+    /** Each host's SSH port, by host name: its sshd's port inside the container and on the Docker host alike. */
     sshPorts: Record<string, number>;
 }
 
@@ -237,7 +237,7 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
         if (h.privateAddress !== h.address || h.publicAddress !== h.address) {
             problems.push(`${label}: a container has one address on the Docker network: remove privateAddress and publicAddress and set address to its address in dynoform:privateSubnet`);
         }
-        if (h.port !== 22) problems.push(`${label}: port ${h.port}: sshd listens on 22 inside the container (Pulumi dials the published port): remove port`);
+        if (h.port !== 22) problems.push(`${label}: port ${h.port}: the stack gives each container its SSH port (docker.sshPortBase + its offset in privateSubnet): remove port`);
         if (h.user !== "root") problems.push(`${label}: user ${h.user}: the stack's key is root's: remove user`);
         if (h.hostKey !== undefined) problems.push(`${label}: hostKey is made by the stack for each container and pinned: remove hostKey`);
         if (subnet === undefined || !isIPv4(h.address) || !subnetContains(subnet, h.address)) continue; // reported with privateSubnet
@@ -430,7 +430,9 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     return {
         target,
         domain: String(domain),
-        hosts,
+        // A container's sshd listens on the port the Docker host publishes it on: the one port
+        // Pulumi, the firewall and the other hosts (the control host's add-ons key) all use.
+        hosts: docker ? hosts.map((h) => ({ ...h, port: docker.sshPorts[h.name] })) : hosts,
         lab,
         docker,
         privateSubnet: privateSubnet!,

@@ -12,14 +12,18 @@ import type { Host } from "./host";
 /** The image recipe: templates/docker/Dockerfile (the directory is the build context). */
 export const DOCKER_RECIPE_DIR = path.resolve(__dirname, "..", "..", "templates", "docker");
 
-/** sshd's port inside every container. */
-const CONTAINER_SSH_PORT = 22;
-
 export interface PublishedPort {
     internal: number;
     external: number;
     ip: string;
     protocol: "tcp";
+}
+
+/** The host's SSH port: its sshd listens there inside the container, and the Docker host publishes it there. */
+function sshPortOf(spec: HostSpec, docker: DockerSpec): number {
+    const port = docker.sshPorts[spec.name];
+    if (port === undefined) throw new Error(`dockerHosts: no SSH port for ${spec.name} (the stack config was not validated for the docker target)`);
+    return port;
 }
 
 /**
@@ -28,15 +32,14 @@ export interface PublishedPort {
  * answers on the Docker network only.
  */
 export function publishedPorts(spec: HostSpec, docker: DockerSpec): PublishedPort[] {
-    const sshPort = docker.sshPorts[spec.name];
-    if (sshPort === undefined) throw new Error(`dockerHosts: no SSH port for ${spec.name} (the stack config was not validated for the docker target)`);
-    const ports: PublishedPort[] = [{ internal: CONTAINER_SSH_PORT, external: sshPort, ip: docker.ssh.bind, protocol: "tcp" }];
+    const sshPort = sshPortOf(spec, docker);
+    const ports: PublishedPort[] = [{ internal: sshPort, external: sshPort, ip: docker.ssh.bind, protocol: "tcp" }];
     if (spec.roles.includes("edge")) {
         ports.push({ internal: 80, external: docker.publish.http, ip: docker.publish.address, protocol: "tcp" });
         ports.push({ internal: 443, external: docker.publish.https, ip: docker.publish.address, protocol: "tcp" });
     }
     if (spec.roles.includes("control")) {
-        ports.push({ internal: CONTAINER_SSH_PORT, external: docker.publish.git, ip: docker.publish.address, protocol: "tcp" });
+        ports.push({ internal: sshPort, external: docker.publish.git, ip: docker.publish.address, protocol: "tcp" });
     }
     return ports;
 }
@@ -53,6 +56,8 @@ export function dockerGitEndpoint(docker: DockerSpec): { host: string; port: num
 export function containerName(docker: DockerSpec, host: string): string {
     return `${docker.network}-${host}`;
 }
+
+const ROOT_OWNED = { owner: "0", group: "0" };
 
 const withNewline = (text: string): string => (text.endsWith("\n") ? text : `${text}\n`);
 
@@ -117,11 +122,16 @@ export function dockerHosts(config: StackConfig): Host[] {
                 networkMode: network.name,
                 networksAdvanced: [{ name: network.name, ipv4Address: spec.address }],
                 ports: publishedPorts(spec, docker),
-                // Written into the container before it starts, so sshd's first start has its key.
+                // Written into the container before it starts, so sshd's first start has its key; owned
+                // by root by number (a name would be looked up on the machine running Pulumi), as
+                // sshd's StrictModes wants.
                 uploads: [
-                    { file: "/etc/ssh/ssh_host_ed25519_key", content: pulumi.secret(hostKey.privateKey.apply(withNewline)), permissions: "0600" },
-                    { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: hostKey.publicKey.apply(withNewline), permissions: "0644" },
-                    { file: "/root/.ssh/authorized_keys", content: rootKey.publicKey.apply(withNewline), permissions: "0600" },
+                    { file: "/etc/ssh/ssh_host_ed25519_key", content: pulumi.secret(hostKey.privateKey.apply(withNewline)), permissions: "0600", ...ROOT_OWNED },
+                    { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: hostKey.publicKey.apply(withNewline), permissions: "0644", ...ROOT_OWNED },
+                    { file: "/root/.ssh/authorized_keys", content: rootKey.publicKey.apply(withNewline), permissions: "0600", ...ROOT_OWNED },
+                    // The same port inside as on the Docker host, so the host's one SSH port also
+                    // serves the other hosts on the network and is the one its firewall opens.
+                    { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${sshPortOf(spec, docker)}\n`, permissions: "0644", ...ROOT_OWNED },
                 ],
             },
             { provider, additionalSecretOutputs: ["uploads"], deleteBeforeReplace: true },
@@ -132,7 +142,7 @@ export function dockerHosts(config: StackConfig): Host[] {
             pulumi.all([container.id, hostKey.publicKey, rootKey.privateKey]).apply(([, pinned, privateKey]) => ({
                 name: spec.name,
                 host: docker.ssh.address,
-                port: docker.sshPorts[spec.name],
+                port: sshPortOf(spec, docker),
                 user: "root",
                 privateKey: withNewline(privateKey),
                 hostKey: pinned,

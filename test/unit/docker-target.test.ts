@@ -164,19 +164,20 @@ describe("dockerHosts", () => {
     });
 
     test("published: every sshd on a loopback port for Pulumi, 80/443 on the edge only, the control host's sshd for git", () => {
-        const ssh = (name: string, offset: number) => ({ internal: 22, external: 22000 + offset, ip: "127.0.0.1", protocol: "tcp" });
+        const ssh = (offset: number) => ({ internal: 22000 + offset, external: 22000 + offset, ip: "127.0.0.1", protocol: "tcp" });
         expect(portsOf("edge-1")).toEqual([
-            ssh("edge-1", 10),
+            ssh(10),
             { internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" },
             { internal: 443, external: 8443, ip: "127.0.0.1", protocol: "tcp" },
         ]);
-        expect(portsOf("ctl-1")).toEqual([ssh("ctl-1", 11), { internal: 22, external: 2222, ip: "127.0.0.1", protocol: "tcp" }]);
-        expect(portsOf("dyno-1")).toEqual([ssh("dyno-1", 21)]);
-        expect(portsOf("data-1")).toEqual([ssh("data-1", 30)]);
+        expect(portsOf("ctl-1")).toEqual([ssh(11), { internal: 22011, external: 2222, ip: "127.0.0.1", protocol: "tcp" }]);
+        expect(portsOf("dyno-1")).toEqual([ssh(21)]);
+        expect(portsOf("data-1")).toEqual([ssh(30)]);
         for (const c of containers()) {
             const internal = (c.inputs.ports as Port[]).map((p) => p.internal);
             for (const port of INTERNAL_PORTS) expect(internal).not.toContain(port);
-            expect(internal.every((p) => p === 22 || ((p === 80 || p === 443) && c.name === "edge-1"))).toBe(true);
+            const sshPort = config.docker!.sshPorts[c.name];
+            expect(internal.every((p) => p === sshPort || ((p === 80 || p === 443) && c.name === "edge-1"))).toBe(true);
             expect(c.inputs.publishAllPorts).toBeUndefined();
         }
     });
@@ -188,9 +189,10 @@ describe("dockerHosts", () => {
             const hostKey = keyPair(`${h.name}-docker-host-key`);
             const rootKey = keyPair(`${h.name}-docker-root-key`);
             expect(reveal(c.inputs.uploads)).toEqual([
-                { file: "/etc/ssh/ssh_host_ed25519_key", content: hostKey.privateKey, permissions: "0600" },
-                { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: `${hostKey.publicKey}\n`, permissions: "0644" },
-                { file: "/root/.ssh/authorized_keys", content: `${rootKey.publicKey}\n`, permissions: "0600" },
+                { file: "/etc/ssh/ssh_host_ed25519_key", content: hostKey.privateKey, permissions: "0600", owner: "0", group: "0" },
+                { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: `${hostKey.publicKey}\n`, permissions: "0644", owner: "0", group: "0" },
+                { file: "/root/.ssh/authorized_keys", content: `${rootKey.publicKey}\n`, permissions: "0600", owner: "0", group: "0" },
+                { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${config.docker!.sshPorts[h.name]}\n`, permissions: "0644", owner: "0", group: "0" },
             ]);
             // Never the root key's private half, nor a key in the environment.
             expect(JSON.stringify(reveal(c.inputs))).not.toContain(JSON.stringify(rootKey.privateKey).slice(1, -1));
@@ -219,6 +221,10 @@ describe("dockerHosts", () => {
         }
     });
 
+    test("each host's SSH port is its published one, for the firewall and the other hosts too", () => {
+        expect(Object.fromEntries(config.hosts.map((h) => [h.name, h.port]))).toEqual({ "edge-1": 22010, "ctl-1": 22011, "dyno-1": 22021, "data-1": 22030 });
+    });
+
     test("the CLI pushes to the control host's git port; on 0.0.0.0 it is dialled where the hosts' sshd is", () => {
         const { dockerGitEndpoint } = require("../../components/hosts/docker") as typeof import("../../components/hosts/docker");
         expect(dockerGitEndpoint(config.docker!)).toEqual({ host: "127.0.0.1", port: 2222 });
@@ -238,15 +244,17 @@ describe("dockerHosts", () => {
 });
 
 describe("docker stack config", () => {
-    function problemsOf(raw: RawStackConfig): string[] {
+    /** The problems parseStackConfig lists for `raw` (none: it parses). */
+    const problemsOf = (raw: RawStackConfig): string[] => {
+        let error: unknown;
         try {
             parseStackConfig(raw);
         } catch (e) {
-            if (e instanceof StackConfigError) return e.problems;
-            throw e;
+            error = e;
         }
-        return [];
-    }
+        if (error !== undefined && !(error instanceof StackConfigError)) throw error;
+        return error instanceof StackConfigError ? error.problems : [];
+    };
 
     test("defaults: the local socket, network dynoform, packages image, 80/443/2222 on loopback, sshd from 22000", () => {
         const config = parseStackConfig({ target: "docker", privateSubnet: "10.214.1.0/24", hosts: HOSTS });
@@ -295,7 +303,7 @@ describe("docker stack config", () => {
         const hosts = [{ ...HOSTS[0], port: 2200, user: "admin", hostKey: "ssh-ed25519 AAAA", privateAddress: "10.214.1.99" }, ...HOSTS.slice(1)];
         expect(problemsOf({ ...RAW, hosts })).toEqual([
             "edge-1 (docker target): a container has one address on the Docker network: remove privateAddress and publicAddress and set address to its address in dynoform:privateSubnet",
-            "edge-1 (docker target): port 2200: sshd listens on 22 inside the container (Pulumi dials the published port): remove port",
+            "edge-1 (docker target): port 2200: the stack gives each container its SSH port (docker.sshPortBase + its offset in privateSubnet): remove port",
             "edge-1 (docker target): user admin: the stack's key is root's: remove user",
             "edge-1 (docker target): hostKey is made by the stack for each container and pinned: remove hostKey",
         ]);
