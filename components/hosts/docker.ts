@@ -1,7 +1,7 @@
 // Host source `docker`: each host a container booting systemd (Debian bookworm, sshd) on one Docker
 // engine, at its static address on a user-defined bridge network whose subnet is the stack's
-// privateSubnet. Pulumi reaches every sshd through a port the Docker host publishes (README
-// "docker"), with a root key and a host key the stack makes and puts into the container.
+// privateSubnet. Pulumi reaches every sshd through a port the Docker host publishes (why:
+// components/hosts/README.md), with a root key and a host key the stack makes and puts into the container.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as DockerModule from "@pulumi/docker";
