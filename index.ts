@@ -16,6 +16,7 @@ const stackConfig: StackConfig = parseStackConfig({
     memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
     routerPort: config.getObject("routerPort"),
     varnishCacheSize: config.get("varnishCacheSize"),
+    extraCaCertificates: config.get("extraCaCertificates"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 

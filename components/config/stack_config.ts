@@ -2,6 +2,7 @@
  * The stack configuration (`dynoform:*` keys in stacks/Pulumi.<stack>.yaml), validated as a
  * whole before any resource is declared: every problem is reported at once, each with its fix.
  */
+import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains } from "./network";
 
@@ -68,6 +69,11 @@ export interface StackConfig {
     agentPort: number;
     varnishPort: number;
     varnishCacheSize: string;
+    /**
+     * CA certificates (PEM) the control host trusts besides Debian's, for networks whose egress
+     * re-signs TLS (a TLS-intercepting proxy): builds fetch runtimes and packages through it.
+     */
+    extraCaCertificates?: string;
 }
 
 /** Raw values as read from Pulumi config (untrusted). */
@@ -81,6 +87,7 @@ export interface RawStackConfig {
     memcachedMemoryMb?: unknown;
     routerPort?: unknown;
     varnishCacheSize?: unknown;
+    extraCaCertificates?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
 }
@@ -417,6 +424,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         problems.push(`dynoform:varnishCacheSize must be a size such as 256m or 1g (got ${JSON.stringify(raw.varnishCacheSize)})`);
     }
 
+    const extraCaCertificates = raw.extraCaCertificates === undefined ? undefined : caCertificates(raw.extraCaCertificates, problems);
+
     if (target !== "lab" && raw.secretsPassphrase === LAB_PASSPHRASE) {
         problems.push(
             `this ${target} stack's secrets (root SSH key, tokens, database password) would be encrypted with the lab's published passphrase: ` +
@@ -445,7 +454,34 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         agentPort: 5100,
         varnishPort: 6081,
         varnishCacheSize: String(varnishCacheSize),
+        ...(extraCaCertificates ? { extraCaCertificates } : {}),
     };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const SET_CA = 'set it to your network\'s CA: pulumi config set dynoform:extraCaCertificates -- "$(cat proxy-ca.pem)"';
+
+/** One or more PEM certificates and nothing else, each one Node can read; normalized to one per block. */
+function caCertificates(raw: unknown, problems: string[]): string | undefined {
+    if (typeof raw !== "string" || !raw.trim()) {
+        problems.push(`dynoform:extraCaCertificates must be PEM text (-----BEGIN CERTIFICATE----- ...): ${SET_CA}`);
+        return undefined;
+    }
+    const blocks = raw.match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0 || raw.replace(PEM_CERTIFICATE, "").trim() !== "") {
+        problems.push(`dynoform:extraCaCertificates holds something other than PEM certificates (only -----BEGIN CERTIFICATE----- blocks may be there): ${SET_CA}`);
+        return undefined;
+    }
+    let ok = true;
+    blocks.forEach((pem, i) => {
+        try {
+            new X509Certificate(pem);
+        } catch (err) {
+            ok = false;
+            problems.push(`dynoform:extraCaCertificates: certificate ${i + 1} of ${blocks.length} cannot be read (${(err as Error).message}): ${SET_CA}`);
+        }
+    });
+    return ok ? blocks.join("\n") + "\n" : undefined;
 }
 
 export function hostsWithRole(config: StackConfig, role: Role): HostSpec[] {

@@ -164,6 +164,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const configJson = pulumi
             .all([
                 args.host.privateAddress,
+                args.host.publicAddress,
                 pulumi.all(args.agents.map((a) => pulumi.all([a.url, a.token]))),
                 pulumi.all(args.routerUrls),
                 args.routerToken,
@@ -171,12 +172,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 args.addons.port,
                 slugSigningKey.value,
             ])
-            .apply(([address, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
+            .apply(([address, publicAddress, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
                         domain: args.domain,
-                        gitHost: address,
+                        // git push and the CLI come from outside the private network: the remote printed is public.
+                        gitHost: publicAddress,
                         slugListen: `${address}:${SLUG_PORT}`,
                         slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
                         slugSigningKey: slugKey,
@@ -198,7 +200,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             { connection, unit: "dynoform-control", unitFile: render("control/dynoform-control.service", {}), restartTriggers: [binary.sha256, config.sha256] },
             { parent: this, dependsOn: [users, binary, config, sudoers, authorized, addonsKey, addonsKnownHosts, ...caDeps, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
         );
-        this.gitHost = args.host.privateAddress;
+        this.gitHost = args.host.publicAddress;
         this.sshPort = args.host.ssh.apply((c) => c.port);
         this.hostKey = args.host.ssh.apply((c) => c.hostKey);
         this.cliPrivateKey = pulumi.secret(key.privateKey);

@@ -1,8 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
-import { RemoteBinary, RemoteFile, SystemdService } from "../remote";
+import { DYNO_UID_RANGE } from "../firewall/host_firewall";
+import { RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
+
+/** Where the agent keeps slugs, dyno logs and desired state (agent.json), and what a removal empties. */
+export const AGENT_STATE_DIR = "/var/lib/dynoform-agent";
 
 export interface DynoHostArgs {
     host: Host;
@@ -37,7 +41,7 @@ export class DynoHost extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
         const config = new RemoteFile(
             `${name}-agent-config`,
-            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(args.dynoPorts), routers }) },
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { stateDir: AGENT_STATE_DIR, privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(args.dynoPorts), routers }) },
             { parent: this },
         );
         const agentToken = new RemoteFile(
@@ -52,7 +56,7 @@ export class DynoHost extends pulumi.ComponentResource {
             { connection, path: "/etc/dynoform/registration.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
         );
-        new SystemdService(
+        const agent = new SystemdService(
             `${name}-agent`,
             {
                 connection,
@@ -61,6 +65,14 @@ export class DynoHost extends pulumi.ComponentResource {
                 restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, registrationToken.sha256],
             },
             { parent: this, dependsOn: [binary, config, agentToken, registrationToken] },
+        );
+        // What the agent makes at runtime (dynos, their slice and users, its state) has no resource of
+        // its own: this one removes it when the host stops being a dyno host. It depends on the agent,
+        // so a destroy runs it first, while the agent's unit still exists to be stopped.
+        new RemoteCommand(
+            `${name}-agent-leftovers`,
+            { connection, create: "true", delete: render("agent/remove-dyno-host.sh", { uidMin: DYNO_UID_RANGE[0], uidMax: DYNO_UID_RANGE[1], stateDir: AGENT_STATE_DIR }) },
+            { parent: this, dependsOn: [agent] },
         );
         this.agentUrl = pulumi.interpolate`http://${args.host.privateAddress}:${args.port}`;
         this.registerOutputs({ agentUrl: this.agentUrl });

@@ -171,7 +171,8 @@ export class Platform extends pulumi.ComponentResource {
                     hostKey: dataHost.ssh.apply((c) => c.hostKey),
                     privateKey: addonsKey.privateKey,
                 },
-                ...(config.target === "lab" ? { extraCaCertificates: localExtraCaCertificates() } : {}),
+                // A lab machine egresses through this machine: without the stack's own setting it trusts this machine's CAs.
+                extraCaCertificates: config.extraCaCertificates ?? (config.target === "lab" ? localExtraCaCertificates() : undefined),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
                 dependsOn: [...dynoHosts, ...meshes, data, ...edges],
             },

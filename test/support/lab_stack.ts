@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { projectRoot, pulumi, pulumiOk, run } from "./pulumi";
+import { localExtraCaCertificates } from "../../components/control";
+import { projectRoot, pulumi, pulumiEnv, pulumiOk, run } from "./pulumi";
 
 /** The stack the lab suite provisions: stacks/Pulumi.<name>.yaml (default `test`, 10.213.2.0/24). */
 export const LAB_STACK = process.env.DYNOFORM_TEST_STACK ?? "test";
@@ -52,8 +53,22 @@ export async function labLeftovers(network: string): Promise<string[]> {
     return left;
 }
 
+/**
+ * The lab machines egress through this machine, and behind a TLS-intercepting proxy their builds
+ * fail to fetch without its CAs: the stack is given them the way a user behind such a proxy sets
+ * them (dynoform:extraCaCertificates), and loses them again with labStackDown (the committed stack
+ * file stays as it is).
+ */
+async function trustThisMachinesCas(): Promise<void> {
+    const pem = localExtraCaCertificates();
+    if (!pem) return;
+    const set = await run("pulumi", ["config", "set", "--stack", LAB_STACK, "--non-interactive", "dynoform:extraCaCertificates", "--", pem], { env: pulumiEnv() });
+    if (set.code !== 0) throw new Error(`pulumi config set dynoform:extraCaCertificates failed: ${set.stderr.trim()}`);
+}
+
 export async function labStackUp(): Promise<number> {
     await pulumiOk(LAB_STACK, ["stack", "select", "--create"]);
+    await trustThisMachinesCas();
     const started = Date.now();
     await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress"]);
     return (Date.now() - started) / 1000;
@@ -66,6 +81,7 @@ export async function labStackDown(): Promise<string[]> {
     const left = await labLeftovers(network);
     if (destroyed.code !== 0) left.push(`pulumi destroy failed (exit ${destroyed.code}): ${(destroyed.stdout + destroyed.stderr).trim().split("\n").slice(-15).join("\n")}`);
     await run("bash", ["scripts/lab/cleanup.sh", network]);
+    await pulumi(LAB_STACK, ["config", "rm", "dynoform:extraCaCertificates"]);
     await pulumi(LAB_STACK, ["stack", "rm", "--yes", "--force", "--preserve-config"]);
     return left;
 }

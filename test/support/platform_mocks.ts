@@ -43,12 +43,12 @@ export function recordResources(): Created[] {
     return created;
 }
 
-/** A host at `address` of `subnet`, reached as root with a made-up key. */
-export function fakeHost(name: string, address: string, subnet: string): Host {
+/** A host at `address` of `subnet` (clients reach it at `publicAddress`), reached as root with a made-up key. */
+export function fakeHost(name: string, address: string, subnet: string, publicAddress = address): Host {
     return {
         name,
         privateAddress: pulumi.output(address),
-        publicAddress: pulumi.output(address),
+        publicAddress: pulumi.output(publicAddress),
         privateSubnet: pulumi.output(subnet),
         ssh: pulumi.output({ name, host: address, port: 22, user: "root", privateKey: "KEY", hostKey: "ssh-ed25519 AAAA" }),
     };
@@ -59,7 +59,7 @@ export async function platformOnFakeHosts(config: StackConfig, extra: Partial<Pl
     const { Platform } = await import("../../components/platform");
     const platform = new Platform("dynoform", {
         config,
-        hosts: config.hosts.map((h) => fakeHost(h.name, h.address, config.privateSubnet)),
+        hosts: config.hosts.map((h) => fakeHost(h.name, h.privateAddress, config.privateSubnet, h.publicAddress)),
         binaries: {
             router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
             agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },

@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../../components/config/stack_config";
-import { DYNO_PORT_RANGE } from "../../components/firewall";
+import { DYNO_PORT_RANGE, DYNO_UID_RANGE } from "../../components/firewall";
 import { ADDONS_PRIVATE_KEY, ADDONS_PUBLIC_KEY, Created, platformOnFakeHosts, recordResources } from "../support/platform_mocks";
 
 // The Platform component under Pulumi's mocks: which resources land on which host.
@@ -91,6 +91,18 @@ test("every dyno host gets the agent, pointed at the router", () => {
         const config = JSON.parse(own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!.inputs.content as string);
         expect(config.routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
         expect(config.portRange).toEqual(DYNO_PORT_RANGE); // the range the firewall refuses to tenants on loopback
+    }
+});
+
+test("a dyno host's removal takes what its agent made at runtime: the agent stops, then its dynos, their slice, users and state go", () => {
+    for (const host of ["dyno-1", "dyno-2"]) {
+        const leftovers = own(host).find((c) => c.name === `${host}-agent-leftovers`)!;
+        const script = String(leftovers.inputs.delete);
+        expect(script.indexOf("systemctl stop dynoform-agent.service")).toBeLessThan(script.indexOf("'dyno-*'"));
+        expect(script).toContain("systemctl stop dynoform.slice");
+        expect(script).toContain(`$3 >= ${DYNO_UID_RANGE[0]} && $3 <= ${DYNO_UID_RANGE[1]}`);
+        expect(script).toContain("rm -rf /var/lib/dynoform-agent");
+        expect(leftovers.inputs.create).toBe("true");
     }
 });
 

@@ -148,7 +148,7 @@ describe("service templates", () => {
     });
 
     test("agent config and unit", () => {
-        const json = JSON.parse(render("agent/agent.json", { privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
+        const json = JSON.parse(render("agent/agent.json", { stateDir: "/var/lib/dynoform-agent", privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
         expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd" });
         // The agent gives dynos the ports the firewall refuses to tenants on loopback.
         expect(resolveAgentConfig({ ...json, token: "t", registrationToken: "r" }).portRange).toEqual(DYNO_PORT_RANGE);

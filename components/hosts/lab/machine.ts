@@ -163,6 +163,9 @@ export const LAUNCHER = [
     // `wait` returns early (>128) when a trapped signal arrives: wait again for the real status.
     '  wait "$child"; rc=$?',
     '  while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done',
+    // ...and when the child ended between that early return and `kill -0`, one more `wait` gives its
+    // real status (127: it was reaped already, and the status stands).
+    '  if [ "$rc" -gt 128 ]; then wait "$child" 2>/dev/null; r=$?; [ "$r" = 127 ] || rc=$r; fi',
     '  if [ "$stop" = 1 ] || [ "$rc" != 133 ]; then exit "$rc"; fi',
     '  echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) the guest rebooted (exit 133): booting it again" >>"$log"',
     'done',
