@@ -13,6 +13,7 @@ const stackConfig: StackConfig = parseStackConfig({
     hosts: config.getObject("hosts"),
     lab: config.getObject("lab"),
     aws: config.getObject("aws"),
+    docker: config.getObject("docker"),
     privateSubnet: config.get("privateSubnet"),
     memcachedMemoryMb: config.getObject("memcachedMemoryMb"),
     routerPort: config.getObject("routerPort"),
@@ -36,8 +37,11 @@ function hostSource(cfg: StackConfig): Host[] {
             awsOutputs = source.outputs;
             return source.hosts;
         }
+        case "docker":
+            // Loads @pulumi/docker: only a docker stack needs its plugin.
+            return require("./components/hosts/docker").dockerHosts(cfg);
         default:
-            throw new Error(`dynoform:target ${cfg.target} is not available yet: use lab, servers or aws (see README, "Not done yet")`);
+            throw new Error(`dynoform:target ${cfg.target} is not available: use lab, servers, aws or docker`);
     }
 }
 
@@ -62,8 +66,12 @@ export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
-// On aws the CLI's machine reaches the control host by its Elastic IP, not its VPC address.
-export const control = pulumi.all([awsOutputs?.controlAddress ?? platform.control.gitHost, platform.control.sshPort, platform.control.hostKey]).apply(([host, port, hostKey]) => ({ host, port, user: "git", hostKey }));
+// Where the CLI's machine reaches the control host: on aws its Elastic IP, on docker the port the
+// Docker host publishes for git, else its public address.
+const gitEndpoint: { host: string; port: number } | undefined = stackConfig.docker ? require("./components/hosts/docker").dockerGitEndpoint(stackConfig.docker) : undefined;
+export const control = pulumi
+    .all([awsOutputs?.controlAddress ?? platform.control.gitHost, platform.control.sshPort, platform.control.hostKey])
+    .apply(([host, port, hostKey]) => ({ host: gitEndpoint?.host ?? host, port: gitEndpoint?.port ?? port, user: "git", hostKey }));
 export const controlSshKey = platform.control.cliPrivateKey;
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;

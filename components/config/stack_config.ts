@@ -36,6 +36,24 @@ export interface LabSpec {
     image: "base" | "packages";
 }
 
+/** The docker target: hosts as containers running systemd on one Docker engine (components/hosts/docker.ts). */
+export interface DockerSpec {
+    /** The engine's endpoint: `unix:///var/run/docker.sock` or `ssh://user@box`. */
+    host: string;
+    /** The user-defined bridge network the containers share (its subnet is `privateSubnet`). */
+    network: string;
+    /** The network's gateway (the first host address): the Docker host's own address on it. */
+    gateway: string;
+    /** `packages`: the stack's Debian packages preinstalled in the image (fast); `base`: without them. */
+    image: "base" | "packages";
+    /** What the Docker host publishes for clients: the edge's 80/443 and the control host's sshd (git), on `address`. */
+    publish: { address: string; http: number; https: number; git: number };
+    /** Where Pulumi reaches each host's sshd: published on `bind`, port `portBase` + the host's offset in privateSubnet, dialled at `address`. */
+    ssh: { address: string; bind: string; portBase: number };
+    /** Each host's SSH port, by host name: its sshd's port inside the container and on the Docker host alike. */
+    sshPorts: Record<string, number>;
+}
+
 /** The stack configuration, validated, with its defaults. */
 export interface StackConfig {
     target: Target;
@@ -44,6 +62,7 @@ export interface StackConfig {
     lab?: LabSpec;
     /** The aws target's section (dynoform:aws): its hosts are made from it, not listed. */
     aws?: AwsSpec;
+    docker?: DockerSpec;
     privateSubnet: string;
     /** Addresses inside the private subnet that stand for the outside (the lab's gateway): refused like it. */
     outsideAddresses: string[];
@@ -67,6 +86,7 @@ export interface RawStackConfig {
     hosts?: unknown;
     lab?: unknown;
     aws?: unknown;
+    docker?: unknown;
     privateSubnet?: unknown;
     memcachedMemoryMb?: unknown;
     routerPort?: unknown;
@@ -154,6 +174,106 @@ function parseLab(raw: unknown, problems: string[]): LabSpec | undefined {
     return { network: String(network), subnet: String(subnet), gateway: firstHostAddress(subnet), image: image as LabSpec["image"] };
 }
 
+const DOCKER_NETWORK = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const DOCKER_UNIX_HOST = /^unix:\/\/\/\S+$/;
+const DOCKER_SSH_HOST = /^ssh:\/\/(?:[a-z_][a-z0-9_.-]*@)?([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$/;
+const DNS_OR_IPV4 = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const ipNumber = (address: string): number => address.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+
+/**
+ * The docker target's section. Runs after the hosts and privateSubnet are read, since every host's
+ * SSH port and address depend on the subnet; problems go to `problems`, each with its fix.
+ */
+function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined, problems: string[]): DockerSpec | undefined {
+    const section = raw ?? {};
+    if (!isObject(section)) {
+        problems.push(`dynoform:docker must be an object such as {host: unix:///var/run/docker.sock} (got ${JSON.stringify(raw)})`);
+        return undefined;
+    }
+    const host = section.host ?? "unix:///var/run/docker.sock";
+    let remoteBox: string | undefined;
+    if (typeof host !== "string" || !(DOCKER_UNIX_HOST.test(host) || DOCKER_SSH_HOST.test(host))) {
+        problems.push(
+            `dynoform:docker.host must be unix:///var/run/docker.sock (an engine on this machine) or ssh://user@box (an engine reached by SSH) ` +
+                `(got ${JSON.stringify(section.host)}): set it with \`pulumi config set --path dynoform:docker.host unix:///var/run/docker.sock\`; ` +
+                `tcp:// is refused (it would drive the engine unauthenticated or need TLS material this stack does not take)`,
+        );
+    } else if (host.startsWith("ssh://")) {
+        remoteBox = DOCKER_SSH_HOST.exec(host)![1];
+    }
+    const network = section.network ?? "dynoform";
+    if (typeof network !== "string" || !DOCKER_NETWORK.test(network)) {
+        problems.push(`dynoform:docker.network must be a Docker network name (lowercase letters, digits, '.', '_', '-'; got ${JSON.stringify(section.network)})`);
+    }
+    const image = section.image ?? "packages";
+    if (image !== "base" && image !== "packages") {
+        problems.push(`dynoform:docker.image must be base or packages (got ${JSON.stringify(section.image)})`);
+    }
+    const publishRaw = section.publish ?? {};
+    if (!isObject(publishRaw)) {
+        problems.push(`dynoform:docker.publish must be an object such as {address: 127.0.0.1, http: 80, https: 443, git: 2222} (got ${JSON.stringify(section.publish)})`);
+    }
+    const publishIn = isObject(publishRaw) ? publishRaw : {};
+    const publishAddress = publishIn.address ?? "127.0.0.1";
+    if (typeof publishAddress !== "string" || !isIPv4(publishAddress)) {
+        problems.push(`dynoform:docker.publish.address must be an IPv4 address of the Docker host: 127.0.0.1 (this machine only) or 0.0.0.0 (every address) (got ${JSON.stringify(publishIn.address)})`);
+    }
+    const publish = {
+        address: String(publishAddress),
+        http: integer(publishIn.http, "docker.publish.http", 1, 65535, 80, problems),
+        https: integer(publishIn.https, "docker.publish.https", 1, 65535, 443, problems),
+        git: integer(publishIn.git, "docker.publish.git", 1, 65535, 2222, problems),
+    };
+    const portBase = integer(section.sshPortBase, "docker.sshPortBase", 1024, 65534, 22000, problems);
+    // An engine on this machine: each sshd on its loopback. A remote engine: on every address of
+    // the box, dialled at the box's name unless sshAddress says otherwise.
+    const sshAddress = section.sshAddress ?? remoteBox ?? "127.0.0.1";
+    if (typeof sshAddress !== "string" || !DNS_OR_IPV4.test(sshAddress)) {
+        problems.push(`dynoform:docker.sshAddress must be the address or DNS name this machine reaches the Docker host at (got ${JSON.stringify(section.sshAddress)})`);
+    }
+    const ssh = { address: String(sshAddress), bind: remoteBox === undefined ? "127.0.0.1" : "0.0.0.0", portBase };
+
+    const gateway = subnet !== undefined ? firstHostAddress(subnet) : "";
+    const sshPorts: Record<string, number> = {};
+    const published = new Map<number, string>([
+        [publish.http, "docker.publish.http"],
+        [publish.https, "docker.publish.https"],
+    ]);
+    if (published.has(publish.git)) problems.push(`dynoform:docker.publish.git ${publish.git} is also ${published.get(publish.git)}: give each published port its own number`);
+    published.set(publish.git, "docker.publish.git");
+    if (publish.http === publish.https) problems.push(`dynoform:docker.publish.http and https are both ${publish.http}: give each its own port`);
+    for (const h of hosts) {
+        const label = `${h.name} (docker target)`;
+        if (h.privateAddress !== h.address || h.publicAddress !== h.address) {
+            problems.push(`${label}: a container has one address on the Docker network: remove privateAddress and publicAddress and set address to its address in dynoform:privateSubnet`);
+        }
+        if (h.port !== 22) problems.push(`${label}: port ${h.port}: the stack gives each container its SSH port (docker.sshPortBase + its offset in privateSubnet): remove port`);
+        if (h.user !== "root") problems.push(`${label}: user ${h.user}: the stack's key is root's: remove user`);
+        if (h.hostKey !== undefined) problems.push(`${label}: hostKey is made by the stack for each container and pinned: remove hostKey`);
+        if (subnet === undefined || !isIPv4(h.address) || !subnetContains(subnet, h.address)) continue; // reported with privateSubnet
+        if (!isHostAddress(subnet, h.address) || h.address === gateway) {
+            problems.push(`${label}: address ${h.address} is the subnet's own, its broadcast or the gateway ${gateway} (the Docker host's address on the network): pick another address in ${subnet}`);
+            continue;
+        }
+        const port = portBase + ipNumber(h.address) - ipNumber(parseCidr(subnet).address);
+        if (port > 65535) {
+            problems.push(`${label}: its SSH port would be ${port} (docker.sshPortBase ${portBase} + its offset in ${subnet}): lower dynoform:docker.sshPortBase or pick a lower address`);
+        } else if (published.has(port)) {
+            problems.push(`${label}: its SSH port ${port} (docker.sshPortBase + its offset in ${subnet}) is also dynoform:${published.get(port)}: move docker.sshPortBase or that port`);
+        } else {
+            sshPorts[h.name] = port;
+        }
+    }
+    const edges = hosts.filter((h) => h.roles.includes("edge"));
+    if (edges.length > 1) {
+        problems.push(
+            `role edge is on ${edges.length} hosts (${edges.map((h) => h.name).join(", ")}): the docker target publishes one edge's 80/443 on the Docker host; keep edge on one host`,
+        );
+    }
+    return { host: String(host), network: String(network), gateway, image: image as DockerSpec["image"], publish, ssh, sshPorts };
+}
+
 function parseHost(
     raw: unknown,
     index: number,
@@ -237,6 +357,9 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     }
 
     const lab = target === "lab" ? parseLab(raw.lab, problems) : undefined;
+    if (target !== "docker" && raw.docker !== undefined) {
+        problems.push(`dynoform:docker is set but dynoform:target is ${String(raw.target ?? "lab")}: set dynoform:target docker or remove dynoform:docker`);
+    }
 
     const aws = target === "aws" ? parseAwsConfig(raw.aws, problems) : undefined;
 
@@ -293,7 +416,9 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         } else {
             privateSubnet = subnet;
             for (const host of hosts) {
-                if (!subnetContains(subnet, host.privateAddress)) {
+                if (target === "docker" && !subnetContains(subnet, host.address)) {
+                    problems.push(`${host.name}: address ${host.address} is outside dynoform:privateSubnet ${subnet} (the Docker network's subnet): pick an address in it`);
+                } else if (target !== "docker" && !subnetContains(subnet, host.privateAddress)) {
                     problems.push(
                         `${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress ` +
                             `(it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)`,
@@ -302,6 +427,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
             }
         }
     }
+
+    const docker = target === "docker" ? parseDocker(raw.docker, hosts, privateSubnet, problems) : undefined;
 
     const memcachedMemoryMb = integer(raw.memcachedMemoryMb, "memcachedMemoryMb", 16, 65536, 64, problems);
     const routerPort = integer(raw.routerPort, "routerPort", 1024, 65534, 8080, problems);
@@ -325,11 +452,16 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     return {
         target,
         domain: String(domain),
-        hosts,
+        // A container's sshd listens on the port the Docker host publishes it on: the one port
+        // Pulumi, the firewall and the other hosts (the control host's add-ons key) all use.
+        hosts: docker ? hosts.map((h) => ({ ...h, port: docker.sshPorts[h.name] })) : hosts,
         lab,
         ...(aws ? { aws } : {}),
+        docker,
         privateSubnet: privateSubnet!,
-        outsideAddresses: lab ? [lab.gateway] : [],
+        // The Docker network's gateway is where the Docker host's own connections and published
+        // ports' userland proxy arrive from: like the lab's gateway, it stands for the outside.
+        outsideAddresses: lab ? [lab.gateway] : docker ? [docker.gateway] : [],
         memcachedMemoryMb,
         routerPort,
         routerControlPort: routerPort + 1,
