@@ -1,6 +1,7 @@
 // dynoform:extraCaCertificates: what a user behind a TLS-intercepting proxy sets, validated before
 // anything is declared, and what the control host then trusts (Pulumi's mocks).
-import { parseStackConfig, StackConfigError, type RawStackConfig } from "../../components/config/stack_config";
+import { parseStackConfig, type RawStackConfig } from "../../components/config/stack_config";
+import { problemsOf } from "../support/stack_problems";
 import { platformOnFakeHosts, recordResources } from "../support/platform_mocks";
 
 const created = recordResources();
@@ -18,15 +19,6 @@ const base: RawStackConfig = {
     ],
 };
 
-function problemsOf(raw: RawStackConfig): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (e) {
-        if (e instanceof StackConfigError) return e.problems;
-        throw e;
-    }
-    return [];
-}
 
 test("one or more PEM certificates are taken, one block per certificate", () => {
     expect(parseStackConfig({ ...base, extraCaCertificates: PROXY_CA }).extraCaCertificates).toBe(PROXY_CA);

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { parseStackConfig, StackConfigError, RawStackConfig } from "../../components/config/stack_config";
+import { parseStackConfig, RawStackConfig } from "../../components/config/stack_config";
+import { problemsOf } from "../support/stack_problems";
 
 const labHosts = [
     { name: "edge-1", address: "10.213.1.10", roles: ["edge", "control"] },
@@ -10,15 +11,6 @@ const labHosts = [
 ];
 const valid: RawStackConfig = { target: "lab", lab: { network: "local", subnet: "10.213.1.0/24" }, hosts: labHosts };
 
-function problemsOf(raw: RawStackConfig): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (e) {
-        if (e instanceof StackConfigError) return e.problems;
-        throw e;
-    }
-    return [];
-}
 
 describe("stack config", () => {
     test("the committed stacks parse", () => {
