@@ -35,17 +35,32 @@ export function varnishBackends(routers: { address: string; port: number }[]): {
     return { backends, directorAdds };
 }
 
-/** Self-signed certificate for the platform domain, made on the host once if none is there. */
-export function selfSignedCertificateCommand(domain: string): string {
+const TLS_DIR = "/etc/dynoform/tls";
+
+/**
+ * Self-signed certificate for the platform domain, made on the host once if none is there. The
+ * checksum beside it marks it as ours: a certificate the user put there is never one the stack removes.
+ */
+export function selfSignedCertificateCommand(domain: string, dir = TLS_DIR): string {
     return [
         "set -e",
-        "install -d -m 0755 /etc/dynoform/tls",
-        "if [ ! -s /etc/dynoform/tls/edge.crt ] || [ ! -s /etc/dynoform/tls/edge.key ]; then",
+        `install -d -m 0755 ${dir}`,
+        `if [ ! -s ${dir}/edge.crt ] || [ ! -s ${dir}/edge.key ]; then`,
         `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 ` +
             `-subj "/CN=${domain}" -addext "subjectAltName=DNS:${domain},DNS:*.${domain}" ` +
-            `-keyout /etc/dynoform/tls/edge.key -out /etc/dynoform/tls/edge.crt 2>/dev/null`,
-        "  chmod 0600 /etc/dynoform/tls/edge.key",
+            `-keyout ${dir}/edge.key -out ${dir}/edge.crt 2>/dev/null`,
+        `  chmod 0600 ${dir}/edge.key`,
+        `  (cd ${dir} && sha256sum edge.crt >.self-signed)`,
         "fi",
+    ].join("\n");
+}
+
+/** On destroy: the self-signed certificate goes if it is still the one made here, then the directory if empty. */
+export function removeSelfSignedCertificateCommand(dir = TLS_DIR): string {
+    return [
+        `if [ -f ${dir}/.self-signed ] && (cd ${dir} && sha256sum -c --status .self-signed); then rm -f ${dir}/edge.crt ${dir}/edge.key; fi`,
+        `rm -f ${dir}/.self-signed`,
+        `rmdir ${dir} 2>/dev/null || true`,
     ].join("\n");
 }
 
@@ -68,12 +83,18 @@ export class Edge extends pulumi.ComponentResource {
         let tlsFiles: pulumi.Resource[];
         let tlsTriggers: pulumi.Input<string>[];
         if (args.tls) {
-            const cert = new RemoteFile(`${name}-tls-cert`, { connection, path: "/etc/dynoform/tls/edge.crt", content: args.tls.certificate, mode: "0644" }, afterPackages);
-            const key = new RemoteFile(`${name}-tls-key`, { connection, path: "/etc/dynoform/tls/edge.key", content: pulumi.secret(args.tls.key), mode: "0600" }, afterPackages);
+            const cert = new RemoteFile(`${name}-tls-cert`, { connection, path: `${TLS_DIR}/edge.crt`, content: args.tls.certificate, mode: "0644" }, afterPackages);
+            const key = new RemoteFile(`${name}-tls-key`, { connection, path: `${TLS_DIR}/edge.key`, content: pulumi.secret(args.tls.key), mode: "0600" }, afterPackages);
             tlsFiles = [cert, key];
             tlsTriggers = [cert.sha256, key.sha256];
         } else {
-            tlsFiles = [new RemoteCommand(`${name}-tls-self-signed`, { connection, create: selfSignedCertificateCommand(args.domain), triggers: [args.domain] }, afterPackages)];
+            tlsFiles = [
+                new RemoteCommand(
+                    `${name}-tls-self-signed`,
+                    { connection, create: selfSignedCertificateCommand(args.domain), delete: removeSelfSignedCertificateCommand(), triggers: [args.domain] },
+                    afterPackages,
+                ),
+            ];
             tlsTriggers = [args.domain];
         }
 

@@ -1,7 +1,9 @@
 import { render } from "../../components/templates/render";
-import { selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
+import { removeSelfSignedCertificateCommand, selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { ADMIN_ROLE, MEMCACHED_PORTS, pgHbaRejects, POSTGRES_PORT } from "../../components/data/data";
 import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
 import { BUILD_UID_RANGE as CONTROL_BUILD_UID_RANGE } from "../../packages/control/src/build_users";
@@ -108,6 +110,25 @@ describe("templates", () => {
 
     test("self-signed certificate covers the platform domain and its apps", () => {
         expect(selfSignedCertificateCommand("dynoform.test")).toContain('subjectAltName=DNS:dynoform.test,DNS:*.dynoform.test');
+    });
+
+    test("destroy removes the self-signed certificate it made, never one the user put in its place", () => {
+        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-tls-")), "tls");
+        const sh = (script: string) => execFileSync("sh", ["-c", script], { encoding: "utf8" });
+        try {
+            sh(selfSignedCertificateCommand("dynoform.test", dir));
+            expect(fs.readFileSync(path.join(dir, "edge.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
+            sh(removeSelfSignedCertificateCommand(dir));
+            expect(fs.existsSync(dir)).toBe(false);
+
+            sh(selfSignedCertificateCommand("dynoform.test", dir));
+            fs.writeFileSync(path.join(dir, "edge.crt"), "the user's own certificate\n"); // dynoform:tlsCertificate set since
+            sh(removeSelfSignedCertificateCommand(dir));
+            expect(fs.readFileSync(path.join(dir, "edge.crt"), "utf8")).toBe("the user's own certificate\n");
+            expect(fs.existsSync(path.join(dir, ".self-signed"))).toBe(false);
+        } finally {
+            fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+        }
     });
 
     test("a missing value is an error, never a literal placeholder", () => {
