@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { labLeftovers, labStackFile, labStackInfo, LAB_STACK, hostWithRole } from "../support/lab_stack";
 import { httpGet, LabShell, tcpConnects } from "../support/lab_hosts";
+import { until } from "../support/apps";
 import { binarySession, STATUS } from "../support/memcached";
 import { projectRoot, pulumi, pulumiOk, run, stackOutput } from "../support/pulumi";
 
@@ -131,7 +132,9 @@ test("an app's memcached: SASL on the data host's private address only; the shar
         expect(out).toContain(`MEMCACHE_SERVERS=${data.address}:${port}`);
         expect(out).toContain("MEMCACHE_USERNAME=lab-probe");
         expect(out).not.toContain(PROBE_PASSWORD);
-        expect(await shell.on(data.name, `ss -Hltn 'sport = :${port}' | awk '{print $4}'`)).toBe(`${data.address}:${port}`);
+        // systemctl returns once memcached is started (Type=simple), a moment before it listens.
+        const listening = await until("the app's memcached listening", async () => (await shell.on(data.name, `ss -Hltn 'sport = :${port}' | awk '{print $4}'`)) || undefined, 10_000);
+        expect(listening).toBe(`${data.address}:${port}`);
         expect(await shell.on(data.name, "ss -Hlunp | grep -c memcached || true")).toBe("0"); // no UDP
         expect(await tcpConnects(data.address, 11211)).toBe(false);
         expect(await tcpConnects(edge.address, port)).toBe(false);
