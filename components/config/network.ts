@@ -12,8 +12,23 @@ export interface Subnet {
     prefix: number;
 }
 
-const toNumber = (address: string): number => address.split(".").reduce((n, part) => n * 256 + Number(part), 0);
-const toAddress = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+/** A dotted IPv4 address as a 32-bit number, and back. */
+export const toNumber = (address: string): number => address.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+export const toAddress = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+
+/** Address ranges that are private by definition (RFC 1918, RFC 6598 shared space). */
+export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
+/** The whole of the subnet `cidr` lies inside one of PRIVATE_RANGES. */
+export function withinPrivateRange(cidr: string): boolean {
+    const subnet = parseCidr(cidr);
+    return PRIVATE_RANGES.some((r) => subnet.prefix >= parseCidr(r).prefix && subnetContains(r, subnet.address));
+}
+
+/** Two subnets share an address (one contains the other's base). */
+export function overlaps(a: string, b: string): boolean {
+    return subnetContains(a, parseCidr(b).address) || subnetContains(b, parseCidr(a).address);
+}
 
 /** Why `cidr` is not an IPv4 subnet such as 10.213.1.0/24 (host bits set included); undefined when it is one. */
 export function cidrProblem(cidr: string): string | undefined {

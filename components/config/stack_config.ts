@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
-import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains } from "./network";
+import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains, toNumber, withinPrivateRange } from "./network";
 import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
@@ -102,14 +102,6 @@ export interface RawStackConfig {
  */
 export const LAB_PASSPHRASE = "dynoform-local-lab";
 
-/** Address ranges that are private by definition (RFC 1918, RFC 6598 shared space). */
-const PRIVATE_RANGES: [string, number][] = [
-    ["10.0.0.0", 8],
-    ["172.16.0.0", 12],
-    ["192.168.0.0", 16],
-    ["100.64.0.0", 10],
-];
-
 export class StackConfigError extends Error {
     constructor(public readonly problems: string[]) {
         super(
@@ -132,11 +124,9 @@ function isHostSubnet(value: string): boolean {
     return prefix >= 8 && prefix <= 30;
 }
 
-/** The whole of `cidr` lies inside one of PRIVATE_RANGES. */
+/** A subnet of hosts that lies wholly inside a private range. */
 function isPrivateRange(cidr: string): boolean {
-    if (!isHostSubnet(cidr)) return false;
-    const subnet = parseCidr(cidr);
-    return PRIVATE_RANGES.some(([base, prefix]) => subnet.prefix >= prefix && subnetContains(`${base}/${prefix}`, subnet.address));
+    return isHostSubnet(cidr) && withinPrivateRange(cidr);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -179,7 +169,6 @@ const DOCKER_UNIX_HOST = /^unix:\/\/\/\S+$/;
 const DOCKER_SSH_HOST = /^ssh:\/\/(?:[a-z_][a-z0-9_.-]*@)?([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$/;
 const DNS_OR_IPV4 = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-const ipNumber = (address: string): number => address.split(".").reduce((n, part) => n * 256 + Number(part), 0);
 
 /**
  * The docker target's section. Runs after the hosts and privateSubnet are read, since every host's
@@ -256,7 +245,7 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
             problems.push(`${label}: address ${h.address} is the subnet's own, its broadcast or the gateway ${gateway} (the Docker host's address on the network): pick another address in ${subnet}`);
             continue;
         }
-        const port = portBase + ipNumber(h.address) - ipNumber(parseCidr(subnet).address);
+        const port = portBase + toNumber(h.address) - toNumber(parseCidr(subnet).address);
         if (port > 65535) {
             problems.push(`${label}: its SSH port would be ${port} (docker.sshPortBase ${portBase} + its offset in ${subnet}): lower dynoform:docker.sshPortBase or pick a lower address`);
         } else if (published.has(port)) {

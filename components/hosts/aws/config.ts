@@ -1,6 +1,6 @@
 // The `dynoform:aws` stack config section, checked before any resource is declared. Pure: it
 // loads no @pulumi/aws, so the stack config can check it for every target at no cost.
-import { cidrProblem, isIPv4, parseCidr, subnetContains } from "../../config/network";
+import { cidrProblem, isIPv4, overlaps, parseCidr, PRIVATE_RANGES, toAddress, toNumber, withinPrivateRange } from "../../config/network";
 
 export type AwsRole = "edge" | "control" | "dyno" | "data";
 
@@ -34,7 +34,6 @@ const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 // The amd64 Debian AMI boots on x86 types only: Graviton families carry a "g" after their
 // generation digit (t4g, m7g, c6gn, r8gd, im4gn), and a1 is the first Arm type.
 const ARM_FAMILY = /^(a1|[a-z]+[0-9]+[a-z]*g[a-z]*)(-[a-z]+)?\./;
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
 
 function isObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -63,11 +62,6 @@ function size(raw: unknown, key: string, fallback: number, problems: string[]): 
         return fallback;
     }
     return n;
-}
-
-/** True when two CIDRs share an address (one contains the other's base). */
-function overlaps(a: string, b: string): boolean {
-    return subnetContains(a, parseCidr(b).address) || subnetContains(b, parseCidr(a).address);
 }
 
 /**
@@ -117,7 +111,7 @@ export function parseAwsConfig(raw: unknown, problems: string[]): AwsSpec | unde
     let vpcValid = false;
     if (typeof vpcCidr !== "string" || cidrProblem(vpcCidr) !== undefined || parseCidr(vpcCidr).prefix < 16 || parseCidr(vpcCidr).prefix > 24) {
         problems.push(`dynoform:aws.vpcCidr must be a CIDR from /16 to /24 such as 10.42.0.0/16 (got ${JSON.stringify(raw.vpcCidr)})`);
-    } else if (!PRIVATE_RANGES.some((r) => subnetContains(r, parseCidr(vpcCidr).address) && parseCidr(vpcCidr).prefix >= parseCidr(r).prefix)) {
+    } else if (!withinPrivateRange(vpcCidr)) {
         problems.push(`dynoform:aws.vpcCidr ${vpcCidr} is not a private range: internal services listen on it; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (default ${AWS_DEFAULTS.vpcCidr})`);
     } else {
         vpcValid = true;
@@ -168,11 +162,8 @@ export function awsHostNames(spec: Pick<AwsSpec, "edgeHosts" | "dynoHosts">): { 
 /** The VPC split in four equal parts: public a, public b, private a, private b. */
 export function awsSubnets(vpcCidr: string): { publicCidrs: [string, string]; privateCidrs: [string, string] } {
     const { address, prefix } = parseCidr(vpcCidr);
-    const base = address.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+    const base = toNumber(address);
     const step = 2 ** (32 - prefix - 2);
-    const cidr = (i: number): string => {
-        const n = base + i * step;
-        return `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".")}/${prefix + 2}`;
-    };
+    const cidr = (i: number): string => `${toAddress(base + i * step)}/${prefix + 2}`;
     return { publicCidrs: [cidr(0), cidr(1)], privateCidrs: [cidr(2), cidr(3)] };
 }
