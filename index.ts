@@ -66,11 +66,11 @@ export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
-// Where the CLI's machine reaches the control host: on aws its Elastic IP, on docker the port the
-// Docker host publishes for git, else its public address.
+// Where the CLI's machine reaches the control host: its public address (on aws, its Elastic IP),
+// but on docker the port the Docker host publishes for git.
 const gitEndpoint: { host: string; port: number } | undefined = stackConfig.docker ? require("./components/hosts/docker").dockerGitEndpoint(stackConfig.docker) : undefined;
 export const control = pulumi
-    .all([awsOutputs?.controlAddress ?? platform.control.gitHost, platform.control.sshPort, platform.control.hostKey])
+    .all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey])
     .apply(([host, port, hostKey]) => ({ host: gitEndpoint?.host ?? host, port: gitEndpoint?.port ?? port, user: "git", hostKey }));
 export const controlSshKey = platform.control.cliPrivateKey;
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
