@@ -4,7 +4,8 @@
 // (control_auth.ts). Documented in packages/router/README.md.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { parseAppRoute, parseDyno, parseDynoAddress, parsePlacement, ValidationError } from "@dynoform/contract";
-import { hostOf, type Caller, type ControlAuth } from "./control_auth";
+import { hostOf } from "./addresses";
+import type { Caller, ControlAuth } from "./control_auth";
 import type { DynoTable } from "./dyno_table";
 
 export interface ControlApiOptions {

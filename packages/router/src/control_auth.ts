@@ -7,9 +7,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
-// control_api.ts and dyno_table.ts compare registration addresses with a caller's host through it.
-export { hostOf } from "./addresses";
-
 export interface AgentCredential {
   /** The dyno host's private address: the host part every address it registers must have. */
   address: string;

@@ -66,9 +66,8 @@ export class DynoPool implements SlotSource {
    * place in the queue (to cancel when the client goes away). */
   take(who: SlotWaiter, exclude?: Target): Waiter | undefined {
     const now = Date.now();
-    const t = this.lb.pick(now, exclude);
+    const t = this.takeFree(exclude, now);
     if (t) {
-      t.takeSlot();
       who.onSlot(t);
       return undefined;
     }
@@ -100,8 +99,8 @@ export class DynoPool implements SlotSource {
   }
 
   /** A slot of a dyno with room now, other than `exclude`; never queued. */
-  takeFree(exclude?: Target): Target | undefined {
-    const t = this.lb.pick(Date.now(), exclude);
+  takeFree(exclude?: Target, now = Date.now()): Target | undefined {
+    const t = this.lb.pick(now, exclude);
     if (t) t.takeSlot();
     return t;
   }

@@ -3,7 +3,7 @@
 // of routes and dynos; placements only decide which dyno hosts may register an app's dynos.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { APP_NAME, DYNO_ADDRESS, DYNO_NAME, parseRelease, type AppRoute, type DynoInfo } from "@dynoform/contract";
-import { hostOf } from "./control_auth";
+import { hostOf } from "./addresses";
 
 /** A registration with its lease. */
 export interface DynoRecord extends DynoInfo {
