@@ -6,7 +6,8 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { value } from "../support/outputs";
-import { parseStackConfig, StackConfigError, type RawStackConfig, type StackConfig } from "../../components/config/stack_config";
+import { parseStackConfig, type RawStackConfig, type StackConfig } from "../../components/config/stack_config";
+import { problemsOf } from "../support/stack_problems";
 import type { Host } from "../../components/hosts/host";
 import type { SshConnection } from "../../components/remote/connection";
 
@@ -244,17 +245,6 @@ describe("dockerHosts", () => {
 });
 
 describe("docker stack config", () => {
-    /** The problems parseStackConfig lists for `raw` (none: it parses). */
-    const problemsOf = (raw: RawStackConfig): string[] => {
-        let error: unknown;
-        try {
-            parseStackConfig(raw);
-        } catch (e) {
-            error = e;
-        }
-        if (error !== undefined && !(error instanceof StackConfigError)) throw error;
-        return error instanceof StackConfigError ? error.problems : [];
-    };
 
     test("defaults: the local socket, network dynoform, packages image, 80/443/2222 on loopback, sshd from 22000", () => {
         const config = parseStackConfig({ target: "docker", privateSubnet: "10.214.1.0/24", hosts: HOSTS });

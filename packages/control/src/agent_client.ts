@@ -121,7 +121,7 @@ export class AgentClient {
         }
     }
 
-    /** `remove` on each of `agents` at once; the first failure is thrown once all are done. */
+    /** `remove` on each of `agents` at once; the first failure rejects at once (the other DELETEs go on). */
     async removeFrom(agents: string[], app: string): Promise<void> {
         await Promise.all(agents.map((h) => this.remove(h, app)));
     }
