@@ -1,7 +1,8 @@
 // The agent's control API (documented in ../README.md). Bearer-token authenticated except /health.
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import { parseOneOffRequest, parseRestartRequest, ValidationError, type OneOffEvent } from "@dynoform/contract";
+import { parseRestartRequest, ValidationError, type OneOffEvent } from "@dynoform/contract";
+import { parseOneOff } from "./desired_state";
 import { Agent, NotFoundError } from "./agent";
 import { formatLine, herokuTimestamp, type LogLine } from "./log_buffer";
 import { SlugError } from "./slug_store";
@@ -116,7 +117,7 @@ async function handle(
 async function runOneOff(agent: Agent, app: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const body = await readJson(req);
   agent.getApp(app);
-  const request = parseOneOffRequest(body, { knownSizes: Object.keys(agent.config.sizes) });
+  const request = parseOneOff(body, agent.config);
   const ac = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) ac.abort();

@@ -1,11 +1,18 @@
 // The desired state of one app on this host (its wire shape and parser are the contract's), checked
 // against this agent's dyno sizes, and what a size means here.
-import { parseDesiredState as parseWireState, type DesiredState } from "@dynoform/contract";
+import { parseDesiredState as parseWireState, parseOneOffRequest, type DesiredState, type OneOffRequest, type ParseOptions } from "@dynoform/contract";
 import { DEFAULT_SIZES, type AgentConfig } from "./config";
 import type { SizeLimits } from "./supervisor";
 
+/** The contract's checks, with the dyno sizes this agent knows. */
+const withSizes = (config: AgentConfig): ParseOptions => ({ knownSizes: Object.keys(config.sizes) });
+
 export function parseDesiredState(body: unknown, config: AgentConfig): DesiredState {
-  return parseWireState(body, { knownSizes: Object.keys(config.sizes) });
+  return parseWireState(body, withSizes(config));
+}
+
+export function parseOneOff(body: unknown, config: AgentConfig): OneOffRequest {
+  return parseOneOffRequest(body, withSizes(config));
 }
 
 export function sizeFor(d: DesiredState, type: string, config: AgentConfig): { size: string; memoryMb: number } {
