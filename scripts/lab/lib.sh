@@ -147,7 +147,9 @@ machine_veths() {
     local dir="$1" pid idx
     for pid in $(lab_orphans "$dir/upper,"); do
         idx=$(nsenter -t "$pid" -n ip -o link show dev host0 2>/dev/null | sed -n 's/^[0-9]*: host0@if\([0-9]*\):.*/\1/p')
-        [ -n "$idx" ] && ip -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }'
+        # A process of the container in a network namespace of its own has no host0: skip it
+        # (an `&&` here would end the loop, and the function, with status 1 under `set -e`).
+        if [ -n "$idx" ]; then ip -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }'; fi
     done
 }
 
