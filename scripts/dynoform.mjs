@@ -89,7 +89,7 @@ async function gitRemote(argv) {
     const check = await ssh(t, ["apps:info", "-a", app], ["ignore", "ignore", "inherit"]);
     if (check !== 0) return check;
     // The remote names the host only; port, user key and pinned host key come from the ssh_config.
-    const url = `${t.user}@${t.host}:${app}.git`;
+    const url = `${t.user}@${t.host.includes(":") ? `[${t.host}]` : t.host}:${app}.git`; // git's scp syntax brackets IPv6
     try {
         execFileSync("git", ["remote", hasRemote(remote) ? "set-url" : "add", remote, url], { stdio: "inherit" });
         execFileSync("git", ["config", "core.sshCommand", `ssh -F ${shellQuote(t.sshConfig)}`], { stdio: "inherit" });

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fail } from "./cli-error.mjs";
 import { fingerprint, keyTypeLabel, scanHostKeys } from "./host-key.mjs";
+import { shellQuote } from "./ssh-files.mjs";
 
 const NOISE = /^(debug\d|OpenSSH_|Authenticated to |Transferred: |Bytes per second|Connection to .* closed|Warning: Permanently added)/;
 
@@ -47,7 +48,7 @@ function permissionDenied(login, stderr) {
     const offered = offeredKeys(stderr);
     const file = login.identity ?? offered.map((k) => k.split(" ")[0]).find((p) => existsSync(`${p}.pub`) || existsSync(p));
     const agentOnly = offered.length > 0 && !file;
-    const pub = file && existsSync(`${file}.pub`) ? `$(cat ${file}.pub)` : file ? `$(ssh-keygen -y -f ${file})` : agentOnly ? "$(ssh-add -L | head -1)" : "$(cat ~/.ssh/id_ed25519.pub)";
+    const pub = file && existsSync(`${file}.pub`) ? `$(cat ${shellQuote(`${file}.pub`)})` : file ? `$(ssh-keygen -y -f ${shellQuote(file)})` : agentOnly ? "$(ssh-add -L | head -1)" : "$(cat ~/.ssh/id_ed25519.pub)";
     const who = offered.length ? `the key offered (${offered.join("; ")})` : login.identity ? `the key ${login.identity}` : "any key: ssh found none (ssh-agent, ~/.ssh/id_*); make one with ssh-keygen -t ed25519 or name yours with -i FILE";
     return fail(
         `Permission denied: ${login.user}@${login.host} did not accept ${who}.`,
@@ -63,6 +64,8 @@ export async function verifyLogin(staged, login) {
     const { code, stderr } = await runSsh(staged, login);
     if (code === 0) return;
     if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)) return hostKeyMismatch(login);
+    // ssh skips a private key others can read, then reports only "Permission denied".
+    if (/UNPROTECTED PRIVATE KEY FILE/.test(stderr) && login.identity) fail(`ssh refuses the key ${login.identity}: others can read it. Make it yours alone: chmod 600 ${shellQuote(login.identity)}; nothing was stored`);
     if (/Permission denied \(/.test(stderr)) return permissionDenied(login, stderr);
     const said = messages(stderr);
     if (code === 255) fail(`cannot connect to ${login.user}@${login.host} port ${login.port}: ${said.pop() ?? "ssh failed"}: check the address and port (the stack's control output) and that they are reachable from here; nothing was stored`);

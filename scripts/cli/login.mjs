@@ -53,6 +53,7 @@ export async function login(argv) {
     }
     commitLogin(staged);
     process.stdout.write(`Logged in to ${shownAddress(target)}\n`);
+    if (process.env.DYNOFORM_STACK) process.stderr.write(`DYNOFORM_STACK is set: verbs go to stack ${process.env.DYNOFORM_STACK} until it is unset\n`);
     return 0;
 }
 

@@ -131,6 +131,16 @@ describe("dynoform login", () => {
         expect(fs.existsSync(loginDir())).toBe(false);
     });
 
+    test("a private key others can read: the chmod that fixes it", async () => {
+        const loose = path.join(home, "id_loose");
+        fs.copyFileSync(key("client"), loose);
+        fs.chmodSync(loose, 0o644);
+        const result = await login("--host-key", hostKey(), "-i", loose);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`chmod 600 '${loose}'`);
+        expect(fs.existsSync(loginDir())).toBe(false);
+    });
+
     test("a failed re-login leaves the previous login in place", async () => {
         expect((await login("--host-key", hostKey(), "-i", key("client"))).code).toBe(0);
         expect((await login("--host-key", hostKey(), "-i", key("stranger"))).code).toBe(1);
