@@ -44,11 +44,18 @@ async function hostKeyMismatch(login) {
     );
 }
 
+/** A shell expression printing the public key to authorize: of the key file, or of ssh-agent's first key. */
+function publicKeyExpression(file, offered) {
+    if (file && existsSync(`${file}.pub`)) return `$(cat ${shellQuote(`${file}.pub`)})`;
+    if (file) return `$(ssh-keygen -y -f ${shellQuote(file)})`;
+    if (offered.length > 0) return "$(ssh-add -L | head -1)"; // only agent keys (named by comment, not path)
+    return "$(cat ~/.ssh/id_ed25519.pub)"; // the key the message tells them to make
+}
+
 function permissionDenied(login, stderr) {
     const offered = offeredKeys(stderr);
-    const file = login.identity ?? offered.map((k) => k.split(" ")[0]).find((p) => existsSync(`${p}.pub`) || existsSync(p));
-    const agentOnly = offered.length > 0 && !file;
-    const pub = file && existsSync(`${file}.pub`) ? `$(cat ${shellQuote(`${file}.pub`)})` : file ? `$(ssh-keygen -y -f ${shellQuote(file)})` : agentOnly ? "$(ssh-add -L | head -1)" : "$(cat ~/.ssh/id_ed25519.pub)";
+    const file = login.identity ?? offered.map((k) => k.split(" ")[0]).find((p) => existsSync(p));
+    const pub = publicKeyExpression(file, offered);
     const who = offered.length ? `the key offered (${offered.join("; ")})` : login.identity ? `the key ${login.identity}` : "any key: ssh found none (ssh-agent, ~/.ssh/id_*); make one with ssh-keygen -t ed25519 or name yours with -i FILE";
     return fail(
         `Permission denied: ${login.user}@${login.host} did not accept ${who}.`,
