@@ -17,6 +17,8 @@ import { projectEnv } from "../../scripts/project-env.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const stack = process.env.DYNOFORM_STACK || "local";
+// The CLI's verbs go to this stack even when this machine has a `dynoform login` elsewhere.
+process.env.DYNOFORM_STACK = stack;
 const cli = join(root, "scripts", "dynoform.mjs");
 const app = `bench-${Date.now().toString(36)}`;
 // Resolves and caches the stack's control host and key (fails early with the CLI's own message).

@@ -27,6 +27,11 @@ export interface SshdOptions {
     name?: string;
     /** PATH for sessions, e.g. to put fake `systemctl` first. */
     sessionPath?: string;
+    /**
+     * An executable the authorized key may only run (authorized_keys `command=`), as the control
+     * host's forced command: it sees the client's command in SSH_ORIGINAL_COMMAND.
+     */
+    forcedCommand?: string;
 }
 
 /** Generates keys and config and picks a free port; does not start sshd (see `start`). */
@@ -36,7 +41,8 @@ export async function prepareSshd(options: SshdOptions = {}): Promise<TestSshd> 
     fs.chmodSync(dir, 0o700);
     const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
     for (const key of ["host", "client", "stranger", "stranger_host"]) keygen(path.join(dir, key));
-    fs.copyFileSync(path.join(dir, "client.pub"), path.join(dir, "authorized_keys"));
+    const restrictions = options.forcedCommand ? `command="${options.forcedCommand}",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ` : "";
+    fs.writeFileSync(path.join(dir, "authorized_keys"), restrictions + fs.readFileSync(path.join(dir, "client.pub"), "utf8"));
     const port = await freePort();
     fs.writeFileSync(
         path.join(dir, "sshd_config"),
