@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains, toNumber, withinPrivateRange } from "./network";
+import { isObject, wholeNumber } from "./values";
 import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
@@ -129,14 +130,10 @@ function isPrivateRange(cidr: string): boolean {
     return isHostSubnet(cidr) && withinPrivateRange(cidr);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function integer(raw: unknown, key: string, min: number, max: number, fallback: number, problems: string[]): number {
     if (raw === undefined) return fallback;
-    const n = typeof raw === "string" ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    const n = wholeNumber(raw, min, max);
+    if (n === undefined) {
         problems.push(`dynoform:${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
         return fallback;
     }
