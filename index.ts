@@ -65,13 +65,10 @@ export const routerToken = platform.routerToken;
 export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
-/** What the `dynoform` CLI needs: where to push and run verbs (git@host), and the stack's own key (secret). */
-// Where the CLI's machine reaches the control host: its public address (on aws, its Elastic IP),
-// but on docker the port the Docker host publishes for git.
-const gitEndpoint: { host: string; port: number } | undefined = stackConfig.docker ? require("./components/hosts/docker").dockerGitEndpoint(stackConfig.docker) : undefined;
+/** What the `dynoform` CLI needs: where users push and run verbs (git@host, the control role's own endpoint), and the stack's own key (secret). */
 export const control = pulumi
-    .all([platform.control.gitHost, platform.control.sshPort, platform.control.hostKey])
-    .apply(([host, port, hostKey]) => ({ host: gitEndpoint?.host ?? host, port: gitEndpoint?.port ?? port, user: "git", hostKey }));
+    .all([platform.control.gitEndpoint, platform.control.hostKey])
+    .apply(([{ host, port }, hostKey]) => ({ host, port, user: "git", hostKey }));
 export const controlSshKey = platform.control.cliPrivateKey;
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;

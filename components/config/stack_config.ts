@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains, toNumber, withinPrivateRange } from "./network";
+import { isObject, wholeNumber } from "./values";
 import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
@@ -48,10 +49,12 @@ export interface DockerSpec {
     image: "base" | "packages";
     /** What the Docker host publishes for clients: the edge's 80/443 and the control host's sshd (git), on `address`. */
     publish: { address: string; http: number; https: number; git: number };
-    /** Where Pulumi reaches each host's sshd: published on `bind`, port `portBase` + the host's offset in privateSubnet, dialled at `address`. */
+    /**
+     * Where Pulumi reaches each host's sshd: published on `bind`, dialled at `address`. Each host's
+     * port (its HostSpec `port`, inside the container and on the Docker host alike) is `portBase` +
+     * its offset in privateSubnet.
+     */
     ssh: { address: string; bind: string; portBase: number };
-    /** Each host's SSH port, by host name: its sshd's port inside the container and on the Docker host alike. */
-    sshPorts: Record<string, number>;
 }
 
 /** The stack configuration, validated, with its defaults. */
@@ -129,14 +132,10 @@ function isPrivateRange(cidr: string): boolean {
     return isHostSubnet(cidr) && withinPrivateRange(cidr);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function integer(raw: unknown, key: string, min: number, max: number, fallback: number, problems: string[]): number {
     if (raw === undefined) return fallback;
-    const n = typeof raw === "string" ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    const n = wholeNumber(raw, min, max);
+    if (n === undefined) {
         problems.push(`dynoform:${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
         return fallback;
     }
@@ -174,14 +173,14 @@ const DNS_OR_IPV4 = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\
  * The docker target's section. Runs after the hosts and privateSubnet are read, since every host's
  * SSH port and address depend on the subnet; problems go to `problems`, each with its fix.
  */
-function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined, problems: string[]): DockerSpec | undefined {
+function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined, problems: string[]): { spec: DockerSpec; sshPorts: Map<string, number> } | undefined {
     const section = raw ?? {};
     if (!isObject(section)) {
         problems.push(`dynoform:docker must be an object such as {host: unix:///var/run/docker.sock} (got ${JSON.stringify(raw)})`);
         return undefined;
     }
     const host = section.host ?? "unix:///var/run/docker.sock";
-    let remoteBox: string | undefined;
+    let remote: { box: string; port?: string } | undefined;
     if (typeof host !== "string" || !(DOCKER_UNIX_HOST.test(host) || DOCKER_SSH_HOST.test(host))) {
         problems.push(
             `dynoform:docker.host must be unix:///var/run/docker.sock (an engine on this machine) or ssh://user@box (an engine reached by SSH) ` +
@@ -189,7 +188,8 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
                 `tcp:// is refused (it would drive the engine unauthenticated or need TLS material this stack does not take)`,
         );
     } else if (host.startsWith("ssh://")) {
-        remoteBox = DOCKER_SSH_HOST.exec(host)![1];
+        const [, box, , port] = DOCKER_SSH_HOST.exec(host)!;
+        remote = { box, port };
     }
     const network = section.network ?? "dynoform";
     if (typeof network !== "string" || !DOCKER_NETWORK.test(network)) {
@@ -204,7 +204,15 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
         problems.push(`dynoform:docker.publish must be an object such as {address: 127.0.0.1, http: 80, https: 443, git: 2222} (got ${JSON.stringify(section.publish)})`);
     }
     const publishIn = isObject(publishRaw) ? publishRaw : {};
-    const publishAddress = publishIn.address ?? "127.0.0.1";
+    // Where the Docker host publishes the hosts' sshd: its loopback unless an address is named,
+    // never every address unless 0.0.0.0 is named.
+    const sshBind = section.sshBind ?? "127.0.0.1";
+    const bind = typeof sshBind === "string" && isIPv4(sshBind) ? sshBind : "127.0.0.1";
+    if (bind !== sshBind) {
+        problems.push(`dynoform:docker.sshBind must be an IPv4 address of the Docker host that this machine reaches, or 127.0.0.1 (got ${JSON.stringify(section.sshBind)})`);
+    }
+    // git push and the edge go where the hosts' sshd does unless the stack says otherwise.
+    const publishAddress = publishIn.address ?? bind;
     if (typeof publishAddress !== "string" || !isIPv4(publishAddress)) {
         problems.push(`dynoform:docker.publish.address must be an IPv4 address of the Docker host: 127.0.0.1 (this machine only) or 0.0.0.0 (every address) (got ${JSON.stringify(publishIn.address)})`);
     }
@@ -215,16 +223,15 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
         git: integer(publishIn.git, "docker.publish.git", 1, 65535, 2222, problems),
     };
     const portBase = integer(section.sshPortBase, "docker.sshPortBase", 1024, 65534, 22000, problems);
-    // An engine on this machine: each sshd on its loopback. A remote engine: on every address of
-    // the box, dialled at the box's name unless sshAddress says otherwise.
-    const sshAddress = section.sshAddress ?? remoteBox ?? "127.0.0.1";
+    // Dialled where they are published; on every address, at the engine's box (or this machine).
+    const sshAddress = section.sshAddress ?? (bind === "0.0.0.0" ? (remote?.box ?? "127.0.0.1") : bind);
     if (typeof sshAddress !== "string" || !DNS_OR_IPV4.test(sshAddress)) {
         problems.push(`dynoform:docker.sshAddress must be the address or DNS name this machine reaches the Docker host at (got ${JSON.stringify(section.sshAddress)})`);
     }
-    const ssh = { address: String(sshAddress), bind: remoteBox === undefined ? "127.0.0.1" : "0.0.0.0", portBase };
+    const ssh = { address: String(sshAddress), bind, portBase };
 
     const gateway = subnet !== undefined ? firstHostAddress(subnet) : "";
-    const sshPorts: Record<string, number> = {};
+    const sshPorts = new Map<string, number>();
     const published = new Map<number, string>([
         [publish.http, "docker.publish.http"],
         [publish.https, "docker.publish.https"],
@@ -251,7 +258,7 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
         } else if (published.has(port)) {
             problems.push(`${label}: its SSH port ${port} (docker.sshPortBase + its offset in ${subnet}) is also dynoform:${published.get(port)}: move docker.sshPortBase or that port`);
         } else {
-            sshPorts[h.name] = port;
+            sshPorts.set(h.name, port);
         }
     }
     const edges = hosts.filter((h) => h.roles.includes("edge"));
@@ -260,7 +267,29 @@ function parseDocker(raw: unknown, hosts: HostSpec[], subnet: string | undefined
             `role edge is on ${edges.length} hosts (${edges.map((h) => h.name).join(", ")}): the docker target publishes one edge's 80/443 on the Docker host; keep edge on one host`,
         );
     }
-    return { host: String(host), network: String(network), gateway, image: image as DockerSpec["image"], publish, ssh, sshPorts };
+    // A remote engine's loopback is reached through a tunnel only: the stack says so by dialling 127.0.0.1.
+    const tunnelled = section.sshAddress !== undefined && isLoopbackName(ssh.address);
+    if (remote !== undefined && section.sshBind === undefined && !tunnelled) {
+        problems.push(unreachableRemoteSshd(String(host), remote.port, [...sshPorts.values(), publish.git]));
+    }
+    return { spec: { host: String(host), network: String(network), gateway, image: image as DockerSpec["image"], publish, ssh }, sshPorts };
+}
+
+const isLoopbackName = (address: string): boolean => address === "localhost" || /^127\./.test(address);
+
+/**
+ * A remote engine whose sshd would sit on its own loopback: the two ways to reach them, the
+ * tunnel spelt out with every host's port and the git port.
+ */
+function unreachableRemoteSshd(engine: string, enginePort: string | undefined, ports: number[]): string {
+    const login = engine.replace(/^ssh:\/\//, "").replace(/:\d+$/, "");
+    const forwards = ports.map((p) => `-L ${p}:127.0.0.1:${p}`).join(" ");
+    return (
+        `dynoform:docker.host ${engine} is a remote engine: the hosts' sshd would be published on the box's 127.0.0.1, which this machine cannot reach. ` +
+        "Publish them on an address of the box this machine reaches (`pulumi config set --path dynoform:docker.sshBind <the box's IPv4 address>`; " +
+        "anyone who reaches it reaches root's sshd, key only), or keep them on the box's loopback and tunnel to it " +
+        `(\`pulumi config set --path dynoform:docker.sshAddress 127.0.0.1\`, then keep \`ssh -N ${enginePort ? `-p ${enginePort} ` : ""}${forwards} ${login}\` running)`
+    );
 }
 
 function parseHost(
@@ -417,7 +446,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         }
     }
 
-    const docker = target === "docker" ? parseDocker(raw.docker, hosts, privateSubnet, problems) : undefined;
+    const dockerSection = target === "docker" ? parseDocker(raw.docker, hosts, privateSubnet, problems) : undefined;
+    const docker = dockerSection?.spec;
 
     const memcachedMemoryMb = integer(raw.memcachedMemoryMb, "memcachedMemoryMb", 16, 65536, 64, problems);
     const routerPort = integer(raw.routerPort, "routerPort", 1024, 65534, 8080, problems);
@@ -443,7 +473,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         domain: String(domain),
         // A container's sshd listens on the port the Docker host publishes it on: the one port
         // Pulumi, the firewall and the other hosts (the control host's add-ons key) all use.
-        hosts: docker ? hosts.map((h) => ({ ...h, port: docker.sshPorts[h.name] })) : hosts,
+        hosts: dockerSection ? hosts.map((h) => ({ ...h, port: dockerSection.sshPorts.get(h.name)! })) : hosts,
         lab,
         ...(aws ? { aws } : {}),
         docker,

@@ -98,9 +98,11 @@ export function authorizedKeysFile(keys: { name?: string; key: string }[]): stri
  * for the per-app build users dynoform-control makes on each app's first push).
  */
 export class ControlPlane extends pulumi.ComponentResource {
-    /** Address `git push` and the CLI use (git@<address>:<app>.git). */
-    public readonly gitHost: pulumi.Output<string>;
-    public readonly sshPort: pulumi.Output<number>;
+    /**
+     * Where users push and run verbs (git@<host>, its port): the one endpoint the remotes the
+     * control role prints (control.json) and the stack's `control` output name.
+     */
+    public readonly gitEndpoint: pulumi.Output<{ host: string; port: number }>;
     public readonly hostKey: pulumi.Output<string>;
     /** The stack's own CLI key (secret). */
     public readonly cliPrivateKey: pulumi.Output<string>;
@@ -161,10 +163,14 @@ export class ControlPlane extends pulumi.ComponentResource {
         // holds it: agents get one token per slug with the desired state, so a dyno host can fetch the
         // slugs it was sent and nothing else.
         const slugSigningKey = new GeneratedSecret(`${name}-slug-signing-key`, { bytes: 32 }, { parent: this });
+        // git push and the CLI come from outside the private network: the host's public side, or
+        // where its host source publishes its sshd.
+        const gitEndpoint =
+            args.host.publicSsh ?? pulumi.all([args.host.publicAddress, args.host.ssh]).apply(([host, ssh]) => ({ host, port: ssh.port }));
         const configJson = pulumi
             .all([
                 args.host.privateAddress,
-                args.host.publicAddress,
+                gitEndpoint,
                 pulumi.all(args.agents.map((a) => pulumi.all([a.url, a.token]))),
                 pulumi.all(args.routerUrls),
                 args.routerToken,
@@ -172,13 +178,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 args.addons.port,
                 slugSigningKey.value,
             ])
-            .apply(([address, publicAddress, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
+            .apply(([address, git, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
                         domain: args.domain,
-                        // git push and the CLI come from outside the private network: the remote printed is public.
-                        gitHost: publicAddress,
+                        gitHost: git.host,
+                        gitPort: git.port,
                         slugListen: `${address}:${SLUG_PORT}`,
                         slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
                         slugSigningKey: slugKey,
@@ -200,10 +206,9 @@ export class ControlPlane extends pulumi.ComponentResource {
             { connection, unit: "dynoform-control", unitFile: render("control/dynoform-control.service", {}), restartTriggers: [binary.sha256, config.sha256] },
             { parent: this, dependsOn: [users, binary, config, sudoers, authorized, addonsKey, addonsKnownHosts, ...caDeps, ...((args.dependsOn ?? []) as pulumi.Resource[])] },
         );
-        this.gitHost = args.host.publicAddress;
-        this.sshPort = args.host.ssh.apply((c) => c.port);
+        this.gitEndpoint = gitEndpoint;
         this.hostKey = args.host.ssh.apply((c) => c.hostKey);
         this.cliPrivateKey = pulumi.secret(key.privateKey);
-        this.registerOutputs({ gitHost: this.gitHost });
+        this.registerOutputs({ gitEndpoint: this.gitEndpoint });
     }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
-import { DYNO_UID_RANGE } from "../firewall/host_firewall";
+import { DYNO_PORT_RANGE, DYNO_UID_RANGE } from "../firewall/host_firewall";
 import { RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
 
@@ -12,8 +12,6 @@ export interface DynoHostArgs {
     host: Host;
     /** Agent control API port on the private address. */
     port: number;
-    /** The ports the agent gives dynos (the firewall's DYNO_PORT_RANGE). */
-    dynoPorts: readonly [number, number];
     /** Control API URLs of every router of the mesh. */
     routerUrls: pulumi.Input<string>[];
     /** The token the control role drives this agent with (this host's own). */
@@ -41,7 +39,7 @@ export class DynoHost extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
         const config = new RemoteFile(
             `${name}-agent-config`,
-            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { stateDir: AGENT_STATE_DIR, privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(args.dynoPorts), routers }) },
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { stateDir: AGENT_STATE_DIR, privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(DYNO_PORT_RANGE), routers }) },
             { parent: this },
         );
         const agentToken = new RemoteFile(

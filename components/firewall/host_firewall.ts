@@ -30,8 +30,6 @@ export interface TenantNetworkPolicy {
     memcachedPorts: { first: number; last: number };
     /** The agent's control API port (refused on loopback too). */
     agentPort: number;
-    /** The dynos' ports (refused on loopback: other apps' dynos listen there). */
-    dynoPorts: readonly [number, number];
     /** The tenants' uids on this host: dyno users (dyno hosts), build users (the control host). */
     uids: (readonly [number, number])[];
 }
@@ -76,7 +74,8 @@ export function firewallRules(spec: FirewallSpec): string {
               dataPorts: `${p.postgresPort}, ${p.memcachedPorts.first}-${p.memcachedPorts.last}`,
               edgeAddresses: [...new Set(p.edgeAddresses)].sort().join(", "),
               publicPorts: PUBLIC_PORTS.join(", "),
-              localPorts: `${p.agentPort}, ${range(p.dynoPorts)}`,
+              // The dynos' ports: other apps' dynos listen there.
+              localPorts: `${p.agentPort}, ${range(DYNO_PORT_RANGE)}`,
               privateSubnet: spec.privateSubnet,
           })
         : "";

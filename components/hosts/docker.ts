@@ -19,20 +19,15 @@ export interface PublishedPort {
     protocol: "tcp";
 }
 
-/** The host's SSH port: its sshd listens there inside the container, and the Docker host publishes it there. */
-function sshPortOf(spec: HostSpec, docker: DockerSpec): number {
-    const port = docker.sshPorts[spec.name];
-    if (port === undefined) throw new Error(`dockerHosts: no SSH port for ${spec.name} (the stack config was not validated for the docker target)`);
-    return port;
-}
-
 /**
  * What a host's container publishes on the Docker host: its sshd for Pulumi (every host), 80/443
  * (the edge) and its sshd again for git (the control host). Nothing else: every internal service
  * answers on the Docker network only.
  */
 export function publishedPorts(spec: HostSpec, docker: DockerSpec): PublishedPort[] {
-    const sshPort = sshPortOf(spec, docker);
+    // The host's SSH port (the stack config's): sshd listens there inside the container, and the
+    // Docker host publishes it there.
+    const sshPort = spec.port;
     const ports: PublishedPort[] = [{ internal: sshPort, external: sshPort, ip: docker.ssh.bind, protocol: "tcp" }];
     if (spec.roles.includes("edge")) {
         ports.push({ internal: 80, external: docker.publish.http, ip: docker.publish.address, protocol: "tcp" });
@@ -45,7 +40,7 @@ export function publishedPorts(spec: HostSpec, docker: DockerSpec): PublishedPor
 }
 
 /**
- * Where the `dynoform` CLI pushes (git@control): the control host's published sshd. Published on
+ * Where users push and run verbs (git@control): the control host's published sshd. Published on
  * every address (0.0.0.0) it is dialled where Pulumi dials the hosts' sshd.
  */
 export function dockerGitEndpoint(docker: DockerSpec): { host: string; port: number } {
@@ -131,7 +126,7 @@ export function dockerHosts(config: StackConfig): Host[] {
                     { file: "/root/.ssh/authorized_keys", content: rootKey.publicKey.apply(withNewline), permissions: "0600", ...ROOT_OWNED },
                     // The same port inside as on the Docker host, so the host's one SSH port also
                     // serves the other hosts on the network and is the one its firewall opens.
-                    { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${sshPortOf(spec, docker)}\n`, permissions: "0644", ...ROOT_OWNED },
+                    { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${spec.port}\n`, permissions: "0644", ...ROOT_OWNED },
                 ],
             },
             { provider, additionalSecretOutputs: ["uploads"], deleteBeforeReplace: true },
@@ -142,7 +137,7 @@ export function dockerHosts(config: StackConfig): Host[] {
             pulumi.all([container.id, hostKey.publicKey, rootKey.privateKey]).apply(([, pinned, privateKey]) => ({
                 name: spec.name,
                 host: docker.ssh.address,
-                port: sshPortOf(spec, docker),
+                port: spec.port,
                 user: "root",
                 privateKey: withNewline(privateKey),
                 hostKey: pinned,
@@ -154,6 +149,9 @@ export function dockerHosts(config: StackConfig): Host[] {
             publicAddress: address,
             privateSubnet: pulumi.output(config.privateSubnet),
             ssh,
+            // Users push to the control host's sshd where the Docker host publishes it, not at its
+            // address on the Docker network.
+            ...(spec.roles.includes("control") ? { publicSsh: container.id.apply(() => dockerGitEndpoint(docker)) } : {}),
         };
     });
 }

@@ -11,4 +11,9 @@ export interface Host {
     /** CIDR of the private network, for pg_hba and firewalls. */
     privateSubnet: pulumi.Output<string>;
     ssh: pulumi.Output<SshConnection>;
+    /**
+     * Where clients outside the private network (git push, the CLI) reach this host's sshd when
+     * that is not `publicAddress` and `ssh`'s port: on docker, the port the Docker host publishes.
+     */
+    publicSsh?: pulumi.Output<{ host: string; port: number }>;
 }

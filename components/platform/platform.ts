@@ -6,7 +6,7 @@ import { SshKeyPair } from "../secrets/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
-import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
+import { BUILD_UID_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
 import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
@@ -98,7 +98,7 @@ export class Platform extends pulumi.ComponentResource {
             (d) =>
                 new DynoHost(
                     d.spec.name,
-                    { host: d.host, port: config.agentPort, dynoPorts: DYNO_PORT_RANGE, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
+                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
                     // The routers know a host's credential before its agent starts using it (an
                     // upgrade: the old agents use the control token meanwhile, which still registers).
                     { parent: this, dependsOn: meshes },
@@ -147,7 +147,6 @@ export class Platform extends pulumi.ComponentResource {
                               postgresPort: POSTGRES_PORT,
                               memcachedPorts: MEMCACHED_PORTS,
                               agentPort: config.agentPort,
-                              dynoPorts: DYNO_PORT_RANGE,
                               uids: tenantUids,
                           }
                         : undefined,

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../components/config/stack_config";
 import type { Host } from "../../components/hosts/host";
-import type { PlatformArgs } from "../../components/platform/platform";
+import type { Platform as PlatformComponent, PlatformArgs } from "../../components/platform/platform";
 import { value } from "./outputs";
 
 export interface Created {
@@ -55,7 +55,7 @@ export function fakeHost(name: string, address: string, subnet: string, publicAd
 }
 
 /** A Platform of `config` on fake hosts and made-up binaries, once every registration reached the mocks. */
-export async function platformOnFakeHosts(config: StackConfig, extra: Partial<PlatformArgs> = {}): Promise<{ edgeUrl: string }> {
+export async function platformOnFakeHosts(config: StackConfig, extra: Partial<PlatformArgs> = {}): Promise<{ edgeUrl: string; platform: PlatformComponent }> {
     const { Platform } = await import("../../components/platform");
     const platform = new Platform("dynoform", {
         config,
@@ -69,5 +69,5 @@ export async function platformOnFakeHosts(config: StackConfig, extra: Partial<Pl
     });
     const edgeUrl = await value(platform.edgeUrl);
     await new Promise((r) => setTimeout(r, 100)); // let every registration reach the mocks
-    return { edgeUrl };
+    return { edgeUrl, platform };
 }

@@ -177,7 +177,7 @@ describe("dockerHosts", () => {
         for (const c of containers()) {
             const internal = (c.inputs.ports as Port[]).map((p) => p.internal);
             for (const port of INTERNAL_PORTS) expect(internal).not.toContain(port);
-            const sshPort = config.docker!.sshPorts[c.name];
+            const sshPort = config.hosts.find((h) => h.name === c.name)!.port;
             expect(internal.every((p) => p === sshPort || ((p === 80 || p === 443) && c.name === "edge-1"))).toBe(true);
             expect(c.inputs.publishAllPorts).toBeUndefined();
         }
@@ -193,7 +193,7 @@ describe("dockerHosts", () => {
                 { file: "/etc/ssh/ssh_host_ed25519_key", content: hostKey.privateKey, permissions: "0600", owner: "0", group: "0" },
                 { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: `${hostKey.publicKey}\n`, permissions: "0644", owner: "0", group: "0" },
                 { file: "/root/.ssh/authorized_keys", content: `${rootKey.publicKey}\n`, permissions: "0600", owner: "0", group: "0" },
-                { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${config.docker!.sshPorts[h.name]}\n`, permissions: "0644", owner: "0", group: "0" },
+                { file: "/etc/ssh/sshd_config.d/20-dynoform-port.conf", content: `Port ${config.hosts.find((x) => x.name === h.name)!.port}\n`, permissions: "0644", owner: "0", group: "0" },
             ]);
             // Never the root key's private half, nor a key in the environment.
             expect(JSON.stringify(reveal(c.inputs))).not.toContain(JSON.stringify(rootKey.privateKey).slice(1, -1));
@@ -226,13 +226,13 @@ describe("dockerHosts", () => {
         expect(Object.fromEntries(config.hosts.map((h) => [h.name, h.port]))).toEqual({ "edge-1": 22010, "ctl-1": 22011, "dyno-1": 22021, "data-1": 22030 });
     });
 
-    test("the CLI pushes to the control host's git port; on 0.0.0.0 it is dialled where the hosts' sshd is", () => {
+    test("the control host says where users push: its git port on the Docker host, on 0.0.0.0 dialled where the hosts' sshd is", async () => {
+        const ctl = hosts[HOSTS.findIndex((h) => h.name === "ctl-1")];
+        expect(await value(ctl.publicSsh!)).toEqual({ host: "127.0.0.1", port: 2222 });
+        for (const h of hosts.filter((x) => x !== ctl)) expect(h.publicSsh).toBeUndefined();
         const { dockerGitEndpoint } = require("../../components/hosts/docker") as typeof import("../../components/hosts/docker");
-        expect(dockerGitEndpoint(config.docker!)).toEqual({ host: "127.0.0.1", port: 2222 });
         const everywhere = parseStackConfig({ ...RAW, docker: { publish: { address: "0.0.0.0" } } });
         expect(dockerGitEndpoint(everywhere.docker!)).toEqual({ host: "127.0.0.1", port: 2222 });
-        const remote = parseStackConfig({ ...RAW, docker: { host: "ssh://ops@box.example.com" } });
-        expect(remote.docker).toMatchObject({ ssh: { address: "box.example.com", bind: "0.0.0.0" }, publish: { address: "127.0.0.1" } });
     });
 
     test("another target's config is refused before anything is declared", () => {
@@ -255,7 +255,6 @@ describe("docker stack config", () => {
             image: "packages",
             publish: { address: "127.0.0.1", http: 80, https: 443, git: 2222 },
             ssh: { address: "127.0.0.1", bind: "127.0.0.1", portBase: 22000 },
-            sshPorts: { "edge-1": 22010, "ctl-1": 22011, "dyno-1": 22021, "data-1": 22030 },
         });
     });
 
@@ -272,7 +271,33 @@ describe("docker stack config", () => {
             expect.stringMatching(/^dynoform:docker\.host must be unix:\/\/\/var\/run\/docker\.sock .* or ssh:\/\/user@box .*pulumi config set --path dynoform:docker\.host/),
         ]);
         expect(problemsOf({ ...RAW, docker: { host: "/var/run/docker.sock" } })).toEqual([expect.stringContaining("dynoform:docker.host must be")]);
-        expect(problemsOf({ ...RAW, docker: { host: "ssh://ops@box:2200" } })).toEqual([]);
+        expect(problemsOf({ ...RAW, docker: { host: "ssh://ops@box:2200", sshBind: "192.0.2.7" } })).toEqual([]);
+    });
+
+    test("an ssh:// engine: sshd stays on the box's loopback unless an address of the box is named; without one or a tunnel, the fix is said", () => {
+        const remote = { ...RAW, docker: { host: "ssh://ops@box.example.com" } };
+        expect(problemsOf(remote)).toEqual([
+            "dynoform:docker.host ssh://ops@box.example.com is a remote engine: the hosts' sshd would be published on the box's 127.0.0.1, which this machine cannot reach. " +
+                "Publish them on an address of the box this machine reaches (`pulumi config set --path dynoform:docker.sshBind <the box's IPv4 address>`; " +
+                "anyone who reaches it reaches root's sshd, key only), or keep them on the box's loopback and tunnel to it " +
+                "(`pulumi config set --path dynoform:docker.sshAddress 127.0.0.1`, then keep `ssh -N -L 22010:127.0.0.1:22010 -L 22011:127.0.0.1:22011 -L 22021:127.0.0.1:22021 -L 22030:127.0.0.1:22030 -L 2222:127.0.0.1:2222 ops@box.example.com` running)",
+        ]);
+        expect(problemsOf({ ...remote, docker: { ...remote.docker, host: "ssh://ops@box.example.com:2200", sshAddress: "box.example.com" } })).toEqual([
+            expect.stringContaining("`ssh -N -p 2200 -L 22010:127.0.0.1:22010"),
+        ]);
+        // The address named for the box serves git push and the edge too, unless publish.address says otherwise.
+        const { dockerGitEndpoint } = require("../../components/hosts/docker") as typeof import("../../components/hosts/docker");
+        const bound = parseStackConfig({ ...RAW, docker: { host: "ssh://ops@box.example.com", sshBind: "192.0.2.7" } });
+        expect(bound.docker).toMatchObject({ ssh: { address: "192.0.2.7", bind: "192.0.2.7" }, publish: { address: "192.0.2.7" } });
+        expect(dockerGitEndpoint(bound.docker!)).toEqual({ host: "192.0.2.7", port: 2222 });
+        const everywhere = parseStackConfig({ ...RAW, docker: { host: "ssh://ops@box.example.com", sshBind: "0.0.0.0", publish: { address: "192.0.2.7" } } });
+        expect(everywhere.docker).toMatchObject({ ssh: { address: "box.example.com", bind: "0.0.0.0" }, publish: { address: "192.0.2.7" } });
+        const tunnelled = parseStackConfig({ ...RAW, docker: { host: "ssh://ops@box.example.com:2200", sshAddress: "127.0.0.1" } });
+        expect(tunnelled.docker).toMatchObject({ ssh: { address: "127.0.0.1", bind: "127.0.0.1" }, publish: { address: "127.0.0.1" } });
+        expect(dockerGitEndpoint(tunnelled.docker!)).toEqual({ host: "127.0.0.1", port: 2222 });
+        expect(problemsOf({ ...RAW, docker: { sshBind: "box" } })).toEqual([
+            expect.stringContaining("dynoform:docker.sshBind must be an IPv4 address of the Docker host"),
+        ]);
     });
 
     test("an address outside privateSubnet, or on its gateway, says which address to pick", () => {

@@ -187,7 +187,6 @@ describe("host firewall (templates/firewall)", () => {
         postgresPort: POSTGRES_PORT,
         memcachedPorts: MEMCACHED_PORTS,
         agentPort: 5100,
-        dynoPorts: DYNO_PORT_RANGE,
         uids: [DYNO_UID_RANGE],
     };
     const edge = firewallRules({ ...lab, hostName: "edge-1", roles: ["edge", "control"], public: true, tenantPolicy: { ...tenantPolicy, uids: [BUILD_UID_RANGE] } });

@@ -1,6 +1,7 @@
 // The `dynoform:aws` stack config section, checked before any resource is declared. Pure: it
 // loads no @pulumi/aws, so the stack config can check it for every target at no cost.
 import { cidrProblem, isIPv4, overlaps, parseCidr, PRIVATE_RANGES, toAddress, toNumber, withinPrivateRange } from "../../config/network";
+import { isObject, wholeNumber } from "../../config/values";
 
 export type AwsRole = "edge" | "control" | "dyno" | "data";
 
@@ -35,18 +36,13 @@ const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 // generation digit (t4g, m7g, c6gn, r8gd, im4gn), and a1 is the first Arm type.
 const ARM_FAMILY = /^(a1|[a-z]+[0-9]+[a-z]*g[a-z]*)(-[a-z]+)?\./;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function count(raw: unknown, key: string, max: number, problems: string[]): number {
-    // `pulumi config set --path` may store a number as a string
-    const n = typeof raw === "string" && raw !== "" ? Number(raw) : raw;
     if (raw === undefined) {
         problems.push(`dynoform:aws.${key} is missing: give the number of ${key === "edgeHosts" ? "edge" : "dyno"} instances (1 to ${max}), e.g. ${key}: 2`);
         return 0;
     }
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > max) {
+    const n = wholeNumber(raw, 1, max);
+    if (n === undefined) {
         problems.push(`dynoform:aws.${key} must be a whole number from 1 to ${max} (got ${JSON.stringify(raw)}): every role needs at least one host`);
         return 0;
     }
@@ -55,9 +51,8 @@ function count(raw: unknown, key: string, max: number, problems: string[]): numb
 
 function size(raw: unknown, key: string, fallback: number, problems: string[]): number {
     if (raw === undefined) return fallback;
-    // `pulumi config set --path` may store a number as a string
-    const n = typeof raw === "string" && raw !== "" ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 8 || n > 16384) {
+    const n = wholeNumber(raw, 8, 16384);
+    if (n === undefined) {
         problems.push(`dynoform:aws.${key} must be a whole number of GiB from 8 to 16384 (got ${JSON.stringify(raw)})`);
         return fallback;
     }

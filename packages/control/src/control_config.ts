@@ -7,6 +7,7 @@
 //   stateDir             DYNOFORM_STATE_DIR            /var/lib/dynoform
 //   domain               DYNOFORM_DOMAIN               dynoform.test
 //   gitHost              DYNOFORM_GIT_HOST             localhost
+//   gitPort                                            22
 //   buildUserPrefix      DYNOFORM_BUILD_USER_PREFIX    none (as root, pushes are then rejected)
 //   buildTimeoutS        DYNOFORM_BUILD_TIMEOUT_S      15 minutes (builder.ts)
 //   slugListen                                         127.0.0.1:5080
@@ -29,6 +30,7 @@ export interface ControlConfigFile extends Partial<RemoteFleetConfig> {
     stateDir?: string;
     domain?: string;
     gitHost?: string;
+    gitPort?: number;
     /** host:port of the slug HTTP server (serve). */
     slugListen?: string;
     /** Builds of app X run as the system user `<buildUserPrefix>X` (build_users.ts), made on its first push. */
@@ -42,8 +44,9 @@ export interface ControlConfig {
     stateDir: string;
     /** Apps are served at <app>.<domain>. */
     domain: string;
-    /** The host in the apps' git URLs (git@<gitHost>:<app>.git). */
+    /** Where users push (the apps' git URLs): the control host's sshd as they reach it. */
     gitHost: string;
+    gitPort: number;
     /** host:port the slug server listens on (serve). */
     slugListen: string;
     /** The slug-signing key (slug_access.ts); without one every slug download is refused. */
@@ -111,6 +114,7 @@ export function loadControlConfig(env: Env): ControlConfig {
         stateDir: pick("DYNOFORM_STATE_DIR", file.stateDir) || "/var/lib/dynoform",
         domain: pick("DYNOFORM_DOMAIN", file.domain) || "dynoform.test",
         gitHost: pick("DYNOFORM_GIT_HOST", file.gitHost) || "localhost",
+        gitPort: file.gitPort ?? 22,
         slugListen,
         ...(file.slugSigningKey ? { slugSigningKey: file.slugSigningKey } : {}),
         ...(buildUserPrefix ? { buildUserPrefix } : {}),
@@ -125,7 +129,8 @@ export function loadControlConfig(env: Env): ControlConfig {
 export function cliSettings(config: ControlConfig, user?: string): CliSettings {
     return {
         domain: config.domain,
-        gitUrl: (app) => `git@${config.gitHost}:${app}.git`,
+        // The scp-like form has no port: off 22 the URL is ssh://, which git reads alike.
+        gitUrl: (app) => (config.gitPort === 22 ? `git@${config.gitHost}:${app}.git` : `ssh://git@${config.gitHost}:${config.gitPort}/${app}.git`),
         webUrl: (app) => `http://${app}.${config.domain}/`,
         ...(user ? { user } : {}),
     };

@@ -19,6 +19,7 @@ const written = {
     stateDir: "/var/lib/dynoform",
     domain: "apps.example.com",
     gitHost: "10.0.0.10",
+    gitPort: 22,
     slugListen: "10.0.0.10:5080",
     slugBaseUrl: "http://10.0.0.10:5080/slugs",
     slugSigningKey: "k".repeat(64),
@@ -38,6 +39,7 @@ test("the file components/control writes", () => {
         stateDir: "/var/lib/dynoform",
         domain: "apps.example.com",
         gitHost: "10.0.0.10",
+        gitPort: 22,
         slugListen: "10.0.0.10:5080",
         slugSigningKey: written.slugSigningKey,
         buildUserPrefix: "build-",
@@ -59,6 +61,15 @@ test("the file components/control writes", () => {
     expect(cliSettings(config).webUrl("shop")).toBe("http://shop.apps.example.com/");
 });
 
+test("a git endpoint off port 22 (the docker target's published git port) is named in ssh:// URLs, which carry the port", () => {
+    fs.writeFileSync(file, JSON.stringify({ ...written, gitHost: "127.0.0.1", gitPort: 2222 }));
+    const config = loadControlConfig({ DYNOFORM_CONTROL_CONFIG: file });
+    expect(config).toMatchObject({ gitHost: "127.0.0.1", gitPort: 2222 });
+    expect(cliSettings(config).gitUrl("shop")).toBe("ssh://git@127.0.0.1:2222/shop.git");
+    fs.writeFileSync(file, JSON.stringify({ ...written, gitPort: 22 }));
+    expect(cliSettings(loadControlConfig({ DYNOFORM_CONTROL_CONFIG: file })).gitUrl("shop")).toBe("git@10.0.0.10:shop.git");
+});
+
 test("DYNOFORM_* variables that are set and not empty win over the file; secrets and hosts come from the file only", () => {
     fs.writeFileSync(file, JSON.stringify(written));
     const config = loadControlConfig({
@@ -77,6 +88,7 @@ test("no file: defaults, and no fleet (nothing to drive)", () => {
         stateDir: "/var/lib/dynoform",
         domain: "dynoform.test",
         gitHost: "localhost",
+        gitPort: 22,
         slugListen: "127.0.0.1:5080",
         reconcileIntervalMs: 3000,
         binary: process.execPath,
