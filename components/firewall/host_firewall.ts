@@ -100,7 +100,9 @@ export class HostFirewall extends pulumi.ComponentResource {
     constructor(name: string, args: HostFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:firewall:HostFirewall", name, {}, opts);
         const connection = args.host.ssh;
-        const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables"] }, { parent: this });
+        // netbase: nft resolves protocol names (ipv6-icmp) through /etc/protocols, which a minimal
+        // Debian (a cloud or container image) may not have.
+        const packages = new AptPackages(`${name}-nftables`, { connection, packages: ["nftables", "netbase"] }, { parent: this });
         const policy = args.tenantPolicy;
         const rules = pulumi
             .all([args.privateSubnet, policy?.dataAddress ?? "", pulumi.all(policy?.edgeAddresses ?? [])])

@@ -251,7 +251,7 @@ test("every host gets the firewall: nftables, its rules and the oneshot that loa
     for (const host of ["edge-1", "dyno-1", "dyno-2", "data-1"]) {
         const mine = on(host).filter((c) => c.name.startsWith(`${host}-firewall-`));
         expect(mine.map((c) => c.name).sort()).toEqual([`${host}-firewall-nftables`, `${host}-firewall-rules`, `${host}-firewall-service`]);
-        expect(mine.find((c) => c.type.endsWith("remote:Packages"))!.inputs.packages).toEqual(["nftables"]);
+        expect(mine.find((c) => c.type.endsWith("remote:Packages"))!.inputs.packages).toEqual(["nftables", "netbase"]);
         const rules = mine.find((c) => c.inputs.path === "/etc/dynoform/firewall.nft")!;
         const service = mine.find((c) => c.type.endsWith("remote:Service"))!;
         expect(service.inputs.unit).toBe("dynoform-firewall");
