@@ -10,5 +10,9 @@ export interface Host {
     publicAddress: pulumi.Output<string>;
     /** CIDR of the private network, for pg_hba and firewalls. */
     privateSubnet: pulumi.Output<string>;
+    /**
+     * How to reach it. A host source may make this wait for a check of the machine (servers: the
+     * preflight, components/hosts/preflight.ts): everything provisioned through it then waits too.
+     */
     ssh: pulumi.Output<SshConnection>;
 }
