@@ -33,6 +33,11 @@ export function pgHbaRejects(addresses: string[]): string {
     return addresses.map((a) => `host    all       all   ${a}/32  reject`).join("\n");
 }
 
+/** On destroy: every app's Memcached instance, stopped, disabled and removed (other directories: tests). */
+export function removeAddonsScript(instancesDir = MEMCACHED_INSTANCES_DIR, unitDirectory = "/etc/systemd/system"): string {
+    return render("data/remove-addons.sh", { instancesDir, unitDirectory });
+}
+
 /** SQL run as postgres: the operators' admin role (stack output databaseAdminUrl); apps' databases are made by dynoform-addons. */
 export const ADMIN_ROLE_SCRIPT = [
     "set -e",
@@ -112,7 +117,7 @@ export class Data extends pulumi.ComponentResource {
         // template, so a destroy runs it while the template still exists to stop them with.
         new RemoteCommand(
             `${name}-memcached-leftovers`,
-            { connection, create: "true", delete: render("data/remove-addons.sh", { instancesDir: MEMCACHED_INSTANCES_DIR }) },
+            { connection, create: "true", delete: removeAddonsScript() },
             { parent: this, dependsOn: [memcachedUnit] },
         );
         // A new memory size (or unit) reaches the running instances (their caches start empty).

@@ -2,6 +2,7 @@
 // sweep on it when the stack is destroyed (templates/hosts/preflight.sh, remove-host.sh).
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteCommand } from "../remote";
+import { APT_LOCK } from "../remote/apt-provider";
 import { render, renderOutput } from "../templates/render";
 import type { Host } from "./host";
 
@@ -19,9 +20,9 @@ export function preflightScript(hostName: string, privateAddress: string, minFre
     return render("hosts/preflight.sh", { hostName, privateAddress, minFreeMb });
 }
 
-/** The sweep run on destroy, after everything else on the host. */
-export function removeHostScript(): string {
-    return render("hosts/remove-host.sh", { directories: STACK_DIRECTORIES.join(" ") });
+/** The sweep run on destroy, after everything else on the host (other paths: tests). */
+export function removeHostScript(directories: readonly string[] = STACK_DIRECTORIES, aptLock = APT_LOCK): string {
+    return render("hosts/remove-host.sh", { directories: directories.join(" "), aptLock });
 }
 
 /**

@@ -4,13 +4,13 @@
 set -u
 instances=$(
   systemctl list-units --all --plain --no-legend --full 'dynoform-memcached@*.service' 2>/dev/null | awk '{print $1}'
-  for link in /etc/systemd/system/*.wants/dynoform-memcached@*.service; do
+  for link in {{unitDirectory}}/*.wants/dynoform-memcached@*.service; do
     [ -L "$link" ] && basename "$link"
   done
 )
 for unit in $(printf '%s\n' "$instances" | sort -u); do
   systemctl disable --now --quiet "$unit" 2>/dev/null || systemctl stop "$unit" 2>/dev/null || true
 done
-rm -f /etc/systemd/system/*.wants/dynoform-memcached@*.service
+rm -f {{unitDirectory}}/*.wants/dynoform-memcached@*.service
 systemctl reset-failed 'dynoform-memcached@*' 2>/dev/null || true
 rm -rf {{instancesDir}}

@@ -6,4 +6,4 @@ set -u
 systemctl daemon-reload
 systemctl reset-failed 'dynoform*' 'dyno-*' 2>/dev/null || true
 rmdir {{directories}} 2>/dev/null || true
-rm -f /run/dynoform-apt.lock
+rm -f {{aptLock}}
