@@ -145,10 +145,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         if (args.extraCaCertificates) {
             const ca = new RemoteFile(`${name}-extra-ca`, { connection, path: EXTRA_CA_FILE, content: args.extraCaCertificates, mode: "0644" }, { parent: this, dependsOn: [packages] });
             caDeps.push(
-                // Its delete runs before the file's: it takes the certificate out of the system's bundle itself.
+                // Its delete runs before the file's: it takes the certificate out of the system's bundle
+                // itself; --fresh, since a plain run leaves the removed certificate's links in /etc/ssl/certs.
                 new RemoteCommand(
                     `${name}-update-ca`,
-                    { connection, create: "update-ca-certificates >/dev/null", delete: `rm -f ${EXTRA_CA_FILE} && update-ca-certificates >/dev/null`, triggers: [ca.sha256] },
+                    { connection, create: "update-ca-certificates >/dev/null", delete: `rm -f ${EXTRA_CA_FILE} && update-ca-certificates --fresh >/dev/null`, triggers: [ca.sha256] },
                     { parent: this, dependsOn: [ca] },
                 ),
             );
