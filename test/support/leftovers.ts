@@ -34,8 +34,12 @@ export const STACK_PATHS = [
     "/etc/postgresql/*/main/conf.d/dynoform.conf",
 ] as const;
 
-/** Packages' files the stack writes its own version of: after a destroy they must be the package's again. */
-export const PACKAGE_FILES = ["/etc/nginx/nginx.conf", "/etc/varnish/default.vcl", "/etc/postgresql/*/main/pg_hba.conf"] as const;
+/** Packages' files the stack writes its own version of: after a destroy they must be the package's again (there, where the package is). */
+export const PACKAGE_FILES = [
+    { directory: "/etc/nginx", file: "nginx.conf" },
+    { directory: "/etc/varnish", file: "default.vcl" },
+    { directory: "/etc/postgresql/*/main", file: "pg_hba.conf" },
+] as const;
 
 /** Users (and their groups) the stack or its services make by name; the rest are found by uid block. */
 export const STACK_USERS = ["dynoform-router", "dynoform-build", "git"] as const;
@@ -44,7 +48,8 @@ export const STACK_USERS = ["dynoform-router", "dynoform-build", "git"] as const
 export function leftoversScript(root = ""): string {
     const r = root.replace(/\/+$/, "");
     const paths = STACK_PATHS.map((p) => `${r}${p}`).join(" ");
-    const files = PACKAGE_FILES.map((p) => `${r}${p}`).join(" ");
+    const files = PACKAGE_FILES.map((p) => `${r}${p.directory}/${p.file}`).join(" ");
+    const missing = PACKAGE_FILES.map((p) => `for d in ${r}${p.directory}; do if [ -d "$d" ] && [ ! -e "$d/${p.file}" ]; then echo "$d/${p.file}"; fi; done`);
     return [
         "echo @paths",
         `for p in ${paths}; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done`,
@@ -58,6 +63,8 @@ export function leftoversScript(root = ""): string {
         "nft list tables 2>/dev/null",
         "echo @marked",
         `grep -ls 'dynoform' ${files}`,
+        "echo @missing",
+        ...missing,
         "echo @keys",
         `grep -s ' dynoform-addons$' ${r}/root/.ssh/authorized_keys | cut -c1-60`,
         "true",
@@ -102,6 +109,7 @@ export async function dynoformLeftovers(exec: Exec, options: { root?: string } =
         ...accounts(get("group"), "group"),
         ...get("nft").filter((t) => /dynoform/.test(t)).map((t) => `nft ${t} is still loaded`),
         ...get("marked").map((f) => `${shown(f)} is still dynoform's, not the package's own`),
+        ...get("missing").map((f) => `${shown(f)} is gone: the package's own was not put back`),
         ...get("keys").map(() => "root's authorized_keys still holds the dynoform-addons key"),
     ];
 }

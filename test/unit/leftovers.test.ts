@@ -77,6 +77,7 @@ describe("dynoformLeftovers", () => {
                 "etc/nginx/nginx.conf": "# Managed by dynoform (templates/nginx/nginx.conf).\n",
                 "etc/nginx/nginx.conf.dynoform-original": "user www-data;\n",
                 "etc/postgresql/15/main/conf.d/dynoform.conf": "",
+                "etc/varnish/secret": "",
                 "root/.ssh/authorized_keys": 'ssh-ed25519 AAAA operator\nrestrict,from="10.0.0.10",command="/usr/local/sbin/dynoform-addons" ssh-ed25519 AAAAkey dynoform-addons\n',
             },
             "dyno-shop-web.1.service loaded active running\ndynoform.slice loaded active active\n",
@@ -109,6 +110,8 @@ describe("dynoformLeftovers", () => {
             "group dyno-shop (gid 3000000) is still there",
             "nft table inet dynoform_host is still loaded",
             "/etc/nginx/nginx.conf is still dynoform's, not the package's own",
+            "/etc/varnish/default.vcl is gone: the package's own was not put back",
+            "/etc/postgresql/15/main/pg_hba.conf is gone: the package's own was not put back",
             "root's authorized_keys still holds the dynoform-addons key",
         ]);
     });
@@ -117,6 +120,6 @@ describe("dynoformLeftovers", () => {
         expect(leftoversScript()).toContain("systemctl list-units --all --plain --no-legend --full 'dynoform*' 'dyno-*'");
         expect(leftoversScript()).toContain("cat /etc/passwd");
         await expect(dynoformLeftovers(async () => "@paths\n/etc/dynoform\n")).rejects.toThrow(/did not run to its end/);
-        expect(await dynoformLeftovers(async () => "@paths\n@units\n@passwd\n@group\n@nft\n@marked\n@keys\n")).toEqual([]);
+        expect(await dynoformLeftovers(async () => "@paths\n@units\n@passwd\n@group\n@nft\n@marked\n@missing\n@keys\n")).toEqual([]);
     });
 });
