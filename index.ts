@@ -29,8 +29,13 @@ function hostSource(cfg: StackConfig): Host[] {
     switch (cfg.target) {
         case "lab":
             return require("./components/hosts/lab").labHosts(cfg);
-        case "servers":
-            return require("./components/hosts/servers").serverHosts(cfg, config.requireSecret("sshPrivateKey"));
+        case "servers": {
+            // Existing machines: each is checked (Debian 12, systemd, its private address, room, ...)
+            // before anything is provisioned on it, and swept last on destroy.
+            const { serverHosts } = require("./components/hosts/servers");
+            const { preflightHost } = require("./components/hosts/preflight");
+            return serverHosts(cfg, config.requireSecret("sshPrivateKey")).map((h: Host) => preflightHost(h));
+        }
         case "aws": {
             // Required here only, so the other targets never load @pulumi/aws.
             const source: AwsHostsResult = require("./components/hosts/aws").awsHosts(cfg);

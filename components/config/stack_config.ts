@@ -375,6 +375,12 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     }
 
     const lab = target === "lab" ? parseLab(raw.lab, problems) : undefined;
+    if (target !== "lab" && raw.lab !== undefined) {
+        problems.push(`dynoform:lab is set but dynoform:target is ${String(raw.target)}: remove dynoform:lab (\`pulumi config rm dynoform:lab\`), or set dynoform:target lab`);
+    }
+    if (target !== "aws" && raw.aws !== undefined) {
+        problems.push(`dynoform:aws is set but dynoform:target is ${String(raw.target ?? "lab")}: remove dynoform:aws (\`pulumi config rm dynoform:aws\`), or set dynoform:target aws`);
+    }
     if (target !== "docker" && raw.docker !== undefined) {
         problems.push(`dynoform:docker is set but dynoform:target is ${String(raw.target ?? "lab")}: set dynoform:target docker or remove dynoform:docker`);
     }
@@ -441,6 +447,17 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
                         `${host.name}: private address ${host.privateAddress} is outside dynoform:privateSubnet ${subnet}: set privateAddress ` +
                             `(it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)`,
                     );
+                } else if (target !== "docker" && !isHostAddress(subnet, host.privateAddress)) {
+                    problems.push(`${host.name}: private address ${host.privateAddress} is the network or broadcast address of dynoform:privateSubnet ${subnet}: set privateAddress to the host's own address on it`);
+                }
+            }
+            if (target !== "docker") {
+                const byPrivate = new Map<string, string[]>();
+                for (const host of hosts) byPrivate.set(host.privateAddress, [...(byPrivate.get(host.privateAddress) ?? []), host.name]);
+                for (const [address, names] of byPrivate) {
+                    if (names.length > 1) {
+                        problems.push(`private address ${address} is given to ${names.join(" and ")}: each host needs its own privateAddress on dynoform:privateSubnet ${subnet} (it defaults to address)`);
+                    }
                 }
             }
         }

@@ -51,6 +51,21 @@ export interface AddonsAccess {
 }
 
 export const ADDONS_KEY_FILE = "/etc/dynoform/addons.key";
+/** dynoform:extraCaCertificates, where update-ca-certificates takes it into the system's bundle. */
+export const EXTRA_CA_FILE = "/usr/local/share/ca-certificates/dynoform-extra.crt";
+
+/**
+ * The control role's delete (after its service's): the build users (found by their comment) with
+ * anything they still run, the git user with its home, and the state: apps, repos, slugs, caches.
+ */
+export function removeControlUsersScript(): string {
+    return [
+        `for u in $(awk -F: '$5 == "${BUILD_USER_COMMENT}" { print $1 }' /etc/passwd); do pkill -KILL -u "$u"; userdel "$u"; done`,
+        `userdel -r ${GIT_USER} 2>/dev/null || true`,
+        // On aws the state is a volume mounted there: its contents go, the mount point stays.
+        `{ rm -rf ${STATE_DIR} || mountpoint -q ${STATE_DIR}; }`,
+    ].join("; ");
+}
 export const ADDONS_KNOWN_HOSTS_FILE = "/etc/dynoform/addons.known_hosts";
 
 /** known_hosts line for the data host (OpenSSH's [host]:port form off port 22). */
@@ -124,15 +139,21 @@ export class ControlPlane extends pulumi.ComponentResource {
                     `install -d -m 0755 -o root -g root ${GIT_HOME}/.ssh`,
                     `usermod -p '*' ${GIT_USER}`,
                 ].join(" && "),
-                delete: `for u in $(awk -F: '$5 == "${BUILD_USER_COMMENT}" { print $1 }' /etc/passwd); do pkill -KILL -u "$u"; userdel "$u"; done; userdel -r ${GIT_USER} || true`,
+                delete: removeControlUsersScript(),
             },
             { parent: this, dependsOn: [packages] },
         );
         const caDeps: pulumi.Resource[] = [];
         if (args.extraCaCertificates) {
-            const ca = new RemoteFile(`${name}-extra-ca`, { connection, path: "/usr/local/share/ca-certificates/dynoform-extra.crt", content: args.extraCaCertificates, mode: "0644" }, { parent: this, dependsOn: [packages] });
+            const ca = new RemoteFile(`${name}-extra-ca`, { connection, path: EXTRA_CA_FILE, content: args.extraCaCertificates, mode: "0644" }, { parent: this, dependsOn: [packages] });
             caDeps.push(
-                new RemoteCommand(`${name}-update-ca`, { connection, create: "update-ca-certificates >/dev/null", triggers: [ca.sha256] }, { parent: this, dependsOn: [ca] }),
+                // Its delete runs before the file's: it takes the certificate out of the system's bundle
+                // itself; --fresh, since a plain run leaves the removed certificate's links in /etc/ssl/certs.
+                new RemoteCommand(
+                    `${name}-update-ca`,
+                    { connection, create: "update-ca-certificates >/dev/null", delete: `rm -f ${EXTRA_CA_FILE} && update-ca-certificates --fresh >/dev/null`, triggers: [ca.sha256] },
+                    { parent: this, dependsOn: [ca] },
+                ),
             );
         }
         const key = new SshKeyPair(`${name}-cli-key`, { comment: "dynoform-cli" }, { parent: this });

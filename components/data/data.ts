@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteCommand, RemoteFile, SystemdService } from "../remote";
-import { renderOutput } from "../templates/render";
+import { render, renderOutput } from "../templates/render";
 
 export const POSTGRES_VERSION = "15"; // Debian bookworm's
 export const ADMIN_ROLE = "dynoform_admin";
@@ -12,6 +12,8 @@ export const POSTGRES_PORT = 5432;
 /** Ports of the per-app Memcached instances (one each, picked by dynoform-addons). */
 export const MEMCACHED_PORTS = { first: 11300, last: 11999 } as const;
 const ADDONS_KEY_MARK = "dynoform-addons";
+/** Each app's Memcached instance: its port, SASL config and database (templates/data/dynoform-addons). */
+export const MEMCACHED_INSTANCES_DIR = "/etc/dynoform-memcached";
 
 export interface DataArgs {
     host: Host;
@@ -29,6 +31,11 @@ export interface DataArgs {
 
 export function pgHbaRejects(addresses: string[]): string {
     return addresses.map((a) => `host    all       all   ${a}/32  reject`).join("\n");
+}
+
+/** On destroy: every app's Memcached instance, stopped, disabled and removed (other directories: tests). */
+export function removeAddonsScript(instancesDir = MEMCACHED_INSTANCES_DIR, unitDirectory = "/etc/systemd/system"): string {
+    return render("data/remove-addons.sh", { instancesDir, unitDirectory });
 }
 
 /** SQL run as postgres: the operators' admin role (stack output databaseAdminUrl); apps' databases are made by dynoform-addons. */
@@ -105,6 +112,14 @@ export class Data extends pulumi.ComponentResource {
             },
             afterPackages,
         );
+        // The apps' instances (dynoform-addons makes them at apps:create) have no resource of their own:
+        // this one removes them when the host stops being the data host. It depends on the unit
+        // template, so a destroy runs it while the template still exists to stop them with.
+        new RemoteCommand(
+            `${name}-memcached-leftovers`,
+            { connection, create: "true", delete: removeAddonsScript() },
+            { parent: this, dependsOn: [memcachedUnit] },
+        );
         // A new memory size (or unit) reaches the running instances (their caches start empty).
         new RemoteCommand(
             `${name}-memcached-instances`,
@@ -129,6 +144,8 @@ export class Data extends pulumi.ComponentResource {
                 path: `${pgDir}/pg_hba.conf`,
                 owner: "postgres:postgres",
                 mode: "0640",
+                // The cluster's own (pg_createcluster's): put back on destroy, so the PostgreSQL left behind still starts.
+                keepOriginal: true,
                 content: renderOutput("postgresql/pg_hba.conf", { privateSubnet: args.privateSubnet, rejects: pgHbaRejects(args.outsideAddresses) }),
             },
             afterPackages,

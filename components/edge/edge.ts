@@ -101,7 +101,7 @@ export class Edge extends pulumi.ComponentResource {
         const varnishAddress = pulumi.interpolate`${args.host.privateAddress}:${args.varnishPort}`;
 
         const nginxFiles = [
-            new RemoteFile(`${name}-nginx-conf`, { connection, path: "/etc/nginx/nginx.conf", content: render("nginx/nginx.conf", { clientMaxBodySize: "100m" }) }, afterPackages),
+            new RemoteFile(`${name}-nginx-conf`, { connection, path: "/etc/nginx/nginx.conf", content: render("nginx/nginx.conf", { clientMaxBodySize: "100m" }), keepOriginal: true }, afterPackages),
             new RemoteFile(
                 `${name}-nginx-edge`,
                 {
@@ -116,7 +116,7 @@ export class Edge extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))).apply((list) => varnishBackends(list.map(([address, port]) => ({ address, port }))));
         const vcl = new RemoteFile(
             `${name}-vcl`,
-            { connection, path: "/etc/varnish/default.vcl", content: renderOutput("varnish/default.vcl", { backends: routers.backends, directorAdds: routers.directorAdds }) },
+            { connection, path: "/etc/varnish/default.vcl", content: renderOutput("varnish/default.vcl", { backends: routers.backends, directorAdds: routers.directorAdds }), keepOriginal: true },
             afterPackages,
         );
         const varnishDropIn = renderOutput("varnish/varnish.override.conf", {

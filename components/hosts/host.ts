@@ -10,6 +10,10 @@ export interface Host {
     publicAddress: pulumi.Output<string>;
     /** CIDR of the private network, for pg_hba and firewalls. */
     privateSubnet: pulumi.Output<string>;
+    /**
+     * How to reach it. A host source may make this wait for a check of the machine (servers: the
+     * preflight, components/hosts/preflight.ts): everything provisioned through it then waits too.
+     */
     ssh: pulumi.Output<SshConnection>;
     /**
      * Where clients outside the private network (git push, the CLI) reach this host's sshd when

@@ -28,6 +28,8 @@ export interface RoutingMeshArgs {
 }
 
 export const ROUTER_USER = "dynoform-router";
+/** The unit's StateDirectory: routes.json (templates/router/router.json stateFile). */
+export const ROUTER_STATE_DIR = "/var/lib/dynoform-router";
 
 export function systemUserCommand(user: string): string {
     return `id -u ${user} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${user}`;
@@ -106,7 +108,12 @@ export class RoutingMesh extends pulumi.ComponentResource {
     constructor(name: string, args: RoutingMeshArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:mesh:RoutingMesh", name, {}, opts);
         const connection = args.host.ssh;
-        const user = new RemoteCommand(`${name}-user`, { connection, create: systemUserCommand(ROUTER_USER), delete: `userdel ${ROUTER_USER} || true` }, { parent: this });
+        // Its delete runs after the service's: the user goes, and with it the routes the router kept (StateDirectory).
+        const user = new RemoteCommand(
+            `${name}-user`,
+            { connection, create: systemUserCommand(ROUTER_USER), delete: `userdel ${ROUTER_USER} || true; rm -rf ${ROUTER_STATE_DIR}` },
+            { parent: this },
+        );
         const binary = new RemoteBinary(
             `${name}-binary`,
             { connection, source: args.binary.source, sha256: args.binary.sha256, path: "/usr/local/lib/dynoform/dynoform-router", mode: "0755" },

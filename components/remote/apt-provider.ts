@@ -16,6 +16,8 @@ export interface AptOutputs extends AptInputs {
 
 /** apt-get waits this long for another apt/dpkg (unattended-upgrades, cloud-init) to let go of its locks. */
 const LOCK_WAIT = "-o DPkg::Lock::Timeout=600";
+/** Our own apt runs on one host take turns on this lock (apt's lock timeout does not cover every lock, e.g. the lists lock). */
+export const APT_LOCK = "/run/dynoform-apt.lock";
 /** Package lists younger than this are fresh enough to install from. */
 const LISTS_FRESH_MINUTES = 360;
 
@@ -38,8 +40,7 @@ export function installScript(packages: string[]): string {
     const install = `${aptGet} install -y --no-install-recommends $missing`;
     return [
         "set -e",
-        // Our own apt runs on one host take turns (apt's lock timeout does not cover every lock, e.g. the lists lock).
-        "exec 9>/run/dynoform-apt.lock",
+        `exec 9>${APT_LOCK}`,
         "flock -w 900 9",
         "export DEBIAN_FRONTEND=noninteractive",
         `missing=""`,
@@ -57,7 +58,7 @@ export function installScript(packages: string[]): string {
 
 export function purgeScript(packages: string[]): string {
     return [
-        "exec 9>/run/dynoform-apt.lock",
+        `exec 9>${APT_LOCK}`,
         "flock -w 900 9",
         "export DEBIAN_FRONTEND=noninteractive",
         `apt-get ${LOCK_WAIT} -q purge -y ${packages.join(" ")}`,

@@ -9,6 +9,8 @@ export interface CommandInputs extends RemoteInputs {
     delete?: string;
     triggers?: unknown[];
     environment?: Record<string, string>;
+    /** Names the command in errors instead of its (possibly long) text. */
+    label?: string;
 }
 
 export interface CommandOutputs extends CommandInputs {
@@ -41,7 +43,7 @@ function checkCommand(_olds: unknown, news: CommandInputs): dynamic.CheckResult<
 
 async function runCommand(inputs: CommandInputs, command: string): Promise<CommandOutputs> {
     const result = await withSsh(inputs.connection, (session) =>
-        session.run(`eval "$(cat)"`, { stdin: commandScript(command, inputs.environment), label: command }),
+        session.run(`eval "$(cat)"`, { stdin: commandScript(command, inputs.environment), label: inputs.label ?? command }),
     );
     return definedOnly({
         ...inputs,

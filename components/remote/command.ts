@@ -19,6 +19,8 @@ export interface RemoteCommandArgs {
     triggers?: pulumi.Input<unknown[]>;
     /** Exported to the command through stdin, never on a command line; may be a secret. */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Names the command in errors ("preflight of edge-1") instead of its text. */
+    label?: pulumi.Input<string>;
 }
 
 /** A command run on a host at create/update/delete, with its output tail as outputs. */
@@ -33,7 +35,7 @@ export class RemoteCommand extends pulumi.dynamic.Resource {
             name,
             {
                 connection: args.connection, create: args.create, update: args.update, delete: args.delete,
-                triggers: args.triggers, environment: args.environment,
+                triggers: args.triggers, environment: args.environment, label: args.label,
                 stdout: undefined, stderr: undefined, providerVersion,
             },
             remoteResourceOptions(opts, ["environment"]),

@@ -1,7 +1,7 @@
 // Provider side of RemoteFile. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import {
-    connectionChanged, hostRenamed, isUnknown, normalizeMode, RemoteInputs, sessionForRead, sha256, targetMoved,
+    connectionChanged, definedOnly, hostRenamed, isUnknown, normalizeMode, RemoteInputs, sessionForRead, sha256, targetMoved,
 } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
@@ -10,6 +10,8 @@ export interface FileInputs extends RemoteInputs {
     content: string;
     mode: string;
     owner: string;
+    /** The path belongs to a Debian package (nginx.conf): its original is kept beside it and put back on delete. */
+    keepOriginal?: boolean;
 }
 
 /** What the state keeps: no content, only its hash. */
@@ -18,6 +20,30 @@ export interface FileOutputs extends RemoteInputs {
     mode: string;
     owner: string;
     sha256: string;
+    keepOriginal?: boolean;
+}
+
+/** Where a package's file waits while ours is in its place (see keepOriginal). */
+export function originalPath(path: string): string {
+    return `${path}.dynoform-original`;
+}
+
+/**
+ * Keeps whatever is at `path` before our first write there (a package's config), once: a second
+ * write finds the copy already made and leaves it alone. Nothing there: nothing to keep.
+ */
+export function keepOriginalScript(path: string): string {
+    const target = shellQuote(path);
+    const original = shellQuote(originalPath(path));
+    return `if [ -e ${target} ] && [ ! -e ${original} ]; then cp -p ${target} ${original}; fi`;
+}
+
+/** Delete: the package's original back in place if one was kept, else our file goes. */
+export function removeScript(path: string, keepOriginal: boolean): string {
+    const target = shellQuote(path);
+    if (!keepOriginal) return `rm -f ${target}`;
+    const original = shellQuote(originalPath(path));
+    return `if [ -e ${original} ]; then mv -f ${original} ${target}; else rm -f ${target}; fi`;
 }
 
 function checkFile(_olds: unknown, news: FileInputs): dynamic.CheckResult<FileInputs> {
@@ -47,32 +73,35 @@ function diffFile(olds: FileOutputs, news: FileInputs): dynamic.DiffResult {
         olds.sha256 !== sha256(news.content) ||
         olds.mode !== news.mode ||
         olds.owner !== news.owner ||
+        Boolean(olds.keepOriginal) !== Boolean(news.keepOriginal) ||
         olds.providerVersion !== news.providerVersion ||
         connectionChanged(olds, news);
     return { changes, replaces };
 }
 
-async function writeFile(inputs: FileInputs): Promise<FileOutputs> {
-    await withSsh(inputs.connection, (session) =>
-        session.upload(inputs.path, inputs.content, { mode: inputs.mode, owner: inputs.owner }),
-    );
+/** `keep`: the machine may hold a package's file at the path that is not ours yet (a create, a recreated machine). */
+async function writeFile(inputs: FileInputs, keep: boolean): Promise<FileOutputs> {
+    await withSsh(inputs.connection, async (session) => {
+        if (keep && inputs.keepOriginal) await session.run(keepOriginalScript(inputs.path), { label: `keep the original ${inputs.path}` });
+        await session.upload(inputs.path, inputs.content, { mode: inputs.mode, owner: inputs.owner });
+    });
     return outputsOf(inputs);
 }
 
 function outputsOf(inputs: FileInputs): FileOutputs {
-    const { connection, path, mode, owner, providerVersion } = inputs;
-    return { connection, path, mode, owner, providerVersion, sha256: sha256(inputs.content) };
+    const { connection, path, mode, owner, providerVersion, keepOriginal } = inputs;
+    return definedOnly({ connection, path, mode, owner, providerVersion, keepOriginal, sha256: sha256(inputs.content) });
 }
 
 async function updateFile(olds: FileOutputs, news: FileInputs): Promise<FileOutputs> {
     const unchangedOnRemote =
         olds.sha256 === sha256(news.content) && olds.mode === news.mode && olds.owner === news.owner &&
         olds.path === news.path && !targetMoved(olds, news);
-    return unchangedOnRemote ? outputsOf(news) : writeFile(news);
+    return unchangedOnRemote ? outputsOf(news) : writeFile(news, targetMoved(olds, news) || olds.path !== news.path);
 }
 
 async function deleteFile(props: FileOutputs): Promise<void> {
-    await withSsh(props.connection, (session) => session.run(`rm -f ${shellQuote(props.path)}`));
+    await withSsh(props.connection, (session) => session.run(removeScript(props.path, Boolean(props.keepOriginal)), { label: `remove ${props.path}` }));
 }
 
 /** Refresh: the file's actual hash, mode and owner ("absent" hash when it is gone). */
@@ -96,7 +125,7 @@ async function readFile(id: string, props: FileOutputs): Promise<dynamic.ReadRes
 export const remoteFileProvider: dynamic.ResourceProvider<FileInputs, FileOutputs> = {
     check: async (olds, news) => checkFile(olds, news),
     diff: async (_id, olds, news) => diffFile(olds, news),
-    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await writeFile(inputs) }),
+    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await writeFile(inputs, true) }),
     update: async (_id, olds, news) => ({ outs: await updateFile(olds, news) }),
     delete: async (_id, props) => deleteFile(props),
     read: async (id, props) => readFile(id, props!),

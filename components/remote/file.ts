@@ -14,9 +14,15 @@ export interface RemoteFileArgs {
     mode?: pulumi.Input<string>;
     /** "user:group", default "root:root". */
     owner?: pulumi.Input<string>;
+    /**
+     * The path holds a Debian package's file (/etc/nginx/nginx.conf): the one found there at the
+     * first write is kept beside it (`<path>.dynoform-original`) and put back on destroy, instead
+     * of leaving the package without it.
+     */
+    keepOriginal?: pulumi.Input<boolean>;
 }
 
-/** A file on a host, written atomically, removed on destroy. */
+/** A file on a host, written atomically, removed on destroy (or the package's original put back: keepOriginal). */
 export class RemoteFile extends pulumi.dynamic.Resource {
     public readonly path!: pulumi.Output<string>;
     public readonly mode!: pulumi.Output<string>;
@@ -30,7 +36,7 @@ export class RemoteFile extends pulumi.dynamic.Resource {
             name,
             {
                 connection: args.connection, path: args.path, content: args.content, mode: args.mode, owner: args.owner,
-                sha256: undefined, providerVersion,
+                keepOriginal: args.keepOriginal, sha256: undefined, providerVersion,
             },
             remoteResourceOptions(opts),
             remoteModule,

@@ -125,7 +125,26 @@ function asRoot(connection: SshConnection, command: string): string {
     return `sudo -n /bin/sh -c ${shellQuote(command)}`;
 }
 
+/**
+ * For a non-root user whose `sudo -n` refused (no sudo rule, a password asked) or is not there (a
+ * plain Debian has no sudo): what to do, since every command needs root.
+ */
+export function sudoProblem(connection: SshConnection, result: ExecResult): string | undefined {
+    if (connection.user === "root") return undefined;
+    const said = result.stderr.trim();
+    const refused = result.code === 1 && /^sudo: (a password is required|a terminal is required)|is not in the sudoers file|is not allowed to (execute|run sudo)/m.test(said);
+    const absent = result.code === 127 && /sudo: (command )?not found/.test(said);
+    if (!refused && !absent) return undefined;
+    return (
+        `${describeHost(connection)}: ${connection.user} cannot run commands as root (${absent ? "sudo is not installed" : said.split("\n").pop()}): ` +
+        `connect as root (user: root in dynoform:hosts), or ${absent ? "install sudo and " : ""}give ${connection.user} passwordless sudo ` +
+        `(echo '${connection.user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/${connection.user})`
+    );
+}
+
 function commandFailed(connection: SshConnection, label: string, result: ExecResult): Error {
+    const sudo = sudoProblem(connection, result);
+    if (sudo) return new Error(sudo);
     const shown = label.length > 200 ? label.slice(0, 200) + "…" : label;
     const stderr = tail(result.stderr) || tail(result.stdout) || "(empty)";
     return new Error(

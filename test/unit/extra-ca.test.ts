@@ -41,5 +41,8 @@ test("the control host trusts the configured CA (builds fetch through the proxy)
     await platformOnFakeHosts(parseStackConfig({ ...base, extraCaCertificates: PROXY_CA }));
     const ca = created.find((c) => c.host === "edge-1" && c.inputs.path === "/usr/local/share/ca-certificates/dynoform-extra.crt");
     expect(ca?.inputs.content).toBe(PROXY_CA);
-    expect(created.some((c) => c.host === "edge-1" && String(c.inputs.create ?? "").startsWith("update-ca-certificates"))).toBe(true);
+    const update = created.find((c) => c.host === "edge-1" && String(c.inputs.create ?? "").startsWith("update-ca-certificates"));
+    expect(update).toBeDefined();
+    // A destroy takes it out of the bundle and its links out of /etc/ssl/certs, before the file's own delete.
+    expect(update!.inputs.delete).toBe("rm -f /usr/local/share/ca-certificates/dynoform-extra.crt && update-ca-certificates --fresh >/dev/null");
 });

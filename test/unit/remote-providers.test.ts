@@ -73,6 +73,32 @@ describe("RemoteFile provider", () => {
         expect(fs.existsSync(target)).toBe(false);
     });
 
+    test("keepOriginal: a package's file is kept beside ours at the first write and put back on delete", async () => {
+        const target = path.join(sshd.dir, "etc", "nginx.conf");
+        const original = `${target}.dynoform-original`;
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, "package's own\n", { mode: 0o640 });
+        const inputs = (await check({ connection: sshd.connection, path: target, content: "ours\n", providerVersion: version, keepOriginal: true })).inputs!;
+        const created = await remoteFileProvider.create(inputs);
+        expect(created.outs).toMatchObject({ keepOriginal: true, sha256: sha256("ours\n") });
+        expect(fs.readFileSync(target, "utf8")).toBe("ours\n");
+        expect(fs.readFileSync(original, "utf8")).toBe("package's own\n");
+        expect((fs.statSync(original).mode & 0o777).toString(8)).toBe("640");
+        // Later writes (and a create again, e.g. an interrupted first run) never overwrite the kept original with ours.
+        const updated = await remoteFileProvider.update!(created.id, created.outs as FileOutputs, { ...inputs, content: "ours, v2\n" });
+        await remoteFileProvider.create({ ...inputs, content: "ours, v2\n" });
+        expect(fs.readFileSync(original, "utf8")).toBe("package's own\n");
+        await remoteFileProvider.delete!(created.id, updated.outs as FileOutputs);
+        expect(fs.readFileSync(target, "utf8")).toBe("package's own\n");
+        expect(fs.existsSync(original)).toBe(false);
+        // Nothing was there before: nothing to put back, ours goes.
+        fs.rmSync(target);
+        const fresh = await remoteFileProvider.create(inputs);
+        expect(fs.existsSync(original)).toBe(false);
+        await remoteFileProvider.delete!(fresh.id, fresh.outs as FileOutputs);
+        expect(fs.existsSync(target)).toBe(false);
+    });
+
     test("a change of provider version alone rewrites nothing", async () => {
         const target = path.join(sshd.dir, "untouched.conf");
         const inputs = (await check({ connection: sshd.connection, path: target, content: "x\n", providerVersion: version })).inputs!;
@@ -255,6 +281,12 @@ describe("RemoteCommand provider", () => {
         await expect(
             remoteCommandProvider.create({ connection: sshd.connection, create: "echo broken >&2; exit 7", providerVersion: version }),
         ).rejects.toThrow(/command failed \(exit 7\): echo broken >&2; exit 7 — stderr tail: broken$/);
+    });
+
+    test("a label names the command in its error instead of its text", async () => {
+        await expect(
+            remoteCommandProvider.create({ connection: sshd.connection, create: "# a long script\necho not ready >&2; exit 1", label: "preflight of edge-1", providerVersion: version }),
+        ).rejects.toThrow(/^edge-1 \([^)]*\): command failed \(exit 1\): preflight of edge-1 — stderr tail: not ready$/);
     });
 });
 

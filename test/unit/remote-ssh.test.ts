@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { utils } from "ssh2";
-import { atomicWriteScript, connectWithRetries, shellQuote, tail, withSsh } from "../../components/remote/ssh";
+import { atomicWriteScript, connectWithRetries, shellQuote, sudoProblem, tail, withSsh } from "../../components/remote/ssh";
 import { freePort } from "../support/ports";
 import { prepareSshd, startSshd, TestSshd } from "../support/sshd";
 
@@ -154,5 +154,19 @@ describe("ssh helpers", () => {
         expect(script).toContain("mktemp -p /etc .x.conf.dynoform-XXXXXX");
         expect(script).toContain('chmod 0600 "$tmp"');
         expect(script).toContain('mv -f "$tmp" /etc/x.conf');
+    });
+
+    test("a user without passwordless sudo (or without sudo) is told how to get root; root and other failures are not", () => {
+        const admin = { name: "dyno-1", host: "10.0.0.21", port: 22, user: "admin", privateKey: "", hostKey: "" };
+        expect(sudoProblem(admin, { code: 1, stdout: "", stderr: "sudo: a password is required\n" })).toBe(
+            "dyno-1 (10.0.0.21:22): admin cannot run commands as root (sudo: a password is required): connect as root (user: root in dynoform:hosts), " +
+                "or give admin passwordless sudo (echo 'admin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/admin)",
+        );
+        expect(sudoProblem(admin, { code: 1, stdout: "", stderr: "admin is not in the sudoers file.  This incident will be reported.\n" })).toMatch(/admin cannot run commands as root \(admin is not in the sudoers file/);
+        expect(sudoProblem(admin, { code: 127, stdout: "", stderr: "bash: line 1: sudo: command not found\n" })).toMatch(
+            /admin cannot run commands as root \(sudo is not installed\): connect as root \(user: root in dynoform:hosts\), or install sudo and give admin passwordless sudo/,
+        );
+        expect(sudoProblem({ ...admin, user: "root" }, { code: 1, stdout: "", stderr: "sudo: a password is required\n" })).toBeUndefined();
+        expect(sudoProblem(admin, { code: 2, stdout: "", stderr: "apt-get: broken\n" })).toBeUndefined();
     });
 });

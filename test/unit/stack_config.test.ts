@@ -91,6 +91,28 @@ describe("stack config", () => {
         expect(problemsOf({ ...valid, secretsPassphrase: "dynoform-local-lab" })).toEqual([]);
     });
 
+    test("servers: a host without a private address of its own, or a section of another target, stops with the fix", () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample";
+        const base = { target: "servers", privateSubnet: "10.0.0.0/24", secretsPassphrase: "ours" };
+        const hosts = [
+            { name: "edge-1", address: "203.0.113.10", privateAddress: "10.0.0.10", roles: ["edge", "control"], hostKey: key },
+            // A public-only host: only its public address is known.
+            { name: "dyno-1", address: "203.0.113.21", publicAddress: "203.0.113.21", roles: ["dyno"], hostKey: key },
+            { name: "dyno-2", address: "203.0.113.22", privateAddress: "10.0.0.10", roles: ["dyno"], hostKey: key },
+            { name: "data-1", address: "203.0.113.30", privateAddress: "10.0.0.255", roles: ["data"], hostKey: key },
+        ];
+        expect(problemsOf({ ...base, hosts, lab: { network: "local", subnet: "10.213.1.0/24" }, aws: { region: "eu-central-1" } })).toEqual([
+            "dynoform:lab is set but dynoform:target is servers: remove dynoform:lab (`pulumi config rm dynoform:lab`), or set dynoform:target lab",
+            "dynoform:aws is set but dynoform:target is servers: remove dynoform:aws (`pulumi config rm dynoform:aws`), or set dynoform:target aws",
+            "dyno-1: private address 203.0.113.21 is outside dynoform:privateSubnet 10.0.0.0/24: set privateAddress (it defaults to address, the SSH address; internal services listen on the private one, and only there do they answer)",
+            "data-1: private address 10.0.0.255 is the network or broadcast address of dynoform:privateSubnet 10.0.0.0/24: set privateAddress to the host's own address on it",
+            "private address 10.0.0.10 is given to edge-1 and dyno-2: each host needs its own privateAddress on dynoform:privateSubnet 10.0.0.0/24 (it defaults to address)",
+        ]);
+        // A role with no host: named, with where to add it.
+        const noData = hosts.filter((h) => h.name !== "data-1" && h.name !== "dyno-1").map((h, i) => ({ ...h, privateAddress: `10.0.0.${10 + i}` }));
+        expect(problemsOf({ ...base, hosts: noData })).toEqual(['role data has no host: add "data" to the roles of one of dynoform:hosts']);
+    });
+
     test("bad target, domain, sizes and duplicates", () => {
         const problems = problemsOf({
             ...valid,
