@@ -71,9 +71,12 @@ export const agentTokens = platform.agentTokens;
 /** How operators (runbooks, `dynoform` CLI, tests) reach each host: a secret output. */
 export const ssh = pulumi.secret(pulumi.all(platformHosts.map((h) => h.ssh)).apply((list) => Object.fromEntries(list.map((c) => [c.name, c]))));
 /** What the `dynoform` CLI needs: where users push and run verbs (git@host, the control role's own endpoint), and the stack's own key (secret). */
-export const control = pulumi
-    .all([platform.control.gitEndpoint, platform.control.hostKey])
-    .apply(([{ host, port }, hostKey]) => ({ host, port, user: "git", hostKey }));
+// Not a secret: the address, port and host key are what every SSH client of the host is shown, and
+// this output is what a stack owner hands teammates (`dynoform login --outputs`). The host key is
+// read from the host's connection, which is a secret for its private key.
+export const control = pulumi.unsecret(
+    pulumi.all([platform.control.gitEndpoint, platform.control.hostKey]).apply(([{ host, port }, hostKey]) => ({ host, port, user: "git", hostKey })),
+);
 export const controlSshKey = platform.control.cliPrivateKey;
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;
