@@ -18,7 +18,9 @@
 //   Transfer-Encoding; Transfer-Encoding: not empty, nothing after a `chunked` coding; a request
 //   whose last coding is not `chunked` is refused;
 // - url plus header names and values at most 65535 bytes;
-// - upgrade: CONNECT, or an Upgrade field with `upgrade` among Connection's tokens.
+// - upgrade: CONNECT, or a non-empty Upgrade field with `upgrade` among Connection's tokens
+//   (Proxy-Connection counts as Connection);
+// - keep-alive: HTTP/1.1 without a `close` token, others with a `keep-alive` token.
 
 /** How the bytes after the head are framed. */
 export type Framing =
@@ -37,6 +39,9 @@ export interface RequestHead {
   /** Names and values as sent (latin1), values without surrounding SP/HTAB. */
   rawHeaders: string[];
   upgrade: boolean;
+  /** The connection stays open after this exchange (llhttp_should_keep_alive): HTTP/1.1 unless
+   * Connection says close; anything else only when it says keep-alive. */
+  keepAlive: boolean;
   framing: Framing;
 }
 
@@ -161,6 +166,8 @@ function readHead(b: Uint8Array): RequestHead {
   let chunked = false;
   let upgradeField = false;
   let connectionUpgrade = false;
+  let connectionClose = false;
+  let connectionKeepAlive = false;
   for (;;) {
     let c = at(i);
     if (c === CR) {
@@ -220,6 +227,8 @@ function readHead(b: Uint8Array): RequestHead {
       chunked = isChunked(latin1(codingStart, i));
     } else if (lower === "connection" || lower === "proxy-connection") {
       if (hasToken(value, "upgrade")) connectionUpgrade = true;
+      if (hasToken(value, "close")) connectionClose = true;
+      if (hasToken(value, "keep-alive")) connectionKeepAlive = true;
     } else if (lower === "upgrade" && value !== "") upgradeField = true;
     i += 2;
     // A continuation line (obs-fold) is refused once it is seen; an empty length or coding once
@@ -235,7 +244,8 @@ function readHead(b: Uint8Array): RequestHead {
     if (!chunked) refuse("Transfer-Encoding without chunked last");
     framing = { kind: "chunked" };
   } else framing = { kind: "length", length: contentLength === undefined ? 0 : Number(contentLength) };
-  return { headLength: i, major, minor, method, url, rawHeaders, upgrade, framing };
+  const keepAlive = major > 0 && minor > 0 ? !connectionClose : connectionKeepAlive;
+  return { headLength: i, major, minor, method, url, rawHeaders, upgrade, keepAlive, framing };
 }
 
 /** The end of the request target starting at `i` (the space or CR after it). */

