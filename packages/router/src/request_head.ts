@@ -150,8 +150,10 @@ function readHead(b: Uint8Array): RequestHead {
     if (v !== 9 && v !== 10 && v !== 11 && v !== 20) refuse("invalid HTTP version");
     i += 3;
   }
-  if (at(i) !== CR || at(i + 1) !== LF) refuse("expected CRLF after the request line");
-  i += 2;
+  // llhttp ends an HTTP/0.9 line (no version) with a bare LF too, a versioned one only with CRLF.
+  if (!versioned && at(i) === LF) i += 1;
+  else if (at(i) !== CR || at(i + 1) !== LF) refuse("expected CRLF after the request line");
+  else i += 2;
   // PRI with a version starts HTTP/2's connection preface: llhttp reads the rest of it, then stops
   // (refused here).
   if (method === "PRI" && versioned) {
@@ -248,7 +250,7 @@ function readHead(b: Uint8Array): RequestHead {
   return { headLength: i, major, minor, method, url, rawHeaders, upgrade, keepAlive, framing };
 }
 
-/** The end of the request target starting at `i` (the space or CR after it). */
+/** The end of the request target starting at `i` (the space, CR or LF after it). */
 function readTarget(i: number, connect: boolean, at: (i: number) => number): number {
   const c0 = at(i);
   if (c0 === 0x2f || c0 === 0x2a) return readPath(i, at); // origin-form, or "*" (and whatever follows it)
@@ -269,7 +271,7 @@ function readTarget(i: number, connect: boolean, at: (i: number) => number): num
 
 function readAuthority(i: number, at: (i: number) => number): number {
   let c: number;
-  while ((c = at(i)) !== SP && c !== CR && c !== 0x2f && c !== 0x3f) {
+  while ((c = at(i)) !== SP && c !== CR && c !== LF && c !== 0x2f && c !== 0x3f) {
     if (!AUTHORITY[c]) refuse("invalid request target");
     i++;
   }
@@ -278,7 +280,7 @@ function readAuthority(i: number, at: (i: number) => number): number {
 
 function readPath(i: number, at: (i: number) => number): number {
   let c: number;
-  while ((c = at(i)) !== SP && c !== CR) {
+  while ((c = at(i)) !== SP && c !== CR && c !== LF) {
     if (!URL_CHAR[c]) refuse("invalid request target");
     i++;
   }

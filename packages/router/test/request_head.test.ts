@@ -1,6 +1,8 @@
-// Differential test of request_head.ts against llhttp: every generated head (methods, targets,
-// versions, header casing and whitespace, obs-fold, Content-Length/Transfer-Encoding combinations,
-// duplicates, bare LF and CR, NULs and other control bytes, over-long lines, many fields, cut short)
+// Differential test of request_head.ts against llhttp: every generated head (browser/curl-like ones,
+// the same with random bytes inserted, replaced or deleted, and built-up hostile ones: methods,
+// targets, versions, header casing and whitespace, obs-fold, Content-Length/Transfer-Encoding
+// combinations, duplicates, bare LF and CR, NULs and other control bytes, over-long lines, many
+// fields, cut short)
 // and every case of the hostile probe (bench/router/hostile_cases.mjs) goes through llhttp in the
 // router's own Node (test/llhttp_oracle.cjs) and through parseRequestHead. Both results then get the
 // router's verdict (headVerdict: node:http's server checks and the router's own); the decision
@@ -134,10 +136,26 @@ function generate(count: number, seed: number): Buffer[] {
     }
     return lines.join("\r\n") + "\r\n\r\n";
   };
+  /** A plausible head with 1-3 bytes inserted, replaced or deleted anywhere (a blind fuzzer's view). */
+  const mutated = (): string => {
+    let h = plausible();
+    for (let m = int(1, 3); m > 0; m--) {
+      const at = int(0, h.length - 1);
+      const byte = chance(0.5) ? anyByte() : pick([" ", "\t", "\r", "\n", ":", ",", "\x00", "/", "?", "#", "@", "0", "9"]);
+      const op = r();
+      h = op < 0.4 ? h.slice(0, at) + byte + h.slice(at) : op < 0.8 ? h.slice(0, at) + byte + h.slice(at + 1) : h.slice(0, at) + h.slice(at + 1);
+    }
+    return h;
+  };
   const out: Buffer[] = [];
   for (let k = 0; k < count; k++) {
-    if (chance(0.35)) {
+    const kind = r();
+    if (kind < 0.3) {
       out.push(Buffer.from(plausible(), "latin1"));
+      continue;
+    }
+    if (kind < 0.45) {
+      out.push(Buffer.from(mutated(), "latin1"));
       continue;
     }
     const lead = chance(0.97) ? "" : pick(["\r\n", "\n", "\r", "\r\n\r\n"]);
