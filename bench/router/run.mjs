@@ -6,9 +6,10 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer, request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serviceMs } from "./dyno.mjs";
 import { probe, startRecordingBackend } from "./hostile.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -138,18 +139,36 @@ function pacedWrk(port, rate, seconds) {
   return { p50: pct(50), p99: pct(99), errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0), achieved: rps };
 }
 
-/** Open-loop load: `rate` requests/s (Poisson when poisson, else evenly spaced) for `seconds`. */
-async function openLoop({ port, host, rate, seconds, poisson = false, connections = 128, ports }) {
+/** A seeded uniform [0, 1) generator (mulberry32): the same sequence in every policy's run. */
+function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const BALANCE_SEED = Number(process.env.BENCH_SEED ?? 11);
+
+/** Open-loop load: `rate` requests/s (Poisson when poisson, else evenly spaced) for `seconds`; with
+ * `serviceTimes`, request i asks the dyno for `/?ms=<its service time>` and arrivals come from the
+ * seeded generator too, so every policy gets the same load. */
+async function openLoop({ port, host, rate, seconds, poisson = false, connections = 128, ports, serviceTimes }) {
   const pools = (ports ?? [port]).map((p) => new Pool(`http://127.0.0.1:${p}`, { connections, pipelining: 1, keepAliveTimeout: 30_000 }));
   const lat = [];
+  /** Latency minus the dyno's own service time (X-Service-Ms), where the dyno says it. */
+  const waits = [];
   let errors = 0;
   let sent = 0;
   let outstanding = 0;
   const total = Math.round(rate * seconds);
   const arrivals = new Float64Array(total);
   let t = 0;
+  const rnd = serviceTimes ? seeded(BALANCE_SEED) : Math.random;
   for (let i = 0; i < total; i++) {
-    t += poisson ? -Math.log(1 - Math.random()) / rate : 1 / rate;
+    t += poisson ? -Math.log(1 - rnd()) / rate : 1 / rate;
     arrivals[i] = t * 1000;
   }
   const begin = performance.now();
@@ -160,11 +179,16 @@ async function openLoop({ port, host, rate, seconds, poisson = false, connection
       outstanding++;
       const s = performance.now();
       const measured = sent > total * 0.2;
-      pool.request({ path: "/", method: "GET", headers: { host } }).then(
+      const path = serviceTimes ? `/?ms=${serviceTimes[sent - 1]}` : "/";
+      pool.request({ path, method: "GET", headers: { host } }).then(
         async (r) => {
           await r.body.dump();
           if (r.statusCode !== 200) errors++;
-          if (measured) lat.push(performance.now() - s);
+          if (!measured) return;
+          const l = performance.now() - s;
+          lat.push(l);
+          const service = Number(r.headers["x-service-ms"]);
+          if (service >= 0) waits.push(l - service);
         },
         () => errors++,
       ).finally(() => {
@@ -181,8 +205,12 @@ async function openLoop({ port, host, rate, seconds, poisson = false, connection
   });
   await Promise.all(pools.map((p) => p.close()));
   lat.sort((a, b) => a - b);
-  const q = (x) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))];
-  return { p50: q(0.5), p99: q(0.99), n: lat.length, errors, achieved: lat.length / ((performance.now() - begin) / 1000) };
+  waits.sort((a, b) => a - b);
+  const q = (xs, x) => xs[Math.min(xs.length - 1, Math.floor(x * xs.length))];
+  return {
+    p50: q(lat, 0.5), p99: q(lat, 0.99), waitP99: waits.length ? q(waits, 0.99) : NaN,
+    n: lat.length, errors, achieved: lat.length / ((performance.now() - begin) / 1000),
+  };
 }
 
 // ---- the proxies -----------------------------------------------------------------------------
@@ -252,8 +280,9 @@ http { access_log /dev/null; keepalive_requests 1000000; keepalive_timeout 60s;
   return { p, port };
 }
 
-/** `extra`: more lines for the defaults section (the hostile probe's client timeouts). */
-async function startHaproxy(dynoPorts, extra = "") {
+/** `extra`: more lines for the defaults section (the hostile probe's client timeouts); `maxconn`:
+ * per-server limit (1: one central queue in HAProxy, what the router's cap 1 + queue does). */
+async function startHaproxy(dynoPorts, extra = "", maxconn = 0) {
   const port = await freePort();
   const conf = `global
   maxconn 4000
@@ -262,6 +291,7 @@ defaults
   timeout connect 5s
   timeout client 60s
   timeout server 60s
+  timeout queue 30s
   option http-keep-alive
 ${extra}
 frontend f
@@ -270,10 +300,11 @@ frontend f
 backend dynos
   balance leastconn
   http-reuse always
-${dynoPorts.map((p, i) => `  server d${i + 1} 127.0.0.1:${p}`).join("\n")}
+${dynoPorts.map((p, i) => `  server d${i + 1} 127.0.0.1:${p}${maxconn ? ` maxconn ${maxconn}` : ""}`).join("\n")}
 `;
-  writeFileSync(join(tmp, "haproxy.cfg"), conf);
-  const p = start("haproxy", ["-db", "-f", join(tmp, "haproxy.cfg")]);
+  const cfgPath = join(tmp, `haproxy-${port}.cfg`);
+  writeFileSync(cfgPath, conf);
+  const p = start("haproxy", ["-db", "-f", cfgPath]);
   await waitHttp(port, "bench.example");
   return { p, port };
 }
@@ -343,15 +374,21 @@ async function efficiencyAndLatency() {
   for (let i = 0; i < 4; i++) fastPorts.push(await freePort());
   const backend = await startNginxBackend(fastPorts);
   say(`fast dynos (nginx, return 200) on ${fastPorts.join(", ")}`);
+  // The router with its default number of workers, then with one (the same config otherwise).
+  const one = await startRouter("router-fast-1worker", fastPorts, { accessLog: true, workers: 1 });
+  const rt1 = await throughput("dynoform-router (1 worker)", one);
+  await stop(one.p);
   const router = await startRouter("router-fast", fastPorts, { accessLog: true });
-  const rt = await throughput("dynoform-router", router);
+  const rt = await throughput("dynoform-router (default workers)", router);
   const ngx = await startNginxProxy(fastPorts);
   const nt = await throughput("nginx proxy_pass", ngx);
   await stop(ngx.p);
   figure("router_rps_per_cpu", rt.perCpu.toFixed(0));
   figure("nginx_rps_per_cpu", nt.perCpu.toFixed(0));
   figure("router_max_rps", rt.rps.toFixed(0));
+  figure("router_max_rps_1worker", rt1.rps.toFixed(0));
   figure("router_rps_per_cpu_vs_nginx", (rt.perCpu / nt.perCpu).toFixed(2));
+  figure("router_rps_per_cpu_vs_nginx_1worker", (rt1.perCpu / nt.perCpu).toFixed(2));
 
   // 2. Latency the router adds at half its max rate (open loop), vs going to the dyno directly.
   const rate = Math.max(100, Math.round(rt.rps / 2));
@@ -376,18 +413,33 @@ async function balancing() {
   });
   const meanMs = 0.897 * 5 + 0.1 * 30 + 0.003 * 1000;
   const offered = Math.round(0.7 * DYNOS * (1000 / meanMs));
+  const draw = seeded(BALANCE_SEED + 1);
+  const serviceTimes = Array.from({ length: Math.round(offered * BALANCE_S) }, () => serviceMs(draw()));
   say(`${DYNOS} one-at-a-time dynos, mean service ${meanMs} ms, offered ${offered} req/s (70%), ${BALANCE_S}s per policy`);
-  const policy = async (label, fig, mk) => {
+  const policy = async (label, fig, mk, waitFig) => {
     const proxies = await mk();
-    const r = await openLoop({ ports: proxies.map((x) => x.port), host: "bench.example", rate: offered, seconds: BALANCE_S, poisson: true, connections: 512 });
+    const r = await openLoop({ ports: proxies.map((x) => x.port), host: "bench.example", rate: offered, seconds: BALANCE_S, poisson: true, connections: 512, serviceTimes });
     for (const x of proxies) await stop(x.p);
-    say(`${label}: p50=${r.p50.toFixed(1)} p99=${r.p99.toFixed(1)} ms (${r.n} requests, ${r.errors} errors)`);
-    figure(fig, r.p99.toFixed(1));
-    return r.p99;
+    say(`${label}: p50=${r.p50.toFixed(1)} p99=${r.p99.toFixed(1)} ms, wait p99=${r.waitP99.toFixed(1)} ms (${r.n} requests, ${r.errors} errors)`);
+    if (fig) figure(fig, r.p99.toFixed(1));
+    if (waitFig) figure(waitFig, r.waitP99.toFixed(1));
+    return r;
   };
-  const p2c = await policy("router (P2C + cap 1 + queue)", "p99_ms_router", async () => [await startRouter("router-p2c", dynoPorts, { dynoConcurrency: 1, accessLog: false })]);
+  // Queue wait (latency minus the dyno's service time): one instance with the default workers, with
+  // one worker, with one per CPU, and HAProxy as one central queue (leastconn + maxconn 1 + queue).
+  const cpus = availableParallelism();
+  const p2cRun = await policy("router (P2C + cap 1 + queue, default workers)", "p99_ms_router", async () => [await startRouter("router-p2c", dynoPorts, { dynoConcurrency: 1, accessLog: false })], "router_wait_p99_ms_1instance");
+  const p2c = p2cRun.p99;
+  const wait1 = await policy("router, 1 worker", undefined, async () => [await startRouter("router-p2c-1w", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: 1 })], "router_wait_p99_ms_1worker");
+  const waitN = cpus > 1
+    ? await policy(`router, ${cpus} workers (one per CPU)`, undefined, async () => [await startRouter("router-p2c-nw", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: cpus })], "router_wait_p99_ms_cpu_workers")
+    : undefined;
+  if (cpus > 1) {
+    await policy(`router, ${cpus} workers sharing counts (shareLoadMs 2)`, undefined, async () => [await startRouter("router-p2c-nws", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: cpus, shareLoadMs: 2 })], "router_wait_p99_ms_cpu_workers_shared");
+  }
+  const hq = await policy("haproxy leastconn + maxconn 1 + queue", undefined, async () => [await startHaproxy(dynoPorts, "", 1)], "haproxy_queue_wait_p99_ms");
   // Two instances that tell each other their in-flight counts (peers/loadListen, UDP), as deployed.
-  const two = await policy("two router instances (sharing load)", "p99_ms_router_2instances", async () => {
+  const twoRun = await policy("two router instances (sharing load)", "p99_ms_router_2instances", async () => {
     const [ua, ub] = [await freePort(), await freePort()];
     return [
       await startRouter("router-a", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS, loadListen: `127.0.0.1:${ua}`, peers: `127.0.0.1:${ub}`, gossipKey: "bench-gossip-key" }),
@@ -399,14 +451,16 @@ async function balancing() {
     await startRouter("router-c", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS }),
     await startRouter("router-d", dynoPorts, { dynoConcurrency: 1, accessLog: false, workers: TWO_INSTANCE_WORKERS }),
   ]);
-  const rnd = await policy("random", "p99_ms_random", async () => [await startRouter("router-random", dynoPorts, { balancer: "random", accessLog: false })]);
-  const rr = await policy("round robin", "p99_ms_roundrobin", async () => [await startRouter("router-rr", dynoPorts, { balancer: "roundrobin", accessLog: false })]);
-  const lc = await policy("haproxy leastconn", "p99_ms_haproxy_leastconn", async () => [await startHaproxy(dynoPorts)]);
+  const rnd = (await policy("random", "p99_ms_random", async () => [await startRouter("router-random", dynoPorts, { balancer: "random", accessLog: false })])).p99;
+  await policy("round robin", "p99_ms_roundrobin", async () => [await startRouter("router-rr", dynoPorts, { balancer: "roundrobin", accessLog: false })]);
+  const lc = (await policy("haproxy leastconn", "p99_ms_haproxy_leastconn", async () => [await startHaproxy(dynoPorts)])).p99;
   await stop(dynos);
   figure("router_vs_random_p99_speedup", (rnd / p2c).toFixed(2));
   figure("router_vs_haproxy_p99_ratio", (p2c / lc).toFixed(2));
-  figure("router_2instances_vs_haproxy_p99_ratio", (two / lc).toFixed(2));
-  void rr;
+  figure("router_2instances_vs_haproxy_p99_ratio", (twoRun.p99 / lc).toFixed(2));
+  figure("router_wait_1instance_vs_haproxy_queue", (p2cRun.waitP99 / hq.waitP99).toFixed(2));
+  figure("router_wait_1worker_vs_haproxy_queue", (wait1.waitP99 / hq.waitP99).toFixed(2));
+  if (waitN) figure("router_wait_cpu_workers_vs_haproxy_queue", (waitN.waitP99 / hq.waitP99).toFixed(2));
 }
 
 const cleanup = async () => {

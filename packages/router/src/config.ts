@@ -23,7 +23,10 @@ export interface RouterConfig {
   /** Key of the HMAC on load gossip with peers (or read from gossipKeyFile); required with loadListen. */
   gossipKey: string;
   gossipKeyFile: string;
-  /** Number of worker processes; 0 = one per CPU. */
+  /** Number of worker processes; 0 = one per CPU. One by default: a single worker is one queue and
+   * one exact view of in-flight counts per app (as HAProxy's maxconn queue), while several workers
+   * balance apart on counts that lag each other (README "Processes"); more workers add throughput
+   * for CPU-bound edges at that cost. */
   workers: number;
   /** Apps are reachable at `<app>.<platformDomain>` when set. */
   platformDomain: string;
@@ -80,7 +83,7 @@ export const DEFAULTS: RouterConfig = {
   agents: [],
   gossipKey: "",
   gossipKeyFile: "",
-  workers: 0,
+  workers: 1,
   platformDomain: "",
   healthHost: "dynoform-router-health",
   leaseMs: 30_000,

@@ -18,7 +18,10 @@ export interface Rejection {
   reason: string;
 }
 
-export function checkRequest(req: IncomingMessage, maxLine: number, maxHeaders: number): Rejection | undefined {
+/** What checkRequest reads of a request. */
+export type CheckedRequest = Pick<IncomingMessage, "httpVersionMajor" | "method" | "url" | "rawHeaders">;
+
+export function checkRequest(req: CheckedRequest, maxLine: number, maxHeaders: number): Rejection | undefined {
   // llhttp takes "GET /path" followed by a blank line as HTTP/0.9; nothing here speaks it.
   if (req.httpVersionMajor !== 1) return { status: 400, reason: "HTTP version not supported" };
   if ((req.method?.length ?? 0) + (req.url?.length ?? 0) + 10 > maxLine) return { status: 414, reason: "request line too long" };
@@ -46,6 +49,41 @@ export function checkRequest(req: IncomingMessage, maxLine: number, maxHeaders: 
     }
   }
   if (te && cl !== undefined) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };
+  return undefined;
+}
+
+/** A parsed head as headVerdict reads it (request_head.ts's RequestHead, or llhttp's in the tests). */
+export interface HeadFields {
+  major: number;
+  minor: number;
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  upgrade: boolean;
+}
+
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/** The answer to a head without node:http's server around it: what node:http's server checks (it
+ * keeps maxHeaders + 1 fields; an HTTP/1.1 request needs a Host; an Expect other than 100-continue
+ * is a 417; upgrades skip both), then checkRequest, then what proxy.ts refuses (a chunked upgrade,
+ * a target requestTarget does not take). Undefined: the request is routed. */
+export function headVerdict(h: HeadFields, maxLine: number, maxHeaders: number): Rejection | undefined {
+  const raw = h.rawHeaders.length > (maxHeaders + 1) * 2 ? h.rawHeaders.slice(0, (maxHeaders + 1) * 2) : h.rawHeaders;
+  const field = (name: string): string | undefined => {
+    let v: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === name) v = v === undefined ? raw[i + 1] : `${v}, ${raw[i + 1]}`;
+    return v;
+  };
+  if (!h.upgrade && h.major === 1 && h.minor === 1) {
+    if (field("host") === undefined) return { status: 400, reason: "missing Host" };
+    const expect = field("expect");
+    if (expect !== undefined && !CONTINUE.test(expect)) return { status: 417, reason: "Expectation Failed" };
+  }
+  const rej = checkRequest({ httpVersionMajor: h.major, method: h.method, url: h.url, rawHeaders: raw }, maxLine, maxHeaders);
+  if (rej) return rej;
+  if (h.upgrade && field("transfer-encoding") !== undefined) return { status: 400, reason: "Upgrade with a chunked body" };
+  if (!requestTarget(h.url)) return { status: 400, reason: "invalid request target" };
   return undefined;
 }
 

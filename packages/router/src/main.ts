@@ -1,5 +1,5 @@
 // dynoform-router entry point. The primary process holds the dyno table (leases, control API,
-// metrics merge) and forks one worker per core (primary.ts); every worker listens on the same
+// metrics merge) and forks `workers` workers (one by default, primary.ts); every worker listens on the same
 // traffic port (SO_REUSEPORT), receives the table as snapshots over IPC and balances on its own
 // (worker.ts).
 import cluster from "node:cluster";
