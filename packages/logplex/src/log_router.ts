@@ -1,0 +1,89 @@
+// The log router's core: a posted batch goes to each app's store, its live subscribers and its
+// drains, in that order and without waiting on any of them (drains and subscribers only buffer).
+// Once a period it turns every drain's drop count into Heroku's L10 line in the app's stream.
+import type { LogLineIn } from "@dynoform/contract";
+import type { AppStore } from "./app_store";
+import type { Drain } from "./drain";
+import type { DrainRegistry } from "./drain_registry";
+import { overflowMessage, type StoredLine } from "./line_format";
+
+export type Subscriber = (line: StoredLine) => void;
+
+/** The stream the log router's own lines (L10) carry. */
+export const OWN_STREAM = "logplex";
+
+export class LogRouter {
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private ownSeq = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly store: AppStore,
+    readonly drains: DrainRegistry,
+  ) {}
+
+  /** Stores and routes one batch; lines already stored (a resend) are skipped and counted. */
+  ingest(stream: string, lines: LogLineIn[]): { stored: number; duplicates: number } {
+    const fresh: StoredLine[] = [];
+    let duplicates = 0;
+    for (const l of lines) {
+      if (this.store.isDuplicate(stream, l.seq)) duplicates++;
+      else fresh.push({ ...l, stream });
+    }
+    this.route(fresh);
+    return { stored: fresh.length, duplicates };
+  }
+
+  /** Adds the log router's own `heroku[logplex]` line to an app's stream (every drain but `except` gets it). */
+  inject(app: string, msg: string, except?: Drain): StoredLine {
+    const line: StoredLine = { app, time: Date.now(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
+    this.route([line], except);
+    return line;
+  }
+
+  subscribe(app: string, fn: Subscriber): () => void {
+    let set = this.subscribers.get(app);
+    if (!set) this.subscribers.set(app, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.subscribers.get(app) === set) this.subscribers.delete(app);
+    };
+  }
+
+  /** Every `periodMs`, each drain that dropped lines gets them counted in an L10 line. */
+  start(periodMs: number): void {
+    this.timer = setInterval(() => this.noticeOverflows(), periodMs);
+    this.timer.unref();
+  }
+
+  noticeOverflows(): void {
+    for (const d of [...this.drains.all()]) {
+      const dropped = d.takeDropped();
+      if (!dropped) continue;
+      const line = this.inject(d.spec.app, overflowMessage(dropped.count, dropped.since), d);
+      d.owe(dropped.count, dropped.since, line.time);
+    }
+  }
+
+  removeApp(app: string): void {
+    this.store.remove(app);
+    this.drains.removeApp(app);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.drains.stopAll();
+    this.store.close();
+  }
+
+  private route(lines: StoredLine[], except?: Drain): void {
+    if (lines.length === 0) return;
+    this.store.append(lines);
+    for (const l of lines) {
+      const subs = this.subscribers.get(l.app);
+      if (subs) for (const s of subs) s(l);
+      for (const d of this.drains.forApp(l.app)) if (d !== except) d.push(l);
+    }
+  }
+}
