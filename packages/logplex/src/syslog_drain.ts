@@ -27,6 +27,8 @@ export class SyslogDrain extends Drain {
     this.host = u.hostname.replace(/^\[|\]$/g, "");
     this.port = Number(u.port);
     this.tls = u.protocol === "syslog+tls:";
+    // Connected at once, so the first burst of lines finds the connection up, not its buffer filling.
+    this.connect();
   }
 
   protected kick(): void {

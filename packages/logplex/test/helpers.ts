@@ -116,17 +116,22 @@ export class SyslogReceiver {
 
   constructor(server: net.Server) {
     this.server = server;
-    server.on(server instanceof net.Server && !("addContext" in server) ? "connection" : "secureConnection", (s: net.Socket) => {
-      this.sockets.add(s);
-      let rest = Buffer.alloc(0);
+    server.on("connection", (s: net.Socket) => this.track(s));
+    server.on("secureConnection", (s: net.Socket) => this.track(s));
+    server.on(!("addContext" in server) ? "connection" : "secureConnection", (s: net.Socket) => {
+      let rest: Buffer = Buffer.alloc(0);
       s.on("data", (c: Buffer) => {
         const frames: string[] = [];
         rest = splitOctetCounted(Buffer.concat([rest, c]), frames);
         for (const f of frames) this.messages.push(parseSyslog(f));
       });
       s.on("error", () => undefined);
-      s.on("close", () => this.sockets.delete(s));
     });
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.on("close", () => this.sockets.delete(s));
   }
 
   static async listen(port = 0): Promise<SyslogReceiver> {
@@ -140,8 +145,9 @@ export class SyslogReceiver {
   }
 
   async close(): Promise<void> {
+    const closed = new Promise<void>((res) => this.server.close(() => res()));
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((res) => this.server.close(() => res()));
+    await closed;
   }
 }
 
