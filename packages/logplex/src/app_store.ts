@@ -1,33 +1,32 @@
-// Each app's recent lines: a bounded ring in memory, mirrored by an append log on disk
-// (`<dataDir>/apps/<app>.ndjson`) so a restarted log router still has them. The log is rewritten
-// from the ring once it holds twice the ring's lines, so an app's file never exceeds
-// 2 x linesPerApp lines (each message at most MAX_MESSAGE_CHARS). Writes are synchronous: a batch
-// is acknowledged only once its lines are in the kernel's page cache, so a crash of the log router
-// loses nothing it acknowledged (a crash of the host may).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+// Each app's recent lines: a bounded ring in memory, mirrored on disk so a restarted log router
+// still has them. On disk an app has two segments, `<app>.ndjson` (appended to) and
+// `<app>.0.ndjson` (the one before): once the current one holds linesPerApp lines it becomes the
+// previous one (a rename, replacing the older) and a new one starts. So an app's files never hold
+// more than 2 x linesPerApp lines, nothing is ever rewritten, and the newest linesPerApp lines are
+// always on disk. Writes are synchronous: a batch is acknowledged only once its lines are in the
+// kernel's page cache, so a crash of the log router loses nothing it acknowledged (a crash of the
+// host may).
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { APP_NAME, type LogSource } from "@dynoform/contract";
+import { APP_NAME, parseLogLine } from "@dynoform/contract";
 import { BoundedQueue } from "./bounded_queue";
 import type { StoredLine } from "./line_format";
 
 interface AppLog {
   ring: BoundedQueue<StoredLine>;
   fd: number;
-  /** lines in the file now */
+  /** lines in the current segment */
   fileLines: number;
 }
 
-/** A line on disk: short keys, the app is the file's name. */
-interface DiskLine {
-  t: number;
-  q: number;
-  s: string;
-  o: LogSource;
-  d: string;
-  m: string;
-}
+/** A posted line's own JSON is stored as it came unless it carries much more than the line (unknown fields). */
+const RAW_SLACK = 512;
 
-const toDisk = (l: StoredLine): string => JSON.stringify({ t: l.time, q: l.seq, s: l.stream, o: l.source, d: l.dyno, m: l.msg } as DiskLine) + "\n";
+/** A line on disk: `{"s": stream, "l": <the line's JSON>}`. */
+function toDisk(streamJson: string, l: StoredLine): string {
+  const raw = l.raw !== undefined && l.raw.length <= l.msg.length + RAW_SLACK ? l.raw : JSON.stringify({ app: l.app, time: l.time, seq: l.seq, source: l.source, dyno: l.dyno, msg: l.msg });
+  return `{"s":${streamJson},"l":${raw}}\n`;
+}
 
 export class AppStore {
   private readonly apps = new Map<string, AppLog>();
@@ -40,13 +39,19 @@ export class AppStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Reads every app's log back (after a restart) and compacts it. */
+  /** Reads every app's segments back (after a restart). */
   load(): void {
-    for (const f of readdirSync(this.dir)) {
-      const app = f.replace(/\.ndjson$/, "");
-      if (!f.endsWith(".ndjson") || !APP_NAME.test(app)) continue;
-      const log = this.open(app, readLines(app, join(this.dir, f)));
-      for (const l of log.ring.toArray()) this.noteSeq(l);
+    const names = new Set(readdirSync(this.dir).map((f) => f.replace(/(\.0)?\.ndjson$/, "")));
+    for (const app of names) {
+      if (!APP_NAME.test(app)) continue;
+      const lines = [...readLines(app, this.file(app, true)), ...readLines(app, this.file(app, false))];
+      const ring = new BoundedQueue<StoredLine>(this.linesPerApp);
+      for (const l of lines) {
+        ring.push(l);
+        this.noteSeq(l.stream, l.seq);
+      }
+      const current = readLines(app, this.file(app, false)).length;
+      this.apps.set(app, { ring, fd: openSync(this.file(app, false), "a", 0o600), fileLines: current });
     }
   }
 
@@ -57,22 +62,23 @@ export class AppStore {
     return last !== undefined && seq <= last;
   }
 
-  /** Stores one batch's lines (each app's in one write). */
-  append(lines: StoredLine[]): void {
-    const byApp = new Map<string, StoredLine[]>();
+  /** Stores one app's lines of one sender stream in one write. */
+  append(app: string, stream: string, lines: StoredLine[]): void {
+    if (lines.length === 0) return;
+    let log = this.apps.get(app);
+    if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0 }));
+    const streamJson = JSON.stringify(stream);
+    let text = "";
+    let maxSeq = -1;
     for (const l of lines) {
-      let list = byApp.get(l.app);
-      if (!list) byApp.set(l.app, (list = []));
-      list.push(l);
-      this.noteSeq(l);
+      log.ring.push(l);
+      text += toDisk(streamJson, l);
+      if (l.seq > maxSeq) maxSeq = l.seq;
     }
-    for (const [app, list] of byApp) {
-      const log = this.apps.get(app) ?? this.open(app, []);
-      for (const l of list) log.ring.push(l);
-      writeSync(log.fd, list.map(toDisk).join(""));
-      log.fileLines += list.length;
-      if (log.fileLines >= 2 * this.linesPerApp) this.compact(app, log);
-    }
+    if (stream) this.noteSeq(stream, maxSeq);
+    writeSync(log.fd, text);
+    log.fileLines += lines.length;
+    if (log.fileLines >= this.linesPerApp) this.rotate(app, log);
   }
 
   /** The app's kept lines, oldest first (arrival order; readers sort). */
@@ -80,12 +86,13 @@ export class AppStore {
     return this.apps.get(app)?.ring.toArray() ?? [];
   }
 
-  /** Forgets an app (destroyed) and its file. */
+  /** Forgets an app (destroyed) and its files. */
   remove(app: string): void {
     const log = this.apps.get(app);
     if (log) closeSync(log.fd);
     this.apps.delete(app);
-    rmSync(this.file(app), { force: true });
+    rmSync(this.file(app, false), { force: true });
+    rmSync(this.file(app, true), { force: true });
   }
 
   close(): void {
@@ -93,53 +100,38 @@ export class AppStore {
     this.apps.clear();
   }
 
-  private noteSeq(l: StoredLine): void {
-    if (!l.stream) return;
-    const last = this.lastSeq.get(l.stream);
-    if (last === undefined || l.seq > last) this.lastSeq.set(l.stream, l.seq);
+  private noteSeq(stream: string, seq: number): void {
+    if (!stream) return;
+    const last = this.lastSeq.get(stream);
+    if (last === undefined || seq > last) this.lastSeq.set(stream, seq);
   }
 
-  private file(app: string): string {
-    return join(this.dir, `${app}.ndjson`);
+  private file(app: string, previous: boolean): string {
+    return join(this.dir, previous ? `${app}.0.ndjson` : `${app}.ndjson`);
   }
 
-  private open(app: string, lines: StoredLine[]): AppLog {
-    const ring = new BoundedQueue<StoredLine>(this.linesPerApp);
-    for (const l of lines) ring.push(l);
-    const log: AppLog = { ring, fd: -1, fileLines: 0 };
-    this.rewrite(app, log);
-    this.apps.set(app, log);
-    return log;
-  }
-
-  private compact(app: string, log: AppLog): void {
+  /** The current segment becomes the previous one; a crash between the two steps leaves only the previous one, which load reads. */
+  private rotate(app: string, log: AppLog): void {
     closeSync(log.fd);
-    this.rewrite(app, log);
-  }
-
-  /** The file becomes the ring's lines (written aside, then renamed over: a crash leaves one whole file). */
-  private rewrite(app: string, log: AppLog): void {
-    const lines = log.ring.toArray();
-    const tmp = this.file(app) + ".tmp";
-    writeFileSync(tmp, lines.map(toDisk).join(""), { mode: 0o600 });
-    renameSync(tmp, this.file(app));
-    log.fd = openSync(this.file(app), "a");
-    log.fileLines = lines.length;
+    renameSync(this.file(app, false), this.file(app, true));
+    log.fd = openSync(this.file(app, false), "a", 0o600);
+    log.fileLines = 0;
   }
 }
 
-/** An app's file; a torn last line (a crash mid-write) and foreign lines are skipped. */
+/** A segment's lines; a torn last line (a crash mid-write) and foreign lines are skipped. */
 function readLines(app: string, path: string): StoredLine[] {
   if (!existsSync(path)) return [];
   const out: StoredLine[] = [];
   for (const text of readFileSync(path, "utf8").split("\n")) {
     if (!text) continue;
     try {
-      const d = JSON.parse(text) as DiskLine;
-      if (typeof d.t !== "number" || typeof d.q !== "number" || typeof d.s !== "string" || (d.o !== "app" && d.o !== "heroku") || typeof d.d !== "string" || typeof d.m !== "string") continue;
-      out.push({ app, time: d.t, seq: d.q, stream: d.s, source: d.o, dyno: d.d, msg: d.m });
+      const d = JSON.parse(text) as { s?: unknown; l?: unknown };
+      if (typeof d.s !== "string") continue;
+      const l = parseLogLine(d.l);
+      if (l.app === app) out.push({ ...l, stream: d.s });
     } catch {
-      /* a torn line */
+      /* a torn or foreign line */
     }
   }
   return out;

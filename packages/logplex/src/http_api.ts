@@ -81,14 +81,16 @@ async function ingest(router: LogRouter, caller: Caller, limits: ApiLimits, req:
   const header = parseStreamId(req.headers[LOG_STREAM_HEADER]);
   // Streams are the sender's own: its name comes from its token, not from what it says.
   const stream = header ? `${caller.kind === "sender" ? caller.name : "control"}/${header}` : "";
-  const raw = parseNdjson(await readBody(req, limits.maxBatchBytes));
-  const lines: LogLineIn[] = [];
+  const { values, texts } = parseNdjson(await readBody(req, limits.maxBatchBytes));
+  const lines: Array<LogLineIn & { raw?: string }> = [];
   const errors: IngestAck["errors"] = [];
   let rejected = 0;
-  raw.forEach((r, index) => {
+  values.forEach((r, index) => {
     try {
       if (r instanceof Error) throw r;
-      lines.push(parseLogLine(r));
+      const line: LogLineIn & { raw?: string } = parseLogLine(r);
+      line.raw = texts[index];
+      lines.push(line);
     } catch (e) {
       rejected++;
       if (errors.length < MAX_REPORTED_ERRORS) errors.push({ index, error: (e as Error).message });
@@ -98,21 +100,26 @@ async function ingest(router: LogRouter, caller: Caller, limits: ApiLimits, req:
   reply(res, 200, { stored, duplicates, rejected, errors } satisfies IngestAck);
 }
 
-/** Each line's value, or the Error of a line that is not JSON. One parse of the whole batch when all are. */
-function parseNdjson(body: Buffer): unknown[] {
-  const text = body.toString("utf8");
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
+/** Each line's value (or the Error of a line that is not JSON) and its text. One parse of the whole batch when all are JSON. */
+function parseNdjson(body: Buffer): { values: unknown[]; texts: string[] } {
+  const texts = body.toString("utf8").split("\n").filter((l) => l.trim() !== "");
   try {
-    // NDJSON lines hold no raw newline, so joined with commas they are one JSON array.
-    return JSON.parse("[" + lines.join(",") + "]") as unknown[];
+    // NDJSON lines hold no raw newline, so joined with commas they are one JSON array. A line holding
+    // two values shifts the count, and the batch is read line by line instead. (Lines crafted to keep
+    // the count can pair a value with another line's text: only the sender's own lines then fail to
+    // be read back from disk.)
+    const values = JSON.parse("[" + texts.join(",") + "]") as unknown[];
+    if (values.length !== texts.length) throw new Error("a line with more than one value");
+    return { values, texts };
   } catch {
-    return lines.map((l) => {
+    const values = texts.map((l) => {
       try {
         return JSON.parse(l) as unknown;
       } catch {
         return new ValidationError("not a JSON object (a batch is NDJSON: one JSON object a line)");
       }
     });
+    return { values, texts };
   }
 }
 

@@ -11,12 +11,21 @@ export interface StoredLine {
   source: LogSource;
   dyno: string;
   msg: string;
+  /** The line's JSON as the sender posted it (what the store writes to disk, so it is not serialised again). */
+  raw?: string;
 }
 
 /** Heroku's timestamp: `2026-11-30T01:02:03.456000+00:00` (microseconds, explicit UTC offset). */
 export function herokuTimestamp(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 23) + "000+00:00";
+  // A batch's lines mostly share their millisecond: the last one's string is kept.
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastStamp = new Date(ms).toISOString().slice(0, 23) + "000+00:00";
+  }
+  return lastStamp;
 }
+let lastMs = NaN;
+let lastStamp = "";
 
 /** `2026-11-30T01:02:03.456000+00:00 app[web.1]: message` (no newline). */
 export function herokuLine(l: StoredLine): string {

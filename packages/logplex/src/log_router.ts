@@ -22,22 +22,27 @@ export class LogRouter {
     readonly drains: DrainRegistry,
   ) {}
 
-  /** Stores and routes one batch; lines already stored (a resend) are skipped and counted. */
-  ingest(stream: string, lines: LogLineIn[]): { stored: number; duplicates: number } {
-    const fresh: StoredLine[] = [];
-    let duplicates = 0;
+  /** Stores and routes one batch (its lines' `raw` JSON kept for the store); lines already stored (a resend) are skipped and counted. */
+  ingest(stream: string, lines: Array<LogLineIn & { raw?: string }>): { stored: number; duplicates: number } {
+    const byApp = new Map<string, StoredLine[]>();
+    let stored = 0;
     for (const l of lines) {
-      if (this.store.isDuplicate(stream, l.seq)) duplicates++;
-      else fresh.push({ ...l, stream });
+      if (this.store.isDuplicate(stream, l.seq)) continue;
+      const line = l as StoredLine;
+      line.stream = stream;
+      let list = byApp.get(l.app);
+      if (!list) byApp.set(l.app, (list = []));
+      list.push(line);
+      stored++;
     }
-    this.route(fresh);
-    return { stored: fresh.length, duplicates };
+    for (const [app, list] of byApp) this.route(app, stream, list);
+    return { stored, duplicates: lines.length - stored };
   }
 
   /** Adds the log router's own `heroku[logplex]` line to an app's stream (every drain but `except` gets it). */
   inject(app: string, msg: string, except?: Drain): StoredLine {
     const line: StoredLine = { app, time: Date.now(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
-    this.route([line], except);
+    this.route(app, OWN_STREAM, [line], except);
     return line;
   }
 
@@ -77,13 +82,11 @@ export class LogRouter {
     this.store.close();
   }
 
-  private route(lines: StoredLine[], except?: Drain): void {
+  private route(app: string, stream: string, lines: StoredLine[], except?: Drain): void {
     if (lines.length === 0) return;
-    this.store.append(lines);
-    for (const l of lines) {
-      const subs = this.subscribers.get(l.app);
-      if (subs) for (const s of subs) s(l);
-      for (const d of this.drains.forApp(l.app)) if (d !== except) d.push(l);
-    }
+    this.store.append(app, stream, lines);
+    const subs = this.subscribers.get(app);
+    if (subs) for (const s of subs) for (const l of lines) s(l);
+    for (const d of this.drains.forApp(app)) if (d !== except) for (const l of lines) d.push(l);
   }
 }

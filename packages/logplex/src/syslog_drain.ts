@@ -7,8 +7,8 @@ import tls from "node:tls";
 import { Drain, type DrainSpec } from "./drain";
 import { octetCounted, syslogMessage } from "./line_format";
 
-const SOCKET_HIGH_WATER = 64 * 1024;
-const LINES_PER_WRITE = 256;
+const SOCKET_HIGH_WATER = 256 * 1024;
+const LINES_PER_WRITE = 1024;
 const MAX_BACKOFF_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
