@@ -1,12 +1,14 @@
 // Each app's recent lines: a bounded ring in memory, mirrored on disk so a restarted log router
 // still has them. On disk an app has two segments, `<app>.ndjson` (appended to) and
-// `<app>.0.ndjson` (the one before): once the current one holds linesPerApp lines it becomes the
-// previous one (a rename, replacing the older) and a new one starts. So an app's files never hold
-// more than 2 x linesPerApp lines, nothing is ever rewritten, and the newest linesPerApp lines are
-// always on disk. Writes are synchronous: a batch is acknowledged only once its lines are in the
+// `<app>.0.ndjson` (the one before): once the current one holds linesPerApp lines and
+// segmentBytes it becomes the previous one (a rename, replacing the older) and a new one starts.
+// So the newest linesPerApp lines are always on disk, nothing is ever rewritten, and an app's files
+// hold at most two segments of max(linesPerApp lines, segmentBytes) plus one batch each. (A rename
+// costs about as much as writing a few thousand lines, so a busy app's segments are megabytes, not
+// 1,500 lines.) Writes are synchronous: a batch is acknowledged only once its lines are in the
 // kernel's page cache, so a crash of the log router loses nothing it acknowledged (a crash of the
 // host may).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { APP_NAME, parseLogLine } from "@dynoform/contract";
 import { BoundedQueue } from "./bounded_queue";
@@ -15,9 +17,11 @@ import type { StoredLine } from "./line_format";
 interface AppLog {
   ring: BoundedQueue<StoredLine>;
   fd: number;
-  /** lines in the current segment */
+  /** lines and bytes (UTF-16 units, near enough) in the current segment */
   fileLines: number;
+  fileBytes: number;
 }
+
 
 /** A posted line's own JSON is stored as it came unless it carries much more than the line (unknown fields). */
 const RAW_SLACK = 512;
@@ -34,7 +38,7 @@ export class AppStore {
   /** Highest sequence number stored per sender stream: a resent batch is not stored twice. */
   private readonly lastSeq = new Map<string, number>();
 
-  constructor(dataDir: string, private readonly linesPerApp: number) {
+  constructor(dataDir: string, private readonly linesPerApp: number, private readonly segmentBytes: number) {
     this.dir = join(dataDir, "apps");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
@@ -50,8 +54,9 @@ export class AppStore {
         ring.push(l);
         this.noteSeq(l.stream, l.seq);
       }
-      const current = readLines(app, this.file(app, false)).length;
-      this.apps.set(app, { ring, fd: openSync(this.file(app, false), "a", 0o600), fileLines: current });
+      const current = this.file(app, false);
+      const fileBytes = existsSync(current) ? statSync(current).size : 0;
+      this.apps.set(app, { ring, fd: openSync(current, "a", 0o600), fileLines: readLines(app, current).length, fileBytes });
     }
   }
 
@@ -66,7 +71,7 @@ export class AppStore {
   append(app: string, stream: string, lines: StoredLine[]): void {
     if (lines.length === 0) return;
     let log = this.apps.get(app);
-    if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0 }));
+    if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0, fileBytes: 0 }));
     const streamJson = JSON.stringify(stream);
     let text = "";
     let maxSeq = -1;
@@ -78,7 +83,8 @@ export class AppStore {
     if (stream) this.noteSeq(stream, maxSeq);
     writeSync(log.fd, text);
     log.fileLines += lines.length;
-    if (log.fileLines >= this.linesPerApp) this.rotate(app, log);
+    log.fileBytes += text.length;
+    if (log.fileLines >= this.linesPerApp && log.fileBytes >= this.segmentBytes) this.rotate(app, log);
   }
 
   /** The app's kept lines, oldest first (arrival order; readers sort). */
@@ -116,6 +122,7 @@ export class AppStore {
     renameSync(this.file(app, false), this.file(app, true));
     log.fd = openSync(this.file(app, false), "a", 0o600);
     log.fileLines = 0;
+    log.fileBytes = 0;
   }
 }
 

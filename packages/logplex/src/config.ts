@@ -16,6 +16,8 @@ export interface LogplexConfig {
   dataDir: string;
   /** Recent lines kept per app (Heroku keeps 1,500). */
   linesPerApp: number;
+  /** Bytes of an app's current disk segment before it becomes the previous one (with linesPerApp lines in it too). */
+  storeSegmentBytes: number;
   /** Lines each drain holds while it is slow or down; past it the oldest are dropped (L10). */
   drainBufferLines: number;
   /** Unsent bytes a tail reader may hold before its lines are dropped (L10). */
@@ -35,6 +37,7 @@ export const DEFAULTS: LogplexConfig = {
   senders: [],
   dataDir: "/var/lib/dynoform-logplex",
   linesPerApp: 1500,
+  storeSegmentBytes: 4 * 1024 * 1024,
   drainBufferLines: 10_000,
   tailBacklogBytes: 1024 * 1024,
   maxBatchBytes: 4 * 1024 * 1024,

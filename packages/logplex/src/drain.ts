@@ -26,10 +26,14 @@ export abstract class Drain {
     this.buffer = new BoundedQueue<StoredLine>(capacity);
   }
 
-  /** Takes a line; never waits (a slow drain never slows ingest). */
-  push(line: StoredLine): void {
+  /** Takes a batch's lines; never waits (a slow drain never slows ingest). Sending starts once the
+   * batch is in (a batch leaves in a few writes, not one a line), or whenever the buffer is full. */
+  pushAll(lines: readonly StoredLine[]): void {
     if (this.stopped) return;
-    this.buffer.push(line, (old) => old.time);
+    for (const l of lines) {
+      if (this.buffer.length >= this.buffer.capacity) this.kick();
+      this.buffer.push(l, (old) => old.time);
+    }
     this.kick();
   }
 
@@ -65,7 +69,7 @@ export abstract class Drain {
     if (lines.length) this.buffer.countDropped(lines.length, lines[0].time);
   }
 
-  /** Start sending what is pending (called on every push). */
+  /** Start sending what is pending (called after pushes, and when the buffer is full). */
   protected abstract kick(): void;
 
   stop(): void {

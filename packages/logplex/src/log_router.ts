@@ -87,6 +87,6 @@ export class LogRouter {
     this.store.append(app, stream, lines);
     const subs = this.subscribers.get(app);
     if (subs) for (const s of subs) for (const l of lines) s(l);
-    for (const d of this.drains.forApp(app)) if (d !== except) for (const l of lines) d.push(l);
+    for (const d of this.drains.forApp(app)) if (d !== except) d.pushAll(lines);
   }
 }

@@ -17,7 +17,7 @@ export interface RunningLogplex {
 }
 
 export async function startLogplex(cfg: LogplexConfig): Promise<RunningLogplex> {
-  const store = new AppStore(cfg.dataDir, cfg.linesPerApp);
+  const store = new AppStore(cfg.dataDir, cfg.linesPerApp, cfg.storeSegmentBytes);
   store.load();
   const drains = new DrainRegistry(cfg.dataDir, cfg.drainBufferLines, cfg.drainCheckTimeoutMs);
   drains.load();

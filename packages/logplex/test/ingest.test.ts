@@ -64,7 +64,9 @@ test("a resent batch (its ack lost) is not stored twice", async () => {
   expect((await logs("myapp", "num=1500")).trim().split("\n")).toHaveLength(10);
 });
 
-test("the store keeps the newest 1,500 lines per app, survives a restart, and its file stays bounded", async () => {
+test("the store keeps the newest 1,500 lines per app, survives a restart, and its files stay bounded", async () => {
+  await lp.close();
+  lp = await startTestLogplex(dir, { storeSegmentBytes: 1 });
   for (let i = 0; i < 4000; i += 500) await postLines(lp.address, lines("myapp", 500, i));
   const before = (await logs("myapp", "num=1500")).trim().split("\n");
   expect(before).toHaveLength(1500);
@@ -74,7 +76,7 @@ test("the store keeps the newest 1,500 lines per app, survives a restart, and it
   expect(fileLines[0] + fileLines[1]).toBeLessThanOrEqual(3000);
   expect(fileLines[1]).toBeGreaterThanOrEqual(1500);
   await lp.close();
-  lp = await startTestLogplex(dir);
+  lp = await startTestLogplex(dir, { storeSegmentBytes: 1 });
   expect((await logs("myapp", "num=1500")).trim().split("\n")).toEqual(before);
   // and the restarted router still knows what the stream sent
   expect(JSON.parse((await postLines(lp.address, lines("myapp", 1, 3999))).body)).toMatchObject({ stored: 0, duplicates: 1 });
