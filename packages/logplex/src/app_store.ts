@@ -23,6 +23,9 @@ interface AppLog {
 }
 
 
+/** Sender streams remembered for deduplication (a stream is one sender process run). */
+const MAX_STREAMS = 10_000;
+
 /** A posted line's own JSON is stored as it came unless it carries much more than the line (unknown fields). */
 const RAW_SLACK = 512;
 
@@ -109,7 +112,11 @@ export class AppStore {
   private noteSeq(stream: string, seq: number): void {
     if (!stream) return;
     const last = this.lastSeq.get(stream);
-    if (last === undefined || seq > last) this.lastSeq.set(stream, seq);
+    if (last !== undefined && seq <= last) return;
+    // Kept in order of last use: every sender run is a new stream, so the least recently heard go first.
+    this.lastSeq.delete(stream);
+    this.lastSeq.set(stream, seq);
+    if (this.lastSeq.size > MAX_STREAMS) this.lastSeq.delete(this.lastSeq.keys().next().value!);
   }
 
   private file(app: string, previous: boolean): string {
