@@ -160,7 +160,7 @@ export class Edge extends pulumi.ComponentResource {
      */
     private floatingAddress(name: string, host: Host, floating: FloatingAddressArgs, nginx: SystemdService): void {
         const connection = host.ssh;
-        const packages = new AptPackages(`${name}-keepalived-packages`, { connection, packages: ["keepalived", "iproute2"] }, { parent: this });
+        const packages = new AptPackages(`${name}-keepalived-packages`, { connection, packages: ["keepalived"] }, { parent: this });
         const afterPackages = { parent: this, dependsOn: [packages] };
         const config = pulumi
             .all(floating.edgeAddresses)

@@ -1,0 +1,157 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import {
+    ADVERT_INTERVAL_S,
+    INTERFACE_FILE,
+    interfaceScript,
+    keepalivedConfig,
+    keepalivedDropIn,
+    masterDownIntervalMs,
+    nginxWeight,
+    vrrpPriority,
+} from "../../components/edge/keepalived";
+
+// The floating address's keepalived config as the Edge component renders it for a two-edge stack.
+const twoEdges = ["10.213.2.10", "10.213.2.11"];
+const first = keepalivedConfig({ hostName: "edge-1", floatingAddress: "10.213.2.9", edgeAddresses: twoEdges, index: 0 });
+const second = keepalivedConfig({ hostName: "edge-2", floatingAddress: "10.213.2.9", edgeAddresses: twoEdges, index: 1 });
+
+/** The body of a top-level block (`vrrp_instance dynoform_edge {`), its lines trimmed, comments dropped. */
+function block(conf: string, header: string): string[] {
+    const start = conf.indexOf(`\n${header} {\n`);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const body = conf.slice(start + header.length + 4, conf.indexOf("\n}\n", start));
+    return body.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+}
+
+test("VRRPv3 between the edges' private addresses, unicast: each edge sends to the others, from its own", () => {
+    expect(block(first, "global_defs")).toContain("vrrp_version 3");
+    const one = block(first, "vrrp_instance dynoform_edge");
+    expect(one.join("\n")).toContain("unicast_src_ip 10.213.2.10\nunicast_peer {\n10.213.2.11\n}\ncheck_unicast_src");
+    const two = block(second, "vrrp_instance dynoform_edge");
+    expect(two.join("\n")).toContain("unicast_src_ip 10.213.2.11\nunicast_peer {\n10.213.2.10\n}");
+    expect(one.join("\n")).toContain("virtual_ipaddress {\n10.213.2.9/32\n}");
+    // No multicast group anywhere, and no strict mode (it forbids unicast and adds firewall rules of its own).
+    expect(first).not.toMatch(/vrrp_mcast_group|vrrp_strict/);
+    expect(first).not.toMatch(/\{\{/);
+});
+
+test("the first edge is the preferred master; a down nginx puts any edge below every other", () => {
+    expect(block(first, "vrrp_instance dynoform_edge")).toContain("priority 200");
+    expect(block(second, "vrrp_instance dynoform_edge")).toContain("priority 190");
+    for (const conf of [first, second]) {
+        expect(block(conf, "vrrp_instance dynoform_edge")).toContain("state BACKUP"); // priorities decide, not start order
+        expect(block(conf, "vrrp_instance dynoform_edge").join("\n")).toContain("track_script {\ndynoform_nginx\n}");
+    }
+    const script = block(first, "vrrp_script dynoform_nginx");
+    expect(script).toEqual([
+        'script "/usr/bin/systemctl is-active --quiet nginx.service"',
+        "interval 1",
+        "timeout 2",
+        "fall 2",
+        "rise 2",
+        "weight -20",
+        "init_fail",
+    ]);
+    for (const count of [2, 3, 20]) {
+        const lastHealthy = vrrpPriority(count - 1);
+        expect(vrrpPriority(0) - nginxWeight(count)).toBeLessThan(lastHealthy);
+        expect(lastHealthy).toBeGreaterThan(0);
+    }
+});
+
+test("sub-second adverts: a dead master is noticed in about a second", () => {
+    expect(block(first, "vrrp_instance dynoform_edge")).toContain(`advert_int ${ADVERT_INTERVAL_S}`);
+    // 3 × 0.3 s + (256 − 190) / 256 × 0.3 s for the second edge.
+    expect(masterDownIntervalMs(vrrpPriority(1))).toBe(977);
+    expect(masterDownIntervalMs(vrrpPriority(1))).toBeLessThan(1000);
+});
+
+test("gratuitous ARPs on the move, and script security", () => {
+    const globals = block(first, "global_defs");
+    expect(globals).toEqual(expect.arrayContaining(["router_id edge-1", "script_user root", "enable_script_security", "vrrp_garp_master_repeat 3", "vrrp_garp_master_delay 1", "vrrp_garp_master_refresh 60"]));
+});
+
+test("three edges: each has the two others as peers, priorities step down", () => {
+    const three = ["10.0.0.10", "10.0.0.11", "10.0.0.12"];
+    const conf = keepalivedConfig({ hostName: "edge-2", floatingAddress: "10.0.0.9", edgeAddresses: three, index: 1 });
+    expect(block(conf, "vrrp_instance dynoform_edge").join("\n")).toContain("unicast_peer {\n10.0.0.10\n10.0.0.12\n}");
+    expect(block(conf, "vrrp_instance dynoform_edge")).toContain("priority 190");
+    expect(block(conf, "vrrp_script dynoform_nginx")).toContain("weight -30");
+    // One edge: an empty unicast_peer would mean multicast.
+    expect(() => keepalivedConfig({ hostName: "edge-1", floatingAddress: "10.0.0.9", edgeAddresses: ["10.0.0.10"], index: 0 })).toThrow(/no peer edge/);
+});
+
+test("the interface is the one holding the host's private address, found on the host at each start, never assumed", () => {
+    expect(block(first, "vrrp_instance dynoform_edge")).toContain(`include ${INTERFACE_FILE}`);
+    expect(first).not.toMatch(/^\s*interface /m);
+    const dropIn = keepalivedDropIn("10.213.2.10");
+    expect(dropIn).toContain("ExecStartPre=/usr/local/sbin/dynoform-keepalived-interface 10.213.2.10\n");
+    expect(dropIn).toContain(`ExecStopPost=-/bin/rm -f ${INTERFACE_FILE}\n`);
+    expect(dropIn).toContain("After=nginx.service");
+});
+
+describe("dynoform-keepalived-interface (run with a stand-in `ip`)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-keepalived-"));
+    const out = path.join(dir, "run", "keepalived-interface.conf");
+    const script = path.join(dir, "script");
+    fs.writeFileSync(script, interfaceScript().replaceAll(INTERFACE_FILE, out), { mode: 0o755 });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs the script with `ip -o -4 addr show` answering `addrs`. */
+    function detect(address: string, addrs: string): { code: number; stderr: string } {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        fs.writeFileSync(path.join(bin, "ip"), `#!/bin/sh\ncat <<'EOF'\n${addrs}\nEOF\n`, { mode: 0o755 });
+        // `sleep` made instant, so the 30 s wait for a missing address takes no time here.
+        fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\n", { mode: 0o755 });
+        try {
+            execFileSync("sh", [script, address], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            return { code: 0, stderr: "" };
+        } catch (e) {
+            const err = e as { status: number; stderr: string };
+            return { code: err.status, stderr: err.stderr };
+        }
+    }
+
+    const addrs = [
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+        "2: host0    inet 10.213.2.100/24 brd 10.213.2.255 scope global host0\\       valid_lft forever preferred_lft forever",
+        "3: ens4.40@ens4    inet 10.213.2.10/24 brd 10.213.2.255 scope global ens4.40\\       valid_lft forever preferred_lft forever",
+    ].join("\n");
+
+    test("writes `interface <name>` for the address's interface (a VLAN's @parent dropped; a longer address sharing the prefix is not it)", () => {
+        expect(detect("10.213.2.10", addrs).code).toBe(0);
+        expect(fs.readFileSync(out, "utf8")).toBe("interface ens4.40\n");
+        expect(detect("10.213.2.100", addrs).code).toBe(0);
+        expect(fs.readFileSync(out, "utf8")).toBe("interface host0\n");
+    });
+
+    test("fails, naming the address, when no interface holds it", () => {
+        const r = detect("10.213.2.77", addrs);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("no interface holds 10.213.2.77");
+    });
+});
+
+// Debian's keepalived reads the rendered config (`--config-test`: parse only, unknown keywords and
+// out-of-range values fail). Set DYNOFORM_KEEPALIVED to a keepalived binary where none is installed.
+const keepalived = process.env.DYNOFORM_KEEPALIVED ?? "/usr/sbin/keepalived";
+/** An interface of this machine VRRP may use (not loopback): keepalived checks that it exists. */
+const nic = fs.existsSync("/sys/class/net") ? fs.readdirSync("/sys/class/net").find((n) => n !== "lo") : undefined;
+(fs.existsSync(keepalived) && nic ? test : test.skip)("keepalived accepts the config (its --config-test), the interface from the included file", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-keepalived-conf-"));
+    try {
+        const interfaceFile = path.join(dir, "interface.conf");
+        fs.writeFileSync(interfaceFile, `interface ${nic}\n`);
+        for (const conf of [first, second]) {
+            fs.writeFileSync(path.join(dir, "keepalived.conf"), conf.replace(INTERFACE_FILE, interfaceFile));
+            const run = () => execFileSync(keepalived, ["--config-test", "-f", path.join(dir, "keepalived.conf")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
+            expect(run).not.toThrow();
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
