@@ -155,3 +155,91 @@ const nic = fs.existsSync("/sys/class/net") ? fs.readdirSync("/sys/class/net").f
         fs.rmSync(dir, { recursive: true, force: true });
     }
 });
+
+// The real thing, where root and a keepalived binary are at hand: two "edges" (network namespaces
+// on a bridge, in a private network and mount namespace of this test's own), each with the
+// rendered config (its interface found by the real script, a stand-in for the nginx check) and an
+// HTTP server on every address; 8 loops of GETs on the floating address; the master's link cut
+// and its keepalived killed (a dead host). Then a backup's nginx check failing and passing again.
+const unshareReady = process.getuid?.() === 0 && fs.existsSync("/usr/bin/unshare") && fs.existsSync("/usr/sbin/ip");
+(unshareReady && fs.existsSync(keepalived) ? test : test.skip)("in network namespaces: the address moves within about a second of the master's death, and follows nginx", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-vrrp-"));
+    try {
+        const edges = ["10.99.0.10", "10.99.0.11"];
+        edges.forEach((_a, i) => {
+            const n = `e${i + 1}`;
+            const conf = keepalivedConfig({ hostName: `edge-${i + 1}`, floatingAddress: "10.99.0.9", edgeAddresses: edges, index: i })
+                .replace(INTERFACE_FILE, `/run/${n}/iface.conf`)
+                .replace('"/usr/bin/systemctl is-active --quiet nginx.service"', `"/bin/sh ${dir}/check.sh ${n}"`);
+            fs.writeFileSync(path.join(dir, `${n}.conf`), conf);
+            fs.writeFileSync(path.join(dir, `${n}-iface.sh`), interfaceScript().replaceAll(INTERFACE_FILE, `/run/${n}/iface.conf`), { mode: 0o755 });
+        });
+        fs.writeFileSync(path.join(dir, "check.sh"), '#!/bin/sh\ntest -e "/run/$1/nginx-up"\n', { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(dir, "load.js"),
+            `const http = require("http"), fs = require("fs");
+const ok = [], by = {}; let failed = 0, running = true;
+const get = () => new Promise((resolve) => {
+  const req = http.get({ host: "10.99.0.9", port: 80, agent: false, timeout: 1000 }, (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => resolve(res.statusCode === 200 && b.trim())); });
+  req.on("timeout", () => req.destroy(new Error("timeout"))); req.on("error", () => resolve(false));
+});
+const loop = async () => { while (running) { const r = await get(); if (r) { ok.push(Date.now()); by[r] = (by[r] || 0) + 1; } else { failed++; await new Promise((t) => setTimeout(t, 50)); } } };
+const loops = Array.from({ length: 8 }, loop);
+setTimeout(async () => {
+  running = false; await Promise.all(loops);
+  const killed = Number(fs.readFileSync("/run/killed", "utf8")); const t = ok.sort((a, b) => a - b);
+  const from = t.filter((x) => x >= Math.max(...t.filter((x) => x <= killed))); let gap = 0;
+  for (let i = 1; i < from.length; i++) gap = Math.max(gap, from[i] - from[i - 1]);
+  console.log("LOAD " + JSON.stringify({ failed, by, gap }));
+}, Number(process.argv[2]) * 1000);
+`,
+        );
+        const script = `set -e
+mount --make-rprivate /
+mount -t tmpfs tmpfs /run
+mkdir -p /run/netns /run/e1 /run/e2
+ip link set lo up
+ip link add br0 type bridge && ip link set br0 up && ip addr add 10.99.0.1/24 dev br0
+for i in 1 2; do
+  ip netns add e$i
+  ip link add v$i type veth peer name eth0 netns e$i
+  ip link set v$i master br0 up
+  ip netns exec e$i ip link set lo up
+  ip netns exec e$i ip link set eth0 up
+  ip netns exec e$i ip addr add 10.99.0.1$((i-1))/24 dev eth0
+  touch /run/e$i/nginx-up
+  ip netns exec e$i sh ${dir}/e$i-iface.sh 10.99.0.1$((i-1))
+  ip netns exec e$i ${process.execPath} -e 'require("http").createServer((q, s) => s.end(process.argv[1] + "\\n")).listen(80)' e$i &
+  ip netns exec e$i ${keepalived} -n -l -f ${dir}/e$i.conf -p /run/e$i/k.pid -r /run/e$i/v.pid --vrrp >/run/e$i/log 2>&1 &
+done
+holder() { for i in 1 2; do ip netns exec e$i ip -o -4 addr show 2>/dev/null | grep -q ' 10.99.0.9/' && printf 'e%s ' $i; done; echo; }
+wait_for() { for t in $(seq 1 200); do [ "$(holder)" = "$1 " ] && { echo "$2 $(( $(date +%s%3N) - $3 ))"; return 0; }; sleep 0.05; done; echo "$2 never: $(holder)"; cat /run/e1/log /run/e2/log >&2; exit 1; }
+wait_for e1 START $(date +%s%3N)
+${process.execPath} ${dir}/load.js 14 > /run/load &
+load=$!
+sleep 2
+ip netns exec e1 rm /run/e1/nginx-up; wait_for e2 NGINX_DOWN $(date +%s%3N)
+ip netns exec e1 touch /run/e1/nginx-up; wait_for e1 NGINX_BACK $(date +%s%3N)
+sleep 1
+t=$(date +%s%3N); echo $t > /run/killed
+ip link del v1; pkill -9 -f "${dir}/e1.conf"
+wait_for e2 MOVED $t
+wait $load; cat /run/load
+ip netns exec e2 rm /run/e2/nginx-up; sleep 3; echo "ALONE $(holder)"
+`;
+        fs.writeFileSync(path.join(dir, "run.sh"), script);
+        const out = execFileSync("unshare", ["--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", path.join(dir, "run.sh")], { encoding: "utf8", timeout: 60_000 });
+        const moved = Number(/^MOVED (\d+)$/m.exec(out)?.[1]);
+        const load = JSON.parse(/^LOAD (.*)$/m.exec(out)?.[1] ?? "{}") as { failed: number; by: Record<string, number>; gap: number };
+        console.log(`keepalived in namespaces: ${out.split("\n").filter((l) => /^(NGINX|ALONE)/.test(l)).join("; ")}; address moved ${moved} ms after the master died; largest gap ${load.gap} ms, ${load.failed} failed, served ${JSON.stringify(load.by)}`);
+        expect(moved).toBeLessThan(1_500); // the master-down interval, 977 ms, and the polling
+        expect(load.gap).toBeLessThan(2_000);
+        expect(Object.keys(load.by).sort()).toEqual(["e1", "e2"]);
+        // nginx down on the master: the other edge takes over after 2 failed checks, and gives it back after 2 good ones.
+        expect(Number(/^NGINX_DOWN (\d+)$/m.exec(out)?.[1])).toBeLessThan(4_000);
+        expect(Number(/^NGINX_BACK (\d+)$/m.exec(out)?.[1])).toBeLessThan(5_000);
+        expect(out).toMatch(/^ALONE e2 $/m); // the last edge keeps the address with nginx down: its priority is lowered, not removed
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
