@@ -43,6 +43,8 @@ test("the first edge is the preferred master; a down nginx puts any edge below e
     expect(block(second, "vrrp_instance dynoform_edge")).toContain("priority 190");
     for (const conf of [first, second]) {
         expect(block(conf, "vrrp_instance dynoform_edge")).toContain("state BACKUP"); // priorities decide, not start order
+        // No preempt_delay: the backup takes over from a master whose nginx is down by preempting it, and a delay would hold that back too.
+        expect(conf).not.toContain("preempt_delay");
         expect(block(conf, "vrrp_instance dynoform_edge").join("\n")).toContain("track_script {\ndynoform_nginx\n}");
     }
     const script = block(first, "vrrp_script dynoform_nginx");
@@ -215,7 +217,7 @@ done
 holder() { for i in 1 2; do ip netns exec e$i ip -o -4 addr show 2>/dev/null | grep -q ' 10.99.0.9/' && printf 'e%s ' $i; done; echo; }
 wait_for() { for t in $(seq 1 200); do [ "$(holder)" = "$1 " ] && { echo "$2 $(( $(date +%s%3N) - $3 ))"; return 0; }; sleep 0.05; done; echo "$2 never: $(holder)"; cat /run/e1/log /run/e2/log >&2; exit 1; }
 wait_for e1 START $(date +%s%3N)
-${process.execPath} ${dir}/load.js 14 > /run/load &
+${process.execPath} ${dir}/load.js 20 > /run/load &
 load=$!
 sleep 2
 ip netns exec e1 rm /run/e1/nginx-up; wait_for e2 NGINX_DOWN $(date +%s%3N)
