@@ -62,7 +62,9 @@ function get(): Promise<boolean> {
             res.setEncoding("utf8");
             res.on("data", (d) => (body += d));
             res.on("end", () => resolve(res.statusCode === 200 && body.includes(MARKER)));
+            // A response cut off (its edge died, or the timeout destroyed it) ends with close, not end.
             res.on("error", () => resolve(false));
+            res.on("close", () => resolve(false));
         });
         req.on("timeout", () => req.destroy(new Error("timeout")));
         req.on("error", () => resolve(false));

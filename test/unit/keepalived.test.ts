@@ -182,7 +182,7 @@ const unshareReady = process.getuid?.() === 0 && fs.existsSync("/usr/bin/unshare
             `const http = require("http"), fs = require("fs");
 const ok = [], by = {}; let failed = 0, running = true;
 const get = () => new Promise((resolve) => {
-  const req = http.get({ host: "10.99.0.9", port: 80, agent: false, timeout: 1000 }, (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => resolve(res.statusCode === 200 && b.trim())); });
+  const req = http.get({ host: "10.99.0.9", port: 80, agent: false, timeout: 1000 }, (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => resolve(res.statusCode === 200 && b.trim())); res.on("error", () => resolve(false)); res.on("close", () => resolve(false)); });
   req.on("timeout", () => req.destroy(new Error("timeout"))); req.on("error", () => resolve(false));
 });
 const loop = async () => { while (running) { const r = await get(); if (r) { ok.push(Date.now()); by[r] = (by[r] || 0) + 1; } else { failed++; await new Promise((t) => setTimeout(t, 50)); } } };
@@ -230,7 +230,13 @@ wait $load; cat /run/load
 ip netns exec e2 rm /run/e2/nginx-up; sleep 3; echo "ALONE $(holder)"
 `;
         fs.writeFileSync(path.join(dir, "run.sh"), script);
-        const out = execFileSync("unshare", ["--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", path.join(dir, "run.sh")], { encoding: "utf8", timeout: 60_000 });
+        let out: string;
+        try {
+            out = execFileSync("unshare", ["--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", path.join(dir, "run.sh")], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+        } catch (e) {
+            const err = e as { message: string; stdout?: string; stderr?: string };
+            throw new Error(`${err.message}\nstdout:\n${err.stdout ?? ""}\nstderr (tail):\n${(err.stderr ?? "").split("\n").slice(-30).join("\n")}`);
+        }
         const moved = Number(/^MOVED (\d+)$/m.exec(out)?.[1]);
         const load = JSON.parse(/^LOAD (.*)$/m.exec(out)?.[1] ?? "{}") as { failed: number; by: Record<string, number>; gap: number };
         console.log(`keepalived in namespaces: ${out.split("\n").filter((l) => /^(NGINX|ALONE)/.test(l)).join("; ")}; address moved ${moved} ms after the master died; largest gap ${load.gap} ms, ${load.failed} failed, served ${JSON.stringify(load.by)}`);
