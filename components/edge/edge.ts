@@ -165,7 +165,8 @@ export class Edge extends pulumi.ComponentResource {
         const config = pulumi
             .all(floating.edgeAddresses)
             .apply((edgeAddresses) => keepalivedConfig({ hostName: host.name, floatingAddress: floating.address, edgeAddresses, index: floating.index }));
-        const conf = new RemoteFile(`${name}-keepalived-conf`, { connection, path: KEEPALIVED_CONF, content: config, mode: "0644" }, afterPackages);
+        // Debian's package ships no keepalived.conf; one an operator had there is kept and put back on destroy.
+        const conf = new RemoteFile(`${name}-keepalived-conf`, { connection, path: KEEPALIVED_CONF, content: config, mode: "0644", keepOriginal: true }, afterPackages);
         const script = new RemoteFile(`${name}-keepalived-interface`, { connection, path: INTERFACE_SCRIPT, content: interfaceScript(), mode: "0755" }, afterPackages);
         new SystemdService(
             `${name}-keepalived`,

@@ -6,8 +6,12 @@ import { render } from "../templates/render";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 /** The ExecStartPre script that finds the interface holding the host's private address. */
 export const INTERFACE_SCRIPT = "/usr/local/sbin/dynoform-keepalived-interface";
-/** What that script writes and keepalived.conf includes: `interface <name>` (tmpfs: gone at reboot, found again at start). */
-export const INTERFACE_FILE = "/run/dynoform/keepalived-interface.conf";
+/**
+ * What that script writes and keepalived.conf includes: `interface <name>`. Its directory is the
+ * unit's RuntimeDirectory: systemd makes it before each start and removes it after each stop.
+ */
+export const RUNTIME_DIRECTORY = "dynoform-keepalived";
+export const INTERFACE_FILE = `/run/${RUNTIME_DIRECTORY}/interface.conf`;
 
 /**
  * Seconds between adverts (VRRPv3 counts in centiseconds). A backup declares the master dead after
@@ -75,7 +79,7 @@ export function interfaceScript(): string {
     return render("keepalived/dynoform-keepalived-interface", { interfaceFile: INTERFACE_FILE });
 }
 
-/** keepalived.service's drop-in: find the interface before each start, forget it after each stop. */
+/** keepalived.service's drop-in: find the interface before each start (its file goes with the runtime directory at stop). */
 export function keepalivedDropIn(privateAddress: string): string {
-    return render("keepalived/keepalived.override.conf", { privateAddress, interfaceFile: INTERFACE_FILE });
+    return render("keepalived/keepalived.override.conf", { privateAddress, runtimeDirectory: RUNTIME_DIRECTORY });
 }

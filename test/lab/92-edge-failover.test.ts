@@ -56,7 +56,17 @@ async function holders(among: StackHost[] = edges): Promise<string[]> {
 
 /** One GET of the app on the floating address: true when it answered 200 with the marker in time. */
 function get(): Promise<boolean> {
-    return new Promise((resolve) => {
+    return new Promise((done) => {
+        // A hard deadline besides the socket's idle timeout: a request to an edge that died on the
+        // way must end whatever its socket does, or a loop would wait on it for good.
+        const deadline = setTimeout(() => {
+            req.destroy();
+            resolve(false);
+        }, REQUEST_TIMEOUT_MS);
+        const resolve = (ok: boolean) => {
+            clearTimeout(deadline);
+            done(ok);
+        };
         const req = http.get({ host: floating, port: 80, path: "/", headers: { Host: appHost }, agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
             let body = "";
             res.setEncoding("utf8");

@@ -91,7 +91,9 @@ test("the interface is the one holding the host's private address, found on the 
     expect(first).not.toMatch(/^\s*interface /m);
     const dropIn = keepalivedDropIn("10.213.2.10");
     expect(dropIn).toContain("ExecStartPre=/usr/local/sbin/dynoform-keepalived-interface 10.213.2.10\n");
-    expect(dropIn).toContain(`ExecStopPost=-/bin/rm -f ${INTERFACE_FILE}\n`);
+    // Its directory comes and goes with the service (nothing left in /run after a destroy).
+    expect(INTERFACE_FILE).toBe("/run/dynoform-keepalived/interface.conf");
+    expect(dropIn).toContain("RuntimeDirectory=dynoform-keepalived\n");
     expect(dropIn).toContain("After=nginx.service");
 });
 
@@ -163,7 +165,8 @@ const nic = fs.existsSync("/sys/class/net") ? fs.readdirSync("/sys/class/net").f
 // rendered config (its interface found by the real script, a stand-in for the nginx check) and an
 // HTTP server on every address; 8 loops of GETs on the floating address; the master's link cut
 // and its keepalived killed (a dead host). Then a backup's nginx check failing and passing again.
-const unshareReady = process.getuid?.() === 0 && fs.existsSync("/usr/bin/unshare") && fs.existsSync("/usr/sbin/ip");
+// Opt-in (DYNOFORM_VRRP_NETNS=1): it takes 30-60 s and its timings suffer on a machine that is busy.
+const unshareReady = process.getuid?.() === 0 && fs.existsSync("/usr/bin/unshare") && fs.existsSync("/usr/sbin/ip") && process.env.DYNOFORM_VRRP_NETNS === "1";
 (unshareReady && fs.existsSync(keepalived) ? test : test.skip)("in network namespaces: the address moves within about a second of the master's death, and follows nginx", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-vrrp-"));
     try {
@@ -180,20 +183,22 @@ const unshareReady = process.getuid?.() === 0 && fs.existsSync("/usr/bin/unshare
         fs.writeFileSync(
             path.join(dir, "load.js"),
             `const http = require("http"), fs = require("fs");
-const ok = [], by = {}; let failed = 0, running = true;
-const get = () => new Promise((resolve) => {
+const ok = [], by = {}; let failed = 0;
+const get = () => new Promise((done) => {
+  const resolve = (v) => { clearTimeout(deadline); done(v); };
   const req = http.get({ host: "10.99.0.9", port: 80, agent: false, timeout: 1000 }, (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => resolve(res.statusCode === 200 && b.trim())); res.on("error", () => resolve(false)); res.on("close", () => resolve(false)); });
   req.on("timeout", () => req.destroy(new Error("timeout"))); req.on("error", () => resolve(false));
+  const deadline = setTimeout(() => { req.destroy(); resolve(false); }, 1000);
 });
-const loop = async () => { while (running) { const r = await get(); if (r) { ok.push(Date.now()); by[r] = (by[r] || 0) + 1; } else { failed++; await new Promise((t) => setTimeout(t, 50)); } } };
-const loops = Array.from({ length: 8 }, loop);
-setTimeout(async () => {
-  running = false; await Promise.all(loops);
+const end = Date.now() + Number(process.argv[2]) * 1000;
+const loop = async () => { while (Date.now() < end) { const r = await get(); if (r) { ok.push(Date.now()); by[r] = (by[r] || 0) + 1; await new Promise((t) => setTimeout(t, 10)); } else { failed++; await new Promise((t) => setTimeout(t, 50)); } } };
+Promise.all(Array.from({ length: 8 }, loop)).then(() => {
   const killed = Number(fs.readFileSync("/run/killed", "utf8")); const t = ok.sort((a, b) => a - b);
   const from = t.filter((x) => x >= Math.max(...t.filter((x) => x <= killed))); let gap = 0;
   for (let i = 1; i < from.length; i++) gap = Math.max(gap, from[i] - from[i - 1]);
   console.log("LOAD " + JSON.stringify({ failed, by, gap }));
-}, Number(process.argv[2]) * 1000);
+  process.exit(0);
+});
 `,
         );
         const script = `set -e
@@ -213,6 +218,7 @@ for i in 1 2; do
   ip netns exec e$i sh ${dir}/e$i-iface.sh 10.99.0.1$((i-1))
   ip netns exec e$i ${process.execPath} -e 'require("http").createServer((q, s) => s.end(process.argv[1] + "\\n")).listen(80)' e$i &
   ip netns exec e$i ${keepalived} -n -l -f ${dir}/e$i.conf -p /run/e$i/k.pid -r /run/e$i/v.pid --vrrp >/run/e$i/log 2>&1 &
+  echo $! > /run/e$i/keepalived
 done
 holder() { for i in 1 2; do ip netns exec e$i ip -o -4 addr show 2>/dev/null | grep -q ' 10.99.0.9/' && printf 'e%s ' $i; done; echo; }
 wait_for() { for t in $(seq 1 200); do [ "$(holder)" = "$1 " ] && { echo "$2 $(( $(date +%s%3N) - $3 ))"; return 0; }; sleep 0.05; done; echo "$2 never: $(holder)"; cat /run/e1/log /run/e2/log >&2; exit 1; }
@@ -224,7 +230,7 @@ ip netns exec e1 rm /run/e1/nginx-up; wait_for e2 NGINX_DOWN $(date +%s%3N)
 ip netns exec e1 touch /run/e1/nginx-up; wait_for e1 NGINX_BACK $(date +%s%3N)
 sleep 1
 t=$(date +%s%3N); echo $t > /run/killed
-ip link del v1; pkill -9 -f "${dir}/e1.conf"
+ip link del v1; ka=$(cat /run/e1/keepalived); kill -9 $(pgrep -P $ka) $ka
 wait_for e2 MOVED $t
 wait $load; cat /run/load
 ip netns exec e2 rm /run/e2/nginx-up; sleep 3; echo "ALONE $(holder)"
@@ -232,7 +238,7 @@ ip netns exec e2 rm /run/e2/nginx-up; sleep 3; echo "ALONE $(holder)"
         fs.writeFileSync(path.join(dir, "run.sh"), script);
         let out: string;
         try {
-            out = execFileSync("unshare", ["--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", path.join(dir, "run.sh")], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+            out = execFileSync("unshare", ["--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", path.join(dir, "run.sh")], { encoding: "utf8", timeout: 120_000 });
         } catch (e) {
             const err = e as { message: string; stdout?: string; stderr?: string };
             throw new Error(`${err.message}\nstdout:\n${err.stdout ?? ""}\nstderr (tail):\n${(err.stderr ?? "").split("\n").slice(-30).join("\n")}`);
@@ -250,4 +256,4 @@ ip netns exec e2 rm /run/e2/nginx-up; sleep 3; echo "ALONE $(holder)"
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
-});
+}, 150_000);

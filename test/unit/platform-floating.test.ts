@@ -43,6 +43,7 @@ test("each edge gets keepalived: the package, its config, the interface script a
         expect(named(`${host}-keepalived-packages`).inputs.packages).toEqual(["keepalived"]);
         const conf = named(`${host}-keepalived-conf`);
         expect(conf.inputs.path).toBe("/etc/keepalived/keepalived.conf");
+        expect(conf.inputs.keepOriginal).toBe(true); // an operator's own is put back on destroy
         const text = String(conf.inputs.content);
         expect(text).toContain(`priority ${priority}\n`);
         expect(text).toContain(`unicast_peer {\n        ${peer}\n    }`);
