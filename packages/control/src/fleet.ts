@@ -3,7 +3,8 @@
 // (`Fleet`), so they are tested with a fake one; remote_fleet.ts is the real one. ("Platform" is
 // the Pulumi component that builds all of it, components/platform: another thing.)
 import { BuildLog } from "./build_log";
-import { Domain, Formation, Release } from "./app_store";
+import { Formation, Release } from "./app_store";
+import { AppRouteState } from "./app_route";
 
 export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
 
@@ -72,8 +73,8 @@ export interface Fleet {
     deprovisionAddons(app: string): Promise<void>;
     /** Stop every dyno of the app and forget its routes (apps:destroy). */
     stopAll(app: string): Promise<void>;
-    /** Tell every router the app's hostnames. */
-    routesChanged(app: string, domains: Domain[]): Promise<void>;
+    /** Tell every router the app's route: its hostnames, maintenance mode and page (app_route.ts). */
+    routesChanged(app: string, route: AppRouteState): Promise<void>;
 }
 
 /**

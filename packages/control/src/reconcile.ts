@@ -4,7 +4,8 @@
 // One pass: list the agents that answer and the apps each runs; remove destroyed apps from the
 // hosts their tombstones name; remove apps the store does not know (after a grace period); for every
 // placed app, move dynos off hosts that do not answer and clear it from answering hosts that should
-// not run it; send a router that lost an app's placement (a restart) the saved one again.
+// not run it; send a router that lost an app's placement or route (a restart, a new edge host, a
+// toggle it missed) the saved one again.
 //
 // Each input is read once per pass: the agents' listings, the tombstones, the store's apps, each
 // saved placement, each router's placements. Where a pass acts on an app it takes the app's lock
@@ -14,6 +15,7 @@ import { appNameProblem } from "./app_store";
 import { Placement, place, samePlacement } from "./placement";
 import { PlacementParts, Rollout } from "./rollout";
 import { placementHosts } from "./router_client";
+import { routeBody, routeKey, routeState } from "./app_route";
 import { Tombstone } from "./tombstones";
 
 type Log = (line: string) => void;
@@ -50,7 +52,7 @@ export class Reconciler {
             const saved = await this.parts.placements.get(app);
             if (saved) placed.set(app, (await this.reschedule(app, saved, alive, listed, log)) ?? saved);
         }
-        await this.syncRouters(placed, log);
+        await this.syncRouters(known, placed, log);
     }
 
     /** Each tombstone's hosts that answer lose the app; hosts no longer configured are struck off. */
@@ -152,26 +154,34 @@ export class Reconciler {
     }
 
     /**
-     * Routers whose placement of an app differs from the saved one (a restarted or new router) get
-     * it again, under the app's lock. Saved placements name only hosts cleared of destroyed apps
-     * when they were placed (rollout.ts), so this needs no clearing first.
+     * Routers whose placement or route of an app differs from the saved one (a restarted or new
+     * router, a maintenance toggle it missed) get it again, under the app's lock. Saved placements
+     * name only hosts cleared of destroyed apps when they were placed (rollout.ts), so this needs no
+     * clearing first.
      */
-    private async syncRouters(placed: Map<string, Placement>, log: Log): Promise<void> {
-        const routers = await this.parts.routers.placements();
-        for (const [app, placement] of placed) {
-            const want = placementHosts([placement]).join(",");
-            if (routers.every((r) => !r || r.get(app) === want)) continue;
+    private async syncRouters(known: string[], placed: Map<string, Placement>, log: Log): Promise<void> {
+        const routers = await this.parts.routers.views();
+        for (const app of known) {
+            const placement = placed.get(app);
+            const wantPlacement = placement && placementHosts([placement]).join(",");
+            const state = await routeState(this.parts.store, app).catch(() => undefined);
+            if (!state) continue; // destroyed meanwhile
+            const wantRoute = routeKey(routeBody(state));
+            const placementOff = wantPlacement !== undefined && routers.some((r) => r && r.get(app)?.placement !== wantPlacement);
+            const routeOff = routers.some((r) => r && (r.get(app)?.route ?? "") !== wantRoute);
+            if (!placementOff && !routeOff) continue;
             await this.parts.store
                 .withAppLock(
                     app,
-                    "placement",
+                    "routes",
                     async () => {
+                        if (routeOff) await this.parts.routers.setRoute(app, routeBody(await routeState(this.parts.store, app)));
                         const fresh = await this.parts.placements.get(app);
-                        if (fresh) await this.parts.routers.tellPlacement(app, [fresh]);
+                        if (placementOff && fresh) await this.parts.routers.tellPlacement(app, [fresh]);
                     },
                     LOCK_WAIT,
                 )
-                .catch((err) => log(`${app}: placement not sent to routers: ${(err as Error).message}`));
+                .catch((err) => log(`${app}: route or placement not sent to routers: ${(err as Error).message}`));
         }
     }
 }

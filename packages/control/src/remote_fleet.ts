@@ -5,7 +5,8 @@
 import { AddonsClient, AddonsSshConfig } from "./addons_client";
 import { AgentClient, AgentCredentials } from "./agent_client";
 import { hostLabel } from "./api_request";
-import { AppStore, Domain, Formation, Release } from "./app_store";
+import { AppStore, Formation, Release } from "./app_store";
+import { AppRouteState, routeBody } from "./app_route";
 import { BuildLog } from "./build_log";
 import { DestroyedApps } from "./destroyed_apps";
 import { AddonKind, DynoStatus, Fleet, FleetError, LogsOptions, OneOffIo } from "./fleet";
@@ -144,14 +145,11 @@ export class RemoteFleet implements Fleet {
         await this.placements.remove(app);
     }
 
-    async routesChanged(app: string, domains: Domain[]): Promise<void> {
+    async routesChanged(app: string, route: AppRouteState): Promise<void> {
         // apps:create of a destroyed app's name: a host that came back since still runs the old
         // incarnation's dynos, registered under this name. Best effort: the placement loop retries.
         const pending = [...(await this.tombstones.pending(app))].filter((h) => this.agents.urls.includes(h));
         if (pending.length) await this.destroyed.clear(app, await this.agents.alive(pending));
-        await this.routers.setDomains(
-            app,
-            domains.filter((d) => d.kind === "custom").map((d) => d.hostname),
-        );
+        await this.routers.setRoute(app, routeBody(route));
     }
 }

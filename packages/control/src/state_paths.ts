@@ -5,6 +5,7 @@
 //   apps/<app>/config.json                current config vars {KEY: value}
 //   apps/<app>/formation.json             {type: {quantity, size}}
 //   apps/<app>/domains.json               [{hostname, kind, createdAt}]
+//   apps/<app>/maintenance.json           {enabled, updatedAt}: maintenance mode (absent: off)
 //   apps/<app>/releases/v<N>.json         a release (immutable: created once with link(2), never rewritten)
 //   apps/<app>/releases/v<N>.status.json  {status, reason?, updatedAt}: the only mutable part of a release
 //   apps/.creating-<app>-<hex>/           an app being assembled; renamed to apps/<app> (AppStore.createApp)
@@ -36,6 +37,7 @@ export class AppPaths {
     readonly config: string;
     readonly formation: string;
     readonly domains: string;
+    readonly maintenance: string;
     readonly releases: string;
 
     constructor(readonly dir: string) {
@@ -43,6 +45,7 @@ export class AppPaths {
         this.config = path.join(dir, "config.json");
         this.formation = path.join(dir, "formation.json");
         this.domains = path.join(dir, "domains.json");
+        this.maintenance = path.join(dir, "maintenance.json");
         this.releases = path.join(dir, "releases");
     }
 

@@ -1,6 +1,7 @@
 // An in-memory Fleet: dynos appear on two fake hosts as rollouts and scales ask; failures can be
 // scripted. Records every call for assertions.
-import { Domain, Formation, Release } from "../../src/app_store";
+import { Formation, Release } from "../../src/app_store";
+import { AppRouteState } from "../../src/app_route";
 import { BuildLog } from "../../src/build_log";
 import { AddonKind, DynoStatus, LogsOptions, OneOffIo, Fleet, FleetError } from "../../src/fleet";
 
@@ -8,6 +9,8 @@ export class FakeFleet implements Fleet {
     calls: string[] = [];
     dynoStates = new Map<string, DynoStatus[]>();
     routes = new Map<string, string[]>();
+    /** app → "off", "on", or "on <page URL>" as the routers were last told. */
+    maintenance = new Map<string, string>();
     /** Set to make the next rollout fail with this reason. */
     failRollout?: string;
     failScale?: string;
@@ -74,7 +77,8 @@ export class FakeFleet implements Fleet {
         this.calls.push(`stopAll ${app}`);
         this.dynoStates.delete(app);
     }
-    async routesChanged(app: string, domains: Domain[]) {
-        this.routes.set(app, domains.map((d) => d.hostname));
+    async routesChanged(app: string, route: AppRouteState) {
+        this.routes.set(app, route.domains.map((d) => d.hostname));
+        this.maintenance.set(app, route.maintenancePageUrl ? `on ${route.maintenancePageUrl}` : route.maintenance ? "on" : "off");
     }
 }
