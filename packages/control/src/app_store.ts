@@ -140,6 +140,11 @@ export class AppStore {
         return this.withNamedLock("_domains", "domains", purpose, fn);
     }
 
+    /** Serialize changes of the dyno hosts' drained marks (hosts:drain, hosts:undrain). Never inside an app lock. */
+    async withHostsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
+        return this.withNamedLock("_hosts", "hosts", purpose, fn);
+    }
+
     /** locks/<name>.lock across processes; waiting in vain is a UserError that starts with `label`. */
     private async withNamedLock<T>(name: string, label: string, purpose: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
         const lockPath = this.paths.lock(name);

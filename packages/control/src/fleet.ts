@@ -22,6 +22,17 @@ export interface DynoStatus {
     host?: string;
 }
 
+/** One dyno host as `hosts` shows it. */
+export interface HostStatus {
+    /** The host's private address (what hosts:drain takes). */
+    host: string;
+    state: "up" | "down";
+    /** When hosts:drain marked it (undefined: not drained). */
+    drainedSince?: string;
+    /** Dynos placed on it (every app's). */
+    dynos: number;
+}
+
 export interface OneOffIo {
     stdin?: NodeJS.ReadableStream;
     stdout: (chunk: string | Buffer) => void;
@@ -73,6 +84,15 @@ export interface Fleet {
     deprovisionAddons(app: string): Promise<void>;
     /** Stop every dyno of the app and forget its routes (apps:destroy). */
     stopAll(app: string): Promise<void>;
+    /** Every dyno host, whether it answers and is drained, and how many dynos are placed on it. */
+    hosts(): Promise<HostStatus[]>;
+    /**
+     * Marks the dyno host drained (placement gives it no dyno) and moves every app's dynos off it,
+     * each replacement up before the dyno it replaces stops; `log` gets a line per app. Idempotent.
+     */
+    drainHost(host: string, log: (line: string) => void): Promise<{ moved: number; failed: string[] }>;
+    /** Removes the drained mark: the host takes dynos again from the next rollout or scale. */
+    undrainHost(host: string): Promise<void>;
     /** Tell every router the app's route: its hostnames, maintenance mode and page (app_route.ts). */
     routesChanged(app: string, route: AppRouteState): Promise<void>;
 }
@@ -96,5 +116,8 @@ export function unconfiguredFleet(): Fleet {
         deprovisionAddons: async () => undefined,
         stopAll: async () => undefined,
         routesChanged: async () => undefined,
+        hosts: async () => [],
+        drainHost: no("hosts:drain"),
+        undrainHost: no("hosts:undrain"),
     };
 }

@@ -3,8 +3,8 @@
 //
 // One pass: list the agents that answer and the apps each runs; remove destroyed apps from the
 // hosts their tombstones name; remove apps the store does not know (after a grace period); for every
-// placed app, move dynos off hosts that do not answer and clear it from answering hosts that should
-// not run it; send a router that lost an app's placement or route (a restart, a new edge host, a
+// placed app, move dynos off hosts that do not answer or are drained (hosts:drain: the replacements
+// boot before the drained host's dynos stop) and clear it from answering hosts that should not run it; send a router that lost an app's placement or route (a restart, a new edge host, a
 // toggle it missed) the saved one again.
 //
 // Each input is read once per pass: the agents' listings, the tombstones, the store's apps, each
@@ -12,7 +12,7 @@
 // and reads what it changes again under it (a deploy or destroy may have run meanwhile).
 import { hostLabel } from "./api_request";
 import { appNameProblem } from "./app_store";
-import { Placement, place, samePlacement } from "./placement";
+import { onDrained, Placement, place, placeable, samePlacement } from "./placement";
 import { PlacementParts, Rollout } from "./rollout";
 import { placementHosts } from "./router_client";
 import { routeBody, routeKey, routeState } from "./app_route";
@@ -47,10 +47,11 @@ export class Reconciler {
         // Read after the agents were listed: an app created meanwhile is known here, never "unknown".
         const known = await this.parts.store.listApps();
         await this.removeUnknown(alive, listed, new Set(known), tombstones, log);
+        const drained = await this.parts.drained.all();
         const placed = new Map<string, Placement>();
         for (const app of known) {
             const saved = await this.parts.placements.get(app);
-            if (saved) placed.set(app, (await this.reschedule(app, saved, alive, listed, log)) ?? saved);
+            if (saved) placed.set(app, (await this.reschedule(app, saved, { alive, drained }, listed, log)) ?? saved);
         }
         await this.syncRouters(known, placed, log);
     }
@@ -116,10 +117,13 @@ export class Reconciler {
      * app: place its dynos on the live hosts and clear the others. Returns the placement it leaves
      * (undefined where it left the app alone).
      */
-    private async reschedule(app: string, saved: Placement, alive: string[], listed: Map<string, Set<string>>, log: Log): Promise<Placement | undefined> {
+    private async reschedule(app: string, saved: Placement, hosts: { alive: string[]; drained: Set<string> }, listed: Map<string, Set<string>>, log: Log): Promise<Placement | undefined> {
+        const { alive, drained } = hosts;
         const stale = alive.filter((h) => listed.get(h)?.has(app) && !Object.values(saved).includes(h));
         const dead = Object.values(saved).some((h) => !alive.includes(h));
-        if (!dead && stale.length === 0) return undefined;
+        const onDrainedHost = onDrained(saved, drained).length > 0;
+        const targets = placeable(alive, drained);
+        if ((!dead && stale.length === 0 && !onDrainedHost) || targets.length === 0) return undefined;
         try {
             return await this.parts.store.withAppLock(
                 app,
@@ -128,8 +132,11 @@ export class Reconciler {
                     const release = await this.parts.store.currentRelease(app);
                     if (!release) return undefined;
                     const formation = await this.parts.store.getFormation(app);
+                    // Dynos on a live drained host (placed there by a deploy that raced hosts:drain):
+                    // replaced without a failed request first.
+                    await this.rollout.evacuate(app, log);
                     const fresh = (await this.parts.placements.get(app)) ?? saved;
-                    const placement = place(formation, alive, fresh);
+                    const placement = place(formation, targets, fresh);
                     if (!samePlacement(placement, fresh)) {
                         const moved = Object.keys(placement).filter((d) => placement[d] !== fresh[d]);
                         log(`${app}: moving ${moved.join(", ")} off unreachable hosts`);
