@@ -55,11 +55,11 @@ function load() {
     };
 }
 
-/** host name → how many of the app's dynos are up there (`ps --json` names a dyno's host by its address). */
+/** host name → how many of the app's web dynos are up there (`ps --json` names a dyno's host by its address). */
 async function dynosByHost(): Promise<Record<string, number>> {
     const ps = await cli(["ps", "-a", APP, "--json"]);
-    const dynos = JSON.parse(ps.stdout) as { name: string; state: string; host?: string }[];
-    return Object.fromEntries(dynoHosts.map((h) => [h.name, dynos.filter((d) => d.state === "up" && d.host === h.address).length]));
+    const dynos = JSON.parse(ps.stdout) as { name: string; type: string; state: string; host?: string }[];
+    return Object.fromEntries(dynoHosts.map((h) => [h.name, dynos.filter((d) => d.type === "web" && d.state === "up" && d.host === h.address).length]));
 }
 
 beforeAll(async () => {
