@@ -36,6 +36,8 @@ export class AppPaths {
     readonly config: string;
     readonly formation: string;
     readonly domains: string;
+    /** The app's buildpacks (buildpacks:set/add): a JSON list of names, URLs or paths; absent: detection. */
+    readonly buildpacks: string;
     readonly releases: string;
 
     constructor(readonly dir: string) {
@@ -43,6 +45,7 @@ export class AppPaths {
         this.config = path.join(dir, "config.json");
         this.formation = path.join(dir, "formation.json");
         this.domains = path.join(dir, "domains.json");
+        this.buildpacks = path.join(dir, "buildpacks.json");
         this.releases = path.join(dir, "releases");
     }
 
@@ -142,5 +145,9 @@ export class StatePaths {
     /** The app's build cache (builder.ts owns what is inside). */
     buildCache(app: string): string {
         return path.join(this.caches, app);
+    }
+    /** The app's fetched buildpacks (git URLs), its build user's like the build cache (buildpacks/buildpack_source.ts). */
+    buildpackCache(app: string): string {
+        return path.join(this.caches, `${app}.buildpacks`);
     }
 }
