@@ -130,9 +130,11 @@ test("Python: Flask + gunicorn + psycopg, release-phase migration, WEB_CONCURREN
     await until("the standard-2x dyno is up", async () => ((await cli(["ps", "-a", PY])).stdout.includes("=== web (standard-2x)") ? true : undefined));
     await served(PY, /"app"/);
     const { host } = await until("gunicorn runs", async () => ((await processesOf(PY, "gunicorn app:app")).pids.length > 0 ? processesOf(PY, "gunicorn app:app") : undefined));
+    // (the standard-1x dyno stopped: one master and its workers are all the app's gunicorns)
     const g = await until("gunicorn's workers are up", async () => {
         const p = await preforked(host, PY, "gunicorn app:app");
-        return p.concurrency >= 1 && p.workers.length === p.concurrency ? p : undefined;
+        const all = (await processesOf(PY, "gunicorn app:app")).pids.length;
+        return p.concurrency >= 1 && p.workers.length === p.concurrency && all === 1 + p.concurrency ? p : undefined;
     });
     // One per CPU share: the dyno's cpu.max (standard-2x: 200%), at most the host's CPUs; where the
     // cpu controller is not the dyno's (the lab's machines mount it read-only), the host's CPUs.
