@@ -129,12 +129,13 @@ test("Python: Flask + gunicorn + psycopg, release-phase migration, WEB_CONCURREN
     expect((await cli(["ps:scale", "web=1:standard-2x", "-a", PY])).code).toBe(0);
     await until("the standard-2x dyno is up", async () => ((await cli(["ps", "-a", PY])).stdout.includes("=== web (standard-2x)") ? true : undefined));
     await served(PY, /"app"/);
-    const { host } = await until("gunicorn runs", async () => ((await processesOf(PY, "gunicorn app:app")).pids.length > 0 ? processesOf(PY, "gunicorn app:app") : undefined));
-    // (the standard-1x dyno stopped: one master and its workers are all the app's gunicorns)
-    const g = await until("gunicorn's workers are up", async () => {
-        const p = await preforked(host, PY, "gunicorn app:app");
-        const all = (await processesOf(PY, "gunicorn app:app")).pids.length;
-        return p.concurrency >= 1 && p.workers.length === p.concurrency && all === 1 + p.concurrency ? p : undefined;
+    // (the standard-1x dyno stopped: one master and its workers are all the app's gunicorns, on one host)
+    const { host, g } = await until("gunicorn's workers are up", async () => {
+        const found = await processesOf(PY, "gunicorn app:app");
+        if (!found.host) return undefined;
+        const p = await preforked(found.host, PY, "gunicorn app:app");
+        const elsewhere = (await Promise.all(dynoHosts.filter((h) => h.name !== found.host).map((h) => shell.on(h.name, `pgrep -u dyno-${PY} -f gunicorn || true`)))).join("").trim();
+        return p.concurrency >= 1 && p.workers.length === p.concurrency && found.pids.length === 1 + p.concurrency && !elsewhere ? { host: found.host, g: p } : undefined;
     });
     // One per CPU share: the dyno's cpu.max (standard-2x: 200%), at most the host's CPUs; where the
     // cpu controller is not the dyno's (the lab's machines mount it read-only), the host's CPUs.
