@@ -14,7 +14,7 @@ import { procfileBuildpack } from "./buildpacks/procfile_only";
 import { scriptBuildpack } from "./buildpacks/builtin";
 import { parseBuildpacksFile, resolveBuildpack } from "./buildpacks/buildpack_source";
 import { describeTypes, formationTypes, parseProcfile, ProcessTypes, ProcfileError } from "./procfile";
-import { createSlug, formatSize, SlugInfo } from "./slug";
+import { createSlug, formatSize, SlugInfo, SlugLayer } from "./slug";
 import { DEFAULT_STACK } from "./app_store";
 import { readAppFile, refuseEscapingLinks } from "./app_tree";
 import { BuildSandbox, BuildSource, removeTree } from "./build_sandbox";
@@ -57,7 +57,8 @@ export interface BuildResult {
 
 /** Heroku's detection order: Ruby, Python, Node.js, then Procfile-only. */
 export function defaultBuildpacks(node: NodeBuildpackOptions, stack = DEFAULT_STACK): Buildpack[] {
-    return [scriptBuildpack("ruby", stack), scriptBuildpack("python", stack), nodeBuildpack(node), procfileBuildpack];
+    const layers = path.join(node.runtimeCacheDir, "layers");
+    return [scriptBuildpack("ruby", stack, layers), scriptBuildpack("python", stack, layers), nodeBuildpack(node), procfileBuildpack];
 }
 
 async function readProcfile(dir: string): Promise<ProcessTypes | undefined> {
@@ -193,14 +194,18 @@ async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: st
 
     let exports: Record<string, string> = {};
     const defaults: ProcessTypes = {};
-    let compiled: Awaited<ReturnType<Buildpack["compile"]>> | undefined;
+    const slugLayers: SlugLayer[] = [];
+    let layerCacheDir: string | undefined;
     for (const { buildpack, label } of selected) {
         log.topic(`${label} app detected`);
-        compiled = await buildpack.compile({ ...base, env: { ...opts.env, ...exports }, exports });
+        const compiled = await buildpack.compile({ ...base, env: { ...opts.env, ...exports }, exports });
         exports = { ...exports, ...(compiled.exports ?? {}) };
         Object.assign(defaults, compiled.defaultProcessTypes); // the last buildpack's defaults win, as on Heroku
+        if (compiled.slugLayers && compiled.layerCacheDir) {
+            slugLayers.push(...compiled.slugLayers.filter((l) => !slugLayers.some((s) => s.path === l.path)));
+            layerCacheDir ??= compiled.layerCacheDir;
+        }
     }
-    compiled = compiled!;
     await sandbox.seal(); // (each command seals it too) root reads the tree only with no build process alive
     if (runner.remainingMs() <= 0) throw new BuildError(`build exceeded the ${describeLimit(timeoutMs)} limit`);
 
@@ -220,7 +225,7 @@ async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: st
     }
 
     log.topic("Compressing...");
-    const slug = await createSlug(dir, opts.slugDir, compiled.slugLayers && compiled.layerCacheDir ? { layers: compiled.slugLayers, layerCacheDir: compiled.layerCacheDir } : {});
+    const slug = await createSlug(dir, opts.slugDir, slugLayers.length > 0 && layerCacheDir ? { layers: slugLayers, layerCacheDir } : {});
     log.info(`Done: ${formatSize(slug.size)}`);
     return { slug, processTypes, buildpack: selected.map((s) => s.buildpack.id ?? s.buildpack.name).join(", ") };
 }

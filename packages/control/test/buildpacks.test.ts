@@ -103,6 +103,9 @@ describe("Python", () => {
         const again = opts(app);
         const second = await build(again.o);
         expect(again.lines).toContain("       Using the cached virtual environment (Python and the dependency files are unchanged)");
+        // the venv is a slug layer, byte for byte the same: neither compressed again nor unpacked again by agents
+        expect(result.slug.layers.map((l) => l.path)).toEqual([".heroku/python"]);
+        expect(second.slug.layers[0].sha256).toBe(result.slug.layers[0].sha256);
         expect(inDyno(await unpacked(second.slug), "gunicorn --version")).toMatch(/gunicorn/);
     });
 

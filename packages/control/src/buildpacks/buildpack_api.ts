@@ -15,6 +15,7 @@ import { CommandFailedError } from "../command_runner";
 import { makeAppDir, readAppFile, writeAppFile } from "../app_tree";
 import { Buildpack, BuildError, CompileContext, CompileResult, DetectContext } from "./buildpack";
 import { ProcessTypes } from "../procfile";
+import { RUNTIME_MTIME } from "./node";
 
 /** Where the buildpack's files are, once its `prepare` ran (a built-in's are written, a git URL's cloned). */
 export interface ApiBuildpackSource {
@@ -23,6 +24,9 @@ export interface ApiBuildpackSource {
     /** Stored in the release: the name or URL as given. */
     id: string;
     dir(ctx: DetectContext): Promise<string>;
+    /** Subtrees the buildpack leaves that rarely change (a venv): cached slug layers, in `layerCacheDir`. */
+    layers?: string[];
+    layerCacheDir?: string;
 }
 
 /** Variables every buildpack command gets (no config vars: those are in ENV_DIR). */
@@ -146,6 +150,15 @@ export function apiBuildpack(source: ApiBuildpackSource, stack: string): Buildpa
                     const before = (await readAppFile(ctx.dir, file)) ?? "";
                     await writeAppFile(ctx.dir, file, before + configVarsProfile(release.configVars), 0o644, ctx.owner);
                 }
+            }
+            const layers = [];
+            for (const rel of source.layerCacheDir ? (source.layers ?? []) : []) {
+                const st = await fs.promises.lstat(path.join(ctx.dir, rel)).catch(() => undefined);
+                if (st?.isDirectory()) layers.push({ path: rel, mtime: RUNTIME_MTIME });
+            }
+            if (layers.length > 0) {
+                result.slugLayers = layers;
+                result.layerCacheDir = source.layerCacheDir;
             }
             const exportFile = path.join(dir, "export");
             if (fs.existsSync(exportFile)) result.exports = await readExports(ctx, exportFile, env);

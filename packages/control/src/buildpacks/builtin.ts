@@ -26,6 +26,12 @@ export async function installBuiltin(buildpacksDir: string, name: ScriptBuildpac
     return dir;
 }
 
-export function scriptBuildpack(name: ScriptBuildpackName, stack: string): Buildpack {
-    return apiBuildpack({ name: `heroku/${name}`, id: `heroku/${name}`, dir: (ctx) => installBuiltin(ctx.buildpacksDir, name) }, stack);
+/** The venv is the bulk of a Python slug and the same push after push: a cached slug layer. */
+const LAYERS: Record<ScriptBuildpackName, string[]> = { python: [".heroku/python"], ruby: [] };
+
+export function scriptBuildpack(name: ScriptBuildpackName, stack: string, layerCacheDir?: string): Buildpack {
+    return apiBuildpack(
+        { name: `heroku/${name}`, id: `heroku/${name}`, dir: (ctx) => installBuiltin(ctx.buildpacksDir, name), layers: LAYERS[name], ...(layerCacheDir ? { layerCacheDir } : {}) },
+        stack,
+    );
 }
