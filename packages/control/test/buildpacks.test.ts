@@ -150,6 +150,29 @@ describe("Ruby", () => {
         expect(inDyno(dir, "echo $RACK_ENV; bundle exec ruby -e 'require \"rack\"; puts :ok'")).toBe("production\nok");
     });
 
+    (hasRuby ? test : test.skip)("Gemfile.lock and vendor/cache: gems into vendor/bundle, kept in the build cache, found by bundle exec where the slug lands", async () => {
+        const gemDir = writeTree(path.join(tmp, "gem"), {
+            "hello_dynoform.gemspec": 'Gem::Specification.new do |s|\n  s.name = "hello_dynoform"; s.version = "1.0.0"; s.summary = "t"; s.authors = ["t"]; s.files = ["lib/hello_dynoform.rb"]\nend\n',
+            "lib/hello_dynoform.rb": 'module HelloDynoform; def self.hi; "hi from a gem"; end; end\n',
+        });
+        execFileSync("gem", ["build", "-q", "hello_dynoform.gemspec"], { cwd: gemDir, stdio: "pipe" });
+        const files = {
+            Gemfile: 'source "https://rubygems.org"\ngem "hello_dynoform"\n',
+            "Gemfile.lock": "GEM\n  remote: https://rubygems.org/\n  specs:\n    hello_dynoform (1.0.0)\n\nPLATFORMS\n  x86_64-linux\n\nDEPENDENCIES\n  hello_dynoform\n",
+            Procfile: "web: bundle exec ruby -e 'sleep'\n",
+        };
+        const first = opts(files);
+        fs.mkdirSync(path.join(tmp, "src", "vendor", "cache"), { recursive: true });
+        fs.copyFileSync(path.join(gemDir, "hello_dynoform-1.0.0.gem"), path.join(tmp, "src", "vendor", "cache", "hello_dynoform-1.0.0.gem"));
+        const result = await build(first.o);
+        const dir = await unpacked(result.slug);
+        expect(fs.existsSync(path.join(dir, "vendor/bundle"))).toBe(true);
+        expect(inDyno(dir, "bundle exec ruby -e 'require \"hello_dynoform\"; puts HelloDynoform.hi'")).toBe("hi from a gem");
+        const again = opts(files);
+        await build(again.o);
+        expect(again.lines).toContain("       Restoring the bundle from the build cache");
+    });
+
     (hasRuby ? test : test.skip)("a gem that cannot be had: bundler's last lines", async () => {
         const { o } = opts({ Gemfile: 'source "https://rubygems.org"\ngem "dynoform-no-such-gem"\n', Procfile: "web: x\n" }, { env: { BUNDLE_PATH__SYSTEM: "true" } });
         const err = (await build(o).catch((e) => e)) as BuildError;
