@@ -98,4 +98,8 @@ const hasRuby = spawnSync("sh", ["-c", "command -v ruby && command -v bundle && 
     served.stop();
     expect(served.body).toMatch(/^ruby-rack pid=\d+ workers=2 dyno=web\.1\n$/);
     expect(served.workers).toBe(2);
+    // what a config.ru without Procfile gets (RACK_ENV=production from .profile.d: rackup binds every address)
+    const rackup = await serve(dir, "bundle exec rackup -p $PORT", {});
+    rackup.stop();
+    expect(rackup.body).toMatch(/^ruby-rack pid=\d+ workers=\d+ dyno=web\.1\n$/);
 });
