@@ -241,6 +241,20 @@ export class AppStore {
         await writeJsonAtomic(this.app(app).config, vars);
     }
 
+    // ---- buildpacks ----
+
+    /** The app's buildpacks, in the order they run; [] when the build detects one. */
+    async getBuildpacks(app: string): Promise<string[]> {
+        await this.requireApp(app);
+        return (await readJson<string[]>(this.app(app).buildpacks)) ?? [];
+    }
+
+    /** Replace the app's buildpacks (callers hold the app lock; the next push uses them). */
+    async setBuildpacks(app: string, buildpacks: string[]): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(this.app(app).buildpacks, buildpacks);
+    }
+
     // ---- formation ----
 
     async getFormation(app: string): Promise<Formation> {

@@ -40,6 +40,8 @@ export class AppPaths {
     readonly formation: string;
     readonly domains: string;
     readonly maintenance: string;
+    /** The app's buildpacks (buildpacks:set/add): a JSON list of names, URLs or paths; absent: detection. */
+    readonly buildpacks: string;
     readonly releases: string;
 
     constructor(readonly dir: string) {
@@ -48,6 +50,7 @@ export class AppPaths {
         this.formation = path.join(dir, "formation.json");
         this.domains = path.join(dir, "domains.json");
         this.maintenance = path.join(dir, "maintenance.json");
+        this.buildpacks = path.join(dir, "buildpacks.json");
         this.releases = path.join(dir, "releases");
     }
 
@@ -150,5 +153,9 @@ export class StatePaths {
     /** The app's build cache (builder.ts owns what is inside). */
     buildCache(app: string): string {
         return path.join(this.caches, app);
+    }
+    /** The app's fetched buildpacks (git URLs), its build user's like the build cache (buildpacks/buildpack_source.ts). */
+    buildpackCache(app: string): string {
+        return path.join(this.caches, `${app}.buildpacks`);
     }
 }
