@@ -14,11 +14,12 @@ BASE="$CACHE/base-bookworm"
 PACKAGES="$CACHE/packages-bookworm"
 APT_ARCHIVES="$CACHE/apt-archives"
 # The stack's Debian packages (nginx is Debian's own `nginx` package).
-STACK_PACKAGES=(nginx varnish memcached sasl2-bin postgresql nftables keepalived)
+STACK_PACKAGES=(nginx varnish memcached sasl2-bin postgresql nftables keepalived netbase
+    git postgresql-client python3 python3-venv python3-dev ruby ruby-dev bundler build-essential libpq-dev pkg-config ruby-rack puma libpq5)
 # Bump when the recipe changes: an image of another version is rebuilt (when no machine uses it).
 IMAGE_VERSION=2
 # Bump when only the packages image's recipe changes.
-PACKAGES_IMAGE_VERSION=5
+PACKAGES_IMAGE_VERSION=6
 INCLUDE=openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates,libpam-systemd
 
 with_packages=0
