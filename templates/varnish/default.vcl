@@ -8,7 +8,7 @@ probe router_health {
     .request = "GET /health HTTP/1.1"
                "Host: dynoform-router-health"
                "Connection: close";
-    .interval = 2s;
+    .interval = 1s;
     .timeout = 1s;
     .window = 3;
     .threshold = 2;
@@ -86,6 +86,12 @@ sub vcl_backend_response {
 }
 
 sub vcl_backend_error {
+    # A router that does not answer (its edge has just died, and the probe has not yet marked it
+    # sick): a GET or HEAD, which the router never saw answered, goes once more, to the director's
+    # next router. Other methods are not sent twice.
+    if (bereq.retries == 0 && (bereq.method == "GET" || bereq.method == "HEAD")) {
+        return (retry);
+    }
     set beresp.http.Content-Type = "text/html; charset=utf-8";
     set beresp.http.Retry-After = "5";
     synthetic({"<!DOCTYPE html>

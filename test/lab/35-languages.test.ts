@@ -125,11 +125,6 @@ test("Python: Flask + gunicorn + psycopg, release-phase migration, WEB_CONCURREN
     expect(body.visits).toBeGreaterThanOrEqual(1);
     expect((await cli(["ps", "-a", PY])).stdout).toMatch(/=== web \(standard-1x\): gunicorn app:app --access-logfile - \(1\)/);
 
-    // standard-2x: a CPU share of two, so two workers (at most the host's CPUs)
-    expect((await cli(["ps:scale", "web=1:standard-2x", "-a", PY])).code).toBe(0);
-    await until("the standard-2x dyno is up", async () => ((await cli(["ps", "-a", PY])).stdout.includes("=== web (standard-2x)") ? true : undefined));
-    await served(PY, /"app"/);
-    // (the standard-1x dyno stopped: one master and its workers are all the app's gunicorns, on one host)
     const { host, g } = await until("gunicorn's workers are up", async () => {
         const found = await processesOf(PY, "gunicorn app:app");
         if (!found.host) return undefined;
@@ -137,7 +132,7 @@ test("Python: Flask + gunicorn + psycopg, release-phase migration, WEB_CONCURREN
         const elsewhere = (await Promise.all(dynoHosts.filter((h) => h.name !== found.host).map((h) => shell.on(h.name, `pgrep -u dyno-${PY} -f gunicorn || true`)))).join("").trim();
         return p.concurrency >= 1 && p.workers.length === p.concurrency && found.pids.length === 1 + p.concurrency && !elsewhere ? { host: found.host, g: p } : undefined;
     });
-    // One per CPU share: the dyno's cpu.max (standard-2x: 200%), at most the host's CPUs; where the
+    // One per CPU share: the dyno's cpu.max (standard-1x: 100%), at most the host's CPUs; where the
     // cpu controller is not the dyno's (the lab's machines mount it read-only), the host's CPUs.
     const nproc = Number(await shell.on(host, "nproc"));
     const cpuMax = (await shell.on(host, `cat "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/${g.master}/cgroup)/cpu.max" 2>/dev/null || echo max`)).trim().split(/\s+/);

@@ -87,6 +87,7 @@ function get(): Promise<boolean> {
 function load() {
     let running = true;
     const successes: number[] = [];
+    const failures: number[] = [];
     let failed = 0;
     const loop = async () => {
         while (running) {
@@ -95,6 +96,7 @@ function load() {
                 await new Promise((r) => setTimeout(r, PAUSE_MS));
             } else {
                 failed++;
+                failures.push(Date.now());
                 await new Promise((r) => setTimeout(r, 50)); // an immediate error (no route) must not spin
             }
         }
@@ -102,6 +104,7 @@ function load() {
     const loops = Array.from({ length: LOOPS }, loop);
     return {
         successes,
+        failures,
         failed: () => failed,
         stop: async () => {
             running = false;
@@ -110,9 +113,10 @@ function load() {
     };
 }
 
-/** The largest gap between two successive successes from `since` on (ms). */
-function largestGap(successes: number[], since: number): number {
-    const times = successes.filter((t) => t >= since).sort((a, b) => a - b);
+/** The largest gap between two successive successes from `since` to `until` (ms): the stretch from
+ * the last success to `until` counts too, so an outage that has not ended is not hidden. */
+function largestGap(successes: number[], since: number, until: number): number {
+    const times = [...successes.filter((t) => t >= since && t <= until).sort((a, b) => a - b), until];
     let gap = 0;
     for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
     return gap;
@@ -196,13 +200,23 @@ test("the active edge killed hard under load: the address moves and requests res
             30_000,
         );
         console.log(`floating address on ${newHolder} ${Date.now() - killedAt} ms after the kill`);
-        await new Promise((r) => setTimeout(r, 2_000));
+        // Served again: a whole second with successes and no failure (bounded: 30 s).
+        await until(
+            "a second of load served with no failure",
+            async () => {
+                const now = Date.now();
+                const recent = (t: number) => t > now - 1_000 && t > killedAt;
+                return loader.successes.some(recent) && !loader.failures.some(recent) ? true : undefined;
+            },
+            30_000,
+        );
+        const end = Date.now();
         await loader.stop();
         const after = loader.successes.filter((t) => t > killedAt);
         expect(after.length).toBeGreaterThan(0); // served again, by the other edge
         // From the last success before the kill on: the outage, whatever was in flight.
         const lastBefore = Math.max(...loader.successes.filter((t) => t <= killedAt));
-        const gap = largestGap(loader.successes, lastBefore);
+        const gap = largestGap(loader.successes, lastBefore, end);
         const failed = loader.failed() - failedBefore;
         console.log(`edge_failover_gap_ms=${gap}`);
         console.log(`edge_failover_failed_requests=${failed}`);
