@@ -12,6 +12,7 @@ import { HttpExchange } from "./http_exchange";
 import { checkRequest, forwardedFor, requestIdFor, requestTarget, type Rejection } from "./http_strictness";
 import type { LoadList } from "./ipc";
 import { Metrics, type MetricsSnapshot } from "./metrics";
+import { logSender } from "./log_sending";
 import { RouterLog, type LogRecord } from "./router_log";
 import { requestHost, RoutingTable } from "./routing_table";
 import { isTrusted, plainAddress, trustedProxyList } from "./trusted_proxies";
@@ -28,7 +29,7 @@ export class Proxy {
   private readonly trustedProxies: BlockList | undefined;
 
   constructor(readonly cfg: RouterConfig) {
-    this.log = new RouterLog(cfg.accessLog);
+    this.log = new RouterLog(cfg.accessLog, process.stdout, logSender(cfg));
     this.table = new RoutingTable(cfg);
     this.trustedProxies = cfg.trustForwarded ? trustedProxyList(splitList(cfg.trustedProxies)) : undefined;
   }

@@ -49,10 +49,8 @@ export function worker(cfg: RouterConfig): void {
       // from a response rather than race a close of ours (only long-idle ones are closed blindly).
       proxy.startDraining();
       setTimeout(() => {
-        server.close(() => {
-          proxy.log.flush();
-          process.exit(0);
-        });
+        // The request lines still held go to the log router first (bounded by the grace timer below).
+        server.close(() => void proxy.log.sent(m.graceMs).then(() => process.exit(0)));
         server.closeIdleConnections();
         const t = setInterval(() => {
           server.closeIdleConnections();
