@@ -99,6 +99,8 @@ export const appsDestroy: Verb = {
             // still running is ended first, so no slug of it lands after the store removed them.
             await removeBuildState(ctx.store.paths, app, ctx.buildUsers);
             await ctx.store.destroyApp(app);
+            // Its lines and drains at the log router go too (a later app of that name starts empty).
+            await ctx.fleet.logRouter?.forget(app);
         });
         ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);
         return 0;

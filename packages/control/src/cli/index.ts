@@ -9,11 +9,12 @@ import { apps, appsCreate, appsDestroy, appsInfo, gitRemote } from "./apps";
 import { config, configGet, configSet, configUnset } from "./config";
 import { CliContext, usageError, Verb } from "./context";
 import { domains, domainsAdd, domainsRemove } from "./domains";
+import { drains, drainsAdd, drainsRemove } from "./drains";
 import { logs, run } from "./dynos";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {
@@ -29,6 +30,7 @@ const ALIASES: Record<string, string> = {
     "dyno:restart": "ps:restart",
     "releases:rollback": "rollback",
     "domains:list": "domains",
+    "drains:list": "drains",
 };
 
 export const ERROR_PREFIX = " ▸    ";
