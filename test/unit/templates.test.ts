@@ -11,6 +11,7 @@ import { resolveConfig as resolveAgentConfig } from "../../packages/agent/src/co
 import { DYNO_UID_RANGE as AGENT_DYNO_UID_RANGE } from "../../packages/agent/src/users";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
 import { DEFAULTS as LOGPLEX_DEFAULTS } from "../../packages/logplex/src/config";
+import { LOGPLEX_PORT } from "../../components/logs";
 
 // Snapshots of the real config files as the components render them for the lab.
 describe("templates", () => {
@@ -232,6 +233,17 @@ describe("host firewall (templates/firewall)", () => {
             expect(rules).toMatch(/^table inet dynoform_host \{\}\ndelete table inet dynoform_host\n\ntable inet dynoform_host \{$/m);
             expect(rules).not.toMatch(/flush ruleset|\{\{/);
             expect(rules.match(/^(table|delete|flush) .*$/gm)).toEqual(["table inet dynoform_host {}", "delete table inet dynoform_host", "table inet dynoform_host {"]);
+        }
+    });
+
+    test("the log router's port: open to the private subnet (agents, routers), refused to tenant code (builds on its host, dynos elsewhere)", () => {
+        expect(lines(edge, "input")).toContain("ip saddr 10.213.1.0/24 accept");
+        for (const rules of [edge, dyno]) {
+            const tenant = lines(rules, "tenant");
+            // Nothing accepts it: the only accepts are DNS, the data host's ports and the edges' public ports.
+            expect(tenant.filter((l) => l.includes("accept")).join("\n")).not.toContain(String(LOGPLEX_PORT));
+            expect(tenant).toContain("ip daddr != 127.0.0.0/8 fib daddr type local jump refuse"); // its own host's private address
+            expect(tenant).toContain("ip daddr 10.213.1.0/24 jump refuse"); // another host's
         }
     });
 
