@@ -5,6 +5,7 @@ import { PassThrough } from "node:stream";
 import { LogSender } from "@dynoform/logplex/sender";
 import { loadConfig } from "../src/config";
 import { RouterLog, type LogRecord } from "../src/router_log";
+import { get, startBackend, startRouter, stopAll, waitFor } from "./harness";
 import { call, CONTROL_TOKEN, SENDER_TOKEN, startTestLogplex, tempDir } from "../../logplex/test/helpers";
 
 const record = (over: Partial<LogRecord> = {}): LogRecord => ({
@@ -41,3 +42,25 @@ test("logRouterUrl needs this router's own token, and a plain http(s)://host:por
   expect(() => loadConfig(["--log-router-url", "10.0.0.2:8093"], { DYNOFORM_ROUTER_LOG_TOKEN: "t" })).toThrow(/is not http\(s\):\/\/host:port/);
   expect(loadConfig(["--log-router-url", "http://10.0.0.2:8093"], { DYNOFORM_ROUTER_LOG_TOKEN: "t" })).toMatchObject({ logRouterUrl: "http://10.0.0.2:8093", logToken: "t" });
 });
+
+test("the router binary: a request's heroku[router] line reaches the log router with the response's X-Request-Id, and one sent just before a stop too", async () => {
+  const lp = await startTestLogplex(tempDir());
+  const b = await startBackend();
+  const r = await startRouter({ logRouterUrl: `http://${lp.address}`, logToken: SENDER_TOKEN, accessLog: false });
+  try {
+    expect((await r.api("PUT", "/v1/apps/myapp", {})).status).toBeLessThan(300);
+    expect((await r.api("PUT", "/v1/apps/myapp/dynos/web.1", { address: b.address })).status).toBeLessThan(300);
+    const first = await get(r.port, "myapp.dynoform.test", "/first");
+    expect(first.status).toBe(200);
+    const stream = async () => (await call(lp.address, "GET", "/v1/apps/myapp/logs?num=100", { token: CONTROL_TOKEN })).body;
+    const id = String(first.headers["x-request-id"]);
+    await waitFor("the router's line at the log router", async () => (await stream()).includes(`request_id=${id} `));
+    expect(await stream()).toMatch(new RegExp(`heroku\\[router\\]: at=info method=GET path="/first" host=myapp\\.dynoform\\.test request_id=${id} fwd="127\\.0\\.0\\.1" dyno=web\\.1 connect=\\d+ms service=\\d+ms status=200 bytes=\\d+ protocol=http\\n`));
+    const last = await get(r.port, "myapp.dynoform.test", "/last");
+    await r.stop(); // SIGTERM: the worker sends what it holds before it exits
+    expect(await stream()).toContain(`request_id=${String(last.headers["x-request-id"])} `);
+  } finally {
+    await stopAll(r, b);
+    await lp.close();
+  }
+}, 120_000);
