@@ -3,12 +3,15 @@
 // in it, drains are added (tried first), listed and removed in Heroku's wording, and apps:destroy
 // forgets the app's lines.
 import * as net from "node:net";
+import { Readable } from "node:stream";
+import { runCli } from "../src/cli";
+import type { CliContext } from "../src/cli/context";
 import type { AddressInfo } from "node:net";
 import { LogRouterClient, logQuery } from "../src/log_router_client";
 import { herokuSizeName } from "../src/api_log";
 import { harness, Harness } from "./helpers/cli_harness";
 import { push } from "./helpers/push";
-import { call, CONTROL_TOKEN, postLines, startTestLogplex, tempDir } from "../../logplex/test/helpers";
+import { call, CONTROL_TOKEN, HttpsReceiver, postLines, selfSigned, startTestLogplex, tempDir, until } from "../../logplex/test/helpers";
 import type { RunningLogplex } from "../../logplex/src/logplex";
 
 jest.setTimeout(30_000);
@@ -101,4 +104,31 @@ test("Heroku's names: sizes, and -s/-d as the log router's query", () => {
     expect(["standard-1x", "standard-2x", "performance-m", "eco"].map(herokuSizeName)).toEqual(["Standard-1X", "Standard-2X", "Performance-M", "Eco"]);
     expect(String(logQuery({ tail: true, num: 5, source: "router" }))).toBe("num=5&tail=1&source=heroku&dyno=router");
     expect(String(logQuery({ tail: false, num: 100, source: "app", dyno: "web" }))).toBe("num=100&source=app&dyno=web");
+});
+
+test("drains:add https://… --ca - takes the drain's CA on stdin (ssh passes it on); without it the certificate is refused", async () => {
+    await h.cli("apps:create", "myapp");
+    const cert = selfSigned(tempDir("control-drain-cert-"));
+    const rx = await HttpsReceiver.listen(cert);
+    try {
+        const url = `https://localhost:${rx.port}/logs`;
+        const run = async (stdin: string | undefined, ...argv: string[]) => {
+            const err: string[] = [];
+            const ctx: CliContext = {
+                store: h.store, fleet: h.fleet, settings: { domain: "dynoform.test", gitUrl: (a) => a, webUrl: (a) => a, user: "alice" },
+                out: () => undefined, err: (l) => err.push(l), writeStdout: () => undefined, writeStderr: () => undefined,
+                now: () => new Date(), randomName: () => "x", ...(stdin !== undefined ? { stdin: Readable.from([stdin]) } : {}),
+            };
+            return { code: await runCli(argv, ctx), err };
+        };
+        const refused = await run(undefined, "drains:add", url, "-a", "myapp");
+        expect(refused.code).not.toBe(0);
+        expect(refused.err.join("\n")).toMatch(/TLS handshake with .* failed: .*give the CA that signs it/);
+        expect((await run("not a certificate", "drains:add", url, "-a", "myapp", "--ca", "-")).err.join("\n")).toMatch(/stdin holds no PEM certificate/);
+        expect(await run(cert.cert, "drains:add", url, "-a", "myapp", "--ca", "-")).toEqual({ code: 0, err: [`Successfully added drain ${url}`] });
+        await postLines(lp.address, [{ app: "myapp", time: Date.now(), seq: 1, source: "app", dyno: "web.1", msg: "to the drain" }]);
+        await until(() => rx.messages.some((m) => m.msg === "to the drain"));
+    } finally {
+        await rx.close();
+    }
 });
