@@ -21,7 +21,8 @@ export function sendLogs(logs: LogBuffer, cfg: Pick<AgentConfig, "logRouterUrl" 
   const sender = new LogSender({ url: cfg.logRouterUrl, token: cfg.logToken ?? "", onError: (m) => console.error(`agent: log router: ${m}`) });
   const unsubscribe = logs.addSink((app, l) => sender.send(app, l.source, l.dyno, l.msg, lineTime(l)));
   return {
-    async stop(timeoutMs = 5000) {
+    // Short: a log router that is away must not hold up the agent's restart.
+    async stop(timeoutMs = 2000) {
       unsubscribe();
       await sender.flushed(timeoutMs);
       sender.close();
