@@ -132,3 +132,12 @@ test("drains:add https://… --ca - takes the drain's CA on stdin (ssh passes it
         await rx.close();
     }
 });
+
+test("apps:destroy with the log router away stops before the store forgets the app, saying how to finish", async () => {
+    await h.cli("apps:create", "myapp");
+    Object.assign(h.fleet, { logRouter: new LogRouterClient({ url: "http://127.0.0.1:9", token: CONTROL_TOKEN }) });
+    const r = await h.cli("apps:destroy", "-a", "myapp", "--confirm", "myapp");
+    expect(r.code).not.toBe(0);
+    expect(r.err.join("\n")).toMatch(/Could not remove myapp's logs and drains at the log router .*run apps:destroy again once the log router answers/);
+    expect(await h.store.listApps()).toContain("myapp");
+});
