@@ -19,6 +19,7 @@ const stackConfig: StackConfig = parseStackConfig({
     routerPort: config.getObject("routerPort"),
     varnishCacheSize: config.get("varnishCacheSize"),
     extraCaCertificates: config.get("extraCaCertificates"),
+    floatingAddress: config.get("floatingAddress"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 

@@ -18,7 +18,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { labNetwork } from "../../components/hosts/lab/config";
 import { cli, GitRepo, until } from "../support/apps";
-import { hostWithRole, labStackFile, labStackInfo } from "../support/lab_stack";
+import { edgeAddress, hostWithRole, labStackFile, labStackInfo } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 import { projectRoot } from "../support/pulumi";
 import { HttpsReceiver, parseSyslog } from "../../packages/logplex/test/helpers";
@@ -26,7 +26,7 @@ import { HttpsReceiver, parseSyslog } from "../../packages/logplex/test/helpers"
 jest.setTimeout(15 * 60_000);
 
 const APP = "logtest";
-const edge = hostWithRole("edge").address;
+const edge = edgeAddress();
 const controlHost = hostWithRole("control").name;
 const host = `${APP}.${labStackInfo().domain}`;
 const shell = new LabShell();

@@ -65,6 +65,8 @@ test("the edge host gets nginx, varnish and the router", () => {
     ]);
     const units = own("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
     expect(units.filter((u) => u !== "dynoform-control" && u !== "dynoform-logplex")).toEqual(["dynoform-router", "nginx", "varnish"]);
+    // No floating address: no keepalived anywhere (see platform-floating.test.ts).
+    expect(created.filter((c) => c.name.includes("keepalived"))).toEqual([]);
 });
 
 const LOGPLEX_PATHS = ["/etc/dynoform/logplex-control.token", "/etc/dynoform/logplex.json", "/usr/local/lib/dynoform/dynoform-logplex"];
