@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { CliError, fail, printError } from "./cli/cli-error.mjs";
 import { LOGIN_HELP, login, logout } from "./cli/login.mjs";
 import { readLogin } from "./cli/login-store.mjs";
+import { colorizer, wantsColor } from "./cli/log-colors.mjs";
 import { shellQuote } from "./cli/ssh-files.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,6 +101,30 @@ async function gitRemote(argv) {
     return 0;
 }
 
+/** `logs` at a terminal: the stream line by line through Heroku's colouring (log-colors.mjs). */
+function coloredLogs(t, words) {
+    return new Promise((resolvePromise) => {
+        const child = spawn("ssh", ["-F", t.sshConfig, "-T", `${t.user}@${t.host}`, "--", "dynoform", ...words.map(shellQuote)], { stdio: ["inherit", "pipe", "inherit"] });
+        const color = colorizer();
+        let rest = "";
+        child.stdout.setEncoding("utf8");
+        child.stdout.on("data", (chunk) => {
+            const lines = (rest + chunk).split("\n");
+            rest = lines.pop() ?? "";
+            // A slow terminal holds the stream back instead of this process's memory.
+            if (!process.stdout.write(lines.map((l) => color(l) + "\n").join(""))) {
+                child.stdout.pause();
+                process.stdout.once("drain", () => child.stdout.resume());
+            }
+        });
+        child.on("error", (e) => resolvePromise(printError(`ssh: ${e.message}`) ?? 255));
+        child.on("close", (code, signal) => {
+            if (rest) process.stdout.write(color(rest) + "\n");
+            resolvePromise(code ?? (signal ? 128 : 1));
+        });
+    });
+}
+
 /** Local help, then the control host's list of verbs when one is reachable. */
 async function help() {
     process.stdout.write(LOCAL_HELP.join("\n") + "\n");
@@ -132,6 +157,7 @@ async function main() {
         const implied = process.env.DYNOFORM_APP ?? appFromRemote();
         if (implied) words = [...argv, "-a", implied];
     }
+    if (verb === "logs" && wantsColor()) return coloredLogs(t, words);
     return ssh(t, words);
 }
 

@@ -8,6 +8,7 @@ import { PUBLIC_KEY } from "../remote/connection";
 import { GeneratedSecret } from "../secrets/generated_secret";
 import { render } from "../templates/render";
 import { SshKeyPair } from "../secrets/ssh_keypair";
+import type { LogRouterAccess } from "../logs/log_router";
 
 export const CONTROL_BINARY = "/usr/local/lib/dynoform/dynoform-control";
 export const GIT_USER = "git";
@@ -47,6 +48,8 @@ export interface ControlPlaneArgs {
     binary: ServiceBinary;
     /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
     extraCaCertificates?: string;
+    /** The log router: `logs`, `drains*` and the control role's own `app[api]`/`heroku[api]` lines, with the control token. */
+    logs: LogRouterAccess;
     /** Resources that must exist first (agents, routers, data). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -208,9 +211,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 args.routerToken,
                 args.addons.host,
                 args.addons.port,
-                slugSigningKey.value,
+                pulumi.all([slugSigningKey.value, args.logs.url, args.logs.token]),
             ])
-            .apply(([address, git, agentList, routers, routerToken, addonsHost, addonsPort, slugKey]) =>
+            .apply(([address, git, agentList, routers, routerToken, addonsHost, addonsPort, [slugKey, logRouterUrl, logRouterToken]]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -227,6 +230,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                         routers,
                         routerToken,
                         addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },
+                        logRouterUrl,
+                        logRouterToken,
                     },
                     null,
                     2,

@@ -12,6 +12,10 @@ import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } 
  */
 export const DYNO_RUNTIME_PACKAGES = ["python3", "ruby", "bundler", "ruby-rack", "puma", "libpq5"];
 import { render, renderOutput } from "../templates/render";
+import type { LogRouterAccess } from "../logs/log_router";
+
+/** The agent's log router token (agent.json `logTokenFile`). */
+export const AGENT_LOG_TOKEN_FILE = "/etc/dynoform/agent-log.token";
 
 /** Where the agent keeps slugs, dyno logs and desired state (agent.json), and what a removal empties. */
 export const AGENT_STATE_DIR = "/var/lib/dynoform-agent";
@@ -27,6 +31,8 @@ export interface DynoHostArgs {
     /** This host's credential for registering its dynos with the routers (this host's own). */
     registrationToken: pulumi.Input<string>;
     binary: ServiceBinary;
+    /** The log router the agent sends its dynos' output and events to, with this host's own token. */
+    logs: LogRouterAccess;
 }
 
 /**
@@ -48,7 +54,7 @@ export class DynoHost extends pulumi.ComponentResource {
         const routers = pulumi.all(args.routerUrls).apply((urls) => JSON.stringify(urls.map((url) => ({ url }))));
         const config = new RemoteFile(
             `${name}-agent-config`,
-            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { stateDir: AGENT_STATE_DIR, privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(DYNO_PORT_RANGE), routers }) },
+            { connection, path: "/etc/dynoform/agent.json", content: renderOutput("agent/agent.json", { stateDir: AGENT_STATE_DIR, privateAddress: args.host.privateAddress, port: args.port, portRange: JSON.stringify(DYNO_PORT_RANGE), routers, logRouterUrl: args.logs.url, logTokenFile: AGENT_LOG_TOKEN_FILE }) },
             { parent: this },
         );
         const agentToken = new RemoteFile(
@@ -63,15 +69,20 @@ export class DynoHost extends pulumi.ComponentResource {
             { connection, path: "/etc/dynoform/registration.token", content: pulumi.secret(args.registrationToken), mode: "0600" },
             { parent: this },
         );
+        const logToken = new RemoteFile(
+            `${name}-agent-log-token`,
+            { connection, path: AGENT_LOG_TOKEN_FILE, content: pulumi.secret(args.logs.token), mode: "0600" },
+            { parent: this },
+        );
         const agent = new SystemdService(
             `${name}-agent`,
             {
                 connection,
                 unit: "dynoform-agent",
                 unitFile: render("agent/dynoform-agent.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, registrationToken.sha256],
+                restartTriggers: [binary.sha256, config.sha256, agentToken.sha256, registrationToken.sha256, logToken.sha256],
             },
-            { parent: this, dependsOn: [binary, config, agentToken, registrationToken] },
+            { parent: this, dependsOn: [binary, config, agentToken, registrationToken, logToken] },
         );
         // What the agent makes at runtime (dynos, their slice and users, its state) has no resource of
         // its own: this one removes it when the host stops being a dyno host. It depends on the agent,

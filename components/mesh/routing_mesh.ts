@@ -4,6 +4,7 @@ import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
 import { RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
+import type { LogRouterAccess } from "../logs/log_router";
 
 export interface RoutingMeshArgs {
     host: Host;
@@ -25,6 +26,8 @@ export interface RoutingMeshArgs {
      * concurrency caps hold across routers. Leave empty for a single router.
      */
     peers?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The log router each worker sends one line per request to (`heroku[router]`), with this router's own token. */
+    logs: LogRouterAccess;
 }
 
 export const ROUTER_USER = "dynoform-router";
@@ -40,6 +43,8 @@ export const LOAD_PORT = 8082;
 /** The routers' control token (router.json `tokenFile`). */
 export const CONTROL_TOKEN_FILE = "/etc/dynoform/router-control.token";
 export const GOSSIP_KEY_FILE = "/etc/dynoform/router-gossip.key";
+/** The router's log router token (router.json `logTokenFile`). */
+export const ROUTER_LOG_TOKEN_FILE = "/etc/dynoform/router-log.token";
 
 /** One dyno host's entry in router.json: its private address and its agent's credential's SHA-256. */
 export interface AgentCredential {
@@ -133,6 +138,8 @@ export class RoutingMesh extends pulumi.ComponentResource {
                             platformDomain: args.platformDomain,
                             tokenFile: CONTROL_TOKEN_FILE,
                             agents: pulumi.all(args.agents).apply((list) => JSON.stringify(list)),
+                            logRouterUrl: args.logs.url,
+                            logTokenFile: ROUTER_LOG_TOKEN_FILE,
                         }),
                         args.host.privateAddress,
                         pulumi.output(args.peers ?? []),
@@ -151,6 +158,11 @@ export class RoutingMesh extends pulumi.ComponentResource {
         const gossipKey = new RemoteFile(
             `${name}-gossip-key`,
             { connection, path: GOSSIP_KEY_FILE, content: pulumi.secret(args.gossipKey), mode: "0640", owner: `root:${ROUTER_USER}` },
+            { parent: this, dependsOn: [user] },
+        );
+        const logToken = new RemoteFile(
+            `${name}-log-token`,
+            { connection, path: ROUTER_LOG_TOKEN_FILE, content: pulumi.secret(args.logs.token), mode: "0640", owner: `root:${ROUTER_USER}` },
             { parent: this, dependsOn: [user] },
         );
         // The listening sockets belong to systemd (dynoform-router.socket), not to the router: a
@@ -175,9 +187,9 @@ export class RoutingMesh extends pulumi.ComponentResource {
                 connection,
                 unit: "dynoform-router",
                 unitFile: render("router/dynoform-router.service", {}),
-                restartTriggers: [binary.sha256, config.sha256, controlToken.sha256, gossipKey.sha256],
+                restartTriggers: [binary.sha256, config.sha256, controlToken.sha256, gossipKey.sha256, logToken.sha256],
             },
-            { parent: this, dependsOn: [user, binary, config, controlToken, gossipKey, socketUnit] },
+            { parent: this, dependsOn: [user, binary, config, controlToken, gossipKey, logToken, socketUnit] },
         );
         new RemoteCommand(
             `${name}-socket`,

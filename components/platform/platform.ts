@@ -10,6 +10,7 @@ import { BUILD_UID_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
 import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
+import { LogRouter } from "../logs";
 
 export interface PlatformArgs {
     config: StackConfig;
@@ -17,7 +18,7 @@ export interface PlatformArgs {
     hosts: Host[];
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
     /** The service binaries to ship; default: the ones `npm run build:binaries` made. */
-    binaries?: { router: ServiceBinary; agent: ServiceBinary; control?: ServiceBinary };
+    binaries?: { router: ServiceBinary; agent: ServiceBinary; control?: ServiceBinary; logplex?: ServiceBinary };
     /** Public keys allowed to git push and run CLI verbs (dynoform:gitAuthorizedKeys). */
     gitAuthorizedKeys?: string[];
 }
@@ -37,6 +38,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly agentTokens: pulumi.Output<Record<string, string>>;
     /** The control role (git push, CLI verbs). */
     public readonly control: ControlPlane;
+    /** The log router (on the control host): every app's one stream. */
+    public readonly logRouter: LogRouter;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:platform:Platform", name, {}, opts);
@@ -48,7 +51,10 @@ export class Platform extends pulumi.ComponentResource {
             return host;
         };
 
-        const edgeHosts = hostsWithRole(config, "edge").map((s) => hostFor(s.name));
+        const edgeSpecs = hostsWithRole(config, "edge");
+        const edgeHosts = edgeSpecs.map((s) => hostFor(s.name));
+        const controlSpec = hostsWithRole(config, "control")[0];
+        const controlHost = hostFor(controlSpec.name);
         const routers = edgeHosts.map((h) => ({ address: h.privateAddress, port: config.routerPort }));
         // With a floating address, keepalived on every edge keeps it on one live edge (VRRP between their private addresses).
         const floating = (index: number) =>
@@ -74,11 +80,30 @@ export class Platform extends pulumi.ComponentResource {
             agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, { bytes: 32 }, { parent: this }),
             registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, { bytes: 32 }, { parent: this }),
         }));
+        // The log router (README "Logs"): on the control host; each agent and each edge router posts
+        // lines with a token of its own (the log router keeps only their digests), the control role
+        // reads logs and manages drains with another.
+        const logControlToken = new GeneratedSecret(`${name}-logplex-control-token`, { bytes: 32 }, { parent: this });
+        const agentLogTokens = dynoSpecs.map((d) => new GeneratedSecret(`${name}-agent-log-token-${d.spec.name}`, { bytes: 32 }, { parent: this }));
+        const routerLogTokens = edgeSpecs.map((s) => new GeneratedSecret(`${name}-router-log-token-${s.name}`, { bytes: 32 }, { parent: this }));
+        const logRouter = new LogRouter(
+            `${controlSpec.name}-logplex`,
+            {
+                host: controlHost,
+                controlToken: logControlToken.value,
+                senders: [
+                    ...dynoSpecs.map((d, i) => ({ name: `agent.${d.spec.name}`, token: agentLogTokens[i].value })),
+                    ...edgeSpecs.map((s, i) => ({ name: `router.${s.name}`, token: routerLogTokens[i].value })),
+                ],
+                binary: args.binaries?.logplex ?? serviceBinary("logplex", "dynoform-logplex"),
+            },
+            { parent: this },
+        );
         const agentCredentials = dynoSpecs.map((d) => agentCredential(d.host.privateAddress, d.registrationToken.value));
         const routerBinary = args.binaries?.router ?? serviceBinary("router", "dynoform-router");
         const agentBinary = args.binaries?.agent ?? serviceBinary("agent", "dynoform-agent");
         const meshes = edgeHosts.map(
-            (host) =>
+            (host, i) =>
                 new RoutingMesh(
                     `${host.name}-router`,
                     {
@@ -92,16 +117,17 @@ export class Platform extends pulumi.ComponentResource {
                         binary: routerBinary,
                         // Every edge router shares its in-flight counts with the others, so caps hold across them.
                         peers: edgeHosts.map((h) => h.privateAddress),
+                        logs: { url: logRouter.url, token: routerLogTokens[i].value },
                     },
                     { parent: this },
                 ),
         );
         const routerUrls = meshes.map((m) => m.controlUrl);
         const dynoHosts = dynoSpecs.map(
-            (d) =>
+            (d, i) =>
                 new DynoHost(
                     d.spec.name,
-                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary },
+                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary, logs: { url: logRouter.url, token: agentLogTokens[i].value } },
                     // The routers know a host's credential before its agent starts using it (an
                     // upgrade: the old agents use the control token meanwhile, which still registers).
                     { parent: this, dependsOn: meshes },
@@ -110,8 +136,6 @@ export class Platform extends pulumi.ComponentResource {
 
         const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24 }, { parent: this });
         const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
-        const controlSpec = hostsWithRole(config, "control")[0];
-        const controlHost = hostFor(controlSpec.name);
         // The control role's key for the data host's add-on provisioning (forced command there).
         const addonsKey = new SshKeyPair(`${name}-addons-key`, { comment: "dynoform-addons" }, { parent: this });
         const data = new Data(
@@ -177,11 +201,13 @@ export class Platform extends pulumi.ComponentResource {
                 // A lab machine egresses through this machine: without the stack's own setting it trusts this machine's CAs.
                 extraCaCertificates: config.extraCaCertificates ?? (config.target === "lab" ? localExtraCaCertificates() : undefined),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
-                dependsOn: [...dynoHosts, ...meshes, data, ...edges],
+                logs: { url: logRouter.url, token: logControlToken.value },
+                dependsOn: [...dynoHosts, ...meshes, data, ...edges, logRouter],
             },
             { parent: this },
         );
 
+        this.logRouter = logRouter;
         // The floating address when there is one (every edge's url is it then), else the first edge's.
         this.edgeUrl = edges[0].url;
         this.hostAddresses = pulumi.all(args.hosts.map((h) => pulumi.all([h.name, h.privateAddress]))).apply((pairs) => Object.fromEntries(pairs));

@@ -64,6 +64,7 @@ export async function platformOnFakeHosts(config: StackConfig, extra: Partial<Pl
             router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
             agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
             control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
+            logplex: { source: "/build/dynoform-logplex", sha256: "l".repeat(64) },
         },
         ...extra,
     });

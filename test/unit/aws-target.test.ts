@@ -449,6 +449,7 @@ describe("the hosts and the SSH layer", () => {
                 router: { source: "/build/dynoform-router", sha256: "r".repeat(64) },
                 agent: { source: "/build/dynoform-agent", sha256: "a".repeat(64) },
                 control: { source: "/build/dynoform-control", sha256: "c".repeat(64) },
+                logplex: { source: "/build/dynoform-logplex", sha256: "l".repeat(64) },
             },
         });
         await value(platform.edgeUrl);

@@ -52,9 +52,10 @@ test("the edge host gets nginx, varnish and the router", () => {
     expect(edgeUrl).toBe("http://10.213.7.10/");
     // edge-1 is also the control host (see "the control host gets ..." below)
     // (+ the lab's extra CAs for the control host's builds, when this machine has any)
-    expect(paths("edge-1").filter((p) => !CONTROL_PATHS.includes(p) && !p.startsWith("/usr/local/share/ca-certificates/"))).toEqual([
+    expect(paths("edge-1").filter((p) => !CONTROL_PATHS.includes(p) && !LOGPLEX_PATHS.includes(p) && !p.startsWith("/usr/local/share/ca-certificates/"))).toEqual([
         "/etc/dynoform/router-control.token",
         "/etc/dynoform/router-gossip.key",
+        "/etc/dynoform/router-log.token",
         "/etc/dynoform/router.json",
         "/etc/nginx/dynoform/edge.conf",
         "/etc/nginx/nginx.conf",
@@ -63,9 +64,52 @@ test("the edge host gets nginx, varnish and the router", () => {
         "/usr/local/lib/dynoform/dynoform-router",
     ]);
     const units = own("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
-    expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);
+    expect(units.filter((u) => u !== "dynoform-control" && u !== "dynoform-logplex")).toEqual(["dynoform-router", "nginx", "varnish"]);
     // No floating address: no keepalived anywhere (see platform-floating.test.ts).
     expect(created.filter((c) => c.name.includes("keepalived"))).toEqual([]);
+});
+
+const LOGPLEX_PATHS = ["/etc/dynoform/logplex-control.token", "/etc/dynoform/logplex.json", "/usr/local/lib/dynoform/dynoform-logplex"];
+
+test("the control host gets the log router: binary, config on the private address with every sender's digest, control token, its own user and unit", () => {
+    expect(paths("edge-1").filter((p) => LOGPLEX_PATHS.includes(p))).toEqual(LOGPLEX_PATHS);
+    const config = JSON.parse(String(fileOn("edge-1", "/etc/dynoform/logplex.json").inputs.content));
+    expect(config).toEqual({
+        listen: "10.213.7.10:8093",
+        tokenFile: "/etc/dynoform/logplex-control.token",
+        dataDir: "/var/lib/dynoform-logplex",
+        senders: [
+            { name: "agent.dyno-1", tokenSha256: sha256(secretOf("agent-log-token-dyno-1")) },
+            { name: "agent.dyno-2", tokenSha256: sha256(secretOf("agent-log-token-dyno-2")) },
+            { name: "router.edge-1", tokenSha256: sha256(secretOf("router-log-token-edge-1")) },
+        ],
+    });
+    const token = fileOn("edge-1", "/etc/dynoform/logplex-control.token");
+    expect(secretValue(token.inputs.content)).toBe(secretOf("logplex-control-token"));
+    expect([token.inputs.mode, token.inputs.owner]).toEqual(["0640", "root:dynoform-logplex"]);
+    const service = own("edge-1").find((c) => c.type.endsWith("remote:Service") && c.inputs.unit === "dynoform-logplex")!;
+    expect(String(service.inputs.unitFile)).toContain("User=dynoform-logplex");
+    const user = own("edge-1").find((c) => c.name === "edge-1-logplex-user")!;
+    expect(String(user.inputs.create)).toContain("useradd --system");
+    expect(String(user.inputs.delete)).toBe("userdel dynoform-logplex || true; rm -rf /var/lib/dynoform-logplex");
+});
+
+test("every sender gets the log router's URL and its own token; the control role its control token", () => {
+    const url = "http://10.213.7.10:8093";
+    for (const host of ["dyno-1", "dyno-2"]) {
+        const agent = JSON.parse(String(fileOn(host, "/etc/dynoform/agent.json").inputs.content));
+        expect(agent).toMatchObject({ logRouterUrl: url, logTokenFile: "/etc/dynoform/agent-log.token" });
+        const token = fileOn(host, "/etc/dynoform/agent-log.token");
+        expect(secretValue(token.inputs.content)).toBe(secretOf(`agent-log-token-${host}`));
+        expect(token.inputs.mode).toBe("0600");
+    }
+    const router = JSON.parse(String(fileOn("edge-1", "/etc/dynoform/router.json").inputs.content));
+    expect(router).toMatchObject({ logRouterUrl: url, logTokenFile: "/etc/dynoform/router-log.token" });
+    const routerToken = fileOn("edge-1", "/etc/dynoform/router-log.token");
+    expect(secretValue(routerToken.inputs.content)).toBe(secretOf("router-log-token-edge-1"));
+    expect([routerToken.inputs.mode, routerToken.inputs.owner]).toEqual(["0640", "root:dynoform-router"]);
+    const control = JSON.parse(String(secretValue(fileOn("edge-1", "/etc/dynoform/control.json").inputs.content)));
+    expect(control).toMatchObject({ logRouterUrl: url, logRouterToken: secretOf("logplex-control-token") });
 });
 
 const CONTROL_PATHS = [
@@ -89,7 +133,7 @@ test("the control host gets the git user's forced command, the binary, its confi
 
 test("every dyno host gets the agent, pointed at the router", () => {
     for (const host of ["dyno-1", "dyno-2"]) {
-        expect(paths(host)).toEqual(["/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/registration.token", "/usr/local/lib/dynoform/dynoform-agent"]);
+        expect(paths(host)).toEqual(["/etc/dynoform/agent-log.token", "/etc/dynoform/agent.json", "/etc/dynoform/agent.token", "/etc/dynoform/registration.token", "/usr/local/lib/dynoform/dynoform-agent"]);
         const config = JSON.parse(own(host).find((c) => c.inputs.path === "/etc/dynoform/agent.json")!.inputs.content as string);
         expect(config.routers).toEqual([{ url: "http://10.213.7.10:8081" }]);
         expect(config.portRange).toEqual(DYNO_PORT_RANGE); // the range the firewall refuses to tenants on loopback
@@ -157,10 +201,10 @@ test("the control host gets the add-ons key (root-only, a secret), the data host
 
 test("binaries ship by hash, never by content", () => {
     const binaries = created.filter((c) => c.type.endsWith("remote:Binary"));
-    expect(binaries).toHaveLength(4);
+    expect(binaries).toHaveLength(5);
     for (const b of binaries) {
         expect(b.inputs).not.toHaveProperty("content");
-        expect(b.inputs.sha256).toMatch(/^[rac]{64}$/);
+        expect(b.inputs.sha256).toMatch(/^[racl]{64}$/);
     }
 });
 
@@ -168,12 +212,16 @@ test("secrets are generated by the stack, one per purpose", () => {
     const secrets = created.filter((c) => c.type.includes("GeneratedSecret")).map((c) => c.name).sort();
     expect(secrets).toEqual([
         "control-slug-signing-key",
+        "dynoform-agent-log-token-dyno-1",
+        "dynoform-agent-log-token-dyno-2",
         "dynoform-agent-token-dyno-1",
         "dynoform-agent-token-dyno-2",
+        "dynoform-logplex-control-token",
         "dynoform-postgres-admin-password",
         "dynoform-registration-token-dyno-1",
         "dynoform-registration-token-dyno-2",
         "dynoform-router-gossip-key",
+        "dynoform-router-log-token-edge-1",
         "dynoform-router-token",
     ]);
     const keyPairs = created.filter((c) => c.type.includes("SshKeyPair")).map((c) => c.name).sort();
@@ -217,7 +265,7 @@ test("each dyno host holds only its own credentials, as secrets; the routers kee
         expect(registration.inputs.mode).toBe("0600");
         expect(secretValue(fileOn(host, "/etc/dynoform/agent.token").inputs.content)).toBe(secretOf(`agent-token-${host}`));
         const everything = JSON.stringify(on(host).map((c) => c.inputs));
-        for (const foreign of [`registration-token-${other}`, `agent-token-${other}`, "router-token", "router-gossip-key"]) expect(everything).not.toContain(secretOf(foreign));
+        for (const foreign of [`registration-token-${other}`, `agent-token-${other}`, `agent-log-token-${other}`, "router-token", "router-gossip-key", "logplex-control-token", "router-log-token-edge-1"]) expect(everything).not.toContain(secretOf(foreign));
     }
     const router = JSON.parse(String(fileOn("edge-1", "/etc/dynoform/router.json").inputs.content));
     expect(router.agents).toEqual([

@@ -10,6 +10,8 @@ import { BUILD_UID_RANGE as CONTROL_BUILD_UID_RANGE } from "../../packages/contr
 import { resolveConfig as resolveAgentConfig } from "../../packages/agent/src/config";
 import { DYNO_UID_RANGE as AGENT_DYNO_UID_RANGE } from "../../packages/agent/src/users";
 import { DEFAULTS as ROUTER_DEFAULTS } from "../../packages/router/src/config";
+import { DEFAULTS as LOGPLEX_DEFAULTS } from "../../packages/logplex/src/config";
+import { LOGPLEX_PORT } from "../../components/logs";
 
 // Snapshots of the real config files as the components render them for the lab.
 describe("templates", () => {
@@ -157,8 +159,8 @@ describe("edge timeouts", () => {
 describe("service templates", () => {
     test("router config and hardened unit", () => {
         const agents = [{ address: "10.213.1.21", tokenSha256: "a".repeat(64) }];
-        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", tokenFile: "/etc/dynoform/router-control.token", agents: JSON.stringify(agents) }));
-        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router-control.token", agents });
+        const json = JSON.parse(render("router/router.json", { privateAddress: "10.213.1.10", port: 8080, controlPort: 8081, platformDomain: "dynoform.test", tokenFile: "/etc/dynoform/router-control.token", agents: JSON.stringify(agents), logRouterUrl: "http://10.213.1.40:8093", logTokenFile: "/etc/dynoform/router-log.token" }));
+        expect(json).toMatchObject({ listen: "10.213.1.10:8080", controlListen: "10.213.1.10:8081", tokenFile: "/etc/dynoform/router-control.token", agents, logRouterUrl: "http://10.213.1.40:8093", logTokenFile: "/etc/dynoform/router-log.token" });
         // Every key is one the router knows (an unknown key stops it at start).
         for (const key of Object.keys(json)) expect(ROUTER_DEFAULTS).toHaveProperty(key);
         const unit = render("router/dynoform-router.service", {});
@@ -169,13 +171,26 @@ describe("service templates", () => {
     });
 
     test("agent config and unit", () => {
-        const json = JSON.parse(render("agent/agent.json", { stateDir: "/var/lib/dynoform-agent", privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]) }));
-        expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd" });
+        const json = JSON.parse(render("agent/agent.json", { stateDir: "/var/lib/dynoform-agent", privateAddress: "10.213.1.21", port: 5100, portRange: JSON.stringify(DYNO_PORT_RANGE), routers: JSON.stringify([{ url: "http://10.213.1.10:8081" }]), logRouterUrl: "http://10.213.1.40:8093", logTokenFile: "/etc/dynoform/agent-log.token" }));
+        expect(json).toMatchObject({ listen: "10.213.1.21:5100", address: "10.213.1.21", routers: [{ url: "http://10.213.1.10:8081" }], supervisor: "systemd", logRouterUrl: "http://10.213.1.40:8093", logTokenFile: "/etc/dynoform/agent-log.token" });
         // The agent gives dynos the ports the firewall refuses to tenants on loopback.
         expect(resolveAgentConfig({ ...json, token: "t", registrationToken: "r" }).portRange).toEqual(DYNO_PORT_RANGE);
         const unit = render("agent/dynoform-agent.service", {});
         expect(unit).toContain("KillMode=process");
         expect(unit).toMatchSnapshot();
+    });
+
+    test("log router config and hardened unit", () => {
+        const senders = [{ name: "agent.dyno1", tokenSha256: "a".repeat(64) }];
+        const json = JSON.parse(render("logplex/logplex.json", { privateAddress: "10.213.1.40", port: 8093, tokenFile: "/etc/dynoform/logplex-control.token", senders: JSON.stringify(senders) }));
+        expect(json).toEqual({ listen: "10.213.1.40:8093", tokenFile: "/etc/dynoform/logplex-control.token", dataDir: "/var/lib/dynoform-logplex", senders });
+        // Every key is one the log router knows, and it starts with them.
+        for (const key of Object.keys(json)) expect(LOGPLEX_DEFAULTS).toHaveProperty(key);
+        const unit = render("logplex/dynoform-logplex.service", {});
+        expect(unit).toContain("User=dynoform-logplex");
+        expect(unit).toContain("StateDirectory=dynoform-logplex");
+        expect(unit).toContain("ExecStart=/usr/local/lib/dynoform/dynoform-logplex --config /etc/dynoform/logplex.json");
+        for (const hardening of ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=\n"]) expect(unit).toContain(hardening);
     });
 });
 
@@ -218,6 +233,17 @@ describe("host firewall (templates/firewall)", () => {
             expect(rules).toMatch(/^table inet dynoform_host \{\}\ndelete table inet dynoform_host\n\ntable inet dynoform_host \{$/m);
             expect(rules).not.toMatch(/flush ruleset|\{\{/);
             expect(rules.match(/^(table|delete|flush) .*$/gm)).toEqual(["table inet dynoform_host {}", "delete table inet dynoform_host", "table inet dynoform_host {"]);
+        }
+    });
+
+    test("the log router's port: open to the private subnet (agents, routers), refused to tenant code (builds on its host, dynos elsewhere)", () => {
+        expect(lines(edge, "input")).toContain("ip saddr 10.213.1.0/24 accept");
+        for (const rules of [edge, dyno]) {
+            const tenant = lines(rules, "tenant");
+            // Nothing accepts it: the only accepts are DNS, the data host's ports and the edges' public ports.
+            expect(tenant.filter((l) => l.includes("accept")).join("\n")).not.toContain(String(LOGPLEX_PORT));
+            expect(tenant).toContain("ip daddr != 127.0.0.0/8 fib daddr type local jump refuse"); // its own host's private address
+            expect(tenant).toContain("ip daddr 10.213.1.0/24 jump refuse"); // another host's
         }
     });
 

@@ -63,8 +63,11 @@ export interface AgentConfig {
   defaultSize: string;
   /** default per-dyno concurrency announced to routers */
   concurrency: number;
-  /** optional: POST log lines (text/plain, one per line) to these URLs */
-  logDrains: string[];
+  /** the log router (`http://host:port`) dyno output and dyno events go to ("" = kept here only) */
+  logRouterUrl: string;
+  /** this host's own token for the log router (or read from logTokenFile); required with logRouterUrl */
+  logToken?: string;
+  logTokenFile?: string;
   /** how often the dyno output files are read */
   logPollMs: number;
   /**
@@ -117,7 +120,7 @@ export function defaultConfig(): AgentConfig {
     sizes: { ...DEFAULT_SIZES },
     defaultSize: "standard-1x",
     concurrency: 50,
-    logDrains: [],
+    logRouterUrl: "",
     logPollMs: 100,
     sandbox: true,
     hiddenPaths: ["/etc/dynoform", "/etc/dynoform-agent"],
@@ -212,5 +215,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (routers.length) flags.routers = routers;
   const merged: Partial<AgentConfig> = { ...file, ...stripUndefined(fromEnv), ...flags };
   if (typeof file.tokenFile === "string" && !fromEnv.token && !flags.token) merged.token = fs.readFileSync(file.tokenFile, "utf8").trim();
+  if (env.DYNOFORM_AGENT_LOG_TOKEN) merged.logToken = env.DYNOFORM_AGENT_LOG_TOKEN;
+  if (!merged.logToken && typeof merged.logTokenFile === "string") merged.logToken = fs.readFileSync(merged.logTokenFile, "utf8").trim();
+  if (merged.logRouterUrl && !merged.logToken) throw new Error("config logRouterUrl needs logToken or logTokenFile (this host's own token for the log router)");
   return resolveConfig(merged);
 }

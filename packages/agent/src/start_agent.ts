@@ -1,8 +1,8 @@
-// Start an agent in this process: config -> agent (re-adopting dynos) -> control API, log forwarding.
+// Start an agent in this process: config -> agent (re-adopting dynos) -> control API, log sending.
 import { Agent } from "./agent";
 import type { AgentConfig } from "./config";
 import { createControlServer } from "./control_api";
-import { LogForwarder } from "./log_forwarder";
+import { sendLogs } from "./log_sending";
 
 export const VERSION = "0.1.0";
 export interface RunningAgent {
@@ -14,8 +14,7 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const agent = new Agent(config);
   await agent.start();
-  const forwarder = new LogForwarder(agent.logs, config.logDrains);
-  forwarder.start();
+  const logSending = sendLogs(agent.logs, config);
   const server = createControlServer(agent, VERSION);
   const i = config.listen.lastIndexOf(":");
   const host = config.listen.slice(0, i).replace(/^\[|\]$/g, "");
@@ -31,9 +30,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     async close(opts = {}) {
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
-      forwarder.stop();
-      await forwarder.flush();
       await agent.shutdown(opts);
+      // After the shutdown: its own events about the dynos it stopped go too.
+      await logSending.stop();
     },
   };
 }

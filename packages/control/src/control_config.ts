@@ -14,7 +14,7 @@
 //   slugBaseUrl                                        http://<slugListen>/slugs
 //   reconcileIntervalMs                                3000
 //   agents, agentTokens, agentToken, routers, routerToken, addons, bootTimeoutMs,
-//   slugSigningKey, unknownAppGraceMs: the fleet (remote_fleet.ts)
+//   slugSigningKey, unknownAppGraceMs, logRouterUrl, logRouterToken: the fleet (remote_fleet.ts)
 //                        DYNOFORM_CONTROL_BINARY       this binary: what the repos' hook runs
 import * as fs from "node:fs";
 import type { CliSettings } from "./cli/context";
@@ -91,6 +91,7 @@ function fleetConfig(file: ControlConfigFile, slugListen: string): RemoteFleetCo
         ...(file.unknownAppGraceMs ? { unknownAppGraceMs: file.unknownAppGraceMs } : {}),
         slugBaseUrl: file.slugBaseUrl ?? `http://${slugListen}/slugs`,
         ...(file.slugSigningKey ? { slugSigningKey: file.slugSigningKey } : {}),
+        ...(file.logRouterUrl && file.logRouterToken ? { logRouterUrl: file.logRouterUrl, logRouterToken: file.logRouterToken } : {}),
     };
 }
 

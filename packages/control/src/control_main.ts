@@ -114,6 +114,9 @@ export async function main(argv: string[], env: Env, io: MainIo): Promise<number
         return await run(argv, env, io, config, store, remote);
     } catch (err) {
         return failed(err, io);
+    } finally {
+        // The verb's own lines (releases, config, scaling) reach the log router before the run ends.
+        await remote?.logRouter?.flushed();
     }
 }
 

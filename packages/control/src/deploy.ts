@@ -2,6 +2,7 @@
 // vars + Procfile + commit), run its release phase, roll it out. Prints Heroku's push output;
 // resolves with the release, or rejects with DeployRejectedError after printing why.
 // git_receive.ts calls this with the pushed commit; the build unpacks it as the app's build user.
+import { apiLog, UNKNOWN_USER } from "./api_log";
 import { AppStore, Release } from "./app_store";
 import { BuildLog } from "./build_log";
 import { build, BuildOptions } from "./builder";
@@ -59,6 +60,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
     await store.requireApp(app);
     const env = await store.getConfig(app);
     let built;
+    apiLog(fleet, app, `Build started by user ${opts.user ?? UNKNOWN_USER}`);
     try {
         const buildUser = opts.buildUsers ? await opts.buildUsers.forApp(app) : undefined;
         built = await build({
@@ -75,9 +77,11 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
             ...opts.build,
         });
     } catch (err) {
+        apiLog(fleet, app, "Build failed");
         if (err instanceof BuildError) rejectWith(log, "Push rejected, failed to compile app.", err.message, err.tail);
         rejectWith(log, "Push rejected, the build could not run.", (err as Error).message, []);
     }
+    apiLog(fleet, app, "Build succeeded");
     const slug = built.slug;
     const short = opts.commit.slice(0, 7);
     return store.withAppLock(app, `deploy ${short}`, async () => {

@@ -2,6 +2,7 @@
 // routers and the data host's add-ons. Verbs and deploys are written against this interface
 // (`Fleet`), so they are tested with a fake one; remote_fleet.ts is the real one. ("Platform" is
 // the Pulumi component that builds all of it, components/platform: another thing.)
+import type { LogRouterClient } from "./log_router_client";
 import { BuildLog } from "./build_log";
 import { Formation, Release } from "./app_store";
 import { AppRouteState } from "./app_route";
@@ -60,6 +61,8 @@ export class FleetError extends Error {
 }
 
 export interface Fleet {
+    /** The log router (logs, drains, the control role's own `app[api]` lines); none when control.json names none. */
+    readonly logRouter?: LogRouterClient;
     /**
      * Preboot rollout: start `release`'s dynos per `formation`, wait until each is up (web: bound
      * $PORT and registered with every router), then deregister, drain and stop the old ones.

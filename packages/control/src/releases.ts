@@ -4,6 +4,7 @@
 //   create vN (pending) → release phase (if the Procfile has `release:`)
 //   → formation follows the new process types → rollout → vN succeeded.
 //   Any failure → vN failed with the reason; the previous release keeps serving.
+import { apiLog, UNKNOWN_USER } from "./api_log";
 import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft } from "./app_store";
 import { BuildLog } from "./build_log";
 import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
@@ -34,6 +35,9 @@ export interface ReleaseContext {
 export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft: ReleaseDraft): Promise<Release> {
     const { store, fleet, log } = ctx;
     const release = await store.createRelease(app, draft);
+    const user = release.user ?? UNKNOWN_USER;
+    apiLog(fleet, app, `${release.description} by user ${user}`);
+    apiLog(fleet, app, `Release v${release.version} created by user ${user}`);
     const fail = async (reason: string, tail: string[] = []): Promise<never> => {
         await store.setReleaseStatus(app, release.version, "failed", reason);
         throw new ReleaseFailedError({ ...release, status: "failed", reason }, reason, tail);

@@ -12,6 +12,7 @@ import { DestroyedApps } from "./destroyed_apps";
 import { DrainedHosts } from "./drained_hosts";
 import { AddonKind, DynoStatus, Fleet, FleetError, HostStatus, LogsOptions, OneOffIo } from "./fleet";
 import { UserError } from "./errors";
+import { LogRouterClient } from "./log_router_client";
 import { PlacementStore } from "./placement_store";
 import { Reconciler } from "./reconcile";
 import { RouterClient } from "./router_client";
@@ -38,10 +39,15 @@ export interface RemoteFleetConfig extends AgentCredentials {
      * the placement loop removes it (default 60 s).
      */
     unknownAppGraceMs?: number;
+    /** The log router (http://10.0.0.2:8093): `logs` and drains read it, the control role's lines go to it. */
+    logRouterUrl?: string;
+    /** The control role's token on the log router. */
+    logRouterToken?: string;
 }
 
 export class RemoteFleet implements Fleet {
     readonly tombstones: Tombstones;
+    readonly logRouter?: LogRouterClient;
     private readonly agents: AgentClient;
     private readonly routers: RouterClient;
     private readonly addons: AddonsClient;
@@ -57,6 +63,7 @@ export class RemoteFleet implements Fleet {
     ) {
         this.agents = new AgentClient(cfg, { baseUrl: cfg.slugBaseUrl, ...(cfg.slugSigningKey ? { signingKey: cfg.slugSigningKey } : {}) });
         this.routers = new RouterClient(cfg.routers, cfg.routerToken);
+        if (cfg.logRouterUrl && cfg.logRouterToken) this.logRouter = new LogRouterClient({ url: cfg.logRouterUrl, token: cfg.logRouterToken });
         this.addons = new AddonsClient(cfg.addons, cfg.ssh);
         this.tombstones = new Tombstones(store.paths, store.clock);
         this.destroyed = new DestroyedApps(this.tombstones, this.agents);
@@ -117,7 +124,11 @@ export class RemoteFleet implements Fleet {
         return this.agents.runOneOff(host, app, release, command, io, type);
     }
 
-    /** The backlog of every serving host in time order, then (tail) their streams; `out` may return a promise (the caller's output is full): no more is read until it settles. */
+    /**
+     * Without a log router (the `logs` verb reads it when there is one): the backlog of every serving
+     * host's agent in time order, then (tail) their streams; `out` may return a promise (the
+     * caller's output is full): no more is read until it settles.
+     */
     async logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void> {
         const hosts = await this.servingHosts(app);
         const q = new URLSearchParams({ lines: String(opts.num) });

@@ -73,6 +73,11 @@ export interface RouterConfig {
   loadListen: string;
   /** Other router instances' `loadListen` addresses, comma separated (or a JSON array in the file). */
   peers: string;
+  /** The log router (`http://host:port`) each worker sends its request lines to, per app ("" = none). */
+  logRouterUrl: string;
+  /** This router's own token for the log router (or read from logTokenFile); required with logRouterUrl. */
+  logToken: string;
+  logTokenFile: string;
 }
 
 export const DEFAULTS: RouterConfig = {
@@ -108,6 +113,9 @@ export const DEFAULTS: RouterConfig = {
   shareLoadMs: 0,
   loadListen: "",
   peers: "",
+  logRouterUrl: "",
+  logToken: "",
+  logTokenFile: "",
 };
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
@@ -167,6 +175,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig
     set(k, v);
   }
   if (!cfg.token && cfg.tokenFile) cfg.token = readFileSync(cfg.tokenFile, "utf8").trim();
+  if (!cfg.logToken && cfg.logTokenFile) cfg.logToken = readFileSync(cfg.logTokenFile, "utf8").trim();
+  if (cfg.logRouterUrl && !cfg.logToken) throw new Error("config logRouterUrl needs logToken or logTokenFile (this router's own token for the log router)");
+  if (cfg.logRouterUrl && !/^https?:\/\/[^/]+\/?$/.test(cfg.logRouterUrl)) throw new Error(`config logRouterUrl: ${cfg.logRouterUrl} is not http(s)://host:port`);
   if (!cfg.gossipKey && cfg.gossipKeyFile) cfg.gossipKey = readFileSync(cfg.gossipKeyFile, "utf8").trim();
   if (!["p2c", "random", "roundrobin"].includes(cfg.balancer)) throw new Error(`config balancer: ${cfg.balancer}`);
   if (cfg.workers === 0) cfg.workers = availableParallelism();

@@ -124,6 +124,7 @@ export abstract class Exchange implements SlotWaiter {
     const end = performance.now();
     this.proxy.metrics.observe(this.pool.route.name, code, status, end - this.start);
     this.proxy.log.write({
+      app: this.pool.route.name,
       code,
       desc: code && H_CODES[code].desc,
       method: this.req.method ?? "",

@@ -13,6 +13,7 @@ import { HttpExchange } from "./http_exchange";
 import { checkRequest, forwardedFor, requestIdFor, requestTarget, type Rejection } from "./http_strictness";
 import type { LoadList } from "./ipc";
 import { Metrics, type MetricsSnapshot } from "./metrics";
+import { logSender } from "./log_sending";
 import { RouterLog, type LogRecord } from "./router_log";
 import { requestHost, RoutingTable } from "./routing_table";
 import { isTrusted, plainAddress, trustedProxyList } from "./trusted_proxies";
@@ -29,7 +30,7 @@ export class Proxy {
   private readonly trustedProxies: BlockList | undefined;
 
   constructor(readonly cfg: RouterConfig) {
-    this.log = new RouterLog(cfg.accessLog);
+    this.log = new RouterLog(cfg.accessLog, process.stdout, logSender(cfg));
     this.table = new RoutingTable(cfg);
     this.trustedProxies = cfg.trustForwarded ? trustedProxyList(splitList(cfg.trustedProxies)) : undefined;
   }
@@ -144,7 +145,7 @@ export class Proxy {
     if (pool.route.maintenance) {
       const body = maintenancePage(requestId, pool.route.maintenancePageUrl);
       replyRaw(socket, H_CODES.H80.status, "Service Unavailable", "text/html; charset=utf-8", body);
-      this.log.write(this.inMaintenance(req, host, requestId, Buffer.byteLength(body), performance.now() - start, "websocket"));
+      this.log.write(this.inMaintenance(req, pool.route.name, host, requestId, Buffer.byteLength(body), performance.now() - start, "websocket"));
       this.metrics.observe(pool.route.name, "H80", H_CODES.H80.status, performance.now() - start);
       return;
     }
@@ -179,14 +180,14 @@ export class Proxy {
     res.writeHead(H_CODES.H80.status, { "Content-Type": "text/html; charset=utf-8", "Content-Length": bytes, "Cache-Control": "no-store", "X-Request-Id": requestId });
     res.end(body);
     const ms = performance.now() - start;
-    this.log.write(this.inMaintenance(req, host, requestId, bytes, ms, "http"));
+    this.log.write(this.inMaintenance(req, route.name, host, requestId, bytes, ms, "http"));
     this.metrics.observe(route.name, "H80", H_CODES.H80.status, ms);
   }
 
   /** The log line of a request answered by maintenance mode. */
-  private inMaintenance(req: IncomingMessage, host: string, requestId: string, bytes: number, serviceMs: number, protocol: LogRecord["protocol"]): LogRecord {
+  private inMaintenance(req: IncomingMessage, app: string, host: string, requestId: string, bytes: number, serviceMs: number, protocol: LogRecord["protocol"]): LogRecord {
     return {
-      code: "H80", desc: H_CODES.H80.desc, method: req.method ?? "", path: req.url ?? "", host, requestId, fwd: forwardedFor(req, this.trusts(req)),
+      app, code: "H80", desc: H_CODES.H80.desc, method: req.method ?? "", path: req.url ?? "", host, requestId, fwd: forwardedFor(req, this.trusts(req)),
       dyno: "none", connectMs: 0, serviceMs, status: H_CODES.H80.status, bytes, protocol,
     };
   }

@@ -2,11 +2,16 @@
 //   at=info method=GET path="/" host=app.example.com request_id=... fwd="1.2.3.4" dyno=web.1 connect=0ms service=12ms status=200 bytes=123 protocol=http
 //   at=error code=H12 desc="Request timeout" method=GET path="/" ... status=503 ...
 // Lines are buffered and written in batches (at most every 20 ms or 64 KiB) so logging does not
-// cost one write(2) per request.
+// cost one write(2) per request. The same line goes to the log router for the route's app
+// (`heroku[router]` in its stream) through a LogSender: batched, bounded (its oldest lines dropped
+// and counted in an L10 line when the log router is away), so the request path never waits on it.
+import type { LogSender } from "@dynoform/logplex/sender";
 import type { ErrorCode } from "./error_pages";
 
 /** One request's log line. */
 export interface LogRecord {
+  /** The route's app (its stream at the log router); unset for requests no app took. */
+  app?: string;
   /** Set on failures only (at=error); desc says what the code means. */
   code?: ErrorCode;
   desc?: string;
@@ -30,7 +35,7 @@ const quoteSlow = (s: string) => '"' + s.replace(/[\\"]/g, (c) => "\\" + c).repl
 const quote = (s: string) => (NEEDS_ESCAPE.test(s) ? quoteSlow(s) : '"' + s + '"');
 const bare = (s: string) => (s === "" ? '""' : BARE_OK.test(s) ? s : quote(s));
 
-function formatLine(f: LogRecord): string {
+export function formatLine(f: LogRecord): string {
   const head = f.code ? `at=error code=${f.code} desc=${quote(f.desc ?? "")} ` : "at=info ";
   return (
     head +
@@ -44,11 +49,17 @@ export class RouterLog {
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly enabled: boolean, private readonly out: NodeJS.WritableStream = process.stdout) {}
+  constructor(
+    private readonly enabled: boolean,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly sender?: LogSender,
+  ) {}
 
   write(f: LogRecord): void {
-    if (!this.enabled) return;
+    if (!this.enabled && !(this.sender && f.app)) return;
     const line = formatLine(f);
+    if (this.sender && f.app) this.sender.send(f.app, "heroku", "router", line.slice(0, -1));
+    if (!this.enabled) return;
     this.buf.push(line);
     this.size += line.length;
     if (this.size >= 65536) this.flush();
@@ -62,5 +73,11 @@ export class RouterLog {
     this.buf = [];
     this.size = 0;
     this.out.write(s);
+  }
+
+  /** Resolves once the log router acknowledged every line sent (or after timeoutMs): for shutdown. */
+  async sent(timeoutMs: number): Promise<void> {
+    this.flush();
+    if (this.sender) await this.sender.flushed(timeoutMs);
   }
 }

@@ -9,6 +9,7 @@ import { WORKER_LISTEN_FD_ENV, type ToPrimary, type ToWorker } from "./ipc";
 import { Proxy } from "./proxy";
 
 const DRAIN_LINGER_MS = 300;
+const LOG_FLUSH_MS = 2000;
 
 export function worker(cfg: RouterConfig): void {
   const proxy = new Proxy(cfg);
@@ -49,10 +50,9 @@ export function worker(cfg: RouterConfig): void {
       // from a response rather than race a close of ours (only long-idle ones are closed blindly).
       proxy.startDraining();
       setTimeout(() => {
-        server.close(() => {
-          proxy.log.flush();
-          process.exit(0);
-        });
+        // The request lines still held go to the log router first, for at most LOG_FLUSH_MS: a log
+        // router that is away must not hold up a restart (what it did not take is lost with us).
+        server.close(() => void proxy.log.sent(Math.min(LOG_FLUSH_MS, m.graceMs)).then(() => process.exit(0)));
         server.closeIdleConnections();
         const t = setInterval(() => {
           server.closeIdleConnections();

@@ -96,6 +96,11 @@ export const appsDestroy: Verb = {
         await ctx.store.withAppLock(app, "apps:destroy", async () => {
             await ctx.fleet.stopAll(app);
             await ctx.fleet.deprovisionAddons(app);
+            // Its lines and drains at the log router go too (a later app of that name starts empty);
+            // before the store forgets the app, so a failure here can be retried.
+            await ctx.fleet.logRouter?.forget(app).catch((err: Error) => {
+                throw new UserError(`Could not remove ${app}'s logs and drains at the log router (${err.message}); its dynos and add-ons are gone already: run apps:destroy again once the log router answers (systemctl status dynoform-logplex on the control host)`);
+            });
             // Before the store forgets the app: a destroy that fails here can be run again. A build
             // still running is ended first, so no slug of it lands after the store removed them.
             await removeBuildState(ctx.store.paths, app, ctx.buildUsers);

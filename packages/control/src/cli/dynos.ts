@@ -36,8 +36,8 @@ export const logs: Verb = {
         APP_FLAG,
         { name: "tail", short: "t", description: "keep streaming new lines" },
         { name: "num", short: "n", value: true, description: "number of lines (default 100)" },
-        { name: "dyno", short: "d", value: true, description: "only this process type or dyno (web, web.1)" },
-        { name: "source", short: "s", value: true, description: "only this source (app, router, dynoform)" },
+        { name: "dyno", short: "d", value: true, description: "only this process type or dyno (web, web.1, router)" },
+        { name: "source", short: "s", value: true, description: "only this source (app, heroku)" },
     ],
     args: { min: 0, max: 0 },
     async run(ctx, args) {
@@ -47,7 +47,10 @@ export const logs: Verb = {
         const dyno = flagString(args, "dyno");
         if (dyno !== undefined && !/^[\w-]+(\.\d+)?$/.test(dyno)) throw new UserError(`--dyno "${dyno}" is not a process type or dyno: use e.g. web or web.1`);
         const source = flagString(args, "source");
-        await ctx.fleet.logs(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, async (l) => {
+        if (source !== undefined && !["app", "heroku", "router", "dynoform"].includes(source)) throw new UserError(`--source "${source}" is not a source: use app (your dynos' output) or heroku (the platform's lines)`);
+        // The app's one stream (dynos, routers, the control role) is the log router's; without one, the agents' buffers.
+        const read = ctx.fleet.logRouter ? ctx.fleet.logRouter.logs.bind(ctx.fleet.logRouter) : ctx.fleet.logs.bind(ctx.fleet);
+        await read(args.app, { tail: args.flags.tail === true, num: Number(numText), ...(dyno ? { dyno } : {}), ...(source ? { source } : {}) }, async (l) => {
             ctx.out(l);
             await ctx.drained?.(); // a slow reader holds the stream back instead of our memory
         });

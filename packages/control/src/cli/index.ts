@@ -10,13 +10,14 @@ import { buildpacks, buildpacksAdd, buildpacksClear, buildpacksRemove, buildpack
 import { config, configGet, configSet, configUnset } from "./config";
 import { CliContext, usageError, Verb } from "./context";
 import { domains, domainsAdd, domainsRemove } from "./domains";
+import { drains, drainsAdd, drainsRemove } from "./drains";
 import { logs, run } from "./dynos";
 import { hosts, hostsDrain, hostsUndrain } from "./hosts";
 import { maintenance, maintenanceOff, maintenanceOn } from "./maintenance";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {
@@ -32,6 +33,7 @@ const ALIASES: Record<string, string> = {
     "dyno:restart": "ps:restart",
     "releases:rollback": "rollback",
     "domains:list": "domains",
+    "drains:list": "drains",
 };
 
 export const ERROR_PREFIX = " ▸    ";

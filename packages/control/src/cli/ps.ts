@@ -1,4 +1,5 @@
 // ps, ps:scale, ps:restart
+import { apiLog, scaledMessage, UNKNOWN_USER } from "../api_log";
 import { DEFAULT_SIZE, Formation } from "../app_store";
 import { UserError } from "../errors";
 import { DynoStatus } from "../fleet";
@@ -75,6 +76,7 @@ export const psScale: Verb = {
             return next;
         });
         const changed = [...new Set(changes.map((c) => c.type))];
+        apiLog(ctx.fleet, app, scaledMessage(formation, changed, ctx.settings.user ?? UNKNOWN_USER));
         ctx.err(`Scaling dynos... done, now running ${changed.map((t) => `${t} at ${formation[t].quantity}:${formation[t].size}`).join(", ")}`);
         return 0;
     },
