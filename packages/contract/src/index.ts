@@ -7,3 +7,4 @@ export * from "./slug";
 export * from "./agent_api";
 export * from "./router_api";
 export * from "./log_api";
+export * from "./service_settings";

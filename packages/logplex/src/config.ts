@@ -2,6 +2,7 @@
 // variables (DYNOFORM_LOGPLEX_<KEY_IN_UPPER_SNAKE_CASE>), then `--key value` flags. Keys are
 // documented in packages/logplex/README.md.
 import { readFileSync } from "node:fs";
+import { readSettings } from "@dynoform/contract";
 import { parseSenders, type SenderCredential } from "./auth";
 
 export interface LogplexConfig {
@@ -45,8 +46,6 @@ export const DEFAULTS: LogplexConfig = {
   drainCheckTimeoutMs: 3000,
 };
 
-const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
-const toKebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
 function coerce(key: keyof LogplexConfig, raw: unknown): unknown {
   if (key === "senders") return parseSenders(raw);
@@ -59,41 +58,11 @@ function coerce(key: keyof LogplexConfig, raw: unknown): unknown {
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LogplexConfig {
-  const cfg: LogplexConfig = { ...DEFAULTS };
-  const keys = Object.keys(DEFAULTS) as (keyof LogplexConfig)[];
-  const set = (k: keyof LogplexConfig, v: unknown) => {
-    (cfg as unknown as Record<string, unknown>)[k] = coerce(k, v);
-  };
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf("=");
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else {
-      if (i + 1 >= argv.length) throw new Error(`flag ${a} needs a value`);
-      flags.set(a.slice(2), argv[++i]);
-    }
-  }
-  const configPath = flags.get("config") ?? env.DYNOFORM_LOGPLEX_CONFIG;
-  if (configPath) {
-    const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(json)) {
-      if (!(k in DEFAULTS)) throw new Error(`config file ${configPath}: unknown key ${k}`);
-      set(k as keyof LogplexConfig, v);
-    }
-  }
-  for (const k of keys) {
-    const v = env["DYNOFORM_LOGPLEX_" + toSnake(k)];
-    if (v !== undefined && v !== "") set(k, v);
-  }
-  for (const [f, v] of flags) {
-    if (f === "config") continue;
-    const k = keys.find((key) => toKebab(key) === f || key === f);
-    if (!k) throw new Error(`unknown flag --${f}`);
-    if (k === "token") throw new Error("--token would show the token in ps: use tokenFile or DYNOFORM_LOGPLEX_TOKEN");
-    set(k, v);
-  }
+  const cfg = readSettings<LogplexConfig>(
+    { defaults: DEFAULTS, envPrefix: "DYNOFORM_LOGPLEX_", coerce, notFlags: { token: "--token would show the token in ps: use tokenFile or DYNOFORM_LOGPLEX_TOKEN" } },
+    argv,
+    env,
+  );
   if (!cfg.token && cfg.tokenFile) cfg.token = readFileSync(cfg.tokenFile, "utf8").trim();
   if (!cfg.token) throw new Error("config token: set tokenFile (the control role's bearer token) or DYNOFORM_LOGPLEX_TOKEN");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(cfg.listen)) throw new Error(`config listen: want "host:port" (a private address), got ${cfg.listen}`);

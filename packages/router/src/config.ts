@@ -3,6 +3,7 @@
 // documented in packages/router/README.md.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { readSettings } from "@dynoform/contract";
 import { splitList } from "./addresses";
 import { parseAgentCredentials, type AgentCredential } from "./control_auth";
 import { defaultTrustedProxies, trustedProxyList } from "./trusted_proxies";
@@ -118,8 +119,6 @@ export const DEFAULTS: RouterConfig = {
   logTokenFile: "",
 };
 
-const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
-const toKebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
 function coerce(key: keyof RouterConfig, raw: unknown): unknown {
   const def = DEFAULTS[key];
@@ -140,40 +139,7 @@ function coerce(key: keyof RouterConfig, raw: unknown): unknown {
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RouterConfig {
-  const cfg: RouterConfig = { ...DEFAULTS };
-  const keys = Object.keys(DEFAULTS) as (keyof RouterConfig)[];
-  const set = (k: keyof RouterConfig, v: unknown) => {
-    (cfg as unknown as Record<string, unknown>)[k] = coerce(k, v);
-  };
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf("=");
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else {
-      if (i + 1 >= argv.length) throw new Error(`flag ${a} needs a value`);
-      flags.set(a.slice(2), argv[++i]);
-    }
-  }
-  const configPath = flags.get("config") ?? env.DYNOFORM_ROUTER_CONFIG;
-  if (configPath) {
-    const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(json)) {
-      if (!(k in DEFAULTS)) throw new Error(`config file ${configPath}: unknown key ${k}`);
-      set(k as keyof RouterConfig, v);
-    }
-  }
-  for (const k of keys) {
-    const v = env["DYNOFORM_ROUTER_" + toSnake(k)];
-    if (v !== undefined && v !== "") set(k, v);
-  }
-  for (const [f, v] of flags) {
-    if (f === "config") continue;
-    const k = keys.find((key) => toKebab(key) === f || key === f);
-    if (!k) throw new Error(`unknown flag --${f}`);
-    set(k, v);
-  }
+  const cfg = readSettings<RouterConfig>({ defaults: DEFAULTS, envPrefix: "DYNOFORM_ROUTER_", coerce }, argv, env);
   if (!cfg.token && cfg.tokenFile) cfg.token = readFileSync(cfg.tokenFile, "utf8").trim();
   if (!cfg.logToken && cfg.logTokenFile) cfg.logToken = readFileSync(cfg.logTokenFile, "utf8").trim();
   if (cfg.logRouterUrl && !cfg.logToken) throw new Error("config logRouterUrl needs logToken or logTokenFile (this router's own token for the log router)");
