@@ -10,7 +10,7 @@
 //   log_tail_p99_ms          line handed to the sender -> seen by a tail reader (goal < 500)
 //   log_lost_lines           a flood into a drain whose receiver stops reading: lines neither
 //                            received nor counted in an L10 line (goal 0)
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { freePort, start, stop, stopAll } from "../lib/processes.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -27,7 +28,6 @@ const FLOOD_LINES = QUICK ? 30_000 : 100_000;
 const TAIL_LINES = QUICK ? 100 : 300;
 const TOKEN = "bench-control-token-0123456789abcdef0123456789";
 const tmp = mkdtempSync(join(tmpdir(), "dynoform-bench-logs-"));
-const procs = [];
 const figures = [];
 const t0 = Date.now();
 const say = (m) => process.stdout.write(`[bench:logs +${((Date.now() - t0) / 1000).toFixed(0)}s] ${m}\n`);
@@ -104,33 +104,6 @@ async function sink() {
   return s;
 }
 
-function freePort() {
-  return new Promise((r) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = srv.address().port;
-      srv.close(() => r(p));
-    });
-  });
-}
-
-function start(cmd, args, env = {}) {
-  const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
-  let err = "";
-  p.stderr.on("data", (c) => (err += c));
-  p.errText = () => err;
-  procs.push(p);
-  return p;
-}
-
-async function stop(p) {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-  await done;
-  clearTimeout(t);
-}
-
 function api(port, method, path, body) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, method, path, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
@@ -148,7 +121,7 @@ async function startLogplex(name, drainBufferLines) {
   const dataDir = join(tmp, name);
   mkdirSync(dataDir);
   const nodeArgs = (process.env.BENCH_LOGPLEX_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const p = start(process.execPath, [...nodeArgs, join(tmp, "logplex.js"), "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--drain-buffer-lines", String(drainBufferLines)], { DYNOFORM_LOGPLEX_TOKEN: TOKEN });
+  const p = start(process.execPath, [...nodeArgs, join(tmp, "logplex.js"), "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--drain-buffer-lines", String(drainBufferLines)], { env: { DYNOFORM_LOGPLEX_TOKEN: TOKEN } });
   const end = Date.now() + 10_000;
   for (;;) {
     try {
@@ -317,7 +290,7 @@ try {
   process.stderr.write(`bench:logs: ${e.stack ?? e}\n`);
   process.exitCode = 1;
 } finally {
-  for (const p of procs) await stop(p);
+  await stopAll();
   rmSync(tmp, { recursive: true, force: true });
   process.exit();
 }

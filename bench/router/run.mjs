@@ -2,13 +2,14 @@
 // npm run bench:router — dynoform-router against nginx (proxy_pass, keepalive upstream) and HAProxy
 // (leastconn), all on 127.0.0.1, each started here with its own temporary config. Prints figures
 // as name=value lines at the end. See packages/router/README.md ("Benchmarks") for what each means.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer, request as httpRequest } from "node:http";
+import { request as httpRequest } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, procs, start, stop, stopAll } from "../lib/processes.mjs";
 import { serviceMs } from "./dyno.mjs";
 import { probe, startRecordingBackend } from "./hostile.mjs";
 
@@ -28,7 +29,6 @@ const TWO_INSTANCE_WORKERS = Number(process.env.BENCH_TWO_INSTANCE_WORKERS ?? 1)
 // BENCH_ROUTER_BIN: another build of the router (e.g. the previous commit's) for an A/B comparison.
 const BIN = process.env.BENCH_ROUTER_BIN ?? join(root, "packages/router/dist/dynoform-router");
 const tmp = mkdtempSync(join(tmpdir(), "dynoform-bench-router-"));
-const procs = [];
 const figures = [];
 const t0 = Date.now();
 const say = (m) => process.stdout.write(`[bench:router +${((Date.now() - t0) / 1000).toFixed(0)}s] ${m}\n`);
@@ -41,34 +41,6 @@ function need(cmd) {
   } catch {
     throw new Error(`${cmd} is not installed (see packages/router/DEBIAN_PACKAGES)`);
   }
-}
-
-function start(cmd, args, opts = {}) {
-  const p = spawn(cmd, args, { stdio: ["ignore", opts.stdout ?? "ignore", "pipe"], ...opts.spawn });
-  let err = "";
-  p.stderr.on("data", (c) => (err += c));
-  p.errText = () => err;
-  procs.push(p);
-  return p;
-}
-
-async function stop(p) {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-  await done;
-  clearTimeout(t);
-}
-
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 async function waitHttp(port, host = "x", timeoutMs = 15000) {
@@ -464,7 +436,7 @@ async function balancing() {
 }
 
 const cleanup = async () => {
-  for (const p of procs) await stop(p);
+  await stopAll();
   rmSync(tmp, { recursive: true, force: true });
 };
 process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
