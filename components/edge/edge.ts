@@ -31,7 +31,9 @@ export interface FloatingAddressArgs {
     index: number;
 }
 
-/** Varnish backends and director lines for the routers. Their timeouts sit above the router's own
+/** Varnish backends and director lines for the routers. A connect gets half a second: the routers
+ * are on the private network, so a router that takes longer is gone (its edge died) and the request
+ * goes to the next one (default.vcl's retry). The other timeouts sit above the router's own
  * (first byte: H12 at 30 s from arrival plus a 5 s connect; idle: H15 at 55 s) and below nginx's
  * (75 s), so the innermost layer answers, with its H-code and log line. */
 export function varnishBackends(routers: { address: string; port: number }[]): { backends: string; directorAdds: string } {
@@ -39,7 +41,7 @@ export function varnishBackends(routers: { address: string; port: number }[]): {
         .map(
             (r, i) =>
                 `backend router_${i} {\n    .host = "${r.address}";\n    .port = "${r.port}";\n    .probe = router_health;\n` +
-                `    .connect_timeout = 2s;\n    .first_byte_timeout = 65s;\n    .between_bytes_timeout = 65s;\n}`,
+                `    .connect_timeout = 0.5s;\n    .first_byte_timeout = 65s;\n    .between_bytes_timeout = 65s;\n}`,
         )
         .join("\n\n");
     const directorAdds = routers.map((_r, i) => `    routers.add_backend(router_${i});`).join("\n");
