@@ -3,12 +3,11 @@ import { Host } from "../hosts/host";
 import { AptPackages, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
 
-export const POSTGRES_VERSION = "15"; // Debian bookworm's
+import { POSTGRES_PORT, POSTGRES_VERSION } from "./constants";
+export { POSTGRES_PORT, POSTGRES_VERSION } from "./constants";
 export const ADMIN_ROLE = "dynoform_admin";
 /** The forced command of the control role's add-ons key (templates/data/dynoform-addons). */
 export const ADDONS_COMMAND = "/usr/local/sbin/dynoform-addons";
-/** PostgreSQL's port on the data host's private address. */
-export const POSTGRES_PORT = 5432;
 /** Ports of the per-app Memcached instances (one each, picked by dynoform-addons). */
 export const MEMCACHED_PORTS = { first: 11300, last: 11999 } as const;
 const ADDONS_KEY_MARK = "dynoform-addons";
