@@ -4,6 +4,7 @@
 // the Pulumi component that builds all of it, components/platform: another thing.)
 import { BuildLog } from "./build_log";
 import { Domain, Formation, Release } from "./app_store";
+import { Databases } from "./databases";
 
 export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
 
@@ -74,6 +75,8 @@ export interface Fleet {
     stopAll(app: string): Promise<void>;
     /** Tell every router the app's hostnames. */
     routesChanged(app: string, domains: Domain[]): Promise<void>;
+    /** The apps' PostgreSQL backups and credentials (pg:*); undefined without a data host. */
+    readonly databases?: Databases;
 }
 
 /**

@@ -10,10 +10,11 @@ import { config, configGet, configSet, configUnset } from "./config";
 import { CliContext, usageError, Verb } from "./context";
 import { domains, domainsAdd, domainsRemove } from "./domains";
 import { logs, run } from "./dynos";
+import { pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgCredentialsRotate, pgPsql } from "./pg";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {
@@ -29,6 +30,8 @@ const ALIASES: Record<string, string> = {
     "dyno:restart": "ps:restart",
     "releases:rollback": "rollback",
     "domains:list": "domains",
+    "pg:backups:list": "pg:backups",
+    "pg:backups:restores": "pg:backups",
 };
 
 export const ERROR_PREFIX = " ▸    ";
