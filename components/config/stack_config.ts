@@ -80,6 +80,10 @@ export interface StackConfig {
      * re-signs TLS (a TLS-intercepting proxy): builds fetch runtimes and packages through it.
      */
     extraCaCertificates?: string;
+    /** dynoform:pgBackupRetentionDays: base backups (and the WAL they need) are kept this long; unset: 7. */
+    pgBackupRetentionDays?: number;
+    /** dynoform:backupHost: the host whose disk keeps PostgreSQL's backups (never the data host); unset: the control host. */
+    backupHost?: string;
 }
 
 /** Raw values as read from Pulumi config (untrusted). */
@@ -95,6 +99,8 @@ export interface RawStackConfig {
     routerPort?: unknown;
     varnishCacheSize?: unknown;
     extraCaCertificates?: unknown;
+    pgBackupRetentionDays?: unknown;
+    backupHost?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
 }
@@ -474,6 +480,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     }
 
     const extraCaCertificates = raw.extraCaCertificates === undefined ? undefined : caCertificates(raw.extraCaCertificates, problems);
+    const pgBackupRetentionDays = raw.pgBackupRetentionDays === undefined ? undefined : integer(raw.pgBackupRetentionDays, "pgBackupRetentionDays", 1, 3650, 7, problems);
+    const backupHost = raw.backupHost === undefined ? undefined : backupHostName(raw.backupHost, hosts, problems);
 
     if (target !== "lab" && raw.secretsPassphrase === LAB_PASSPHRASE) {
         problems.push(
@@ -505,7 +513,23 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         varnishPort: 6081,
         varnishCacheSize: String(varnishCacheSize),
         ...(extraCaCertificates ? { extraCaCertificates } : {}),
+        ...(pgBackupRetentionDays !== undefined ? { pgBackupRetentionDays } : {}),
+        ...(backupHost !== undefined ? { backupHost } : {}),
     };
+}
+
+/** dynoform:backupHost: a host of dynoform:hosts other than the data host (a backup beside its database is no backup). */
+function backupHostName(raw: unknown, hosts: HostSpec[], problems: string[]): string | undefined {
+    const host = hosts.find((h) => h.name === raw);
+    if (typeof raw !== "string" || !host) {
+        problems.push(`dynoform:backupHost must name a host of dynoform:hosts (${hosts.map((h) => h.name).join(", ")}); got ${JSON.stringify(raw)}`);
+        return undefined;
+    }
+    if (host.roles.includes("data")) {
+        problems.push(`dynoform:backupHost ${raw} is the data host: backups must live on another host's disk (unset it to use the control host)`);
+        return undefined;
+    }
+    return raw;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;

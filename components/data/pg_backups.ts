@@ -14,6 +14,10 @@ export const BACKUP_STORE_COMMAND = "/usr/local/sbin/dynoform-backup-store";
 export const BACKUP_USER = "dynoform-backup";
 export const BACKUP_DIR = "/var/lib/dynoform-backups";
 export const BACKUP_KEY_MARK = "dynoform-pg-backup";
+/** dynoform:pgBackupRetentionDays unset. */
+export const PG_BACKUP_RETENTION_DAYS = 7;
+/** The daily base backup's time (UTC) until pg:backups:schedule --at changes it. */
+export const PG_BACKUP_SCHEDULE = "02:00";
 /** WAL is archived at least this often (seconds): the most a point-in-time restore can miss of a quiet database. */
 export const ARCHIVE_TIMEOUT_SECONDS = 60;
 
@@ -58,13 +62,4 @@ export function backupAuthorizedKeyLine(publicKey: string, dataAddress: string):
     if (!/^ssh-ed25519 [A-Za-z0-9+/]+={0,3}$/.test(key)) throw new Error(`backup key: not an ed25519 public key: ${key.slice(0, 40)}`);
     if (!/^[0-9a-fA-F.:]+$/.test(dataAddress)) throw new Error(`backup key: data host address ${dataAddress} is not an IP address`);
     return `restrict,from="${dataAddress}",command="${BACKUP_STORE_COMMAND}" ${key} ${BACKUP_KEY_MARK}`;
-}
-
-/** `--at '02:00 UTC'` (or `02:00`, `2:00 UTC`): HH:MM, UTC; anything else is undefined. */
-export function parseScheduleTime(at: string): string | undefined {
-    const m = /^\s*(\d{1,2}):(\d{2})\s*(?:UTC|Z)?\s*$/i.exec(at);
-    if (!m) return undefined;
-    const [h, min] = [Number(m[1]), Number(m[2])];
-    if (h > 23 || min > 59) return undefined;
-    return `${String(h).padStart(2, "0")}:${m[2]}`;
 }
