@@ -211,7 +211,8 @@ export class Data extends pulumi.ComponentResource {
             `${name}-pg-basebackup-timer-enabled`,
             {
                 connection,
-                create: "systemctl daemon-reload && systemctl enable --quiet dynoform-pg-basebackup.timer && systemctl restart dynoform-pg-basebackup.timer",
+                // and a first base backup now, in the background: the point-in-time window opens at once
+                create: "systemctl daemon-reload && systemctl enable --quiet dynoform-pg-basebackup.timer && systemctl restart dynoform-pg-basebackup.timer && systemctl start --no-block dynoform-pg-basebackup.service",
                 delete: "systemctl disable --now --quiet dynoform-pg-basebackup.timer 2>/dev/null || true; rm -rf /etc/systemd/system/dynoform-pg-basebackup.timer.d; systemctl daemon-reload",
                 triggers: timerUnits.map((u) => u.sha256),
             },
