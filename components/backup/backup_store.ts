@@ -27,7 +27,7 @@ export class BackupStore extends pulumi.ComponentResource {
                 connection,
                 create: [
                     "set -e",
-                    `id -u ${BACKUP_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${BACKUP_DIR} --shell /bin/sh ${BACKUP_USER}`,
+                    `id -u ${BACKUP_USER} >/dev/null 2>&1 || useradd --system --user-group --comment "dynoform backups" --home-dir ${BACKUP_DIR} --shell /bin/sh ${BACKUP_USER}`,
                     `usermod -p '*' ${BACKUP_USER}`,
                     `install -d -m 0700 -o ${BACKUP_USER} -g ${BACKUP_USER} ${BACKUP_DIR} ${BACKUP_DIR}/.ssh`,
                 ].join("\n"),

@@ -16,6 +16,8 @@ export const STACK_PATHS = [
     "/var/lib/dynoform",
     "/var/lib/dynoform-agent",
     "/var/lib/dynoform-router",
+    "/var/lib/dynoform-backups",
+    "/var/lib/postgresql/.ssh/dynoform-backup*",
     "/usr/local/lib/dynoform",
     "/usr/local/bin/dynoform*",
     "/usr/local/sbin/dynoform*",
