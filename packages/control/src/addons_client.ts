@@ -134,8 +134,8 @@ export class AddonsClient implements Databases {
         return (await this.call(BACKUPS, ["pg-backup-schedule", app, ...(at ? [at] : [])])).trim();
     }
 
-    async rotatePassword(app: string): Promise<string> {
-        const vars = parseAddonVars(await this.call(POSTGRESQL, ["pg-password", app], `${randomBytes(18).toString("hex")}\n`), ["DATABASE_URL"]);
+    async rotatePassword(app: string, password = randomBytes(18).toString("hex")): Promise<string> {
+        const vars = parseAddonVars(await this.call(POSTGRESQL, ["pg-password", app], `${password}\n`), ["DATABASE_URL"]);
         if (!vars.DATABASE_URL) throw new FleetError(`${POSTGRESQL}: no DATABASE_URL from the data host`);
         return vars.DATABASE_URL;
     }

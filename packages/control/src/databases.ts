@@ -27,8 +27,8 @@ export interface Databases {
     restoreToTime(app: string, at: Date): Promise<void>;
     /** The daily base backup's time ("HH:MM", UTC): set to `at`, or as it is. */
     schedule(app: string, at?: string): Promise<string>;
-    /** A new password for the app's role: the DATABASE_URL that carries it. */
-    rotatePassword(app: string): Promise<string>;
+    /** A new password for the app's role (`password`: that one): the DATABASE_URL that carries it. */
+    rotatePassword(app: string, password?: string): Promise<string>;
 }
 
 /** `ID CREATED_EPOCH FINISHED_EPOCH SIZE` lines (dynoform-backup-store dump-list). */

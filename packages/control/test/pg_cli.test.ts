@@ -85,6 +85,13 @@ test("pg:credentials:rotate: a new password, DATABASE_URL changed in a new relea
     expect(r.err.at(-1)).toBe("Rotating credentials of DATABASE on ⬢ shop... done, v2");
     expect(await h.store.currentRelease("shop")).toMatchObject({ version: 2, description: "Rotate DATABASE_URL credentials", config: { DATABASE_URL: "postgres://shop:rotated1@10.99.0.4:5432/shop" } });
     expect(h.fleet.calls.filter((c) => c.startsWith("rollout shop")).length).toBe(2);
+    // a release that fails keeps the old DATABASE_URL, and the role gets that password back
+    h.fleet.failRollout = "web.1 crashed at start";
+    const failed = await h.cli("pg:credentials:rotate", "-a", "shop", "--confirm", "shop");
+    expect(failed.code).toBe(1);
+    expect(failed.err.at(-1)).toMatch(/failed and shop keeps its previous config vars: web\.1 crashed at start/);
+    expect((await h.store.getConfig("shop")).DATABASE_URL).toBe("postgres://shop:rotated1@10.99.0.4:5432/shop");
+    expect(h.fleet.calls.filter((c) => c.startsWith("pg rotate"))).toEqual(["pg rotate shop", "pg rotate shop", "pg rotate shop back to rotated1"]);
 });
 
 test("pg:psql: psql as the app's role, the password in its environment only; -c runs one command", async () => {

@@ -216,8 +216,13 @@ export const pgCredentialsRotate: Verb = {
         checkDatabaseArg(positional[0]);
         const databases = await databasesOf(ctx, app);
         confirmed(app, flags.confirm, `This gives ${app}'s database role a new password; its dynos restart with it`, `pg:credentials:rotate -a ${app}`);
+        const oldPassword = decodeURIComponent(new URL((await ctx.store.getConfig(app)).DATABASE_URL!).password);
         const url = await databases.rotatePassword(app);
-        const release = await changeConfig(ctx, app, (cur) => ({ ...cur, DATABASE_URL: url }), "Rotate DATABASE_URL credentials");
+        const release = await changeConfig(ctx, app, (cur) => ({ ...cur, DATABASE_URL: url }), "Rotate DATABASE_URL credentials").catch(async (err: Error) => {
+            // The release failed and the app keeps its old DATABASE_URL: so does its role.
+            await databases.rotatePassword(app, oldPassword).catch(() => undefined);
+            throw err;
+        });
         ctx.err(`Rotating credentials of ${DATABASE} on ${appLabel(app)}... done${releaseSuffix(release)}`);
         return 0;
     },

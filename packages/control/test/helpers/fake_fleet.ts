@@ -49,10 +49,10 @@ export class FakeDatabases implements Databases {
         if (at) this.scheduleAt = at;
         return `${this.scheduleAt} UTC`;
     }
-    async rotatePassword(app: string) {
-        this.calls.push(`pg rotate ${app}`);
+    async rotatePassword(app: string, password?: string) {
+        this.calls.push(`pg rotate ${app}${password ? ` back to ${password}` : ""}`);
         this.check();
-        return `postgres://${app}:rotated${++this.passwords}@10.99.0.4:5432/${app}`;
+        return `postgres://${app}:${password ?? `rotated${++this.passwords}`}@10.99.0.4:5432/${app}`;
     }
 }
 
