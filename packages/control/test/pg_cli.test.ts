@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CliContext } from "../src/cli/context";
 import { parseRestoreTime } from "../src/cli/pg";
 import { harness, Harness, NOW } from "./helpers/cli_harness";
 import { push } from "./helpers/push";
@@ -94,19 +95,27 @@ test("pg:credentials:rotate: a new password, DATABASE_URL changed in a new relea
     expect(h.fleet.calls.filter((c) => c.startsWith("pg rotate"))).toEqual(["pg rotate shop", "pg rotate shop", "pg rotate shop back to rotated1"]);
 });
 
-test("pg:psql: psql as the app's role, the password in its environment only; -c runs one command", async () => {
+test("pg:psql: psql as the app's role and its build user (never root), the password in its environment only; -c runs one command", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-psql-"));
+    fs.chmodSync(dir, 0o755);
     const fake = path.join(dir, "psql");
-    fs.writeFileSync(fake, `#!/bin/sh\necho "argv: $*"\necho "as $PGUSER@$PGHOST:$PGPORT/$PGDATABASE password-set=\${PGPASSWORD:+yes}"\n`, { mode: 0o755 });
+    fs.writeFileSync(fake, `#!/bin/sh\necho "argv: $*"\necho "as $PGUSER@$PGHOST:$PGPORT/$PGDATABASE password-set=\${PGPASSWORD:+yes} uid=$(id -u)"\n`, { mode: 0o755 });
     process.env.DYNOFORM_PSQL = fake;
+    // a uid of the unit tests' build range with no process (jest.config.js), as BuildUsers gives
+    const uid = process.getuid?.() === 0 ? 2_150_321 : process.getuid!();
+    h.extra.buildUsers = { forApp: async (app: string) => ({ name: `build-${app}`, uid, gid: uid }) } as unknown as CliContext["buildUsers"];
     try {
         const r = await h.cli("pg:psql", "-c", "select 1", "-a", "shop");
         expect(r).toMatchObject({ code: 0, err: ["--> Connecting to DATABASE of ⬢ shop"] });
-        expect(r.stdout).toBe("argv: -X -v ON_ERROR_STOP=1 -c select 1\nas shop@10.99.0.4:5432/shop password-set=yes\n");
+        expect(r.stdout).toBe(`argv: -X -v ON_ERROR_STOP=1 -c select 1\nas shop@10.99.0.4:5432/shop password-set=yes uid=${uid}\n`);
         expect(r.stdout).not.toContain("secret");
         process.env.DYNOFORM_PSQL = path.join(dir, "missing");
         const missing = await h.cli("pg:psql", "-a", "shop");
         expect(missing).toMatchObject({ code: 1, err: ["--> Connecting to DATABASE of ⬢ shop", " ▸    psql is not installed on the control host: install postgresql-client there (apt-get install postgresql-client)"] });
+        if (process.getuid?.() === 0) {
+            h.extra = {};
+            await refusal(["pg:psql", "-a", "shop"], "pg:psql needs the control host's build users (buildUserPrefix in /etc/dynoform/control.json): psql never runs as root");
+        }
     } finally {
         delete process.env.DYNOFORM_PSQL;
         fs.rmSync(dir, { recursive: true, force: true });

@@ -185,14 +185,24 @@ export const pgPsql: Verb = {
         if (url === undefined) throw new UserError(`${app} has no database (no DATABASE_URL config var)`);
         const command = flagString({ flags, positional }, "command");
         const args = ["-X", ...(command !== undefined ? ["-v", "ON_ERROR_STOP=1", "-c", command] : [])];
+        // psql runs what it is given, `\! sh` included: as the app's build user, which already runs
+        // the app's own code at each push (same firewall: the data host, the edges, the internet),
+        // never as the control role's root.
+        const user = ctx.buildUsers ? await ctx.buildUsers.forApp(app) : undefined;
+        if (!user && process.getuid?.() === 0) throw new UserError(`pg:psql needs the control host's build users (buildUserPrefix in /etc/dynoform/control.json): psql never runs as root`);
         ctx.err(`--> Connecting to ${DATABASE} of ${appLabel(app)}`);
-        return runPsql(ctx, args, psqlEnv(url), process.env.DYNOFORM_PSQL ?? "psql");
+        return runPsql(ctx, args, psqlEnv(url), process.env.DYNOFORM_PSQL ?? "psql", user);
     },
 };
 
-function runPsql(ctx: CliContext, args: string[], env: Record<string, string>, psql: string): Promise<number> {
+function runPsql(ctx: CliContext, args: string[], env: Record<string, string>, psql: string, user?: { uid: number; gid: number }): Promise<number> {
     return new Promise((resolve, reject) => {
-        const child = spawn(psql, args, { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(psql, args, {
+            cwd: "/",
+            env: { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", HOME: "/nonexistent", ...env },
+            stdio: ["pipe", "pipe", "pipe"],
+            ...(user ? { uid: user.uid, gid: user.gid } : {}),
+        });
         child.on("error", (e: NodeJS.ErrnoException) =>
             reject(e.code === "ENOENT" ? new UserError(`psql is not installed on the control host: install postgresql-client there (apt-get install postgresql-client)`) : e),
         );
