@@ -168,6 +168,14 @@ maybe("PostgreSQL backups on a real cluster", () => {
         expect(missing.code).not.toBe(0);
         expect(missing.stderr).toContain("no backup b009 of shop");
         expect(rows("shop")).toBe("a,b");
+        // a dump pg_restore cannot restore: the database stays as it was, no half-restored copy is left
+        fs.writeFileSync(path.join(storeDir(), "dumps", "shop", "b009.dump"), "PGDMP not really");
+        fs.writeFileSync(path.join(storeDir(), "dumps", "shop", "b009.info"), "created=1\nfinished=1\n");
+        const broken = backup("restore", "shop", "shop", "b009");
+        expect(broken.code).toBe(2);
+        expect(broken.stderr).toContain("the restore into shop's database failed (above); its database is unchanged");
+        expect(rows("shop")).toBe("a,b");
+        expect(superuser("select count(*) from pg_database where datname like '%restoring'").stdout.trim()).toBe("0");
     });
 
     test("schedule: HH:MM UTC into the timer's drop-in; the default until then; a bad time refused", () => {
