@@ -21,6 +21,7 @@ const stackConfig: StackConfig = parseStackConfig({
     extraCaCertificates: config.get("extraCaCertificates"),
     pgBackupRetentionDays: config.getObject("pgBackupRetentionDays"),
     backupHost: config.get("backupHost"),
+    floatingAddress: config.get("floatingAddress"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 

@@ -7,7 +7,10 @@ const shared = {
   roots: ["<rootDir>/test", "<rootDir>/packages", "<rootDir>/components"],
   modulePathIgnorePatterns: ["<rootDir>/.lab/", "<rootDir>/packages/[^/]+/dist/"],
   // as tsconfig.json's paths: the contract's source, whatever node_modules links
-  moduleNameMapper: { "^@dynoform/contract$": "<rootDir>/packages/contract/src/index.ts" },
+  moduleNameMapper: {
+    "^@dynoform/contract$": "<rootDir>/packages/contract/src/index.ts",
+    "^@dynoform/logplex/sender$": "<rootDir>/packages/logplex/src/log_sender.ts",
+  },
 };
 // Builds kill every process of their uid. The unit tests' build users take a uid block apart from
 // the one the lab's control host gives its build users (same kernel, same uid space), so a unit test

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench:up`: how long provisioning takes, on its own lab network (10.213.3.0/24).
 #   setup_cached_s    — scripts/setup when everything is already there
-#   pulumi_up_cold_s  — pulumi up of the 4-host stack from the bare debootstrap image
-#                       (boots machines, apt-installs nginx, varnish, postgresql, memcached)
+#   pulumi_up_cold_s  — pulumi up of the local stack (5 hosts, two edges) from the bare debootstrap image
+#                       (boots machines, apt-installs nginx, varnish, keepalived, postgresql, memcached)
 #   pulumi_up_noop_s  — the second pulumi up, nothing to change
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"

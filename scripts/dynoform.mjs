@@ -128,7 +128,7 @@ async function main() {
     const t = await target();
     let words = argv;
     const app = flagValue(argv, ["-a", "--app"]);
-    if (!app && !["apps", "apps:create", "create", "help", "version", "--version"].includes(verb)) {
+    if (!app && !["apps", "apps:create", "create", "help", "version", "--version", "hosts", "hosts:drain", "hosts:undrain"].includes(verb)) {
         const implied = process.env.DYNOFORM_APP ?? appFromRemote();
         if (implied) words = [...argv, "-a", implied];
     }

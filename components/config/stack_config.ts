@@ -84,6 +84,11 @@ export interface StackConfig {
     pgBackupRetentionDays?: number;
     /** dynoform:backupHost: the host whose disk keeps PostgreSQL's backups (never the data host); unset: the control host. */
     backupHost?: string;
+    /**
+     * The address clients use on lab and servers stacks with two or more edges: VRRP (keepalived)
+     * keeps it on one live edge and moves it when that edge dies. Absent: clients use an edge's own address.
+     */
+    floatingAddress?: string;
 }
 
 /** Raw values as read from Pulumi config (untrusted). */
@@ -101,6 +106,7 @@ export interface RawStackConfig {
     extraCaCertificates?: unknown;
     pgBackupRetentionDays?: unknown;
     backupHost?: unknown;
+    floatingAddress?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
 }
@@ -482,6 +488,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const extraCaCertificates = raw.extraCaCertificates === undefined ? undefined : caCertificates(raw.extraCaCertificates, problems);
     const pgBackupRetentionDays = raw.pgBackupRetentionDays === undefined ? undefined : integer(raw.pgBackupRetentionDays, "pgBackupRetentionDays", 1, 3650, 7, problems);
     const backupHost = raw.backupHost === undefined ? undefined : backupHostName(raw.backupHost, hosts, problems);
+    const floatingAddress =
+        raw.floatingAddress === undefined ? undefined : floatingAddressOf(raw.floatingAddress, { target, hosts, lab, privateSubnet }, problems);
 
     if (target !== "lab" && raw.secretsPassphrase === LAB_PASSPHRASE) {
         problems.push(
@@ -515,7 +523,68 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         ...(extraCaCertificates ? { extraCaCertificates } : {}),
         ...(pgBackupRetentionDays !== undefined ? { pgBackupRetentionDays } : {}),
         ...(backupHost !== undefined ? { backupHost } : {}),
+        ...(floatingAddress ? { floatingAddress } : {}),
     };
+}
+
+/**
+ * The most edges a floating address takes: their VRRP priorities step down by 10 from 200
+ * (components/edge/keepalived.ts), and a priority stays above 0.
+ */
+export const FLOATING_ADDRESS_MAX_EDGES = 20;
+
+/**
+ * dynoform:floatingAddress, checked against the target, the hosts and the private network. It goes
+ * on the interface that holds each edge's private address, and the edges' VRRP adverts travel
+ * between their private addresses: so it must be a free address of that network. One edge is
+ * refused: with no peer to send adverts to, keepalived would fall back to multicast, and the address
+ * would promise a fail-over that cannot happen.
+ */
+function floatingAddressOf(
+    raw: unknown,
+    where: { target: Target; hosts: HostSpec[]; lab: LabSpec | undefined; privateSubnet: string | undefined },
+    problems: string[],
+): string | undefined {
+    const { target, hosts, lab, privateSubnet } = where;
+    if (target === "aws") {
+        problems.push("dynoform:floatingAddress is not used by target aws: the aws target puts a Network Load Balancer over the edges; remove dynoform:floatingAddress");
+        return undefined;
+    }
+    if (target === "docker") {
+        problems.push(
+            "dynoform:floatingAddress is not used by target docker: it publishes one edge's 80/443 on the Docker host (dynoform:docker.publish), " +
+                "and a floating address moves between two or more edges; remove dynoform:floatingAddress",
+        );
+        return undefined;
+    }
+    if (typeof raw !== "string" || !isIPv4(raw)) {
+        problems.push(
+            `dynoform:floatingAddress must be an IPv4 address such as 10.0.0.9 (got ${JSON.stringify(raw)}): a free address of the edges' private network, which VRRP moves to a live edge`,
+        );
+        return undefined;
+    }
+    if (lab) {
+        if (!isHostAddress(lab.subnet, raw) || raw === lab.gateway) {
+            problems.push(`dynoform:floatingAddress ${raw} must be inside dynoform:lab.subnet ${lab.subnet} (.2 to .254; .1 is the lab gateway): pick a free address there`);
+        }
+    } else if (privateSubnet !== undefined && !isHostAddress(privateSubnet, raw)) {
+        problems.push(
+            `dynoform:floatingAddress ${raw} must be a host address inside dynoform:privateSubnet ${privateSubnet}: it moves on the interface that holds ` +
+                `each edge's private address, where the edges' VRRP adverts travel; pick a free address there (and point clients, or your router's forwarding, at it)`,
+        );
+    }
+    const owner = hosts.find((h) => [h.address, h.privateAddress, h.publicAddress].includes(raw));
+    if (owner) problems.push(`dynoform:floatingAddress ${raw} is also ${owner.name}'s address: pick an address no host uses (it moves between the edges)`);
+    const edges = hosts.filter((h) => h.roles.includes("edge"));
+    if (edges.length === 1) {
+        problems.push(
+            `dynoform:floatingAddress needs two or more hosts with role edge (found one, ${edges[0].name}): add "edge" to another host's roles, ` +
+                `or remove dynoform:floatingAddress and point clients at ${edges[0].name}'s own address`,
+        );
+    } else if (edges.length > FLOATING_ADDRESS_MAX_EDGES) {
+        problems.push(`dynoform:floatingAddress takes at most ${FLOATING_ADDRESS_MAX_EDGES} edges (found ${edges.length}): keep edge on fewer hosts`);
+    }
+    return raw;
 }
 
 /** dynoform:backupHost: a host of dynoform:hosts other than the data host (a backup beside its database is no backup). */

@@ -16,6 +16,17 @@ export const GIT_HOME = "/home/git";
 export const BUILD_USER_PREFIX = "build-";
 /** The one shared build user of earlier versions: removed (issue 9: one uid let builds reach each other). */
 export const LEGACY_BUILD_USER = "dynoform-build";
+/**
+ * What the built-in Python and Ruby buildpacks build with (packages/control/src/buildpacks/builtin_scripts.ts):
+ * Debian's interpreters (the dyno hosts run the same ones, DYNO_RUNTIME_PACKAGES), venv, bundler, and
+ * the compilers and headers native extensions need (psycopg2, pg, puma...).
+ */
+export const BUILD_TOOLCHAIN_PACKAGES = [
+    "python3", "python3-venv", "python3-dev", "ruby", "ruby-dev", "bundler", "build-essential", "libpq-dev", "pkg-config",
+    // gems an app may use from the host with BUNDLE_PATH__SYSTEM=true (and the lab does: rubygems.org is out of its reach)
+    "ruby-rack", "puma",
+];
+
 /** useradd's comment on build users (packages/control/src/build_users.ts): how they are found to be removed. */
 export const BUILD_USER_COMMENT = "dynoform build user";
 export const STATE_DIR = "/var/lib/dynoform";
@@ -126,7 +137,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         super("dynoform:control:ControlPlane", name, {}, opts);
         const connection = args.host.ssh;
         authorizedKeysFile(args.authorizedKeys.map((k) => ({ key: k }))); // bad keys fail before anything is touched
-        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["git", "postgresql-client", "sudo", "ca-certificates"] }, { parent: this });
+        const packages = new AptPackages(`${name}-packages`, { connection, packages: ["git", "postgresql-client", "sudo", "ca-certificates", ...BUILD_TOOLCHAIN_PACKAGES] }, { parent: this });
         const users = new RemoteCommand(
             `${name}-users`,
             {

@@ -2,7 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceBinary } from "../binaries";
 import { Host } from "../hosts/host";
 import { DYNO_PORT_RANGE, DYNO_UID_RANGE } from "../firewall/host_firewall";
-import { RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+import { AptPackages, RemoteBinary, RemoteCommand, RemoteFile, SystemdService } from "../remote";
+
+/**
+ * The runtimes slugs of the built-in buildpacks run on: a Python slug's venv uses Debian's python3
+ * (its standard library), a Ruby slug Debian's ruby and bundler (and, with BUNDLE_PATH__SYSTEM=true,
+ * the host's gems); libpq5 for PostgreSQL drivers built against it. The control host builds with the
+ * same Debian packages (components/control BUILD_TOOLCHAIN_PACKAGES).
+ */
+export const DYNO_RUNTIME_PACKAGES = ["python3", "ruby", "bundler", "ruby-rack", "puma", "libpq5"];
 import { render, renderOutput } from "../templates/render";
 
 /** Where the agent keeps slugs, dyno logs and desired state (agent.json), and what a removal empties. */
@@ -31,6 +39,7 @@ export class DynoHost extends pulumi.ComponentResource {
     constructor(name: string, args: DynoHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dynoform:dyno:DynoHost", name, {}, opts);
         const connection = args.host.ssh;
+        new AptPackages(`${name}-runtimes`, { connection, packages: DYNO_RUNTIME_PACKAGES }, { parent: this });
         const binary = new RemoteBinary(
             `${name}-agent-binary`,
             { connection, source: args.binary.source, sha256: args.binary.sha256, path: "/usr/local/lib/dynoform/dynoform-agent", mode: "0755" },

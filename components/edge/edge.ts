@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
+import { INTERFACE_SCRIPT, KEEPALIVED_CONF, interfaceScript, keepalivedConfig, keepalivedDropIn } from "./keepalived";
 
 export interface RouterEndpoint {
     address: pulumi.Input<string>;
@@ -18,6 +19,16 @@ export interface EdgeArgs {
     varnishCacheSize: string;
     /** A certificate to serve on :443; a self-signed one is generated when absent. */
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
+    /** dynoform:floatingAddress: keepalived on this edge moves it between the edges (in stack order, this one at `index`). */
+    floating?: FloatingAddressArgs;
+}
+
+export interface FloatingAddressArgs {
+    address: string;
+    /** Every edge's private address, in stack order: the VRRP peers. */
+    edgeAddresses: pulumi.Input<string>[];
+    /** This edge's place among them: the first is the preferred master. */
+    index: number;
 }
 
 /** Varnish backends and director lines for the routers. Their timeouts sit above the router's own
@@ -130,13 +141,37 @@ export class Edge extends pulumi.ComponentResource {
             { connection, unit: "varnish", dropIn: varnishDropIn, restartTriggers: [vcl.sha256] },
             { parent: this, dependsOn: [packages, vcl] },
         );
-        new SystemdService(
+        const nginx = new SystemdService(
             `${name}-nginx`,
             { connection, unit: "nginx", reloadTriggers: [...nginxFiles.map((f) => f.sha256), ...tlsTriggers] },
             { parent: this, dependsOn: [packages, varnish, ...nginxFiles, ...tlsFiles] },
         );
+        if (args.floating) this.floatingAddress(name, args.host, args.floating, nginx);
 
-        this.url = pulumi.interpolate`http://${args.host.publicAddress}/`;
+        // nginx listens on every address (templates/nginx/edge.conf), the floating one included.
+        this.url = args.floating ? pulumi.output(`http://${args.floating.address}/`) : pulumi.interpolate`http://${args.host.publicAddress}/`;
         this.registerOutputs({ url: this.url });
+    }
+
+    /**
+     * keepalived (VRRPv3, unicast to the other edges) holding the floating address on one live edge;
+     * restarted when its config or the interface script changes. On delete the service stops (and
+     * releases the address) before its files go.
+     */
+    private floatingAddress(name: string, host: Host, floating: FloatingAddressArgs, nginx: SystemdService): void {
+        const connection = host.ssh;
+        const packages = new AptPackages(`${name}-keepalived-packages`, { connection, packages: ["keepalived"] }, { parent: this });
+        const afterPackages = { parent: this, dependsOn: [packages] };
+        const config = pulumi
+            .all(floating.edgeAddresses)
+            .apply((edgeAddresses) => keepalivedConfig({ hostName: host.name, floatingAddress: floating.address, edgeAddresses, index: floating.index }));
+        // Debian's package ships no keepalived.conf; one an operator had there is kept and put back on destroy.
+        const conf = new RemoteFile(`${name}-keepalived-conf`, { connection, path: KEEPALIVED_CONF, content: config, mode: "0644", keepOriginal: true }, afterPackages);
+        const script = new RemoteFile(`${name}-keepalived-interface`, { connection, path: INTERFACE_SCRIPT, content: interfaceScript(), mode: "0755" }, afterPackages);
+        new SystemdService(
+            `${name}-keepalived`,
+            { connection, unit: "keepalived", dropIn: host.privateAddress.apply(keepalivedDropIn), restartTriggers: [conf.sha256, script.sha256] },
+            { parent: this, dependsOn: [packages, conf, script, nginx] },
+        );
     }
 }

@@ -52,11 +52,14 @@ export class Platform extends pulumi.ComponentResource {
 
         const edgeHosts = hostsWithRole(config, "edge").map((s) => hostFor(s.name));
         const routers = edgeHosts.map((h) => ({ address: h.privateAddress, port: config.routerPort }));
+        // With a floating address, keepalived on every edge keeps it on one live edge (VRRP between their private addresses).
+        const floating = (index: number) =>
+            config.floatingAddress ? { address: config.floatingAddress, edgeAddresses: edgeHosts.map((h) => h.privateAddress), index } : undefined;
         const edges = edgeHosts.map(
-            (host) =>
+            (host, i) =>
                 new Edge(
                     host.name,
-                    { host, domain: config.domain, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls },
+                    { host, domain: config.domain, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls, floating: floating(i) },
                     { parent: this },
                 ),
         );
@@ -159,7 +162,8 @@ export class Platform extends pulumi.ComponentResource {
                         tenantUids.length > 0
                         ? {
                               dataAddress: dataHost.privateAddress,
-                              edgeAddresses: edgeHosts.flatMap((h) => [h.privateAddress, h.publicAddress]),
+                              // The floating address too: it is an edge's nginx, wherever it is.
+                              edgeAddresses: [...edgeHosts.flatMap((h) => [h.privateAddress, h.publicAddress]), ...(config.floatingAddress ? [config.floatingAddress] : [])],
                               postgresPort: POSTGRES_PORT,
                               memcachedPorts: MEMCACHED_PORTS,
                               agentPort: config.agentPort,
@@ -194,6 +198,7 @@ export class Platform extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // The floating address when there is one (every edge's url is it then), else the first edge's.
         this.edgeUrl = edges[0].url;
         this.hostAddresses = pulumi.all(args.hosts.map((h) => pulumi.all([h.name, h.privateAddress]))).apply((pairs) => Object.fromEntries(pairs));
         this.databaseAdminUrl = data.databaseAdminUrl;

@@ -14,11 +14,12 @@ BASE="$CACHE/base-bookworm"
 PACKAGES="$CACHE/packages-bookworm"
 APT_ARCHIVES="$CACHE/apt-archives"
 # The stack's Debian packages (nginx is Debian's own `nginx` package).
-STACK_PACKAGES=(nginx varnish memcached sasl2-bin postgresql nftables)
+STACK_PACKAGES=(nginx varnish memcached sasl2-bin postgresql nftables keepalived netbase
+    git postgresql-client python3 python3-venv python3-dev ruby ruby-dev bundler build-essential libpq-dev pkg-config ruby-rack puma libpq5)
 # Bump when the recipe changes: an image of another version is rebuilt (when no machine uses it).
 IMAGE_VERSION=2
 # Bump when only the packages image's recipe changes.
-PACKAGES_IMAGE_VERSION=4
+PACKAGES_IMAGE_VERSION=6
 INCLUDE=openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates,libpam-systemd
 
 with_packages=0
@@ -175,7 +176,7 @@ build_packages() {
     # so a host of the packages image ends up like the same host on the cold path.
     # (nftables.service stays off too: its /etc/nftables.conf flushes the whole ruleset, the stack's
     # table included; the stack loads its own with dynoform-firewall.service.)
-    systemctl --root="$TMP" disable nginx.service varnish.service memcached.service saslauthd.service postgresql.service nftables.service >/dev/null 2>&1 || true
+    systemctl --root="$TMP" disable nginx.service varnish.service memcached.service saslauthd.service postgresql.service nftables.service keepalived.service >/dev/null 2>&1 || true
     rm -rf "$TMP"/var/lib/apt/lists/* "$TMP"/var/cache/apt/*.bin
     rm -f "$TMP"/etc/resolv.conf
     printf 'packages=%s\npackages_version=%s\n' "${STACK_PACKAGES[*]}" "$PACKAGES_IMAGE_VERSION" >>"$TMP/etc/dynoform-lab-image"

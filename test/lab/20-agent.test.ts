@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as tar from "tar";
-import { hostWithRole, labStackFile, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { edgeAddress, hostWithRole, labStackFile, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 import { stackOutput } from "../support/pulumi";
 
@@ -16,7 +16,6 @@ import { stackOutput } from "../support/pulumi";
 jest.setTimeout(4 * 60_000);
 
 const info = labStackInfo();
-const edge = hostWithRole("edge");
 const dynoHost = hostWithRole("dyno");
 const shell = new LabShell();
 const STATE = "/var/lib/dynoform-agent";
@@ -24,6 +23,8 @@ const STATE = "/var/lib/dynoform-agent";
 let agentUrl = "";
 let agentToken = "";
 let routerUrl = "";
+/** Every edge's router (the first is routerUrl): placements go to all, as the control role sends them. */
+let routerUrls: string[] = [];
 let routerToken = "";
 let server: http.Server | undefined;
 let slugBase = "";
@@ -100,8 +101,8 @@ const router = (method: string, p: string) => call(routerUrl, routerToken, metho
 async function putApp(app: string, desired: Record<string, unknown>, wait = true): Promise<Answer> {
     appsMade.add(app);
     // What the control role does before a rollout: the routers accept this host's registrations
-    // only for apps placed on it.
-    expect((await call(routerUrl, routerToken, "PUT", `/v1/apps/${app}/placement`, { hosts: [dynoHost.address] })).status).toBe(200);
+    // only for apps placed on it. Every router: Varnish balances over all of them.
+    for (const url of routerUrls) expect((await call(url, routerToken, "PUT", `/v1/apps/${app}/placement`, { hosts: [dynoHost.address] })).status).toBe(200);
     return agent("PUT", `/v1/apps/${app}${wait ? "?wait=up&timeoutMs=30000" : ""}`, desired);
 }
 
@@ -148,7 +149,7 @@ const unitProps = async (unit: string, props: string) => {
     return Object.fromEntries(out.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 };
 const onHost = (cmd: string) => shell.exec(dynoHost.name, cmd);
-const viaEdge = (app: string, p = "/") => httpGet(edge.address, `${app}.${info.domain}`, p);
+const viaEdge = (app: string, p = "/") => httpGet(edgeAddress(), `${app}.${info.domain}`, p);
 
 const WEB = { web: "perl web.pl" };
 const SECRET = 'pa$$ "quoted" \\ `tick`\nsecond line';
@@ -158,7 +159,8 @@ beforeAll(async () => {
     const agentAt = (await stackOutput<string[]>(LAB_STACK, "agentUrls"))[0];
     agentToken = (await stackOutput<Record<string, string>>(LAB_STACK, "agentTokens"))[agentAt];
     agentUrl = await shell.forwardUrl(agentAt);
-    routerUrl = await shell.forwardUrl((await stackOutput<string[]>(LAB_STACK, "routerControlUrls"))[0]);
+    routerUrls = await Promise.all((await stackOutput<string[]>(LAB_STACK, "routerControlUrls")).map((u) => shell.forwardUrl(u)));
+    routerUrl = routerUrls[0];
     routerToken = await stackOutput<string>(LAB_STACK, "routerToken");
     server = http.createServer((req, res) => {
         const f = path.join(tmp, path.basename(req.url ?? ""));
@@ -246,7 +248,7 @@ test("the dyno sees Heroku's request headers from the edge; varnish caches only 
     const second = await viaEdge("alab", "/cached-1");
     expect(second.body).toBe(first.body); // served from varnish
     expect(String(second.headers["x-varnish"]).split(" ")).toHaveLength(2);
-    const withCookie = await httpGet(edge.address, `alab.${info.domain}`, "/cached-1", { Cookie: "session=1" });
+    const withCookie = await httpGet(edgeAddress(), `alab.${info.domain}`, "/cached-1", { Cookie: "session=1" });
     expect(withCookie.body).not.toBe(first.body); // a request with a cookie passes to the app
     const plain1 = await viaEdge("alab");
     const plain2 = await viaEdge("alab");

@@ -6,7 +6,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { cli, GitRepo, until } from "../support/apps";
-import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { edgeAddress, hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 import { binarySession, STATUS } from "../support/memcached";
 import { projectRoot, pulumiOk } from "../support/pulumi";
@@ -14,7 +14,8 @@ import { projectRoot, pulumiOk } from "../support/pulumi";
 jest.setTimeout(15 * 60_000);
 
 const APP = "counter";
-const edge = hostWithRole("edge").address;
+/** Where clients send requests: the floating address (whichever edge holds it). */
+const edge = edgeAddress();
 const domain = labStackInfo().domain;
 const host = `${APP}.${domain}`;
 const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
@@ -328,7 +329,7 @@ test("rebooting the control host loses no app, release or config var; the app an
     await until("control answers", async () => (await cli(["apps"])).code === 0, 120_000);
     const after = await Promise.all([cli(["apps"]), cli(["releases", "-a", APP]), cli(["config", "--json", "-a", APP])]);
     expect(after.map((r) => r.stdout.replace(/\(~ [^)]*\)/g, ""))).toEqual(before.map((r) => r.stdout.replace(/\(~ [^)]*\)/g, "")));
-    // Through the rebooted edge (nginx → varnish → router): the agents re-register with the router.
+    // Through the edges (nginx → varnish → router; edge-2 holds the floating address while edge-1 reboots, edge-1 again once its nginx runs): the agents re-register with the routers.
     await until("the app answers through the edge", async () => {
         const r = await httpGet(edge, host);
         return r.status === 200 && r.body.includes("(hello)");

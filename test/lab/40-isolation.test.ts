@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { cli, GitRepo, Result } from "../support/apps";
-import { hostWithRole, labStackInfo } from "../support/lab_stack";
+import { edgeAddress, hostWithRole, labStackInfo } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 
 jest.setTimeout(10 * 60_000);
@@ -16,7 +16,10 @@ jest.setTimeout(10 * 60_000);
 const APP = "hostile";
 const OTHER = "bystander";
 const control = hostWithRole("control");
+/** The first edge's own address (its internal ports are probed there). */
 const edge = hostWithRole("edge").address;
+/** Where clients send requests: the floating address when the stack has one. */
+const front = edgeAddress();
 const domain = labStackInfo().domain;
 const shell = new LabShell();
 const repos: Record<string, GitRepo> = {};
@@ -39,7 +42,7 @@ async function pushChange(app: string, edit: (dir: string) => void): Promise<Res
     return repos[app].push(true);
 }
 
-const page = (app = APP) => httpGet(edge, `${app}.${domain}`);
+const page = (app = APP) => httpGet(front, `${app}.${domain}`);
 let good: string;
 
 beforeAll(async () => {
@@ -138,7 +141,7 @@ test("setsid and double-forked leftovers die with the build; a build reads no ot
 /** One raw request to the edge; resolves with everything the edge sent before closing (or 3 s of quiet). */
 function rawRequest(text: string): Promise<string> {
     return new Promise((resolve) => {
-        const sock = net.connect(80, edge);
+        const sock = net.connect(80, front);
         let got = "";
         let quiet = setTimeout(() => sock.destroy(), 3000);
         sock.on("data", (d) => {
@@ -206,7 +209,8 @@ test("a dyno reaches the data host's PostgreSQL, its own Memcached and the edge'
         bystander,
         `127.0.0.1:${bystander.split(":")[1]}`, // another dyno on loopback, in case it shares the host
     ];
-    const allowed = [`${data}:5432`, own.MEMCACHE_SERVERS, `${edge}:80`]; // (nginx: the way in for anyone)
+    // (nginx: the way in for anyone, on the edge's own address and the floating one)
+    const allowed = [...new Set([`${data}:5432`, own.MEMCACHE_SERVERS, `${edge}:80`, `${front}:80`])];
     const started = Date.now();
     const seen = await connectFromDyno([...refused, ...allowed]);
     expect(seen).toEqual(Object.fromEntries([...refused.map((t) => [t, "ECONNREFUSED"]), ...allowed.map((t) => [t, "open"])]));

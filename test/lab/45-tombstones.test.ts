@@ -12,7 +12,7 @@
 // A reboot in place keeps the overlay (components/hosts/README.md).
 import * as fs from "fs";
 import { cli, GitRepo, until } from "../support/apps";
-import { hostWithRole, labStackInfo } from "../support/lab_stack";
+import { edgeAddress, hostWithRole, labStackInfo } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 
 jest.setTimeout(15 * 60_000);
@@ -20,7 +20,7 @@ jest.setTimeout(15 * 60_000);
 type StackHost = ReturnType<typeof labStackInfo>["hosts"][number];
 
 const APP = "tombstone";
-const edge = hostWithRole("edge").address;
+const edge = edgeAddress();
 const control = hostWithRole("control").name;
 const domain = labStackInfo().domain;
 const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));

@@ -19,17 +19,31 @@ export interface LabStackInfo {
     network: string;
     hosts: StackHost[];
     domain: string;
+    /** dynoform:floatingAddress: where clients reach the edges, when set. */
+    floatingAddress?: string;
+    subnet: string;
 }
 
 export function labStackInfo(): LabStackInfo {
     const doc = yaml.load(fs.readFileSync(labStackFile, "utf8")) as { config: Record<string, unknown> };
-    const lab = doc.config["dynoform:lab"] as { network: string };
+    const lab = doc.config["dynoform:lab"] as { network: string; subnet: string };
     return {
         stack: LAB_STACK,
         network: lab.network,
+        subnet: lab.subnet,
         hosts: doc.config["dynoform:hosts"] as StackHost[],
         domain: (doc.config["dynoform:domain"] as string) ?? "dynoform.test",
+        floatingAddress: doc.config["dynoform:floatingAddress"] as string | undefined,
     };
+}
+
+/**
+ * Where a client sends HTTP "to the edge": the floating address when the stack has one (whichever
+ * edge holds it), else the first edge's own address. Tests about one edge host's own services or
+ * firewall use that host's address (hostWithRole("edge")) instead.
+ */
+export function edgeAddress(): string {
+    return labStackInfo().floatingAddress ?? hostWithRole("edge").address;
 }
 
 export function hostWithRole(role: string): StackHost {

@@ -56,7 +56,9 @@ export function leftoversScript(root = ""): string {
         "echo @paths",
         `for p in ${paths}; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done`,
         "echo @units",
-        "systemctl list-units --all --plain --no-legend --full 'dynoform*' 'dyno-*' 2>/dev/null | awk '{ print $1, $3, $4 }'",
+        // A name systemd still remembers with no file and nothing running ("not-found inactive") is
+        // no unit: it goes at its next garbage collection.
+        "systemctl list-units --all --plain --no-legend --full 'dynoform*' 'dyno-*' 2>/dev/null | awk '!($2 == \"not-found\" && $3 == \"inactive\") { print $1, $2, $3, $4 }'",
         "echo @passwd",
         `cat ${r}/etc/passwd`,
         "echo @group",

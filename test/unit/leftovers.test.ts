@@ -80,7 +80,7 @@ describe("dynoformLeftovers", () => {
                 "etc/varnish/secret": "",
                 "root/.ssh/authorized_keys": 'ssh-ed25519 AAAA operator\nrestrict,from="10.0.0.10",command="/usr/local/sbin/dynoform-addons" ssh-ed25519 AAAAkey dynoform-addons\n',
             },
-            "dyno-shop-web.1.service loaded active running\ndynoform.slice loaded active active\n",
+            "dyno-shop-web.1.service loaded active running\ndynoform.slice loaded active active\ndynoform-agent.service not-found inactive dead\n",
             "table inet filter\ntable inet dynoform_host\n",
         );
         expect(await dynoformLeftovers(exec, { root })).toEqual([
@@ -101,8 +101,8 @@ describe("dynoformLeftovers", () => {
             "/run/dynoform-apt.lock is still there",
             "/etc/nginx/nginx.conf.dynoform-original is still there",
             "/etc/postgresql/15/main/conf.d/dynoform.conf is still there",
-            "unit dyno-shop-web.1.service is still loaded (active running)",
-            "unit dynoform.slice is still loaded (active active)",
+            "unit dyno-shop-web.1.service is still loaded (loaded active running)",
+            "unit dynoform.slice is still loaded (loaded active active)",
             "user dynoform-router (uid 998) is still there",
             "user git (uid 997) is still there",
             "user dyno-shop (uid 3000000) is still there",

@@ -64,6 +64,8 @@ test("the edge host gets nginx, varnish and the router", () => {
     ]);
     const units = own("edge-1").filter((c) => c.type.endsWith("remote:Service")).map((c) => c.inputs.unit).sort();
     expect(units.filter((u) => u !== "dynoform-control")).toEqual(["dynoform-router", "nginx", "varnish"]);
+    // No floating address: no keepalived anywhere (see platform-floating.test.ts).
+    expect(created.filter((c) => c.name.includes("keepalived"))).toEqual([]);
 });
 
 const CONTROL_PATHS = [

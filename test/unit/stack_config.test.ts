@@ -135,4 +135,65 @@ describe("stack config", () => {
         const hosts = [...labHosts, { name: "data-2", address: "10.213.1.31", roles: ["data"] }];
         expect(problemsOf({ ...valid, hosts })).toEqual(["role data must be on exactly one host (found 2): remove it from all but one"]);
     });
+
+    describe("dynoform:floatingAddress", () => {
+        const twoEdges = [...labHosts, { name: "edge-2", address: "10.213.1.11", roles: ["edge"] }];
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample";
+        const servers = twoEdges.map((h, i) => ({ ...h, address: `203.0.113.${10 + i}`, privateAddress: `10.0.0.${10 + i}`, hostKey: key }));
+        const serversStack = { target: "servers", hosts: servers, privateSubnet: "10.0.0.0/24", secretsPassphrase: "a passphrase of our own" };
+
+        test("a free address of the lab subnet or the private subnet, with two edges", () => {
+            expect(parseStackConfig({ ...valid, hosts: twoEdges, floatingAddress: "10.213.1.9" }).floatingAddress).toBe("10.213.1.9");
+            expect(parseStackConfig(serversStack).floatingAddress).toBeUndefined();
+            expect(parseStackConfig({ ...serversStack, floatingAddress: "10.0.0.9" }).floatingAddress).toBe("10.0.0.9");
+        });
+
+        test("refused on aws (its load balancer spans the edges) and docker (one published edge)", () => {
+            const aws = problemsOf({ target: "aws", aws: {}, floatingAddress: "10.0.0.9" });
+            expect(aws).toContain("dynoform:floatingAddress is not used by target aws: the aws target puts a Network Load Balancer over the edges; remove dynoform:floatingAddress");
+            const docker = problemsOf({ target: "docker", privateSubnet: "10.214.1.0/24", hosts: [{ name: "all-1", address: "10.214.1.10", roles: ["edge", "dyno", "data", "control"] }], floatingAddress: "10.214.1.9" });
+            expect(docker).toEqual([
+                "dynoform:floatingAddress is not used by target docker: it publishes one edge's 80/443 on the Docker host (dynoform:docker.publish), and a floating address moves between two or more edges; remove dynoform:floatingAddress",
+            ]);
+        });
+
+        test("not an IPv4 address", () => {
+            expect(problemsOf({ ...valid, hosts: twoEdges, floatingAddress: "edge.example.com" })).toEqual([
+                'dynoform:floatingAddress must be an IPv4 address such as 10.0.0.9 (got "edge.example.com"): a free address of the edges\' private network, which VRRP moves to a live edge',
+            ]);
+        });
+
+        test("lab: inside the lab subnet, not the gateway, the subnet's own or broadcast address", () => {
+            for (const address of ["10.213.9.9", "10.213.1.1", "10.213.1.0", "10.213.1.255"]) {
+                expect(problemsOf({ ...valid, hosts: twoEdges, floatingAddress: address })).toEqual([
+                    `dynoform:floatingAddress ${address} must be inside dynoform:lab.subnet 10.213.1.0/24 (.2 to .254; .1 is the lab gateway): pick a free address there`,
+                ]);
+            }
+        });
+
+        test("servers: inside the private subnet, where the edges' VRRP adverts travel", () => {
+            expect(problemsOf({ ...serversStack, floatingAddress: "203.0.113.9" })).toEqual([
+                "dynoform:floatingAddress 203.0.113.9 must be a host address inside dynoform:privateSubnet 10.0.0.0/24: it moves on the interface that holds each edge's private address, " +
+                    "where the edges' VRRP adverts travel; pick a free address there (and point clients, or your router's forwarding, at it)",
+            ]);
+        });
+
+        test("no host's address", () => {
+            expect(problemsOf({ ...valid, hosts: twoEdges, floatingAddress: "10.213.1.21" })).toEqual([
+                "dynoform:floatingAddress 10.213.1.21 is also dyno-1's address: pick an address no host uses (it moves between the edges)",
+            ]);
+            // A servers host's public and private addresses alike.
+            expect(problemsOf({ ...serversStack, floatingAddress: "10.0.0.11" })).toEqual([
+                "dynoform:floatingAddress 10.0.0.11 is also dyno-1's address: pick an address no host uses (it moves between the edges)",
+            ]);
+        });
+
+        test("two or more edges: one edge has nowhere to fail over to", () => {
+            expect(problemsOf({ ...valid, floatingAddress: "10.213.1.9" })).toEqual([
+                'dynoform:floatingAddress needs two or more hosts with role edge (found one, edge-1): add "edge" to another host\'s roles, or remove dynoform:floatingAddress and point clients at edge-1\'s own address',
+            ]);
+            const many = [...labHosts, ...Array.from({ length: 20 }, (_x, i) => ({ name: `edge-${i + 2}`, address: `10.213.1.${100 + i}`, roles: ["edge"] }))];
+            expect(problemsOf({ ...valid, hosts: many, floatingAddress: "10.213.1.9" })).toEqual(["dynoform:floatingAddress takes at most 20 edges (found 21): keep edge on fewer hosts"]);
+        });
+    });
 });

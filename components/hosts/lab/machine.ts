@@ -50,6 +50,58 @@ export function machineAlive(dir: string): boolean {
     return args.some((a) => a.endsWith("systemd-nspawn")) && i >= 0 && args[i + 1] === p.root;
 }
 
+/**
+ * Every process that keeps the machine in `dir` up: its launcher and systemd-nspawn (their command
+ * lines hold `-D <root>`), and the container's init (PID 1 of its own pid namespace, on the
+ * machine's overlay), which lives on when systemd-nspawn alone is killed. `proc` is for tests.
+ */
+export function machineProcesses(dir: string, proc = "/proc"): number[] {
+    const p = hostPaths(dir);
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync(proc)) {
+        if (!/^\d+$/.test(entry)) continue;
+        const args = (readIfExists(path.join(proc, entry, "cmdline")) ?? "").split("\0");
+        const i = args.indexOf("-D");
+        const launcherOrNspawn = args.some((a) => a.endsWith("systemd-nspawn")) && i >= 0 && args[i + 1] === p.root;
+        const nspid = /^NSpid:\s+(.*)$/m.exec(readIfExists(path.join(proc, entry, "status")) ?? "")?.[1].trim().split(/\s+/) ?? [];
+        const containerInit = nspid.length > 1 && nspid[nspid.length - 1] === "1" && (readIfExists(path.join(proc, entry, "mountinfo")) ?? "").includes(`upperdir=${p.upper},`);
+        if (launcherOrNspawn || containerInit) pids.push(Number(entry));
+    }
+    return pids.sort((a, b) => a - b);
+}
+
+/** `target` is a mount point in this process's mount namespace. */
+function mounted(target: string): boolean {
+    return (readIfExists("/proc/self/mountinfo") ?? "").split("\n").some((line) => line.split(" ")[4] === target);
+}
+
+/**
+ * Powers on again a machine that died (killed hard, as a power cut): the same overlay, keys and
+ * address, like a real machine's disk after a power cut. A test that kills a host and needs it back
+ * as it was uses this; `pulumi up --refresh` would make a new machine from the image instead.
+ */
+export async function bootAgain(inputs: LabHostInputs): Promise<void> {
+    requireRoot();
+    validateHost(inputs);
+    const dir = hostDir(path.dirname(labDir()), inputs.network.name, inputs.name);
+    const p = hostPaths(dir);
+    if (!fs.existsSync(p.upper) || !fs.existsSync(p.clientKey)) {
+        throw new Error(`lab host ${inputs.name}: no machine in ${dir} to boot again; \`pulumi up\` makes it`);
+    }
+    const running = machineProcesses(dir);
+    if (running.length > 0) throw new Error(`lab host ${inputs.name} is still running (pids ${running.join(", ")}): stop it before booting it again`);
+    if (!bridgeUp(inputs.network.bridge)) throw new Error(`lab host ${inputs.name}: the bridge ${inputs.network.bridge} is gone; \`pulumi up\` makes the network and the machine again`);
+    const cacheDir = defaultCacheDir(process.env);
+    if (!mounted(p.root)) {
+        const lower = imageDir(cacheDir, inputs.image);
+        await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.root]);
+    }
+    const cgroup = readIfExists(path.join(dir, "cgroup"))?.trim() || undefined;
+    fs.rmSync(p.pidFile, { force: true }); // the dead launcher's: launch() waits for the new one's
+    await launch(inputs, dir, path.join(cacheDir, "lab", "apt-archives"), cgroup);
+    await waitForSsh(inputs, dir);
+}
+
 /** The bridge exists (a lab network whose bridge was deleted by hand has cut its machines off). */
 export function bridgeUp(bridge: string): boolean {
     return fs.existsSync(path.join("/sys/class/net", bridge));

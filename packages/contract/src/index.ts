@@ -6,3 +6,4 @@ export * from "./release";
 export * from "./slug";
 export * from "./agent_api";
 export * from "./router_api";
+export * from "./log_api";

@@ -13,6 +13,10 @@ export interface AppRouteBody {
   queueSize?: number;
   holdWhenEmpty?: boolean;
   timeouts?: { firstByteMs?: number; idleMs?: number; queueMs?: number };
+  /** Maintenance mode (maintenance:on): every request is answered 503 with the maintenance page (H80). */
+  maintenance?: boolean;
+  /** The app's MAINTENANCE_PAGE_URL: the maintenance page frames it (the visitor's browser fetches it, never the router). */
+  maintenancePageUrl?: string;
 }
 
 /** An app's route as the router keeps and lists it. */
@@ -28,6 +32,10 @@ export interface AppRoute {
   queueDeadlineMs?: number;
   /** Hold requests while the app has no dyno (booting) instead of answering H14 at once. Default true. */
   holdWhenEmpty: boolean;
+  /** Maintenance mode: answer every request 503 with the maintenance page (H80); dynos get none. */
+  maintenance?: boolean;
+  /** An http(s) URL the maintenance page shows in a frame (Heroku's MAINTENANCE_PAGE_URL). */
+  maintenancePageUrl?: string;
 }
 
 /** `PUT /v1/apps/:app/dynos/:dyno` body: an agent registers (or renews) an up web dyno. */
@@ -88,6 +96,12 @@ export function parseAppRoute(name: string, body: unknown): AppRoute {
   if (!isObject(timeouts)) throw new ValidationError("timeouts must be an object");
   const hold = body.holdWhenEmpty;
   if (hold !== undefined && typeof hold !== "boolean") throw new ValidationError("holdWhenEmpty must be a boolean");
+  const maintenance = body.maintenance;
+  if (maintenance !== undefined && typeof maintenance !== "boolean") throw new ValidationError("maintenance must be a boolean");
+  const pageUrl = body.maintenancePageUrl;
+  if (pageUrl !== undefined && (typeof pageUrl !== "string" || pageUrlProblem(pageUrl))) {
+    throw new ValidationError(pageUrlProblem(String(pageUrl)) ?? "maintenancePageUrl must be a string");
+  }
   return {
     name,
     domains: [...new Set(domains)],
@@ -97,7 +111,26 @@ export function parseAppRoute(name: string, body: unknown): AppRoute {
     queueSize: optPositiveInt(body, "queueSize", 1_000_000),
     queueDeadlineMs: optPositiveInt(timeouts, "queueMs"),
     holdWhenEmpty: hold ?? true,
+    ...(maintenance ? { maintenance: true } : {}),
+    ...(pageUrl !== undefined ? { maintenancePageUrl: pageUrl as string } : {}),
   };
+}
+
+/** The longest MAINTENANCE_PAGE_URL a route takes. */
+export const MAX_PAGE_URL = 2048;
+
+/** Why `url` cannot be a maintenance page URL (undefined: it can). */
+export function pageUrlProblem(url: string): string | undefined {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:") || url.length > MAX_PAGE_URL || /[\s"'<>\\]/.test(url)) {
+    return `MAINTENANCE_PAGE_URL must be an http(s) URL of at most ${MAX_PAGE_URL} characters without spaces, quotes or angle brackets, e.g. https://example.com/maintenance.html`;
+  }
+  return undefined;
 }
 
 /** The address a DELETE deregisters. */

@@ -74,6 +74,12 @@ export interface Domain {
     createdAt: string;
 }
 
+/** Maintenance mode as maintenance:on/off left it (apps/<app>/maintenance.json). */
+export interface MaintenanceRecord {
+    enabled: boolean;
+    updatedAt: string;
+}
+
 export const DEFAULT_STACK = "dynoform-24";
 export const DEFAULT_SIZE = "standard-1x";
 
@@ -132,6 +138,11 @@ export class AppStore {
     async withDomainsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
         // "_" cannot start an app name, so this never is an app's lock.
         return this.withNamedLock("_domains", "domains", purpose, fn);
+    }
+
+    /** Serialize changes of the dyno hosts' drained marks (hosts:drain, hosts:undrain). Never inside an app lock. */
+    async withHostsLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
+        return this.withNamedLock("_hosts", "hosts", purpose, fn);
     }
 
     /** locks/<name>.lock across processes; waiting in vain is a UserError that starts with `label`. */
@@ -230,6 +241,20 @@ export class AppStore {
         await writeJsonAtomic(this.app(app).config, vars);
     }
 
+    // ---- buildpacks ----
+
+    /** The app's buildpacks, in the order they run; [] when the build detects one. */
+    async getBuildpacks(app: string): Promise<string[]> {
+        await this.requireApp(app);
+        return (await readJson<string[]>(this.app(app).buildpacks)) ?? [];
+    }
+
+    /** Replace the app's buildpacks (callers hold the app lock; the next push uses them). */
+    async setBuildpacks(app: string, buildpacks: string[]): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(this.app(app).buildpacks, buildpacks);
+    }
+
     // ---- formation ----
 
     async getFormation(app: string): Promise<Formation> {
@@ -262,6 +287,18 @@ export class AppStore {
             if (domains.some((d) => d.hostname === wanted)) return app;
         }
         return undefined;
+    }
+
+    // ---- maintenance mode ----
+
+    async getMaintenance(app: string): Promise<boolean> {
+        await this.requireApp(app);
+        return (await readJson<MaintenanceRecord>(this.app(app).maintenance))?.enabled === true;
+    }
+
+    async setMaintenance(app: string, enabled: boolean): Promise<void> {
+        await this.requireApp(app);
+        await writeJsonAtomic(this.app(app).maintenance, { enabled, updatedAt: this.now() } satisfies MaintenanceRecord);
     }
 
     // ---- releases ----

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import type { BuildUser } from "./build_users";
 import { CommandRunner, createRunner, RunnerOptions } from "./command_runner";
 import { killProcessesOf } from "./process_reaper";
+import { writeAppFile } from "./app_tree";
 
 /**
  * The pushed tree: a directory (copied in), or a commit of a git repository (git archive). In a
@@ -43,6 +44,14 @@ export class BuildSandbox {
     get tmp(): string {
         return path.join(this.root, "tmp");
     }
+    /** ENV_DIR of bin/compile: the app's config vars, one file each; the build user's, 0700. */
+    get envDir(): string {
+        return path.join(this.root, "env");
+    }
+    /** Root's: built-in buildpacks' files, which the build user runs but cannot change. */
+    get buildpacksDir(): string {
+        return path.join(this.root, "buildpacks");
+    }
 
     /** A new sealed sandbox under `workDir` (root's own directory, made 0711 if missing). */
     static async create(workDir: string, user: BuildUser | undefined): Promise<BuildSandbox> {
@@ -53,10 +62,11 @@ export class BuildSandbox {
         await fs.promises.chmod(workDir, OPEN);
         if (user) await reachable(workDir);
         const sandbox = new BuildSandbox(await fs.promises.mkdtemp(path.join(workDir, "build-")), user); // 0700: sealed
-        for (const dir of [sandbox.appDir, sandbox.home, sandbox.tmp]) {
+        for (const dir of [sandbox.appDir, sandbox.home, sandbox.tmp, sandbox.envDir]) {
             await fs.promises.mkdir(dir, { mode: 0o700 });
             if (user) await fs.promises.lchown(dir, user.uid, user.gid);
         }
+        await fs.promises.mkdir(sandbox.buildpacksDir, { mode: 0o755 });
         return sandbox;
     }
 
@@ -73,6 +83,14 @@ export class BuildSandbox {
                 await fs.promises.chmod(path.join(workDir, name), SEALED);
                 await removeTree(path.join(workDir, name));
             }
+        }
+    }
+
+    /** The config vars into ENV_DIR (sealed: no build process alive; files made new, never opened through a link). */
+    async writeEnv(vars: Record<string, string>): Promise<void> {
+        for (const [key, value] of Object.entries(vars)) {
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) continue;
+            await writeAppFile(this.envDir, key, value, 0o600, this.user ? { uid: this.user.uid, gid: this.user.gid } : undefined);
         }
     }
 

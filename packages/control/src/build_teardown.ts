@@ -1,5 +1,5 @@
 // What builds leave of an app on the control host, removed by apps:destroy (and by apps:create of
-// the name, for what an older destroy left): its build cache, sandboxes a crashed build left, and
+// the name, for what an older destroy left): its build cache and fetched buildpacks, sandboxes a crashed build left, and
 // its build user with every process it runs. Otherwise a new app of the same name would get the old
 // user and the old cache, with anything the old app's builds planted in it.
 import { spawn } from "node:child_process";
@@ -18,6 +18,7 @@ export async function removeBuildState(paths: StatePaths, app: string, buildUser
     const user = buildUsers?.existing(app);
     if (!user || !buildUsers) {
         await discardCacheDir(cacheDir);
+        await discardCacheDir(paths.buildpackCache(app));
         return;
     }
     const workDir = paths.builds;
@@ -32,6 +33,7 @@ export async function removeBuildState(paths: StatePaths, app: string, buildUser
                 async () => {
                     await BuildSandbox.removeStale(workDir, user);
                     await discardCacheDir(cacheDir);
+                    await discardCacheDir(paths.buildpackCache(app));
                     await killProcessesOf(user);
                     // While the uid is still this user's: once deleted, useradd may give it to another.
                     for (const dir of SHARED_TMP_DIRS) await removeFilesOwnedBy(dir, user.uid);

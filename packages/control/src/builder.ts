@@ -11,8 +11,10 @@ import { describeLimit } from "./command_runner";
 import { Buildpack, BuildError } from "./buildpacks/buildpack";
 import { nodeBuildpack, NodeBuildpackOptions } from "./buildpacks/node";
 import { procfileBuildpack } from "./buildpacks/procfile_only";
+import { scriptBuildpack } from "./buildpacks/builtin";
+import { parseBuildpacksFile, resolveBuildpack } from "./buildpacks/buildpack_source";
 import { describeTypes, formationTypes, parseProcfile, ProcessTypes, ProcfileError } from "./procfile";
-import { createSlug, formatSize, SlugInfo } from "./slug";
+import { createSlug, formatSize, SlugInfo, SlugLayer } from "./slug";
 import { DEFAULT_STACK } from "./app_store";
 import { readAppFile, refuseEscapingLinks } from "./app_tree";
 import { BuildSandbox, BuildSource, removeTree } from "./build_sandbox";
@@ -33,7 +35,12 @@ export interface BuildOptions {
     /** The app's config vars, visible to build commands. */
     env: Record<string, string>;
     log: BuildLog;
+    /** The built-in buildpacks in detection order (defaultBuildpacks). */
     buildpacks: Buildpack[];
+    /** The app's buildpacks (buildpacks:set/add), run in order, all of them; none: BUILDPACK_URL, `.buildpacks`, else detection. */
+    buildpackUrls?: string[];
+    /** The app's fetched buildpacks (git URLs), kept between builds; default `<cacheDir>.buildpacks`. */
+    buildpackCacheDir?: string;
     /** The app's build user (build_users.ts). Required when the control role runs as root. */
     user?: BuildUser;
     timeoutMs?: number;
@@ -44,11 +51,14 @@ export interface BuildResult {
     slug: SlugInfo;
     /** Procfile types plus the buildpack's defaults for types the Procfile leaves out. */
     processTypes: ProcessTypes;
+    /** The buildpacks that ran, in order (names or URLs as set), joined by ", ". */
     buildpack: string;
 }
 
-export function defaultBuildpacks(node: NodeBuildpackOptions): Buildpack[] {
-    return [nodeBuildpack(node), procfileBuildpack];
+/** Heroku's detection order: Ruby, Python, Node.js, then Procfile-only. */
+export function defaultBuildpacks(node: NodeBuildpackOptions, stack = DEFAULT_STACK): Buildpack[] {
+    const layers = path.join(node.runtimeCacheDir, "layers");
+    return [scriptBuildpack("ruby", stack, layers), scriptBuildpack("python", stack, layers), nodeBuildpack(node), procfileBuildpack];
 }
 
 async function readProcfile(dir: string): Promise<ProcessTypes | undefined> {
@@ -126,6 +136,8 @@ async function buildInSandbox(opts: BuildOptions): Promise<BuildResult> {
     const sandbox = await BuildSandbox.create(opts.workDir, opts.user);
     try {
         await prepareCacheDir(opts.cacheDir, opts.user);
+        await prepareCacheDir(opts.buildpackCacheDir ?? `${opts.cacheDir}.buildpacks`, opts.user);
+        await sandbox.writeEnv(opts.env);
         await sandbox.unpack(opts.source); // sealed from here on, but while build commands run
         const dir = sandbox.appDir;
         await refuseEscapingLinks(dir);
@@ -138,34 +150,66 @@ async function buildInSandbox(opts: BuildOptions): Promise<BuildResult> {
 async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: string, timeoutMs: number): Promise<BuildResult> {
     const { log } = opts;
     const runner = sandbox.runner({ deadline: Date.now() + timeoutMs, limitText: describeLimit(timeoutMs) });
-    let buildpack: Buildpack | undefined;
-    for (const bp of opts.buildpacks) {
-        if (await bp.detect(dir)) {
-            buildpack = bp;
-            break;
-        }
-    }
-    if (!buildpack) {
-        throw new BuildError(`App not compatible with any buildpack (${opts.buildpacks.map((b) => b.name).join(", ")}): add a package.json for a Node.js app, or a Procfile`);
-    }
-    log.topic(`${buildpack.name} app detected`);
-    const declared = await readProcfile(dir); // a broken Procfile fails before a long install
-
-    const compiled = await buildpack.compile({
+    const stack = opts.stack ?? DEFAULT_STACK;
+    const base = {
         dir,
         cacheDir: opts.cacheDir,
         home: sandbox.home,
         tmp: sandbox.tmp,
+        envDir: sandbox.envDir,
+        buildpacksDir: sandbox.buildpacksDir,
+        buildpackCacheDir: opts.buildpackCacheDir ?? `${opts.cacheDir}.buildpacks`,
         ...(opts.user ? { owner: { uid: opts.user.uid, gid: opts.user.gid } } : {}),
-        env: { ...opts.env },
         log,
         run: runner,
-    });
+    };
+    const chosen = await chosenBuildpacks(opts, dir);
+    let selected: { buildpack: Buildpack; label: string }[];
+    if (chosen) {
+        log.info(`Using buildpack${chosen.specs.length > 1 ? "s" : ""} from ${chosen.from}: ${chosen.specs.join(", ")}`);
+        selected = [];
+        for (const spec of chosen.specs) {
+            const buildpack = resolveBuildpack(spec, opts.buildpacks, stack);
+            const detected = await buildpack.detect({ ...base, env: { ...opts.env } });
+            if (!detected) {
+                throw new BuildError(`App not compatible with buildpack: ${spec}: bin/detect found nothing it builds; check the buildpack's requirements (or change it with "dynoform buildpacks:set")`);
+            }
+            selected.push({ buildpack, label: typeof detected === "string" ? detected : buildpack.name });
+        }
+    } else {
+        let found: { buildpack: Buildpack; label: string } | undefined;
+        for (const bp of opts.buildpacks) {
+            const detected = await bp.detect({ ...base, env: { ...opts.env } });
+            if (detected) {
+                found = { buildpack: bp, label: typeof detected === "string" ? detected : bp.name };
+                break;
+            }
+        }
+        if (!found) {
+            throw new BuildError(`App not compatible with any buildpack (${opts.buildpacks.map((b) => b.name).join(", ")}): add a Gemfile (Ruby), requirements.txt (Python), package.json (Node.js) or a Procfile, or set a buildpack with "dynoform buildpacks:set"`);
+        }
+        selected = [found];
+    }
+    const declared = await readProcfile(dir); // a broken Procfile fails before a long install
+
+    let exports: Record<string, string> = {};
+    const defaults: ProcessTypes = {};
+    const slugLayers: SlugLayer[] = [];
+    let layerCacheDir: string | undefined;
+    for (const { buildpack, label } of selected) {
+        log.topic(`${label} app detected`);
+        const compiled = await buildpack.compile({ ...base, env: { ...opts.env, ...exports }, exports });
+        exports = { ...exports, ...(compiled.exports ?? {}) };
+        Object.assign(defaults, compiled.defaultProcessTypes); // the last buildpack's defaults win, as on Heroku
+        if (compiled.slugLayers && compiled.layerCacheDir) {
+            slugLayers.push(...compiled.slugLayers.filter((l) => !slugLayers.some((s) => s.path === l.path)));
+            layerCacheDir ??= compiled.layerCacheDir;
+        }
+    }
     await sandbox.seal(); // (each command seals it too) root reads the tree only with no build process alive
     if (runner.remainingMs() <= 0) throw new BuildError(`build exceeded the ${describeLimit(timeoutMs)} limit`);
 
     log.topic("Discovering process types");
-    const defaults = compiled.defaultProcessTypes;
     const processTypes: ProcessTypes = { ...(declared ?? {}) };
     const added: string[] = [];
     for (const [type, command] of Object.entries(defaults)) {
@@ -181,7 +225,21 @@ async function compileAndPack(opts: BuildOptions, sandbox: BuildSandbox, dir: st
     }
 
     log.topic("Compressing...");
-    const slug = await createSlug(dir, opts.slugDir, compiled.slugLayers && compiled.layerCacheDir ? { layers: compiled.slugLayers, layerCacheDir: compiled.layerCacheDir } : {});
+    const slug = await createSlug(dir, opts.slugDir, slugLayers.length > 0 && layerCacheDir ? { layers: slugLayers, layerCacheDir } : {});
     log.info(`Done: ${formatSize(slug.size)}`);
-    return { slug, processTypes, buildpack: buildpack.name };
+    return { slug, processTypes, buildpack: selected.map((s) => s.buildpack.id ?? s.buildpack.name).join(", ") };
+}
+
+/** The buildpacks the app names, and where: its setting, BUILDPACK_URL, or `.buildpacks`; none: detect. */
+async function chosenBuildpacks(opts: BuildOptions, dir: string): Promise<{ specs: string[]; from: string } | undefined> {
+    if (opts.buildpackUrls && opts.buildpackUrls.length > 0) return { specs: opts.buildpackUrls, from: "the app's settings" };
+    const url = opts.env.BUILDPACK_URL?.trim();
+    if (url) return { specs: [url], from: "BUILDPACK_URL" };
+    const file = await readAppFile(dir, ".buildpacks");
+    if (file !== undefined) {
+        const specs = parseBuildpacksFile(file);
+        if (specs.length === 0) throw new BuildError(".buildpacks lists no buildpack: add one per line (a git URL, heroku/python...) or remove the file");
+        return { specs, from: ".buildpacks" };
+    }
+    return undefined;
 }

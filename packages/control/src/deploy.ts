@@ -29,6 +29,10 @@ export interface DeployOptions {
     buildpacks: Buildpack[];
     /** The app's build cache directory. */
     cacheDir: string;
+    /** The app's fetched buildpacks (git URLs). */
+    buildpackCacheDir?: string;
+    /** Default: the app's buildpacks (buildpacks:set); none: BUILDPACK_URL, `.buildpacks`, else detection. */
+    buildpackUrls?: string[];
     /** The app's URL, printed after "Released vN". */
     webUrl?: string;
     user?: string;
@@ -66,6 +70,8 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
             env,
             log,
             buildpacks: opts.buildpacks,
+            ...(opts.buildpackCacheDir ? { buildpackCacheDir: opts.buildpackCacheDir } : {}),
+            buildpackUrls: opts.buildpackUrls ?? (await store.getBuildpacks(app)),
             ...opts.build,
         });
     } catch (err) {

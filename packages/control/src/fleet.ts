@@ -3,7 +3,8 @@
 // (`Fleet`), so they are tested with a fake one; remote_fleet.ts is the real one. ("Platform" is
 // the Pulumi component that builds all of it, components/platform: another thing.)
 import { BuildLog } from "./build_log";
-import { Domain, Formation, Release } from "./app_store";
+import { Formation, Release } from "./app_store";
+import { AppRouteState } from "./app_route";
 import { Databases } from "./databases";
 
 export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
@@ -20,6 +21,17 @@ export interface DynoStatus {
     since: Date;
     size: string;
     host?: string;
+}
+
+/** One dyno host as `hosts` shows it. */
+export interface HostStatus {
+    /** The host's private address (what hosts:drain takes). */
+    host: string;
+    state: "up" | "down";
+    /** When hosts:drain marked it (undefined: not drained). */
+    drainedSince?: string;
+    /** Dynos placed on it (every app's). */
+    dynos: number;
 }
 
 export interface OneOffIo {
@@ -73,8 +85,17 @@ export interface Fleet {
     deprovisionAddons(app: string): Promise<void>;
     /** Stop every dyno of the app and forget its routes (apps:destroy). */
     stopAll(app: string): Promise<void>;
-    /** Tell every router the app's hostnames. */
-    routesChanged(app: string, domains: Domain[]): Promise<void>;
+    /** Every dyno host, whether it answers and is drained, and how many dynos are placed on it. */
+    hosts(): Promise<HostStatus[]>;
+    /**
+     * Marks the dyno host drained (placement gives it no dyno) and moves every app's dynos off it,
+     * each replacement up before the dyno it replaces stops; `log` gets a line per app. Idempotent.
+     */
+    drainHost(host: string, log: (line: string) => void): Promise<{ moved: number; failed: string[] }>;
+    /** Removes the drained mark: the host takes dynos again from the next rollout or scale. */
+    undrainHost(host: string): Promise<void>;
+    /** Tell every router the app's route: its hostnames, maintenance mode and page (app_route.ts). */
+    routesChanged(app: string, route: AppRouteState): Promise<void>;
     /** The apps' PostgreSQL backups and credentials (pg:*); undefined without a data host. */
     readonly databases?: Databases;
 }
@@ -98,5 +119,8 @@ export function unconfiguredFleet(): Fleet {
         deprovisionAddons: async () => undefined,
         stopAll: async () => undefined,
         routesChanged: async () => undefined,
+        hosts: async () => [],
+        drainHost: no("hosts:drain"),
+        undrainHost: no("hosts:undrain"),
     };
 }

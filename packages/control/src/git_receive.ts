@@ -122,6 +122,7 @@ export async function deployPush(ctx: PushContext, app: string, source: BuildSou
             log: new BuildLog((l) => ctx.out(l + "\n")),
             buildpacks: defaultBuildpacks({ runtimeCacheDir: store.paths.runtimes }),
             cacheDir: store.paths.buildCache(app),
+            buildpackCacheDir: store.paths.buildpackCache(app),
             webUrl: cliSettings(config).webUrl(app),
             ...(ctx.user ? { user: ctx.user } : {}),
             ...(config.buildUserPrefix ? { buildUsers: new BuildUsers(config.buildUserPrefix) } : {}),

@@ -4,6 +4,7 @@
 // - Sticky: a dyno stays where it is while its host is alive and under that cap, so scaling and
 //   rollouts do not move dynos needlessly (a rollout replaces each dyno in place, preboot style).
 // - Dynos on a host that is not alive are placed on the live hosts with the fewest dynos.
+// - A drained host (hosts:drain) is not placeable: it gets no dyno, and its dynos are placed elsewhere.
 import { Formation } from "./app_store";
 
 /** dyno name ("web.1") → host key (the agent URL). */
@@ -37,6 +38,16 @@ export function place(formation: Formation, alive: string[], current: Placement 
         }
     }
     return next;
+}
+
+/** The live hosts dynos may be placed on: those not drained, in their order. */
+export function placeable(alive: string[], drained: ReadonlySet<string>): string[] {
+    return alive.filter((h) => !drained.has(h));
+}
+
+/** The dynos of `placement` on a drained host. */
+export function onDrained(placement: Placement, drained: ReadonlySet<string>): string[] {
+    return Object.keys(placement).filter((d) => drained.has(placement[d]));
 }
 
 /** host → its dyno names, for every host in `hosts` (empty lists included). */

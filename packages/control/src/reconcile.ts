@@ -3,17 +3,19 @@
 //
 // One pass: list the agents that answer and the apps each runs; remove destroyed apps from the
 // hosts their tombstones name; remove apps the store does not know (after a grace period); for every
-// placed app, move dynos off hosts that do not answer and clear it from answering hosts that should
-// not run it; send a router that lost an app's placement (a restart) the saved one again.
+// placed app, move dynos off hosts that do not answer or are drained (hosts:drain: the replacements
+// boot before the drained host's dynos stop) and clear it from answering hosts that should not run it; send a router that lost an app's placement or route (a restart, a new edge host, a
+// toggle it missed) the saved one again.
 //
 // Each input is read once per pass: the agents' listings, the tombstones, the store's apps, each
 // saved placement, each router's placements. Where a pass acts on an app it takes the app's lock
 // and reads what it changes again under it (a deploy or destroy may have run meanwhile).
 import { hostLabel } from "./api_request";
 import { appNameProblem } from "./app_store";
-import { Placement, place, samePlacement } from "./placement";
+import { onDrained, Placement, place, placeable, samePlacement } from "./placement";
 import { PlacementParts, Rollout } from "./rollout";
 import { placementHosts } from "./router_client";
+import { routeBody, routeKey, routeState } from "./app_route";
 import { Tombstone } from "./tombstones";
 
 type Log = (line: string) => void;
@@ -45,12 +47,13 @@ export class Reconciler {
         // Read after the agents were listed: an app created meanwhile is known here, never "unknown".
         const known = await this.parts.store.listApps();
         await this.removeUnknown(alive, listed, new Set(known), tombstones, log);
+        const drained = await this.parts.drained.all();
         const placed = new Map<string, Placement>();
         for (const app of known) {
             const saved = await this.parts.placements.get(app);
-            if (saved) placed.set(app, (await this.reschedule(app, saved, alive, listed, log)) ?? saved);
+            if (saved) placed.set(app, (await this.reschedule(app, saved, { alive, drained }, listed, log)) ?? saved);
         }
-        await this.syncRouters(placed, log);
+        await this.syncRouters(known, placed, log);
     }
 
     /** Each tombstone's hosts that answer lose the app; hosts no longer configured are struck off. */
@@ -114,10 +117,13 @@ export class Reconciler {
      * app: place its dynos on the live hosts and clear the others. Returns the placement it leaves
      * (undefined where it left the app alone).
      */
-    private async reschedule(app: string, saved: Placement, alive: string[], listed: Map<string, Set<string>>, log: Log): Promise<Placement | undefined> {
+    private async reschedule(app: string, saved: Placement, hosts: { alive: string[]; drained: Set<string> }, listed: Map<string, Set<string>>, log: Log): Promise<Placement | undefined> {
+        const { alive, drained } = hosts;
         const stale = alive.filter((h) => listed.get(h)?.has(app) && !Object.values(saved).includes(h));
         const dead = Object.values(saved).some((h) => !alive.includes(h));
-        if (!dead && stale.length === 0) return undefined;
+        const onDrainedHost = onDrained(saved, drained).length > 0;
+        const targets = placeable(alive, drained);
+        if ((!dead && stale.length === 0 && !onDrainedHost) || targets.length === 0) return undefined;
         try {
             return await this.parts.store.withAppLock(
                 app,
@@ -126,8 +132,11 @@ export class Reconciler {
                     const release = await this.parts.store.currentRelease(app);
                     if (!release) return undefined;
                     const formation = await this.parts.store.getFormation(app);
+                    // Dynos on a live drained host (placed there by a deploy that raced hosts:drain):
+                    // replaced without a failed request first.
+                    await this.rollout.evacuate(app, log);
                     const fresh = (await this.parts.placements.get(app)) ?? saved;
-                    const placement = place(formation, alive, fresh);
+                    const placement = place(formation, targets, fresh);
                     if (!samePlacement(placement, fresh)) {
                         const moved = Object.keys(placement).filter((d) => placement[d] !== fresh[d]);
                         log(`${app}: moving ${moved.join(", ")} off unreachable hosts`);
@@ -152,26 +161,34 @@ export class Reconciler {
     }
 
     /**
-     * Routers whose placement of an app differs from the saved one (a restarted or new router) get
-     * it again, under the app's lock. Saved placements name only hosts cleared of destroyed apps
-     * when they were placed (rollout.ts), so this needs no clearing first.
+     * Routers whose placement or route of an app differs from the saved one (a restarted or new
+     * router, a maintenance toggle it missed) get it again, under the app's lock. Saved placements
+     * name only hosts cleared of destroyed apps when they were placed (rollout.ts), so this needs no
+     * clearing first.
      */
-    private async syncRouters(placed: Map<string, Placement>, log: Log): Promise<void> {
-        const routers = await this.parts.routers.placements();
-        for (const [app, placement] of placed) {
-            const want = placementHosts([placement]).join(",");
-            if (routers.every((r) => !r || r.get(app) === want)) continue;
+    private async syncRouters(known: string[], placed: Map<string, Placement>, log: Log): Promise<void> {
+        const routers = await this.parts.routers.views();
+        for (const app of known) {
+            const placement = placed.get(app);
+            const wantPlacement = placement && placementHosts([placement]).join(",");
+            const state = await routeState(this.parts.store, app).catch(() => undefined);
+            if (!state) continue; // destroyed meanwhile
+            const wantRoute = routeKey(routeBody(state));
+            const placementOff = wantPlacement !== undefined && routers.some((r) => r && r.get(app)?.placement !== wantPlacement);
+            const routeOff = routers.some((r) => r && (r.get(app)?.route ?? "") !== wantRoute);
+            if (!placementOff && !routeOff) continue;
             await this.parts.store
                 .withAppLock(
                     app,
-                    "placement",
+                    "routes",
                     async () => {
+                        if (routeOff) await this.parts.routers.setRoute(app, routeBody(await routeState(this.parts.store, app)));
                         const fresh = await this.parts.placements.get(app);
-                        if (fresh) await this.parts.routers.tellPlacement(app, [fresh]);
+                        if (placementOff && fresh) await this.parts.routers.tellPlacement(app, [fresh]);
                     },
                     LOCK_WAIT,
                 )
-                .catch((err) => log(`${app}: placement not sent to routers: ${(err as Error).message}`));
+                .catch((err) => log(`${app}: route or placement not sent to routers: ${(err as Error).message}`));
         }
     }
 }

@@ -6,10 +6,13 @@ import { AddonsClient, AddonsSshConfig } from "./addons_client";
 import { Databases } from "./databases";
 import { AgentClient, AgentCredentials } from "./agent_client";
 import { hostLabel } from "./api_request";
-import { AppStore, Domain, Formation, Release } from "./app_store";
+import { AppStore, Formation, Release } from "./app_store";
+import { AppRouteState, routeBody } from "./app_route";
 import { BuildLog } from "./build_log";
 import { DestroyedApps } from "./destroyed_apps";
-import { AddonKind, DynoStatus, Fleet, FleetError, LogsOptions, OneOffIo } from "./fleet";
+import { DrainedHosts } from "./drained_hosts";
+import { AddonKind, DynoStatus, Fleet, FleetError, HostStatus, LogsOptions, OneOffIo } from "./fleet";
+import { UserError } from "./errors";
 import { PlacementStore } from "./placement_store";
 import { Reconciler } from "./reconcile";
 import { RouterClient } from "./router_client";
@@ -46,11 +49,12 @@ export class RemoteFleet implements Fleet {
     readonly databases?: Databases;
     private readonly destroyed: DestroyedApps;
     private readonly placements: PlacementStore;
+    private readonly drained: DrainedHosts;
     private readonly rollouts: Rollout;
     private readonly reconciler: Reconciler;
 
     constructor(
-        store: AppStore,
+        private readonly store: AppStore,
         readonly cfg: RemoteFleetConfig,
     ) {
         this.agents = new AgentClient(cfg, { baseUrl: cfg.slugBaseUrl, ...(cfg.slugSigningKey ? { signingKey: cfg.slugSigningKey } : {}) });
@@ -60,7 +64,8 @@ export class RemoteFleet implements Fleet {
         this.tombstones = new Tombstones(store.paths, store.clock);
         this.destroyed = new DestroyedApps(this.tombstones, this.agents);
         this.placements = new PlacementStore(store.paths);
-        const parts = { store, agents: this.agents, routers: this.routers, destroyed: this.destroyed, placements: this.placements };
+        this.drained = new DrainedHosts(store.paths, store.clock);
+        const parts = { store, agents: this.agents, routers: this.routers, destroyed: this.destroyed, placements: this.placements, drained: this.drained };
         this.rollouts = new Rollout(parts, cfg.bootTimeoutMs ?? 60_000);
         this.reconciler = new Reconciler(parts, this.rollouts, cfg.unknownAppGraceMs);
     }
@@ -102,7 +107,9 @@ export class RemoteFleet implements Fleet {
         const alive = await this.agents.requireAlive();
         const holders = new Set(Object.values((await this.placements.get(app)) ?? {}));
         const serving = await this.destroyed.serving(app, alive);
-        const pool = serving.length > 0 ? serving : alive;
+        const drained = await this.drained.all();
+        const undrained = (hosts: string[]) => (hosts.some((h) => !drained.has(h)) ? hosts.filter((h) => !drained.has(h)) : hosts);
+        const pool = undrained(serving.length > 0 ? serving : alive);
         const host = pool.find((h) => holders.has(h)) ?? pool[Math.floor(Math.random() * pool.length)];
         await this.destroyed.clearOrThrow(app, [host]);
         if (!(await this.agents.status(host, app).catch(() => undefined))) {
@@ -147,14 +154,60 @@ export class RemoteFleet implements Fleet {
         await this.placements.remove(app);
     }
 
-    async routesChanged(app: string, domains: Domain[]): Promise<void> {
+    async routesChanged(app: string, route: AppRouteState): Promise<void> {
         // apps:create of a destroyed app's name: a host that came back since still runs the old
         // incarnation's dynos, registered under this name. Best effort: the placement loop retries.
         const pending = [...(await this.tombstones.pending(app))].filter((h) => this.agents.urls.includes(h));
         if (pending.length) await this.destroyed.clear(app, await this.agents.alive(pending));
-        await this.routers.setDomains(
-            app,
-            domains.filter((d) => d.kind === "custom").map((d) => d.hostname),
+        await this.routers.setRoute(app, routeBody(route));
+    }
+
+    /** The agent URL of HOST (its private address, or the URL itself); an unknown one names the hosts there are. */
+    private agentUrl(host: string): string {
+        const url = this.agents.urls.find((u) => u === host || hostLabel(u) === host.replace(/^\[|\]$/g, "").toLowerCase());
+        if (!url) throw new UserError(`${host} is not a dyno host of this platform: run "dynoform hosts" to list them (${this.agents.urls.map(hostLabel).join(", ")})`);
+        return url;
+    }
+
+    async hosts(): Promise<HostStatus[]> {
+        const [alive, drained] = [new Set(await this.agents.alive()), await this.drained.all()];
+        const count = new Map<string, number>();
+        for (const app of await this.store.listApps()) {
+            for (const h of Object.values((await this.placements.get(app)) ?? {})) count.set(h, (count.get(h) ?? 0) + 1);
+        }
+        return Promise.all(
+            this.agents.urls.map(async (u) => {
+                const since = drained.has(u) ? await this.drained.since(u) : undefined;
+                return { host: hostLabel(u), state: alive.has(u) ? "up" : "down", ...(since ? { drainedSince: since } : {}), dynos: count.get(u) ?? 0 } satisfies HostStatus;
+            }),
         );
+    }
+
+    async drainHost(host: string, log: (line: string) => void): Promise<{ moved: number; failed: string[] }> {
+        const url = this.agentUrl(host);
+        await this.store.withHostsLock(`hosts:drain ${host}`, async () => {
+            const others = (await this.agents.alive()).filter((h) => h !== url);
+            const drained = await this.drained.all();
+            if (!drained.has(url) && others.every((h) => drained.has(h))) {
+                throw new UserError(`${hostLabel(url)} is the last undrained dyno host that answers: its dynos would have nowhere to go. Undrain or add another dyno host first`);
+            }
+            await this.drained.drain(url);
+        });
+        let moved = 0;
+        const failed: string[] = [];
+        for (const app of await this.store.listApps()) {
+            try {
+                moved += (await this.store.withAppLock(app, `hosts:drain ${host}`, () => this.rollouts.evacuate(app, log))).length;
+            } catch (err) {
+                failed.push(app);
+                log(`${app}: not moved: ${(err as Error).message}`);
+            }
+        }
+        return { moved, failed };
+    }
+
+    async undrainHost(host: string): Promise<void> {
+        const url = this.agentUrl(host);
+        await this.store.withHostsLock(`hosts:undrain ${host}`, () => this.drained.undrain(url));
     }
 }

@@ -17,7 +17,8 @@ import { AppStore, Formation, Release } from "./app_store";
 import { BuildLog } from "./build_log";
 import { DestroyedApps } from "./destroyed_apps";
 import { FleetError } from "./fleet";
-import { byHost, Placement, place } from "./placement";
+import { DrainedHosts } from "./drained_hosts";
+import { byHost, onDrained, Placement, place, placeable } from "./placement";
 import { PlacementStore } from "./placement_store";
 import { RouterClient } from "./router_client";
 
@@ -35,6 +36,7 @@ export interface PlacementParts {
     routers: RouterClient;
     destroyed: DestroyedApps;
     placements: PlacementStore;
+    drained: DrainedHosts;
 }
 
 export interface Move {
@@ -55,8 +57,9 @@ export class Rollout {
     /** Preboot rollout of `release` (Fleet.rollout). */
     async rollout(app: string, release: Release, formation: Formation, log: BuildLog): Promise<void> {
         const alive = await this.parts.agents.requireAlive();
+        const targets = await this.targets(alive);
         const saved = await this.parts.placements.get(app);
-        const placement = place(formation, alive, saved);
+        const placement = place(formation, targets, saved);
         const previous = await this.parts.store.currentRelease(app);
         const previousFormation = await this.parts.store.getFormation(app);
         const say = (l: string) => log.info(l);
@@ -69,7 +72,7 @@ export class Rollout {
         } catch (err) {
             // Put the previous release back: its instances kept serving; the new ones are dropped.
             if (previous && previous.version !== release.version) {
-                const back = place(previousFormation, alive, saved ?? place(previousFormation, alive));
+                const back = place(previousFormation, targets, saved ?? place(previousFormation, targets));
                 await this.move(app, previous, previousFormation, { from: placement, to: back, alive }).catch(() => undefined);
             } else {
                 await this.parts.agents.removeFrom(alive, app).catch(() => undefined);
@@ -82,13 +85,58 @@ export class Rollout {
     async scale(app: string, release: Release, formation: Formation): Promise<void> {
         const alive = await this.parts.agents.requireAlive();
         const saved = await this.parts.placements.get(app);
-        const placement = place(formation, alive, saved);
+        const placement = place(formation, await this.targets(alive), saved);
         const empty = await this.move(app, release, formation, { from: saved, to: placement, alive });
         await this.parts.placements.save(app, placement);
         await this.parts.agents.removeFrom(empty, app);
         await this.parts.routers.tellPlacement(app, [placement]);
         // Heroku answers at once; we wait (bounded) so `ps` right after shows the new dynos up.
         await this.waitUp(app, release.version, placement, false).catch(() => undefined);
+    }
+
+    /** The live hosts dynos may go to: the undrained ones; none is an error naming the fix. */
+    async targets(alive: string[]): Promise<string[]> {
+        const targets = placeable(alive, await this.parts.drained.all());
+        if (targets.length === 0) {
+            throw new FleetError(`every dyno host that answers is drained (${alive.map(hostLabel).join(", ")}): run "dynoform hosts:undrain HOST" for one of them`);
+        }
+        return targets;
+    }
+
+    /**
+     * Moves the app's dynos off drained hosts without a failed request: the replacements start on
+     * undrained hosts and pass their boot check (web: registered with every router) before the old
+     * ones are stopped (they drain their in-flight requests as in a rollout). The caller holds the
+     * app's lock. Returns the dynos moved (none: nothing to do). If a replacement fails to boot, the
+     * old dynos keep serving and the placement is put back.
+     */
+    async evacuate(app: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+        const saved = await this.parts.placements.get(app);
+        const drained = await this.parts.drained.all();
+        if (!saved || onDrained(saved, drained).length === 0) return [];
+        const release = await this.parts.store.currentRelease(app);
+        if (!release) return [];
+        const formation = await this.parts.store.getFormation(app);
+        const alive = await this.parts.agents.requireAlive();
+        const to = place(formation, placeable(alive, drained), saved);
+        const moved = Object.keys(to).filter((d) => to[d] !== saved[d]);
+        log(`${app}: moving ${moved.map((d) => `${d} (${hostLabel(saved[d] ?? "")} → ${hostLabel(to[d])})`).join(", ")}`);
+        try {
+            await this.move(app, release, formation, { from: saved, to, alive });
+            await this.waitUp(app, release.version, to, false);
+        } catch (err) {
+            await this.move(app, release, formation, { from: to, to: saved, alive }).catch(() => undefined);
+            const added = alive.filter((h) => Object.values(to).includes(h) && !Object.values(saved).includes(h));
+            await this.parts.agents.removeFrom(added, app).catch(() => undefined);
+            await this.parts.routers.tellPlacement(app, [saved]).catch(() => undefined);
+            throw new FleetError(`${app}: the replacements did not come up, its dynos stay where they were: ${(err as Error).message}`, err instanceof FleetError ? err.tail : []);
+        }
+        await this.parts.placements.save(app, to);
+        const holders = new Set(Object.values(to));
+        const left = alive.filter((h) => !holders.has(h) && Object.values(saved).includes(h));
+        await this.parts.agents.removeFrom(left, app);
+        await this.parts.routers.tellPlacement(app, [to]);
+        return moved;
     }
 
     /**
@@ -117,7 +165,7 @@ export class Rollout {
     }
 
     /** Poll until every placed dyno of `version` is up (web: registered) and, with `requireDrained`, old instances are gone. */
-    private async waitUp(app: string, version: number, placement: Placement, requireDrained: boolean): Promise<void> {
+    async waitUp(app: string, version: number, placement: Placement, requireDrained: boolean): Promise<void> {
         const deadlineMs = this.bootTimeoutMs + UP_GRACE_MS;
         const shares = byHost(placement, [...new Set(Object.values(placement))]);
         const drainUntil = Date.now() + deadlineMs + DRAIN_MS;

@@ -1,8 +1,8 @@
 // Every call the control role makes to the edge hosts' routers (dynoform-router's control API), each
 // through `request()` with the control role's token, which only it holds.
 //
-//   GET    /v1/apps                  every app with its placement (the placement loop's check)
-//   PUT    /v1/apps/:app             the app's custom domains
+//   GET    /v1/apps                  every app with its route and placement (the placement loop's check)
+//   PUT    /v1/apps/:app             the app's route: custom domains, maintenance mode (app_route.ts)
 //   PUT    /v1/apps/:app/placement   the dyno hosts that may register the app's dynos
 //   DELETE /v1/apps/:app             the app's route and placement (apps:destroy)
 //
@@ -12,6 +12,13 @@ import type { AppRouteBody, PlacementBody } from "@dynoform/contract";
 import { apiJson, ApiRequest, baseUrl, HttpError, hostLabel } from "./api_request";
 import { FleetError } from "./fleet";
 import { Placement } from "./placement";
+import { routeKey } from "./app_route";
+
+/** One app as one router holds it. */
+export interface RouterView {
+    placement: string;
+    route: string;
+}
 
 /** The routers' view of placements: the sorted, distinct host names of the agents in them. */
 export function placementHosts(placements: (Placement | undefined)[]): string[] {
@@ -51,22 +58,26 @@ export class RouterClient {
         );
     }
 
-    /** Each router's placements (app → its hosts joined by ","), undefined for a router that does not answer. */
-    placements(): Promise<(Map<string, string> | undefined)[]> {
+    /**
+     * What each router holds of every app: its placement (hosts joined by ",") and its route
+     * (routeKey, app_route.ts; "" where the router has no route for it, only dynos or a placement);
+     * undefined for a router that does not answer.
+     */
+    views(): Promise<(Map<string, RouterView> | undefined)[]> {
         return Promise.all(
             this.urls.map((r) =>
-                this.request<{ apps: { name: string; placement?: string[] }[] }>(r, "/v1/apps", { timeoutMs: 5000 })
-                    .then((res) => new Map(res.apps.map((a) => [a.name, (a.placement ?? []).join(",")])))
+                this.request<{ apps: (AppRouteBody & { name: string; configured?: boolean; placement?: string[] })[] }>(r, "/v1/apps", { timeoutMs: 5000 })
+                    .then((res) => new Map(res.apps.map((a) => [a.name, { placement: (a.placement ?? []).join(","), route: a.configured === false ? "" : routeKey(a) }])))
                     .catch(() => undefined),
             ),
         );
     }
 
-    /** The app's custom domains, on every router. */
-    async setDomains(app: string, domains: string[]): Promise<void> {
+    /** The app's route (custom domains, maintenance mode), on every router. */
+    async setRoute(app: string, route: AppRouteBody): Promise<void> {
         await Promise.all(
             this.urls.map((r) =>
-                this.request(r, `/v1/apps/${app}`, { method: "PUT", json: { domains } satisfies AppRouteBody }).catch((err) => {
+                this.request(r, `/v1/apps/${app}`, { method: "PUT", json: route }).catch((err) => {
                     throw new FleetError(`router ${hostLabel(r)}: ${(err as Error).message}`);
                 }),
             ),

@@ -5,15 +5,18 @@
 //   apps/<app>/config.json                current config vars {KEY: value}
 //   apps/<app>/formation.json             {type: {quantity, size}}
 //   apps/<app>/domains.json               [{hostname, kind, createdAt}]
+//   apps/<app>/maintenance.json           {enabled, updatedAt}: maintenance mode (absent: off)
 //   apps/<app>/releases/v<N>.json         a release (immutable: created once with link(2), never rewritten)
 //   apps/<app>/releases/v<N>.status.json  {status, reason?, updatedAt}: the only mutable part of a release
 //   apps/.creating-<app>-<hex>/           an app being assembled; renamed to apps/<app> (AppStore.createApp)
 //   trash/<app>-<ms>-<hex>/               a destroyed app's directory on its way out (emptied by AppStore.init)
 //   locks/<app>.lock                      the app's lock (app_lock.ts)
 //   locks/_domains.lock                   the lock domains:add takes ("_" starts no app name)
+//   locks/_hosts.lock                     the lock hosts:drain and hosts:undrain take
 //   slugs/<app>/<sha256>.tgz              slugs (slug.ts writes them, slug_server.ts serves them)
 //   repos/<app>.git/                      the app's bare repo; hooks/pre-receive runs this binary (git_receive.ts)
 //   placement/<app>.json                  {placement: {dyno: agent URL}}: where the app's dynos run (placement_store.ts)
+//   hosts/drained.json                    {drained: {agent URL: since}}: dyno hosts no dyno is placed on (drained_hosts.ts)
 //   tombstones/<app>.json                 {app, destroyedAt, hosts}: agents that may still run a destroyed app (tombstones.ts)
 //   cache/<app>/                          the app's build cache, its build user's, 0700 (builder.ts);
 //                                         cache/.discarded-<app>-<hex> while one is thrown away
@@ -36,6 +39,9 @@ export class AppPaths {
     readonly config: string;
     readonly formation: string;
     readonly domains: string;
+    readonly maintenance: string;
+    /** The app's buildpacks (buildpacks:set/add): a JSON list of names, URLs or paths; absent: detection. */
+    readonly buildpacks: string;
     readonly releases: string;
 
     constructor(readonly dir: string) {
@@ -43,6 +49,8 @@ export class AppPaths {
         this.config = path.join(dir, "config.json");
         this.formation = path.join(dir, "formation.json");
         this.domains = path.join(dir, "domains.json");
+        this.maintenance = path.join(dir, "maintenance.json");
+        this.buildpacks = path.join(dir, "buildpacks.json");
         this.releases = path.join(dir, "releases");
     }
 
@@ -81,6 +89,8 @@ export class StatePaths {
     readonly repos: string;
     readonly placements: string;
     readonly tombstones: string;
+    /** The drained dyno hosts (drained_hosts.ts). */
+    readonly drainedHosts: string;
     /** Where builds get their sandboxes and locks (build_sandbox.ts, builder.ts). */
     readonly builds: string;
     /** Downloaded and unpacked runtimes (buildpacks/node.ts). */
@@ -96,6 +106,7 @@ export class StatePaths {
         this.repos = at("repos");
         this.placements = at("placement");
         this.tombstones = at("tombstones");
+        this.drainedHosts = path.join(root, "hosts", "drained.json");
         this.builds = at("builds");
         this.runtimes = at("runtimes");
         this.caches = at("cache");
@@ -142,5 +153,9 @@ export class StatePaths {
     /** The app's build cache (builder.ts owns what is inside). */
     buildCache(app: string): string {
         return path.join(this.caches, app);
+    }
+    /** The app's fetched buildpacks (git URLs), its build user's like the build cache (buildpacks/buildpack_source.ts). */
+    buildpackCache(app: string): string {
+        return path.join(this.caches, `${app}.buildpacks`);
     }
 }

@@ -70,7 +70,7 @@ test("Node app without Procfile or lockfile: vendors node+npm, installs, builds,
     const { o, lines } = opts(writeApp(nodeApp));
     const result = await build(o);
     const dir = await unpacked(result.slug);
-    expect(result.buildpack).toBe("Node.js");
+    expect(result.buildpack).toBe("heroku/nodejs");
     expect(result.processTypes).toEqual({ web: "npm start" });
     // build ran with config vars, NODE_ENV=production and dev dependencies installed; then pruned
     expect(fs.readFileSync(path.join(dir, "built.txt"), "utf8")).toBe("production hi true");
@@ -138,7 +138,7 @@ test("Procfile-only app: no build, its types", async () => {
     const dir = writeApp({ Procfile: "web: ./bin/serve\n", "bin/serve": "#!/bin/sh\n" });
     const { o, lines } = opts(dir);
     const result = await build(o);
-    expect(result.buildpack).toBe("Procfile");
+    expect(result.buildpack).toBe("heroku/procfile");
     expect(result.processTypes).toEqual({ web: "./bin/serve" });
     expect(lines.slice(0, 2)).toEqual(["-----> Building on the dynoform-24 stack", "-----> Procfile app detected"]);
     expect(registry.downloads).toEqual([]);
@@ -154,7 +154,7 @@ describe("rejections say why", () => {
 
     test("nothing to detect", async () => {
         const { err } = await reject({ "README.md": "hi" });
-        expect(err.message).toBe("App not compatible with any buildpack (Node.js, Procfile): add a package.json for a Node.js app, or a Procfile");
+        expect(err.message).toBe("App not compatible with any buildpack (Node.js, Procfile): add a Gemfile (Ruby), requirements.txt (Python), package.json (Node.js) or a Procfile, or set a buildpack with \"dynoform buildpacks:set\"");
     });
     test("broken Procfile fails before installing anything", async () => {
         const { err } = await reject({ "package.json": "{}", Procfile: "web node server.js\n" });

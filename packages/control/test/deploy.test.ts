@@ -36,7 +36,7 @@ test("a push builds, releases vN with slug+config+Procfile+commit, runs the rele
         status: "succeeded",
         commit: "1a2b3c4d5e6f",
         description: "Deploy 1a2b3c4",
-        buildpack: "Procfile",
+        buildpack: "heroku/procfile",
         processTypes: { web: "./serve", worker: "./work", release: "./migrate" },
         user: "alice",
     });

@@ -1,4 +1,4 @@
-import { byHost, place } from "../src/placement";
+import { byHost, onDrained, place, placeable } from "../src/placement";
 
 const f = (web: number, worker = 0) => ({ web: { quantity: web, size: "standard-1x" }, worker: { quantity: worker, size: "standard-1x" } });
 
@@ -22,4 +22,15 @@ test("dynos of a host that stopped answering move to the others; it gets none ba
     const p3 = place(f(3), ["a", "b"], p2);
     expect(byHost(p3, ["a", "b"]).b.length).toBe(1); // the cap (2) moves one back
     expect(place(f(2), [], p1)).toEqual({});
+});
+
+test("a drained host is not placeable: its dynos go to the others, and it gets none while drained", () => {
+    const p1 = place(f(2, 1), ["a", "b"]);
+    const drained = new Set(["b"]);
+    expect(placeable(["a", "b", "c"], drained)).toEqual(["a", "c"]);
+    expect(onDrained(p1, drained).sort()).toEqual(Object.keys(p1).filter((d) => p1[d] === "b").sort());
+    const p2 = place(f(3, 1), placeable(["a", "b"], drained), p1);
+    expect(new Set(Object.values(p2))).toEqual(new Set(["a"]));
+    expect(onDrained(p2, drained)).toEqual([]);
+    expect(placeable(["b"], drained)).toEqual([]);
 });

@@ -12,6 +12,7 @@ export const H_CODES = {
   H19: { status: 503, desc: "Backend connection timeout" },
   H21: { status: 503, desc: "Backend connection refused" },
   H27: { status: 499, desc: "Client Request Interrupted" },
+  H80: { status: 503, desc: "Maintenance mode" },
 } as const satisfies Record<string, { status: number; desc: string }>;
 
 export type HCode = keyof typeof H_CODES;
@@ -34,6 +35,23 @@ export function appErrorPage(requestId: string): string {
     "Application error",
     "An error occurred in the application and your page could not be served. If you are the application owner, check your logs for details.",
     requestId,
+  );
+}
+
+const escapeAttr = (s: string) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * The page of an app in maintenance mode (H80). With a MAINTENANCE_PAGE_URL it frames that URL, as
+ * Heroku does: the visitor's browser fetches it, so the router never fetches a tenant's URL.
+ */
+export function maintenancePage(requestId: string, pageUrl?: string): string {
+  if (!pageUrl) {
+    return errorPage("Offline for Maintenance", "This app is undergoing maintenance right now. Please check back later.", requestId);
+  }
+  return (
+    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Offline for Maintenance</title>` +
+    `<style>html,body,iframe{margin:0;padding:0;border:0;width:100%;height:100%;overflow:hidden}</style></head>` +
+    `<body><iframe src="${escapeAttr(pageUrl)}" title="Offline for Maintenance"></iframe></body></html>\n`
   );
 }
 

@@ -4,10 +4,11 @@
 // that reach no app are answered here. Also the worker's shutdown: draining and cutting tunnels.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BlockList, Socket } from "node:net";
+import type { AppRoute } from "@dynoform/contract";
 import { splitList } from "./addresses";
 import type { RouterConfig } from "./config";
 import type { Snapshot } from "./dyno_table";
-import { noSuchAppPage, replyRaw } from "./error_pages";
+import { H_CODES, maintenancePage, noSuchAppPage, replyRaw } from "./error_pages";
 import { HttpExchange } from "./http_exchange";
 import { checkRequest, forwardedFor, requestIdFor, requestTarget, type Rejection } from "./http_strictness";
 import type { LoadList } from "./ipc";
@@ -113,6 +114,7 @@ export class Proxy {
       this.metrics.observe("", undefined, 404, performance.now() - start);
       return;
     }
+    if (pool.route.maintenance) return this.maintenance(req, res, pool.route, host, requestId, start);
     this.openRequests++;
     new HttpExchange(this, pool, req, res, host, target.authority, requestId, start).begin();
   }
@@ -139,6 +141,13 @@ export class Proxy {
       this.log.write(this.unrouted(req, host, requestId, 0, 0, "websocket"));
       return;
     }
+    if (pool.route.maintenance) {
+      const body = maintenancePage(requestId, pool.route.maintenancePageUrl);
+      replyRaw(socket, H_CODES.H80.status, "Service Unavailable", "text/html; charset=utf-8", body);
+      this.log.write(this.inMaintenance(req, host, requestId, Buffer.byteLength(body), performance.now() - start, "websocket"));
+      this.metrics.observe(pool.route.name, "H80", H_CODES.H80.status, performance.now() - start);
+      return;
+    }
     new UpgradeExchange(this, pool, req, socket, head, host, target.authority, requestId, start).begin();
   }
 
@@ -160,6 +169,26 @@ export class Proxy {
         fwd: plainAddress(socket.remoteAddress ?? ""), dyno: "none", connectMs: 0, serviceMs: 0, status, bytes: 0, protocol: "http",
       });
     }
+  }
+
+  /** An app in maintenance mode: 503 with its maintenance page (H80); no dyno sees the request. */
+  private maintenance(req: IncomingMessage, res: ServerResponse, route: AppRoute, host: string, requestId: string, start: number): void {
+    const body = maintenancePage(requestId, route.maintenancePageUrl);
+    const bytes = Buffer.byteLength(body);
+    // no-store: the edge's cache must not keep serving the page once maintenance is off.
+    res.writeHead(H_CODES.H80.status, { "Content-Type": "text/html; charset=utf-8", "Content-Length": bytes, "Cache-Control": "no-store", "X-Request-Id": requestId });
+    res.end(body);
+    const ms = performance.now() - start;
+    this.log.write(this.inMaintenance(req, host, requestId, bytes, ms, "http"));
+    this.metrics.observe(route.name, "H80", H_CODES.H80.status, ms);
+  }
+
+  /** The log line of a request answered by maintenance mode. */
+  private inMaintenance(req: IncomingMessage, host: string, requestId: string, bytes: number, serviceMs: number, protocol: LogRecord["protocol"]): LogRecord {
+    return {
+      code: "H80", desc: H_CODES.H80.desc, method: req.method ?? "", path: req.url ?? "", host, requestId, fwd: forwardedFor(req, this.trusts(req)),
+      dyno: "none", connectMs: 0, serviceMs, status: H_CODES.H80.status, bytes, protocol,
+    };
   }
 
   private reject(req: IncomingMessage, res: ServerResponse, rej: Rejection, start: number): void {

@@ -181,8 +181,9 @@ export function nodeBuildpack(opts: NodeBuildpackOptions): Buildpack {
 
     return {
         name: "Node.js",
+        id: "heroku/nodejs",
 
-        async detect(dir) {
+        async detect({ dir }) {
             return fs.existsSync(path.join(dir, "package.json"));
         },
 

@@ -5,7 +5,8 @@ import { Buildpack } from "./buildpack";
 
 export const procfileBuildpack: Buildpack = {
     name: "Procfile",
-    async detect(dir) {
+    id: "heroku/procfile",
+    async detect({ dir }) {
         return fs.existsSync(path.join(dir, "Procfile"));
     },
     async compile(ctx) {

@@ -1,5 +1,6 @@
 // apps, apps:create, apps:destroy, apps:info, git:remote
 import { appNameProblem } from "../app_store";
+import { routeState } from "../app_route";
 import { removeBuildState } from "../build_teardown";
 import { UserError } from "../errors";
 import { formatSize } from "../slug";
@@ -70,7 +71,7 @@ export const appsCreate: Verb = {
                 await ctx.fleet.deprovisionAddons(name).catch(() => undefined);
                 throw err;
             }
-            await ctx.fleet.routesChanged(name, await ctx.store.getDomains(name));
+            await ctx.fleet.routesChanged(name, await routeState(ctx.store, name));
         });
         ctx.err(`Creating ${appLabel(name)}... done`);
         ctx.out(`${ctx.settings.webUrl(name)} | ${ctx.settings.gitUrl(name)}`);

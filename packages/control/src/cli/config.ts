@@ -3,6 +3,7 @@ import { Release } from "../app_store";
 import { BuildLog } from "../build_log";
 import { ConfigVars, describeChange, formatConfig, formatJson, formatShell, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
 import { UserError } from "../errors";
+import { MAINTENANCE_PAGE_URL, pageUrlWarning, routeState } from "../app_route";
 import { releaseAndRollout, ReleaseFailedError } from "../releases";
 import { listJoin, styledObject } from "../text";
 import { APP_FLAG } from "./args";
@@ -91,6 +92,13 @@ export async function changeConfig(ctx: CliContext, app: string, next: (cur: Con
     });
 }
 
+/** The routers frame the new MAINTENANCE_PAGE_URL (a router that misses it gets it from the placement loop). */
+async function pageUrlChanged(ctx: CliContext, app: string): Promise<void> {
+    const warning = pageUrlWarning(await ctx.store.getConfig(app));
+    if (warning) ctx.err(`Warning: ${warning}`);
+    await ctx.store.withAppLock(app, "maintenance page", async () => ctx.fleet.routesChanged(app, await routeState(ctx.store, app)));
+}
+
 export const configSet: Verb = {
     name: "config:set",
     summary: "set one or more config vars (makes a new release)",
@@ -104,6 +112,7 @@ export const configSet: Verb = {
         const keys = Object.keys(vars);
         const release = await changeConfig(ctx, app, (cur) => withSet(cur, vars), describeChange("Set", keys));
         ctx.err(`Setting ${listJoin(keys)} and restarting ${appLabel(app)}... done${releaseSuffix(release)}`);
+        if (keys.includes(MAINTENANCE_PAGE_URL)) await pageUrlChanged(ctx, app);
         styledObject(vars, keys).forEach((l) => ctx.out(l));
         return 0;
     },
@@ -126,6 +135,7 @@ export const configUnset: Verb = {
         const present = keys.filter((k) => k in cur);
         const release = await changeConfig(ctx, app, (c) => withUnset(c, present), describeChange("Remove", present));
         ctx.err(`Unsetting ${listJoin(present)} and restarting ${appLabel(app)}... done${releaseSuffix(release)}`);
+        if (present.includes(MAINTENANCE_PAGE_URL)) await pageUrlChanged(ctx, app);
         return 0;
     },
 };

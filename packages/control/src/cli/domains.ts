@@ -1,6 +1,7 @@
 // domains, domains:add, domains:remove
 import { domainProblem } from "@dynoform/contract";
 import { Domain } from "../app_store";
+import { routeState } from "../app_route";
 import { UserError } from "../errors";
 import { styledHeader, table } from "../text";
 import { APP_FLAG } from "./args";
@@ -63,7 +64,7 @@ export const domainsAdd: Verb = {
                 return next;
             }),
         );
-        await ctx.fleet.routesChanged(app, list);
+        await ctx.fleet.routesChanged(app, { ...(await routeState(ctx.store, app)), domains: list });
         const target = list.find((d) => d.kind === "default")?.hostname;
         ctx.err(`Adding ${host} to ${appLabel(app)}... done`);
         if (target) ctx.out(`Configure your app's DNS provider to point ${host} to the DNS target ${target} (CNAME), or to the edge's address.`);
@@ -90,7 +91,7 @@ export const domainsRemove: Verb = {
             await ctx.store.setDomains(app, next);
             return next;
         });
-        await ctx.fleet.routesChanged(app, list);
+        await ctx.fleet.routesChanged(app, { ...(await routeState(ctx.store, app)), domains: list });
         ctx.err(`Removing ${host} from ${appLabel(app)}... done`);
         return 0;
     },

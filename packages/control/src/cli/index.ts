@@ -6,15 +6,18 @@ import { appNameProblem } from "../app_store";
 import { parseArgs } from "./args";
 import { addonsCreate } from "./addons";
 import { apps, appsCreate, appsDestroy, appsInfo, gitRemote } from "./apps";
+import { buildpacks, buildpacksAdd, buildpacksClear, buildpacksRemove, buildpacksSet } from "./buildpacks";
 import { config, configGet, configSet, configUnset } from "./config";
 import { CliContext, usageError, Verb } from "./context";
 import { domains, domainsAdd, domainsRemove } from "./domains";
 import { logs, run } from "./dynos";
 import { pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgCredentialsRotate, pgPsql } from "./pg";
+import { hosts, hostsDrain, hostsUndrain } from "./hosts";
+import { maintenance, maintenanceOff, maintenanceOn } from "./maintenance";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, gitRemote, addonsCreate, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {

@@ -1,9 +1,11 @@
 // An in-memory Fleet: dynos appear on two fake hosts as rollouts and scales ask; failures can be
 // scripted. Records every call for assertions.
-import { Domain, Formation, Release } from "../../src/app_store";
+import { Formation, Release } from "../../src/app_store";
+import { AppRouteState } from "../../src/app_route";
 import { BuildLog } from "../../src/build_log";
 import { BackupRef, Databases, PgBackup } from "../../src/databases";
-import { AddonKind, DynoStatus, LogsOptions, OneOffIo, Fleet, FleetError } from "../../src/fleet";
+import { AddonKind, DynoStatus, HostStatus, LogsOptions, OneOffIo, Fleet, FleetError } from "../../src/fleet";
+import { UserError } from "../../src/errors";
 
 /** The data host's backups in memory: dumps per app, calls recorded; failures can be scripted. */
 export class FakeDatabases implements Databases {
@@ -60,6 +62,13 @@ export class FakeFleet implements Fleet {
     calls: string[] = [];
     dynoStates = new Map<string, DynoStatus[]>();
     routes = new Map<string, string[]>();
+    /** The fake dyno hosts (their dynos: every app's dynos with that host). */
+    hostList: HostStatus[] = [
+        { host: "dyno1", state: "up", dynos: 0 },
+        { host: "dyno2", state: "up", dynos: 0 },
+    ];
+    /** app → "off", "on", or "on <page URL>" as the routers were last told. */
+    maintenance = new Map<string, string>();
     /** Set to make the next rollout fail with this reason. */
     failRollout?: string;
     failScale?: string;
@@ -129,7 +138,36 @@ export class FakeFleet implements Fleet {
         this.calls.push(`stopAll ${app}`);
         this.dynoStates.delete(app);
     }
-    async routesChanged(app: string, domains: Domain[]) {
-        this.routes.set(app, domains.map((d) => d.hostname));
+    async routesChanged(app: string, route: AppRouteState) {
+        this.routes.set(app, route.domains.map((d) => d.hostname));
+        this.maintenance.set(app, route.maintenancePageUrl ? `on ${route.maintenancePageUrl}` : route.maintenance ? "on" : "off");
+    }
+    private fakeHost(host: string): HostStatus {
+        const h = this.hostList.find((x) => x.host === host);
+        if (!h) throw new UserError(`${host} is not a dyno host of this platform: run "dynoform hosts" to list them (${this.hostList.map((x) => x.host).join(", ")})`);
+        return h;
+    }
+    async hosts() {
+        const all = [...this.dynoStates.values()].flat();
+        return this.hostList.map((h) => ({ ...h, dynos: all.filter((d) => d.host === h.host).length }));
+    }
+    async drainHost(host: string, log: (line: string) => void) {
+        const h = this.fakeHost(host);
+        this.calls.push(`drain ${host}`);
+        h.drainedSince ??= this.now().toISOString();
+        const to = this.hostList.find((x) => !x.drainedSince && x.state === "up");
+        let moved = 0;
+        for (const [app, dynos] of this.dynoStates) {
+            const here = dynos.filter((d) => d.host === host);
+            if (!here.length || !to) continue;
+            log(`${app}: moving ${here.map((d) => `${d.name} (${host} → ${to.host})`).join(", ")}`);
+            here.forEach((d) => (d.host = to.host));
+            moved += here.length;
+        }
+        return { moved, failed: [] };
+    }
+    async undrainHost(host: string) {
+        this.calls.push(`undrain ${host}`);
+        delete this.fakeHost(host).drainedSince;
     }
 }

@@ -1,0 +1,152 @@
+// Each app's recent lines: a bounded ring in memory, mirrored on disk so a restarted log router
+// still has them. On disk an app has two segments, `<app>.ndjson` (appended to) and
+// `<app>.0.ndjson` (the one before): once the current one holds linesPerApp lines and
+// segmentBytes it becomes the previous one (a rename, replacing the older) and a new one starts.
+// So the newest linesPerApp lines are always on disk, nothing is ever rewritten, and an app's files
+// hold at most two segments of max(linesPerApp lines, segmentBytes) plus one batch each. (A rename
+// costs about as much as writing a few thousand lines, so a busy app's segments are megabytes, not
+// 1,500 lines.) Writes are synchronous: a batch is acknowledged only once its lines are in the
+// kernel's page cache, so a crash of the log router loses nothing it acknowledged (a crash of the
+// host may).
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { APP_NAME, parseLogLine } from "@dynoform/contract";
+import { BoundedQueue } from "./bounded_queue";
+import type { StoredLine } from "./line_format";
+
+interface AppLog {
+  ring: BoundedQueue<StoredLine>;
+  fd: number;
+  /** lines and bytes (UTF-16 units, near enough) in the current segment */
+  fileLines: number;
+  fileBytes: number;
+}
+
+
+/** Sender streams remembered for deduplication (a stream is one sender process run). */
+const MAX_STREAMS = 10_000;
+
+/** A posted line's own JSON is stored as it came unless it carries much more than the line (unknown fields). */
+const RAW_SLACK = 512;
+
+/** A line on disk: `{"s": stream, "l": <the line's JSON>}`. */
+function toDisk(streamJson: string, l: StoredLine): string {
+  const raw = l.raw !== undefined && l.raw.length <= l.msg.length + RAW_SLACK ? l.raw : JSON.stringify({ app: l.app, time: l.time, seq: l.seq, source: l.source, dyno: l.dyno, msg: l.msg });
+  return `{"s":${streamJson},"l":${raw}}\n`;
+}
+
+export class AppStore {
+  private readonly apps = new Map<string, AppLog>();
+  private readonly dir: string;
+  /** Highest sequence number stored per sender stream: a resent batch is not stored twice. */
+  private readonly lastSeq = new Map<string, number>();
+
+  constructor(dataDir: string, private readonly linesPerApp: number, private readonly segmentBytes: number) {
+    this.dir = join(dataDir, "apps");
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Reads every app's segments back (after a restart). */
+  load(): void {
+    const names = new Set(readdirSync(this.dir).map((f) => f.replace(/(\.0)?\.ndjson$/, "")));
+    for (const app of names) {
+      if (!APP_NAME.test(app)) continue;
+      const lines = [...readLines(app, this.file(app, true)), ...readLines(app, this.file(app, false))];
+      const ring = new BoundedQueue<StoredLine>(this.linesPerApp);
+      for (const l of lines) {
+        ring.push(l);
+        this.noteSeq(l.stream, l.seq);
+      }
+      const current = this.file(app, false);
+      const fileBytes = existsSync(current) ? statSync(current).size : 0;
+      this.apps.set(app, { ring, fd: openSync(current, "a", 0o600), fileLines: readLines(app, current).length, fileBytes });
+    }
+  }
+
+  /** True when (stream, seq) is already stored: a sender resending what was stored before its ack got lost. */
+  isDuplicate(stream: string, seq: number): boolean {
+    if (!stream) return false;
+    const last = this.lastSeq.get(stream);
+    return last !== undefined && seq <= last;
+  }
+
+  /** Stores one app's lines of one sender stream in one write. */
+  append(app: string, stream: string, lines: StoredLine[]): void {
+    if (lines.length === 0) return;
+    let log = this.apps.get(app);
+    if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0, fileBytes: 0 }));
+    const streamJson = JSON.stringify(stream);
+    let text = "";
+    let maxSeq = -1;
+    for (const l of lines) {
+      log.ring.push(l);
+      text += toDisk(streamJson, l);
+      if (l.seq > maxSeq) maxSeq = l.seq;
+    }
+    if (stream) this.noteSeq(stream, maxSeq);
+    writeSync(log.fd, text);
+    log.fileLines += lines.length;
+    log.fileBytes += text.length;
+    if (log.fileLines >= this.linesPerApp && log.fileBytes >= this.segmentBytes) this.rotate(app, log);
+  }
+
+  /** The app's kept lines, oldest first (arrival order; readers sort). */
+  recent(app: string): StoredLine[] {
+    return this.apps.get(app)?.ring.toArray() ?? [];
+  }
+
+  /** Forgets an app (destroyed) and its files. */
+  remove(app: string): void {
+    const log = this.apps.get(app);
+    if (log) closeSync(log.fd);
+    this.apps.delete(app);
+    rmSync(this.file(app, false), { force: true });
+    rmSync(this.file(app, true), { force: true });
+  }
+
+  close(): void {
+    for (const log of this.apps.values()) closeSync(log.fd);
+    this.apps.clear();
+  }
+
+  private noteSeq(stream: string, seq: number): void {
+    if (!stream) return;
+    const last = this.lastSeq.get(stream);
+    if (last !== undefined && seq <= last) return;
+    // Kept in order of last use: every sender run is a new stream, so the least recently heard go first.
+    this.lastSeq.delete(stream);
+    this.lastSeq.set(stream, seq);
+    if (this.lastSeq.size > MAX_STREAMS) this.lastSeq.delete(this.lastSeq.keys().next().value!);
+  }
+
+  private file(app: string, previous: boolean): string {
+    return join(this.dir, previous ? `${app}.0.ndjson` : `${app}.ndjson`);
+  }
+
+  /** The current segment becomes the previous one; a crash between the two steps leaves only the previous one, which load reads. */
+  private rotate(app: string, log: AppLog): void {
+    closeSync(log.fd);
+    renameSync(this.file(app, false), this.file(app, true));
+    log.fd = openSync(this.file(app, false), "a", 0o600);
+    log.fileLines = 0;
+    log.fileBytes = 0;
+  }
+}
+
+/** A segment's lines; a torn last line (a crash mid-write) and foreign lines are skipped. */
+function readLines(app: string, path: string): StoredLine[] {
+  if (!existsSync(path)) return [];
+  const out: StoredLine[] = [];
+  for (const text of readFileSync(path, "utf8").split("\n")) {
+    if (!text) continue;
+    try {
+      const d = JSON.parse(text) as { s?: unknown; l?: unknown };
+      if (typeof d.s !== "string") continue;
+      const l = parseLogLine(d.l);
+      if (l.app === app) out.push({ ...l, stream: d.s });
+    } catch {
+      /* a torn or foreign line */
+    }
+  }
+  return out;
+}

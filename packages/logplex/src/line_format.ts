@@ -1,0 +1,68 @@
+// The shapes a stored line leaves the log router in: Heroku's `heroku logs` line, and the RFC 5424
+// syslog messages drains get (RFC 6587 octet-counted framing over TCP and in logplex-1 bodies).
+import type { LogSource } from "@dynoform/contract";
+
+/** A line as the log router keeps it. `stream` and `seq` order one sender's lines within a millisecond. */
+export interface StoredLine {
+  app: string;
+  time: number;
+  seq: number;
+  stream: string;
+  source: LogSource;
+  dyno: string;
+  msg: string;
+  /** The line's JSON as the sender posted it (what the store writes to disk, so it is not serialised again). */
+  raw?: string;
+}
+
+/** Heroku's timestamp: `2026-11-30T01:02:03.456000+00:00` (microseconds, explicit UTC offset). */
+export function herokuTimestamp(ms: number): string {
+  // A batch's lines mostly share their millisecond: the last one's string is kept.
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastStamp = new Date(ms).toISOString().slice(0, 23) + "000+00:00";
+  }
+  return lastStamp;
+}
+let lastMs = NaN;
+let lastStamp = "";
+
+/** `2026-11-30T01:02:03.456000+00:00 app[web.1]: message` (no newline). */
+export function herokuLine(l: StoredLine): string {
+  return `${herokuTimestamp(l.time)} ${l.source}[${l.dyno}]: ${l.msg}`;
+}
+
+/** Total order of an app's lines: time, then sender stream, then the stream's sequence number. */
+export function compareLines(a: StoredLine, b: StoredLine): number {
+  return a.time - b.time || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0) || a.seq - b.seq;
+}
+
+/** Logplex's priorities: local7.info for app lines, local3.info for the router, syslog.notice for the platform. */
+function priority(l: StoredLine): number {
+  if (l.source === "app") return 190;
+  return l.dyno === "router" ? 158 : 45;
+}
+
+// Syslog header fields are printable ASCII without spaces (RFC 5424 PRINTUSASCII); a newline in a
+// message would end it early for line-based receivers, so messages travel on one line.
+const oneLine = (s: string) => (s.includes("\n") || s.includes("\r") ? s.replace(/\r?\n|\r/g, " ") : s);
+
+/** RFC 5424: `<190>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG`, the app as HOSTNAME. */
+export function syslogMessage(l: StoredLine): string {
+  return `<${priority(l)}>1 ${herokuTimestamp(l.time)} ${l.app} ${l.source} ${l.dyno} - - ${oneLine(l.msg)}`;
+}
+
+/** Heroku's logplex-1 body line: `<190>1 TIMESTAMP host app web.1 - message` (Heroku's fields, as its drains get them). */
+export function logplexMessage(l: StoredLine): string {
+  return `<${priority(l)}>1 ${herokuTimestamp(l.time)} host ${l.source} ${l.dyno} - ${oneLine(l.msg)}`;
+}
+
+/** RFC 6587 octet counting: `LENGTH SP MESSAGE`, LENGTH in bytes. */
+export function octetCounted(message: string): string {
+  return `${Buffer.byteLength(message)} ${message}`;
+}
+
+/** Heroku's own line when lines were dropped: `Error L10 (output buffer overflow): N messages dropped since TIMESTAMP.` */
+export function overflowMessage(dropped: number, sinceMs: number): string {
+  return `Error L10 (output buffer overflow): ${dropped} messages dropped since ${herokuTimestamp(sinceMs)}.`;
+}

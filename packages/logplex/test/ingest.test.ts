@@ -1,0 +1,108 @@
+// Ingest, authentication, order, the store's bound, persistence across a restart, and the tail.
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import type { RunningLogplex } from "../src/logplex";
+import { call, CONTROL_TOKEN, lines, postLines, SENDER_TOKEN, startTestLogplex, tempDir, until } from "./helpers";
+
+let lp: RunningLogplex;
+let dir: string;
+
+beforeEach(async () => {
+  dir = tempDir();
+  lp = await startTestLogplex(dir);
+});
+afterEach(() => lp.close());
+
+const logs = async (app: string, query = "") => (await call(lp.address, "GET", `/v1/apps/${app}/logs?${query}`, { token: CONTROL_TOKEN })).body;
+
+test("a sender's batch is stored and acknowledged; readers get Heroku's line format", async () => {
+  const time = Date.UTC(2026, 10, 30, 1, 2, 3, 456);
+  const ack = await postLines(lp.address, [{ app: "myapp", time, seq: 0, source: "app", dyno: "web.1", msg: "hello" }, { app: "myapp", time, seq: 1, source: "heroku", dyno: "router", msg: "at=info method=GET" }]);
+  expect(ack.status).toBe(200);
+  expect(JSON.parse(ack.body)).toEqual({ stored: 2, duplicates: 0, rejected: 0, errors: [] });
+  expect(await logs("myapp")).toBe("2026-11-30T01:02:03.456000+00:00 app[web.1]: hello\n2026-11-30T01:02:03.456000+00:00 heroku[router]: at=info method=GET\n");
+  expect(await logs("myapp", "source=heroku")).toBe("2026-11-30T01:02:03.456000+00:00 heroku[router]: at=info method=GET\n");
+  expect(await logs("myapp", "dyno=web")).toBe("2026-11-30T01:02:03.456000+00:00 app[web.1]: hello\n");
+  expect(await logs("myapp", "num=1")).toContain("heroku[router]");
+});
+
+test("no token, a wrong token and a sender reading are refused; bad lines are rejected with why, the rest stored", async () => {
+  expect((await postLines(lp.address, lines("myapp", 1), "s1", "")).status).toBe(401);
+  expect((await postLines(lp.address, lines("myapp", 1), "s1", "not-the-token")).status).toBe(401);
+  expect((await call(lp.address, "GET", "/v1/apps/myapp/logs", { token: SENDER_TOKEN })).status).toBe(403);
+  expect((await call(lp.address, "GET", "/v1/apps/myapp/drains", { token: SENDER_TOKEN })).status).toBe(403);
+  const body = [JSON.stringify(lines("myapp", 1)[0]), "{not json", JSON.stringify({ ...lines("myapp", 1, 1)[0], source: "kernel" }), JSON.stringify({ ...lines("Bad_App", 1, 2)[0] })].join("\n");
+  const ack = JSON.parse((await call(lp.address, "POST", "/v1/lines", { token: SENDER_TOKEN, body })).body);
+  expect(ack.stored).toBe(1);
+  expect(ack.rejected).toBe(3);
+  expect(ack.errors.map((e: { index: number }) => e.index)).toEqual([1, 2, 3]);
+  expect(ack.errors[1].error).toMatch(/source must be "app" or "heroku"/);
+  expect((await call(lp.address, "GET", "/v1/apps/myapp/logs?num=99999", { token: CONTROL_TOKEN })).status).toBe(422);
+});
+
+test("one process's lines within the same millisecond keep their order, whatever else arrives between", async () => {
+  const time = Date.now();
+  const a = lines("myapp", 50, 0, time, "web.1");
+  const b = lines("myapp", 50, 0, time, "web.2");
+  // Sent as two interleaved streams, each in several batches.
+  for (let i = 0; i < 50; i += 10) {
+    await postLines(lp.address, a.slice(i, i + 10), "hostA");
+    await postLines(lp.address, b.slice(i, i + 10), "hostB");
+  }
+  const out = (await logs("myapp", "num=1500")).trim().split("\n");
+  const of = (dyno: string) => out.filter((l) => l.includes(`[${dyno}]`)).map((l) => l.replace(/.*: /, ""));
+  expect(of("web.1")).toEqual(a.map((l) => l.msg));
+  expect(of("web.2")).toEqual(b.map((l) => l.msg));
+});
+
+test("a resent batch (its ack lost) is not stored twice", async () => {
+  const batch = lines("myapp", 10);
+  await postLines(lp.address, batch, "s1");
+  const again = JSON.parse((await postLines(lp.address, batch, "s1")).body);
+  expect(again).toMatchObject({ stored: 0, duplicates: 10 });
+  expect((await logs("myapp", "num=1500")).trim().split("\n")).toHaveLength(10);
+});
+
+test("the store keeps the newest 1,500 lines per app, survives a restart, and its files stay bounded", async () => {
+  await lp.close();
+  lp = await startTestLogplex(dir, { storeSegmentBytes: 1 });
+  for (let i = 0; i < 4000; i += 500) await postLines(lp.address, lines("myapp", 500, i));
+  const before = (await logs("myapp", "num=1500")).trim().split("\n");
+  expect(before).toHaveLength(1500);
+  expect(before[0]).toMatch(/line 2500$/);
+  expect(before[1499]).toMatch(/line 3999$/);
+  const fileLines = ["myapp.ndjson", "myapp.0.ndjson"].map((f) => readFileSync(join(dir, "apps", f), "utf8").trim().split("\n").filter(Boolean).length);
+  expect(fileLines[0] + fileLines[1]).toBeLessThanOrEqual(3000);
+  expect(fileLines[1]).toBeGreaterThanOrEqual(1500);
+  await lp.close();
+  lp = await startTestLogplex(dir, { storeSegmentBytes: 1 });
+  expect((await logs("myapp", "num=1500")).trim().split("\n")).toEqual(before);
+  // and the restarted router still knows what the stream sent
+  expect(JSON.parse((await postLines(lp.address, lines("myapp", 1, 3999))).body)).toMatchObject({ stored: 0, duplicates: 1 });
+});
+
+test("a tail subscriber sees a new line within a second, filtered", async () => {
+  await postLines(lp.address, lines("myapp", 3));
+  const [host, port] = lp.address.split(":");
+  const seen: string[] = [];
+  const req = http.get({ host, port: Number(port), path: "/v1/apps/myapp/logs?tail=1&num=1&dyno=web.2", headers: { authorization: `Bearer ${CONTROL_TOKEN}` } });
+  const res = await new Promise<http.IncomingMessage>((r) => req.on("response", r));
+  res.setEncoding("utf8");
+  res.on("data", (c: string) => seen.push(...c.trim().split("\n").filter(Boolean)));
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = Date.now();
+  await postLines(lp.address, [...lines("myapp", 1, 3, Date.now(), "web.1"), ...lines("myapp", 1, 4, Date.now(), "web.2")]);
+  await until(() => seen.length > 0, 1000);
+  expect(Date.now() - t0).toBeLessThan(1000);
+  expect(seen).toEqual([expect.stringMatching(/app\[web\.2\]: line 4$/)]);
+  req.destroy();
+});
+
+test("a batch over maxBatchBytes is refused with 413 and what to do", async () => {
+  await lp.close();
+  lp = await startTestLogplex(dir, { maxBatchBytes: 1000 });
+  const ans = await postLines(lp.address, lines("myapp", 100));
+  expect(ans.status).toBe(413);
+  expect(ans.body).toMatch(/send smaller batches/);
+});
