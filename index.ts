@@ -19,6 +19,8 @@ const stackConfig: StackConfig = parseStackConfig({
     routerPort: config.getObject("routerPort"),
     varnishCacheSize: config.get("varnishCacheSize"),
     extraCaCertificates: config.get("extraCaCertificates"),
+    pgBackupRetentionDays: config.getObject("pgBackupRetentionDays"),
+    backupHost: config.get("backupHost"),
     floatingAddress: config.get("floatingAddress"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });

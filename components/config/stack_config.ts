@@ -80,6 +80,10 @@ export interface StackConfig {
      * re-signs TLS (a TLS-intercepting proxy): builds fetch runtimes and packages through it.
      */
     extraCaCertificates?: string;
+    /** dynoform:pgBackupRetentionDays: base backups (and the WAL they need) are kept this long; unset: 7. */
+    pgBackupRetentionDays?: number;
+    /** dynoform:backupHost: the host whose disk keeps PostgreSQL's backups (never the data host); unset: the control host. */
+    backupHost?: string;
     /**
      * The address clients use on lab and servers stacks with two or more edges: VRRP (keepalived)
      * keeps it on one live edge and moves it when that edge dies. Absent: clients use an edge's own address.
@@ -100,6 +104,8 @@ export interface RawStackConfig {
     routerPort?: unknown;
     varnishCacheSize?: unknown;
     extraCaCertificates?: unknown;
+    pgBackupRetentionDays?: unknown;
+    backupHost?: unknown;
     floatingAddress?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
@@ -480,6 +486,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     }
 
     const extraCaCertificates = raw.extraCaCertificates === undefined ? undefined : caCertificates(raw.extraCaCertificates, problems);
+    const pgBackupRetentionDays = raw.pgBackupRetentionDays === undefined ? undefined : integer(raw.pgBackupRetentionDays, "pgBackupRetentionDays", 1, 3650, 7, problems);
+    const backupHost = raw.backupHost === undefined ? undefined : backupHostName(raw.backupHost, hosts, problems);
     const floatingAddress =
         raw.floatingAddress === undefined ? undefined : floatingAddressOf(raw.floatingAddress, { target, hosts, lab, privateSubnet }, problems);
 
@@ -513,6 +521,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         varnishPort: 6081,
         varnishCacheSize: String(varnishCacheSize),
         ...(extraCaCertificates ? { extraCaCertificates } : {}),
+        ...(pgBackupRetentionDays !== undefined ? { pgBackupRetentionDays } : {}),
+        ...(backupHost !== undefined ? { backupHost } : {}),
         ...(floatingAddress ? { floatingAddress } : {}),
     };
 }
@@ -573,6 +583,20 @@ function floatingAddressOf(
         );
     } else if (edges.length > FLOATING_ADDRESS_MAX_EDGES) {
         problems.push(`dynoform:floatingAddress takes at most ${FLOATING_ADDRESS_MAX_EDGES} edges (found ${edges.length}): keep edge on fewer hosts`);
+    }
+    return raw;
+}
+
+/** dynoform:backupHost: a host of dynoform:hosts other than the data host (a backup beside its database is no backup). */
+function backupHostName(raw: unknown, hosts: HostSpec[], problems: string[]): string | undefined {
+    const host = hosts.find((h) => h.name === raw);
+    if (typeof raw !== "string" || !host) {
+        problems.push(`dynoform:backupHost must name a host of dynoform:hosts (${hosts.map((h) => h.name).join(", ")}); got ${JSON.stringify(raw)}`);
+        return undefined;
+    }
+    if (host.roles.includes("data")) {
+        problems.push(`dynoform:backupHost ${raw} is the data host: backups must live on another host's disk (unset it to use the control host)`);
+        return undefined;
     }
     return raw;
 }

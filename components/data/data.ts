@@ -2,13 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../hosts/host";
 import { AptPackages, RemoteCommand, RemoteFile, SystemdService } from "../remote";
 import { render, renderOutput } from "../templates/render";
+import { knownHostsLine } from "../control/control";
+import { archiveSettings, PG_BACKUP_COMMAND, PG_BACKUP_KEY_FILE, PG_BACKUP_KNOWN_HOSTS_FILE, pgBackupScript } from "./pg_backups";
 
-export const POSTGRES_VERSION = "15"; // Debian bookworm's
+import { POSTGRES_PORT, POSTGRES_VERSION } from "./constants";
+export { POSTGRES_PORT, POSTGRES_VERSION } from "./constants";
 export const ADMIN_ROLE = "dynoform_admin";
 /** The forced command of the control role's add-ons key (templates/data/dynoform-addons). */
 export const ADDONS_COMMAND = "/usr/local/sbin/dynoform-addons";
-/** PostgreSQL's port on the data host's private address. */
-export const POSTGRES_PORT = 5432;
 /** Ports of the per-app Memcached instances (one each, picked by dynoform-addons). */
 export const MEMCACHED_PORTS = { first: 11300, last: 11999 } as const;
 const ADDONS_KEY_MARK = "dynoform-addons";
@@ -27,6 +28,19 @@ export interface DataArgs {
     addonsPublicKey: pulumi.Input<string>;
     /** The control host's private address: the only source the add-ons key is accepted from. */
     controlAddress: pulumi.Input<string>;
+    /** Where PostgreSQL's backups go (README "PostgreSQL backups"). */
+    backup: PgBackupTarget;
+}
+
+/** The backup host as the data host reaches it: its private address, SSH port and pinned host key, and the backup key. */
+export interface PgBackupTarget {
+    address: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    hostKey: pulumi.Input<string>;
+    privateKey: pulumi.Input<string>;
+    retentionDays: number;
+    /** HH:MM, UTC: the daily base backup until pg:backups:schedule changes it. */
+    schedule: string;
 }
 
 export function pgHbaRejects(addresses: string[]): string {
@@ -126,6 +140,25 @@ export class Data extends pulumi.ComponentResource {
             { connection, create: "systemctl daemon-reload && systemctl try-restart 'dynoform-memcached@*.service'", triggers: [memcachedUnit.sha256] },
             { parent: this, dependsOn: [memcachedUnit] },
         );
+        // Backups: the script archive_command and the timer run, the backup key (postgres's: archive_command
+        // runs as postgres) and the backup host's pinned key, all there before archiving starts.
+        const backup = args.backup;
+        const backupScript = new RemoteFile(
+            `${name}-pg-backup-command`,
+            {
+                connection,
+                path: PG_BACKUP_COMMAND,
+                mode: "0755",
+                content: pulumi.all([backup.address, backup.port]).apply(([storeHost, storePort]) => pgBackupScript({ storeHost, storePort, retentionDays: backup.retentionDays, schedule: backup.schedule })),
+            },
+            afterPackages,
+        );
+        const backupKey = new RemoteFile(`${name}-pg-backup-key`, { connection, path: PG_BACKUP_KEY_FILE, owner: "postgres:postgres", mode: "0600", content: pulumi.secret(backup.privateKey) }, afterPackages);
+        const backupKnownHosts = new RemoteFile(
+            `${name}-pg-backup-known-hosts`,
+            { connection, path: PG_BACKUP_KNOWN_HOSTS_FILE, mode: "0644", content: pulumi.all([backup.address, backup.port, backup.hostKey]).apply(([h, p, k]) => knownHostsLine(h, p, k)) },
+            afterPackages,
+        );
         const pgDir = `/etc/postgresql/${POSTGRES_VERSION}/main`;
         const pgConf = new RemoteFile(
             `${name}-postgresql-conf`,
@@ -133,9 +166,9 @@ export class Data extends pulumi.ComponentResource {
                 connection,
                 path: `${pgDir}/conf.d/dynoform.conf`,
                 owner: "postgres:postgres",
-                content: renderOutput("postgresql/dynoform.conf", { listenAddress: args.host.privateAddress, maxConnections: 200 }),
+                content: renderOutput("postgresql/dynoform.conf", { listenAddress: args.host.privateAddress, maxConnections: 200, archive: archiveSettings() }),
             },
-            afterPackages,
+            { parent: this, dependsOn: [packages, backupScript, backupKey, backupKnownHosts] },
         );
         const pgHba = new RemoteFile(
             `${name}-pg-hba`,
@@ -164,6 +197,26 @@ export class Data extends pulumi.ComponentResource {
                 triggers: [pulumi.secret(args.adminPassword)],
             },
             { parent: this, dependsOn: [postgres] },
+        );
+        const timerUnits = ["service", "timer"].map(
+            (kind) =>
+                new RemoteFile(
+                    `${name}-pg-basebackup-${kind}`,
+                    { connection, path: `/etc/systemd/system/dynoform-pg-basebackup.${kind}`, content: render(`data/dynoform-pg-basebackup.${kind}`, { command: PG_BACKUP_COMMAND, schedule: backup.schedule }) },
+                    { parent: this, dependsOn: [backupScript] },
+                ),
+        );
+        // pg:backups:schedule's drop-in (dynoform-pg-backup schedule) is the operators' and outlives an update.
+        new RemoteCommand(
+            `${name}-pg-basebackup-timer-enabled`,
+            {
+                connection,
+                // and a first base backup now, in the background: the point-in-time window opens at once
+                create: "systemctl daemon-reload && systemctl enable --quiet dynoform-pg-basebackup.timer && systemctl restart dynoform-pg-basebackup.timer && systemctl start --no-block dynoform-pg-basebackup.service",
+                delete: "systemctl disable --now --quiet dynoform-pg-basebackup.timer 2>/dev/null || true; rm -rf /etc/systemd/system/dynoform-pg-basebackup.timer.d; systemctl daemon-reload",
+                triggers: timerUnits.map((u) => u.sha256),
+            },
+            { parent: this, dependsOn: [...timerUnits, postgres] },
         );
         const addonsScript = new RemoteFile(
             `${name}-addons-command`,

@@ -4,6 +4,8 @@ import { ServiceBinary, serviceBinary } from "../binaries";
 import { ControlPlane, localExtraCaCertificates } from "../control";
 import { SshKeyPair } from "../secrets/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
+import { BackupStore } from "../backup";
+import { PG_BACKUP_RETENTION_DAYS, PG_BACKUP_SCHEDULE } from "../data/pg_backups";
 import { DynoHost } from "../dyno";
 import { Edge } from "../edge";
 import { BUILD_UID_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
@@ -138,6 +140,11 @@ export class Platform extends pulumi.ComponentResource {
         const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
         // The control role's key for the data host's add-on provisioning (forced command there).
         const addonsKey = new SshKeyPair(`${name}-addons-key`, { comment: "dynoform-addons" }, { parent: this });
+        // PostgreSQL's backups live on another host's disk (dynoform:backupHost, default the control
+        // host), reached by the data host with a key of their own that runs only the store command there.
+        const backupHost = config.backupHost ? hostFor(config.backupHost) : controlHost;
+        const backupKey = new SshKeyPair(`${name}-pg-backup-key`, { comment: "dynoform-pg-backup" }, { parent: this });
+        const backupStore = new BackupStore(`${backupHost.name}-backup-store`, { host: backupHost, publicKey: backupKey.publicKey, dataAddress: dataHost.privateAddress }, { parent: this });
         const data = new Data(
             dataHost.name,
             {
@@ -148,8 +155,17 @@ export class Platform extends pulumi.ComponentResource {
                 adminPassword: adminPassword.value,
                 addonsPublicKey: addonsKey.publicKey,
                 controlAddress: controlHost.privateAddress,
+                backup: {
+                    address: backupHost.privateAddress,
+                    port: backupHost.ssh.apply((c) => c.port),
+                    hostKey: backupHost.ssh.apply((c) => c.hostKey),
+                    privateKey: backupKey.privateKey,
+                    retentionDays: config.pgBackupRetentionDays ?? PG_BACKUP_RETENTION_DAYS,
+                    schedule: PG_BACKUP_SCHEDULE,
+                },
             },
-            { parent: this },
+            // The store is there before archive_command first sends a segment.
+            { parent: this, dependsOn: [backupStore] },
         );
 
         // Every host's firewall (README "Security model"): from outside the private subnet only SSH

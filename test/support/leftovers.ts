@@ -17,6 +17,8 @@ export const STACK_PATHS = [
     "/var/lib/dynoform-agent",
     "/var/lib/dynoform-router",
     "/var/lib/dynoform-logplex",
+    "/var/lib/dynoform-backups",
+    "/var/lib/postgresql/.ssh/dynoform-backup*",
     "/usr/local/lib/dynoform",
     "/usr/local/bin/dynoform*",
     "/usr/local/sbin/dynoform*",
@@ -43,7 +45,7 @@ export const PACKAGE_FILES = [
 ] as const;
 
 /** Users (and their groups) the stack or its services make by name; the rest are found by uid block. */
-export const STACK_USERS = ["dynoform-router", "dynoform-logplex", "dynoform-build", "git"] as const;
+export const STACK_USERS = ["dynoform-router", "dynoform-logplex", "dynoform-backup", "dynoform-build", "git"] as const;
 
 /** The script: sections `@name` then their lines. `root` stands for / (tests). */
 export function leftoversScript(root = ""): string {

@@ -15,11 +15,13 @@ export interface Created {
 
 export const ADDONS_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAclvHPdBJTN+VPuY33ZgZCeG3YzDxaQWqDOxfLxT8gp";
 export const ADDONS_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nADDONS-PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n";
+export const PG_BACKUP_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBackupKeyOfTheDataHostForTheBackupStore0";
+export const PG_BACKUP_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nPG-BACKUP-PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /**
  * Installs the mocks (before the components are imported) and returns the list each registered
  * resource lands on. A resource's outputs are its inputs, `sha256: sha-of-<name>` and `value:
- * secret-<name>`; the add-ons key pair has a real-looking public key (the data host checks it)
+ * secret-<name>`; the add-ons and backup key pairs have real-looking public keys (their hosts check them)
  * and a private key only the stack holds.
  */
 export function recordResources(): Created[] {
@@ -29,7 +31,11 @@ export function recordResources(): Created[] {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const connection = args.inputs.connection as { name?: string } | undefined;
                 created.push({ type: args.type, name: args.name, host: connection?.name, inputs: args.inputs });
-                const addonsKey = args.type.includes("SshKeyPair") && args.name.includes("addons") ? { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY } : {};
+                const isKey = args.type.includes("SshKeyPair");
+                const addonsKey =
+                    isKey && args.name.includes("addons") ? { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY }
+                    : isKey && args.name.includes("pg-backup") ? { publicKey: PG_BACKUP_PUBLIC_KEY, privateKey: PG_BACKUP_PRIVATE_KEY }
+                    : {};
                 return { id: `${args.name}-id`, state: { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}`, ...addonsKey } };
             },
             call() {

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ADMIN_ROLE, MEMCACHED_PORTS, pgHbaRejects, POSTGRES_PORT } from "../../components/data/data";
+import { archiveSettings } from "../../components/data/pg_backups";
 import { BUILD_UID_RANGE, DYNO_PORT_RANGE, DYNO_UID_RANGE, firewallRules } from "../../components/firewall";
 import { BUILD_UID_RANGE as CONTROL_BUILD_UID_RANGE } from "../../packages/control/src/build_users";
 import { resolveConfig as resolveAgentConfig } from "../../packages/agent/src/config";
@@ -95,7 +96,7 @@ describe("templates", () => {
 
     test("postgresql: scram, private subnet, gateway rejected", () => {
         // and a role opens only its own database, but the stack's admin role
-        expect(render("postgresql/dynoform.conf", { listenAddress: "10.213.1.30", maxConnections: 200 })).toMatchSnapshot();
+        expect(render("postgresql/dynoform.conf", { listenAddress: "10.213.1.30", maxConnections: 200, archive: archiveSettings() })).toMatchSnapshot();
         const hba = render("postgresql/pg_hba.conf", { privateSubnet: "10.213.1.0/24", rejects: pgHbaRejects(["10.213.1.1"]) });
         expect(hba.indexOf("10.213.1.1/32  reject")).toBeLessThan(hba.indexOf("10.213.1.0/24  scram-sha-256"));
         expect(hba).not.toMatch(/\btrust\b|\bmd5\b|0\.0\.0\.0/);

@@ -4,6 +4,7 @@
 // on stdin, never in an argv.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { BackupRef, Databases, parseBackupList, PgBackup, pitrTimeWord } from "./databases";
 import { ADDON_KINDS, AddonKind, FleetError } from "./fleet";
 
 export interface AddonsSshConfig {
@@ -63,8 +64,9 @@ function runChild(what: string, file: string, args: string[], stdin: string): Pr
 
 const MEMCACHE = "Memcached add-on";
 const POSTGRESQL = "PostgreSQL add-on";
+const BACKUPS = "PostgreSQL backups";
 
-export class AddonsClient {
+export class AddonsClient implements Databases {
     /** `cfg` undefined: no data host configured; apps get no add-ons. `ssh`: the ssh client (default: ssh on PATH). */
     constructor(
         private readonly cfg: AddonsSshConfig | undefined,
@@ -108,5 +110,33 @@ export class AddonsClient {
         if (!this.cfg) return;
         await this.call(MEMCACHE, ["memcache-destroy", app]);
         await this.call(POSTGRESQL, ["pg-destroy", app]);
+    }
+
+    async capture(app: string): Promise<string> {
+        const id = (await this.call(BACKUPS, ["pg-backup-capture", app])).trim();
+        if (!/^b\d{3,6}$/.test(id)) throw new FleetError(`${BACKUPS}: no backup id from the data host (got "${id.slice(0, 40)}")`);
+        return id;
+    }
+
+    async backups(app: string): Promise<PgBackup[]> {
+        return parseBackupList(await this.call(BACKUPS, ["pg-backups", app]));
+    }
+
+    async restore(app: string, from: BackupRef): Promise<void> {
+        await this.call(BACKUPS, ["pg-backup-restore", app, from.app, from.id]);
+    }
+
+    async restoreToTime(app: string, at: Date): Promise<void> {
+        await this.call(BACKUPS, ["pg-backup-pitr", app, pitrTimeWord(at)]);
+    }
+
+    async schedule(app: string, at?: string): Promise<string> {
+        return (await this.call(BACKUPS, ["pg-backup-schedule", app, ...(at ? [at] : [])])).trim();
+    }
+
+    async rotatePassword(app: string, password = randomBytes(18).toString("hex")): Promise<string> {
+        const vars = parseAddonVars(await this.call(POSTGRESQL, ["pg-password", app], `${password}\n`), ["DATABASE_URL"]);
+        if (!vars.DATABASE_URL) throw new FleetError(`${POSTGRESQL}: no DATABASE_URL from the data host`);
+        return vars.DATABASE_URL;
     }
 }

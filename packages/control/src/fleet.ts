@@ -6,6 +6,7 @@ import type { LogRouterClient } from "./log_router_client";
 import { BuildLog } from "./build_log";
 import { Formation, Release } from "./app_store";
 import { AppRouteState } from "./app_route";
+import { Databases } from "./databases";
 
 export type DynoStateName = "starting" | "up" | "crashed" | "down" | "idle";
 
@@ -98,6 +99,8 @@ export interface Fleet {
     undrainHost(host: string): Promise<void>;
     /** Tell every router the app's route: its hostnames, maintenance mode and page (app_route.ts). */
     routesChanged(app: string, route: AppRouteState): Promise<void>;
+    /** The apps' PostgreSQL backups and credentials (pg:*); undefined without a data host. */
+    readonly databases?: Databases;
 }
 
 /**

@@ -3,6 +3,7 @@
 // are rollout.ts, the placement loop is reconcile.ts, destroyed apps' hosts are destroyed_apps.ts;
 // what is left here is each verb's one straight chain of calls.
 import { AddonsClient, AddonsSshConfig } from "./addons_client";
+import { Databases } from "./databases";
 import { AgentClient, AgentCredentials } from "./agent_client";
 import { hostLabel } from "./api_request";
 import { AppStore, Formation, Release } from "./app_store";
@@ -51,6 +52,7 @@ export class RemoteFleet implements Fleet {
     private readonly agents: AgentClient;
     private readonly routers: RouterClient;
     private readonly addons: AddonsClient;
+    readonly databases?: Databases;
     private readonly destroyed: DestroyedApps;
     private readonly placements: PlacementStore;
     private readonly drained: DrainedHosts;
@@ -65,6 +67,7 @@ export class RemoteFleet implements Fleet {
         this.routers = new RouterClient(cfg.routers, cfg.routerToken);
         if (cfg.logRouterUrl && cfg.logRouterToken) this.logRouter = new LogRouterClient({ url: cfg.logRouterUrl, token: cfg.logRouterToken });
         this.addons = new AddonsClient(cfg.addons, cfg.ssh);
+        if (cfg.addons) this.databases = this.addons;
         this.tombstones = new Tombstones(store.paths, store.clock);
         this.destroyed = new DestroyedApps(this.tombstones, this.agents);
         this.placements = new PlacementStore(store.paths);

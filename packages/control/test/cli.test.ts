@@ -48,8 +48,16 @@ describe("apps", () => {
         await refused(["apps:destroy", "-a", "myapp"], 'This permanently destroys myapp, its releases and its database: to proceed, run "dynoform apps:destroy -a myapp --confirm myapp"');
         await refused(["apps:destroy", "-a", "myapp", "--confirm", "other"], 'Confirmation "other" did not match myapp: pass --confirm myapp');
         const d = await h.cli("apps:destroy", "-a", "myapp", "--confirm", "myapp");
-        expect(d).toMatchObject({ code: 0, err: ["Destroying ⬢ myapp (including all add-ons)... done"] });
-        expect(h.fleet.calls.slice(-2)).toEqual(["stopAll myapp", "deprovision myapp"]);
+        expect(d).toMatchObject({
+            code: 0,
+            err: [
+                "Backing up DATABASE of ⬢ myapp to b001... done",
+                "Destroying ⬢ myapp (including all add-ons)... done",
+                "The final backup of its database is myapp::b001, kept on the backup host. Restore it into another app with:",
+                "  dynoform pg:backups:restore myapp::b001 DATABASE_URL -a NEWAPP --confirm NEWAPP",
+            ],
+        });
+        expect(h.fleet.calls.slice(-3)).toEqual(["pg capture myapp", "stopAll myapp", "deprovision myapp"]);
         expect((await h.cli("apps")).out).toEqual(["=== Apps", "misty-river-1001"]);
     });
 

@@ -93,7 +93,15 @@ export const appsDestroy: Verb = {
             throw new UserError(`This permanently destroys ${app}, its releases and its database: to proceed, run "dynoform apps:destroy -a ${app} --confirm ${app}"`);
         }
         if (confirm !== app) throw new UserError(`Confirmation "${confirm}" did not match ${app}: pass --confirm ${app}`);
+        let finalBackup: string | undefined;
         await ctx.store.withAppLock(app, "apps:destroy", async () => {
+            // The final backup comes first: if it fails, nothing is destroyed.
+            if (ctx.fleet.databases && (await ctx.store.getConfig(app)).DATABASE_URL !== undefined) {
+                finalBackup = await ctx.fleet.databases.capture(app).catch((err: Error) => {
+                    throw new UserError(`The final backup of ${app}'s database failed, so nothing was destroyed: ${err.message}. Fix the backup host, then run apps:destroy again`);
+                });
+                ctx.err(`Backing up DATABASE of ${appLabel(app)} to ${finalBackup}... done`);
+            }
             await ctx.fleet.stopAll(app);
             await ctx.fleet.deprovisionAddons(app);
             // Its lines and drains at the log router go too (a later app of that name starts empty);
@@ -107,6 +115,10 @@ export const appsDestroy: Verb = {
             await ctx.store.destroyApp(app);
         });
         ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);
+        if (finalBackup) {
+            ctx.err(`The final backup of its database is ${app}::${finalBackup}, kept on the backup host. Restore it into another app with:`);
+            ctx.err(`  dynoform pg:backups:restore ${app}::${finalBackup} DATABASE_URL -a NEWAPP --confirm NEWAPP`);
+        }
         return 0;
     },
 };

@@ -12,12 +12,13 @@ import { CliContext, usageError, Verb } from "./context";
 import { domains, domainsAdd, domainsRemove } from "./domains";
 import { drains, drainsAdd, drainsRemove } from "./drains";
 import { logs, run } from "./dynos";
+import { pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgCredentialsRotate, pgPsql } from "./pg";
 import { hosts, hostsDrain, hostsUndrain } from "./hosts";
 import { maintenance, maintenanceOff, maintenanceOn } from "./maintenance";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {
@@ -34,6 +35,8 @@ const ALIASES: Record<string, string> = {
     "releases:rollback": "rollback",
     "domains:list": "domains",
     "drains:list": "drains",
+    "pg:backups:list": "pg:backups",
+    "pg:backups:restores": "pg:backups",
 };
 
 export const ERROR_PREFIX = " ▸    ";

@@ -13,6 +13,8 @@ export interface Harness {
     store: AppStore;
     fleet: FakeFleet;
     clock: { now: Date };
+    /** More of the context every verb gets (e.g. buildUsers). */
+    extra: Partial<CliContext>;
     cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[]; stdout: string; stderr: string }>;
     cleanup(): void;
 }
@@ -24,11 +26,12 @@ export async function harness(): Promise<Harness> {
     await store.init();
     const fleet = new FakeFleet(() => clock.now);
     let names = 0;
-    return {
+    const h: Harness = {
         root,
         store,
         fleet,
         clock,
+        extra: {},
         async cli(...argv) {
             const out: string[] = [];
             const err: string[] = [];
@@ -44,10 +47,12 @@ export async function harness(): Promise<Harness> {
                 writeStderr: (c) => (stderr += c.toString()),
                 now: () => NOW,
                 randomName: () => `misty-river-${1000 + ++names}`,
+                ...h.extra,
             };
             const code = await runCli(argv, ctx);
             return { code, out, err, stdout, stderr };
         },
         cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
     };
+    return h;
 }

@@ -3,8 +3,60 @@
 import { Formation, Release } from "../../src/app_store";
 import { AppRouteState } from "../../src/app_route";
 import { BuildLog } from "../../src/build_log";
+import { BackupRef, Databases, PgBackup } from "../../src/databases";
 import { AddonKind, DynoStatus, HostStatus, LogsOptions, OneOffIo, Fleet, FleetError } from "../../src/fleet";
 import { UserError } from "../../src/errors";
+
+/** The data host's backups in memory: dumps per app, calls recorded; failures can be scripted. */
+export class FakeDatabases implements Databases {
+    dumps = new Map<string, PgBackup[]>();
+    scheduleAt = "02:00";
+    passwords = 0;
+    /** Set to make the next call fail with this reason. */
+    fail?: string;
+    constructor(
+        private readonly calls: string[],
+        private readonly now: () => Date,
+    ) {}
+    private check() {
+        const reason = this.fail;
+        this.fail = undefined;
+        if (reason) throw new FleetError(reason);
+    }
+    async capture(app: string) {
+        this.calls.push(`pg capture ${app}`);
+        this.check();
+        const list = this.dumps.get(app) ?? [];
+        const id = `b${String(list.length + 1).padStart(3, "0")}`;
+        list.push({ id, createdAt: this.now(), finishedAt: new Date(this.now().getTime() + 2000), size: 2048 * (list.length + 1) });
+        this.dumps.set(app, list);
+        return id;
+    }
+    async backups(app: string) {
+        this.check();
+        return this.dumps.get(app) ?? [];
+    }
+    async restore(app: string, from: BackupRef) {
+        this.calls.push(`pg restore ${app} ${from.app}::${from.id}`);
+        this.check();
+        if (!(this.dumps.get(from.app) ?? []).some((b) => b.id === from.id)) throw new FleetError(`PostgreSQL backups (data host 10.99.0.4): dynoform-backup-store: no backup ${from.id} of ${from.app}`);
+    }
+    async restoreToTime(app: string, at: Date) {
+        this.calls.push(`pg pitr ${app} ${at.toISOString()}`);
+        this.check();
+    }
+    async schedule(app: string, at?: string) {
+        this.calls.push(`pg schedule ${app} ${at ?? "-"}`);
+        this.check();
+        if (at) this.scheduleAt = at;
+        return `${this.scheduleAt} UTC`;
+    }
+    async rotatePassword(app: string, password?: string) {
+        this.calls.push(`pg rotate ${app}${password ? ` back to ${password}` : ""}`);
+        this.check();
+        return `postgres://${app}:${password ?? `rotated${++this.passwords}`}@10.99.0.4:5432/${app}`;
+    }
+}
 
 export class FakeFleet implements Fleet {
     calls: string[] = [];
@@ -24,7 +76,10 @@ export class FakeFleet implements Fleet {
     oneOff = { exitCode: 0, stdout: "", stderr: "" };
     logLines = ["2026-11-21T19:53:46+00:00 app[web.1]: listening on 5000"];
     private runCounter = 4820;
-    constructor(readonly now: () => Date = () => new Date("2026-11-21T18:00:00Z")) {}
+    databases: FakeDatabases;
+    constructor(readonly now: () => Date = () => new Date("2026-11-21T18:00:00Z")) {
+        this.databases = new FakeDatabases(this.calls, now);
+    }
 
     private place(release: Release, formation: Formation): DynoStatus[] {
         const out: DynoStatus[] = [];
