@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { cli, GitRepo, until } from "../support/apps";
 import { edgeAddress, hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
-import { httpGet, LabShell } from "../support/lab_hosts";
+import { httpGet, LabShell, loadThroughEdge } from "../support/lab_hosts";
 import { binarySession, STATUS } from "../support/memcached";
 import { projectRoot, pulumiOk } from "../support/pulumi";
 
@@ -22,37 +22,7 @@ const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
 const shell = new LabShell();
 const repo = new GitRepo("deploy-test", path.join(projectRoot, "examples/node-counter"));
 
-/** Requests in a loop (4 clients) until stopped: counts answers that are not 200 or lack `marker`. */
-function load(marker?: () => string) {
-    let running = true;
-    const stats = { total: 0, failed: 0, samples: [] as string[] };
-    const client = async () => {
-        while (running) {
-            try {
-                const r = await httpGet(edge, host);
-                stats.total++;
-                const m = marker?.();
-                if (r.status !== 200 || (m && !r.body.includes(m))) {
-                    stats.failed++;
-                    if (stats.samples.length < 5) stats.samples.push(`${r.status} ${r.body.slice(0, 200)}`);
-                }
-            } catch (err) {
-                stats.total++;
-                stats.failed++;
-                if (stats.samples.length < 5) stats.samples.push(String(err));
-            }
-        }
-    };
-    const clients = Array.from({ length: 4 }, client);
-    return {
-        stats,
-        stop: async () => {
-            running = false;
-            await Promise.all(clients);
-            return stats;
-        },
-    };
-}
+const load = (marker?: () => string) => loadThroughEdge(edge, host, marker);
 
 beforeAll(async () => {
     await repo.init();

@@ -6,7 +6,7 @@ import { execFile } from "child_process";
 import * as path from "path";
 import { cli, GitRepo, Result, until } from "../support/apps";
 import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
-import { httpGet } from "../support/lab_hosts";
+import { httpGet, loadThroughEdge } from "../support/lab_hosts";
 import { projectRoot } from "../support/pulumi";
 
 jest.setTimeout(20 * 60_000);
@@ -25,35 +25,7 @@ function runbook(name: string, args: string[] = []): Promise<Result> {
     });
 }
 
-/** Requests in a loop (4 clients) until stopped: counts answers that are not 200. */
-function load() {
-    let running = true;
-    const stats = { total: 0, failed: 0, samples: [] as string[] };
-    const client = async () => {
-        while (running) {
-            try {
-                const r = await httpGet(edge, host);
-                stats.total++;
-                if (r.status !== 200) {
-                    stats.failed++;
-                    if (stats.samples.length < 5) stats.samples.push(`${r.status} ${r.body.slice(0, 200)}`);
-                }
-            } catch (err) {
-                stats.total++;
-                stats.failed++;
-                if (stats.samples.length < 5) stats.samples.push(String(err));
-            }
-        }
-    };
-    const clients = Array.from({ length: 4 }, client);
-    return {
-        stop: async () => {
-            running = false;
-            await Promise.all(clients);
-            return stats;
-        },
-    };
-}
+const load = () => loadThroughEdge(edge, host);
 
 /** host name → how many of the app's web dynos are up there (`ps --json` names a dyno's host by its address). */
 async function dynosByHost(): Promise<Record<string, number>> {

@@ -140,3 +140,38 @@ export function tcpConnects(host: string, port: number): Promise<boolean> {
         socket.on("error", () => resolve(false));
     });
 }
+
+/**
+ * Requests to `host` through the edge at `address` in a loop (4 clients) until stopped: counts
+ * answers that are not 200 or lack `marker()` (the pushed code's), with a few samples of them.
+ */
+export function loadThroughEdge(address: string, host: string, marker?: () => string) {
+    let running = true;
+    const stats = { total: 0, failed: 0, samples: [] as string[] };
+    const client = async () => {
+        while (running) {
+            try {
+                const r = await httpGet(address, host);
+                stats.total++;
+                const m = marker?.();
+                if (r.status !== 200 || (m && !r.body.includes(m))) {
+                    stats.failed++;
+                    if (stats.samples.length < 5) stats.samples.push(`${r.status} ${r.body.slice(0, 200)}`);
+                }
+            } catch (err) {
+                stats.total++;
+                stats.failed++;
+                if (stats.samples.length < 5) stats.samples.push(String(err));
+            }
+        }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    return {
+        stats,
+        stop: async () => {
+            running = false;
+            await Promise.all(clients);
+            return stats;
+        },
+    };
+}
