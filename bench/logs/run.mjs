@@ -121,7 +121,7 @@ async function startLogplex(name, drainBufferLines) {
   const dataDir = join(tmp, name);
   mkdirSync(dataDir);
   const nodeArgs = (process.env.BENCH_LOGPLEX_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const p = start(process.execPath, [...nodeArgs, join(tmp, "logplex.js"), "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--drain-buffer-lines", String(drainBufferLines)], { env: { DYNOFORM_LOGPLEX_TOKEN: TOKEN } });
+  const p = start(process.execPath, [...nodeArgs, join(tmp, "logplex.js"), "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--drain-buffer-lines", String(drainBufferLines), "--drain-allowed-addresses", "127.0.0.1"], { env: { DYNOFORM_LOGPLEX_TOKEN: TOKEN } });
   const end = Date.now() + 10_000;
   for (;;) {
     try {

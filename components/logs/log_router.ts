@@ -33,6 +33,10 @@ export interface LogRouterArgs {
     controlToken: pulumi.Input<string>;
     /** Every agent and router that posts lines. */
     senders: LogSenderCredential[];
+    /** The stack's private subnet: drains may not send into it (nor to loopback or link-local). */
+    privateSubnet: string;
+    /** Addresses in it that stand for the outside (the lab's gateway): drains may send there. */
+    outsideAddresses: string[];
     binary: ServiceBinary;
 }
 
@@ -82,6 +86,8 @@ export class LogRouter extends pulumi.ComponentResource {
                     port,
                     tokenFile: LOGPLEX_CONTROL_TOKEN_FILE,
                     senders: senderDigests(args.senders),
+                    drainRefusedNetworks: JSON.stringify([args.privateSubnet]),
+                    drainAllowedAddresses: JSON.stringify(args.outsideAddresses),
                 }),
                 mode: "0644",
             },

@@ -97,6 +97,8 @@ export class Platform extends pulumi.ComponentResource {
                     ...dynoSpecs.map((d, i) => ({ name: `agent.${d.spec.name}`, token: agentLogTokens[i].value })),
                     ...edgeSpecs.map((s, i) => ({ name: `router.${s.name}`, token: routerLogTokens[i].value })),
                 ],
+                privateSubnet: config.privateSubnet,
+                outsideAddresses: config.outsideAddresses,
                 binary: args.binaries?.logplex ?? serviceBinary("logplex", "dynoform-logplex"),
             },
             { parent: this },

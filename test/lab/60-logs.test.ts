@@ -191,6 +191,13 @@ test("a syslog drain (rsyslog) and an HTTPS drain get the same lines, each parse
     // Not signed by a public CA: refused without its CA, taken with it.
     expect((await cli(["drains:add", httpsUrl, "-a", APP])).stderr).toMatch(/TLS handshake with .* failed/);
     expect((await cli(["drains:add", httpsUrl, "-a", APP, "--ca", "-"], projectRoot, cert.cert)).stderr).toContain(`Successfully added drain ${httpsUrl}`);
+    // A drain into the platform's own network is refused: the data host's PostgreSQL, the control
+    // host's loopback, a cloud's metadata address.
+    for (const inside of [`syslog://${hostWithRole("data").address}:5432`, "syslog://127.0.0.1:22", "https://169.254.169.254/"]) {
+        const refused = await cli(["drains:add", inside, "-a", APP]);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toContain("inside the platform's own network");
+    }
     const listed = await cli(["drains", "-a", APP]);
     expect(listed.stdout).toContain(syslogUrl);
     expect(listed.stdout).toContain(httpsUrl);

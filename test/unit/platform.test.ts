@@ -78,6 +78,9 @@ test("the control host gets the log router: binary, config on the private addres
         listen: "10.213.7.10:8093",
         tokenFile: "/etc/dynoform/logplex-control.token",
         dataDir: "/var/lib/dynoform-logplex",
+        // Drains may not send into the private subnet, save to its gateway (the outside in the lab).
+        drainRefusedNetworks: ["10.213.7.0/24"],
+        drainAllowedAddresses: ["10.213.7.1"],
         senders: [
             { name: "agent.dyno-1", tokenSha256: sha256(secretOf("agent-log-token-dyno-1")) },
             { name: "agent.dyno-2", tokenSha256: sha256(secretOf("agent-log-token-dyno-2")) },

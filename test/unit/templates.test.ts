@@ -183,8 +183,24 @@ describe("service templates", () => {
 
     test("log router config and hardened unit", () => {
         const senders = [{ name: "agent.dyno1", tokenSha256: "a".repeat(64) }];
-        const json = JSON.parse(render("logplex/logplex.json", { privateAddress: "10.213.1.40", port: 8093, tokenFile: "/etc/dynoform/logplex-control.token", senders: JSON.stringify(senders) }));
-        expect(json).toEqual({ listen: "10.213.1.40:8093", tokenFile: "/etc/dynoform/logplex-control.token", dataDir: "/var/lib/dynoform-logplex", senders });
+        const json = JSON.parse(
+            render("logplex/logplex.json", {
+                privateAddress: "10.213.1.40",
+                port: 8093,
+                tokenFile: "/etc/dynoform/logplex-control.token",
+                senders: JSON.stringify(senders),
+                drainRefusedNetworks: JSON.stringify(["10.213.1.0/24"]),
+                drainAllowedAddresses: JSON.stringify(["10.213.1.1"]),
+            }),
+        );
+        expect(json).toEqual({
+            listen: "10.213.1.40:8093",
+            tokenFile: "/etc/dynoform/logplex-control.token",
+            dataDir: "/var/lib/dynoform-logplex",
+            senders,
+            drainRefusedNetworks: ["10.213.1.0/24"],
+            drainAllowedAddresses: ["10.213.1.1"],
+        });
         // Every key is one the log router knows, and it starts with them.
         for (const key of Object.keys(json)) expect(LOGPLEX_DEFAULTS).toHaveProperty(key);
         const unit = render("logplex/dynoform-logplex.service", {});

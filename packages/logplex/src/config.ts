@@ -29,6 +29,10 @@ export interface LogplexConfig {
   overflowNoticeMs: number;
   /** How long `drains:add` waits for the drain to answer. */
   drainCheckTimeoutMs: number;
+  /** Networks drains may not send to, beside loopback and link-local (drain_destinations.ts): the stack's private subnet. */
+  drainRefusedNetworks: string[];
+  /** Addresses in them a drain may still use: those that stand for the outside (the lab's gateway). */
+  drainAllowedAddresses: string[];
 }
 
 export const DEFAULTS: LogplexConfig = {
@@ -44,11 +48,18 @@ export const DEFAULTS: LogplexConfig = {
   maxBatchBytes: 4 * 1024 * 1024,
   overflowNoticeMs: 1000,
   drainCheckTimeoutMs: 3000,
+  drainRefusedNetworks: [],
+  drainAllowedAddresses: [],
 };
 
 
 function coerce(key: keyof LogplexConfig, raw: unknown): unknown {
   if (key === "senders") return parseSenders(raw);
+  if (Array.isArray(DEFAULTS[key])) {
+    // A JSON array in the file, a comma-separated list in the environment or a flag.
+    const list = Array.isArray(raw) ? raw : String(raw).split(",");
+    return list.map((x) => String(x).trim()).filter((x) => x !== "");
+  }
   if (typeof DEFAULTS[key] === "number") {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) throw new Error(`config ${key}: not a positive integer: ${String(raw)}`);

@@ -4,18 +4,25 @@
 import net from "node:net";
 import tls from "node:tls";
 import { drainLabel } from "./drain";
+import { DrainDestinationError, type DrainDestinations } from "./drain_destinations";
 
 export class DrainCheckError extends Error {}
 
-export function checkDrain(url: URL, ca: string | undefined, timeoutMs: number): Promise<void> {
+export function checkDrain(url: URL, ca: string | undefined, timeoutMs: number, destinations: DrainDestinations): Promise<void> {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const useTls = url.protocol !== "syslog:";
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 0));
   const label = drainLabel(url.toString());
+  let guard: ReturnType<DrainDestinations["connectOptions"]>;
+  try {
+    guard = destinations.connectOptions(host);
+  } catch (err) {
+    return Promise.reject(new DrainCheckError(`Refused ${label}: ${(err as Error).message}`));
+  }
   return new Promise((resolve, reject) => {
     const s = useTls
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: ca ? [...tls.rootCertificates, ca] : undefined, ALPNProtocols: url.protocol === "https:" ? ["http/1.1"] : undefined })
-      : net.connect({ host, port });
+      ? tls.connect({ ...guard, host, port, servername: net.isIP(host) ? undefined : host, ca: ca ? [...tls.rootCertificates, ca] : undefined, ALPNProtocols: url.protocol === "https:" ? ["http/1.1"] : undefined })
+      : net.connect({ ...guard, host, port });
     const fail = (why: string) => {
       s.destroy();
       reject(new DrainCheckError(why));
@@ -28,7 +35,9 @@ export function checkDrain(url: URL, ca: string | undefined, timeoutMs: number):
     });
     s.once("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (useTls && (e.code?.startsWith("ERR_TLS") || /certificate|self.signed|CERT_|UNABLE_TO/i.test(`${e.code} ${e.message}`))) {
+      if (e instanceof DrainDestinationError) {
+        fail(`Refused ${label}: ${e.message}`);
+      } else if (useTls && (e.code?.startsWith("ERR_TLS") || /certificate|self.signed|CERT_|UNABLE_TO/i.test(`${e.code} ${e.message}`))) {
         fail(`TLS handshake with ${label} failed: ${e.message}. Use a certificate signed by a public CA for the drain's host, or give the CA that signs it (ca)`);
       } else {
         fail(`Could not connect to ${label}: ${e.code ?? e.message}. Check the host and port, and that the drain accepts ${useTls ? "TLS " : "TCP "}connections`);

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDrainAdd, parseDrainUrl, ValidationError, type DrainAddBody, type DrainInfo } from "@dynoform/contract";
 import { checkDrain } from "./drain_check";
+import type { DrainDestinations } from "./drain_destinations";
 import type { Drain, DrainSpec } from "./drain";
 import { HttpsDrain } from "./https_drain";
 import { SyslogDrain } from "./syslog_drain";
@@ -16,7 +17,7 @@ export class DrainRegistry {
   private readonly drains = new Map<string, Drain[]>();
   private readonly file: string;
 
-  constructor(dataDir: string, private readonly bufferLines: number, private readonly checkTimeoutMs: number) {
+  constructor(dataDir: string, private readonly bufferLines: number, private readonly checkTimeoutMs: number, private readonly destinations: DrainDestinations) {
     this.file = join(dataDir, "drains.json");
   }
 
@@ -46,7 +47,7 @@ export class DrainRegistry {
     const list = this.drains.get(app) ?? [];
     if (list.some((d) => d.spec.url === add.url)) throw new ValidationError("Url has already been added to this app");
     if (list.length >= MAX_DRAINS_PER_APP) throw new ValidationError(`an app may have at most ${MAX_DRAINS_PER_APP} drains: remove one first (drains:remove)`);
-    await checkDrain(parseDrainUrl(add.url), add.ca, this.checkTimeoutMs);
+    await checkDrain(parseDrainUrl(add.url), add.ca, this.checkTimeoutMs, this.destinations);
     const spec: DrainSpec = { app, token: `d.${randomUUID()}`, url: add.url, ...(add.ca ? { ca: add.ca } : {}) };
     // Checked again: another add of the same URL may have finished while this one was connecting.
     const now = this.drains.get(app) ?? [];
@@ -79,7 +80,7 @@ export class DrainRegistry {
   }
 
   private start(spec: DrainSpec): Drain {
-    return new URL(spec.url).protocol === "https:" ? new HttpsDrain(spec, this.bufferLines) : new SyslogDrain(spec, this.bufferLines);
+    return new URL(spec.url).protocol === "https:" ? new HttpsDrain(spec, this.bufferLines, this.destinations) : new SyslogDrain(spec, this.bufferLines, this.destinations);
   }
 
   private save(): void {

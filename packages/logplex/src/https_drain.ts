@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import https from "node:https";
 import tls from "node:tls";
 import { Drain, type DrainSpec } from "./drain";
+import type { DrainDestinations } from "./drain_destinations";
 import { logplexMessage, octetCounted, type StoredLine } from "./line_format";
 
 const LINES_PER_FRAME = 500;
@@ -22,7 +23,7 @@ export class HttpsDrain extends Drain {
   private readonly url: URL;
   private wake: NodeJS.Timeout | undefined;
 
-  constructor(spec: DrainSpec, capacity: number) {
+  constructor(spec: DrainSpec, capacity: number, private readonly destinations: DrainDestinations) {
     super(spec, capacity);
     this.url = new URL(spec.url);
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: spec.ca ? [...tls.rootCertificates, spec.ca] : undefined });
@@ -58,10 +59,17 @@ export class HttpsDrain extends Drain {
   }
 
   private post(body: string, count: number, frameId: string): Promise<boolean> {
+    let guard: ReturnType<DrainDestinations["connectOptions"]>;
+    try {
+      guard = this.destinations.connectOptions(this.url.hostname.replace(/^\[|\]$/g, ""));
+    } catch {
+      return Promise.resolve(false); // a refused address: the frame fails, and is counted when given up
+    }
     return new Promise((resolve) => {
       const req = https.request(
         this.url,
         {
+          ...guard,
           method: "POST",
           agent: this.agent,
           timeout: REQUEST_TIMEOUT_MS,

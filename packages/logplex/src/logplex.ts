@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { AppStore } from "./app_store";
 import { Auth } from "./auth";
 import type { LogplexConfig } from "./config";
+import { DrainDestinations } from "./drain_destinations";
 import { DrainRegistry } from "./drain_registry";
 import { createApi } from "./http_api";
 import { LogRouter } from "./log_router";
@@ -19,7 +20,8 @@ export interface RunningLogplex {
 export async function startLogplex(cfg: LogplexConfig): Promise<RunningLogplex> {
   const store = new AppStore(cfg.dataDir, cfg.linesPerApp, cfg.storeSegmentBytes);
   store.load();
-  const drains = new DrainRegistry(cfg.dataDir, cfg.drainBufferLines, cfg.drainCheckTimeoutMs);
+  const destinations = new DrainDestinations(cfg.drainRefusedNetworks, cfg.drainAllowedAddresses);
+  const drains = new DrainRegistry(cfg.dataDir, cfg.drainBufferLines, cfg.drainCheckTimeoutMs, destinations);
   drains.load();
   const router = new LogRouter(store, drains);
   router.start(cfg.overflowNoticeMs);

@@ -5,6 +5,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { Drain, type DrainSpec } from "./drain";
+import type { DrainDestinations } from "./drain_destinations";
 import { octetCounted, syslogMessage } from "./line_format";
 
 const SOCKET_HIGH_WATER = 256 * 1024;
@@ -21,7 +22,7 @@ export class SyslogDrain extends Drain {
   private readonly port: number;
   private readonly tls: boolean;
 
-  constructor(spec: DrainSpec, capacity: number) {
+  constructor(spec: DrainSpec, capacity: number, private readonly destinations: DrainDestinations) {
     super(spec, capacity);
     const u = new URL(spec.url);
     this.host = u.hostname.replace(/^\[|\]$/g, "");
@@ -38,10 +39,19 @@ export class SyslogDrain extends Drain {
   }
 
   private connect(): void {
+    let guard: ReturnType<DrainDestinations["connectOptions"]>;
+    try {
+      guard = this.destinations.connectOptions(this.host);
+    } catch {
+      // A refused address (kept from before the rule, or edited in drains.json): never connected;
+      // its lines are dropped and counted in L10 lines like those of any drain that is down.
+      this.scheduleReconnect();
+      return;
+    }
     this.connecting = true;
     const s = this.tls
-      ? tls.connect({ host: this.host, port: this.port, servername: net.isIP(this.host) ? undefined : this.host, ca: this.caList() })
-      : net.connect({ host: this.host, port: this.port });
+      ? tls.connect({ ...guard, host: this.host, port: this.port, servername: net.isIP(this.host) ? undefined : this.host, ca: this.caList() })
+      : net.connect({ ...guard, host: this.host, port: this.port });
     s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy(new Error("connect timeout")));
     s.once(this.tls ? "secureConnect" : "connect", () => {
       s.setTimeout(0);
