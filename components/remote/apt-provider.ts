@@ -1,6 +1,6 @@
 // Provider side of AptPackages. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { connectionChanged, hostRenamed, isUnknown, RemoteInputs, sessionForRead, targetMoved } from "./provider-kit";
+import { connectionChanged, hostRenamed, isUnknown, RemoteInputs, lostMidway, sessionForRead, targetMoved } from "./provider-kit";
 import { SshSession, withSsh } from "./ssh";
 
 export interface AptInputs extends RemoteInputs {
@@ -120,6 +120,9 @@ async function readApt(id: string, props: AptOutputs): Promise<dynamic.ReadResul
     if (!session) return { id, props };
     try {
         return { id, props: { ...props, versions: await installedVersions(session, props.packages) } };
+    } catch (err) {
+        if (!lostMidway(err)) throw err;
+        return { id, props };
     } finally {
         session.close();
     }

@@ -1,7 +1,7 @@
 // Provider side of RemoteBinary. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { readFileSync } from "fs";
-import { hostRenamed, isUnknown, normalizeMode, RemoteInputs, sessionForRead, targetMoved } from "./provider-kit";
+import { hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, sessionForRead, targetMoved } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
 export interface BinaryInputs extends RemoteInputs {
@@ -53,6 +53,9 @@ async function readBinary(id: string, props: BinaryOutputs): Promise<dynamic.Rea
     try {
         const { stdout } = await session.run(`sha256sum ${shellQuote(props.path)} 2>/dev/null | cut -d' ' -f1; true`, { label: `inspect ${props.path}` });
         return { id, props: { ...props, sha256: stdout.trim() || "absent" } };
+    } catch (err) {
+        if (!lostMidway(err)) throw err;
+        return { id, props };
     } finally {
         session.close();
     }

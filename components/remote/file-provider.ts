@@ -1,7 +1,7 @@
 // Provider side of RemoteFile. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import {
-    connectionChanged, definedOnly, hostRenamed, isUnknown, normalizeMode, RemoteInputs, sessionForRead, sha256, targetMoved,
+    connectionChanged, definedOnly, hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, sessionForRead, sha256, targetMoved,
 } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
@@ -117,6 +117,9 @@ async function readFile(id: string, props: FileOutputs): Promise<dynamic.ReadRes
         const [hash, stat = ""] = stdout.trim().split("\n");
         const [mode, owner] = stat.split(" ");
         return { id, props: { ...props, sha256: hash, mode: mode ? normalizeMode(mode) : props.mode, owner: owner ?? props.owner } };
+    } catch (err) {
+        if (!lostMidway(err)) throw err;
+        return { id, props };
     } finally {
         session.close();
     }

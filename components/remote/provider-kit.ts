@@ -52,6 +52,16 @@ export async function sessionForRead(connection: SshConnection): Promise<SshSess
     }
 }
 
+/**
+ * True when a read's connection was lost midway (the host went away under it, as on a refresh of a
+ * machine that died): the read keeps the recorded state, as one that cannot connect does.
+ */
+export function lostMidway(err: unknown): boolean {
+    const lost = /connection lost/.test((err as Error)?.message ?? "");
+    if (lost) console.error(`warning: ${(err as Error).message}; keeping recorded state`);
+    return lost;
+}
+
 /** Normalizes "644" / "0644" / "00644" to "0644". */
 export function normalizeMode(mode: string): string {
     return "0" + parseInt(mode, 8).toString(8).padStart(3, "0");

@@ -1,6 +1,6 @@
 // Provider side of SystemdService. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs, sessionForRead, sha256, targetMoved } from "./provider-kit";
+import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs, lostMidway, sessionForRead, sha256, targetMoved } from "./provider-kit";
 import { SshSession, withSsh } from "./ssh";
 import { inspectCommand, planCreate, planDelete, planUpdate, ServiceRecord, ServiceSpec, ServiceStep } from "./systemd-plan";
 
@@ -87,6 +87,9 @@ async function readService(id: string, props: ServiceOutputs): Promise<dynamic.R
         const { stdout } = await session.run(inspectCommand(props.unit), { label: `systemctl is-active ${props.unit}` });
         const [active, enabled] = stdout.trim().split(" ");
         return { id, props: { ...props, active: active === "active", enabled: enabled === "enabled" } };
+    } catch (err) {
+        if (!lostMidway(err)) throw err;
+        return { id, props };
     } finally {
         session.close();
     }
