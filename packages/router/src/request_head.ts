@@ -22,6 +22,8 @@
 //   (Proxy-Connection counts as Connection);
 // - keep-alive: HTTP/1.1 without a `close` token, others with a `keep-alive` token.
 
+import type { HeadFields } from "./http_strictness";
+
 /** How the bytes after the head are framed. */
 export type Framing =
   | { kind: "length"; length: number }
@@ -29,16 +31,11 @@ export type Framing =
   /** Raw bytes from here on (node:http's "upgrade" event: CONNECT, or Upgrade + Connection: upgrade). */
   | { kind: "upgrade" };
 
-export interface RequestHead {
+/** The fields headVerdict reads (rawHeaders: names and values as sent, latin1, values without
+ * surrounding SP/HTAB), and what framing needs beside them. */
+export interface RequestHead extends HeadFields {
   /** Bytes of the head, leading empty lines and the blank line included. */
   headLength: number;
-  major: number;
-  minor: number;
-  method: string;
-  url: string;
-  /** Names and values as sent (latin1), values without surrounding SP/HTAB. */
-  rawHeaders: string[];
-  upgrade: boolean;
   /** The connection stays open after this exchange (llhttp_should_keep_alive): HTTP/1.1 unless
    * Connection says close; anything else only when it says keep-alive. */
   keepAlive: boolean;
