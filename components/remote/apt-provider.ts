@@ -1,6 +1,6 @@
 // Provider side of AptPackages. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { connectionChanged, hostRenamed, isUnknown, RemoteInputs, lostMidway, sessionForRead, targetMoved } from "./provider-kit";
+import { connectionChanged, hostRenamed, isUnknown, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, targetMoved } from "./provider-kit";
 import { SshSession, withSsh } from "./ssh";
 
 export interface AptInputs extends RemoteInputs {
@@ -110,8 +110,8 @@ async function updateApt(olds: AptOutputs, news: AptInputs): Promise<AptOutputs>
  */
 async function deleteApt(props: AptOutputs): Promise<void> {
     if (!props.purgeOnDelete) return;
-    await withSsh(props.connection, (session) =>
-        session.run(purgeScript(props.packages), { label: `apt-get purge ${props.packages.join(" ")}` }),
+    await retryLostConnection(() =>
+        withSsh(props.connection, (session) => session.run(purgeScript(props.packages), { label: `apt-get purge ${props.packages.join(" ")}` })),
     );
 }
 

@@ -1,7 +1,7 @@
 // Provider side of RemoteBinary. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { readFileSync } from "fs";
-import { hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, sessionForRead, targetMoved } from "./provider-kit";
+import { hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, targetMoved } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
 export interface BinaryInputs extends RemoteInputs {
@@ -67,7 +67,7 @@ export const remoteBinaryProvider: dynamic.ResourceProvider<BinaryInputs, Binary
     create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await install(inputs) }),
     update: async (_id, _olds, news) => ({ outs: await install(news) }),
     delete: async (_id, props) => {
-        await withSsh(props.connection, (session) => session.run(`rm -f ${shellQuote(props.path)}`));
+        await retryLostConnection(() => withSsh(props.connection, (session) => session.run(`rm -f ${shellQuote(props.path)}`)));
     },
     read: async (id, props) => readBinary(id, props!),
 };

@@ -1,6 +1,6 @@
 // Provider side of RemoteCommand. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs } from "./provider-kit";
+import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs, retryLostConnection } from "./provider-kit";
 import { shellQuote, tail, withSsh } from "./ssh";
 
 export interface CommandInputs extends RemoteInputs {
@@ -77,7 +77,8 @@ async function updateCommand(olds: CommandOutputs, news: CommandInputs): Promise
 }
 
 async function deleteCommand(props: CommandOutputs): Promise<void> {
-    if (props.delete) await runCommand(props, props.delete);
+    const script = props.delete;
+    if (script) await retryLostConnection(() => runCommand(props, script));
 }
 
 export const remoteCommandProvider: dynamic.ResourceProvider<CommandInputs, CommandOutputs> = {

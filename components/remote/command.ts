@@ -13,7 +13,7 @@ export interface RemoteCommandArgs {
      * Without it `create` runs again, so commands should be idempotent.
      */
     update?: pulumi.Input<string>;
-    /** Run on destroy (and on replacement, for the old host). */
+    /** Run on destroy (and on replacement, for the old host); idempotent: it runs again when its connection is lost midway. */
     delete?: pulumi.Input<string>;
     /** Any change re-runs the command (see `update`). */
     triggers?: pulumi.Input<unknown[]>;

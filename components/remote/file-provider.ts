@@ -1,7 +1,7 @@
 // Provider side of RemoteFile. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import {
-    connectionChanged, definedOnly, hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, sessionForRead, sha256, targetMoved,
+    connectionChanged, definedOnly, hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, sha256, targetMoved,
 } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
@@ -39,11 +39,16 @@ export function keepOriginalScript(path: string): string {
 }
 
 /** Delete: the package's original back in place if one was kept, else our file goes. */
-export function removeScript(path: string, keepOriginal: boolean): string {
+/**
+ * Idempotent, so a delete cut short can run again: with keepOriginal the original goes back once,
+ * and the file is removed only while it is still ours (sha256), never the original put back.
+ */
+export function removeScript(path: string, keepOriginal: boolean, ours?: string): string {
     const target = shellQuote(path);
     if (!keepOriginal) return `rm -f ${target}`;
     const original = shellQuote(originalPath(path));
-    return `if [ -e ${original} ]; then mv -f ${original} ${target}; else rm -f ${target}; fi`;
+    const stillOurs = ours ? `[ "$(sha256sum < ${target} 2>/dev/null | cut -d' ' -f1)" = ${shellQuote(ours)} ]` : `[ -e ${target} ]`;
+    return `if [ -e ${original} ]; then mv -f ${original} ${target}; elif ${stillOurs}; then rm -f ${target}; fi`;
 }
 
 function checkFile(_olds: unknown, news: FileInputs): dynamic.CheckResult<FileInputs> {
@@ -101,7 +106,8 @@ async function updateFile(olds: FileOutputs, news: FileInputs): Promise<FileOutp
 }
 
 async function deleteFile(props: FileOutputs): Promise<void> {
-    await withSsh(props.connection, (session) => session.run(removeScript(props.path, Boolean(props.keepOriginal)), { label: `remove ${props.path}` }));
+    const script = removeScript(props.path, Boolean(props.keepOriginal), props.sha256);
+    await retryLostConnection(() => withSsh(props.connection, (session) => session.run(script, { label: `remove ${props.path}` })));
 }
 
 /** Refresh: the file's actual hash, mode and owner ("absent" hash when it is gone). */

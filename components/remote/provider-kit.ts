@@ -62,6 +62,22 @@ export function lostMidway(err: unknown): boolean {
     return lost;
 }
 
+/**
+ * Runs a delete again on a fresh connection when its connection is lost midway (a loaded machine's
+ * sshd missing keepalives, a network blip): the deletes are idempotent, so whether the lost attempt
+ * ran or not, running it again ends in the same place. Anything else fails at once.
+ */
+export async function retryLostConnection<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await work();
+        } catch (err) {
+            if (attempt >= attempts || !/connection lost/.test((err as Error)?.message ?? "")) throw err;
+            console.error(`warning: ${(err as Error).message}; trying again on a new connection (${attempt + 1} of ${attempts})`);
+        }
+    }
+}
+
 /** Normalizes "644" / "0644" / "00644" to "0644". */
 export function normalizeMode(mode: string): string {
     return "0" + parseInt(mode, 8).toString(8).padStart(3, "0");

@@ -1,6 +1,6 @@
 // Provider side of SystemdService. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs, lostMidway, sessionForRead, sha256, targetMoved } from "./provider-kit";
+import { connectionChanged, definedOnly, hostRenamed, isUnknown, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, sha256, targetMoved } from "./provider-kit";
 import { SshSession, withSsh } from "./ssh";
 import { inspectCommand, planCreate, planDelete, planUpdate, ServiceRecord, ServiceSpec, ServiceStep } from "./systemd-plan";
 
@@ -76,7 +76,8 @@ async function updateService(olds: ServiceOutputs, news: ServiceInputs): Promise
 }
 
 async function deleteService(props: ServiceOutputs): Promise<void> {
-    await applySteps(props.connection, planDelete(props));
+    const steps = planDelete(props);
+    await retryLostConnection(() => applySteps(props.connection, steps));
 }
 
 /** Refresh: whether the unit is active and enabled, so a dead service shows up as a change. */

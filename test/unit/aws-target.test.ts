@@ -11,6 +11,7 @@ import type { Host } from "../../components/hosts/host";
 import type { SshConnection } from "../../components/remote/connection";
 import type { AwsHostsResult } from "../../components/hosts/aws";
 import { parseAwsUserData } from "../../components/hosts/aws/user_data";
+import { generateEd25519 } from "../../components/secrets/ssh_keypair";
 
 interface Created {
     type: string;
@@ -58,9 +59,9 @@ pulumi.runtime.setMocks(
             } else if (args.type === "aws:lb/targetGroup:TargetGroup") {
                 state.arn = `arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/${args.name}`;
             } else if (args.type === KEY_PAIR) {
-                const pair = require("ssh2").utils.generateKeyPairSync("ed25519", { comment: args.inputs.comment });
-                state.publicKey = String(pair.public).trim().split(/\s+/).slice(0, 2).join(" ");
-                state.privateKey = String(pair.private);
+                const pair = generateEd25519(args.inputs.comment);
+                state.publicKey = pair.public.trim().split(/\s+/).slice(0, 2).join(" ");
+                state.privateKey = pair.private;
             }
             state.sha256 = `sha-of-${args.name}`;
             state.value = `secret-${args.name}`;

@@ -4,7 +4,7 @@ import * as path from "path";
 import { aptPackagesProvider, AptInputs, AptOutputs, installScript } from "../../components/remote/apt-provider";
 import { commandScript, CommandInputs, CommandOutputs, remoteCommandProvider } from "../../components/remote/command-provider";
 import { FileInputs, FileOutputs, remoteFileProvider } from "../../components/remote/file-provider";
-import { sha256 } from "../../components/remote/provider-kit";
+import { retryLostConnection, sha256 } from "../../components/remote/provider-kit";
 import { ServiceInputs, ServiceOutputs, systemdServiceProvider } from "../../components/remote/systemd-provider";
 import { startSshd, TestSshd } from "../support/sshd";
 
@@ -91,6 +91,9 @@ describe("RemoteFile provider", () => {
         await remoteFileProvider.delete!(created.id, updated.outs as FileOutputs);
         expect(fs.readFileSync(target, "utf8")).toBe("package's own\n");
         expect(fs.existsSync(original)).toBe(false);
+        // A delete runs again when its connection was lost midway: the original put back stays.
+        await remoteFileProvider.delete!(created.id, updated.outs as FileOutputs);
+        expect(fs.readFileSync(target, "utf8")).toBe("package's own\n");
         // Nothing was there before: nothing to put back, ours goes.
         fs.rmSync(target);
         const fresh = await remoteFileProvider.create(inputs);
@@ -107,6 +110,27 @@ describe("RemoteFile provider", () => {
         const updated = await remoteFileProvider.update!(created.id, created.outs as FileOutputs, { ...inputs, providerVersion: "v2" });
         expect(updated.outs!.providerVersion).toBe("v2");
         expect(fs.readFileSync(target, "utf8")).toBe("hand edit\n");
+    });
+});
+
+describe("deletes whose connection is lost midway", () => {
+    const lost = () => new Error("edge-1 (10.213.2.10:22): connection lost while running systemctl disable --now keepalived: Keepalive timeout");
+
+    test("run again on a new connection, up to three times", async () => {
+        const warn = jest.spyOn(console, "error").mockImplementation(() => undefined);
+        let runs = 0;
+        await expect(retryLostConnection(async () => { if (++runs < 3) throw lost(); return "done"; })).resolves.toBe("done");
+        expect(runs).toBe(3);
+        runs = 0;
+        await expect(retryLostConnection(async () => { runs++; throw lost(); })).rejects.toThrow(/Keepalive timeout/);
+        expect(runs).toBe(3);
+        warn.mockRestore();
+    });
+
+    test("any other failure is not retried", async () => {
+        let runs = 0;
+        await expect(retryLostConnection(async () => { runs++; throw new Error("edge-1: rm failed (exit 1)"); })).rejects.toThrow(/rm failed/);
+        expect(runs).toBe(1);
     });
 });
 
