@@ -1,20 +1,8 @@
 // A stack's configuration (`pulumi config --json`, with the project's Pulumi environment): its hosts
 // (dynoform:hosts) and the settings the runbooks act on, and the few edits they make to it
 // (`pulumi config` on that stack, which keeps stacks/Pulumi.<stack>.yaml's other lines as they are).
-import { execFileSync } from "node:child_process";
-import { projectEnv } from "../../scripts/project-env.mjs";
 import { fail } from "./output.mjs";
-import { ROOT } from "./stack.mjs";
-
-/** `pulumi <args> --stack <stack>` in the checkout; its stdout; stops with pulumi's last line on failure. */
-export function pulumiText(stack, args) {
-    try {
-        return execFileSync("pulumi", [...args, "--stack", stack], { env: { ...projectEnv(), DYNOFORM_STACK: stack }, cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
-    } catch (err) {
-        const why = err.code === "ENOENT" ? "pulumi is not installed here (npm run setup puts it in .tools/)" : String(err.stderr || err.message).trim().split("\n").pop();
-        return fail(`pulumi ${args.join(" ")} --stack ${stack} failed: ${why}`);
-    }
-}
+import { pulumiText } from "./pulumi.mjs";
 
 /** key → value of the stack's config (objects parsed; secrets stay "[secret]"). */
 export function stackConfig(stack) {
