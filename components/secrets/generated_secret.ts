@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
  * `rotation` (dynoform:rotation's counter for its kind, components/config/rotation.ts) replaces it
  * with a new value when it changes; an absent one is 0, so stacks made before it keep their secrets.
  */
-const generatedSecretProvider: pulumi.dynamic.ResourceProvider = {
+export const generatedSecretProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { bytes: number; rotation?: number }) {
         const value = require("crypto").randomBytes(inputs.bytes).toString("hex");
         return { id: `secret-${Date.now().toString(36)}`, outs: { bytes: inputs.bytes, ...(inputs.rotation ? { rotation: inputs.rotation } : {}), value } };

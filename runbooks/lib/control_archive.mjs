@@ -38,9 +38,9 @@ export function hostScript(name, vars) {
         .join("\n")}\n${text}`;
 }
 
-/** An archive's id: its UTC time to the second, 20261130T044512Z (sorts as it was taken). */
+/** An archive's id: its UTC time (a Date or an ISO string) to the second, 20261130T044512Z (sorts as it was taken). */
 export function archiveId(date) {
-    return date.toISOString().slice(0, 19).replace(/[-:]/g, "") + "Z";
+    return new Date(date).toISOString().slice(0, 19).replace(/[-:]/g, "") + "Z";
 }
 
 export function isArchiveId(text) {
