@@ -8,13 +8,12 @@ import { ROOT } from "./stack.mjs";
 
 /**
  * `dynoform <words>` against `stack`; its stderr goes to ours (progress); returns stdout, stops on
- * failure. Its stdin is empty (`input`, when given): a verb that reads it (pg:psql) never waits on
- * the operator's terminal.
+ * failure. Its stdin is /dev/null: a verb that reads it (pg:psql) sees its end at once, never waits.
  */
-export async function dynoform(stack, words, { quiet = false, input = "" } = {}) {
+export async function dynoform(stack, words, { quiet = false } = {}) {
     const env = { ...process.env, DYNOFORM_STACK: stack };
     delete env.DYNOFORM_APP; // every verb here names its app
-    const p = await $({ env, cwd: ROOT, nothrow: true, quiet: true, input })`node ${join(ROOT, "scripts/dynoform.mjs")} ${words}`;
+    const p = await $({ env, cwd: ROOT, nothrow: true, quiet: true, stdio: ["ignore", "pipe", "pipe"] })`node ${join(ROOT, "scripts/dynoform.mjs")} ${words}`;
     if (!quiet && p.stderr) process.stderr.write(p.stderr);
     if (p.exitCode !== 0) fail(`dynoform ${words.join(" ")} failed (exit ${p.exitCode})${quiet && p.stderr ? `: ${p.stderr.trim()}` : ""}`);
     return p.stdout;
