@@ -24,7 +24,7 @@
 import { fileURLToPath } from "node:url";
 import { confirm } from "./lib/confirm.mjs";
 import { dynoformJson } from "./lib/control.mjs";
-import { appList, appsDiffer, BACKUP_DIR, drillScript, isArchiveId, listScript, manifestScript, RESTORE_FILE, restoreScript, STATE_DIR } from "./lib/control_archive.mjs";
+import { appList, appsDiffer, BACKUP_DIR, drillScript, isArchiveId, listScript, manifestScript, restoreReceiveCommand, restoreScript, sendScript, STATE_DIR } from "./lib/control_archive.mjs";
 import { parseOptions } from "./lib/options.mjs";
 import { fail, green, info, red, run, step } from "./lib/output.mjs";
 import { StackHosts } from "./lib/ssh.mjs";
@@ -100,7 +100,7 @@ async function main() {
 
     step(`restore control backup ${id} (${archived.length} apps) from ${from} onto ${on}: dynoform-control stops, ${STATE_DIR}'s apps, repos and slugs are replaced (the current ones kept aside), dynoform-control starts`);
     await confirm(`This replaces the control state on ${on} with backup ${id}`, opts);
-    const copied = await hosts.pipe(from, `cat ${BACKUP_DIR}/${id}.tar.gz\n`, on, `set -eu; umask 077; cat >${RESTORE_FILE}`);
+    const copied = await hosts.pipe(from, sendScript(id), on, restoreReceiveCommand());
     if (copied.code !== 0) fail(`copying ${id} from ${from} to ${on} failed (exit ${copied.code}): ${lastLine(copied.stderr)}. Nothing was changed: run control-restore.mjs again`);
     const restored = await hosts.run(on, restoreScript(), { timeoutSec: 1800 });
     if (restored.code !== 0) fail(`the restore on ${on} failed: ${lastLine(restored.stderr)}. The state it replaced is in ${STATE_DIR}.before-restore-* there; run control-restore.mjs again`);

@@ -82,6 +82,17 @@ export function receiveCommand(id, backupDir = BACKUP_DIR) {
     return `set -eu; umask 077; install -d -m 0700 ${backupDir}; cat >${backupDir}/.${id}.part; mv -f ${backupDir}/.${id}.part ${backupDir}/${id}.tar.gz`;
 }
 
+/** On the backup host: the archive on stdout, for control-restore's copy onto the host it restores. */
+export function sendScript(id, backupDir = BACKUP_DIR) {
+    if (!isArchiveId(id)) throw new Error(`not an archive id: ${id}`);
+    return `cat ${backupDir}/${id}.tar.gz\n`;
+}
+
+/** The restoring host's side, as its ssh command (a fixed text): the archive on stdin into `file`, root-only. */
+export function restoreReceiveCommand(file = RESTORE_FILE) {
+    return `set -eu; umask 077; cat >${file}`;
+}
+
 /** On the backup host after the copy: checks the archive reads whole, keeps its app list beside it, prunes to `keep`; prints the apps. */
 export function sealScript(id, keep, backupDir = BACKUP_DIR) {
     if (!isArchiveId(id)) throw new Error(`not an archive id: ${id}`);
@@ -115,6 +126,6 @@ export function drillScript(id, backupDir = BACKUP_DIR) {
 }
 
 /** The restore on the host it restores onto (lib/host/control-restore.sh): "aside: DIR", "service: started|absent". */
-export function restoreScript(stateDir = STATE_DIR, archive = RESTORE_FILE) {
-    return hostScript("control-restore.sh", { root: stateDir, archive });
+export function restoreScript(stateDir = STATE_DIR, archive = RESTORE_FILE, unit = "dynoform-control.service") {
+    return hostScript("control-restore.sh", { root: stateDir, archive, unit });
 }

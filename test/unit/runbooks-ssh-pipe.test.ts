@@ -1,6 +1,7 @@
 // control-backup's path for real over OpenSSH (a throwaway sshd standing for two hosts of a stack):
 // StackHosts.pipe streams the snapshot from one host's `bash -s` into the other's receiving command,
-// then run() seals it there — the ssh_config, pinned host keys and quoting the runbooks use.
+// run() seals it there; then control-restore's copy and restore into a temp root — the ssh_config,
+// pinned host keys and quoting the runbooks use.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -46,12 +47,18 @@ const backups = dir + "/backups";
 const piped = await hosts.pipe("a", archive.snapshotScript(dir + "/state"), "b", archive.receiveCommand("20261130T000000Z", backups));
 const sealed = await hosts.run("b", archive.sealScript("20261130T000000Z", 7, backups));
 const listed = await hosts.run("a", archive.listScript(backups));
-return { piped, sealed, listed };`),
+// control-restore's copy onto the host it restores, and the restore there (a unit no machine has)
+const copied = await hosts.pipe("a", archive.sendScript("20261130T000000Z", backups), "b", archive.restoreReceiveCommand(dir + "/restore.tgz"));
+const restored = await hosts.run("b", archive.restoreScript(dir + "/target", dir + "/restore.tgz", "dynoform-test-absent.service"));
+return { piped, sealed, listed, copied, restored };`),
     );
     expect(out.piped.code).toBe(0);
     expect(out.piped.stderr).toContain("a: control-backup: 1 apps snapshotted");
     expect(out.sealed).toMatchObject({ code: 0, stdout: "shop\n" });
     expect(out.listed.stdout).toMatch(/^20261130T000000Z \d+\n$/);
+    expect(out.copied.code).toBe(0);
+    expect(out.restored).toMatchObject({ code: 0, stdout: expect.stringMatching(/^aside: .*\nservice: absent\n$/) });
+    expect(fs.readFileSync(path.join(dir, "target/apps/shop/config.json"), "utf8")).toBe('{"GREETING":"hi"}');
     const files = execFileSync("tar", ["-tzf", path.join(dir, "backups/20261130T000000Z.tar.gz")], { encoding: "utf8" });
     expect(files).toContain("apps/shop/config.json");
 });
