@@ -22,6 +22,7 @@ const stackConfig: StackConfig = parseStackConfig({
     pgBackupRetentionDays: config.getObject("pgBackupRetentionDays"),
     backupHost: config.get("backupHost"),
     floatingAddress: config.get("floatingAddress"),
+    rotation: config.getObject("rotation"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
@@ -81,5 +82,7 @@ export const control = pulumi.unsecret(
     pulumi.all([platform.control.gitEndpoint, platform.control.hostKey]).apply(([{ host, port }, hostKey]) => ({ host, port, user: "git", hostKey })),
 );
 export const controlSshKey = platform.control.cliPrivateKey;
+/** The rotation counters (dynoform:rotation) this stack's secrets were last made with: a runbook compares them with the config to finish a rotation cut short. */
+export const rotation = stackConfig.rotation ?? {};
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;

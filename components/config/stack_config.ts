@@ -6,6 +6,7 @@ import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains, toNumber, withinPrivateRange } from "./network";
 import { isObject, wholeNumber } from "./values";
+import { parseRotation, Rotation } from "./rotation";
 import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
@@ -89,6 +90,8 @@ export interface StackConfig {
      * keeps it on one live edge and moves it when that edge dies. Absent: clients use an edge's own address.
      */
     floatingAddress?: string;
+    /** dynoform:rotation: each kind of generated secret's rotation counter (config/rotation.ts); absent: none rotated yet. */
+    rotation?: Rotation;
 }
 
 /** Raw values as read from Pulumi config (untrusted). */
@@ -107,6 +110,7 @@ export interface RawStackConfig {
     pgBackupRetentionDays?: unknown;
     backupHost?: unknown;
     floatingAddress?: unknown;
+    rotation?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
 }
@@ -488,6 +492,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const extraCaCertificates = raw.extraCaCertificates === undefined ? undefined : caCertificates(raw.extraCaCertificates, problems);
     const pgBackupRetentionDays = raw.pgBackupRetentionDays === undefined ? undefined : integer(raw.pgBackupRetentionDays, "pgBackupRetentionDays", 1, 3650, 7, problems);
     const backupHost = raw.backupHost === undefined ? undefined : backupHostName(raw.backupHost, hosts, problems);
+    const rotation = raw.rotation === undefined ? undefined : parseRotation(raw.rotation, problems);
     const floatingAddress =
         raw.floatingAddress === undefined ? undefined : floatingAddressOf(raw.floatingAddress, { target, hosts, lab, privateSubnet }, problems);
 
@@ -524,6 +529,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         ...(pgBackupRetentionDays !== undefined ? { pgBackupRetentionDays } : {}),
         ...(backupHost !== undefined ? { backupHost } : {}),
         ...(floatingAddress ? { floatingAddress } : {}),
+        ...(rotation ? { rotation } : {}),
     };
 }
 

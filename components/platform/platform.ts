@@ -74,20 +74,20 @@ export class Platform extends pulumi.ComponentResource {
         // alone; each dyno host has its own agent token (held by the control role) and its own
         // registration credential (the routers keep its hash and the host's private address); the
         // routers' load gossip has a key of its own.
-        const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32 }, { parent: this });
+        const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32, rotation: config.rotation?.routerToken }, { parent: this });
         const gossipKey = new GeneratedSecret(`${name}-router-gossip-key`, { bytes: 32 }, { parent: this });
         const dynoSpecs = hostsWithRole(config, "dyno").map((spec) => ({
             spec,
             host: hostFor(spec.name),
-            agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, { bytes: 32 }, { parent: this }),
-            registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, { bytes: 32 }, { parent: this }),
+            agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, { bytes: 32, rotation: config.rotation?.agentToken }, { parent: this }),
+            registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, { bytes: 32, rotation: config.rotation?.agentToken }, { parent: this }),
         }));
         // The log router (README "Logs"): on the control host; each agent and each edge router posts
         // lines with a token of its own (the log router keeps only their digests), the control role
         // reads logs and manages drains with another.
-        const logControlToken = new GeneratedSecret(`${name}-logplex-control-token`, { bytes: 32 }, { parent: this });
-        const agentLogTokens = dynoSpecs.map((d) => new GeneratedSecret(`${name}-agent-log-token-${d.spec.name}`, { bytes: 32 }, { parent: this }));
-        const routerLogTokens = edgeSpecs.map((s) => new GeneratedSecret(`${name}-router-log-token-${s.name}`, { bytes: 32 }, { parent: this }));
+        const logControlToken = new GeneratedSecret(`${name}-logplex-control-token`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this });
+        const agentLogTokens = dynoSpecs.map((d) => new GeneratedSecret(`${name}-agent-log-token-${d.spec.name}`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this }));
+        const routerLogTokens = edgeSpecs.map((s) => new GeneratedSecret(`${name}-router-log-token-${s.name}`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this }));
         const logRouter = new LogRouter(
             `${controlSpec.name}-logplex`,
             {
@@ -138,7 +138,7 @@ export class Platform extends pulumi.ComponentResource {
                 ),
         );
 
-        const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24 }, { parent: this });
+        const adminPassword = new GeneratedSecret(`${name}-postgres-admin-password`, { bytes: 24, rotation: config.rotation?.pgAdmin }, { parent: this });
         const dataHost = hostFor(hostsWithRole(config, "data")[0].name);
         // The control role's key for the data host's add-on provisioning (forced command there).
         const addonsKey = new SshKeyPair(`${name}-addons-key`, { comment: "dynoform-addons" }, { parent: this });

@@ -6,11 +6,14 @@ import { $ } from "zx";
 import { fail, RunbookError } from "./output.mjs";
 import { ROOT } from "./stack.mjs";
 
-/** `dynoform <words>` against `stack`; its stderr goes to ours (progress); returns stdout, stops on failure. */
+/**
+ * `dynoform <words>` against `stack`; its stderr goes to ours (progress); returns stdout, stops on
+ * failure. Its stdin is /dev/null: a verb that reads it (pg:psql) sees its end at once, never waits.
+ */
 export async function dynoform(stack, words, { quiet = false } = {}) {
     const env = { ...process.env, DYNOFORM_STACK: stack };
     delete env.DYNOFORM_APP; // every verb here names its app
-    const p = await $({ env, cwd: ROOT, nothrow: true, quiet: true })`node ${join(ROOT, "scripts/dynoform.mjs")} ${words}`;
+    const p = await $({ env, cwd: ROOT, nothrow: true, quiet: true, stdio: ["ignore", "pipe", "pipe"] })`node ${join(ROOT, "scripts/dynoform.mjs")} ${words}`;
     if (!quiet && p.stderr) process.stderr.write(p.stderr);
     if (p.exitCode !== 0) fail(`dynoform ${words.join(" ")} failed (exit ${p.exitCode})${quiet && p.stderr ? `: ${p.stderr.trim()}` : ""}`);
     return p.stdout;

@@ -18,7 +18,9 @@ export function headerOf(file) {
 /**
  * { stack, yes, args } from argv; exits 0 after --help, 2 on a bad command line (with the usage).
  * `spec.usage` is e.g. "drain-host.mjs HOST", `spec.args` the positional count {min, max}, `spec.asks`
- * whether it asks before a destructive step (its usage shows --yes).
+ * whether it asks before a destructive step (its usage shows --yes), `spec.booleans`/`spec.strings`
+ * its own flags, `spec.alias` their one-letter forms ({a: "app"}) and `spec.required` the string
+ * flags it cannot do without.
  */
 export function parseOptions(file, spec, argv = process.argv.slice(2)) {
     const known = ["stack", "yes", "help", ...(spec.booleans ?? []), ...(spec.strings ?? [])];
@@ -26,7 +28,7 @@ export function parseOptions(file, spec, argv = process.argv.slice(2)) {
     const parsed = minimist(argv, {
         string: ["stack", ...(spec.strings ?? [])],
         boolean: ["yes", "help", ...(spec.booleans ?? [])],
-        alias: { y: "yes", h: "help" },
+        alias: { y: "yes", h: "help", ...(spec.alias ?? {}) },
         unknown: (a) => (a.startsWith("-") ? (unknown.push(a), false) : true),
     });
     const usage = `Usage: node runbooks/${spec.usage} [--stack STACK]${spec.asks ? " [--yes]" : ""}`;
@@ -35,13 +37,16 @@ export function parseOptions(file, spec, argv = process.argv.slice(2)) {
         process.exit(0);
     }
     const args = parsed._.map(String);
+    const missingFlag = (spec.required ?? []).find((f) => typeof parsed[f] !== "string" || parsed[f] === "");
     const bad = unknown.length
         ? `unknown flag ${unknown[0]}: the flags are ${known.map((k) => `--${k}`).join(", ")}`
-        : args.length < (spec.args?.min ?? 0)
-          ? "missing argument"
-          : args.length > (spec.args?.max ?? 0)
-            ? `unexpected argument "${args[spec.args?.max ?? 0]}"`
-            : undefined;
+        : missingFlag
+          ? `missing --${missingFlag}`
+          : args.length < (spec.args?.min ?? 0)
+            ? "missing argument"
+            : args.length > (spec.args?.max ?? 0)
+              ? `unexpected argument "${args[spec.args?.max ?? 0]}"`
+              : undefined;
     if (bad) {
         process.stderr.write(`${bad}. ${usage}\n`);
         process.exit(2);

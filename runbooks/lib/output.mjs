@@ -7,9 +7,9 @@ export const red = (s) => (tty ? chalk.red(s) : s);
 export const green = (s) => (tty ? chalk.green(s) : s);
 export const bold = (s) => (tty ? chalk.bold(s) : s);
 
-/** "==> what": printed before the step does anything. */
-export function step(what) {
-    process.stdout.write(`${bold("==>")} ${what}\n`);
+/** "==> what": printed before the step does anything (on stderr where stdout carries a result). */
+export function step(what, stream = process.stdout) {
+    stream.write(`${stream.isTTY ? chalk.bold("==>") : "==>"} ${what}\n`);
 }
 
 export function info(line) {

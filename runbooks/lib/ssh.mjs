@@ -3,11 +3,12 @@
 // with one `Host <name>` per host and StrictHostKeyChecking yes (never off). Commands go to the
 // host's shell on stdin, so nothing they carry is in an argv on either side. The directory is
 // removed when the runbook exits.
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
-import { knownHostsLine, sshConfigText } from "../../scripts/cli/ssh-files.mjs";
+import { knownHostsLine, shellQuote, sshConfigText } from "../../scripts/cli/ssh-files.mjs";
 import { fail } from "./output.mjs";
 
 export class StackHosts {
@@ -39,5 +40,28 @@ export class StackHosts {
         if (!this.connections[host]) fail(`${host} is not a host of this stack: its hosts are ${this.names.join(", ")}`);
         const p = await $({ input: script, nothrow: true, quiet: true })`ssh -F ${this.config} -o BatchMode=yes -o ConnectTimeout=10 ${host} -- timeout ${timeoutSec} bash -s`;
         return { code: p.exitCode ?? 255, stdout: p.stdout, stderr: p.stderr };
+    }
+
+    /**
+     * Streams what `script` writes on `from`'s stdout into `command` on `to` (an archive from one
+     * host to another, through this machine: the hosts hold no key to each other). `script` goes on
+     * `from`'s stdin as for run(); `command` is the receiving side's own argv, since its stdin
+     * carries the data: a fixed text with no secret in it. Never throws: {code, stderr} (code: the
+     * first side that failed).
+     */
+    pipe(from, script, to, command, { timeoutSec = 3600 } = {}) {
+        for (const h of [from, to]) if (!this.connections[h]) fail(`${h} is not a host of this stack: its hosts are ${this.names.join(", ")}`);
+        const ssh = (host, words) => spawn("ssh", ["-F", this.config, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", host, "--", "timeout", String(timeoutSec), ...words], { stdio: ["pipe", "pipe", "pipe"] });
+        const source = ssh(from, ["bash", "-s"]);
+        const sink = ssh(to, ["sh", "-c", shellQuote(command)]);
+        let stderr = "";
+        for (const [name, child] of [[from, source], [to, sink]]) child.stderr.on("data", (d) => (stderr += `${name}: ${d}`));
+        // A side that dies early shows in its exit code; the broken pipe it leaves is not another error.
+        for (const stream of [source.stdin, sink.stdin]) stream.on("error", () => undefined);
+        source.stdout.pipe(sink.stdin);
+        source.stdin.end(script);
+        sink.stdout.resume();
+        const exit = (child) => new Promise((resolve) => child.on("close", (code) => resolve(code ?? 255)));
+        return Promise.all([exit(source), exit(sink)]).then(([a, b]) => ({ code: a || b, stderr }));
     }
 }

@@ -1,7 +1,9 @@
 // The runbooks for real on the lab stack (issue 12): status on the healthy stack exits 0 and lists
 // every host; drain-host of dyno-2 while a load generator sends requests to an app placed on both
 // dyno hosts moves its dynos to dyno-1 with zero failed requests; undrain-host lets dyno-2 take
-// dynos again. Runs the scripts as an operator would (node runbooks/<name>.mjs --stack <lab>).
+// dynos again; pg-backup then pg-restore brings a changed row back; control-backup then
+// control-restore --drill unpacks the archive on the backup host and finds the apps control lists.
+// Runs the scripts as an operator would (node runbooks/<name>.mjs --stack <lab>).
 import { execFile } from "child_process";
 import * as path from "path";
 import { cli, GitRepo, Result, until } from "../support/apps";
@@ -26,6 +28,13 @@ function runbook(name: string, args: string[] = []): Promise<Result> {
 }
 
 const load = () => loadThroughEdge(edge, host);
+
+/** One SQL command as the app's role (pg:psql -c): psql's output. */
+async function psql(sql: string): Promise<string> {
+    const r = await cli(["pg:psql", "-a", APP, "-c", sql], undefined, "");
+    if (r.code !== 0) throw new Error(`pg:psql ${sql} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    return r.stdout;
+}
 
 /** host name → how many of the app's web dynos are up there (`ps --json` names a dyno's host by its address). */
 async function dynosByHost(): Promise<Record<string, number>> {
@@ -98,4 +107,48 @@ test("drain-host dyno-2 under load: its dynos move to dyno-1 with zero failed re
     expect((await runbook("undrain-host.mjs", ["dyno-2"])).stdout).toContain("is not drained: nothing to do");
     expect((await cli(["ps:scale", "web=4", "-a", APP])).code).toBe(0);
     await until("dyno-2 takes dynos again", async () => (await dynosByHost())["dyno-2"] >= 1);
+});
+
+test("pg-backup, a row changed, pg-restore of that backup: the row as it was, and the database answers", async () => {
+    await psql("drop table if exists runbook_notes; create table runbook_notes (id int primary key, note text not null); insert into runbook_notes values (1, 'as-backed-up')");
+    const backup = await runbook("pg-backup.mjs", ["-a", APP]);
+    if (backup.code !== 0) throw new Error(`pg-backup exited ${backup.code}:\n${backup.stdout}${backup.stderr}`);
+    const id = backup.stdout.trim();
+    expect(id).toMatch(/^b\d{3}$/);
+    expect(backup.stderr).toContain(`==> capture a backup of ${APP}'s database`);
+
+    await psql("update runbook_notes set note = 'changed' where id = 1");
+    const unconfirmed = await runbook("pg-restore.mjs", ["-a", APP, id]);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain("run again with --yes to proceed");
+    expect(await psql("select note from runbook_notes")).toContain("changed");
+
+    const restored = await runbook("pg-restore.mjs", ["-a", APP, id, "--yes"]);
+    if (restored.code !== 0) throw new Error(`pg-restore exited ${restored.code}:\n${restored.stdout}${restored.stderr}`);
+    expect(restored.stdout).toContain(`==> restore backup ${id} into ${APP}'s database`);
+    expect(restored.stdout).toContain(`${APP}'s database is restored from backup ${id} and answers`);
+    const note = await psql("select note from runbook_notes");
+    expect(note).toContain("as-backed-up");
+    expect(note).not.toContain("changed");
+});
+
+test("control-backup, then control-restore --drill: the archive unpacks on the backup host with the apps control lists, nothing live changed", async () => {
+    const backup = await runbook("control-backup.mjs", ["--keep", "3"]);
+    if (backup.code !== 0) throw new Error(`control-backup exited ${backup.code}:\n${backup.stdout}${backup.stderr}`);
+    const m = /^control backup (\d{8}T\d{6}Z) kept on (\S+): \d+ apps? \((.*)\)$/m.exec(backup.stdout);
+    expect(m).not.toBeNull();
+    const [, id, backupHost, apps] = m!;
+    expect(apps.split(", ")).toContain(APP);
+    // dynoform:backupHost is unset on the lab stack: the control host keeps them, and says so
+    expect(backupHost).toBe(hostWithRole("control").name);
+    expect(backup.stdout).toContain("is the control host itself");
+
+    const listed = JSON.parse((await cli(["apps", "--json"])).stdout) as string[];
+    const drill = await runbook("control-restore.mjs", [id, "--drill"]);
+    if (drill.code !== 0) throw new Error(`control-restore --drill exited ${drill.code}:\n${drill.stdout}${drill.stderr}`);
+    expect(drill.stdout).toContain(`${id}: ${listed.length} app`);
+    expect(drill.stdout).toContain("drill passed");
+    // the newest is the default, and a drill asks nothing
+    expect((await runbook("control-restore.mjs", ["--drill"])).stdout).toContain(`drill: unpack ${id}`);
+    expect(JSON.parse((await cli(["apps", "--json"])).stdout)).toEqual(listed);
 });

@@ -24,6 +24,8 @@
 //   builds/.<build user>.lock             one build per build user at a time (builder.ts)
 //   runtimes/                             Node/npm tarballs, unpacked runtimes and cached slug layers,
 //                                         shared by all apps (buildpacks/node.ts)
+//   .control-backup.XXXXXX/               runbooks/control-backup.mjs's snapshot: hard links of the
+//                                         state it archives, removed when it ends (never read here)
 //
 // The root is 0711 and so are builds/ and cache/ (build users pass through them to their own 0700
 // directories); everything else is 0700, files 0600. Inside cache/, builds/ and runtimes/ the module
