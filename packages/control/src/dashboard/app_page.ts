@@ -84,7 +84,7 @@ function scalingSection(v: AppView, base: string, csrf: string): SafeHtml {
     if (!v.canOperate) {
         return html`<section id="scaling"><h2>Scaling</h2><p>${v.processTypes.map((t) => `${t}: ${v.formation[t]?.quantity ?? 0}`).join(", ")}</p></section>`;
     }
-    return html`<section id="scaling"><h2>Scaling</h2><form method="post" action="${base}/formation">${csrfField(csrf)}
+    return html`<section id="scaling"><h2>Scaling</h2><form id="scale" method="post" action="${base}/formation">${csrfField(csrf)}
 ${v.processTypes.map((t) => html`<label>${t} <input type="number" min="0" max="100" name="quantity.${t}" value="${v.formation[t]?.quantity ?? 0}"></label> `)}
 <button type="submit">Scale</button> <span class="muted">${v.formation[v.processTypes[0]]?.size ?? "standard-1x"}</span></form></section>`;
 }
@@ -112,7 +112,7 @@ function configSection(v: AppView, base: string, csrf: string): SafeHtml {
     };
     const table = v.configKeys.length === 0 ? html`<p class="muted">No config vars.</p>` : html`<table><tbody>${v.configKeys.map(row)}</tbody></table>`;
     const form = v.canOperate
-        ? html`<form method="post" action="${base}/config">${csrfField(csrf)}<input type="text" name="key" placeholder="KEY" required pattern="[A-Za-z_][A-Za-z0-9_]*"> <input type="text" name="value" placeholder="VALUE" autocomplete="off"> <button type="submit">Set</button> <span class="muted">makes a new release</span></form>`
+        ? html`<form id="config-set" method="post" action="${base}/config">${csrfField(csrf)}<input id="config-key" type="text" name="key" placeholder="KEY" aria-label="Config var name" required pattern="[A-Za-z_][A-Za-z0-9_]*"> <input id="config-value" type="text" name="value" placeholder="VALUE" aria-label="Value" autocomplete="off"> <button type="submit">Set</button> <span class="muted">makes a new release</span></form>`
         : "";
     return html`<section id="config"><h2>Config vars</h2>${table}${form}</section>`;
 }
@@ -122,7 +122,7 @@ function domainsSection(v: AppView, base: string, csrf: string): SafeHtml {
         v.canOperate && d.kind === "custom"
             ? html`<form class="inline" method="post" action="${base}/domains/remove">${csrfField(csrf)}<input type="hidden" name="hostname" value="${d.hostname}"><button class="danger" type="submit">Remove</button></form>`
             : "";
-    const form = v.canOperate ? html`<form method="post" action="${base}/domains">${csrfField(csrf)}<input type="text" name="hostname" placeholder="www.example.com" required> <button type="submit">Add domain</button></form>` : "";
+    const form = v.canOperate ? html`<form id="domain-add" method="post" action="${base}/domains">${csrfField(csrf)}<input id="domain-hostname" type="text" name="hostname" placeholder="www.example.com" aria-label="Domain name" required> <button type="submit">Add domain</button></form>` : "";
     return html`<section id="domains"><h2>Domains</h2><table><tbody>
 ${v.domains.map((d) => html`<tr><td class="mono">${d.hostname}</td><td>${d.kind === "default" ? "Dynoform domain" : "custom"}</td><td>${remove(d)}</td></tr>`)}
 </tbody></table>${form}</section>`;

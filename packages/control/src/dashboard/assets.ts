@@ -82,3 +82,6 @@ export const SCRIPT = `
   }
 })();
 `;
+
+/** The tab's icon: Heroku's hexagon, in the top bar's colour. */
+export const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path d="M16 2l12 7v14l-12 7-12-7V9z" fill="#3f2a78"/></svg>`;

@@ -22,7 +22,7 @@ import { Fleet, unconfiguredFleet } from "../fleet";
 import { ACTIONS } from "./actions";
 import { appBody, loadAppView } from "./app_page";
 import { appsBody, appSummaries } from "./apps_page";
-import { SCRIPT, STYLESHEET } from "./assets";
+import { ICON, SCRIPT, STYLESHEET } from "./assets";
 import { appCharts } from "./charts";
 import { HttpProblem, isTls, parseCookies, readForm, redirect, sendHtml, sendJson, sendText, setCookie } from "./http_io";
 import { page, problemPage } from "./layout";
@@ -64,6 +64,14 @@ function cookieName(secure: boolean): string {
 interface Signed {
     session: Session;
     principal: Principal;
+}
+
+function hostOf(url: string): string {
+    try {
+        return new URL(url).host;
+    } catch {
+        return url;
+    }
 }
 
 const NOT_FOUND = (app: string) => `Couldn't find that app: ${app}. It does not exist, or you have no access to it; see your apps on the Apps page.`;
@@ -163,7 +171,9 @@ export function createDashboardHandler(deps: DashboardDeps): DashboardHandler {
         } catch (err) {
             view.hostsProblem = `The dyno hosts did not answer: ${(err as Error).message}`;
         }
-        if (deps.services) view.services = await deps.services();
+        // The routers answer the metrics sampler or not: that is their health as the dashboard sees it.
+        const routers: ServiceStatus[] = (deps.metrics?.routers() ?? []).map((r) => ({ name: "dynoform-router (metrics)", where: hostOf(r.url), state: r.answered ? "up" : "down", ...(r.answered ? {} : { detail: "did not answer the last sample" }) }));
+        if (deps.services || routers.length > 0) view.services = [...(deps.services ? await deps.services() : []), ...routers];
         if (deps.metrics) view.load = deps.metrics.load();
         sendHtml(res, 200, page(frame(s, "Platform"), platformBody(view)));
     }
@@ -226,6 +236,7 @@ export function createDashboardHandler(deps: DashboardDeps): DashboardHandler {
         }
         if (url.pathname === "/assets/dashboard.css") return sendText(res, 200, "text/css; charset=utf-8", STYLESHEET, true);
         if (url.pathname === "/assets/dashboard.js") return sendText(res, 200, "text/javascript; charset=utf-8", SCRIPT, true);
+        if (url.pathname === "/assets/icon.svg" || url.pathname === "/favicon.ico") return sendText(res, 200, "image/svg+xml", ICON, true);
         if (url.pathname === "/health") return sendText(res, 200, "text/plain; charset=utf-8", "ok\n");
         if (method === "POST" && foreignOrigin(req)) return sendHtml(res, 403, problemPage({ title: "Refused" }, "Refused", "This form was sent from another site's page, so nothing was changed."));
         if (url.pathname === "/sign-in") return method === "POST" ? signIn(req, res) : sendHtml(res, 200, signInPage(url.searchParams.has("ended") ? "Your session ended (signed out, expired, or its token was revoked): sign in again." : undefined));

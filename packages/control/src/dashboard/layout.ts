@@ -30,7 +30,7 @@ function flashBox(flash: Flash | undefined): SafeHtml | "" {
 export function page(frame: PageFrame, body: SafeHtml): SafeHtml {
     return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${frame.title} · dynoform</title><link rel="stylesheet" href="/assets/dashboard.css"></head>
+<title>${frame.title} · dynoform</title><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/assets/dashboard.css"></head>
 <body>${topBar(frame.principal, frame.csrf)}<main>${flashBox(frame.flash)}${body}</main>
 <script src="/assets/dashboard.js"></script></body></html>`;
 }

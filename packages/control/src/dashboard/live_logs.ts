@@ -19,26 +19,39 @@ export function sseEvent(data: string, event?: string): string {
 
 class StreamClosed extends Error {}
 
-/** Streams until the browser leaves or the source ends (then an `end` event saying why). */
+/**
+ * Streams until the browser leaves or the source ends (then an `end` event saying why). Settles as
+ * soon as the browser leaves; the verb's read of the source stops at its next line (the log
+ * clients take no abort signal).
+ */
 export async function streamLogs(deps: VerbDeps, user: string, app: string, res: ServerResponse): Promise<void> {
     res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff" });
     res.write(": stream open\n\n");
     let closed = false;
-    res.on("close", () => (closed = true));
+    const left = new Promise<void>((resolve) =>
+        res.on("close", () => {
+            closed = true;
+            resolve();
+        }),
+    );
     const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
     const output = {
         out: (line: string) => {
-            // The verb's read stops at the next line once the browser has gone.
             if (closed) throw new StreamClosed();
             res.write(sseEvent(line));
         },
         drained: () => (closed || !res.writableNeedDrain ? Promise.resolve() : new Promise<void>((r) => res.once("drain", () => r()).once("close", () => r()))),
     };
+    const read = runVerb(deps, user, logs, app, [], { tail: true, num: "100" }, output).then(
+        (outcome) => {
+            if (!closed) res.write(sseEvent(outcome.ok ? "The log stream ended" : outcome.lines.join(" "), "end"));
+        },
+        (err: unknown) => {
+            if (!(err instanceof StreamClosed) && !closed) res.write(sseEvent(`The log stream failed: ${(err as Error).message}`, "end"));
+        },
+    );
     try {
-        const outcome = await runVerb(deps, user, logs, app, [], { tail: true, num: "100" }, output);
-        if (!closed) res.write(sseEvent(outcome.ok ? "The log stream ended" : outcome.lines.join(" "), "end"));
-    } catch (err) {
-        if (!(err instanceof StreamClosed) && !closed) res.write(sseEvent(`The log stream failed: ${(err as Error).message}`, "end"));
+        await Promise.race([read, left]);
     } finally {
         clearInterval(keepalive);
         res.end();
