@@ -80,6 +80,16 @@ describe("sign-in", () => {
         expect((await browser().post("/sign-in", { token: "" })).status).toBe(400);
     });
 
+    test("ten failed sign-ins from one address in a minute hold that address back, not others", async () => {
+        for (let i = 0; i < 10; i++) expect((await browser().post("/sign-in", { token: `guess${i}` }, { "x-forwarded-for": "203.0.113.7" })).status).toBe(401);
+        const held = await browser().post("/sign-in", { token: "token-a" }, { "x-forwarded-for": "203.0.113.7" });
+        expect(held.status).toBe(429);
+        expect(held.headers.get("retry-after")).toBe("60");
+        expect((await browser().post("/sign-in", { token: "token-a" }, { "x-forwarded-for": "198.51.100.2" })).status).toBe(303);
+        d.h.clock.now = new Date(d.h.clock.now.getTime() + 61_000);
+        expect((await browser().post("/sign-in", { token: "token-a" }, { "x-forwarded-for": "203.0.113.7" })).status).toBe(303);
+    });
+
     test("without a session pages redirect to sign-in; a revoked token ends the session at once", async () => {
         expect((await browser().get("/apps/myapp")).headers.get("location")).toBe("/sign-in");
         const b = await signedIn("token-a");

@@ -31,6 +31,7 @@ import type { MetricsHistory } from "./metrics_history";
 import { platformBody, PlatformView } from "./platform_page";
 import type { ServiceStatus } from "./service_probes";
 import { csrfMatches, Session, Sessions } from "./sessions";
+import { clientAddress, SignInLimiter } from "./sign_in_limiter";
 import { signInPage } from "./sign_in_page";
 import { runVerb, VerbDeps } from "./verb_runner";
 
@@ -78,6 +79,7 @@ const NOT_FOUND = (app: string) => `Couldn't find that app: ${app}. It does not 
 
 export function createDashboardHandler(deps: DashboardDeps): DashboardHandler {
     const sessions = new Sessions(deps.now);
+    const limiter = new SignInLimiter(deps.now);
     const fleet = deps.fleet ?? unconfiguredFleet();
     const verbDeps: VerbDeps = { store: deps.store, fleet, settings: deps.settings, now: deps.now, ...(deps.buildUsers ? { buildUsers: deps.buildUsers } : {}) };
     const log = deps.log ?? ((l: string) => process.stderr.write(`dashboard: ${l}\n`));
@@ -126,11 +128,20 @@ export function createDashboardHandler(deps: DashboardDeps): DashboardHandler {
     }
 
     async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+        const client = clientAddress(req);
+        const wait = limiter.retryAfter(client);
+        if (wait > 0) {
+            res.setHeader("Retry-After", String(wait));
+            return sendHtml(res, 429, signInPage(`Too many failed sign-ins from your address: try again in ${wait} s`));
+        }
         const form = await readForm(req);
         const token = (form.get("token") ?? "").trim();
         if (!token) return sendHtml(res, 400, signInPage("Paste an API token: create one with dynoform authorizations:create"));
         const principal = await deps.accounts.principalForToken(token);
-        if (!principal) return sendHtml(res, 401, signInPage("That API token is not valid: it may be mistyped, revoked or expired. Create a new one with dynoform authorizations:create"));
+        if (!principal) {
+            limiter.failed(client);
+            return sendHtml(res, 401, signInPage("That API token is not valid: it may be mistyped, revoked or expired. Create a new one with dynoform authorizations:create"));
+        }
         const secure = isTls(req);
         // A fresh id at every sign-in: an id planted before it is worth nothing after.
         const old = sessions.get(parseCookies(req.headers.cookie).get(cookieName(secure)));
