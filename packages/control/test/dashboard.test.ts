@@ -4,6 +4,7 @@ import { deployed, DashboardServer, startDashboard } from "./helpers/dashboard_s
 import { MetricsHistory } from "../src/dashboard/metrics_history";
 import { parseRouterMetrics, RouterCounters } from "../src/dashboard/router_metrics";
 import { escapeHtml, html } from "../src/dashboard/html";
+import { platformWatch } from "../src/dashboard/platform_watch";
 
 let d: DashboardServer;
 beforeEach(async () => {
@@ -297,5 +298,17 @@ describe("live logs and metrics", () => {
         expect(page).toContain("<polyline");
         expect(page).toContain("Requests/s");
         expect(await (await b.get("/apps/myapp/charts")).text()).toContain("Latency");
+    });
+});
+
+describe("platform watch", () => {
+    test("from the control config: routers' metrics and every service's health URL", async () => {
+        expect(platformWatch(undefined).metrics).toBeUndefined();
+        const watch = platformWatch({ agents: [d.url], routers: ["http://127.0.0.1:9"], routerToken: "t", slugBaseUrl: "http://127.0.0.1:5080/slugs", logRouterUrl: d.url, logRouterToken: "t" });
+        expect(watch.metrics).toBeDefined();
+        const services = await watch.services!();
+        expect(services.map((s) => `${s.name} ${s.state}`)).toEqual(["dynoform-router down", "dynoform-agent up", "dynoform-logplex up"]);
+        await watch.metrics!.sample();
+        expect(watch.metrics!.routers()).toEqual([{ url: "http://127.0.0.1:9", answered: false }]);
     });
 });

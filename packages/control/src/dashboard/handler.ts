@@ -227,7 +227,10 @@ export function createDashboardHandler(deps: DashboardDeps): DashboardHandler {
         const app = await readableApp(s.principal, name);
         if (!app) return problem(res, s, 404, "App not found", NOT_FOUND(name));
         if (rest === "") return appPage(res, s, app, url);
-        if (rest === "charts") return sendHtml(res, 200, appCharts(chartData(name).points, chartData(name).sampled));
+        if (rest === "charts") {
+            const { points, sampled } = chartData(name);
+            return sendHtml(res, 200, appCharts(points, sampled));
+        }
         if (rest === "logs") return recentLogs(res, s, name);
         if (rest === "logs/stream") return liveLogs(res, s, name);
         if (parts[2] === "config-vars" && parts.length === 4) {
