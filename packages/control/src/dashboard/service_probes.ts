@@ -15,6 +15,13 @@ export interface ServiceProbe {
     url: string;
 }
 
+/** fetch says only "fetch failed": the socket's own error (ECONNREFUSED, EHOSTUNREACH) says why. */
+function whyDown(err: unknown, timeoutMs: number): string {
+    if ((err as Error).name === "TimeoutError") return `no answer in ${timeoutMs} ms`;
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    return code === "ECONNREFUSED" ? "connection refused" : code ? `cannot connect (${code})` : (err as Error).message;
+}
+
 /** Every probe at once, each with its own deadline: one dead host never holds the page back. */
 export function httpServiceProbes(probes: ServiceProbe[], timeoutMs = 2000): () => Promise<ServiceStatus[]> {
     return () =>
@@ -26,7 +33,7 @@ export function httpServiceProbes(probes: ServiceProbe[], timeoutMs = 2000): () 
                     await res.body?.cancel();
                     return res.ok ? { name: p.name, where, state: "up" } : { name: p.name, where, state: "down", detail: `answered ${res.status}` };
                 } catch (err) {
-                    return { name: p.name, where, state: "down", detail: (err as Error).name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : (err as Error).message };
+                    return { name: p.name, where, state: "down", detail: whyDown(err, timeoutMs) };
                 }
             }),
         );
