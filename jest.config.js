@@ -1,5 +1,6 @@
-// Two projects: `unit` (fast, no lab machines; includes the router/agent/control integration
-// tests that run real local processes) and `lab` (boots Debian machines, runs `pulumi up`).
+// Three projects: `unit` (fast, no lab machines; includes the router/agent/control integration
+// tests that run real local processes), `browser` (headless Chromium, no lab machines) and `lab`
+// (boots Debian machines, runs `pulumi up`).
 const shared = {
   testEnvironment: "node",
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
@@ -25,6 +26,12 @@ module.exports = {
       ...shared,
       displayName: "unit",
       testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/packages/*/test/**/*.test.ts"],
+    },
+    {
+      // Headless Chromium (Debian's) against the dashboard started in-process: no lab machines.
+      ...shared,
+      displayName: "browser",
+      testMatch: ["<rootDir>/test/browser/**/*.browser.test.ts"],
     },
     {
       ...shared,
