@@ -19,7 +19,8 @@ function invalid(message: string): ApiError {
 
 async function appReply(ctx: RouteContext, app: string) {
     const { store } = ctx.deps;
-    return appJson(await store.requireApp(app), ctx.deps.settings, await store.currentRelease(app), await store.getMaintenance(app));
+    const [meta, current, maintenance] = await Promise.all([store.requireApp(app), store.currentRelease(app), store.getMaintenance(app)]);
+    return appJson(meta, ctx.deps.settings, current, maintenance);
 }
 
 
