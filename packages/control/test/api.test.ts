@@ -265,6 +265,9 @@ describe("pagination and rate limit", () => {
         expect(second.status).toBe(200);
         expect(second.json.map((a: { name: string }) => a.name)).toEqual(["app-c", "myapp"]);
         expect(second.headers.get("next-range")).toBeNull();
+        const byId = await api("GET", "/apps", { token: ADMIN, headers: { Range: "id ..; max=10" } });
+        expect(byId.json.map((a: { id: string }) => a.id)).toEqual(byId.json.map((a: { id: string }) => a.id).sort());
+        expect(byId.json).toHaveLength(4);
         const desc = await api("GET", "/apps", { token: ADMIN, headers: { Range: "name ..; max=1, order=desc" } });
         expect(desc.json.map((a: { name: string }) => a.name)).toEqual(["myapp"]);
         expect((await api("GET", "/apps", { token: ADMIN, headers: { Range: "color ..; max=1" } })).status).toBe(416);

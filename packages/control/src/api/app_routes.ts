@@ -9,7 +9,8 @@ import { psRestart, psScale } from "../cli/ps";
 import { rollback } from "../cli/releases";
 import { describeChange, parseAssignments, parseKeys, withSet, withUnset } from "../config_vars";
 import { ApiError } from "./api_error";
-import { Reply, Route, RouteContext, listReply } from "./route";
+import { parseRange } from "./range";
+import { header, Reply, Route, RouteContext, listReply } from "./route";
 import { appJson, domainJson, dynoJson, formationJson, listOf, one, releaseJson } from "./shapes";
 import { apiContext, callVerb } from "./verb_call";
 
@@ -33,6 +34,11 @@ const apps: Route[] = [
         response: { status: 200, schema: listOf("app"), rangeFields: ["name", "id"] },
         async handle(ctx) {
             const names = await ctx.deps.accounts.visibleApps(ctx.principal, await ctx.deps.store.listApps());
+            // By name (the default), only the page's apps are read; by id, every app is.
+            if (parseRange(header(ctx.req, "range"), ["name", "id"]).field === "name") {
+                const reply = listReply(ctx, names, ["name", "id"], (n) => n, (n) => n);
+                return { ...reply, body: await Promise.all((reply.body as string[]).map((n) => appReply(ctx, n))) };
+            }
             const list = await Promise.all(names.map((n) => appReply(ctx, n)));
             return listReply(ctx, list, ["name", "id"], (a, f) => (f === "id" ? a.id : a.name), (a) => a);
         },
