@@ -6,6 +6,7 @@ import { AddressInfo } from "node:net";
 import { createApiServer, ApiServer } from "../src/api/api_server";
 import type { ApiDeps } from "../src/api/api_deps";
 import type { BuildSource } from "../src/build_sandbox";
+import { LogRouterClient } from "../src/log_router_client";
 import { FakeAccounts } from "./helpers/fake_accounts";
 import { harness, Harness } from "./helpers/cli_harness";
 import { deploySource, push } from "./helpers/push";
@@ -300,11 +301,37 @@ describe("streams", () => {
         expect(url.pathname).toBe("/log-streams/myapp");
         const logs = await fetch(r.json.logplex_url);
         expect(await logs.text()).toBe("2026-11-21T19:53:46+00:00 app[web.1]: listening on 5000\n");
-        expect(h.fleet.calls.at(-1)).toBe(`logs myapp {"num":10,"tail":false,"source":"app"}`);
+        expect(h.fleet.calls.at(-1)).toMatch(/^logs myapp \{"num":10,"tail":false,"source":"app"/);
         const other = r.json.logplex_url.replace("/log-streams/myapp", "/log-streams/other");
         expect((await fetch(other)).status).toBe(403);
         expect((await api("POST", "/apps/myapp/log-sessions", { token: BOB, body: {} })).status).toBe(403);
         expect((await api("POST", "/apps/myapp/log-sessions", { body: { lines: 5000 } })).status).toBe(422);
+    });
+
+    test("a tailing log session reads from the log router and lets go of it when its reader does", async () => {
+        let upstreamClosed = false;
+        const logplex = http.createServer((req, res) => {
+            if (!req.url?.startsWith("/v1/apps/myapp/logs")) return void res.writeHead(404).end();
+            expect(req.url).toContain("tail=1");
+            res.writeHead(200, { "Content-Type": "text/plain" });
+            res.write("2026-11-21T19:53:46+00:00 app[web.1]: first\n");
+            req.socket.once("close", () => (upstreamClosed = true));
+        });
+        await new Promise<void>((r) => logplex.listen(0, "127.0.0.1", r));
+        try {
+            Object.assign(h.fleet, { logRouter: new LogRouterClient({ url: `http://127.0.0.1:${(logplex.address() as AddressInfo).port}`, token: "t" }) });
+            const session = await api("POST", "/apps/myapp/log-sessions", { body: { tail: true } });
+            const reader = new AbortController();
+            const stream = await fetch(session.json.logplex_url, { signal: reader.signal });
+            const first = await stream.body!.getReader().read();
+            expect(Buffer.from(first.value!).toString()).toBe("2026-11-21T19:53:46+00:00 app[web.1]: first\n");
+            reader.abort();
+            for (let i = 0; i < 100 && !upstreamClosed; i++) await new Promise((r) => setTimeout(r, 20));
+            expect(upstreamClosed).toBe(true);
+        } finally {
+            logplex.closeAllConnections();
+            logplex.close();
+        }
     });
 
     test("a build from an uploaded tarball deploys through the push path and streams its output", async () => {

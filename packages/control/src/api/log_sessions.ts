@@ -33,9 +33,13 @@ async function streamLogs(ctx: RouteContext): Promise<undefined> {
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
     res.flushHeaders();
     let closed = false;
-    res.once("close", () => (closed = true));
+    const reader = new AbortController();
+    res.once("close", () => {
+        closed = true;
+        reader.abort();
+    });
     try {
-        await read(app, opts, async (line) => {
+        await read(app, { ...opts, signal: reader.signal }, async (line) => {
             if (closed) throw new Error("the client went away");
             // A slow reader holds the stream back instead of our memory.
             if (!res.write(line + "\n")) await new Promise((r) => res.once("drain", r));
