@@ -390,4 +390,6 @@ test("GET /openapi.json describes every route of the table, without a token", as
     const described = Object.entries(r.json.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(described.sort()).toEqual(server.routes.map((rt) => `${rt.method} ${rt.path}`).sort());
     expect(r.json.paths["/apps/{app}/formation"].patch.requestBody.content["application/json"].schema.required).toEqual(["updates"]);
+    // Every reference names a schema the document holds.
+    for (const [, ref] of r.text.matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)) expect(Object.keys(r.json.components.schemas)).toContain(ref);
 });

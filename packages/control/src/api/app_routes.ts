@@ -1,7 +1,7 @@
 // The app endpoints: apps, config-vars, formation, dynos, releases, domains. Every change runs
 // through the CLI verb that makes it from the command line (verb_call.ts), then is audited.
 import { MAINTENANCE_PAGE_URL } from "../app_route";
-import type { Release } from "../app_store";
+import { DEFAULT_SIZE, type Release } from "../app_store";
 import { appsCreate, appsDestroy } from "../cli/apps";
 import { changeConfig, pageUrlChanged } from "../cli/config";
 import { domainsAdd, domainsRemove } from "../cli/domains";
@@ -259,7 +259,7 @@ const dynos: Route[] = [
             const name = await runDetached(ctx, app, release, command);
             await ctx.audit("run", `${name}: ${command}`);
             const now = (ctx.deps.now ?? (() => new Date()))();
-            return { status: 201, body: dynoJson(app, { name, type: "run", state: "up", command, release: release.version, since: now, size: "standard-1x" }) };
+            return { status: 201, body: dynoJson(app, { name, type: "run", state: "up", command, release: release.version, since: now, size: DEFAULT_SIZE }) };
         },
     },
 ];
