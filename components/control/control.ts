@@ -32,6 +32,8 @@ export const BUILD_TOOLCHAIN_PACKAGES = [
 export const BUILD_USER_COMMENT = "dynoform build user";
 export const STATE_DIR = "/var/lib/dynoform";
 export const SLUG_PORT = 5080;
+/** The REST API (packages/control/src/api), on the private address: the edges proxy api.<domain> to it. */
+export const API_PORT = 5200;
 
 export interface ControlPlaneArgs {
     host: Host;
@@ -221,6 +223,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         gitHost: git.host,
                         gitPort: git.port,
                         slugListen: `${address}:${SLUG_PORT}`,
+                        apiListen: `${address}:${API_PORT}`,
                         slugBaseUrl: `http://${address}:${SLUG_PORT}/slugs`,
                         slugSigningKey: slugKey,
                         buildUserPrefix: BUILD_USER_PREFIX,

@@ -17,6 +17,8 @@ export interface EdgeArgs {
     routers: RouterEndpoint[];
     varnishPort: number;
     varnishCacheSize: string;
+    /** The control host's REST API (private address:port), served at api.<domain>. */
+    apiAddress: pulumi.Input<string>;
     /** A certificate to serve on :443; a self-signed one is generated when absent. */
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
     /** dynoform:floatingAddress: keepalived on this edge moves it between the edges (in stack order, this one at `index`). */
@@ -120,7 +122,7 @@ export class Edge extends pulumi.ComponentResource {
                 {
                     connection,
                     path: "/etc/nginx/dynoform/edge.conf",
-                    content: renderOutput("nginx/edge.conf", { varnishAddress }),
+                    content: renderOutput("nginx/edge.conf", { varnishAddress, domain: args.domain, apiAddress: args.apiAddress }),
                 },
                 afterPackages,
             ),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, hostsWithRole } from "../config/stack_config";
 import { ServiceBinary, serviceBinary } from "../binaries";
-import { ControlPlane, localExtraCaCertificates } from "../control";
+import { API_PORT, ControlPlane, localExtraCaCertificates } from "../control";
 import { SshKeyPair } from "../secrets/ssh_keypair";
 import { Data, MEMCACHED_PORTS, POSTGRES_PORT } from "../data";
 import { BackupStore } from "../backup";
@@ -65,7 +65,7 @@ export class Platform extends pulumi.ComponentResource {
             (host, i) =>
                 new Edge(
                     host.name,
-                    { host, domain: config.domain, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls, floating: floating(i) },
+                    { host, domain: config.domain, apiAddress: pulumi.interpolate`${controlHost.privateAddress}:${API_PORT}`, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls, floating: floating(i) },
                     { parent: this },
                 ),
         );

@@ -15,15 +15,16 @@ import { DEFAULTS as LOGPLEX_DEFAULTS } from "../../packages/logplex/src/config"
 import { LOGPLEX_PORT } from "../../components/logs";
 
 // Snapshots of the real config files as the components render them for the lab.
+const EDGE_VARS = { varnishAddress: "10.213.1.10:6081", domain: "dynoform.test", apiAddress: "10.213.1.5:5200" };
 describe("templates", () => {
     test("nginx.conf", () => {
         expect(render("nginx/nginx.conf", { clientMaxBodySize: "100m" })).toMatchSnapshot();
     });
 
     test("nginx edge server: every host name to Varnish (the routers know the apps)", () => {
-        const conf = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        const conf = render("nginx/edge.conf", EDGE_VARS);
         expect(conf).toMatch(/listen 80 default_server;\n\s+listen 443 ssl http2 default_server;\n\s+server_name _;/);
-        expect(conf.match(/^server \{/gm)).toHaveLength(1);
+        expect(conf.match(/^server \{/gm)).toHaveLength(2);
         expect(conf).toContain("server 10.213.1.10:6081;");
         expect(conf).toContain("proxy_set_header X-Request-Start $dynoform_request_start;");
         // One address, the peer's: never appended to what the client sent.
@@ -32,14 +33,26 @@ describe("templates", () => {
         expect(conf).toMatchSnapshot();
     });
 
+    test("nginx: api.<domain> goes to the control host's API on its private address, over TLS only, streams unbuffered", () => {
+        const conf = render("nginx/edge.conf", EDGE_VARS);
+        const api = conf.slice(conf.indexOf("server_name api.dynoform.test;"));
+        expect(api).toMatch(/^server_name api\.dynoform\.test;\n\n\s+ssl_certificate \/etc\/dynoform\/tls\/edge\.crt;/);
+        expect(api).toContain("return 308 https://$host$request_uri;");
+        expect(api).toContain("proxy_pass http://10.213.1.5:5200;");
+        expect(api).toContain("proxy_set_header X-Forwarded-Proto $scheme;");
+        expect(api).toContain("proxy_buffering off;");
+        // Never through Varnish: no app can answer for the API.
+        expect(api).not.toContain("dynoform_upstream");
+    });
+
     test("nginx: a request with Upgrade never travels on a pooled (keep-alive) connection to Varnish", () => {
-        const conf = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        const conf = render("nginx/edge.conf", EDGE_VARS);
         const upstream = (name: string) => conf.match(new RegExp(`^upstream ${name} \\{\\n([^}]*)\\}`, "m"))?.[1];
         expect(upstream("dynoform_varnish")).toContain("keepalive 64;");
         expect(upstream("dynoform_varnish_upgrade")).toBe("    server 10.213.1.10:6081;\n");
         // Any non-empty Upgrade picks the upstream without keepalive; only requests without it use the pool.
         expect(conf).toMatch(/^map \$http_upgrade \$dynoform_upstream \{\n\s+default dynoform_varnish_upgrade;\n\s+"" +dynoform_varnish;\n\}/m);
-        expect(conf.match(/proxy_pass .*;/g)).toEqual(["proxy_pass http://$dynoform_upstream;"]);
+        expect(conf.match(/proxy_pass .*;/g)).toEqual(["proxy_pass http://$dynoform_upstream;", "proxy_pass http://10.213.1.5:5200;"]);
         expect(conf.match(/^\s*keepalive /gm)).toHaveLength(1);
     });
 
@@ -143,7 +156,7 @@ describe("edge timeouts", () => {
     test("each layer waits longer than the one behind it: router < Varnish < nginx", () => {
         const seconds = (text: string, re: RegExp) => Number(re.exec(text)?.[1]);
         const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
-        const nginx = render("nginx/edge.conf", { varnishAddress: "10.213.1.10:6081" });
+        const nginx = render("nginx/edge.conf", EDGE_VARS);
         // The router's longest silence before its own answer: H12 (from arrival, plus a connect) or H15.
         const routerFirstByte = (ROUTER_DEFAULTS.firstByteTimeoutMs + ROUTER_DEFAULTS.connectTimeoutMs) / 1000;
         const routerIdle = ROUTER_DEFAULTS.idleTimeoutMs / 1000;

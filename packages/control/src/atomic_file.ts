@@ -67,7 +67,10 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
 export async function readJson<T>(file: string): Promise<T | undefined> {
     let text: string;
     try {
-        text = await fs.promises.readFile(file, "utf8");
+        // State files are a few KB on a local disk: read at once, where the promise API's open,
+        // fstat, read and close would each wait for a threadpool turn (four per file, under load
+        // most of an API request's time: bench:api).
+        text = fs.readFileSync(file, "utf8");
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw err;

@@ -19,15 +19,24 @@ import { killProcessesOf } from "./process_reaper";
 import { writeAppFile } from "./app_tree";
 
 /**
- * The pushed tree: a directory (copied in), or a commit of a git repository (git archive). In a
- * pre-receive hook the pushed objects are still quarantined: `gitEnv` carries the hook's GIT_*
- * variables (GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES...) so git archive finds them.
+ * The pushed tree: a directory (copied in), a commit of a git repository (git archive), or a source
+ * tarball (the builds API: its files at the top, as Heroku's source blobs). In a pre-receive hook the
+ * pushed objects are still quarantined: `gitEnv` carries the hook's GIT_* variables
+ * (GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES...) so git archive finds them.
  */
-export type BuildSource = { dir: string } | { gitDir: string; commit: string; gitEnv?: Record<string, string> };
+export type BuildSource = { dir: string } | { gitDir: string; commit: string; gitEnv?: Record<string, string> } | { tarball: string };
 
 const SEALED = 0o700;
 const OPEN = 0o711;
 const TOOL_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" };
+
+/** What writes the source as a tar stream (as root): only the build user's `tar -x` reads what is in it. */
+function sourceProducer(source: BuildSource): [string, string[], Record<string, string>] {
+    if ("dir" in source) return ["tar", ["-c", "-f", "-", "-C", source.dir, "."], TOOL_ENV];
+    // A build API upload or source_blob URL: gzip'd or plain tar (-f passes a plain one through).
+    if ("tarball" in source) return ["gzip", ["-d", "-c", "-f", source.tarball], TOOL_ENV];
+    return ["git", ["archive", "--format=tar", source.commit], { ...TOOL_ENV, ...source.gitEnv, GIT_DIR: source.gitDir }];
+}
 
 export class BuildSandbox {
     private constructor(
@@ -109,10 +118,9 @@ export class BuildSandbox {
         await fs.promises.chmod(this.root, OPEN);
     }
 
-    /** `git archive` / `tar -c` (as root) piped into `tar -x` (as the build user) in app/. Sealed after. */
+    /** `git archive` / `tar -c` / `gzip -dc` (as root) piped into `tar -x` (as the build user) in app/. Sealed after. */
     async unpack(source: BuildSource): Promise<void> {
-        const [producer, args, env]: [string, string[], Record<string, string>] =
-            "dir" in source ? ["tar", ["-c", "-f", "-", "-C", source.dir, "."], TOOL_ENV] : ["git", ["archive", "--format=tar", source.commit], { ...TOOL_ENV, ...source.gitEnv, GIT_DIR: source.gitDir }];
+        const [producer, args, env] = sourceProducer(source);
         await this.open();
         try {
             await new Promise<void>((resolve, reject) => {

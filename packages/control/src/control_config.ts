@@ -12,6 +12,7 @@
 //   buildTimeoutS        DYNOFORM_BUILD_TIMEOUT_S      15 minutes (builder.ts)
 //   slugListen                                         127.0.0.1:5080
 //   slugBaseUrl                                        http://<slugListen>/slugs
+//   apiListen                                          none (the REST API is not served)
 //   reconcileIntervalMs                                3000
 //   agents, agentTokens, agentToken, routers, routerToken, addons, bootTimeoutMs,
 //   slugSigningKey, unknownAppGraceMs, logRouterUrl, logRouterToken: the fleet (remote_fleet.ts)
@@ -33,6 +34,8 @@ export interface ControlConfigFile extends Partial<RemoteFleetConfig> {
     gitPort?: number;
     /** host:port of the slug HTTP server (serve). */
     slugListen?: string;
+    /** host:port of the REST API (serve, api/): the control host's private address, behind the edge's api.<domain>. */
+    apiListen?: string;
     /** Builds of app X run as the system user `<buildUserPrefix>X` (build_users.ts), made on its first push. */
     buildUserPrefix?: string;
     buildTimeoutS?: number;
@@ -49,6 +52,8 @@ export interface ControlConfig {
     gitPort: number;
     /** host:port the slug server listens on (serve). */
     slugListen: string;
+    /** host:port the REST API listens on (serve); none: no API. */
+    apiListen?: string;
     /** The slug-signing key (slug_access.ts); without one every slug download is refused. */
     slugSigningKey?: string;
     /** Builds of app X run as `<buildUserPrefix>X`; none: builds run as the caller, and never as root. */
@@ -117,6 +122,7 @@ export function loadControlConfig(env: Env): ControlConfig {
         gitHost: pick("DYNOFORM_GIT_HOST", file.gitHost) || "localhost",
         gitPort: file.gitPort ?? 22,
         slugListen,
+        ...(file.apiListen ? { apiListen: file.apiListen } : {}),
         ...(file.slugSigningKey ? { slugSigningKey: file.slugSigningKey } : {}),
         ...(buildUserPrefix ? { buildUserPrefix } : {}),
         ...(buildTimeoutS ? { buildTimeoutMs: buildTimeoutS * 1000 } : {}),

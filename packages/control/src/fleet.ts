@@ -48,6 +48,8 @@ export interface LogsOptions {
     num: number;
     dyno?: string;
     source?: string;
+    /** Ends a tail early: its reader went away (the API's log session). Where it is not honoured, the tail ends at the next line. */
+    signal?: AbortSignal;
 }
 
 /** The add-ons every app gets (apps:create); `addons:create KIND` makes one for an existing app. */

@@ -37,7 +37,7 @@ export class LogRouterClient {
     /** Recent lines in time order, then (tail) live ones; `out` may return a promise to pause the stream. */
     async logs(app: string, opts: LogsOptions, out: (line: string) => void | Promise<void>): Promise<void> {
         const p = `/v1/apps/${encodeURIComponent(app)}/logs?${logQuery(opts)}`;
-        const res = await apiRequest(this.base, this.access.token, p, opts.tail ? {} : { timeoutMs: 30_000 });
+        const res = await apiRequest(this.base, this.access.token, p, { ...(opts.tail ? {} : { timeoutMs: 30_000 }), ...(opts.signal ? { signal: opts.signal } : {}) });
         if (!res.ok) throw new HttpError(res.status, `the log router refused logs: ${res.status} ${await errorOf(res)}`);
         for await (const line of bodyLines(res)) await out(line);
     }

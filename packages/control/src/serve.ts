@@ -1,12 +1,19 @@
 // `dynoform-control serve` (the systemd unit dynoform-control.service): the slug HTTP server the
-// agents download slugs from (slug_server.ts) and the placement loop (reconcile.ts), until SIGTERM.
+// agents download slugs from (slug_server.ts), the REST API (api/, on apiListen) and the placement
+// loop (reconcile.ts), until SIGTERM.
+import type { Accounts } from "./accounts/principal";
+import { startApi } from "./api/serve_api";
 import { AppStore } from "./app_store";
 import { ControlConfig } from "./control_config";
+import { unconfiguredFleet } from "./fleet";
 import { RemoteFleet } from "./remote_fleet";
 import { createSlugServer } from "./slug_server";
 
-/** `fleet` undefined: no dyno hosts configured, so no placement loop; slugs are served all the same. */
-export async function serve(store: AppStore, fleet: RemoteFleet | undefined, config: ControlConfig, stderr: (s: string) => void): Promise<number> {
+/**
+ * `fleet` undefined: no dyno hosts configured, so no placement loop; slugs are served all the same.
+ * `accounts` undefined: no account store, so no API (it has no one to authorize).
+ */
+export async function serve(store: AppStore, fleet: RemoteFleet | undefined, config: ControlConfig, stderr: (s: string) => void, accounts?: Accounts): Promise<number> {
     const listen = config.slugListen;
     const i = listen.lastIndexOf(":");
     const host = listen.slice(0, i);
@@ -18,11 +25,14 @@ export async function serve(store: AppStore, fleet: RemoteFleet | undefined, con
         server.listen(port, host, () => resolve());
     });
     stderr(`dynoform-control serve: slugs on http://${listen}/slugs/\n`);
+    if (config.apiListen && !accounts) stderr(`dynoform-control serve: apiListen is set but there is no account store: the API is not served\n`);
+    const api = accounts ? await startApi(store, fleet ?? unconfiguredFleet(), config, accounts, stderr) : undefined;
     const log = (l: string) => stderr(`reconcile: ${l}\n`);
     let stopping = false;
     const stop = () => {
         stopping = true;
         server.close();
+        api?.close();
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

@@ -65,6 +65,7 @@ describe("apps", () => {
         await h.cli("apps:create", "myapp");
         await refused(["apps:create", "myapp"], 'Name myapp is already taken: choose another name, or use "dynoform apps:info -a myapp"');
         await refused(["apps:create", "My_App"], /^ ▸    Name "My_App" is invalid: use 3 to 30 characters/);
+        await refused(["apps:create", "api"], "Name api is reserved: api.dynoform.test is the platform's own; choose another name");
         await refused(["apps:info", "-a", "nope"], 'Couldn\'t find that app: nope. Run "dynoform apps" to list apps, or "dynoform apps:create nope" to create it.');
         await refused(["apps:info"], 'Missing app: pass -a APP (run "dynoform apps" to list apps). Usage: dynoform apps:info -a APP');
         await refused(["apps:info", "-a", "myapp", "extra"], 'Unexpected argument "extra" for apps:info. Usage: dynoform apps:info -a APP');

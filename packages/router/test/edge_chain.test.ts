@@ -35,7 +35,13 @@ interface Nginx {
 async function startNginx(upstream: string, pooledUpgrades = false): Promise<Nginx> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "dynoform-edge-nginx-"));
-  let edge = render("nginx/edge.conf", { varnishAddress: upstream })
+  const rendered = render("nginx/edge.conf", { varnishAddress: upstream, domain: "dynoform.test", apiAddress: "127.0.0.1:9" });
+  // The api.<domain> server block (to the control host's API) plays no part in this chain: it goes,
+  // and with it its listens on 80/443.
+  const apiBlock = rendered.indexOf("\n# The platform API at api.");
+  if (apiBlock < 0) throw new Error("edge.conf has no api.<domain> block to leave out: update this test");
+  let edge = rendered
+    .slice(0, apiBlock + 1)
     .replace(/listen 80 default_server;\n\s+listen 443 ssl http2 default_server;/, `listen 127.0.0.1:${port} default_server;`)
     .replace(/^\s*ssl_.*\n/gm, "");
   if (pooledUpgrades) edge = edge.replace("default dynoform_varnish_upgrade;", "default dynoform_varnish;");

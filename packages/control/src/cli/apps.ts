@@ -25,6 +25,9 @@ export const addonNames = (config: Record<string, string>): string[] =>
         config.MEMCACHE_SERVERS !== undefined && config.MEMCACHE_USERNAME === undefined ? "memcached (MEMCACHE_SERVERS: the retired shared one; run dynoform addons:create memcache)" : "",
     ].filter(Boolean);
 
+/** <name>.<domain> that the edge serves itself (api: the REST API; dashboard: the web console to come), never an app. */
+export const PLATFORM_NAMES = ["api", "dashboard"];
+
 export const apps: Verb = {
     name: "apps",
     summary: "list your apps",
@@ -55,6 +58,7 @@ export const appsCreate: Verb = {
         const name = args.positional[0] ?? flagString(args, "app") ?? ctx.randomName();
         const problem = appNameProblem(name);
         if (problem) throw new UserError(problem);
+        if (PLATFORM_NAMES.includes(name)) throw new UserError(`Name ${name} is reserved: ${name}.${ctx.settings.domain} is the platform's own; choose another name`);
         await ctx.store.withAppLock(name, "apps:create", async () => {
             if (await ctx.store.getApp(name)) throw new UserError(`Name ${name} is already taken: choose another name, or use "dynoform apps:info -a ${name}"`);
             const hostname = `${name}.${ctx.settings.domain}`;

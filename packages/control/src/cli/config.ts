@@ -93,7 +93,7 @@ export async function changeConfig(ctx: CliContext, app: string, next: (cur: Con
 }
 
 /** The routers frame the new MAINTENANCE_PAGE_URL (a router that misses it gets it from the placement loop). */
-async function pageUrlChanged(ctx: CliContext, app: string): Promise<void> {
+export async function pageUrlChanged(ctx: CliContext, app: string): Promise<void> {
     const warning = pageUrlWarning(await ctx.store.getConfig(app));
     if (warning) ctx.err(`Warning: ${warning}`);
     await ctx.store.withAppLock(app, "maintenance page", async () => ctx.fleet.routesChanged(app, await routeState(ctx.store, app)));

@@ -44,5 +44,7 @@ export class FakeAccounts implements Accounts {
     }
     async audit(entry: Omit<AuditEntry, "at">) {
         this.audits.push({ at: this.now().toISOString(), ...entry });
+        // The creator owns what it makes (the real store's rule).
+        if (entry.action === "apps:create" && entry.app) this.grant(entry.app, entry.user, "own");
     }
 }

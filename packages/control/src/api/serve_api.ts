@@ -1,0 +1,47 @@
+// The REST API as `dynoform-control serve` runs it: the real store and fleet, pushes' deploy path
+// (deployPush) for builds, on the config's apiListen.
+import type { Accounts } from "../accounts/principal";
+import type { AppStore } from "../app_store";
+import { BuildUsers } from "../build_users";
+import { generateName } from "../cli/apps";
+import { cliSettings, ControlConfig } from "../control_config";
+import type { Fleet } from "../fleet";
+import { deployPush } from "../git_receive";
+import type { DeploySource } from "./api_deps";
+import { ApiServer, createApiServer } from "./api_server";
+
+/** "10.0.0.10:5200" → host and port ("[::1]:5200" too). */
+export function splitListen(listen: string): { host: string; port: number } {
+    const i = listen.lastIndexOf(":");
+    return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(listen.slice(i + 1)) };
+}
+
+/** A build as a push of `commit` by `user`: the push's output, line by line. */
+function pushDeploy(store: AppStore, fleet: Fleet, config: ControlConfig): DeploySource {
+    return async (app, source, commit, user, out) => {
+        const code = await deployPush({ store, fleet, config, user, out: (s) => s.replace(/\n$/, "").split("\n").forEach(out) }, app, source, commit);
+        return code === 0;
+    };
+}
+
+/** Listening on config.apiListen; undefined when the config names none. */
+export async function startApi(store: AppStore, fleet: Fleet, config: ControlConfig, accounts: Accounts, stderr: (s: string) => void): Promise<ApiServer | undefined> {
+    if (!config.apiListen) return undefined;
+    const server = createApiServer({
+        store,
+        fleet,
+        accounts,
+        settings: cliSettings(config),
+        deploy: pushDeploy(store, fleet, config),
+        randomName: () => generateName(),
+        ...(config.buildUserPrefix ? { buildUsers: new BuildUsers(config.buildUserPrefix) } : {}),
+        log: (l) => stderr(l + "\n"),
+    });
+    const { host, port } = splitListen(config.apiListen);
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+    });
+    stderr(`dynoform-control serve: the API on http://${config.apiListen}/ (GET /openapi.json describes it)\n`);
+    return server;
+}
