@@ -35,8 +35,8 @@ describe("templates", () => {
 
     test("nginx: api.<domain> goes to the control host's API on its private address, over TLS only, streams unbuffered", () => {
         const conf = render("nginx/edge.conf", EDGE_VARS);
-        const api = conf.slice(conf.indexOf("server_name api.dynoform.test;"));
-        expect(api).toMatch(/^server_name api\.dynoform\.test;\n\n\s+ssl_certificate \/etc\/dynoform\/tls\/edge\.crt;/);
+        const api = conf.slice(conf.indexOf("server_name api.dynoform.test dashboard.dynoform.test;"));
+        expect(api).toMatch(/^server_name api\.dynoform\.test dashboard\.dynoform\.test;\n\n\s+ssl_certificate \/etc\/dynoform\/tls\/edge\.crt;/);
         expect(api).toContain("return 308 https://$host$request_uri;");
         expect(api).toContain("proxy_pass http://10.213.1.5:5200;");
         expect(api).toContain("proxy_set_header X-Forwarded-Proto $scheme;");

@@ -1,5 +1,6 @@
 // What the API server is given: the same store and fleet the CLI verbs use, the account store that
 // says who is asking and what they may do, and how a build is deployed (serve.ts wires the real ones).
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Accounts } from "../accounts/principal";
 import type { AppStore } from "../app_store";
 import type { BuildSource } from "../build_sandbox";
@@ -24,6 +25,8 @@ export interface ApiDeps {
     requestsPerHour?: number;
     /** Where the server reports what its callers cannot fix (internal errors, a failed audit write): the unit's journal. */
     log?: (line: string) => void;
+    /** The web dashboard, answering the requests whose Host is dashboard.<domain> (the same port, the same edge block). */
+    dashboard?: (req: IncomingMessage, res: ServerResponse) => void;
     /** Largest source tarball a build upload may send, in bytes (default 100 MiB, as the edge's client_max_body_size). */
     uploadLimit?: number;
 }

@@ -110,6 +110,7 @@ export function createApiServer(deps: ApiDeps): ApiServer {
     const routes = apiRoutes();
     const s: Server = { routes, match: compileRoutes(routes), limiter: new RateLimiter(deps.requestsPerHour), signer: new UrlSigner(), builds: new BuildRegistry(deps.now) };
     const server = http.createServer((req, res) => {
+        if (deps.dashboard && /^dashboard\./i.test(req.headers.host ?? "")) return deps.dashboard(req, res);
         handle(deps, s, req, res).catch((err: unknown) => {
             const apiErr = toApiError(err);
             if (apiErr.status >= 500) deps.log?.(`api: ${req.method} ${req.url?.split("?")[0]}: ${(err as Error).stack ?? err}`);

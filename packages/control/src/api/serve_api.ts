@@ -8,6 +8,8 @@ import { cliSettings, ControlConfig } from "../control_config";
 import type { Fleet } from "../fleet";
 import { deployPush } from "../git_receive";
 import type { DeploySource } from "./api_deps";
+import { createDashboardHandler } from "../dashboard/handler";
+import { platformWatch } from "../dashboard/platform_watch";
 import { ApiServer, createApiServer } from "./api_server";
 
 /** "10.0.0.10:5200" → host and port ("[::1]:5200" too). */
@@ -24,19 +26,35 @@ function pushDeploy(store: AppStore, fleet: Fleet, config: ControlConfig): Deplo
     };
 }
 
-/** Listening on config.apiListen; undefined when the config names none. */
+/** Listening on config.apiListen (the dashboard on the same port, by Host); undefined when the config names none. */
 export async function startApi(store: AppStore, fleet: Fleet, config: ControlConfig, accounts: Accounts, stderr: (s: string) => void): Promise<ApiServer | undefined> {
     if (!config.apiListen) return undefined;
+    const buildUsers = config.buildUserPrefix ? new BuildUsers(config.buildUserPrefix) : undefined;
+    const watch = platformWatch(config.fleet);
+    const stopWatching = watch.start();
+    const dashboard = createDashboardHandler({
+        accounts,
+        store,
+        fleet,
+        settings: cliSettings(config),
+        now: () => new Date(),
+        ...(watch.metrics ? { metrics: watch.metrics } : {}),
+        ...(watch.services ? { services: watch.services } : {}),
+        ...(buildUsers ? { buildUsers } : {}),
+        log: (l) => stderr(`dashboard: ${l}\n`),
+    });
     const server = createApiServer({
+        dashboard,
         store,
         fleet,
         accounts,
         settings: cliSettings(config),
         deploy: pushDeploy(store, fleet, config),
         randomName: () => generateName(),
-        ...(config.buildUserPrefix ? { buildUsers: new BuildUsers(config.buildUserPrefix) } : {}),
+        ...(buildUsers ? { buildUsers } : {}),
         log: (l) => stderr(l + "\n"),
     });
+    server.once("close", stopWatching);
     const { host, port } = splitListen(config.apiListen);
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
