@@ -52,6 +52,25 @@ test("verbs as arguments and as an SSH forced command", () => {
     }
 });
 
+test("accounts over SSH: a user's key goes to authorized_keys2 at once; git and verbs are refused without access, allowed with it", () => {
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "apps:create myapp" }).code).toBe(0);
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "users:add carol --email carol@example.com" }).code).toBe(0);
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGzO4jrQOSUCB1SXQkL6b8JDaTUWJbSVpPUpsi36qwNW";
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: `keys:add '${key} carol@laptop' --user carol` })).toMatchObject({ code: 0, stderr: expect.stringMatching(/^Uploading SSH public key SHA256:/) });
+    expect(fs.readFileSync(path.join(state, "ssh", "authorized_keys2"), "utf8")).toContain(
+        `\ncommand="/usr/local/lib/dynoform/dynoform-control ssh carol",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${key}\n`,
+    );
+    const refusal = ' ▸    You do not have access to the app myapp. Its owner or an administrator can grant it with "dynoform access:add carol -a myapp"\n';
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'myapp.git'" })).toEqual({ code: 1, stdout: "", stderr: refusal });
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "git-upload-pack 'myapp.git'" })).toEqual({ code: 1, stdout: "", stderr: refusal });
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "apps" })).toMatchObject({ code: 0, stdout: "You have no apps.\n" });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "access:add carol -a myapp" }).code).toBe(0);
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "config:set A=1 -a myapp" }).code).toBe(0);
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "apps:destroy -a myapp --confirm myapp" })).toMatchObject({ code: 1, stderr: " ▸    Only the owner or an administrator can destroy ⬢ myapp.\n" });
+    const audit = control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "audit -a myapp --json" }).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(audit.map((e: { user: string; action: string }) => `${e.user} ${e.action}`)).toEqual(["alice apps:create", "alice access:add", "carol config:set"]);
+});
+
 test("deploy: builds and releases; with no agents wired the rollout fails and the push is rejected, saying why", () => {
     control(["apps:create", "myapp"]);
     const src = path.join(state, "src");
