@@ -31,6 +31,7 @@ test("a name from the stack's authorized_keys becomes an administrator on first 
     expect(await store.principalForUser('x" y')).toBeUndefined();
     expect(await store.principalForUser("dynoform-cli")).toEqual({ user: "dynoform-cli", admin: true, via: "ssh" });
     expect((await store.user("dynoform-cli"))?.admin).toBe(true);
+    await expect(store.removeUser("dynoform-cli")).rejects.toThrow(/is a key of the stack \(dynoform:gitAuthorizedKeys\): remove the key there and run pulumi up/);
     await store.addUser("bob", { email: "bob@example.com" });
     expect(await store.principalForUser("bob")).toEqual({ user: "bob", admin: false, via: "ssh" });
 });
@@ -124,6 +125,9 @@ test("access: the owner owns, collaborators operate, others nothing; admins ever
     await expect(store.removeCollaborator("shop", "bob")).rejects.toThrow(/owns shop: the owner cannot be removed/);
     await store.removeCollaborator("shop", "carol");
     expect(await store.can(carol, "shop", "read")).toBe(false);
+    // root on the control host is no user: what it creates is administrators' only
+    await store.setOwner("rootmade", "dynoform");
+    expect(await store.access("rootmade")).toEqual({ collaborators: [] });
     // a later app of a destroyed one's name starts with its creator alone
     await store.addCollaborator("shop", "carol");
     await store.forgetApp("shop");

@@ -228,6 +228,10 @@ export class AccountStore implements Accounts {
 
     /** Removes the user, their keys, tokens and collaborations; apps they owned become administrators' only. */
     async removeUser(name: string): Promise<{ owned: string[] }> {
+        // The stack's key would make them an administrator again the next time it connects.
+        if ((await this.stackKeys()).some((k) => k.user === name)) {
+            throw new UserError(`${name} is a key of the stack (dynoform:gitAuthorizedKeys): remove the key there and run pulumi up, then run users:remove ${name}`);
+        }
         return this.update("users:remove", (f) => {
             if (!f.users[name]) throw noSuchUser(name);
             delete f.users[name];
@@ -317,10 +321,13 @@ export class AccountStore implements Accounts {
 
     // --- access ---
 
-    /** `app` was just created by `owner`: theirs alone (whatever an earlier app of that name left). */
+    /**
+     * `app` was just created by `owner`: theirs alone (whatever an earlier app of that name left);
+     * an owner who is no user (root on the control host) leaves it administrators' only.
+     */
     async setOwner(app: string, owner: string): Promise<void> {
         await this.update("apps:create", (f) => {
-            f.apps[app] = { owner, collaborators: [] };
+            f.apps[app] = f.users[owner] ? { owner, collaborators: [] } : { collaborators: [] };
         });
     }
 
