@@ -71,6 +71,22 @@ test("accounts over SSH: a user's key goes to authorized_keys2 at once; git and 
     expect(audit.map((e: { user: string; action: string }) => `${e.user} ${e.action}`)).toEqual(["alice apps:create", "alice access:add", "carol config:set"]);
 });
 
+test("concurrent processes changing accounts lose nothing (the accounts lock works across processes)", async () => {
+    const run = (args: string[]) =>
+        new Promise<number>((resolve) => {
+            const child = spawn(process.execPath, [path.join(js, "main.js"), ...args], {
+                env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_GIT_SSH_DIR: path.join(state, "ssh") },
+                stdio: "ignore",
+            });
+            child.on("close", (code) => resolve(code ?? 1));
+        });
+    const names = ["u1", "u2", "u3", "u4", "u5", "u6"];
+    expect(await Promise.all(names.map((n) => run(["users:add", n])))).toEqual(names.map(() => 0));
+    const file = JSON.parse(fs.readFileSync(path.join(state, "accounts", "accounts.json"), "utf8"));
+    expect(Object.keys(file.users).sort()).toEqual(names);
+    expect(fs.readdirSync(path.join(state, "accounts"))).toEqual(["accounts.json"]);
+});
+
 test("deploy: builds and releases; with no agents wired the rollout fails and the push is rejected, saying why", () => {
     control(["apps:create", "myapp"]);
     const src = path.join(state, "src");
