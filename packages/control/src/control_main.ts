@@ -1,8 +1,9 @@
 // dynoform-control: the control role's binary (entry: main.ts).
 //
 //   dynoform-control <verb> [args]            a CLI verb against the local state (apps, config:set, ...)
-//   dynoform-control ssh [KEYNAME]            SSH forced command: $SSH_ORIGINAL_COMMAND as a verb, or
-//                                             git-receive-pack / git-upload-pack (git_receive.ts)
+//   dynoform-control ssh USER                 SSH forced command: $SSH_ORIGINAL_COMMAND as a verb, or
+//                                             git-receive-pack / git-upload-pack (git_receive.ts), as
+//                                             USER of the account store (accounts/)
 //   dynoform-control deploy -a APP --dir DIR --commit SHA
 //                                             build DIR and release it as that commit (no git)
 //   dynoform-control serve                    slug server + placement loop (serve.ts)
@@ -31,7 +32,7 @@ import { serve } from "./serve";
 export const VERSION = "0.1.0";
 
 const USAGE = `usage: dynoform-control <verb> [args]      run a dynoform CLI verb (dynoform-control help lists them)
-       dynoform-control ssh [KEYNAME]      SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb (or git push)
+       dynoform-control ssh USER           SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb (or git push) as USER
        dynoform-control deploy -a APP --dir DIR --commit SHA
        dynoform-control serve              slug HTTP server + placement loop (systemd unit)
        dynoform-control ${PRE_RECEIVE_HOOK.join(" ")}   (the bare repos' hook)
@@ -63,16 +64,16 @@ function isPreReceiveHook(words: string[]): boolean {
     return PRE_RECEIVE_HOOK.every((w, i) => words[i] === w);
 }
 
-/**
- * Who runs this: over SSH, the user the key's forced command names (an unknown one is refused before
- * anything else); on the control host itself (root, or the repos' hook after an authorized push),
- * an administrator named by DYNOFORM_USER.
- */
 /** git push needs operate on the app, a fetch read: refused like a verb, before git runs. */
 async function permitGit(caller: Caller, app: string, permission: Permission): Promise<void> {
     if (!(await caller.accounts.can(caller.principal, app, permission))) throw noAccess(app, caller.principal.user);
 }
 
+/**
+ * Who runs this: over SSH, the user the key's forced command names (an unknown one is refused before
+ * anything else); on the control host itself (root, or the repos' hook after an authorized push),
+ * an administrator named by DYNOFORM_USER.
+ */
 async function callerPrincipal(accounts: AccountStore, overSsh: boolean, user: string | undefined): Promise<Principal> {
     if (!overSsh) return { user: user ?? UNKNOWN_USER, admin: true, via: "ssh" };
     const principal = user ? await accounts.principalForUser(user) : undefined;
