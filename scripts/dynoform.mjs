@@ -139,6 +139,13 @@ async function help() {
     return ssh(t, ["help"]);
 }
 
+/** Verbs of no app: the current directory's remote never gives them -a (which they would refuse). */
+const APP_LESS_VERBS = [
+    "apps", "apps:create", "create", "help", "version", "--version", "hosts", "hosts:drain", "hosts:undrain",
+    "keys", "keys:add", "keys:remove", "users", "users:add", "users:remove",
+    "authorizations", "authorizations:list", "authorizations:create", "authorizations:revoke", "authorizations:destroy",
+];
+
 async function main() {
     const argv = process.argv.slice(2);
     const verb = argv[0];
@@ -153,7 +160,7 @@ async function main() {
     const t = await target();
     let words = argv;
     const app = flagValue(argv, ["-a", "--app"]);
-    if (!app && !["apps", "apps:create", "create", "help", "version", "--version", "hosts", "hosts:drain", "hosts:undrain"].includes(verb)) {
+    if (!app && !APP_LESS_VERBS.includes(verb)) {
         const implied = process.env.DYNOFORM_APP ?? appFromRemote();
         if (implied) words = [...argv, "-a", implied];
     }

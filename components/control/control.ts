@@ -235,6 +235,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                         addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },
                         logRouterUrl,
                         logRouterToken,
+                        // Users' keys (keys:add) go to authorized_keys2 beside the stack's, forcing this binary.
+                        gitSshDir: `${GIT_HOME}/.ssh`,
+                        forcedCommandBinary: CONTROL_BINARY,
                     },
                     null,
                     2,

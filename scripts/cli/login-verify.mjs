@@ -1,6 +1,6 @@
 // Proves a staged login works before it is kept: runs the harmless `dynoform apps` over SSH with
 // the staged files and turns ssh's failures into what to do — a host key that is not the pinned
-// one, a key the control host does not accept (and how it gets into dynoform:gitAuthorizedKeys),
+// one, a key the control host does not accept (and how it gets added: keys:add, or dynoform:gitAuthorizedKeys),
 // an address that does not answer. `-v` is how ssh tells which keys it offered.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -59,7 +59,9 @@ function permissionDenied(login, stderr) {
     const who = offered.length ? `the key offered (${offered.join("; ")})` : login.identity ? `the key ${login.identity}` : "any key: ssh found none (ssh-agent, ~/.ssh/id_*); make one with ssh-keygen -t ed25519 or name yours with -i FILE";
     return fail(
         `Permission denied: ${login.user}@${login.host} did not accept ${who}.`,
-        `Its public key must be in the stack's dynoform:gitAuthorizedKeys. The stack's owner adds it (N: the next free index, 0 for the first; pulumi config get dynoform:gitAuthorizedKeys lists them) and applies it:`,
+        `An administrator adds its public key to your user (made first with dynoform users:add YOU); it works at once:`,
+        `  dynoform keys:add "${pub}" --user YOU`,
+        `Or, for an administrator's key, the stack's owner puts it in dynoform:gitAuthorizedKeys (N: the next free index, 0 for the first; pulumi config get dynoform:gitAuthorizedKeys lists them) and applies it:`,
         `  pulumi config set --path 'dynoform:gitAuthorizedKeys[N]' "${pub}"`,
         `  pulumi up`,
         `Then run dynoform login again; nothing was stored.`,

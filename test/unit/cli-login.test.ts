@@ -127,6 +127,7 @@ describe("dynoform login", () => {
         const result = await login("--host-key", hostKey(), "-i", key("stranger"));
         expect(result.code).toBe(1);
         expect(result.stderr).toContain(`Permission denied: root@127.0.0.1 did not accept the key offered (${key("stranger")} ED25519 SHA256:`);
+        expect(result.stderr).toContain(`dynoform keys:add "$(cat ${key("stranger")}.pub)" --user YOU`);
         expect(result.stderr).toContain(`pulumi config set --path 'dynoform:gitAuthorizedKeys[N]' "$(cat ${key("stranger")}.pub)"`);
         expect(result.stderr).toContain("pulumi up");
         expect(fs.existsSync(loginDir())).toBe(false);

@@ -17,6 +17,10 @@
 //   agents, agentTokens, agentToken, routers, routerToken, addons, bootTimeoutMs,
 //   slugSigningKey, unknownAppGraceMs, logRouterUrl, logRouterToken: the fleet (remote_fleet.ts)
 //                        DYNOFORM_CONTROL_BINARY       this binary: what the repos' hook runs
+//   gitSshDir            DYNOFORM_GIT_SSH_DIR          /home/git/.ssh: the stack's authorized_keys (the first
+//                                                      administrators), the users' authorized_keys2 (accounts/)
+//   forcedCommandBinary                                /usr/local/lib/dynoform/dynoform-control: the binary
+//                                                      authorized_keys2 lines run (the sudoers rule's)
 import * as fs from "node:fs";
 import type { CliSettings } from "./cli/context";
 import { UserError } from "./errors";
@@ -40,6 +44,8 @@ export interface ControlConfigFile extends Partial<RemoteFleetConfig> {
     buildUserPrefix?: string;
     buildTimeoutS?: number;
     reconcileIntervalMs?: number;
+    gitSshDir?: string;
+    forcedCommandBinary?: string;
 }
 
 export interface ControlConfig {
@@ -66,6 +72,10 @@ export interface ControlConfig {
     fleet?: RemoteFleetConfig;
     /** What the repos' pre-receive hook runs: this binary (a command line: words split by sh). */
     binary: string;
+    /** The git user's ~/.ssh: authorized_keys (the stack's keys, read) and authorized_keys2 (users' keys, written). */
+    gitSshDir: string;
+    /** The binary users' authorized_keys2 lines force (`command="<it> ssh USER"`): the one sudoers allows. */
+    forcedCommandBinary: string;
 }
 
 /** The file's fields, or none when there is no file; a file that is not JSON is an error. */
@@ -129,6 +139,8 @@ export function loadControlConfig(env: Env): ControlConfig {
         reconcileIntervalMs: file.reconcileIntervalMs ?? 3000,
         ...(fleet ? { fleet } : {}),
         binary: env.DYNOFORM_CONTROL_BINARY ?? process.execPath,
+        gitSshDir: pick("DYNOFORM_GIT_SSH_DIR", file.gitSshDir) || "/home/git/.ssh",
+        forcedCommandBinary: file.forcedCommandBinary ?? "/usr/local/lib/dynoform/dynoform-control",
     };
 }
 

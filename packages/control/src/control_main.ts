@@ -1,8 +1,9 @@
 // dynoform-control: the control role's binary (entry: main.ts).
 //
 //   dynoform-control <verb> [args]            a CLI verb against the local state (apps, config:set, ...)
-//   dynoform-control ssh [KEYNAME]            SSH forced command: $SSH_ORIGINAL_COMMAND as a verb, or
-//                                             git-receive-pack / git-upload-pack (git_receive.ts)
+//   dynoform-control ssh USER                 SSH forced command: $SSH_ORIGINAL_COMMAND as a verb, or
+//                                             git-receive-pack / git-upload-pack (git_receive.ts), as
+//                                             USER of the account store (accounts/)
 //   dynoform-control deploy -a APP --dir DIR --commit SHA
 //                                             build DIR and release it as that commit (no git)
 //   dynoform-control serve                    slug server + placement loop (serve.ts)
@@ -10,12 +11,16 @@
 //
 // The configuration (control_config.ts) is read once here and passed down.
 import * as path from "node:path";
+import { AccountStore } from "./accounts/account_store";
+import type { Permission, Principal } from "./accounts/principal";
+import { apiLog, UNKNOWN_USER } from "./api_log";
 import { AppStore } from "./app_store";
 import { BuildUsers } from "./build_users";
 import { runCli, ERROR_PREFIX } from "./cli";
 import { generateName } from "./cli/apps";
 import { parseArgs } from "./cli/args";
-import { CliContext } from "./cli/context";
+import { noAccess } from "./cli/authorize";
+import { Caller, CliContext } from "./cli/context";
 import { splitWords } from "./cli/words";
 import { cliSettings, ControlConfig, Env, loadControlConfig } from "./control_config";
 import { isUserError, UserError } from "./errors";
@@ -27,7 +32,7 @@ import { serve } from "./serve";
 export const VERSION = "0.1.0";
 
 const USAGE = `usage: dynoform-control <verb> [args]      run a dynoform CLI verb (dynoform-control help lists them)
-       dynoform-control ssh [KEYNAME]      SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb (or git push)
+       dynoform-control ssh USER           SSH forced command: runs $SSH_ORIGINAL_COMMAND as a verb (or git push) as USER
        dynoform-control deploy -a APP --dir DIR --commit SHA
        dynoform-control serve              slug HTTP server + placement loop (systemd unit)
        dynoform-control ${PRE_RECEIVE_HOOK.join(" ")}   (the bare repos' hook)
@@ -59,22 +64,52 @@ function isPreReceiveHook(words: string[]): boolean {
     return PRE_RECEIVE_HOOK.every((w, i) => words[i] === w);
 }
 
+/** git push needs operate on the app, a fetch read: refused like a verb, before git runs. */
+async function permitGit(caller: Caller, app: string, permission: Permission): Promise<void> {
+    if (!(await caller.accounts.can(caller.principal, app, permission))) throw noAccess(app, caller.principal.user);
+}
+
+/**
+ * Who runs this: over SSH, the user the key's forced command names (an unknown one is refused before
+ * anything else); on the control host itself (root, or the repos' hook after an authorized push),
+ * an administrator named by DYNOFORM_USER.
+ */
+async function callerPrincipal(accounts: AccountStore, overSsh: boolean, user: string | undefined): Promise<Principal> {
+    if (!overSsh) return { user: user ?? UNKNOWN_USER, admin: true, via: "ssh" };
+    const principal = user ? await accounts.principalForUser(user) : undefined;
+    if (!principal) {
+        throw new UserError(`Your SSH key is not tied to a dynoform user${user ? ` (${user} is not one)` : ""}: ask an administrator to run "dynoform users:add NAME" and "dynoform keys:add 'YOUR PUBLIC KEY' --user NAME"`);
+    }
+    return principal;
+}
+
 async function run(argv: string[], env: Env, io: MainIo, config: ControlConfig, store: AppStore, remote: RemoteFleet | undefined): Promise<number> {
     const fleet: Fleet = remote ?? unconfiguredFleet();
     await store.init();
+    const accounts = new AccountStore(config.stateDir, { sshDir: config.gitSshDir, binary: config.forcedCommandBinary, apiLine: (app, msg) => apiLog(fleet, app, msg) });
     let words = argv;
     let user: string | undefined = env.DYNOFORM_USER;
-    if (argv[0] === "ssh") {
-        user = argv[1] ?? user;
+    const overSsh = argv[0] === "ssh";
+    if (overSsh) user = argv[1];
+    const principal = await callerPrincipal(accounts, overSsh, user);
+    const caller: Caller = { principal, accounts };
+    if (overSsh) {
         words = splitWords(env.SSH_ORIGINAL_COMMAND ?? "");
         if (words[0] === "dynoform") words = words.slice(1); // `ssh git@host dynoform ps -a x`
-        if (words[0] === "git-receive-pack" || words[0] === "git-upload-pack") return receivePack({ store, config, ...(user ? { user } : {}) }, words, env);
+        if (words[0] === "git-receive-pack" || words[0] === "git-upload-pack") return receivePack({ store, config, user: principal.user, permit: (app, p) => permitGit(caller, app, p) }, words, env);
         if (["deploy", "serve", PRE_RECEIVE_HOOK[0], "ssh"].includes(words[0] ?? "")) throw new UserError(`${words[0]} is not available over SSH: push with git, or use a CLI verb (dynoform help)`);
     }
-    const push: PushContext = { store, fleet, config, out: io.stdout, ...(user ? { user } : {}) };
+    const push: PushContext = {
+        store,
+        fleet,
+        config,
+        out: io.stdout,
+        ...(user ? { user } : {}),
+        audit: (app, detail) => accounts.audit({ user: principal.user, via: principal.via, app, action: "deploy", detail }, { apiLine: false }),
+    };
     if (words[0] === "deploy") return deployDir(push, words.slice(1));
     if (isPreReceiveHook(words)) return preReceiveHook(push, env, io.stdin);
-    if (words[0] === "serve") return serve(store, remote, config, io.stderr);
+    if (words[0] === "serve") return serve(store, remote, config, io.stderr, accounts);
     const ctx: CliContext = {
         store,
         fleet,
@@ -88,6 +123,7 @@ async function run(argv: string[], env: Env, io: MainIo, config: ControlConfig, 
         now: () => new Date(),
         randomName: () => generateName(),
         ...(config.buildUserPrefix ? { buildUsers: new BuildUsers(config.buildUserPrefix) } : {}),
+        caller,
     };
     return runCli(words, ctx, env);
 }

@@ -18,6 +18,7 @@ import { AppStore, appNameProblem } from "./app_store";
 import { BuildLog } from "./build_log";
 import { defaultBuildpacks } from "./builder";
 import { BuildSource } from "./build_sandbox";
+import type { Permission } from "./accounts/principal";
 import { BuildUsers } from "./build_users";
 import { cliSettings, ControlConfig, Env } from "./control_config";
 import { deploy, DeployRejectedError } from "./deploy";
@@ -35,6 +36,13 @@ export interface PushContext {
     /** The push's output (the pusher sees it as `remote:` lines). */
     out: (text: string) => void;
     user?: string;
+    /** Records a push's deploy in the audit log (accounts/): who, which commit, whether it was released. */
+    audit?: (app: string, detail: string) => Promise<void>;
+}
+
+/** What a forced command's git needs on the app: push (receive-pack) operates it, fetch (upload-pack) reads it. */
+export function gitPermission(verb: string): Permission {
+    return verb === "git-receive-pack" ? "operate" : "read";
 }
 
 const ZERO_SHA = /^0{40}$/;
@@ -68,10 +76,15 @@ function runInherit(file: string, args: string[], env: Env): Promise<number> {
 }
 
 /** `git-receive-pack 'app.git'` / `git-upload-pack 'app.git'` over SSH, for a known app only. */
-export async function receivePack(ctx: Omit<PushContext, "fleet" | "out">, words: string[], env: Env): Promise<number> {
+export async function receivePack(
+    ctx: Omit<PushContext, "fleet" | "out"> & { permit?: (app: string, permission: Permission) => Promise<void> },
+    words: string[],
+    env: Env,
+): Promise<number> {
     const [verb, target] = words;
     const app = (target ?? "").replace(/^\/+/, "").replace(/\.git\/?$/, "");
     if (!target || appNameProblem(app)) throw new UserError(`${verb}: expected a repository like git@host:myapp.git, got "${target ?? ""}"`);
+    await ctx.permit?.(app, gitPermission(verb));
     await ctx.store.requireApp(app);
     const repo = await ensureRepo(ctx.store, app, ctx.config.binary);
     return runInherit(verb, [repo], { ...env, DYNOFORM_APP: app, ...(ctx.user ? { DYNOFORM_USER: ctx.user } : {}) });
@@ -128,8 +141,10 @@ export async function deployPush(ctx: PushContext, app: string, source: BuildSou
             ...(config.buildUserPrefix ? { buildUsers: new BuildUsers(config.buildUserPrefix) } : {}),
             build: { ...(config.buildTimeoutMs ? { timeoutMs: config.buildTimeoutMs } : {}) },
         });
+        await ctx.audit?.(app, `Deploy ${commit.slice(0, 7)}`);
         return 0;
     } catch (err) {
+        await ctx.audit?.(app, `Deploy ${commit.slice(0, 7)} (failed: ${err instanceof DeployRejectedError ? "rejected" : "error"})`).catch(() => undefined);
         if (err instanceof DeployRejectedError) return 1;
         throw err;
     }

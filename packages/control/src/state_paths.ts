@@ -22,6 +22,11 @@
 //                                         cache/.discarded-<app>-<hex> while one is thrown away
 //   builds/build-XXXXXX/{app,home,tmp}    one build's sandbox (build_sandbox.ts), removed when it ends
 //   builds/.<build user>.lock             one build per build user at a time (builder.ts)
+//   accounts/accounts.json                {users, apps}: users (keys, token hashes) and each app's owner and
+//                                         collaborators (accounts/account_store.ts)
+//   locks/_accounts.lock                  the lock every change to accounts.json takes
+//   audit/<app>.jsonl                     the app's audit entries, one JSON line each, append-only
+//   audit/_platform.jsonl                 every audit entry, the platform's and the apps' (`dynoform audit`)
 //   runtimes/                             Node/npm tarballs, unpacked runtimes and cached slug layers,
 //                                         shared by all apps (buildpacks/node.ts)
 //   .control-backup.XXXXXX/               runbooks/control-backup.mjs's snapshot: hard links of the
@@ -97,6 +102,13 @@ export class StatePaths {
     readonly builds: string;
     /** Downloaded and unpacked runtimes (buildpacks/node.ts). */
     readonly runtimes: string;
+    /** Users and access (accounts/account_store.ts). */
+    readonly accounts: string;
+    readonly accountsLock: string;
+    /** The audit log's directory (accounts/audit_log.ts). */
+    readonly audit: string;
+    /** Every audit entry, the platform's and the apps'. */
+    readonly platformAudit: string;
     private readonly caches: string;
 
     constructor(readonly root: string) {
@@ -112,6 +124,10 @@ export class StatePaths {
         this.builds = at("builds");
         this.runtimes = at("runtimes");
         this.caches = at("cache");
+        this.accounts = path.join(root, "accounts", "accounts.json");
+        this.accountsLock = this.lock("_accounts");
+        this.audit = at("audit");
+        this.platformAudit = path.join(this.audit, "_platform.jsonl");
     }
 
     /** The directories AppStore.init makes. */
@@ -151,6 +167,10 @@ export class StatePaths {
     }
     tombstone(app: string): string {
         return path.join(this.tombstones, `${app}.json`);
+    }
+    /** The app's audit entries ("_" starts no app name, so no app's file is the platform's). */
+    appAudit(app: string): string {
+        return path.join(this.audit, `${app}.jsonl`);
     }
     /** The app's build cache (builder.ts owns what is inside). */
     buildCache(app: string): string {

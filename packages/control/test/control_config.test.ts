@@ -31,6 +31,8 @@ const written = {
     routers: ["http://10.0.0.10:8081"],
     routerToken: "router-token",
     addons: { host: "10.0.0.30", port: 22, user: "root", keyFile: "/etc/dynoform/addons.key", knownHostsFile: "/etc/dynoform/addons.known_hosts" },
+    gitSshDir: "/home/git/.ssh",
+    forcedCommandBinary: "/usr/local/lib/dynoform/dynoform-control",
 };
 
 test("the file components/control writes", () => {
@@ -48,6 +50,8 @@ test("the file components/control writes", () => {
         buildTimeoutMs: 900_000,
         reconcileIntervalMs: 3000,
         binary: "/usr/local/lib/dynoform/dynoform-control",
+        gitSshDir: "/home/git/.ssh",
+        forcedCommandBinary: "/usr/local/lib/dynoform/dynoform-control",
         fleet: {
             agents: written.agents,
             agentTokens: written.agentTokens,
@@ -81,7 +85,9 @@ test("DYNOFORM_* variables that are set and not empty win over the file; secrets
         DYNOFORM_GIT_HOST: "git.example.com",
         DYNOFORM_BUILD_USER_PREFIX: "b-",
         DYNOFORM_BUILD_TIMEOUT_S: "60",
+        DYNOFORM_GIT_SSH_DIR: "/tmp/git-ssh",
     });
+    expect(config.gitSshDir).toBe("/tmp/git-ssh");
     expect(config).toMatchObject({ stateDir: "/tmp/state", domain: "apps.example.com", gitHost: "git.example.com", buildUserPrefix: "b-", buildTimeoutMs: 60_000 });
 });
 
@@ -94,6 +100,8 @@ test("no file: defaults, and no fleet (nothing to drive)", () => {
         slugListen: "127.0.0.1:5080",
         reconcileIntervalMs: 3000,
         binary: process.execPath,
+        gitSshDir: "/home/git/.ssh",
+        forcedCommandBinary: "/usr/local/lib/dynoform/dynoform-control",
     });
 });
 

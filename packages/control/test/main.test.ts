@@ -20,12 +20,16 @@ afterAll(() => fs.rmSync(js, { recursive: true, force: true }));
 beforeEach(() => {
     state = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-main-"));
     fs.chmodSync(state, 0o711); // as /var/lib/dynoform: build users pass through to builds/ and cache/
+    // ~git/.ssh as the stack writes it: alice and bob are the stack's keys, so administrators
+    fs.mkdirSync(path.join(state, "ssh"));
+    const line = (name: string) => `command="/usr/local/lib/dynoform/dynoform-control ssh ${name}",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${name.padEnd(43, "A")}`;
+    fs.writeFileSync(path.join(state, "ssh", "authorized_keys"), `${line("alice")}\n${line("bob")}\n`);
 });
 afterEach(() => fs.rmSync(state, { recursive: true, force: true }));
 
 function control(args: string[], env: Record<string, string> = {}) {
     const r = spawnSync(process.execPath, [path.join(js, "main.js"), ...args], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_DOMAIN: "apps.lab", DYNOFORM_GIT_HOST: "10.99.0.2", ...env },
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_GIT_SSH_DIR: path.join(state, "ssh"), DYNOFORM_DOMAIN: "apps.lab", DYNOFORM_GIT_HOST: "10.99.0.2", ...env },
         encoding: "utf8",
         timeout: 20_000,
     });
@@ -37,11 +41,50 @@ test("verbs as arguments and as an SSH forced command", () => {
     const set = control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "config:set 'GREETING=hello world' -a myapp" });
     expect(set).toMatchObject({ code: 0, stdout: "GREETING: hello world\n" });
     expect(control(["ssh", "bob"], { SSH_ORIGINAL_COMMAND: "dynoform config:get GREETING -a myapp" })).toMatchObject({ code: 0, stdout: "hello world\n" });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "rm -rf /" })).toEqual({ code: 1, stdout: "", stderr: ' ▸    "rm" is not a dynoform command. Run "dynoform help" to list commands\n' });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'nosuchapp.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/nosuchapp/) });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "git-receive-pack '../../etc.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/expected a repository like git@host:myapp.git/) });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "deploy -a myapp --dir / --commit x" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/not available over SSH/) });
-    expect(control(["ssh"], { SSH_ORIGINAL_COMMAND: "config:set 'A=1 -a myapp" })).toMatchObject({ code: 1, stderr: " ▸    Unterminated single quote in the command: close it and try again\n" });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "rm -rf /" })).toEqual({ code: 1, stdout: "", stderr: ' ▸    "rm" is not a dynoform command. Run "dynoform help" to list commands\n' });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'nosuchapp.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/nosuchapp/) });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "git-receive-pack '../../etc.git'" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/expected a repository like git@host:myapp.git/) });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "deploy -a myapp --dir / --commit x" })).toMatchObject({ code: 1, stderr: expect.stringMatching(/not available over SSH/) });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "config:set 'A=1 -a myapp" })).toMatchObject({ code: 1, stderr: " ▸    Unterminated single quote in the command: close it and try again\n" });
+    // a key no user stands behind runs nothing, not even help
+    for (const name of [[], ["mallory"]]) {
+        expect(control(["ssh", ...name], { SSH_ORIGINAL_COMMAND: "help" })).toMatchObject({ code: 1, stdout: "", stderr: expect.stringMatching(/^ ▸    Your SSH key is not tied to a dynoform user.*users:add/) });
+    }
+});
+
+test("accounts over SSH: a user's key goes to authorized_keys2 at once; git and verbs are refused without access, allowed with it", () => {
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "apps:create myapp" }).code).toBe(0);
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "users:add carol --email carol@example.com" }).code).toBe(0);
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGzO4jrQOSUCB1SXQkL6b8JDaTUWJbSVpPUpsi36qwNW";
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: `keys:add '${key} carol@laptop' --user carol` })).toMatchObject({ code: 0, stderr: expect.stringMatching(/^Uploading SSH public key SHA256:/) });
+    expect(fs.readFileSync(path.join(state, "ssh", "authorized_keys2"), "utf8")).toContain(
+        `\ncommand="/usr/local/lib/dynoform/dynoform-control ssh carol",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${key}\n`,
+    );
+    const refusal = ' ▸    You do not have access to the app myapp. Its owner or an administrator can grant it with "dynoform access:add carol -a myapp"\n';
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "git-receive-pack 'myapp.git'" })).toEqual({ code: 1, stdout: "", stderr: refusal });
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "git-upload-pack 'myapp.git'" })).toEqual({ code: 1, stdout: "", stderr: refusal });
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "apps" })).toMatchObject({ code: 0, stdout: "You have no apps.\n" });
+    expect(control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "access:add carol -a myapp" }).code).toBe(0);
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "config:set A=1 -a myapp" }).code).toBe(0);
+    expect(control(["ssh", "carol"], { SSH_ORIGINAL_COMMAND: "apps:destroy -a myapp --confirm myapp" })).toMatchObject({ code: 1, stderr: " ▸    Only the owner or an administrator can destroy ⬢ myapp.\n" });
+    const audit = control(["ssh", "alice"], { SSH_ORIGINAL_COMMAND: "audit -a myapp --json" }).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(audit.map((e: { user: string; action: string }) => `${e.user} ${e.action}`)).toEqual(["alice apps:create", "alice access:add", "carol config:set"]);
+});
+
+test("concurrent processes changing accounts lose nothing (the accounts lock works across processes)", async () => {
+    const run = (args: string[]) =>
+        new Promise<number>((resolve) => {
+            const child = spawn(process.execPath, [path.join(js, "main.js"), ...args], {
+                env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_GIT_SSH_DIR: path.join(state, "ssh") },
+                stdio: "ignore",
+            });
+            child.on("close", (code) => resolve(code ?? 1));
+        });
+    const names = ["u1", "u2", "u3", "u4", "u5", "u6"];
+    expect(await Promise.all(names.map((n) => run(["users:add", n])))).toEqual(names.map(() => 0));
+    const file = JSON.parse(fs.readFileSync(path.join(state, "accounts", "accounts.json"), "utf8"));
+    expect(Object.keys(file.users).sort()).toEqual(names);
+    expect(fs.readdirSync(path.join(state, "accounts"))).toEqual(["accounts.json"]);
 });
 
 test("deploy: builds and releases; with no agents wired the rollout fails and the push is rejected, saying why", () => {
@@ -123,7 +166,7 @@ test("serve: the slug server reads its signing key from the config file and want
     git("commit", "-q", "-m", "v1");
     // the forced command's receive-pack, as sshd runs it (the main.js under test is the hook's binary)
     const env = { DYNOFORM_CONTROL_BINARY: `${process.execPath} ${path.join(js, "main.js")}`, DYNOFORM_BUILD_USER_PREFIX: buildUserPrefix };
-    const remote = `ext::env ${Object.entries({ PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_DOMAIN: "apps.lab", ...env })
+    const remote = `ext::env ${Object.entries({ PATH: process.env.PATH ?? "/usr/bin:/bin", DYNOFORM_STATE_DIR: state, DYNOFORM_GIT_SSH_DIR: path.join(state, "ssh"), DYNOFORM_DOMAIN: "apps.lab", ...env })
         .map(([k, v]) => `${k}=${v.replace(/ /g, "% ")}`)
         .join(" ")} SSH_ORIGINAL_COMMAND=git-receive-pack% 'myapp.git' ${process.execPath} ${path.join(js, "main.js")} ssh alice`;
     const r = spawnSync("git", ["-c", "protocol.ext.allow=always", "push", remote, "main"], { cwd: work, encoding: "utf8", timeout: 30_000 });

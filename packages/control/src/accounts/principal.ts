@@ -39,6 +39,10 @@ export interface Accounts {
     principalForUser(user: string): Promise<Principal | undefined>;
     /** True when `principal` may do what `permission` covers on `app`. */
     can(principal: Principal, app: string, permission: Permission): Promise<boolean>;
+    /** `app` was just created by `owner`: theirs (an owner who is no user leaves it to administrators). */
+    setOwner(app: string, owner: string): Promise<void>;
+    /** `app` is destroyed: nobody keeps access to a later app of that name. */
+    forgetApp(app: string): Promise<void>;
     /** The apps `principal` may read (every app for an administrator). */
     visibleApps(principal: Principal, apps: string[]): Promise<string[]>;
     /** Records `entry` (and shows it in the app's log stream as an `app[api]` line where there is one). */

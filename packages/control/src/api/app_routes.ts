@@ -55,6 +55,7 @@ const apps: Route[] = [
             if (body.name !== undefined && typeof body.name !== "string") throw invalid(`name must be a string, e.g. {"name": "myapp"}, or left out for a generated one`);
             const name = (body.name as string | undefined) ?? ctx.deps.randomName();
             await callVerb(ctx.deps, ctx.principal, appsCreate, "", [name]);
+            await ctx.deps.accounts.setOwner(name, ctx.principal.user);
             await ctx.deps.accounts.audit({ user: ctx.principal.user, via: ctx.principal.via, app: name, action: "apps:create", detail: `created ${name}` });
             return { status: 201, body: await appReply(ctx, name) };
         },
@@ -80,6 +81,7 @@ const apps: Route[] = [
             const before = await appReply(ctx, app);
             await callVerb(ctx.deps, ctx.principal, appsDestroy, app, [], { confirm: app });
             await ctx.audit("destroy", `destroyed ${app}`);
+            await ctx.deps.accounts.forgetApp(app);
             return { status: 200, body: before };
         },
     },

@@ -14,6 +14,8 @@ export const addonsCreate: Verb = {
     summary: "give an app made before per-app Memcached its own (makes a new release)",
     usage: "addons:create memcache -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Add ${positional[0]} add-on`, apiLine: true },
     flags: [APP_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {

@@ -6,7 +6,7 @@ import { UserError } from "../errors";
 import { formatSize } from "../slug";
 import { styledHeader, styledObject } from "../text";
 import { APP_FLAG } from "./args";
-import { appLabel, flagString, Verb } from "./context";
+import { appLabel, flagString, recordAudit, Verb } from "./context";
 
 const ADJECTIVES = ["ancient", "autumn", "billowing", "bitter", "calm", "cool", "crimson", "dawn", "frosty", "gentle", "hidden", "misty", "quiet", "shy", "silent", "still", "sunny", "twilight", "wild"];
 const NOUNS = ["brook", "cloud", "dawn", "dew", "field", "fire", "forest", "glade", "lake", "meadow", "mountain", "river", "sea", "shadow", "sky", "snow", "sun", "wave", "wind"];
@@ -33,10 +33,12 @@ export const apps: Verb = {
     summary: "list your apps",
     usage: "apps",
     needsApp: false,
+    access: "user",
     flags: [{ name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, args) {
-        const names = await ctx.store.listApps();
+        const all = await ctx.store.listApps();
+        const names = ctx.caller ? await ctx.caller.accounts.visibleApps(ctx.caller.principal, all) : all;
         if (args.flags.json) ctx.out(JSON.stringify(names));
         else if (names.length === 0) ctx.out("You have no apps.");
         else {
@@ -52,6 +54,8 @@ export const appsCreate: Verb = {
     summary: "create a new app (with its PostgreSQL database and Memcached)",
     usage: "apps:create [APP]",
     needsApp: false,
+    access: "user",
+    audit: "self",
     flags: [APP_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, args) {
@@ -76,7 +80,10 @@ export const appsCreate: Verb = {
                 throw err;
             }
             await ctx.fleet.routesChanged(name, await routeState(ctx.store, name));
+            // Inside the lock: no one else can create this name meanwhile and find it theirs.
+            if (ctx.caller) await ctx.caller.accounts.setOwner(name, ctx.caller.principal.user);
         });
+        await recordAudit(ctx, { app: name, action: "apps:create", detail: "Create app" });
         ctx.err(`Creating ${appLabel(name)}... done`);
         ctx.out(`${ctx.settings.webUrl(name)} | ${ctx.settings.gitUrl(name)}`);
         return 0;
@@ -88,6 +95,9 @@ export const appsDestroy: Verb = {
     summary: "permanently destroy an app, its releases, database and cache",
     usage: "apps:destroy -a APP --confirm APP",
     needsApp: true,
+    access: "own",
+    ownAction: "destroy",
+    audit: "self",
     flags: [APP_FLAG, { name: "confirm", short: "c", value: true, description: "the app's name, to confirm" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -117,6 +127,9 @@ export const appsDestroy: Verb = {
             // still running is ended first, so no slug of it lands after the store removed them.
             await removeBuildState(ctx.store.paths, app, ctx.buildUsers);
             await ctx.store.destroyApp(app);
+            await recordAudit(ctx, { app, action: "apps:destroy", detail: `Destroy app${finalBackup ? ` (final backup ${app}::${finalBackup})` : ""}` }, { apiLine: false });
+            // Its access goes with it: a later app of this name starts with its creator alone.
+            await ctx.caller?.accounts.forgetApp(app);
         });
         ctx.err(`Destroying ${appLabel(app)} (including all add-ons)... done`);
         if (finalBackup) {
@@ -132,6 +145,7 @@ export const appsInfo: Verb = {
     summary: "show an app's details",
     usage: "apps:info -a APP",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -161,6 +175,7 @@ export const gitRemote: Verb = {
     summary: "print the git remote command for an app",
     usage: "git:remote -a APP [-r REMOTE]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "remote", short: "r", value: true, description: "remote name (default dynoform)" }],
     args: { min: 0, max: 0 },
     async run(ctx, args) {

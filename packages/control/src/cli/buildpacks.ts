@@ -51,6 +51,7 @@ export const buildpacks: Verb = {
     summary: "display the buildpacks for an app",
     usage: "buildpacks -a APP [--json]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -79,6 +80,8 @@ export const buildpacksSet: Verb = {
     summary: "set the buildpack of an app (or replace the one at --index)",
     usage: "buildpacks:set NAME_OR_URL -a APP [-i INDEX]",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Set buildpack ${positional[0]}`, apiLine: true },
     flags: [APP_FLAG, INDEX_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, args) {
@@ -103,6 +106,8 @@ export const buildpacksAdd: Verb = {
     summary: "add a buildpack to an app (last, or at --index): all of them run, in order",
     usage: "buildpacks:add NAME_OR_URL -a APP [-i INDEX]",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Add buildpack ${positional[0]}`, apiLine: true },
     flags: [APP_FLAG, INDEX_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, args) {
@@ -123,6 +128,8 @@ export const buildpacksRemove: Verb = {
     summary: "remove a buildpack from an app (by name or URL, or --index)",
     usage: "buildpacks:remove [NAME_OR_URL] -a APP [-i INDEX]",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional, flags }) => `Remove buildpack ${positional[0] ?? `at index ${String(flags.index)}`}`, apiLine: true },
     flags: [APP_FLAG, INDEX_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, args) {
@@ -146,6 +153,8 @@ export const buildpacksClear: Verb = {
     summary: "clear all buildpacks set on the app: pushes detect one again",
     usage: "buildpacks:clear -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: () => "Clear buildpacks", apiLine: true },
     flags: [APP_FLAG],
     args: { min: 0, max: 0 },
     async run(ctx, { app }) {

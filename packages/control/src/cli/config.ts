@@ -14,6 +14,7 @@ export const config: Verb = {
     summary: "display the config vars for an app",
     usage: "config -a APP [--shell|--json]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "shell", short: "s", description: "output as KEY='value' for sh" }, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -29,6 +30,7 @@ export const configGet: Verb = {
     summary: "display a single config var",
     usage: "config:get KEY -a APP",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "shell", short: "s", description: "output as KEY='value'" }],
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional, flags }) {
@@ -104,6 +106,8 @@ export const configSet: Verb = {
     summary: "set one or more config vars (makes a new release)",
     usage: "config:set KEY1=VALUE1 [KEY2=VALUE2 ...] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Set ${positional.map((p) => p.split("=")[0]).join(", ")} config vars`, apiLine: false },
     flags: [APP_FLAG],
     args: { min: 0, max: Infinity },
     async run(ctx, { app, positional }) {
@@ -123,6 +127,8 @@ export const configUnset: Verb = {
     summary: "unset one or more config vars (makes a new release)",
     usage: "config:unset KEY1 [KEY2 ...] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Remove ${positional.join(", ")} config vars`, apiLine: false },
     flags: [APP_FLAG],
     args: { min: 0, max: Infinity },
     async run(ctx, { app, positional }) {

@@ -21,6 +21,7 @@ export const domains: Verb = {
     summary: "list an app's domains",
     usage: "domains -a APP",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -47,6 +48,8 @@ export const domainsAdd: Verb = {
     summary: "add a custom domain to an app",
     usage: "domains:add HOSTNAME -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Add domain ${positional[0]}`, apiLine: true },
     flags: [APP_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {
@@ -77,6 +80,8 @@ export const domainsRemove: Verb = {
     summary: "remove a custom domain from an app",
     usage: "domains:remove HOSTNAME -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Remove domain ${positional[0]}`, apiLine: true },
     flags: [APP_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {

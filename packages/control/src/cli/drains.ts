@@ -9,6 +9,15 @@ import { styledHeader } from "../text";
 
 const MAX_CA_BYTES = 64 * 1024;
 
+/** What the audit log says of a drain: its host only (a drain URL may hold credentials). */
+export function drainHost(url: string | undefined): string {
+    try {
+        return new URL(url ?? "").host || "(a drain)";
+    } catch {
+        return "(a drain)";
+    }
+}
+
 function logRouter(ctx: CliContext): LogRouterClient {
     if (!ctx.fleet.logRouter) throw new UserError("No log router is configured for this platform: control.json needs logRouterUrl and logRouterToken (components/logs sets them on `pulumi up`)");
     return ctx.fleet.logRouter;
@@ -38,6 +47,7 @@ export const drains: Verb = {
     summary: "list the app's log drains",
     usage: "drains -a APP [--json]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { app, flags }) {
@@ -62,6 +72,8 @@ export const drainsAdd: Verb = {
     summary: "add a log drain (syslog://host:port, syslog+tls://host:port or https://...)",
     usage: "drains:add URL -a APP [--ca -]",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Add drain ${drainHost(positional[0])}`, apiLine: true },
     flags: [APP_FLAG, { name: "ca", value: true, description: "- : read the PEM CA that signs the drain's certificate from stdin" }],
     args: { min: 1, max: 1 },
     async run(ctx, args) {
@@ -79,6 +91,8 @@ export const drainsRemove: Verb = {
     summary: "remove a log drain (by its URL or token)",
     usage: "drains:remove URL -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Remove drain ${drainHost(positional[0])}`, apiLine: true },
     flags: [APP_FLAG],
     args: { min: 1, max: 1 },
     async run(ctx, { app, positional }) {

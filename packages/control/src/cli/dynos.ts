@@ -9,6 +9,8 @@ export const run: Verb = {
     summary: "run a one-off process inside a dyno of the current release",
     usage: "run COMMAND [ARGS...] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Starting process with command \`${positional.length === 1 ? positional[0] : joinWords(positional)}\``, apiLine: true, before: true },
     flags: [APP_FLAG],
     args: { min: 1, max: Infinity },
     passThrough: true,
@@ -32,6 +34,7 @@ export const logs: Verb = {
     summary: "display recent log output (--tail to keep streaming)",
     usage: "logs -a APP [--tail] [-n NUM] [-d DYNO] [-s SOURCE]",
     needsApp: true,
+    access: "read",
     flags: [
         APP_FLAG,
         { name: "tail", short: "t", description: "keep streaming new lines" },

@@ -10,6 +10,7 @@ export const hosts: Verb = {
     summary: "list the dyno hosts: up or down, drained, dynos placed",
     usage: "hosts [--json]",
     needsApp: false,
+    access: "admin",
     flags: [{ name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, { flags }) {
@@ -33,6 +34,8 @@ export const hostsDrain: Verb = {
     summary: "place no dyno on a dyno host and move its dynos elsewhere, without a failed request",
     usage: "hosts:drain HOST",
     needsApp: false,
+    access: "admin",
+    audit: { detail: ({ positional }) => `Drain host ${positional[0]}`, apiLine: false },
     flags: [],
     args: { min: 1, max: 1 },
     async run(ctx, { positional }) {
@@ -57,6 +60,8 @@ export const hostsUndrain: Verb = {
     summary: "let a drained dyno host take dynos again",
     usage: "hosts:undrain HOST",
     needsApp: false,
+    access: "admin",
+    audit: { detail: ({ positional }) => `Undrain host ${positional[0]}`, apiLine: false },
     flags: [],
     args: { min: 1, max: 1 },
     async run(ctx, { positional }) {

@@ -8,7 +8,13 @@ import { addonsCreate } from "./addons";
 import { apps, appsCreate, appsDestroy, appsInfo, gitRemote } from "./apps";
 import { buildpacks, buildpacksAdd, buildpacksClear, buildpacksRemove, buildpacksSet } from "./buildpacks";
 import { config, configGet, configSet, configUnset } from "./config";
-import { CliContext, usageError, Verb } from "./context";
+import { access, accessAdd, accessRemove } from "./access";
+import { audit } from "./audit";
+import { authorizations, authorizationsCreate, authorizationsRevoke } from "./authorizations";
+import { authorize } from "./authorize";
+import { CliContext, recordAudit, usageError, Verb } from "./context";
+import { keys, keysAdd, keysRemove } from "./keys";
+import { users, usersAdd, usersRemove } from "./users";
 import { domains, domainsAdd, domainsRemove } from "./domains";
 import { drains, drainsAdd, drainsRemove } from "./drains";
 import { logs, run } from "./dynos";
@@ -18,7 +24,7 @@ import { maintenance, maintenanceOff, maintenanceOn } from "./maintenance";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate, access, accessAdd, accessRemove, keys, keysAdd, keysRemove, users, usersAdd, usersRemove, authorizations, authorizationsCreate, authorizationsRevoke, audit];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {
@@ -37,6 +43,11 @@ const ALIASES: Record<string, string> = {
     "drains:list": "drains",
     "pg:backups:list": "pg:backups",
     "pg:backups:restores": "pg:backups",
+    sharing: "access",
+    "sharing:add": "access:add",
+    "sharing:remove": "access:remove",
+    "authorizations:list": "authorizations",
+    "authorizations:destroy": "authorizations:revoke",
 };
 
 export const ERROR_PREFIX = " ▸    ";
@@ -101,7 +112,16 @@ export async function runCli(argv: string[], ctx: CliContext, env: Record<string
             if (!app) throw new UserError(`Missing app: pass -a APP (run "dynoform apps" to list apps). Usage: dynoform ${verb.usage}`);
             if (appNameProblem(app)) throw new UserError(`Couldn't find that app: ${app}. Run "dynoform apps" to list apps.`);
         } else app = app || "";
-        return await verb.run(ctx, { ...parsed, app });
+        const args = { ...parsed, app };
+        if (ctx.caller) await authorize(verb, args, ctx.caller);
+        const audit = typeof verb.audit === "object" ? verb.audit : undefined;
+        const detail = audit?.detail(args);
+        const record = () => (audit && detail !== undefined ? recordAudit(ctx, { app, action: verb.name, detail }, { apiLine: audit.apiLine }) : Promise.resolve());
+        if (audit?.before) await record();
+        const code = await verb.run(ctx, args);
+        // A change is recorded once it happened (a verb that threw changed nothing, or says what it left).
+        if (!audit?.before && code === 0) await record();
+        return code;
     } catch (err) {
         if (isUserError(err)) {
             ctx.err(ERROR_PREFIX + err.message.replace(/\s*\n\s*/g, " "));

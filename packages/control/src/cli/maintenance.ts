@@ -20,6 +20,7 @@ export const maintenance: Verb = {
     summary: "display the current maintenance status of an app",
     usage: "maintenance -a APP",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG],
     args: { min: 0, max: 0 },
     async run(ctx, { app }) {
@@ -33,6 +34,8 @@ export const maintenanceOn: Verb = {
     summary: "put the app into maintenance mode",
     usage: "maintenance:on -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: () => "Enable maintenance mode", apiLine: true },
     flags: [APP_FLAG],
     args: { min: 0, max: 0 },
     async run(ctx, { app }) {
@@ -49,6 +52,8 @@ export const maintenanceOff: Verb = {
     summary: "take the app out of maintenance mode",
     usage: "maintenance:off -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: () => "Disable maintenance mode", apiLine: true },
     flags: [APP_FLAG],
     args: { min: 0, max: 0 },
     async run(ctx, { app }) {

@@ -44,6 +44,11 @@ export function backupsTable(backups: PgBackup[]): string[] {
     return table(rows, ["ID", "Created at", "Status", "Size", "Database"]);
 }
 
+/** The other apps a restore's arguments name (`APP::b003`): the caller needs read on each (cli/authorize.ts). */
+export function backupSourceApps(positional: string[]): string[] {
+    return positional.map((p) => /^([a-z][a-z0-9-]*)::b\d+$/.exec(p)?.[1]).filter((a): a is string => a !== undefined);
+}
+
 /** `b003` (the app's own), `APP::b003` (another app's, destroyed or not); none: the app's latest. */
 export async function backupRef(arg: string | undefined, app: string, databases: Databases): Promise<BackupRef> {
     if (arg === undefined) {
@@ -77,6 +82,7 @@ export const pgBackups: Verb = {
     summary: "list an app's database backups",
     usage: "pg:backups -a APP",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG],
     args: { min: 0, max: 0 },
     async run(ctx, { app }) {
@@ -93,6 +99,8 @@ export const pgBackupsCapture: Verb = {
     summary: "capture a backup (pg_dump) of an app's database onto the backup host",
     usage: "pg:backups:capture [DATABASE_URL] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: () => "Capture a backup of DATABASE", apiLine: true },
     flags: [APP_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional }) {
@@ -110,6 +118,9 @@ export const pgBackupsRestore: Verb = {
     summary: "restore a backup, or the database as it was at a time (--to), into an app's database",
     usage: "pg:backups:restore [BACKUP] [DATABASE_URL] [--to TIME] -a APP --confirm APP",
     needsApp: true,
+    access: "operate",
+    readsApps: ({ positional }) => backupSourceApps(positional),
+    audit: { detail: ({ positional, flags }) => `Restore ${typeof flags.to === "string" ? `DATABASE to ${flags.to}` : `${positional.find((p) => !/^DATABASE(_URL)?$/.test(p)) ?? "the latest backup"} to DATABASE`}`, apiLine: true },
     flags: [APP_FLAG, { name: "to", value: true, description: "the time to restore to, with its zone ('2026-11-30 01:41:12 UTC')" }, CONFIRM_FLAG],
     args: { min: 0, max: 2 },
     async run(ctx, { app, positional, flags }) {
@@ -138,6 +149,8 @@ export const pgBackupsSchedule: Verb = {
     summary: "show or set the time of day of the daily base backup (the platform's, not one app's)",
     usage: "pg:backups:schedule [DATABASE_URL] [--at '02:00 UTC'] -a APP",
     needsApp: true,
+    access: "admin",
+    audit: { detail: ({ flags }) => (typeof flags.at === "string" ? `Schedule daily base backups at ${flags.at}` : undefined), apiLine: false },
     flags: [APP_FLAG, { name: "at", value: true, description: "time of day, UTC ('02:00 UTC')" }],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional, flags }) {
@@ -176,6 +189,8 @@ export const pgPsql: Verb = {
     summary: "open a psql session to an app's database (as its role), or run one command (-c)",
     usage: "pg:psql [DATABASE_URL] [-c COMMAND] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ flags }) => (typeof flags.command === "string" ? "Run a pg:psql command" : "Open a pg:psql session"), apiLine: true },
     flags: [APP_FLAG, { name: "command", short: "c", value: true, description: "SQL command to run" }],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional, flags }) {
@@ -220,6 +235,8 @@ export const pgCredentialsRotate: Verb = {
     summary: "give an app's database role a new password (DATABASE_URL changes; makes a new release)",
     usage: "pg:credentials:rotate [DATABASE_URL] -a APP --confirm APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: () => "Rotate DATABASE credentials", apiLine: true },
     flags: [APP_FLAG, CONFIRM_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional, flags }) {

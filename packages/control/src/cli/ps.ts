@@ -50,6 +50,8 @@ export const psScale: Verb = {
     summary: "scale dyno quantity up or down",
     usage: "ps:scale TYPE1=N [TYPE2=N ...] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Scale ${positional.join(" ")}`, apiLine: false },
     flags: [APP_FLAG],
     args: { min: 0, max: Infinity },
     async run(ctx, { app, positional }) {
@@ -124,6 +126,7 @@ export const ps: Verb = {
     summary: "list dynos for an app",
     usage: "ps [TYPE ...] -a APP [-x]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "extended", short: "x", description: "show host and release of each dyno" }, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: Infinity },
     async run(ctx, { app, positional, flags }) {
@@ -157,6 +160,8 @@ export const psRestart: Verb = {
     summary: "restart all dynos, those of one type, or one dyno",
     usage: "ps:restart [TYPE|DYNO] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Restart ${positional[0] ?? "all dynos"}`, apiLine: true },
     flags: [APP_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional }) {

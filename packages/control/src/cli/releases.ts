@@ -33,6 +33,7 @@ export const releases: Verb = {
     summary: "display the releases for an app",
     usage: "releases -a APP [-n NUM] [--json]",
     needsApp: true,
+    access: "read",
     flags: [APP_FLAG, { name: "num", short: "n", value: true, description: "number of releases to show (default 15)" }, { name: "json", description: "output as JSON" }],
     args: { min: 0, max: 0 },
     async run(ctx, args) {
@@ -50,6 +51,8 @@ export const rollback: Verb = {
     summary: "roll back to an earlier release's code and config vars (makes a new release)",
     usage: "rollback [vN] -a APP",
     needsApp: true,
+    access: "operate",
+    audit: { detail: ({ positional }) => `Rollback to ${positional[0] ?? "the previous release"}`, apiLine: false },
     flags: [APP_FLAG],
     args: { min: 0, max: 1 },
     async run(ctx, { app, positional }) {

@@ -37,6 +37,15 @@ export class FakeAccounts implements Accounts {
         const granted = this.grants.get(app)?.get(principal.user);
         return granted !== undefined && RANK[granted] >= RANK[permission];
     }
+    async setOwner(app: string, owner: string) {
+        this.grants.delete(app);
+        this.grant(app, owner, "own");
+    }
+
+    async forgetApp(app: string) {
+        this.grants.delete(app);
+    }
+
     async visibleApps(principal: Principal, apps: string[]) {
         const out: string[] = [];
         for (const a of apps) if (await this.can(principal, a, "read")) out.push(a);
@@ -44,7 +53,5 @@ export class FakeAccounts implements Accounts {
     }
     async audit(entry: Omit<AuditEntry, "at">) {
         this.audits.push({ at: this.now().toISOString(), ...entry });
-        // The creator owns what it makes (the real store's rule).
-        if (entry.action === "apps:create" && entry.app) this.grant(entry.app, entry.user, "own");
     }
 }
