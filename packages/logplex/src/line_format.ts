@@ -2,7 +2,8 @@
 // syslog messages drains get (RFC 6587 octet-counted framing over TCP and in logplex-1 bodies).
 import type { LogSource } from "@dynoform/contract";
 
-/** A line as the log router keeps it. `stream` and `seq` order one sender's lines within a millisecond. */
+/** A line as the log router keeps it. `time` is in milliseconds with a microsecond fraction;
+ * `stream` and `seq` order one sender's lines that share a time. */
 export interface StoredLine {
   app: string;
   time: number;
@@ -11,23 +12,28 @@ export interface StoredLine {
   source: LogSource;
   dyno: string;
   msg: string;
-  /** The line's JSON as the sender posted it (what the store writes to disk, so it is not serialised again). */
-  raw?: string;
+  /** The line's record (log_batch.ts) as the sender posted it: what the store writes to disk, so it
+   * is not encoded again. It points into the batch's body, so the store drops it once written. */
+  record?: Buffer;
 }
 
-/** Heroku's timestamp: `2026-11-30T01:02:03.456000+00:00` (microseconds, explicit UTC offset). */
+/** Heroku's timestamp: `2026-11-30T01:02:03.456789+00:00` (microseconds, explicit UTC offset). */
 export function herokuTimestamp(ms: number): string {
-  // A batch's lines mostly share their millisecond: the last one's string is kept.
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastStamp = new Date(ms).toISOString().slice(0, 23) + "000+00:00";
+  const us = Math.round(ms * 1000);
+  const whole = Math.floor(us / 1000);
+  // A batch's lines mostly share their millisecond: its formatted part is kept.
+  if (whole !== lastMs) {
+    lastMs = whole;
+    lastStamp = new Date(whole).toISOString().slice(0, 23);
   }
-  return lastStamp;
+  return lastStamp + MICROS[us - whole * 1000] + "+00:00";
 }
 let lastMs = NaN;
 let lastStamp = "";
+/** "000" to "999": the microseconds within a millisecond, without formatting a number a line. */
+const MICROS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
 
-/** `2026-11-30T01:02:03.456000+00:00 app[web.1]: message` (no newline). */
+/** `2026-11-30T01:02:03.456789+00:00 app[web.1]: message` (no newline). */
 export function herokuLine(l: StoredLine): string {
   return `${herokuTimestamp(l.time)} ${l.source}[${l.dyno}]: ${l.msg}`;
 }

@@ -1,11 +1,12 @@
 // The log router's core: a posted batch goes to each app's store, its live subscribers and its
 // drains, in that order and without waiting on any of them (drains and subscribers only buffer).
 // Once a period it turns every drain's drop count into Heroku's L10 line in the app's stream.
-import type { LogLineIn } from "@dynoform/contract";
 import type { AppStore } from "./app_store";
 import type { Drain } from "./drain";
 import type { DrainRegistry } from "./drain_registry";
+import type { IncomingLine } from "./ingest_batch";
 import { overflowMessage, type StoredLine } from "./line_format";
+import { preciseNow } from "./precise_clock";
 
 export type Subscriber = (line: StoredLine) => void;
 
@@ -22,8 +23,8 @@ export class LogRouter {
     readonly drains: DrainRegistry,
   ) {}
 
-  /** Stores and routes one batch (its lines' `raw` JSON kept for the store); lines already stored (a resend) are skipped and counted. */
-  ingest(stream: string, lines: Array<LogLineIn & { raw?: string }>): { stored: number; duplicates: number } {
+  /** Stores and routes one batch; lines already stored (a resend) are skipped and counted. */
+  ingest(stream: string, lines: IncomingLine[]): { stored: number; duplicates: number } {
     const byApp = new Map<string, StoredLine[]>();
     let stored = 0;
     for (const l of lines) {
@@ -41,7 +42,7 @@ export class LogRouter {
 
   /** Adds the log router's own `heroku[logplex]` line to an app's stream (every drain but `except` gets it). */
   inject(app: string, msg: string, except?: Drain): StoredLine {
-    const line: StoredLine = { app, time: Date.now(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
+    const line: StoredLine = { app, time: preciseNow(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
     this.route(app, OWN_STREAM, [line], except);
     return line;
   }
