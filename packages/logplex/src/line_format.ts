@@ -68,6 +68,32 @@ export function octetCounted(message: string): string {
   return `${Buffer.byteLength(message)} ${message}`;
 }
 
+/** A syslog drain's write: the lines' RFC 5424 messages, octet-counted, in one flat string. This
+ * is the drain's hot path, so the fields after the timestamp are reused while a run of lines shares
+ * them, and each message is counted as one byte a character first; a single scan of the result
+ * then tells whether that held (every character ASCII), and only when not are they counted again. */
+export function syslogFrames(lines: readonly StoredLine[]): string {
+  const parts: string[] = [];
+  let app = "";
+  let source = "";
+  let dyno = "";
+  let head = "";
+  let tail = "";
+  for (const l of lines) {
+    if (l.app !== app || l.source !== source || l.dyno !== dyno) {
+      ({ app, source, dyno } = l);
+      head = `<${priority(l)}>1 `;
+      tail = ` ${app} ${source} ${dyno} - - `;
+    }
+    const msg = oneLine(l.msg);
+    const ts = herokuTimestamp(l.time);
+    parts.push(String(head.length + ts.length + tail.length + msg.length), " ", head, ts, tail, msg);
+  }
+  const out = parts.join("");
+  if (Buffer.byteLength(out) === out.length) return out;
+  return lines.map((l) => octetCounted(syslogMessage(l))).join("");
+}
+
 /** Heroku's own line when lines were dropped: `Error L10 (output buffer overflow): N messages dropped since TIMESTAMP.` */
 export function overflowMessage(dropped: number, sinceMs: number): string {
   return `Error L10 (output buffer overflow): ${dropped} messages dropped since ${herokuTimestamp(sinceMs)}.`;
