@@ -32,13 +32,6 @@ interface AppLog {
 /** Sender streams remembered for deduplication (a stream is one sender process run). */
 const MAX_STREAMS = 10_000;
 
-/** A line's record as it goes to disk: the posted one when there is one (let go of, so the ring
- * does not keep the batch's body alive), or encoded. */
-function recordOf(l: StoredLine): Buffer {
-  const r = l.record ?? Buffer.from(encodeLogRecord(l));
-  l.record = undefined;
-  return r;
-}
 
 export class AppStore {
   private readonly apps = new Map<string, AppLog>();
@@ -76,19 +69,32 @@ export class AppStore {
     return last !== undefined && seq <= last;
   }
 
-  /** Stores one app's lines of one sender stream in one write. */
-  append(app: string, stream: string, lines: StoredLine[]): void {
+  /** Stores one app's lines of one sender stream in one write (`body`: the compact batch the
+   * lines' records lie in, copied as they came, a run of adjacent ones at once). */
+  append(app: string, stream: string, lines: StoredLine[], body?: Buffer): void {
     if (lines.length === 0) return;
     let log = this.apps.get(app);
     if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0, fileBytes: 0 }));
     // The marker starts on a line of its own even after a torn write (an empty line is skipped).
     const chunks: Buffer[] = [Buffer.from(`\n@${stream}\n`)];
     let maxSeq = -1;
+    let runStart = 0;
+    let runEnd = 0;
     for (const l of lines) {
       log.ring.push(l);
-      chunks.push(recordOf(l));
       if (l.seq > maxSeq) maxSeq = l.seq;
+      const end = l.recordEnd ?? 0;
+      if (body && end > 0 && l.recordStart === runEnd && runEnd > 0) runEnd = end;
+      else {
+        if (runEnd > 0) chunks.push(body!.subarray(runStart, runEnd));
+        runStart = runEnd = 0;
+        if (body && end > 0) [runStart, runEnd] = [l.recordStart ?? 0, end];
+        else chunks.push(Buffer.from(encodeLogRecord(l)));
+      }
+      // Its offsets mean nothing once the batch is written.
+      l.recordEnd = 0;
     }
+    if (runEnd > 0) chunks.push(body!.subarray(runStart, runEnd));
     if (stream) this.noteSeq(stream, maxSeq);
     const bytes = Buffer.concat(chunks);
     writeSync(log.fd, bytes);

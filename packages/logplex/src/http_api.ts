@@ -83,8 +83,9 @@ async function ingest(router: LogRouter, caller: Caller, limits: ApiLimits, req:
   const format = batchFormat(req.headers["content-type"]);
   // Every answer lists the formats taken: a sender switches to the compact one once it sees it here.
   res.setHeader(ACCEPT_POST_HEADER, `${LOG_BATCH_V2}, ${LOG_BATCH_NDJSON}`);
-  const { lines, ack } = parseBatch(await readBody(req, limits.maxBatchBytes), format);
-  const { stored, duplicates } = router.ingest(stream, lines);
+  const body = await readBody(req, limits.maxBatchBytes);
+  const { lines, ack } = parseBatch(body, format);
+  const { stored, duplicates } = router.ingest(stream, lines, format === "v2" ? body : undefined);
   reply(res, 200, { ...ack, stored, duplicates });
 }
 

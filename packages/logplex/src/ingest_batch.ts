@@ -7,8 +7,9 @@ import type { StoredLine } from "./line_format";
 /** Rejected lines reported back in one answer; the rest are only counted. */
 const MAX_REPORTED_ERRORS = 10;
 
-export type IncomingLine = LogLineIn & Pick<StoredLine, "record">;
+export type IncomingLine = LogLineIn & Pick<StoredLine, "recordStart" | "recordEnd">;
 
+/** The batch's lines; a compact batch's lines say where their records lie in `body`. */
 export function parseBatch(body: Buffer, format: "v2" | "ndjson"): { lines: IncomingLine[]; ack: Pick<IngestAck, "rejected" | "errors"> } {
   const lines: IncomingLine[] = [];
   const ack: Pick<IngestAck, "rejected" | "errors"> = { rejected: 0, errors: [] };
@@ -21,8 +22,9 @@ export function parseBatch(body: Buffer, format: "v2" | "ndjson"): { lines: Inco
       body,
       (r) => {
         const line: IncomingLine = r.line;
-        // The record's own text goes to the store as it came (the store lets go of it once written).
-        line.record = r.exact ? body.subarray(r.start, r.end) : undefined;
+        // The record's own text goes to the store as it came, unless its message was cut.
+        line.recordStart = r.start;
+        line.recordEnd = r.exact ? r.end : 0;
         lines.push(line);
       },
       reject,

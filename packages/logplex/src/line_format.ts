@@ -12,9 +12,11 @@ export interface StoredLine {
   source: LogSource;
   dyno: string;
   msg: string;
-  /** The line's record (log_batch.ts) as the sender posted it: what the store writes to disk, so it
-   * is not encoded again. It points into the batch's body, so the store drops it once written. */
-  record?: Buffer;
+  /** Where the line's record (log_batch.ts) lies in the compact batch it came in (`recordEnd` 0:
+   * nowhere): what the store writes to disk, so it is not encoded again. Offsets, not a slice, so
+   * no line keeps its batch's body alive. */
+  recordStart?: number;
+  recordEnd?: number;
 }
 
 /** Heroku's timestamp: `2026-11-30T01:02:03.456789+00:00` (microseconds, explicit UTC offset). */
@@ -68,30 +70,41 @@ export function octetCounted(message: string): string {
   return `${Buffer.byteLength(message)} ${message}`;
 }
 
-/** A syslog drain's write: the lines' RFC 5424 messages, octet-counted, in one flat string. This
- * is the drain's hot path, so the fields after the timestamp are reused while a run of lines shares
- * them, and each message is counted as one byte a character first; a single scan of the result
- * then tells whether that held (every character ASCII), and only when not are they counted again. */
-export function syslogFrames(lines: readonly StoredLine[]): string {
+/** A syslog drain's write: the lines' RFC 5424 messages, octet-counted, in one buffer. This is the
+ * drain's hot path, so the fields after the timestamp are reused while a run of lines shares them,
+ * and each message is counted as one byte a character first; a single scan of the result then
+ * tells whether that held (every character ASCII: then the bytes are a plain copy of the string),
+ * and only when not are they counted and encoded again. */
+export function syslogFrames(lines: readonly StoredLine[]): Buffer {
   const parts: string[] = [];
   let app = "";
   let source = "";
   let dyno = "";
-  let head = "";
+  let pri = "";
   let tail = "";
+  let ms = NaN;
+  let head = "";
   for (const l of lines) {
     if (l.app !== app || l.source !== source || l.dyno !== dyno) {
       ({ app, source, dyno } = l);
-      head = `<${priority(l)}>1 `;
-      tail = ` ${app} ${source} ${dyno} - - `;
+      pri = `<${priority(l)}>1 `;
+      tail = `+00:00 ${app} ${source} ${dyno} - - `;
+      ms = NaN;
+    }
+    // The timestamp in two parts: to the millisecond (with the PRI before it, kept while lines share
+    // both), then the microseconds.
+    const us = Math.round(l.time * 1000);
+    const whole = Math.floor(us / 1000);
+    if (whole !== ms) {
+      ms = whole;
+      head = pri + new Date(whole).toISOString().slice(0, 23);
     }
     const msg = oneLine(l.msg);
-    const ts = herokuTimestamp(l.time);
-    parts.push(String(head.length + ts.length + tail.length + msg.length), " ", head, ts, tail, msg);
+    parts.push(String(head.length + 3 + tail.length + msg.length), " ", head, MICROS[us - whole * 1000], tail, msg);
   }
   const out = parts.join("");
-  if (Buffer.byteLength(out) === out.length) return out;
-  return lines.map((l) => octetCounted(syslogMessage(l))).join("");
+  if (Buffer.byteLength(out) === out.length) return Buffer.from(out, "latin1");
+  return Buffer.from(lines.map((l) => octetCounted(syslogMessage(l))).join(""));
 }
 
 /** Heroku's own line when lines were dropped: `Error L10 (output buffer overflow): N messages dropped since TIMESTAMP.` */

@@ -23,8 +23,9 @@ export class LogRouter {
     readonly drains: DrainRegistry,
   ) {}
 
-  /** Stores and routes one batch; lines already stored (a resend) are skipped and counted. */
-  ingest(stream: string, lines: IncomingLine[]): { stored: number; duplicates: number } {
+  /** Stores and routes one batch (`body`: the compact batch its lines' records lie in); lines
+   * already stored (a resend) are skipped and counted. */
+  ingest(stream: string, lines: IncomingLine[], body?: Buffer): { stored: number; duplicates: number } {
     const byApp = new Map<string, StoredLine[]>();
     let stored = 0;
     for (const l of lines) {
@@ -36,7 +37,7 @@ export class LogRouter {
       list.push(line);
       stored++;
     }
-    for (const [app, list] of byApp) this.route(app, stream, list);
+    for (const [app, list] of byApp) this.route(app, stream, list, undefined, body);
     return { stored, duplicates: lines.length - stored };
   }
 
@@ -83,9 +84,9 @@ export class LogRouter {
     this.store.close();
   }
 
-  private route(app: string, stream: string, lines: StoredLine[], except?: Drain): void {
+  private route(app: string, stream: string, lines: StoredLine[], except?: Drain, body?: Buffer): void {
     if (lines.length === 0) return;
-    this.store.append(app, stream, lines);
+    this.store.append(app, stream, lines, body);
     const subs = this.subscribers.get(app);
     if (subs) for (const s of subs) for (const l of lines) s(l);
     for (const d of this.drains.forApp(app)) if (d !== except) d.pushAll(lines);
