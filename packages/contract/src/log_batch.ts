@@ -69,25 +69,20 @@ export class RecordNames {
 /** The record on `buf[start, nl)` (`nl` the index of its newline), or a ValidationError naming the field. */
 export function decodeLogRecord(buf: Buffer, start: number, nl: number, names: RecordNames = new RecordNames()): DecodedRecord {
   let i = start;
-  const field = (what: string): number => {
-    const sp = indexOfSpace(buf, i, nl);
-    if (sp < 0) throw new ValidationError(`record ends before its ${what} (want: time seq source app dyno message)`);
-    return sp;
-  };
-  let sp = field("seq");
+  let sp = fieldEnd(buf, i, nl, "seq");
   const us = digits(buf, i, sp, "time (microseconds since the epoch)");
   i = sp + 1;
-  sp = field("source");
+  sp = fieldEnd(buf, i, nl, "source");
   const seq = digits(buf, i, sp, "seq");
   i = sp + 1;
-  sp = field("app");
+  sp = fieldEnd(buf, i, nl, "app");
   const source = sourceOf(buf, i, sp);
   i = sp + 1;
-  sp = field("dyno");
+  sp = fieldEnd(buf, i, nl, "dyno");
   const app = nameOf(buf, i, sp, names.app);
   if (app !== names.app) names.app = checkAppName(app);
   i = sp + 1;
-  sp = field("message");
+  sp = fieldEnd(buf, i, nl, "message");
   const dyno = nameOf(buf, i, sp, names.dyno);
   if (dyno !== names.dyno) {
     if (!LOG_DYNO.test(dyno)) throw new ValidationError(`dyno ${JSON.stringify(dyno)} is invalid (want e.g. web.1, router, api)`);
@@ -132,9 +127,10 @@ export function decodeLogBatch(body: Buffer, onRecord: (r: DecodedRecord) => voi
   }
 }
 
-function indexOfSpace(buf: Buffer, from: number, end: number): number {
-  for (let i = from; i < end; i++) if (buf[i] === SP) return i;
-  return -1;
+/** The space ending the field at `from` (`next`: the field after it, for the error). */
+function fieldEnd(buf: Buffer, from: number, nl: number, next: string): number {
+  for (let i = from; i < nl; i++) if (buf[i] === SP) return i;
+  throw new ValidationError(`record ends before its ${next} (want: time seq source app dyno message)`);
 }
 
 function digits(buf: Buffer, from: number, end: number, what: string): number {

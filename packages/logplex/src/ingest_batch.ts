@@ -7,7 +7,7 @@ import type { StoredLine } from "./line_format";
 /** Rejected lines reported back in one answer; the rest are only counted. */
 const MAX_REPORTED_ERRORS = 10;
 
-export type IncomingLine = LogLineIn & Pick<StoredLine, "recordStart" | "recordEnd">;
+export type IncomingLine = LogLineIn & Partial<Pick<StoredLine, "stream" | "recordStart" | "recordEnd">>;
 
 /** The batch's lines; a compact batch's lines say where their records lie in `body`. */
 export function parseBatch(body: Buffer, format: "v2" | "ndjson"): { lines: IncomingLine[]; ack: Pick<IngestAck, "rejected" | "errors"> } {
@@ -21,11 +21,10 @@ export function parseBatch(body: Buffer, format: "v2" | "ndjson"): { lines: Inco
     decodeLogBatch(
       body,
       (r) => {
-        const line: IncomingLine = r.line;
+        const { app, time, seq, source, dyno, msg } = r.line;
+        // In the shape it is kept in (stream set on ingest), so it never changes shape on the way.
         // The record's own text goes to the store as it came, unless its message was cut.
-        line.recordStart = r.start;
-        line.recordEnd = r.exact ? r.end : 0;
-        lines.push(line);
+        lines.push({ app, time, seq, source, dyno, msg, stream: "", recordStart: r.start, recordEnd: r.exact ? r.end : 0 });
       },
       reject,
     );
