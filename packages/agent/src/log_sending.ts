@@ -13,9 +13,9 @@ export interface LogSending {
 /** The line's own time, to the microsecond: the LogBuffer stamped it (Heroku's format, `.123456+00:00`). */
 export function lineTime(l: LogLine): number {
   const t = Date.parse(l.ts.slice(0, 23) + "Z");
-  const us = Number(l.ts.slice(23, 26));
   if (!Number.isFinite(t)) return Date.now();
-  return /^\d{3}$/.test(l.ts.slice(23, 26)) ? (t * 1000 + us) / 1000 : t;
+  const micros = l.ts.slice(23, 26);
+  return /^\d{3}$/.test(micros) ? (t * 1000 + Number(micros)) / 1000 : t;
 }
 
 export function sendLogs(logs: LogBuffer, cfg: Pick<AgentConfig, "logRouterUrl" | "logToken">): LogSending {

@@ -10,8 +10,9 @@
 // host may).
 //
 // A segment holds the lines as records of the compact batch format (log_batch.ts), each append
-// starting with `@<stream>` on a line of its own: a record that came in a compact batch is written
-// as it came, never encoded again. Lines of the first format (`{"s": stream, "l": <line's JSON>}`),
+// starting with `@<stream> <bytes of its records>` on a line of its own: a record that came in a
+// compact batch is written as it came, never encoded again, and an append cut short (a crash of
+// the host mid-write) is known by its length and skipped whole, never read as shorter lines. Lines of the first format (`{"s": stream, "l": <line's JSON>}`),
 // and the first format's files (`<app>.ndjson`, `<app>.0.ndjson`, gone at the app's next rotation),
 // are still read.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
@@ -75,8 +76,7 @@ export class AppStore {
     if (lines.length === 0) return;
     let log = this.apps.get(app);
     if (!log) this.apps.set(app, (log = { ring: new BoundedQueue<StoredLine>(this.linesPerApp), fd: openSync(this.file(app, false), "a", 0o600), fileLines: 0, fileBytes: 0 }));
-    // The marker starts on a line of its own even after a torn write (an empty line is skipped).
-    const chunks: Buffer[] = [Buffer.from(`\n@${stream}\n`)];
+    const chunks: Buffer[] = [];
     let maxSeq = -1;
     let runStart = 0;
     let runEnd = 0;
@@ -96,7 +96,9 @@ export class AppStore {
     }
     if (runEnd > 0) chunks.push(body!.subarray(runStart, runEnd));
     if (stream) this.noteSeq(stream, maxSeq);
-    const bytes = Buffer.concat(chunks);
+    const records = Buffer.concat(chunks);
+    // The marker starts on a line of its own even after a torn write (an empty line is skipped).
+    const bytes = Buffer.concat([Buffer.from(`\n@${stream} ${records.length}\n`), records]);
     writeSync(log.fd, bytes);
     log.fileLines += lines.length;
     log.fileBytes += bytes.length;
@@ -168,8 +170,19 @@ function readLines(app: string, path: string): StoredLine[] {
     if (nl < 0) nl = buf.length;
     try {
       const first = buf[start];
-      if (first === 0x40 /* @ */) stream = buf.toString("utf8", start + 1, nl);
-      else if (first === 0x7b /* { */) {
+      if (first === 0x40 /* @ */) {
+        const marker = buf.toString("utf8", start + 1, nl);
+        const sp = marker.lastIndexOf(" ");
+        stream = marker.slice(0, sp);
+        // An append cut short (it does not end where its marker says, with a newline, just before
+        // the next append's or the file's end) is skipped whole, up to the next append.
+        const end = nl + 1 + Number(marker.slice(sp + 1));
+        if (sp < 0 || !(end <= buf.length && buf[end - 1] === 0x0a && (end === buf.length || buf[end] === 0x0a))) {
+          const next = buf.indexOf("\n@", nl);
+          start = next < 0 ? buf.length : next + 1;
+          continue;
+        }
+      } else if (first === 0x7b /* { */) {
         const d = JSON.parse(buf.toString("utf8", start, nl)) as { s?: unknown; l?: unknown };
         const l = typeof d.s === "string" ? parseLogLine(d.l) : undefined;
         if (l?.app === app) out.push({ ...l, stream: d.s as string });

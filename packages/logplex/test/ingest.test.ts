@@ -1,5 +1,5 @@
 // Ingest, authentication, order, the store's bound, persistence across a restart, and the tail.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import type { RunningLogplex } from "../src/logplex";
@@ -60,6 +60,19 @@ test("a compact batch is stored like an NDJSON one, to the microsecond; bad reco
   lp = await startTestLogplex(dir);
   expect(await logs("myapp")).toContain("04:12:25.123457+00:00 heroku[router]: at=info\n");
   expect(JSON.parse((await postCompact(lp.address, encodeLogRecord(good[1]))).body)).toMatchObject({ stored: 0, duplicates: 1 });
+});
+
+test("an append cut short by a crash is skipped whole on restart, even with appends after it; its lines can be sent again", async () => {
+  await postCompact(lp.address, encodeLogRecord({ app: "myapp", time: 1796011945123, seq: 0, source: "app", dyno: "web.1", msg: "kept" }));
+  await lp.close();
+  appendFileSync(join(dir, "apps", "myapp.log"), "\n@host-a/s1 200\n1796011945124000 1 app myapp web.1 torn mid-mess");
+  lp = await startTestLogplex(dir);
+  expect(await logs("myapp")).toBe("2026-11-30T04:12:25.123000+00:00 app[web.1]: kept\n");
+  // The sender never had its ack, so it sends the line again: stored, not taken for a duplicate.
+  expect(JSON.parse((await postCompact(lp.address, encodeLogRecord({ app: "myapp", time: 1796011945124, seq: 1, source: "app", dyno: "web.1", msg: "torn mid-message" }))).body)).toMatchObject({ stored: 1 });
+  await lp.close();
+  lp = await startTestLogplex(dir);
+  expect(await logs("myapp")).toBe("2026-11-30T04:12:25.123000+00:00 app[web.1]: kept\n2026-11-30T04:12:25.124000+00:00 app[web.1]: torn mid-message\n");
 });
 
 test("a batch in an unknown format is refused with the formats taken", async () => {
