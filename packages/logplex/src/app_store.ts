@@ -15,7 +15,7 @@
 // the host mid-write) is known by its length and skipped whole, never read as shorter lines. Lines of the first format (`{"s": stream, "l": <line's JSON>}`),
 // and the first format's files (`<app>.ndjson`, `<app>.0.ndjson`, gone at the app's next rotation),
 // are still read.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writevSync } from "node:fs";
 import { join } from "node:path";
 import { APP_NAME, decodeLogRecord, encodeLogRecord, parseLogLine, RecordNames } from "@dynoform/contract";
 import { BoundedQueue } from "./bounded_queue";
@@ -96,12 +96,14 @@ export class AppStore {
     }
     if (runEnd > 0) chunks.push(body!.subarray(runStart, runEnd));
     if (stream) this.noteSeq(stream, maxSeq);
-    const records = Buffer.concat(chunks);
+    let length = 0;
+    for (const c of chunks) length += c.length;
     // The marker starts on a line of its own even after a torn write (an empty line is skipped).
-    const bytes = Buffer.concat([Buffer.from(`\n@${stream} ${records.length}\n`), records]);
-    writeSync(log.fd, bytes);
+    const marker = Buffer.from(`\n@${stream} ${length}\n`);
+    // One write of the pieces where they lie (the batch's runs of records), not copied together first.
+    writeAll(log.fd, [marker, ...chunks]);
     log.fileLines += lines.length;
-    log.fileBytes += bytes.length;
+    log.fileBytes += marker.length + length;
     if (log.fileLines >= this.linesPerApp && log.fileBytes >= this.segmentBytes) this.rotate(app, log);
   }
 
@@ -150,6 +152,18 @@ export class AppStore {
     log.fd = openSync(this.file(app, false), "a", 0o600);
     log.fileLines = 0;
     log.fileBytes = 0;
+  }
+}
+
+/** Writes every byte of `buffers` in order (writev, again from where a short write stopped). */
+function writeAll(fd: number, buffers: Buffer[]): void {
+  let rest = buffers;
+  for (;;) {
+    let n = writevSync(fd, rest);
+    let i = 0;
+    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
+    if (i === rest.length) return;
+    rest = [rest[i].subarray(n), ...rest.slice(i + 1)];
   }
 }
 
