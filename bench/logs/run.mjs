@@ -2,7 +2,7 @@
 // npm run bench:logs — the log router (packages/logplex) against rsyslog, all on 127.0.0.1, each
 // started here with its own temporary config, data and pid files. Prints name=value lines at the
 // end; see packages/logplex/README.md ("Benchmarks") for what each means.
-//   log_lines_per_cpu_s      lines in from a sender (NDJSON batches) -> out to one TCP syslog drain,
+//   log_lines_per_cpu_s      lines in from a sender (compact batches, log_batch.ts) -> out to one TCP syslog drain,
 //                            per second of the log router's own CPU (utime+stime from /proc)
 //   rsyslog_lines_per_cpu_s  rsyslog forwarding TCP syslog in (imtcp) -> TCP syslog out (omfwd,
 //                            octet-counted), per second of rsyslogd's CPU

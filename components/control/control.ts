@@ -50,7 +50,7 @@ export interface ControlPlaneArgs {
     binary: ServiceBinary;
     /** PEM certificates the control host must trust too (lab: the machine's own extra CAs, for npm). */
     extraCaCertificates?: string;
-    /** The log router: `logs`, `drains*` and the control role's own `app[api]`/`heroku[api]` lines, with the control token. */
+    /** The log router: `logs`, `drains*` and the control role's own `app[api]` lines, with the control token. */
     logs: LogRouterAccess;
     /** Resources that must exist first (agents, routers, data). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];

@@ -1,5 +1,6 @@
 // Bounded per-app log buffer with Heroku-format lines, plus live subscribers (for `logs --tail`)
 // and a sink hook for forwarding to the log router.
+import { preciseNow } from "@dynoform/logplex/sender";
 
 export interface LogLine {
   /** Heroku timestamp, e.g. 2026-11-21T12:00:00.000000+00:00 */
@@ -15,10 +16,12 @@ export interface LogLine {
 
 export type LogListener = (app: string, line: LogLine) => void;
 
-export function herokuTimestamp(d: Date = new Date()): string {
-  // 2026-11-21T12:00:00.000000+00:00 (microsecond precision, explicit UTC offset)
-  const iso = d.toISOString(); // 2026-11-21T12:00:00.000Z
-  return iso.slice(0, 23) + "000+00:00";
+/** 2026-11-21T12:00:00.123456+00:00 (microseconds, explicit UTC offset): `at` in milliseconds
+ * since the epoch with a microsecond fraction (the sender's clock, by default), or a Date. */
+export function herokuTimestamp(at: Date | number = preciseNow()): string {
+  const us = Math.round((typeof at === "number" ? at : at.getTime()) * 1000);
+  const ms = Math.floor(us / 1000);
+  return new Date(ms).toISOString().slice(0, 23) + String(us - ms * 1000).padStart(3, "0") + "+00:00";
 }
 
 export function formatLine(ts: string, source: string, dyno: string, msg: string): string {

@@ -10,10 +10,12 @@ export interface LogSending {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** The line's own time: the LogBuffer stamped it (Heroku's format, milliseconds then `000+00:00`). */
+/** The line's own time, to the microsecond: the LogBuffer stamped it (Heroku's format, `.123456+00:00`). */
 export function lineTime(l: LogLine): number {
   const t = Date.parse(l.ts.slice(0, 23) + "Z");
-  return Number.isFinite(t) ? t : Date.now();
+  if (!Number.isFinite(t)) return Date.now();
+  const micros = l.ts.slice(23, 26);
+  return /^\d{3}$/.test(micros) ? (t * 1000 + Number(micros)) / 1000 : t;
 }
 
 export function sendLogs(logs: LogBuffer, cfg: Pick<AgentConfig, "logRouterUrl" | "logToken">): LogSending {

@@ -223,6 +223,13 @@ test("restart policy: immediate first restart, exponential, capped, reset after 
 
 test("Heroku log format and bounded buffer", () => {
   expect(herokuTimestamp(new Date("2026-11-21T12:00:00.123Z"))).toBe("2026-11-21T12:00:00.123000+00:00");
+  expect(herokuTimestamp(Date.UTC(2026, 10, 21, 12, 0, 0, 123) + 0.456)).toBe("2026-11-21T12:00:00.123456+00:00");
+  expect(herokuTimestamp(Date.UTC(2026, 10, 21, 12, 0, 0, 999) + 0.999)).toBe("2026-11-21T12:00:00.999999+00:00");
+  // Lines stamped in a row carry microseconds (not all `000`) and never go back.
+  const stamps = Array.from({ length: 200 }, () => herokuTimestamp());
+  expect(stamps.every((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/.test(s))).toBe(true);
+  expect(stamps.some((s) => !s.endsWith("000+00:00"))).toBe(true);
+  expect([...stamps].sort()).toEqual(stamps);
   expect(formatLine("2026-11-21T12:00:00.000000+00:00", "heroku", "web.1", "State changed from starting to up")).toBe(
     "2026-11-21T12:00:00.000000+00:00 heroku[web.1]: State changed from starting to up",
   );

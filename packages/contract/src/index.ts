@@ -8,3 +8,4 @@ export * from "./agent_api";
 export * from "./router_api";
 export * from "./log_api";
 export * from "./service_settings";
+export * from "./log_batch";

@@ -1,14 +1,15 @@
 // The log router's API (packages/logplex/README.md): what senders (agents, routers, the control
-// role) post, what readers get back, and the drain configuration. Lines travel as NDJSON: one JSON
-// object a line, so a message may hold any character (JSON escapes newlines).
+// role) post, what readers get back, and the drain configuration. Lines travel in the compact
+// format of log_batch.ts, or (the first format, still taken from older senders) as NDJSON: one
+// JSON object a line, so a message may hold any character (JSON escapes newlines).
 import { ValidationError } from "./errors";
 import { checkAppName } from "./names";
 import { intIn, isObject } from "./shape";
 
-/** One log line as senders post it (`POST /v1/lines`, one JSON object a line). */
+/** One log line as senders post it (`POST /v1/lines`: a record of log_batch.ts, or one JSON object a line). */
 export interface LogLineIn {
   app: string;
-  /** When the line was written: milliseconds since the epoch (the sender's clock). */
+  /** When the line was written: milliseconds since the epoch (the sender's clock), to the microsecond (a fraction). */
   time: number;
   /** Per sender stream, one more for every line: one process's lines keep their order within a millisecond. */
   seq: number;
@@ -52,6 +53,8 @@ export const MAX_MESSAGE_CHARS = 10_000;
 /** `web.1`, `router`, `api`, `logplex`, `scheduler.12`. */
 export const LOG_DYNO = /^[a-z][a-z0-9_-]{0,30}(\.[0-9]{1,6})?$/;
 export const DRAIN_SCHEMES = ["syslog:", "syslog+tls:", "https:"] as const;
+/** The latest time a line may carry (microseconds of it stay below 2^53: the year 2255). */
+const MAX_TIME_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 const STREAM_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** One posted line, or a ValidationError naming the field. Over-long messages are cut, not refused. */
@@ -60,12 +63,12 @@ export function parseLogLine(raw: unknown): LogLineIn {
   const { app, time, seq, source, dyno, msg } = raw;
   if (typeof app !== "string") throw new ValidationError("app must be a string");
   checkAppName(app);
-  if (!intIn(time, 0, 8_640_000_000_000)) throw new ValidationError("time must be milliseconds since the epoch (an integer)");
+  if (typeof time !== "number" || !(time >= 0 && time <= MAX_TIME_MS)) throw new ValidationError("time must be milliseconds since the epoch (a number)");
   if (!intIn(seq, 0, Number.MAX_SAFE_INTEGER)) throw new ValidationError("seq must be a non-negative integer");
   if (source !== "app" && source !== "heroku") throw new ValidationError('source must be "app" or "heroku"');
   if (typeof dyno !== "string" || !LOG_DYNO.test(dyno)) throw new ValidationError(`dyno ${JSON.stringify(dyno)} is invalid (want e.g. web.1, router, api)`);
   if (typeof msg !== "string") throw new ValidationError("msg must be a string");
-  return { app, time, seq, source, dyno, msg: msg.length > MAX_MESSAGE_CHARS ? msg.slice(0, MAX_MESSAGE_CHARS) : msg };
+  return { app, time: Math.round(time * 1000) / 1000, seq, source, dyno, msg: msg.length > MAX_MESSAGE_CHARS ? msg.slice(0, MAX_MESSAGE_CHARS) : msg };
 }
 
 /** The sender's stream id from its header ("" when it sent none: no deduplication). */

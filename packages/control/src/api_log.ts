@@ -1,5 +1,6 @@
-// The control role's own lines in an app's stream, as Heroku prints them (`app[api]: ...`):
-// releases, config changes (their release's description), scaling and builds. They go through
+// The control role's own lines in an app's stream, as Heroku prints them today (`app[api]: ...`,
+// source app: Heroku's older `heroku[api]` lines became `app[api]` ones): releases, config changes
+// (their release's description), scaling and builds. They go through
 // the fleet's log router client when there is one; without one nothing is sent.
 import type { Formation } from "./app_store";
 import type { Fleet } from "./fleet";

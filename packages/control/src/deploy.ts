@@ -77,7 +77,7 @@ export async function deploy(opts: DeployOptions): Promise<Release> {
             ...opts.build,
         });
     } catch (err) {
-        apiLog(fleet, app, "Build failed");
+        apiLog(fleet, app, "Build failed -- check your build logs");
         if (err instanceof BuildError) rejectWith(log, "Push rejected, failed to compile app.", err.message, err.tail);
         rejectWith(log, "Push rejected, the build could not run.", (err as Error).message, []);
     }

@@ -53,12 +53,14 @@ test("builds, releases, config changes and scaling write Heroku's app[api] lines
 
 test("logs reads the log router with -n, -s and -d; apps:destroy forgets the app's lines", async () => {
     await h.cli("apps:create", "myapp");
-    const now = Date.now();
+    const now = Date.UTC(2026, 10, 30, 4, 12, 25, 123) + 0.456;
     await postLines(lp.address, [
         { app: "myapp", time: now, seq: 1, source: "app", dyno: "web.1", msg: "hello" },
         { app: "myapp", time: now + 1, seq: 2, source: "heroku", dyno: "router", msg: "at=info method=GET path=\"/\"" },
         { app: "myapp", time: now + 2, seq: 3, source: "heroku", dyno: "web.1", msg: "State changed from starting to up" },
     ]);
+    // Heroku's timestamps, to the microsecond.
+    expect((await h.cli("logs", "-a", "myapp", "-n", "1")).out).toEqual(["2026-11-30T04:12:25.125456+00:00 heroku[web.1]: State changed from starting to up"]);
     const text = async (...argv: string[]) => (await h.cli("logs", "-a", "myapp", ...argv)).out.map((l) => l.replace(/^\S+ /, ""));
     expect(await text()).toEqual(["app[web.1]: hello", 'heroku[router]: at=info method=GET path="/"', "heroku[web.1]: State changed from starting to up"]);
     expect(await text("-n", "1")).toEqual(["heroku[web.1]: State changed from starting to up"]);

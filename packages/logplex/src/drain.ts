@@ -14,6 +14,8 @@ export interface DrainSpec {
   ca?: string;
 }
 
+const timeOf = (l: StoredLine) => l.time;
+
 /** Notices kept for a drain that is down; past it the newest absorbs the counts. */
 const MAX_OWED_NOTICES = 100;
 
@@ -32,7 +34,7 @@ export abstract class Drain {
     if (this.stopped) return;
     for (const l of lines) {
       if (this.buffer.length >= this.buffer.capacity) this.kick();
-      this.buffer.push(l, (old) => old.time);
+      this.buffer.push(l, timeOf);
     }
     this.kick();
   }

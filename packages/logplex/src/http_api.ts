@@ -1,5 +1,6 @@
 // The log router's HTTP API (packages/logplex/README.md), on its private address:
-//   POST   /v1/lines                      a batch of NDJSON lines (a sender or the control role)
+//   POST   /v1/lines                      a batch of lines (a sender or the control role): the
+//                                          compact format (LOG_BATCH_V2) or NDJSON
 //   GET    /v1/apps/:app/logs             recent lines, then (tail=1) live ones, Heroku's format
 //   GET    /v1/apps/:app/drains           the app's drains
 //   POST   /v1/apps/:app/drains           add one ({"url": ..., "ca": ...}): tried first
@@ -7,9 +8,10 @@
 //   DELETE /v1/apps/:app                  forget an app (its lines and drains)
 //   GET    /health
 import http from "node:http";
-import { checkAppName, LOG_STREAM_HEADER, parseLogLine, parseLogQuery, parseStreamId, ValidationError, type IngestAck, type LogLineIn, type LogQuery } from "@dynoform/contract";
+import { ACCEPT_POST_HEADER, checkAppName, LOG_BATCH_NDJSON, LOG_BATCH_V2, LOG_STREAM_HEADER, parseLogQuery, parseStreamId, ValidationError, type LogQuery } from "@dynoform/contract";
 import type { Auth, Caller } from "./auth";
 import { DrainCheckError } from "./drain_check";
+import { parseBatch } from "./ingest_batch";
 import { compareLines, herokuLine, herokuTimestamp, overflowMessage, type StoredLine } from "./line_format";
 import type { LogRouter } from "./log_router";
 
@@ -27,9 +29,6 @@ class HttpError extends Error {
     super(message);
   }
 }
-
-/** Rejected lines reported back in one answer; the rest are only counted. */
-const MAX_REPORTED_ERRORS = 10;
 
 export function createApi(router: LogRouter, auth: Auth, limits: ApiLimits): http.Server {
   const server = http.createServer((req, res) => {
@@ -81,46 +80,21 @@ async function ingest(router: LogRouter, caller: Caller, limits: ApiLimits, req:
   const header = parseStreamId(req.headers[LOG_STREAM_HEADER]);
   // Streams are the sender's own: its name comes from its token, not from what it says.
   const stream = header ? `${caller.kind === "sender" ? caller.name : "control"}/${header}` : "";
-  const { values, texts } = parseNdjson(await readBody(req, limits.maxBatchBytes));
-  const lines: Array<LogLineIn & { raw?: string }> = [];
-  const errors: IngestAck["errors"] = [];
-  let rejected = 0;
-  values.forEach((r, index) => {
-    try {
-      if (r instanceof Error) throw r;
-      const line: LogLineIn & { raw?: string } = parseLogLine(r);
-      line.raw = texts[index];
-      lines.push(line);
-    } catch (e) {
-      rejected++;
-      if (errors.length < MAX_REPORTED_ERRORS) errors.push({ index, error: (e as Error).message });
-    }
-  });
-  const { stored, duplicates } = router.ingest(stream, lines);
-  reply(res, 200, { stored, duplicates, rejected, errors } satisfies IngestAck);
+  const format = batchFormat(req.headers["content-type"]);
+  // Every answer lists the formats taken: a sender switches to the compact one once it sees it here.
+  res.setHeader(ACCEPT_POST_HEADER, `${LOG_BATCH_V2}, ${LOG_BATCH_NDJSON}`);
+  const body = await readBody(req, limits.maxBatchBytes);
+  const { lines, ack } = parseBatch(body, format);
+  const { stored, duplicates } = router.ingest(stream, lines, format === "v2" ? body : undefined);
+  reply(res, 200, { ...ack, stored, duplicates });
 }
 
-/** Each line's value (or the Error of a line that is not JSON) and its text. One parse of the whole batch when all are JSON. */
-function parseNdjson(body: Buffer): { values: unknown[]; texts: string[] } {
-  const texts = body.toString("utf8").split("\n").filter((l) => l.trim() !== "");
-  try {
-    // NDJSON lines hold no raw newline, so joined with commas they are one JSON array. A line holding
-    // two values shifts the count, and the batch is read line by line instead. (Lines crafted to keep
-    // the count can pair a value with another line's text: only the sender's own lines then fail to
-    // be read back from disk.)
-    const values = JSON.parse("[" + texts.join(",") + "]") as unknown[];
-    if (values.length !== texts.length) throw new Error("a line with more than one value");
-    return { values, texts };
-  } catch {
-    const values = texts.map((l) => {
-      try {
-        return JSON.parse(l) as unknown;
-      } catch {
-        return new ValidationError("not a JSON object (a batch is NDJSON: one JSON object a line)");
-      }
-    });
-    return { values, texts };
-  }
+/** The batch's format from its Content-Type; none (or text/plain, as curl sends) is NDJSON, as the first senders' was. */
+function batchFormat(contentType: string | undefined): "v2" | "ndjson" {
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  if (type === LOG_BATCH_V2) return "v2";
+  if (["", LOG_BATCH_NDJSON, "application/json", "text/plain", "application/x-www-form-urlencoded"].includes(type)) return "ndjson";
+  throw new HttpError(415, `Content-Type ${type} is not a batch format: use ${LOG_BATCH_V2} or ${LOG_BATCH_NDJSON}`);
 }
 
 function logs(router: LogRouter, app: string, q: LogQuery, limits: ApiLimits, req: http.IncomingMessage, res: http.ServerResponse): void {

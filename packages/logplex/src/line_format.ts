@@ -2,7 +2,8 @@
 // syslog messages drains get (RFC 6587 octet-counted framing over TCP and in logplex-1 bodies).
 import type { LogSource } from "@dynoform/contract";
 
-/** A line as the log router keeps it. `stream` and `seq` order one sender's lines within a millisecond. */
+/** A line as the log router keeps it. `time` is in milliseconds with a microsecond fraction;
+ * `stream` and `seq` order one sender's lines that share a time. */
 export interface StoredLine {
   app: string;
   time: number;
@@ -11,23 +12,30 @@ export interface StoredLine {
   source: LogSource;
   dyno: string;
   msg: string;
-  /** The line's JSON as the sender posted it (what the store writes to disk, so it is not serialised again). */
-  raw?: string;
+  /** Where the line's record (log_batch.ts) lies in the compact batch it came in (`recordEnd` 0:
+   * nowhere): what the store writes to disk, so it is not encoded again. Offsets, not a slice, so
+   * no line keeps its batch's body alive. */
+  recordStart?: number;
+  recordEnd?: number;
 }
 
-/** Heroku's timestamp: `2026-11-30T01:02:03.456000+00:00` (microseconds, explicit UTC offset). */
+/** Heroku's timestamp: `2026-11-30T01:02:03.456789+00:00` (microseconds, explicit UTC offset). */
 export function herokuTimestamp(ms: number): string {
-  // A batch's lines mostly share their millisecond: the last one's string is kept.
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastStamp = new Date(ms).toISOString().slice(0, 23) + "000+00:00";
+  const us = Math.round(ms * 1000);
+  const whole = Math.floor(us / 1000);
+  // A batch's lines mostly share their millisecond: its formatted part is kept.
+  if (whole !== lastMs) {
+    lastMs = whole;
+    lastStamp = new Date(whole).toISOString().slice(0, 23);
   }
-  return lastStamp;
+  return lastStamp + MICROS[us - whole * 1000] + "+00:00";
 }
 let lastMs = NaN;
 let lastStamp = "";
+/** "000" to "999": the microseconds within a millisecond, without formatting a number a line. */
+const MICROS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
 
-/** `2026-11-30T01:02:03.456000+00:00 app[web.1]: message` (no newline). */
+/** `2026-11-30T01:02:03.456789+00:00 app[web.1]: message` (no newline). */
 export function herokuLine(l: StoredLine): string {
   return `${herokuTimestamp(l.time)} ${l.source}[${l.dyno}]: ${l.msg}`;
 }
@@ -60,6 +68,43 @@ export function logplexMessage(l: StoredLine): string {
 /** RFC 6587 octet counting: `LENGTH SP MESSAGE`, LENGTH in bytes. */
 export function octetCounted(message: string): string {
   return `${Buffer.byteLength(message)} ${message}`;
+}
+
+/** A syslog drain's write: the lines' RFC 5424 messages, octet-counted, in one buffer. This is the
+ * drain's hot path, so the fields after the timestamp are reused while a run of lines shares them,
+ * and each message is counted as one byte a character first; a single scan of the result then
+ * tells whether that held (every character ASCII: then the bytes are a plain copy of the string),
+ * and only when not are they counted and encoded again. */
+export function syslogFrames(lines: readonly StoredLine[]): Buffer {
+  const parts: string[] = [];
+  let app = "";
+  let source = "";
+  let dyno = "";
+  let pri = "";
+  let tail = "";
+  let ms = NaN;
+  let head = "";
+  for (const l of lines) {
+    if (l.app !== app || l.source !== source || l.dyno !== dyno) {
+      ({ app, source, dyno } = l);
+      pri = `<${priority(l)}>1 `;
+      tail = `+00:00 ${app} ${source} ${dyno} - - `;
+      ms = NaN;
+    }
+    // The timestamp in two parts: to the millisecond (with the PRI before it, kept while lines share
+    // both), then the microseconds.
+    const us = Math.round(l.time * 1000);
+    const whole = Math.floor(us / 1000);
+    if (whole !== ms) {
+      ms = whole;
+      head = pri + new Date(whole).toISOString().slice(0, 23);
+    }
+    const msg = oneLine(l.msg);
+    parts.push(String(head.length + 3 + tail.length + msg.length), " ", head, MICROS[us - whole * 1000], tail, msg);
+  }
+  const out = parts.join("");
+  if (Buffer.byteLength(out) === out.length) return Buffer.from(out, "latin1");
+  return Buffer.from(lines.map((l) => octetCounted(syslogMessage(l))).join(""));
 }
 
 /** Heroku's own line when lines were dropped: `Error L10 (output buffer overflow): N messages dropped since TIMESTAMP.` */

@@ -1,11 +1,12 @@
 // The log router's core: a posted batch goes to each app's store, its live subscribers and its
 // drains, in that order and without waiting on any of them (drains and subscribers only buffer).
 // Once a period it turns every drain's drop count into Heroku's L10 line in the app's stream.
-import type { LogLineIn } from "@dynoform/contract";
 import type { AppStore } from "./app_store";
 import type { Drain } from "./drain";
 import type { DrainRegistry } from "./drain_registry";
+import type { IncomingLine } from "./ingest_batch";
 import { overflowMessage, type StoredLine } from "./line_format";
+import { preciseNow } from "./precise_clock";
 
 export type Subscriber = (line: StoredLine) => void;
 
@@ -22,8 +23,9 @@ export class LogRouter {
     readonly drains: DrainRegistry,
   ) {}
 
-  /** Stores and routes one batch (its lines' `raw` JSON kept for the store); lines already stored (a resend) are skipped and counted. */
-  ingest(stream: string, lines: Array<LogLineIn & { raw?: string }>): { stored: number; duplicates: number } {
+  /** Stores and routes one batch (`body`: the compact batch its lines' records lie in); lines
+   * already stored (a resend) are skipped and counted. */
+  ingest(stream: string, lines: IncomingLine[], body?: Buffer): { stored: number; duplicates: number } {
     const byApp = new Map<string, StoredLine[]>();
     let stored = 0;
     for (const l of lines) {
@@ -35,13 +37,13 @@ export class LogRouter {
       list.push(line);
       stored++;
     }
-    for (const [app, list] of byApp) this.route(app, stream, list);
+    for (const [app, list] of byApp) this.route(app, stream, list, undefined, body);
     return { stored, duplicates: lines.length - stored };
   }
 
   /** Adds the log router's own `heroku[logplex]` line to an app's stream (every drain but `except` gets it). */
   inject(app: string, msg: string, except?: Drain): StoredLine {
-    const line: StoredLine = { app, time: Date.now(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
+    const line: StoredLine = { app, time: preciseNow(), seq: this.ownSeq++, stream: OWN_STREAM, source: "heroku", dyno: "logplex", msg };
     this.route(app, OWN_STREAM, [line], except);
     return line;
   }
@@ -82,9 +84,9 @@ export class LogRouter {
     this.store.close();
   }
 
-  private route(app: string, stream: string, lines: StoredLine[], except?: Drain): void {
+  private route(app: string, stream: string, lines: StoredLine[], except?: Drain, body?: Buffer): void {
     if (lines.length === 0) return;
-    this.store.append(app, stream, lines);
+    this.store.append(app, stream, lines, body);
     const subs = this.subscribers.get(app);
     if (subs) for (const s of subs) for (const l of lines) s(l);
     for (const d of this.drains.forApp(app)) if (d !== except) d.pushAll(lines);

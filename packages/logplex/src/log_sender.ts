@@ -1,7 +1,10 @@
 // The client agents, routers and the control role send their lines to the log router with. It
 // never blocks its caller: `send` stamps the line (time, and a sequence number of this stream so
 // one process's lines keep their order within a millisecond) and queues it. Lines go in batches
-// (NDJSON `POST /v1/lines`, one request in flight, keep-alive); a batch leaves the buffer only once
+// (`POST /v1/lines`, one request in flight, keep-alive) in the compact format (log_batch.ts) once
+// the log router's answer lists it in Accept-Post, NDJSON before that (and again if a log router
+// that predates it answers: that one stored nothing of a compact batch, which is sent again as
+// NDJSON), so senders and the log router may be upgraded in any order. A batch leaves the buffer only once
 // the log router acknowledged it, and is resent with backoff until then, so a restarted log router
 // loses nothing the sender still holds (the log router skips what it had stored before a lost ack).
 // The buffer is bounded: when the log router is away too long, the oldest lines go, counted, and
@@ -9,7 +12,11 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { LOG_STREAM_HEADER, type IngestAck, type LogSource } from "@dynoform/contract";
+import { ACCEPT_POST_HEADER, encodeLogRecord, LOG_BATCH_NDJSON, LOG_BATCH_V2, LOG_STREAM_HEADER, type IngestAck, type LogLineIn, type LogSource } from "@dynoform/contract";
+import { overflowMessage } from "./line_format";
+import { preciseNow } from "./precise_clock";
+
+export { preciseNow };
 
 export interface LogSenderOptions {
   /** The log router, e.g. `http://10.0.0.2:8093` (https:// with `ca` for TLS). */
@@ -31,11 +38,10 @@ export interface LogSenderOptions {
   onError?: (message: string) => void;
 }
 
-interface Pending {
-  app: string;
-  time: number;
-  json: string;
-}
+type Pending = LogLineIn;
+
+/** A line's share of a batch's bytes, near enough (its fields, separators and escapes). */
+const size = (p: Pending) => p.msg.length + p.app.length + p.dyno.length + 48;
 
 const FIRST_BACKOFF_MS = 100;
 
@@ -55,6 +61,8 @@ export class LogSender {
   private readonly agent: http.Agent;
   private readonly target: URL;
   private readonly idle: Array<() => void> = [];
+  /** Whether the log router takes compact batches (its last answer said so). */
+  private compact = false;
   /** Lines acknowledged, and dropped for want of room. */
   readonly stats = { stored: 0, dropped: 0 };
 
@@ -72,9 +80,10 @@ export class LogSender {
     return this.queue.length - this.head + (this.inflight?.length ?? 0);
   }
 
-  send(app: string, source: LogSource, dyno: string, msg: string, time = Date.now()): void {
+  /** `time`: milliseconds since the epoch, a fraction for the microseconds (preciseNow's). */
+  send(app: string, source: LogSource, dyno: string, msg: string, time = preciseNow()): void {
     if (this.closed) return;
-    this.enqueue({ app, time, json: JSON.stringify({ app, time, seq: this.seq++, source, dyno, msg }) });
+    this.enqueue({ app, time, seq: this.seq++, source, dyno, msg });
   }
 
   /** Resolves once everything queued so far is acknowledged (or `timeoutMs` passed: false). */
@@ -128,9 +137,9 @@ export class LogSender {
     let bytes = 0;
     while (this.head < this.queue.length && out.length < maxLines) {
       const p = this.queue[this.head];
-      if (out.length > 0 && bytes + p.json.length + 1 > maxBytes) break;
+      if (out.length > 0 && bytes + size(p) > maxBytes) break;
       out.push(p);
-      bytes += p.json.length + 1;
+      bytes += size(p);
       this.head++;
     }
     return out;
@@ -146,8 +155,13 @@ export class LogSender {
         this.inflight = undefined;
         return;
       }
-      const outcome = await this.request(this.inflight.map((p) => p.json).join("\n") + "\n");
+      const compact = this.compact;
+      const outcome = await this.request(compact ? this.inflight.map(encodeLogRecord).join("") : this.inflight.map((p) => JSON.stringify(p)).join("\n") + "\n", compact);
       if (this.closed) return;
+      if (outcome === "resend") {
+        next = 0;
+        return;
+      }
       if (outcome === "retry") {
         this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 10_000, Math.max(FIRST_BACKOFF_MS, this.backoffMs * 2));
         next = this.backoffMs;
@@ -172,7 +186,7 @@ export class LogSender {
     const drops = [...this.dropped];
     this.dropped.clear();
     for (const [app, d] of drops) {
-      this.send(app, "heroku", "logplex", `Error L10 (output buffer overflow): ${d.count} messages dropped since ${new Date(d.since).toISOString().slice(0, 23)}000+00:00.`);
+      this.send(app, "heroku", "logplex", overflowMessage(d.count, d.since));
     }
   }
 
@@ -181,8 +195,9 @@ export class LogSender {
     for (const f of this.idle.splice(0)) f();
   }
 
-  /** "stored": acknowledged; "refused": the log router will never take this batch (dropped, reported); "retry": try again later. */
-  private request(body: string): Promise<"stored" | "refused" | "retry"> {
+  /** "stored": acknowledged; "refused": the log router will never take this batch (dropped, reported); "retry": try again later;
+   * "resend": a log router without the compact format answered a compact batch (it stored none of it): send it again as NDJSON. */
+  private request(body: string, compact: boolean): Promise<"stored" | "refused" | "retry" | "resend"> {
     const mod = this.target.protocol === "https:" ? https : http;
     return new Promise((resolve) => {
       const req = mod.request(
@@ -193,7 +208,7 @@ export class LogSender {
           timeout: 15_000,
           headers: {
             authorization: `Bearer ${this.opts.token}`,
-            "content-type": "application/x-ndjson",
+            "content-type": compact ? LOG_BATCH_V2 : LOG_BATCH_NDJSON,
             "content-length": Buffer.byteLength(body),
             [LOG_STREAM_HEADER]: this.stream,
           },
@@ -205,6 +220,13 @@ export class LogSender {
           res.on("end", () => {
             const status = res.statusCode ?? 0;
             const text = Buffer.concat(chunks).toString("utf8");
+            const takesCompact = String(res.headers[ACCEPT_POST_HEADER] ?? "").includes(LOG_BATCH_V2);
+            if (status === 200 && compact && !takesCompact) {
+              this.compact = false;
+              resolve("resend");
+              return;
+            }
+            if (status === 200) this.compact = takesCompact;
             if (status === 200) {
               const ack = safeJson(text) as IngestAck | undefined;
               if (ack?.rejected) this.opts.onError?.(`log router rejected ${ack.rejected} lines: ${ack.errors.map((e) => e.error).join("; ")}`);

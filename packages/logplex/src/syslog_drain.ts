@@ -6,7 +6,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Drain, type DrainSpec } from "./drain";
 import type { DrainDestinations } from "./drain_destinations";
-import { octetCounted, syslogMessage } from "./line_format";
+import { syslogFrames } from "./line_format";
 
 const SOCKET_HIGH_WATER = 256 * 1024;
 const LINES_PER_WRITE = 1024;
@@ -89,9 +89,7 @@ export class SyslogDrain extends Drain {
     while (s && !s.destroyed && s.writableLength < SOCKET_HIGH_WATER) {
       const lines = this.next(LINES_PER_WRITE);
       if (lines.length === 0) return;
-      let chunk = "";
-      for (const l of lines) chunk += octetCounted(syslogMessage(l));
-      s.write(chunk);
+      s.write(syslogFrames(lines));
     }
   }
 

@@ -33,7 +33,10 @@ test("a syslog TCP drain gets every line as RFC 5424 in octet-counted frames; dr
     const sent = [...lines("myapp", 300), { app: "myapp", time: Date.now(), seq: 300, source: "heroku", dyno: "router", msg: 'at=info method=GET path="/ü"' }];
     await postLines(lp.address, sent);
     await postLines(lp.address, lines("other", 5));
-    await until(() => rx.messages.length === 301);
+    await postLines(lp.address, [{ app: "myapp", time: Date.UTC(2026, 10, 30, 4, 12, 25, 123) + 0.456, seq: 301, source: "app", dyno: "web.1", msg: "two\nlines" }]);
+    await until(() => rx.messages.length === 302);
+    // RFC 5424's TIMESTAMP to the microsecond, as Heroku's drains get it; a message on one line.
+    expect(rx.messages[301]).toMatchObject({ timestamp: "2026-11-30T04:12:25.123456+00:00", msg: "two lines" });
     expect(rx.messages.slice(0, 300).map((m) => m.msg)).toEqual(sent.slice(0, 300).map((l) => l.msg));
     expect(rx.messages[0]).toMatchObject({ pri: 190, hostname: "myapp", appName: "app", procId: "web.1", msgId: "-" });
     expect(rx.messages[300]).toMatchObject({ pri: 158, appName: "heroku", procId: "router", msg: 'at=info method=GET path="/ü"' });

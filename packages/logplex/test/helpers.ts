@@ -8,6 +8,7 @@ import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LOG_BATCH_V2 } from "@dynoform/contract";
 import { DEFAULTS, type LogplexConfig } from "../src/config";
 import { startLogplex, type RunningLogplex } from "../src/logplex";
 
@@ -34,6 +35,7 @@ export function startTestLogplex(dataDir: string, over: Partial<LogplexConfig> =
 export interface Answer {
   status: number;
   body: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 export function call(address: string, method: string, path: string, opts: { token?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
@@ -45,7 +47,7 @@ export function call(address: string, method: string, path: string, opts: { toke
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       },
     );
     req.on("error", reject);
@@ -66,6 +68,11 @@ export const ndjson = (lines: object[]) => lines.map((l) => JSON.stringify(l)).j
 
 export function postLines(address: string, lines: object[], stream = "s1", token = SENDER_TOKEN): Promise<Answer> {
   return call(address, "POST", "/v1/lines", { token, body: ndjson(lines), headers: { "dynoform-log-stream": stream } });
+}
+
+/** A compact batch (log_batch.ts), as LogSender sends once the log router takes it. */
+export function postCompact(address: string, body: string, stream = "s1", token = SENDER_TOKEN): Promise<Answer> {
+  return call(address, "POST", "/v1/lines", { token, body, headers: { "dynoform-log-stream": stream, "content-type": LOG_BATCH_V2 } });
 }
 
 export function lines(app: string, n: number, from = 0, time = Date.now(), dyno = "web.1"): Line[] {

@@ -1,9 +1,10 @@
 // Ingest, authentication, order, the store's bound, persistence across a restart, and the tail.
-import { readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import type { RunningLogplex } from "../src/logplex";
-import { call, CONTROL_TOKEN, lines, postLines, SENDER_TOKEN, startTestLogplex, tempDir, until } from "./helpers";
+import { encodeLogRecord, LOG_BATCH_V2 } from "@dynoform/contract";
+import { call, CONTROL_TOKEN, lines, postCompact, postLines, SENDER_TOKEN, startTestLogplex, tempDir, until } from "./helpers";
 
 let lp: RunningLogplex;
 let dir: string;
@@ -41,6 +42,58 @@ test("no token, a wrong token and a sender reading are refused; bad lines are re
   expect((await call(lp.address, "GET", "/v1/apps/myapp/logs?num=99999", { token: CONTROL_TOKEN })).status).toBe(422);
 });
 
+test("a compact batch is stored like an NDJSON one, to the microsecond; bad records are rejected, the rest stored", async () => {
+  const time = Date.UTC(2026, 10, 30, 4, 12, 25, 123) + 0.456;
+  const good = [
+    { app: "myapp", time, seq: 0, source: "app" as const, dyno: "web.1", msg: "hello\nworld" },
+    { app: "myapp", time: time + 0.001, seq: 1, source: "heroku" as const, dyno: "router", msg: "at=info" },
+  ];
+  const body = encodeLogRecord(good[0]) + "1 2 app Bad_App web.1 x\n" + encodeLogRecord(good[1]) + "1 3 app myapp web.1 cut sho";
+  const ack = await postCompact(lp.address, body);
+  expect(ack.status).toBe(200);
+  expect(ack.headers["accept-post"]).toContain(LOG_BATCH_V2);
+  expect(JSON.parse(ack.body)).toEqual({ stored: 2, duplicates: 0, rejected: 2, errors: [{ index: 1, error: expect.stringMatching(/Name "Bad_App" is invalid/) }, { index: 3, error: expect.stringMatching(/truncated record/) }] });
+  expect(await logs("myapp")).toBe("2026-11-30T04:12:25.123456+00:00 app[web.1]: hello\nworld\n2026-11-30T04:12:25.123457+00:00 heroku[router]: at=info\n");
+  // A resend is recognised whatever the format, and the lines come back after a restart.
+  expect(JSON.parse((await postLines(lp.address, good, "s1")).body)).toMatchObject({ stored: 0, duplicates: 2 });
+  await lp.close();
+  lp = await startTestLogplex(dir);
+  expect(await logs("myapp")).toContain("04:12:25.123457+00:00 heroku[router]: at=info\n");
+  expect(JSON.parse((await postCompact(lp.address, encodeLogRecord(good[1]))).body)).toMatchObject({ stored: 0, duplicates: 1 });
+});
+
+test("an append cut short by a crash is skipped whole on restart, even with appends after it; its lines can be sent again", async () => {
+  await postCompact(lp.address, encodeLogRecord({ app: "myapp", time: 1796011945123, seq: 0, source: "app", dyno: "web.1", msg: "kept" }));
+  await lp.close();
+  appendFileSync(join(dir, "apps", "myapp.log"), "\n@host-a/s1 200\n1796011945124000 1 app myapp web.1 torn mid-mess");
+  lp = await startTestLogplex(dir);
+  expect(await logs("myapp")).toBe("2026-11-30T04:12:25.123000+00:00 app[web.1]: kept\n");
+  // The sender never had its ack, so it sends the line again: stored, not taken for a duplicate.
+  expect(JSON.parse((await postCompact(lp.address, encodeLogRecord({ app: "myapp", time: 1796011945124, seq: 1, source: "app", dyno: "web.1", msg: "torn mid-message" }))).body)).toMatchObject({ stored: 1 });
+  await lp.close();
+  lp = await startTestLogplex(dir);
+  expect(await logs("myapp")).toBe("2026-11-30T04:12:25.123000+00:00 app[web.1]: kept\n2026-11-30T04:12:25.124000+00:00 app[web.1]: torn mid-message\n");
+});
+
+test("a batch in an unknown format is refused with the formats taken", async () => {
+  const ans = await call(lp.address, "POST", "/v1/lines", { token: SENDER_TOKEN, body: "x", headers: { "content-type": "application/xml" } });
+  expect(ans.status).toBe(415);
+  expect(JSON.parse(ans.body).error).toMatch(/use application\/vnd.dynoform.log-batch.v2 or application\/x-ndjson/);
+});
+
+test("a store written by the first format (NDJSON files) is read after an upgrade and replaced at the next rotation", async () => {
+  await lp.close();
+  const legacy = (seq: number) => JSON.stringify({ s: "host-a/old", l: { app: "myapp", time: 1796011945123, seq, source: "app", dyno: "web.1", msg: `old ${seq}` } });
+  writeFileSync(join(dir, "apps", "myapp.0.ndjson"), legacy(0) + "\n");
+  writeFileSync(join(dir, "apps", "myapp.ndjson"), legacy(1) + "\n" + '{"s":"torn');
+  lp = await startTestLogplex(dir, { storeSegmentBytes: 1, linesPerApp: 3 });
+  expect(await logs("myapp", "num=3")).toBe("2026-11-30T04:12:25.123000+00:00 app[web.1]: old 0\n2026-11-30T04:12:25.123000+00:00 app[web.1]: old 1\n");
+  expect(JSON.parse((await postLines(lp.address, lines("myapp", 2, 0), "old")).body)).toMatchObject({ stored: 0, duplicates: 2 });
+  await postLines(lp.address, lines("myapp", 3, 0, Date.now(), "web.2"));
+  expect(existsSync(join(dir, "apps", "myapp.ndjson"))).toBe(false);
+  expect(existsSync(join(dir, "apps", "myapp.0.ndjson"))).toBe(false);
+});
+
 test("one process's lines within the same millisecond keep their order, whatever else arrives between", async () => {
   const time = Date.now();
   const a = lines("myapp", 50, 0, time, "web.1");
@@ -72,7 +125,8 @@ test("the store keeps the newest 1,500 lines per app, survives a restart, and it
   expect(before).toHaveLength(1500);
   expect(before[0]).toMatch(/line 2500$/);
   expect(before[1499]).toMatch(/line 3999$/);
-  const fileLines = ["myapp.ndjson", "myapp.0.ndjson"].map((f) => readFileSync(join(dir, "apps", f), "utf8").trim().split("\n").filter(Boolean).length);
+  // Records only: each append's `@stream` marker line is not a line of the app's.
+  const fileLines = ["myapp.log", "myapp.0.log"].map((f) => readFileSync(join(dir, "apps", f), "utf8").split("\n").filter((l) => /^\d/.test(l)).length);
   expect(fileLines[0] + fileLines[1]).toBeLessThanOrEqual(3000);
   expect(fileLines[1]).toBeGreaterThanOrEqual(1500);
   await lp.close();

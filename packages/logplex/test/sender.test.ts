@@ -1,6 +1,9 @@
 // The sender client: batches, acknowledgements, resending across a log router restart, and its
 // bounded buffer's counted drops.
-import { LogSender } from "../src/log_sender";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { LOG_BATCH_V2 } from "@dynoform/contract";
+import { LogSender, preciseNow } from "../src/log_sender";
 import type { RunningLogplex } from "../src/logplex";
 import { call, CONTROL_TOKEN, SENDER_TOKEN, startTestLogplex, tempDir, until } from "./helpers";
 
@@ -56,4 +59,59 @@ test("a full sender buffer drops its oldest lines and tells each app how many in
     sender.close();
     await lp.close();
   }
+});
+
+/** A stand-in log router recording each batch's Content-Type; `compact` says whether it lists the compact format. */
+async function fakeRouter(compact: () => boolean): Promise<{ server: http.Server; url: string; types: string[]; bodies: string[] }> {
+  const types: string[] = [];
+  const bodies: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString("utf8")));
+    req.on("end", () => {
+      types.push(String(req.headers["content-type"]));
+      bodies.push(body);
+      const n = body.split("\n").filter(Boolean).length;
+      // An old log router reads anything as NDJSON: a compact batch is all rejected.
+      const understood = compact() || !body.startsWith("1");
+      const ack = JSON.stringify({ stored: understood ? n : 0, duplicates: 0, rejected: understood ? 0 : n, errors: [] });
+      res.writeHead(200, { "content-type": "application/json", ...(compact() ? { "accept-post": `${LOG_BATCH_V2}, application/x-ndjson` } : {}) });
+      res.end(ack);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, types, bodies };
+}
+
+test("the sender switches to the compact format once the log router lists it, and back (resending as NDJSON) when an older one answers", async () => {
+  let compact = true;
+  const fake = await fakeRouter(() => compact);
+  const sender = new LogSender({ url: fake.url, token: SENDER_TOKEN, flushMs: 1 });
+  try {
+    sender.send("myapp", "app", "web.1", "first");
+    expect(await sender.flushed(2000)).toBe(true);
+    sender.send("myapp", "app", "web.1", "second\nline");
+    expect(await sender.flushed(2000)).toBe(true);
+    expect(fake.types).toEqual(["application/x-ndjson", LOG_BATCH_V2]);
+    expect(fake.bodies[1]).toMatch(/^\d{16} 1 app myapp web\.1 second\\nline\n$/);
+    // Downgraded to a log router without the format: the compact batch it could not read is sent again as NDJSON.
+    compact = false;
+    sender.send("myapp", "app", "web.1", "third");
+    expect(await sender.flushed(2000)).toBe(true);
+    expect(fake.types.slice(2)).toEqual([LOG_BATCH_V2, "application/x-ndjson"]);
+    expect(JSON.parse(fake.bodies[3])).toMatchObject({ seq: 2, msg: "third" });
+    expect(sender.stats).toEqual({ stored: 3, dropped: 0 });
+  } finally {
+    sender.close();
+    fake.server.close();
+  }
+});
+
+test("lines carry microseconds: a sender's times step below the millisecond and never go back", () => {
+  const times = Array.from({ length: 2000 }, () => preciseNow());
+  const wall = Date.now();
+  expect(Math.abs(times[times.length - 1] - wall)).toBeLessThanOrEqual(2);
+  expect(times.findIndex((t, i) => i > 0 && t < times[i - 1])).toBe(-1);
+  expect(times.some((t) => !Number.isInteger(t))).toBe(true);
+  expect(times.every((t) => Math.round(t * 1000) / 1000 === t)).toBe(true);
 });
