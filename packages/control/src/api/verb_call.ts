@@ -4,6 +4,7 @@
 // become 422s by api_error.ts.
 import type { Principal } from "../accounts/principal";
 import { CliContext, Verb } from "../cli/context";
+import { inProcessContext } from "../cli/in_process";
 import type { ApiDeps } from "./api_deps";
 
 export interface VerbOutput {
@@ -13,18 +14,7 @@ export interface VerbOutput {
 
 /** A verb's context for one API request: the caller's name is the user releases and `app[api]` lines name. */
 export function apiContext(deps: ApiDeps, principal: Principal, output: VerbOutput = { out: [], err: [] }): CliContext {
-    return {
-        store: deps.store,
-        fleet: deps.fleet,
-        settings: { ...deps.settings, user: principal.user },
-        out: (l) => output.out.push(l),
-        err: (l) => output.err.push(l),
-        writeStdout: () => undefined,
-        writeStderr: () => undefined,
-        now: deps.now ?? (() => new Date()),
-        randomName: deps.randomName,
-        ...(deps.buildUsers ? { buildUsers: deps.buildUsers } : {}),
-    };
+    return inProcessContext(deps, principal.user, { out: (l) => output.out.push(l), err: (l) => output.err.push(l) });
 }
 
 /** Runs `verb` as `dynoform <verb> <positional> <flags> -a <app>` would, minus the argv parsing. */

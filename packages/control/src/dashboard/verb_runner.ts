@@ -4,7 +4,8 @@
 // config:set prints the values it set.
 import type { AppStore } from "../app_store";
 import type { BuildUsers } from "../build_users";
-import type { CliContext, CliSettings, Verb } from "../cli/context";
+import type { CliSettings, Verb } from "../cli/context";
+import { inProcessContext } from "../cli/in_process";
 import { isUserError } from "../errors";
 import { Fleet, FleetError } from "../fleet";
 
@@ -28,21 +29,11 @@ export type VerbOutcome = { ok: true; lines: string[] } | { ok: false; lines: st
 /** Runs `verb` on `app` with these positional words as `user`; a user's mistake is an outcome, anything else throws. */
 export async function runVerb(deps: VerbDeps, user: string, verb: Verb, app: string, positional: string[], flags: Record<string, string | boolean> = {}, output?: VerbOutput): Promise<VerbOutcome> {
     const lines: string[] = [];
-    const ctx: CliContext = {
-        store: deps.store,
-        fleet: deps.fleet,
-        settings: { ...deps.settings, user },
+    const ctx = inProcessContext(deps, user, {
         out: output ? (l) => output.out(l) : () => undefined,
-        ...(output?.drained ? { drained: () => output.drained!() } : {}),
         err: (l) => lines.push(l),
-        writeStdout: () => undefined,
-        writeStderr: () => undefined,
-        now: deps.now,
-        randomName: () => {
-            throw new Error("the dashboard names every app it makes");
-        },
-        ...(deps.buildUsers ? { buildUsers: deps.buildUsers } : {}),
-    };
+        ...(output?.drained ? { drained: () => output.drained!() } : {}),
+    });
     try {
         const code = await verb.run(ctx, { app, positional, flags: { app, ...flags } });
         return code === 0 ? { ok: true, lines } : { ok: false, lines };
