@@ -1,26 +1,27 @@
 #!/usr/bin/env node
 // npm run bench:api — the REST API (packages/control/src/api) on 127.0.0.1 with a temporary state
-// dir and an in-memory fleet (no lab), under 50 concurrent keep-alive clients. Prints name=value lines:
+// dir and an in-memory fleet (no lab), under 50 concurrent keep-alive connections from wrk (a Node
+// client would queue on its own CPU and measure itself). Prints name=value lines:
 //   api_get_app_p99_ms            GET /apps/{app}: token, access check, the app's files read, JSON (goal < 50)
 //   api_patch_formation_p99_ms    PATCH /apps/{app}/formation through ps:scale (app lock, formation
 //                                 written, the fake fleet's scale): each client scales its own app
 //   node_http_hello_p99_ms        the anchor: a plain node:http server answering JSON of the same size
 //   api_get_app_vs_node_http      api_get_app_p99_ms / node_http_hello_p99_ms
-// Each server is a child process of its own; the clients run here. BENCH_QUICK=1: fewer requests.
-import { mkdtempSync, rmSync } from "node:fs";
+// Each server is a child process of its own. BENCH_QUICK=1: shorter runs.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { freePort, start, stopAll } from "../lib/processes.mjs";
+import { wrk } from "../lib/wrk.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
 const QUICK = process.env.BENCH_QUICK === "1";
 const CLIENTS = 50;
-const REQUESTS = QUICK ? 2_000 : 10_000;
-const WARMUP = 500;
+const SECONDS = QUICK ? 2 : 5;
 const TOKEN = "bench-api-token-0123456789abcdef";
 const tmp = mkdtempSync(join(tmpdir(), "dynoform-bench-api-"));
 const figures = [];
@@ -72,23 +73,32 @@ function request(agent, port, method, path, body) {
   });
 }
 
-/** `total` requests from CLIENTS concurrent clients (client i calls `call(i, n)`); the p99 in ms. */
-async function load(port, total, call) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-  const times = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, i) => {
-      while (next < total) {
-        const n = next++;
-        const { method, path, body } = call(i, n);
-        times.push((await request(agent, port, method, path, body)).ms);
-      }
-    }),
+/** wrk's script: request n goes to `path(n)` (client apps bench-0..bench-49 in turn), with `method` and `body`. */
+function script(name, method, pathExpr, body) {
+  const file = join(tmp, `${name}.lua`);
+  writeFileSync(
+    file,
+    [
+      "local n = 0",
+      `wrk.method = "${method}"`,
+      `wrk.headers["Authorization"] = "Bearer ${TOKEN}"`,
+      `wrk.headers["Accept"] = "application/vnd.heroku+json; version=3"`,
+      ...(body ? [`wrk.headers["Content-Type"] = "application/json"`] : []),
+      "request = function()",
+      "  n = n + 1",
+      `  return wrk.format(nil, ${pathExpr}${body ? `, nil, ${body}` : ""})`,
+      "end",
+      "",
+    ].join("\n"),
   );
-  agent.destroy();
-  times.sort((a, b) => a - b);
-  return times[Math.min(times.length - 1, Math.floor(times.length * 0.99))];
+  return file;
+}
+
+/** CLIENTS connections for SECONDS; the p99 in ms (every answer must be a success). */
+function load(port, file, seconds = SECONDS) {
+  const r = wrk({ url: `http://127.0.0.1:${port}/`, connections: CLIENTS, seconds, script: file });
+  if (r.errors) throw new Error(`wrk saw ${r.errors} failed requests on 127.0.0.1:${port}`);
+  return r.p99;
 }
 
 const p99 = (x) => x.toFixed(2);
@@ -98,25 +108,25 @@ try {
   const serverJs = await bundle();
   const apiPort = await freePort();
   await startServer([serverJs, String(apiPort), join(tmp, "state"), String(CLIENTS), TOKEN], "the API server");
-  say(`API on 127.0.0.1:${apiPort} with ${CLIENTS} apps; ${CLIENTS} clients, ${REQUESTS} requests per figure`);
+  say(`API on 127.0.0.1:${apiPort} with ${CLIENTS} apps; ${CLIENTS} connections, ${SECONDS} s per figure`);
 
-  const getApp = (i) => ({ method: "GET", path: `/apps/bench-${i}` });
   const sample = (await request(undefined, apiPort, "GET", "/apps/bench-0")).text;
-  await load(apiPort, WARMUP, getApp);
-  const get = await load(apiPort, REQUESTS, getApp);
+  const getApp = script("get-app", "GET", `"/apps/bench-" .. (n % ${CLIENTS})`);
+  load(apiPort, getApp, 1);
+  const get = load(apiPort, getApp);
   figure("api_get_app_p99_ms", p99(get));
-
-  const patch = (i, n) => ({ method: "PATCH", path: `/apps/bench-${i}/formation`, body: { updates: [{ type: "web", quantity: 1 + (n % 3) }] } });
-  await load(apiPort, WARMUP, patch);
-  const scale = await load(apiPort, REQUESTS, patch);
+  // Quantity 1..3 in turn, so each PATCH changes the formation.
+  const patch = script("patch-formation", "PATCH", `"/apps/bench-" .. (n % ${CLIENTS}) .. "/formation"`, `'{"updates":[{"type":"web","quantity":' .. (1 + math.floor(n / ${CLIENTS}) % 3) .. '}]}'`);
+  load(apiPort, patch, 1);
+  const scale = load(apiPort, patch);
   figure("api_patch_formation_p99_ms", p99(scale));
-
   const helloPort = await freePort();
   await startServer(["-e", HELLO(sample), String(helloPort)], "the node:http anchor");
-  await load(helloPort, WARMUP, () => ({ method: "GET", path: "/" }));
-  const hello = await load(helloPort, REQUESTS, () => ({ method: "GET", path: "/" }));
-  figure("node_http_hello_p99_ms", p99(hello));
-  figure("api_get_app_vs_node_http", (get / hello).toFixed(2));
+  const hello = script("hello", "GET", '"/"');
+  load(helloPort, hello, 1);
+  const helloP99 = load(helloPort, hello);
+  figure("node_http_hello_p99_ms", p99(helloP99));
+  figure("api_get_app_vs_node_http", (get / helloP99).toFixed(2));
 } finally {
   await stopAll();
   rmSync(tmp, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, procs, start, stop, stopAll } from "../lib/processes.mjs";
+import { wrk } from "../lib/wrk.mjs";
 import { serviceMs } from "./dyno.mjs";
 import { probe, startRecordingBackend } from "./hostile.mjs";
 
@@ -86,29 +87,20 @@ function cpuSeconds(pid) {
   return ticks / 100;
 }
 
-function wrk(port, seconds, host) {
-  const out = execFileSync("wrk", ["-t1", "-c64", `-d${seconds}s`, "-H", `Host: ${host}`, `http://127.0.0.1:${port}/`], { encoding: "utf8" });
-  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors) throw new Error(`wrk saw ${errors} error responses:\n${out}`);
+function wrkThroughput(port, seconds, host) {
+  const { total, rps, errors } = wrk({ url: `http://127.0.0.1:${port}/`, connections: 64, seconds, headers: [`Host: ${host}`] });
+  if (errors) throw new Error(`wrk saw ${errors} error responses`);
   return { total, rps };
 }
 
-const UNIT = { us: 0.001, ms: 1, s: 1000 };
 /** wrk paced to about `rate` req/s (32 connections, each waiting a random 0..2d ms between requests). */
 function pacedWrk(port, rate, seconds) {
   const conns = 32;
   const d = (conns / rate) * 1000;
   const lua = join(tmp, "paced.lua");
   writeFileSync(lua, `function delay() return math.random(0, ${Math.max(0, Math.round(2 * d))}) end\n`);
-  const out = execFileSync("wrk", ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency", "-s", lua, "-H", "Host: bench.example", `http://127.0.0.1:${port}/`], { encoding: "utf8" });
-  const pct = (p) => {
-    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    return m ? Number(m[1]) * UNIT[m[2]] : NaN;
-  };
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  return { p50: pct(50), p99: pct(99), errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0), achieved: rps };
+  const { p50, p99, errors, rps } = wrk({ url: `http://127.0.0.1:${port}/`, connections: conns, seconds, script: lua, headers: ["Host: bench.example"] });
+  return { p50, p99, errors, achieved: rps };
 }
 
 /** A seeded uniform [0, 1) generator (mulberry32): the same sequence in every policy's run. */
@@ -282,9 +274,9 @@ ${dynoPorts.map((p, i) => `  server d${i + 1} 127.0.0.1:${p}${maxconn ? ` maxcon
 }
 
 async function throughput(label, proxy) {
-  wrk(proxy.port, 1, "bench.example"); // warm up
+  wrkThroughput(proxy.port, 1, "bench.example"); // warm up
   const c0 = cpuSeconds(proxy.p.pid);
-  const { total, rps } = wrk(proxy.port, THROUGHPUT_S, "bench.example");
+  const { total, rps } = wrkThroughput(proxy.port, THROUGHPUT_S, "bench.example");
   const cpu = cpuSeconds(proxy.p.pid) - c0;
   const perCpu = total / cpu;
   say(`${label}: ${rps.toFixed(0)} req/s, ${cpu.toFixed(2)} CPU-s for ${total} requests = ${perCpu.toFixed(0)} req per CPU-second`);
