@@ -266,13 +266,21 @@ test("kill -9 of one web dyno's process: no request fails, the agent starts it a
     const victim = (await webDynos()).find((d) => d.state === "up" && d.host)!;
     const host = dynoHosts.find((h) => h.address === victim.host)!;
     // The agent runs each dyno as a transient systemd unit, dyno-<app>-<dyno>-<instance>.
-    const units = (await shell.on(host.name, `systemctl list-units --plain --no-legend --type=service 'dyno-${APP}-${victim.name}-*' | awk '{print $1}'`)).split("\n").filter(Boolean);
+    const units = (await shell.on(host.name, `systemctl list-units --plain --no-legend --type=service --state=running 'dyno-${APP}-${victim.name}-*' | awk '{print $1}'`)).split("\n").filter(Boolean);
     expect(units).toHaveLength(1);
     const pid = Number(await shell.on(host.name, `systemctl show -p MainPID --value ${units[0]}`));
     expect(pid).toBeGreaterThan(1);
+    /** The main pids of the victim's running units on its host (the agent may start it under a new instance). */
+    const runningPids = async () => {
+        const out = await shell.on(host.name, `for u in $(systemctl list-units --plain --no-legend --type=service --state=running 'dyno-${APP}-${victim.name}-*' | awk '{print $1}'); do systemctl show -p MainPID --value "$u"; done`);
+        return out.split("\n").filter(Boolean).map(Number);
+    };
     const f = await underLoad("kill_dyno", async () => {
         await shell.on(host.name, `kill -9 ${pid}`);
-        await until(`${victim.name} up again`, bothUp, 60_000);
+        await until(`${victim.name} running again in another process`, async () => {
+            const pids = await runningPids();
+            return pids.length === 1 && pids[0] > 1 && pids[0] !== pid && (await bothUp());
+        }, 60_000);
     });
     expectUnnoticed(f);
 });
@@ -341,6 +349,7 @@ test("upgrade.mjs (this checkout's binaries by pulumi up, then every host checke
         r = await runbook("upgrade.mjs", ["--yes"]);
     });
     runbookOk(r!, "upgrade");
+    expect(r!.stdout).toContain(`stack ${LAB_STACK} runs this checkout's binaries`);
     expectUnnoticed(f);
     // The stack ends healthy: status finds every host and service up.
     const status = await runbook("status.mjs");
