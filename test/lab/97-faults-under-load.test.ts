@@ -1,17 +1,19 @@
 // Faults under load (issue 12): while a bounded load generator sends requests to an app through the
 // edges' floating address, each fault happens in turn — kill -9 of a web dyno's process, a restart of
-// one edge's router, a PostgreSQL restart, drain-host of a host serving the app (then undrain-host),
-// rotate-secrets --what router-token, upgrade.mjs (the binaries by pulumi up) — and the load runs on for a few seconds
-// after it. Printed per fault: fault_<name>_failed=N (requests that failed) and fault_<name>_gap_ms=N
-// (the longest stretch without a successful answer). The goal: 0 failed requests and a gap < 3 s,
-// except the PostgreSQL restart, where the app's query fails while the server is down: there its
-// failures must all fall within one stretch shorter than 3 s, and the app answers again.
+// the router on the edge holding the address, a PostgreSQL restart, drain-host of a host serving the
+// app (then undrain-host), rotate-secrets --what router-token, upgrade.mjs (the binaries by pulumi
+// up) — and the load runs on for a few seconds after it. Printed per fault: fault_<name>_failed=N
+// (requests that failed) and fault_<name>_gap_ms=N (the longest stretch without a successful
+// answer). The goal: 0 failed requests and a gap < 3 s, except the PostgreSQL restart, where the
+// app's queries fail while the server is down: there its failures must all fall within one stretch
+// shorter than 3 s, and the app answers again.
 //
 // The app is examples/node-counter (every page runs an UPDATE in its database), two web dynos on the
 // two dyno hosts. Each fault is its own test, so one failing does not hide the others; they run in an
-// order that ends with a healthy stack: every host undrained, the router restarted and the rotation
+// order that ends with a healthy stack: every host undrained, the router restarted, and the rotation
 // counter this file raises put back in the stack file (the stack keeps the rotated token; the next
-// `pulumi up` would make another, and teardown destroys the stack anyway).
+// `pulumi up` would make another, and teardown destroys the stack anyway). It runs after 95-sealed,
+// whose `pulumi up` brings the stack back whole.
 import { execFile } from "child_process";
 import * as http from "http";
 import * as path from "path";
@@ -335,8 +337,10 @@ test("rotate-secrets --what router-token (pulumi up): no request fails", async (
     });
     runbookOk(r!, "rotate-secrets --what router-token");
     expect(r!.stdout).toMatch(/is rotated \(dynoform:rotation\.routerToken = \d+\)/);
-    // The routers obey the new token: a scale reaches every router (and a deploy would).
+    // Control drives the routers with the new token: a scale up and back down goes through.
+    expect((await cli(["ps:scale", "web=3", "-a", APP])).code).toBe(0);
     expect((await cli(["ps:scale", "web=2", "-a", APP])).code).toBe(0);
+    await until("two web dynos up", bothUp, 60_000);
     expectUnnoticed(f);
 });
 
