@@ -3,7 +3,8 @@
 //
 // What it keeps: every app (metadata, config vars, formation, domains, maintenance mode, buildpacks,
 // every release record), its git repo and the slug of its current release, plus where dynos are
-// placed, the drained hosts and the tombstones of destroyed apps — /var/lib/dynoform without its
+// placed, the drained hosts, the tombstones of destroyed apps, the accounts (users, their keys and
+// token hashes, each app's owner and collaborators) and the audit logs — /var/lib/dynoform without its
 // caches, builds, runtimes and trash (runbooks/lib/control_archive.mjs says exactly, and why).
 //
 // How it stays consistent while the platform runs: each app's files are hard-linked into a snapshot

@@ -3,8 +3,9 @@
 //
 // What is kept (packages/control/src/state_paths.ts): apps/ (metadata, config vars, formation,
 // domains, maintenance, buildpacks, every release record), repos/ (the bare git repos), the slugs
-// of each app's current release (and of any newer failed release), placement/, hosts/drained.json
-// and tombstones/. Left out: cache/ and runtimes/ (rebuilt by the next push), builds/ (a build's
+// of each app's current release (and of any newer failed release), placement/, hosts/drained.json,
+// tombstones/, accounts/accounts.json (taken under its own lock, _accounts) and audit/ (copied, not
+// linked: its logs grow in place). Left out: cache/ and runtimes/ (rebuilt by the next push), builds/ (a build's
 // sandbox), trash/ and locks/ (made again empty). Older releases' slugs are left out too: a rollback
 // to one of them after a restore needs a push of that commit first.
 //

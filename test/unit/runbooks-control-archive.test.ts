@@ -36,6 +36,8 @@ beforeEach(() => {
     w(`slugs/shop/${OLD}.tgz`, "old slug");
     w("placement/shop.json", '{"placement":{}}');
     w("hosts/drained.json", '{"drained":{}}');
+    w("accounts/accounts.json", '{"users":{"ann":{"name":"ann"}},"apps":{"shop":{"owner":"ann","collaborators":[]}}}');
+    w("audit/shop.jsonl", '{"action":"config:set"}\n');
     w("cache/shop/big", "cache");
     w("runtimes/node.tgz", "runtime");
     w("locks/blog.lock", `999999 ${os.hostname()} dead deploy`); // its holder died: broken, as app_lock.ts does
@@ -62,7 +64,7 @@ test("ids, --keep and app lists", () => {
 test("snapshot → seal → drill → restore: apps, config, releases, repos and current slugs; no caches", () => {
     const archive = bash(script("snapshotScript", root));
     const members = execFileSync("tar", ["-tzf", "-"], { input: archive, encoding: "utf8" }).split("\n");
-    expect(members).toEqual(expect.arrayContaining(["APPS", "apps/shop/config.json", "apps/shop/releases/v1.json", "apps/blog/app.json", `slugs/shop/${SHA}.tgz`, "repos/shop.git/HEAD", "placement/shop.json", "hosts/drained.json"]));
+    expect(members).toEqual(expect.arrayContaining(["APPS", "apps/shop/config.json", "apps/shop/releases/v1.json", "apps/blog/app.json", `slugs/shop/${SHA}.tgz`, "repos/shop.git/HEAD", "placement/shop.json", "hosts/drained.json", "accounts/accounts.json", "audit/shop.jsonl"]));
     expect(members.filter((m) => /cache|runtimes|locks|creating|\.control-backup/.test(m) || m.includes(OLD))).toEqual([]);
     expect(fs.readdirSync(root).filter((f) => f.startsWith("."))).toEqual([]); // the snapshot is gone
     expect(fs.readdirSync(path.join(root, "locks"))).toEqual([]); // every lock let go (the dead one broken)
@@ -83,6 +85,8 @@ test("snapshot → seal → drill → restore: apps, config, releases, repos and
     // a restore onto a host with other state: it goes aside, the archive's comes in
     const target = path.join(dir, "target");
     fs.mkdirSync(path.join(target, "apps/stranger"), { recursive: true });
+    fs.mkdirSync(path.join(target, "accounts"), { recursive: true });
+    fs.writeFileSync(path.join(target, "accounts/accounts.json"), '{"users":{},"apps":{}}');
     fs.writeFileSync(path.join(dir, "restore.tgz"), archive);
     // a unit no machine has: the test never stops a real service
     const out = bash(script("restoreScript", target, path.join(dir, "restore.tgz"), "dynoform-test-absent.service")).toString();
@@ -90,7 +94,11 @@ test("snapshot → seal → drill → restore: apps, config, releases, repos and
     expect(fs.readdirSync(path.join(target, "apps")).sort()).toEqual(["blog", "shop"]);
     expect(fs.readFileSync(path.join(target, "apps/shop/config.json"), "utf8")).toBe('{"GREETING":"hi"}');
     expect(execFileSync("git", ["-c", "safe.directory=*", "--git-dir", path.join(target, "repos/shop.git"), "log", "--format=%s", "main"], { encoding: "utf8" })).toBe("one\n");
+    // users, their keys and each app's owner come back with the apps, and the audit log
+    expect(JSON.parse(fs.readFileSync(path.join(target, "accounts/accounts.json"), "utf8")).apps.shop.owner).toBe("ann");
+    expect(fs.readFileSync(path.join(target, "audit/shop.jsonl"), "utf8")).toBe('{"action":"config:set"}\n');
     expect(fs.readdirSync(path.join(/^aside: (.*)$/m.exec(out)![1], "apps"))).toEqual(["stranger"]);
+    expect(fs.readdirSync(path.join(/^aside: (.*)$/m.exec(out)![1], "accounts"))).toEqual(["accounts.json"]);
     expect(fs.existsSync(path.join(dir, "restore.tgz"))).toBe(false);
     for (const d of ["locks", "trash", "builds", "cache"]) expect(fs.statSync(path.join(target, d)).isDirectory()).toBe(true);
 });
@@ -111,4 +119,28 @@ test("an app whose lock a live process holds is waited for, not copied from unde
     const archive = bash(release + script("snapshotScript", root));
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
     expect(execFileSync("tar", ["-tzf", "-"], { input: archive, encoding: "utf8" })).toContain("apps/shop/config.json");
+});
+
+test("a restore onto a wiped state root makes it again; an archive from before accounts were kept leaves the host's accounts in place", () => {
+    // wiped: no state root at all
+    const wiped = path.join(dir, "wiped");
+    fs.writeFileSync(path.join(dir, "restore.tgz"), bash(script("snapshotScript", root)));
+    bash(script("restoreScript", wiped, path.join(dir, "restore.tgz"), "dynoform-test-absent.service"));
+    expect(fs.readdirSync(path.join(wiped, "apps")).sort()).toEqual(["blog", "shop"]);
+    expect(fs.existsSync(path.join(wiped, "accounts/accounts.json"))).toBe(true);
+
+    // an older archive: the six directories and APPS, no accounts/ or audit/
+    const old = path.join(dir, "old");
+    fs.mkdirSync(old);
+    fs.writeFileSync(path.join(old, "APPS"), "shop\n");
+    for (const d of ["apps", "repos", "slugs", "placement", "hosts", "tombstones"]) fs.mkdirSync(path.join(old, d), { recursive: true });
+    fs.cpSync(path.join(root, "apps/shop"), path.join(old, "apps/shop"), { recursive: true });
+    execFileSync("tar", ["-C", old, "-czf", path.join(dir, "restore.tgz"), "APPS", "apps", "repos", "slugs", "placement", "hosts", "tombstones"]);
+    const target = path.join(dir, "target");
+    fs.mkdirSync(path.join(target, "accounts"), { recursive: true });
+    fs.writeFileSync(path.join(target, "accounts/accounts.json"), '{"users":{"bob":{}},"apps":{}}');
+    const out = bash(script("restoreScript", target, path.join(dir, "restore.tgz"), "dynoform-test-absent.service")).toString();
+    expect(fs.readFileSync(path.join(target, "accounts/accounts.json"), "utf8")).toContain("bob");
+    expect(fs.readdirSync(/^aside: (.*)$/m.exec(out)![1])).not.toContain("accounts");
+    expect(fs.readdirSync(path.join(target, "apps"))).toEqual(["shop"]);
 });

@@ -36,7 +36,7 @@ link_repo() {
   for f in "$from"/*; do case "$(basename "$f")" in HEAD|packed-refs|refs) ;; *) cp -al "$f" "$to/" ;; esac; done
 }
 repo_ok() { git -c safe.directory='*' --git-dir="$1" fsck --connectivity-only --no-progress >/dev/null 2>&1; }
-install -d -m 0700 "$snap/apps" "$snap/repos" "$snap/slugs" "$snap/placement" "$snap/hosts" "$snap/tombstones"
+install -d -m 0700 "$snap/apps" "$snap/repos" "$snap/slugs" "$snap/placement" "$snap/hosts" "$snap/tombstones" "$snap/accounts" "$snap/audit"
 : >"$snap/APPS"
 count=0
 for dir in apps/*/; do
@@ -67,6 +67,13 @@ done
 take "locks/_hosts.lock"
 [ ! -f hosts/drained.json ] || cp -l hosts/drained.json "$snap/hosts/"
 release
+# accounts.json is replaced whole by a rename under its lock: a hard link is a frozen copy.
+take "locks/_accounts.lock"
+[ ! -f accounts/accounts.json ] || cp -l accounts/accounts.json "$snap/accounts/"
+release
+# The audit logs grow in place (appends): copied, not linked. A line being appended meanwhile may be
+# cut short at the end of its copy, which the audit reader skips as a torn last line.
+[ ! -d audit ] || find audit -maxdepth 1 -name '*.jsonl' -exec cp {} "$snap/audit/" \;
 [ ! -d tombstones ] || find tombstones -maxdepth 1 -name '*.json' -exec cp -l {} "$snap/tombstones/" \;
 echo "control-backup: $count apps snapshotted" >&2
-tar -C "$snap" --numeric-owner -czf - APPS apps repos slugs placement hosts tombstones
+tar -C "$snap" --numeric-owner -czf - APPS apps repos slugs placement hosts tombstones accounts audit
