@@ -144,7 +144,7 @@ export class Edge extends pulumi.ComponentResource {
         const vclText = pulumi
             .all([pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))), args.purge.controlAddress, args.purge.token])
             .apply(([list, controlAddress, token]) => render("varnish/default.vcl", vclVars(list.map(([address, port]) => ({ address, port })), { controlAddress, token })));
-        // The VCL holds the purge token: root's and Varnish's group's only (varnishd reads it as root).
+        // The VCL holds the purge token: root and the varnish group only (varnishd -j unix reads -f files with that group, not as root).
         const vcl = new RemoteFile(
             `${name}-vcl`,
             { connection, path: "/etc/varnish/default.vcl", content: pulumi.secret(vclText), mode: "0640", owner: "root:varnish", keepOriginal: true },
