@@ -59,7 +59,8 @@ export function purgerAcl(addresses: string[]): string {
 
 /** Every placeholder of templates/varnish/default.vcl. */
 export function vclVars(routers: { address: string; port: number }[], purge: { controlAddress: string; token: string }): Record<string, string> {
-    if (!/^[0-9a-f]{32,}$/.test(purge.token)) throw new Error("the Varnish purge token must be 32 or more hex digits (a GeneratedSecret)");
+    // It goes into a VCL string: letters, digits, - and _ only (a GeneratedSecret is hex).
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(purge.token)) throw new Error("the Varnish purge token must be 16 or more letters, digits, - or _ (a GeneratedSecret's hex)");
     return { ...varnishBackends(routers), purgerAcl: purgerAcl([purge.controlAddress]), purgeToken: purge.token };
 }
 
