@@ -89,6 +89,11 @@ export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft:
 async function purgeAfterRelease(ctx: ReleaseContext, app: string, release: Release): Promise<void> {
     const caches = ctx.fleet.edgeCaches;
     if (!caches || !purgeOnRelease(release.config)) return;
-    const failures = await caches.purge(cacheHostnames(await ctx.store.getDomains(app)));
-    for (const f of failures) ctx.log.error(purgeFailureWarning(f, app));
+    try {
+        const failures = await caches.purge(cacheHostnames(await ctx.store.getDomains(app)));
+        for (const f of failures) ctx.log.error(purgeFailureWarning(f, app));
+    } catch (err) {
+        // The release is current whatever happened here: a warning, never a failed release.
+        ctx.log.error(`Warning: the edges' cache of ${app} could not be purged (${(err as Error).message}): run "dynoform cache:purge -a ${app}"`);
+    }
 }
