@@ -45,6 +45,8 @@ export interface ControlPlaneArgs {
     routerUrls: pulumi.Input<string>[];
     /** The routers' control token: only the control role holds it. */
     routerToken: pulumi.Input<string>;
+    /** Every edge's Varnish (http://<private address>:<port>) and the token its VCL takes for BAN. */
+    edgeCaches: { urls: pulumi.Input<string>[]; token: pulumi.Input<string> };
     /** The data host's add-on provisioning (Memcached, PostgreSQL) over SSH: its forced command dynoform-addons. */
     addons: AddonsAccess;
     binary: ServiceBinary;
@@ -213,9 +215,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 args.routerToken,
                 args.addons.host,
                 args.addons.port,
-                pulumi.all([slugSigningKey.value, args.logs.url, args.logs.token]),
+                pulumi.all([slugSigningKey.value, args.logs.url, args.logs.token, pulumi.all(args.edgeCaches.urls), args.edgeCaches.token]),
             ])
-            .apply(([address, git, agentList, routers, routerToken, addonsHost, addonsPort, [slugKey, logRouterUrl, logRouterToken]]) =>
+            .apply(([address, git, agentList, routers, routerToken, addonsHost, addonsPort, [slugKey, logRouterUrl, logRouterToken, edgeCaches, edgeCacheToken]]) =>
                 JSON.stringify(
                     {
                         stateDir: STATE_DIR,
@@ -232,6 +234,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                         agentTokens: Object.fromEntries(agentList),
                         routers,
                         routerToken,
+                        edgeCaches,
+                        edgeCacheToken,
                         addons: { host: addonsHost, port: addonsPort, user: "root", keyFile: ADDONS_KEY_FILE, knownHostsFile: ADDONS_KNOWN_HOSTS_FILE },
                         logRouterUrl,
                         logRouterToken,

@@ -21,6 +21,8 @@ export interface EdgeArgs {
     apiAddress: pulumi.Input<string>;
     /** A certificate to serve on :443; a self-signed one is generated when absent. */
     tls?: { certificate: pulumi.Input<string>; key: pulumi.Input<string> };
+    /** Who may ban this edge's cached objects (cache:purge, and every new release): the control host's private address and its token. */
+    purge: { controlAddress: pulumi.Input<string>; token: pulumi.Input<string> };
     /** dynoform:floatingAddress: keepalived on this edge moves it between the edges (in stack order, this one at `index`). */
     floating?: FloatingAddressArgs;
 }
@@ -48,6 +50,18 @@ export function varnishBackends(routers: { address: string; port: number }[]): {
         .join("\n\n");
     const directorAdds = routers.map((_r, i) => `    routers.add_backend(router_${i});`).join("\n");
     return { backends, directorAdds };
+}
+
+/** The VCL's purger ACL: one address per line. */
+export function purgerAcl(addresses: string[]): string {
+    return addresses.map((a) => `    "${a}";`).join("\n");
+}
+
+/** Every placeholder of templates/varnish/default.vcl. */
+export function vclVars(routers: { address: string; port: number }[], purge: { controlAddress: string; token: string }): Record<string, string> {
+    // It goes into a VCL string: letters, digits, - and _ only (a GeneratedSecret is hex).
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(purge.token)) throw new Error("the Varnish purge token must be 16 or more letters, digits, - or _ (a GeneratedSecret's hex)");
+    return { ...varnishBackends(routers), purgerAcl: purgerAcl([purge.controlAddress]), purgeToken: purge.token };
 }
 
 const TLS_DIR = "/etc/dynoform/tls";
@@ -128,10 +142,13 @@ export class Edge extends pulumi.ComponentResource {
             ),
         ];
 
-        const routers = pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))).apply((list) => varnishBackends(list.map(([address, port]) => ({ address, port }))));
+        const vclText = pulumi
+            .all([pulumi.all(args.routers.map((r) => pulumi.all([r.address, r.port]))), args.purge.controlAddress, args.purge.token])
+            .apply(([list, controlAddress, token]) => render("varnish/default.vcl", vclVars(list.map(([address, port]) => ({ address, port })), { controlAddress, token })));
+        // The VCL holds the purge token: root and the varnish group only (varnishd -j unix reads -f files with that group, not as root).
         const vcl = new RemoteFile(
             `${name}-vcl`,
-            { connection, path: "/etc/varnish/default.vcl", content: renderOutput("varnish/default.vcl", { backends: routers.backends, directorAdds: routers.directorAdds }), keepOriginal: true },
+            { connection, path: "/etc/varnish/default.vcl", content: pulumi.secret(vclText), mode: "0640", owner: "root:varnish", keepOriginal: true },
             afterPackages,
         );
         const varnishDropIn = renderOutput("varnish/varnish.override.conf", {

@@ -61,11 +61,14 @@ export class Platform extends pulumi.ComponentResource {
         // With a floating address, keepalived on every edge keeps it on one live edge (VRRP between their private addresses).
         const floating = (index: number) =>
             config.floatingAddress ? { address: config.floatingAddress, edgeAddresses: edgeHosts.map((h) => h.privateAddress), index } : undefined;
+        // Bans cached pages on every edge's Varnish (control: after each release and cache:purge); only the VCL and control hold it.
+        const purgeToken = new GeneratedSecret(`${name}-varnish-purge-token`, { bytes: 32 }, { parent: this });
+        const purge = { controlAddress: controlHost.privateAddress, token: purgeToken.value };
         const edges = edgeHosts.map(
             (host, i) =>
                 new Edge(
                     host.name,
-                    { host, domain: config.domain, apiAddress: pulumi.interpolate`${controlHost.privateAddress}:${API_PORT}`, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls, floating: floating(i) },
+                    { host, domain: config.domain, apiAddress: pulumi.interpolate`${controlHost.privateAddress}:${API_PORT}`, routers, varnishPort: config.varnishPort, varnishCacheSize: config.varnishCacheSize, tls: args.tls, floating: floating(i), purge },
                     { parent: this },
                 ),
         );
@@ -210,6 +213,7 @@ export class Platform extends pulumi.ComponentResource {
                 agents: dynoHosts.map((d, i) => ({ url: d.agentUrl, token: dynoSpecs[i].agentToken.value })),
                 routerUrls,
                 routerToken: routerToken.value,
+                edgeCaches: { urls: edgeHosts.map((h) => pulumi.interpolate`http://${h.privateAddress}:${config.varnishPort}`), token: purgeToken.value },
                 addons: {
                     host: dataHost.privateAddress,
                     port: dataHost.ssh.apply((c) => c.port),

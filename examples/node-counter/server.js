@@ -39,6 +39,13 @@ const server = http.createServer((req, res) => {
     res.end("ok\n");
     return;
   }
+  // A page Varnish at the edge may cache for 5 minutes (test/lab/46-cache.test.ts): a new release,
+  // or `dynoform cache:purge`, bans it there. The stamp tells one rendering from the next.
+  if (req.url === "/cached" || req.url.startsWith("/cached?")) {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "public, max-age=300" });
+    res.end(`<p id="greeting">${escape(process.env.GREETING || "hello")}</p>\n<p id="stamp">${Date.now()}-${Math.random().toString(36).slice(2)}</p>\n`);
+    return;
+  }
   if (req.url !== "/" && req.url !== "/index.html") {
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found\n");

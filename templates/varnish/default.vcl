@@ -16,12 +16,22 @@ probe router_health {
 
 {{backends}}
 
+# Who may ban cached objects (packages/control/src/cache_purge.ts): the control host's private
+# address, with the purge token below. The token is the guard that matters: when control shares a
+# host with an edge, that edge's nginx also connects from an address in this list.
+acl dynoform_purgers {
+{{purgerAcl}}
+}
+
 sub vcl_init {
     new routers = directors.round_robin();
 {{directorAdds}}
 }
 
 sub vcl_recv {
+    if (req.method == "BAN") {
+        call dynoform_ban;
+    }
     set req.backend_hint = routers.backend();
 
     # Who the client is: nginx on this host sets X-Forwarded-For to the address its client
@@ -54,6 +64,35 @@ sub vcl_recv {
     return (hash);
 }
 
+# BAN from control after a release, or `dynoform cache:purge`: every object cached for the Host
+# (one of the app's hostnames, its custom domains too), or only those of X-Dynoform-Purge-Path
+# (a URL path; every query string of it). Bans test only obj.http.*, so Varnish's ban lurker
+# removes the objects in the background instead of keeping every ban until the objects expire.
+sub dynoform_ban {
+    if (client.ip !~ dynoform_purgers || req.http.X-Dynoform-Purge-Token != "{{purgeToken}}") {
+        return (synth(403, "Forbidden"));
+    }
+    set req.http.X-Dynoform-Purge-Host = std.tolower(regsub(req.http.Host, ":[0-9]+$", ""));
+    if (req.http.X-Dynoform-Purge-Host !~ "^[a-z0-9][a-z0-9.-]*$") {
+        return (synth(400, "Host must be a host name"));
+    }
+    if (!req.http.X-Dynoform-Purge-Path) {
+        if (!std.ban("obj.http.X-Dynoform-Host == " + req.http.X-Dynoform-Purge-Host)) {
+            return (synth(500, std.ban_error()));
+        }
+        return (synth(200, "Banned"));
+    }
+    # A path goes into the ban expression as one word: no spaces, quotes or backslashes.
+    if (req.http.X-Dynoform-Purge-Path !~ {"^/[^\s"\\?]*$"}) {
+        return (synth(400, "X-Dynoform-Purge-Path must be a URL path"));
+    }
+    if (!std.ban("obj.http.X-Dynoform-Host == " + req.http.X-Dynoform-Purge-Host +
+                 " && obj.http.X-Dynoform-Path == " + req.http.X-Dynoform-Purge-Path)) {
+        return (synth(500, std.ban_error()));
+    }
+    return (synth(200, "Banned"));
+}
+
 sub vcl_pipe {
     # Varnish sends "Connection: close" on every piped request so that a piped backend connection
     # is never used again; it stays. A WebSocket handshake also needs "Upgrade" to reach the
@@ -67,6 +106,10 @@ sub vcl_pipe {
 }
 
 sub vcl_backend_response {
+    # What a ban matches on (dynoform_ban), kept with every object, hit-for-miss ones included, so
+    # a page that turns cacheable in a new release is not held back by an old uncacheable marker.
+    set beresp.http.X-Dynoform-Host = std.tolower(regsub(bereq.http.Host, ":[0-9]+$", ""));
+    set beresp.http.X-Dynoform-Path = regsub(bereq.url, "\?.*$", "");
     # Errors are never cached.
     if (beresp.status >= 400) {
         set beresp.ttl = 0s;
@@ -83,6 +126,12 @@ sub vcl_backend_response {
         return (deliver);
     }
     return (deliver);
+}
+
+sub vcl_deliver {
+    # The ban's keys are Varnish's own: clients never see them.
+    unset resp.http.X-Dynoform-Host;
+    unset resp.http.X-Dynoform-Path;
 }
 
 sub vcl_backend_error {

@@ -1,5 +1,5 @@
 import { render } from "../../components/templates/render";
-import { removeSelfSignedCertificateCommand, selfSignedCertificateCommand, varnishBackends } from "../../components/edge/edge";
+import { removeSelfSignedCertificateCommand, selfSignedCertificateCommand, vclVars } from "../../components/edge/edge";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,6 +15,7 @@ import { DEFAULTS as LOGPLEX_DEFAULTS } from "../../packages/logplex/src/config"
 import { LOGPLEX_PORT } from "../../components/logs";
 
 // Snapshots of the real config files as the components render them for the lab.
+const LAB_PURGE = { controlAddress: "10.213.1.10", token: "ab".repeat(32) };
 const EDGE_VARS = { varnishAddress: "10.213.1.10:6081", domain: "dynoform.test", apiAddress: "10.213.1.5:5200" };
 describe("templates", () => {
     test("nginx.conf", () => {
@@ -57,17 +58,17 @@ describe("templates", () => {
     });
 
     test("varnish VCL with two routers", () => {
-        const vcl = render("varnish/default.vcl", varnishBackends([
+        const vcl = render("varnish/default.vcl", vclVars([
             { address: "10.213.1.10", port: 8080 },
             { address: "10.213.1.11", port: 8080 },
-        ]));
+        ], LAB_PURGE));
         expect(vcl).toContain('backend router_1 {\n    .host = "10.213.1.11";');
         expect(vcl).toContain("routers.add_backend(router_1);");
         expect(vcl).toMatchSnapshot();
     });
 
     test("varnish: only this host's nginx sets the forwarded headers, and Varnish's own append is undone", () => {
-        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const vcl = render("varnish/default.vcl", vclVars([{ address: "10.213.1.10", port: 8080 }], LAB_PURGE));
         const recv = vcl.match(/^sub vcl_recv \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
         expect(recv).toContain("if (client.ip == server.ip) {");
         for (const h of ["X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Start"]) expect(recv).toContain(`unset req.http.${h};`);
@@ -75,11 +76,31 @@ describe("templates", () => {
     });
 
     test("varnish: piped requests keep Connection: close (a WebSocket handshake gets Upgrade, close)", () => {
-        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const vcl = render("varnish/default.vcl", vclVars([{ address: "10.213.1.10", port: 8080 }], LAB_PURGE));
         const pipe = vcl.match(/^sub vcl_pipe \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
         const sets = pipe.split("\n").filter((l) => /^\s*(set|unset) /.test(l)).map((l) => l.trim());
         expect(sets).toEqual(["set bereq.http.Upgrade = req.http.Upgrade;", 'set bereq.http.Connection = "Upgrade, close";']);
         expect(pipe).not.toMatch(/= *req\.http\.Connection/); // never the client's Connection
+    });
+
+    test("varnish: BAN only from the control host's address with the purge token; bans test obj.http only (lurker-friendly)", () => {
+        const vcl = render("varnish/default.vcl", vclVars([{ address: "10.213.1.10", port: 8080 }], LAB_PURGE));
+        expect(vcl).toMatch(/^acl dynoform_purgers \{\n    "10\.213\.1\.10";\n\}/m);
+        const recv = vcl.match(/^sub vcl_recv \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        expect(recv.trimStart().startsWith('if (req.method == "BAN") {\n        call dynoform_ban;')).toBe(true);
+        const ban = vcl.match(/^sub dynoform_ban \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        expect(ban).toContain(`if (client.ip !~ dynoform_purgers || req.http.X-Dynoform-Purge-Token != "${"ab".repeat(32)}") {\n        return (synth(403, "Forbidden"));`);
+        for (const expr of ban.match(/std\.ban\(([^;]*)\)\)/g) ?? []) expect(expr).not.toMatch(/"(req|obj)\.url/);
+        expect(ban.match(/std\.ban\(/g)).toHaveLength(2);
+        const beresp = vcl.match(/^sub vcl_backend_response \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        expect(beresp.trimStart().startsWith("# What a ban matches on")).toBe(true);
+        const deliver = vcl.match(/^sub vcl_deliver \{\n([\s\S]*?)^\}/m)?.[1] ?? "";
+        expect(deliver).toContain("unset resp.http.X-Dynoform-Host;");
+        expect(deliver).toContain("unset resp.http.X-Dynoform-Path;");
+    });
+
+    test("varnish: a purge token that could break out of its VCL string is refused", () => {
+        expect(() => vclVars([], { controlAddress: "10.0.0.1", token: 'x"; }' })).toThrow("16 or more letters, digits, - or _");
     });
 
     test("varnish listens on the private address only", () => {
@@ -155,7 +176,7 @@ describe("templates", () => {
 describe("edge timeouts", () => {
     test("each layer waits longer than the one behind it: router < Varnish < nginx", () => {
         const seconds = (text: string, re: RegExp) => Number(re.exec(text)?.[1]);
-        const vcl = render("varnish/default.vcl", varnishBackends([{ address: "10.213.1.10", port: 8080 }]));
+        const vcl = render("varnish/default.vcl", vclVars([{ address: "10.213.1.10", port: 8080 }], LAB_PURGE));
         const nginx = render("nginx/edge.conf", EDGE_VARS);
         // The router's longest silence before its own answer: H12 (from arrival, plus a connect) or H15.
         const routerFirstByte = (ROUTER_DEFAULTS.firstByteTimeoutMs + ROUTER_DEFAULTS.connectTimeoutMs) / 1000;

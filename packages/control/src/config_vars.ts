@@ -1,6 +1,7 @@
 // Config vars: parsing `KEY=value` arguments (Heroku's rules), the keys the platform owns, and the
 // `dynoform config` output shapes.
 import { CONFIG_VAR_NAME } from "@dynoform/contract";
+import { CACHE_PURGE_ON_RELEASE } from "./cache_purge";
 import { UserError } from "./errors";
 import { styledHeader, styledObject } from "./text";
 
@@ -9,13 +10,15 @@ export type ConfigVars = Record<string, string>;
 /** Set by the platform in every dyno; an app cannot set them. */
 export const RESERVED_KEYS = ["PORT", "DYNO", "PS"] as const;
 export const RESERVED_PREFIX = "DYNOFORM_";
+/** Under the prefix, yet the app's to set: settings the platform reads from the app's config (never sets). */
+export const APP_SETTINGS: readonly string[] = [CACHE_PURGE_ON_RELEASE];
 
 export function keyProblem(key: string): string | undefined {
     if (!CONFIG_VAR_NAME.test(key)) {
         const suggestion = key.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(\d)/, "_$1");
         return `"${key}" is not a valid config var name: use letters, digits and "_", not starting with a digit (e.g. ${suggestion || "FOO"})`;
     }
-    if ((RESERVED_KEYS as readonly string[]).includes(key) || key.startsWith(RESERVED_PREFIX)) {
+    if ((RESERVED_KEYS as readonly string[]).includes(key) || (key.startsWith(RESERVED_PREFIX) && !APP_SETTINGS.includes(key))) {
         return `${key} is set by dynoform in every dyno and cannot be changed: choose another name`;
     }
     return undefined;

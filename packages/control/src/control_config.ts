@@ -15,7 +15,8 @@
 //   apiListen                                          none (the REST API is not served)
 //   reconcileIntervalMs                                3000
 //   agents, agentTokens, agentToken, routers, routerToken, addons, bootTimeoutMs,
-//   slugSigningKey, unknownAppGraceMs, logRouterUrl, logRouterToken: the fleet (remote_fleet.ts)
+//   slugSigningKey, unknownAppGraceMs, logRouterUrl, logRouterToken, edgeCaches, edgeCacheToken:
+//                        the fleet (remote_fleet.ts)
 //                        DYNOFORM_CONTROL_BINARY       this binary: what the repos' hook runs
 //   gitSshDir            DYNOFORM_GIT_SSH_DIR          /home/git/.ssh: the stack's authorized_keys (the first
 //                                                      administrators), the users' authorized_keys2 (accounts/)
@@ -106,6 +107,7 @@ function fleetConfig(file: ControlConfigFile, slugListen: string): RemoteFleetCo
         ...(file.unknownAppGraceMs ? { unknownAppGraceMs: file.unknownAppGraceMs } : {}),
         slugBaseUrl: file.slugBaseUrl ?? `http://${slugListen}/slugs`,
         ...(file.slugSigningKey ? { slugSigningKey: file.slugSigningKey } : {}),
+        ...(file.edgeCaches?.length && file.edgeCacheToken ? { edgeCaches: file.edgeCaches, edgeCacheToken: file.edgeCacheToken } : {}),
         ...(file.logRouterUrl && file.logRouterToken ? { logRouterUrl: file.logRouterUrl, logRouterToken: file.logRouterToken } : {}),
     };
 }

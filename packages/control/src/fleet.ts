@@ -2,6 +2,7 @@
 // routers and the data host's add-ons. Verbs and deploys are written against this interface
 // (`Fleet`), so they are tested with a fake one; remote_fleet.ts is the real one. ("Platform" is
 // the Pulumi component that builds all of it, components/platform: another thing.)
+import type { EdgeCaches } from "./cache_purge";
 import type { LogRouterClient } from "./log_router_client";
 import { BuildLog } from "./build_log";
 import { Formation, Release } from "./app_store";
@@ -103,6 +104,8 @@ export interface Fleet {
     routesChanged(app: string, route: AppRouteState): Promise<void>;
     /** The apps' PostgreSQL backups and credentials (pg:*); undefined without a data host. */
     readonly databases?: Databases;
+    /** Every edge's Varnish (cache:purge, the ban after each release); undefined when control.json names none. */
+    readonly edgeCaches?: EdgeCaches;
 }
 
 /**

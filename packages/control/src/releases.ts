@@ -7,6 +7,7 @@
 import { apiLog, UNKNOWN_USER } from "./api_log";
 import { AppStore, DEFAULT_SIZE, Formation, Release, ReleaseDraft } from "./app_store";
 import { BuildLog } from "./build_log";
+import { cacheHostnames, purgeFailureWarning, purgeOnRelease } from "./cache_purge";
 import { formationTypes, ProcessTypes, releaseCommand } from "./procfile";
 import { Fleet, FleetError } from "./fleet";
 
@@ -77,5 +78,22 @@ export async function releaseAndRollout(ctx: ReleaseContext, app: string, draft:
     }
     await store.setFormation(app, formation);
     await store.setReleaseStatus(app, release.version, "succeeded");
+    await purgeAfterRelease(ctx, app, release);
     return { ...release, status: "succeeded" };
+}
+
+/**
+ * The new release is current: every edge bans the app's cached pages, so none of the old release's
+ * is served until its TTL ends. An edge that cannot be told is a warning; the release is out.
+ */
+async function purgeAfterRelease(ctx: ReleaseContext, app: string, release: Release): Promise<void> {
+    const caches = ctx.fleet.edgeCaches;
+    if (!caches || !purgeOnRelease(release.config)) return;
+    try {
+        const failures = await caches.purge(cacheHostnames(await ctx.store.getDomains(app)));
+        for (const f of failures) ctx.log.error(purgeFailureWarning(f, app));
+    } catch (err) {
+        // The release is current whatever happened here: a warning, never a failed release.
+        ctx.log.error(`Warning: the edges' cache of ${app} could not be purged (${(err as Error).message}): run "dynoform cache:purge -a ${app}"`);
+    }
 }

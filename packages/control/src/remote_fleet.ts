@@ -9,6 +9,7 @@ import { hostLabel } from "./api_request";
 import { AppStore, Formation, Release } from "./app_store";
 import { AppRouteState, routeBody } from "./app_route";
 import { BuildLog } from "./build_log";
+import { EdgeCaches, VarnishEdgeCaches } from "./cache_purge";
 import { DestroyedApps } from "./destroyed_apps";
 import { DrainedHosts } from "./drained_hosts";
 import { AddonKind, DynoStatus, Fleet, FleetError, HostStatus, LogsOptions, OneOffIo } from "./fleet";
@@ -40,6 +41,10 @@ export interface RemoteFleetConfig extends AgentCredentials {
      * the placement loop removes it (default 60 s).
      */
     unknownAppGraceMs?: number;
+    /** Every edge's Varnish (http://10.0.0.10:6081): cached pages are banned there after each release and by cache:purge. */
+    edgeCaches?: string[];
+    /** The token the edges' VCL takes for a BAN. */
+    edgeCacheToken?: string;
     /** The log router (http://10.0.0.2:8093): `logs` and drains read it, the control role's lines go to it. */
     logRouterUrl?: string;
     /** The control role's token on the log router. */
@@ -53,6 +58,7 @@ export class RemoteFleet implements Fleet {
     private readonly routers: RouterClient;
     private readonly addons: AddonsClient;
     readonly databases?: Databases;
+    readonly edgeCaches?: EdgeCaches;
     private readonly destroyed: DestroyedApps;
     private readonly placements: PlacementStore;
     private readonly drained: DrainedHosts;
@@ -68,6 +74,7 @@ export class RemoteFleet implements Fleet {
         if (cfg.logRouterUrl && cfg.logRouterToken) this.logRouter = new LogRouterClient({ url: cfg.logRouterUrl, token: cfg.logRouterToken });
         this.addons = new AddonsClient(cfg.addons, cfg.ssh);
         if (cfg.addons) this.databases = this.addons;
+        if (cfg.edgeCaches?.length && cfg.edgeCacheToken) this.edgeCaches = new VarnishEdgeCaches(cfg.edgeCaches, cfg.edgeCacheToken);
         this.tombstones = new Tombstones(store.paths, store.clock);
         this.destroyed = new DestroyedApps(this.tombstones, this.agents);
         this.placements = new PlacementStore(store.paths);

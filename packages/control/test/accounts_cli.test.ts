@@ -62,6 +62,7 @@ const EXPECTED: Record<string, [Verb["access"], Audit]> = {
     "addons:create": ["operate", "spec"],
     maintenance: ["read", "none"],
     "maintenance:on": ["operate", "spec"],
+    "cache:purge": ["operate", "spec"],
     "maintenance:off": ["operate", "spec"],
     hosts: ["admin", "none"],
     "hosts:drain": ["admin", "spec"],

@@ -7,6 +7,7 @@ import { parseArgs } from "./args";
 import { addonsCreate } from "./addons";
 import { apps, appsCreate, appsDestroy, appsInfo, gitRemote } from "./apps";
 import { buildpacks, buildpacksAdd, buildpacksClear, buildpacksRemove, buildpacksSet } from "./buildpacks";
+import { cachePurge } from "./cache";
 import { config, configGet, configSet, configUnset } from "./config";
 import { access, accessAdd, accessRemove } from "./access";
 import { audit } from "./audit";
@@ -24,7 +25,7 @@ import { maintenance, maintenanceOff, maintenanceOn } from "./maintenance";
 import { ps, psRestart, psScale } from "./ps";
 import { releases, rollback } from "./releases";
 
-export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate, access, accessAdd, accessRemove, keys, keysAdd, keysRemove, users, usersAdd, usersRemove, authorizations, authorizationsCreate, authorizationsRevoke, audit];
+export const VERBS: Verb[] = [apps, appsCreate, appsDestroy, appsInfo, config, configGet, configSet, configUnset, ps, psScale, psRestart, releases, rollback, run, logs, drains, drainsAdd, drainsRemove, domains, domainsAdd, domainsRemove, buildpacks, buildpacksSet, buildpacksAdd, buildpacksRemove, buildpacksClear, gitRemote, addonsCreate, maintenance, maintenanceOn, maintenanceOff, cachePurge, hosts, hostsDrain, hostsUndrain, pgBackups, pgBackupsCapture, pgBackupsRestore, pgBackupsSchedule, pgPsql, pgCredentialsRotate, access, accessAdd, accessRemove, keys, keysAdd, keysRemove, users, usersAdd, usersRemove, authorizations, authorizationsCreate, authorizationsRevoke, audit];
 
 /** Heroku's aliases. */
 const ALIASES: Record<string, string> = {

@@ -1,5 +1,6 @@
 // An in-memory Fleet: dynos appear on two fake hosts as rollouts and scales ask; failures can be
 // scripted. Records every call for assertions.
+import type { EdgeCaches } from "../../src/cache_purge";
 import { Formation, Release } from "../../src/app_store";
 import { AppRouteState } from "../../src/app_route";
 import { BuildLog } from "../../src/build_log";
@@ -77,6 +78,8 @@ export class FakeFleet implements Fleet {
     logLines = ["2026-11-21T19:53:46+00:00 app[web.1]: listening on 5000"];
     private runCounter = 4820;
     databases: FakeDatabases;
+    /** The edges' caches (cache_purge.ts); none unless a test gives some. */
+    edgeCaches?: EdgeCaches;
     constructor(readonly now: () => Date = () => new Date("2026-11-21T18:00:00Z")) {
         this.databases = new FakeDatabases(this.calls, now);
     }
