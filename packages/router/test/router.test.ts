@@ -255,13 +255,15 @@ describe("balancing, queue and booting", () => {
   });
 
   test("H12 counts from arrival: time spent in the queue is part of the first-byte timeout", async () => {
-    // web.1 answers after 800 ms and takes one request at a time; the first-byte timeout is 1000 ms.
-    const b = await backend((_q, s) => setTimeout(() => s.end("ok"), 800));
-    await app("arrival", { domains: ["arrival.example"], timeouts: { firstByteMs: 1000, queueMs: 5000 } });
+    // web.1 takes one request at a time; the first-byte timeout is 3000 ms, and each request alone
+    // answers within it (2700 ms, 2900 ms). /second, queued behind /first, waits what is left of
+    // /first's 2700 ms and then 2900 ms at the dyno: past 3000 ms from its arrival, however late the
+    // test sends it (up to 2.6 s after /first reached the dyno; a loaded machine stalls for 600 ms).
+    const b = await backend((q, s) => setTimeout(() => s.end("ok"), q.url === "/first" ? 2700 : 2900));
+    await app("arrival", { domains: ["arrival.example"], timeouts: { firstByteMs: 3000, queueMs: 10_000 } });
     await dyno("arrival", "web.1", { address: b.address, concurrency: 1 });
     const first = get(r.port, "arrival.example", "/first");
     await waitFor("first at the dyno", () => b.hits === 1);
-    // Queued ~800 ms behind /first, then 800 ms at the dyno: past 1000 ms from arrival.
     const second = await get(r.port, "arrival.example", "/second");
     expect(second.status).toBe(503);
     expect((await first).status).toBe(200);
