@@ -4,10 +4,9 @@
 // dynos again; pg-backup then pg-restore brings a changed row back; control-backup then
 // control-restore --drill unpacks the archive on the backup host and finds the apps control lists.
 // Runs the scripts as an operator would (node runbooks/<name>.mjs --stack <lab>).
-import { execFile } from "child_process";
 import * as path from "path";
-import { cli, GitRepo, Result, until } from "../support/apps";
-import { hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { cli, GitRepo, runbook, until } from "../support/apps";
+import { hostWithRole, labStackInfo } from "../support/lab_stack";
 import { httpGet, loadThroughEdge } from "../support/lab_hosts";
 import { projectRoot } from "../support/pulumi";
 
@@ -18,14 +17,6 @@ const edge = hostWithRole("edge").address;
 const host = `${APP}.${labStackInfo().domain}`;
 const dynoHosts = labStackInfo().hosts.filter((h) => h.roles.includes("dyno"));
 const repo = new GitRepo("runbooks-test", path.join(projectRoot, "examples/node-counter"));
-
-function runbook(name: string, args: string[] = []): Promise<Result> {
-    return new Promise((resolve) => {
-        execFile("node", [path.join(projectRoot, "runbooks", name), ...args, "--stack", LAB_STACK], { cwd: projectRoot, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 15 * 60_000 }, (err, stdout, stderr) =>
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-        );
-    });
-}
 
 const load = () => loadThroughEdge(edge, host);
 

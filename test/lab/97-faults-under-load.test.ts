@@ -14,10 +14,9 @@
 // counter this file raises put back in the stack file (the stack keeps the rotated token; the next
 // `pulumi up` would make another, and teardown destroys the stack anyway). It runs after 95-sealed,
 // whose `pulumi up` brings the stack back whole.
-import { execFile } from "child_process";
 import * as http from "http";
 import * as path from "path";
-import { cli, GitRepo, Result, until } from "../support/apps";
+import { cli, GitRepo, Result, runbook, runbookOk, until } from "../support/apps";
 import { edgeAddress, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
 import { projectRoot, pulumi } from "../support/pulumi";
@@ -52,18 +51,6 @@ const repo = new GitRepo("faults", path.join(projectRoot, "examples/node-counter
 /** dynoform:rotation.routerToken as the stack file had it before this file (undefined: unset). */
 let rotationBefore: string | undefined;
 let rotated = false;
-
-function runbook(name: string, args: string[] = []): Promise<Result> {
-    return new Promise((resolve) => {
-        execFile("node", [path.join(projectRoot, "runbooks", name), ...args, "--stack", LAB_STACK], { cwd: projectRoot, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-        );
-    });
-}
-
-function runbookOk(r: Result, what: string): void {
-    if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}${r.stderr.slice(-4000)}`);
-}
 
 /** One GET of the app through the edge: undefined when it answered 200 with the page in time, else why not. */
 function get(): Promise<string | undefined> {

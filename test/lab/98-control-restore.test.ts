@@ -7,13 +7,10 @@
 // Leaves the stack as it found it: the wiped state is removed once the restore is checked, or put
 // back in place if the restore did not bring control back (afterAll), and the state the restore set
 // aside (/var/lib/dynoform.before-restore-*) is removed too.
-import { execFile } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
-import { cli, GitRepo, Result, until } from "../support/apps";
-import { edgeAddress, hostWithRole, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { cli, GitRepo, runbook, runbookOk, until } from "../support/apps";
+import { edgeAddress, hostWithRole, labStackInfo } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
-import { projectRoot } from "../support/pulumi";
 
 jest.setTimeout(20 * 60_000);
 
@@ -29,18 +26,6 @@ const shell = new LabShell();
 const repo = new GitRepo("restore-drill");
 /** The restore brought control back: the wiped state may go. */
 let restored = false;
-
-function runbook(name: string, args: string[] = []): Promise<Result> {
-    return new Promise((resolve) => {
-        execFile("node", [path.join(projectRoot, "runbooks", name), ...args, "--stack", LAB_STACK], { cwd: projectRoot, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-        );
-    });
-}
-
-function runbookOk(r: Result, what: string): void {
-    if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}${r.stderr.slice(-4000)}`);
-}
 
 /** What a user sees of control's state: the apps, the app's releases (their relative times dropped) and its config vars. */
 async function seen(): Promise<string[]> {

@@ -23,6 +23,20 @@ export function cli(args: string[], cwd = projectRoot, input?: string): Promise<
     });
 }
 
+/** `node runbooks/NAME ARGS --stack <the lab stack>` (runbooks/README.md), as an operator runs it. */
+export function runbook(name: string, args: string[] = []): Promise<Result> {
+    return new Promise((resolve) => {
+        execFile("node", [path.join(projectRoot, "runbooks", name), ...args, "--stack", LAB_STACK], { cwd: projectRoot, env: { ...process.env, DYNOFORM_STACK: LAB_STACK }, timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+        );
+    });
+}
+
+/** Throws with the runbook's output tail unless it exited 0. */
+export function runbookOk(r: Result, what: string): void {
+    if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}${r.stderr.slice(-4000)}`);
+}
+
 /** A git work tree in a temp dir (removed by `remove()`), committing as a fixed test author. */
 export class GitRepo {
     readonly dir: string;
