@@ -131,8 +131,8 @@ async function readApt(id: string, props: AptOutputs): Promise<dynamic.ReadResul
 export const aptPackagesProvider: dynamic.ResourceProvider<AptInputs, AptOutputs> = {
     check: async (olds, news) => checkApt(olds, news),
     diff: async (_id, olds, news) => diffApt(olds, news),
-    create: async (inputs) => ({ id: `${inputs.connection.name}:apt`, outs: await install(inputs) }),
-    update: async (_id, olds, news) => ({ outs: await updateApt(olds, news) }),
+    create: async (inputs) => ({ id: `${inputs.connection.name}:apt`, outs: await retryLostConnection(() => install(inputs)) }),
+    update: async (_id, olds, news) => ({ outs: await retryLostConnection(() => updateApt(olds, news)) }),
     delete: async (_id, props) => deleteApt(props),
     read: async (id, props) => readApt(id, props!),
 };

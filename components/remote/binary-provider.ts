@@ -64,8 +64,8 @@ async function readBinary(id: string, props: BinaryOutputs): Promise<dynamic.Rea
 export const remoteBinaryProvider: dynamic.ResourceProvider<BinaryInputs, BinaryOutputs> = {
     check: async (_olds, news) => ({ inputs: { ...news, mode: isUnknown(news.mode) ? news.mode : normalizeMode(news.mode ?? "0755") }, failures: [] }),
     diff: async (_id, olds, news) => diffBinary(olds, news),
-    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await install(inputs) }),
-    update: async (_id, _olds, news) => ({ outs: await install(news) }),
+    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await retryLostConnection(() => install(inputs)) }),
+    update: async (_id, _olds, news) => ({ outs: await retryLostConnection(() => install(news)) }),
     delete: async (_id, props) => {
         await retryLostConnection(() => withSsh(props.connection, (session) => session.run(`rm -f ${shellQuote(props.path)}`)));
     },

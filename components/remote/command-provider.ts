@@ -86,8 +86,8 @@ export const remoteCommandProvider: dynamic.ResourceProvider<CommandInputs, Comm
     diff: async (_id, olds, news) => diffCommand(olds, news),
     create: async (inputs) => ({
         id: `${inputs.connection.name}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
-        outs: await runCommand(inputs, inputs.create),
+        outs: await retryLostConnection(() => runCommand(inputs, inputs.create)),
     }),
-    update: async (_id, olds, news) => ({ outs: await updateCommand(olds, news) }),
+    update: async (_id, olds, news) => ({ outs: await retryLostConnection(() => updateCommand(olds, news)) }),
     delete: async (_id, props) => deleteCommand(props),
 };

@@ -134,8 +134,8 @@ async function readFile(id: string, props: FileOutputs): Promise<dynamic.ReadRes
 export const remoteFileProvider: dynamic.ResourceProvider<FileInputs, FileOutputs> = {
     check: async (olds, news) => checkFile(olds, news),
     diff: async (_id, olds, news) => diffFile(olds, news),
-    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await writeFile(inputs, true) }),
-    update: async (_id, olds, news) => ({ outs: await updateFile(olds, news) }),
+    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.path}`, outs: await retryLostConnection(() => writeFile(inputs, true)) }),
+    update: async (_id, olds, news) => ({ outs: await retryLostConnection(() => updateFile(olds, news)) }),
     delete: async (_id, props) => deleteFile(props),
     read: async (id, props) => readFile(id, props!),
 };

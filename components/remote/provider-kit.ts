@@ -63,9 +63,10 @@ export function lostMidway(err: unknown): boolean {
 }
 
 /**
- * Runs a delete again on a fresh connection when its connection is lost midway (a loaded machine's
- * sshd missing keepalives, a network blip): the deletes are idempotent, so whether the lost attempt
- * ran or not, running it again ends in the same place. Anything else fails at once.
+ * Runs a create, update or delete again on a fresh connection when its connection is lost midway
+ * (sshd missing keepalives, a reset, the connection closing before the command's exit status):
+ * every provider's work is idempotent, so whether the lost attempt ran or not, running it again
+ * ends in the same place. Anything else fails at once.
  */
 export async function retryLostConnection<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
     for (let attempt = 1; ; attempt++) {

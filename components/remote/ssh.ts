@@ -169,8 +169,14 @@ function execOnClient(client: Client, connection: SshConnection, command: string
             stream.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
             stream.on("close", (code: number | null, signal?: string) => {
                 client.removeListener("error", lost);
+                // sshd always sends an exec's exit status or signal: a channel closed with neither
+                // is a connection that went away under the command.
+                if (typeof code !== "number" && !signal) {
+                    lost(new Error("the connection closed before the command's exit status"));
+                    return;
+                }
                 resolve({
-                    code: typeof code === "number" ? code : signal ? 128 : 255,
+                    code: typeof code === "number" ? code : 128,
                     stdout: Buffer.concat(stdout).toString("utf8"),
                     stderr: Buffer.concat(stderr).toString("utf8"),
                 });

@@ -99,8 +99,8 @@ async function readService(id: string, props: ServiceOutputs): Promise<dynamic.R
 export const systemdServiceProvider: dynamic.ResourceProvider<ServiceInputs, ServiceOutputs> = {
     check: async (olds, news) => checkService(olds, news),
     diff: async (_id, olds, news) => diffService(olds, news),
-    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.unit}.service`, outs: await createService(inputs) }),
-    update: async (_id, olds, news) => ({ outs: await updateService(olds, news) }),
+    create: async (inputs) => ({ id: `${inputs.connection.name}:${inputs.unit}.service`, outs: await retryLostConnection(() => createService(inputs)) }),
+    update: async (_id, olds, news) => ({ outs: await retryLostConnection(() => updateService(olds, news)) }),
     delete: async (_id, props) => deleteService(props),
     read: async (id, props) => readService(id, props!),
 };

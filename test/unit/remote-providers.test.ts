@@ -307,6 +307,27 @@ describe("RemoteCommand provider", () => {
         ).rejects.toThrow(/command failed \(exit 7\): echo broken >&2; exit 7 — stderr tail: broken$/);
     });
 
+    test("a create whose connection is cut midway runs again on a new connection, and says so", async () => {
+        const cut = path.join(sshd.dir, "cut-once");
+        const runs = path.join(sshd.dir, "cut-runs.log");
+        // The first run kills its own sshd session process (the nearest sshd ancestor): the channel
+        // closes with no exit status, as when a host's sshd stops answering and the client gives up.
+        const killSession = 'p=$$; while [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm)" in sshd*) kill -9 "$p"; sleep 5;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done';
+        const warn = jest.spyOn(console, "error").mockImplementation(() => undefined);
+        const created = await remoteCommandProvider.create({
+            connection: sshd.connection,
+            create: `echo run >> ${runs}; if [ ! -e ${cut} ]; then touch ${cut}; ${killSession}; fi; echo done`,
+            label: "useradd of edge-1",
+            providerVersion: version,
+        });
+        expect(created.outs).toMatchObject({ stdout: "done" });
+        expect(fs.readFileSync(runs, "utf8")).toBe("run\nrun\n");
+        expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+            expect.stringMatching(/^warning: edge-1 \([^)]*\): connection lost while running useradd of edge-1: the connection closed before the command's exit status; trying again on a new connection \(2 of 3\)$/),
+        ]);
+        warn.mockRestore();
+    });
+
     test("a label names the command in its error instead of its text", async () => {
         await expect(
             remoteCommandProvider.create({ connection: sshd.connection, create: "# a long script\necho not ready >&2; exit 1", label: "preflight of edge-1", providerVersion: version }),
