@@ -38,7 +38,7 @@ if [ -z "$WEB_CONCURRENCY" ]; then
   _wc_n=$(nproc 2>/dev/null || echo 1)
   _wc_cg=$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)
   while [ -n "$_wc_cg" ]; do
-    if read -r _wc_q _wc_p < "/sys/fs/cgroup$_wc_cg/cpu.max" 2>/dev/null && [ "$_wc_q" != max ] && [ "$_wc_p" -gt 0 ]; then
+    if read -r _wc_q _wc_p 2>/dev/null < "/sys/fs/cgroup$_wc_cg/cpu.max" && [ "$_wc_q" != max ] && [ "$_wc_p" -gt 0 ]; then
       _wc_c=$(( (_wc_q + _wc_p - 1) / _wc_p ))
       [ "$_wc_c" -lt "$_wc_n" ] && _wc_n=$_wc_c
     fi
