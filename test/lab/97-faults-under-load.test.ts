@@ -2,7 +2,8 @@
 // edges' floating address, each fault happens in turn — kill -9 of a web dyno's process, a restart of
 // the router on the edge holding the address, a PostgreSQL restart, drain-host of a host serving the
 // app (then undrain-host), rotate-secrets --what router-token, upgrade.mjs (the binaries by pulumi
-// up) — and the load runs on for a few seconds after it. Printed per fault: fault_<name>_failed=N
+// up), replace-host.mjs of the last dyno host (then a new dyno host added by pulumi up) — and the load
+// runs on for a few seconds after it. Printed per fault: fault_<name>_failed=N
 // (requests that failed) and fault_<name>_gap_ms=N (the longest stretch without a successful
 // answer). The goal: 0 failed requests and a gap < 3 s, except the PostgreSQL restart, where the
 // app's queries fail while the server is down: there its failures must all fall within one stretch
@@ -10,16 +11,18 @@
 //
 // The app is examples/node-counter (every page runs an UPDATE in its database), two web dynos on the
 // two dyno hosts. Each fault is its own test, so one failing does not hide the others; they run in an
-// order that ends with a healthy stack: every host undrained, the router restarted, and the rotation
-// counter this file raises put back in the stack file (the stack keeps the rotated token; the next
-// `pulumi up` would make another, and teardown destroys the stack anyway). It runs after 95-sealed,
-// whose `pulumi up` brings the stack back whole.
+// order that ends with a healthy stack: every host undrained, the router restarted, and the stack
+// file put back as it was (the rotation counter this file raises, the dyno host replace-host takes
+// out and the one it adds: the stack keeps the rotated token and the new host until its next `pulumi
+// up`, and teardown destroys the stack anyway). It runs after 95-sealed, whose `pulumi up` brings the
+// stack back whole.
+import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { cli, GitRepo, Result, runbook, runbookOk, until } from "../support/apps";
-import { edgeAddress, labStackInfo, LAB_STACK } from "../support/lab_stack";
+import { edgeAddress, labStackFile, labStackInfo, LAB_STACK } from "../support/lab_stack";
 import { httpGet, LabShell } from "../support/lab_hosts";
-import { projectRoot, pulumi } from "../support/pulumi";
+import { projectRoot, pulumi, pulumiOk, run, stackOutput } from "../support/pulumi";
 
 jest.setTimeout(20 * 60_000);
 
@@ -51,6 +54,8 @@ const repo = new GitRepo("faults", path.join(projectRoot, "examples/node-counter
 /** dynoform:rotation.routerToken as the stack file had it before this file (undefined: unset). */
 let rotationBefore: string | undefined;
 let rotated = false;
+/** The stack file before replace-host changed its hosts (undefined: not changed). */
+let hostsBefore: string | undefined;
 
 /** One GET of the app through the edge: undefined when it answered 200 with the page in time, else why not. */
 function get(): Promise<string | undefined> {
@@ -236,6 +241,8 @@ beforeAll(async () => {
 afterAll(async () => {
     try {
         for (const h of dynoHosts) await runbook("undrain-host.mjs", [h.name]);
+        // The hosts first: the file replace-host changed holds the raised rotation counter too.
+        if (hostsBefore !== undefined) fs.writeFileSync(labStackFile, hostsBefore);
         if (rotated) {
             // Put the stack file back as it was: the stack keeps the rotated token until its next up.
             if (rotationBefore === undefined) await pulumi(LAB_STACK, ["config", "rm", "--path", "dynoform:rotation.routerToken"]);
@@ -346,4 +353,39 @@ test("upgrade.mjs (this checkout's binaries by pulumi up, then every host checke
     const status = await runbook("status.mjs");
     runbookOk(status, "status");
     expect(status.stdout).toContain("everything is up");
+});
+
+test("replace-host.mjs of a dyno host serving the app (drained, out of the stack, pulumi up), then a new dyno host added by pulumi up: no request fails, the new host takes a dyno", async () => {
+    // The last dyno host serving one of the app's dynos: replace-host has dynos to move.
+    const serving = await upByHost();
+    const retired = [...dynoHosts].reverse().find((h) => serving[h.name] > 0)!;
+    const kept = dynoHosts.filter((h) => h !== retired);
+    let r: Result | undefined;
+    const f = await underLoad("replace_host", async () => {
+        hostsBefore = fs.readFileSync(labStackFile, "utf8");
+        r = await runbook("replace-host.mjs", [retired.name, "--yes"]);
+    });
+    runbookOk(r!, `replace-host ${retired.name}`);
+    expect(r!.stdout).toContain(`${retired.name} is removed from stack ${LAB_STACK}`);
+    expectUnnoticed(f);
+    // Its dynos run on the hosts left; the stack, control and the lab have forgotten it.
+    const placed = await upByHost();
+    expect(kept.reduce((n, h) => n + placed[h.name], 0)).toBe(2);
+    expect(labStackInfo().hosts.map((h) => h.name)).not.toContain(retired.name);
+    expect(Object.keys(await stackOutput<Record<string, string>>(LAB_STACK, "hosts"))).not.toContain(retired.name);
+    const known = await cli(["hosts", "--json"]);
+    expect((JSON.parse(known.stdout) as { host: string }[]).map((h) => h.host)).not.toContain(retired.address);
+    expect((await run("pgrep", ["-f", `systemd-nspawn.* -M ${info.network}-${retired.name} `])).stdout.trim()).toBe("");
+
+    // The host that replaces it: a new name and address in dynoform:hosts, pulumi up, and it takes a dyno.
+    const used = new Set(info.hosts.map((h) => h.address));
+    const address = Array.from({ length: 20 }, (_, i) => retired.address.replace(/\.\d+$/, `.${40 + i}`)).find((a) => !used.has(a))!;
+    const index = labStackInfo().hosts.length;
+    for (const [key, value] of [["name", "dyno-new"], ["address", address], ["roles[0]", "dyno"]]) {
+        await pulumiOk(LAB_STACK, ["config", "set", "--path", `dynoform:hosts[${index}].${key}`, value]);
+    }
+    await pulumiOk(LAB_STACK, ["up", "--yes", "--skip-preview", "--suppress-progress"]);
+    expect((await cli(["ps:scale", "web=3", "-a", APP])).code).toBe(0);
+    await until("a web dyno up on the new dyno host", async () => (await webDynos()).some((d) => d.state === "up" && d.host === address), 120_000);
+    expect((await httpGet(edgeAddress(), appHost)).status).toBe(200);
 });
