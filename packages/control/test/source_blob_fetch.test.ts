@@ -2,11 +2,14 @@
 // it sits inside the private network: it must never GET what only that host or that network reaches
 // (its own API on loopback, the data host, a cloud's metadata service), however the URL leads there:
 // by address, by a name, by a redirect, or by a name that answers differently the second time.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
+import * as tls from "node:tls";
 import { PublicAddresses } from "../src/api/public_addresses";
 import { checkSourceUrl, fetchSourceBlob, SourceUrlError, type SourcePolicy } from "../src/api/source_blob_fetch";
 
@@ -31,9 +34,10 @@ function fakeResolver(names: Record<string, string[][]>) {
     return { resolve, calls };
 }
 
-function policy(names: Record<string, string[][]> = {}): SourcePolicy & { calls: string[] } {
+/** Names resolved by `names`; `allowed`: the outside's stand-in (none: the policy as deployed). */
+function policy(names: Record<string, string[][]> = {}, allowed = [OUTSIDE]): SourcePolicy & { calls: string[] } {
     const r = fakeResolver(names);
-    return { addresses: new PublicAddresses({ allowed: [OUTSIDE] }), resolve: r.resolve, calls: r.calls };
+    return { addresses: new PublicAddresses({ allowed }), resolve: r.resolve, calls: r.calls };
 }
 
 /** An HTTP server on `host`, counting the requests it gets. */
@@ -131,7 +135,7 @@ describe("a URL refused before anything is fetched", () => {
         ["http://metadata.example.com/", /metadata\.example\.com resolves to 169\.254\.169\.254, a link-local address/],
         ["http://nowhere.example.com/", /nowhere\.example\.com does not resolve/],
     ])("%s", async (url, why) => {
-        const p = policy({ "inside.example.com": [["10.0.0.5"]], "metadata.example.com": [["169.254.169.254"]] });
+        const p = policy({ "inside.example.com": [["10.0.0.5"]], "metadata.example.com": [["169.254.169.254"]] }, []);
         const err = await checkSourceUrl(url, p).catch((e: Error) => e);
         expect(err).toBeInstanceOf(SourceUrlError);
         expect((err as Error).message).toMatch(why);
@@ -165,6 +169,21 @@ describe("fetching", () => {
         expect(fs.readFileSync(path.join(dir, "source.tgz"), "utf8")).toBe("tarball");
         expect(p.calls).toEqual(["rebind.example.com"]);
         expect(inside.requests).toEqual([]);
+    });
+
+    test("https goes to the checked address, and its certificate is still checked against the URL's host name", async () => {
+        const key = path.join(dir, "blob.key");
+        const cert = path.join(dir, "blob.crt");
+        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=blob.example.com", "-addext", "subjectAltName=DNS:blob.example.com"], { stdio: "ignore" });
+        const context = tls.createSecureContext({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) });
+        const names: string[] = [];
+        const blob = https.createServer({ SNICallback: (name, cb) => (names.push(name), cb(null, context)) }, (_req, res) => res.end("tarball"));
+        servers.push(blob);
+        await new Promise<void>((r) => blob.listen(0, OUTSIDE, r));
+        const p = policy({ "blob.example.com": [[OUTSIDE]] });
+        // Nobody vouches for the certificate: the fetch is refused, having reached the pinned address with the URL's name.
+        await expect(fetchTo(`https://blob.example.com:${(blob.address() as AddressInfo).port}/source.tgz`, p)).rejects.toThrow(/self-signed certificate/);
+        expect(names).toEqual(["blob.example.com"]);
     });
 
     test("a redirect to an inside address is refused before it is followed", async () => {
