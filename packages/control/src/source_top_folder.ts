@@ -16,5 +16,7 @@ export async function liftTopFolder(appDir: string): Promise<string | undefined>
     await fs.promises.rename(appDir, aside);
     await fs.promises.rename(path.join(aside, top), appDir);
     await fs.promises.rmdir(aside);
+    // As the app/ root made: the tarball's mode for its folder (0755 from GitHub) would let other users in.
+    await fs.promises.chmod(appDir, 0o700);
     return top;
 }

@@ -70,6 +70,13 @@ test("GitHub's archive (git archive --prefix, with its pax header of the commit)
     expect(await unpacked({ tarball: file })).toEqual(["Procfile", "lib/", "lib/a"]);
 });
 
+test("the app/ a top folder becomes keeps app/'s own mode (0700), whatever the tarball gave the folder", async () => {
+    const root = tree({ "top/Procfile": "web: x" });
+    fs.chmodSync(path.join(root, "top"), 0o755);
+    expect(await unpacked({ tarball: tarball(root, ["top"]) })).toEqual(["Procfile"]);
+    expect(fs.statSync(sandbox!.appDir).mode & 0o777).toBe(0o700);
+});
+
 test("a plain (not gzip'd) tar with one top folder is unpacked from it too", async () => {
     expect(await unpacked({ tarball: tarball(tree({ "top/Procfile": "web: x" }), ["top"], "-cf") })).toEqual(["Procfile"]);
 });
