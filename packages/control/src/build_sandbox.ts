@@ -17,10 +17,11 @@ import type { BuildUser } from "./build_users";
 import { CommandRunner, createRunner, RunnerOptions } from "./command_runner";
 import { killProcessesOf } from "./process_reaper";
 import { writeAppFile } from "./app_tree";
+import { liftTopFolder } from "./source_top_folder";
 
 /**
  * The pushed tree: a directory (copied in), a commit of a git repository (git archive), or a source
- * tarball (the builds API: its files at the top, as Heroku's source blobs). In a pre-receive hook the
+ * tarball (the builds API: its files at the top or under one top folder, as Heroku's source blobs). In a pre-receive hook the
  * pushed objects are still quarantined: `gitEnv` carries the hook's GIT_* variables
  * (GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES...) so git archive finds them.
  */
@@ -118,7 +119,10 @@ export class BuildSandbox {
         await fs.promises.chmod(this.root, OPEN);
     }
 
-    /** `git archive` / `tar -c` / `gzip -dc` (as root) piped into `tar -x` (as the build user) in app/. Sealed after. */
+    /**
+     * `git archive` / `tar -c` / `gzip -dc` (as root) piped into `tar -x` (as the build user) in app/.
+     * Sealed after; a tarball's one top folder (GitHub's archive links) then becomes app/.
+     */
     async unpack(source: BuildSource): Promise<void> {
         const [producer, args, env] = sourceProducer(source);
         await this.open();
@@ -162,6 +166,7 @@ export class BuildSandbox {
         } finally {
             await this.seal();
         }
+        if ("tarball" in source) await liftTopFolder(this.appDir);
     }
 
     /** Runs build commands as the build user: the sandbox is open during each one and sealed after. */

@@ -7,6 +7,8 @@ import { createApiServer, ApiServer } from "../src/api/api_server";
 import type { ApiDeps } from "../src/api/api_deps";
 import type { BuildSource } from "../src/build_sandbox";
 import { LogRouterClient } from "../src/log_router_client";
+import { PublicAddresses } from "../src/api/public_addresses";
+import type { SourcePolicy } from "../src/api/source_blob_fetch";
 import { FakeAccounts } from "./helpers/fake_accounts";
 import { harness, Harness } from "./helpers/cli_harness";
 import { deploySource, push } from "./helpers/push";
@@ -18,6 +20,8 @@ let base: string;
 let deploys: { app: string; source: BuildSource; commit: string; user: string }[];
 
 const ADMIN = "admin-token";
+/** source_blob URLs: 127.0.0.1 stands for the public internet (the tests' blob servers listen there); the rest of 127/8 stays inside. */
+const loopbackAsOutside: SourcePolicy = { addresses: new PublicAddresses({ allowed: ["127.0.0.1"] }) };
 const ALICE = "alice-token";
 const BOB = "bob-token";
 
@@ -354,6 +358,7 @@ describe("streams", () => {
     });
 
     test("a build from a source_blob URL fetches the tarball, then builds it", async () => {
+        await start({ sourcePolicy: loopbackAsOutside });
         const src = fs.mkdtempSync(path.join(h.root, "src-"));
         fs.writeFileSync(path.join(src, "Procfile"), "web: ./serve\n");
         const tgz = execFileSync("tar", ["-czf", "-", "-C", src, "."]);
@@ -374,12 +379,77 @@ describe("streams", () => {
     test("a build's source_blob must be an http(s) URL; an unreachable one fails the build, not the request", async () => {
         expect((await api("POST", "/apps/myapp/builds", { body: { source_blob: { url: "file:///etc/passwd" } } })).status).toBe(422);
         expect((await api("POST", "/apps/myapp/builds", { body: {} })).status).toBe(422);
+        await start({ sourcePolicy: loopbackAsOutside });
         const r = await api("POST", "/apps/myapp/builds", { body: { source_blob: { url: "http://127.0.0.1:1/source.tgz", version: "abc1234" } } });
         expect(r.status).toBe(201);
         const output = await (await fetch(r.json.output_stream_url)).text();
         expect(output).toMatch(/^-----> Fetching source...\n !     .*\n !     Build failed: the previous release is still serving\n$/);
         expect(deploys).toEqual([]);
         expect((await api("GET", `/apps/myapp/builds/${r.json.id}`)).json.status).toBe("failed");
+    });
+
+    test("a source_blob URL into the platform's own network is refused with 422, and nothing connects there", async () => {
+        // The API itself on loopback stands for every service of the control host.
+        let reached = 0;
+        const inside = http.createServer((_req, res) => (reached++, res.end("secret")));
+        await new Promise<void>((r) => inside.listen(0, "127.0.0.1", r));
+        const port = (inside.address() as AddressInfo).port;
+        try {
+            for (const url of [
+                `http://127.0.0.1:${port}/`,
+                `http://localhost:${port}/`,
+                `http://[::ffff:127.0.0.1]:${port}/`,
+                `http://2130706433:${port}/`,
+                "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+                "http://10.213.1.30:5432/",
+                "http://192.168.0.1/",
+                "http://[::1]:5200/",
+                "http://[fd00:ec2::254]/",
+                "https://user:secret@example.com/source.tgz",
+                "ftp://example.com/source.tgz",
+            ]) {
+                const r = await api("POST", "/apps/myapp/builds", { body: { source_blob: { url } } });
+                expect([url, r.status, r.json.id]).toEqual([url, 422, "invalid_params"]);
+                expect(r.json.message).toMatch(/^source_blob\.url must be a public http\(s\) URL: .+\. Upload the tarball as the body instead: curl .*-H 'Content-Type: application\/gzip' --data-binary @source\.tgz http:\/\/127\.0\.0\.1:\d+\/apps\/myapp\/builds/);
+            }
+            expect(reached).toBe(0);
+            expect(deploys).toEqual([]);
+            expect(accounts.audits).toEqual([]);
+        } finally {
+            inside.close();
+        }
+    });
+
+    test("a public source_blob URL that redirects inside fails the build before the redirect is followed", async () => {
+        let reached = 0;
+        const inside = http.createServer((_req, res) => (reached++, res.end("secret")));
+        await new Promise<void>((r) => inside.listen(0, "127.0.0.2", r));
+        const blobs = http.createServer((_req, res) => res.writeHead(302, { Location: `http://127.0.0.2:${(inside.address() as AddressInfo).port}/` }).end());
+        await new Promise<void>((r) => blobs.listen(0, "127.0.0.1", r));
+        try {
+            await start({ sourcePolicy: loopbackAsOutside });
+            const r = await api("POST", "/apps/myapp/builds", { body: { source_blob: { url: `http://127.0.0.1:${(blobs.address() as AddressInfo).port}/source.tgz` } } });
+            expect(r.status).toBe(201);
+            const output = await (await fetch(r.json.output_stream_url)).text();
+            expect(output).toMatch(/^-----> Fetching source...\n !     .*redirected to http:\/\/127\.0\.0\.2:\d+\/: 127\.0\.0\.2 is a loopback address.*\n !     Build failed/);
+            expect(reached).toBe(0);
+            expect(deploys).toEqual([]);
+        } finally {
+            blobs.close();
+            inside.close();
+        }
+    });
+
+    test("a tarball with one top folder (GitHub's archive links) builds the app inside it", async () => {
+        const src = fs.mkdtempSync(path.join(h.root, "src-"));
+        fs.mkdirSync(path.join(src, "myapp-main"));
+        fs.writeFileSync(path.join(src, "myapp-main", "Procfile"), "web: ./serve\n");
+        const tgz = execFileSync("tar", ["-czf", "-", "-C", src, "."]);
+        const res = await fetch(`${base}/apps/myapp/builds`, { method: "POST", headers: { Authorization: `Bearer ${ALICE}`, "Content-Type": "application/gzip" }, body: tgz });
+        expect(res.status).toBe(201);
+        const build = (await res.json()) as { output_stream_url: string };
+        expect(await (await fetch(build.output_stream_url)).text()).toMatch(/Released v1\n/);
+        expect(await h.store.currentRelease("myapp")).toMatchObject({ version: 1, processTypes: { web: "./serve" } });
     });
 });
 

@@ -7,6 +7,7 @@ import type { BuildSource } from "../build_sandbox";
 import type { BuildUsers } from "../build_users";
 import type { CliSettings } from "../cli/context";
 import type { Fleet } from "../fleet";
+import type { SourcePolicy } from "./source_blob_fetch";
 
 /** Builds `source` and releases it as `commit` (deployPush); lines are the push's output. False: the build or release was rejected (the lines say why). */
 export type DeploySource = (app: string, source: BuildSource, commit: string, user: string, out: (line: string) => void) => Promise<boolean>;
@@ -29,4 +30,6 @@ export interface ApiDeps {
     dashboard?: (req: IncomingMessage, res: ServerResponse) => void;
     /** Largest source tarball a build upload may send, in bytes (default 100 MiB, as the edge's client_max_body_size). */
     uploadLimit?: number;
+    /** Where a build's source_blob.url may be fetched from (default: public addresses only, by the system's resolver). */
+    sourcePolicy?: SourcePolicy;
 }

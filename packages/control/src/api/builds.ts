@@ -1,17 +1,19 @@
 // POST /apps/{app}/builds: deploy a source tarball, from a URL (`{"source_blob": {"url": ...}}`, as
 // Heroku's) or uploaded as the body (Content-Type application/gzip). The answer comes at once with
 // the pending build and its output_stream_url; the build then runs as a push does (deployPush: the
-// app's build user unpacks the tarball, the same buildpacks, release phase and rollout).
+// app's build user unpacks the tarball, the same buildpacks, release phase and rollout). The URL is
+// fetched from inside the private network, so only from public addresses (source_blob_fetch.ts):
+// checked before the build is accepted, and again, hop by hop, as it is fetched.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { ApiError } from "./api_error";
 import type { Build, BuildRegistry } from "./build_registry";
 import type { Route, RouteContext } from "./route";
 import { header } from "./route";
 import { one } from "./shapes";
+import { saveLimited } from "./save_limited";
+import { checkSourceUrl, fetchSourceBlob, PUBLIC_ONLY, SourceUrlError } from "./source_blob_fetch";
 
 /** As the edge's client_max_body_size (templates/nginx/nginx.conf). */
 export const UPLOAD_LIMIT = 100 * 1024 * 1024;
@@ -38,19 +40,6 @@ function outputUrl(ctx: RouteContext, id: string): string {
     return ctx.baseUrl() + ctx.signer.sign(`/build-output/${id}`, OUTPUT_URL_TTL_MS);
 }
 
-/** Copies `from` into `file`, failing past `limit` bytes (a partial file is the caller's to remove). */
-async function saveLimited(from: AsyncIterable<Uint8Array>, file: string, limit: number): Promise<void> {
-    let size = 0;
-    async function* counted() {
-        for await (const chunk of from) {
-            size += chunk.length;
-            if (size > limit) throw new ApiError("payload_too_large", `The source tarball is larger than ${limit} bytes: leave out what the build does not need (node_modules, .git, build output).`);
-            yield chunk;
-        }
-    }
-    await pipeline(Readable.from(counted()), fs.createWriteStream(file, { mode: 0o600 }));
-}
-
 interface SourceBlob {
     url?: string;
     version?: string;
@@ -60,15 +49,20 @@ function sourceBlob(body: Record<string, unknown>): SourceBlob {
     const blob = body.source_blob;
     if (typeof blob !== "object" || blob === null) throw new ApiError("invalid_params", `Send {"source_blob": {"url": "https://.../source.tgz"}}, or upload the tarball as the body with Content-Type: application/gzip.`);
     const { url, version } = blob as Record<string, unknown>;
-    if (typeof url !== "string" || !/^https?:\/\/\S+$/.test(url)) throw new ApiError("invalid_params", `source_blob.url must be an http(s) URL of a .tar.gz of your app's files, e.g. https://example.com/source.tgz`);
+    if (typeof url !== "string" || url === "") throw new ApiError("invalid_params", `source_blob.url must be an http(s) URL of a .tar.gz of your app's files, e.g. https://example.com/source.tgz`);
     if (version !== undefined && (typeof version !== "string" || !/^[\w.-]{1,64}$/.test(version))) throw new ApiError("invalid_params", `source_blob.version must be a short name of the source (a commit: letters, digits, "._-"), e.g. "1a2b3c4"`);
     return { url, ...(version ? { version: version as string } : {}) };
 }
 
-async function download(url: string, file: string, limit: number): Promise<void> {
-    const res = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
-    if (!res.ok || !res.body) throw new Error(`GET ${new URL(url).origin}${new URL(url).pathname} answered ${res.status}: check that the URL serves the tarball (signed URLs expire)`);
-    await saveLimited(res.body as unknown as AsyncIterable<Uint8Array>, file, limit);
+/** The URL's refusal as the caller sees it: why, and the upload that needs no URL. */
+async function checkedSourceUrl(ctx: RouteContext, url: string): Promise<void> {
+    try {
+        await checkSourceUrl(url, ctx.deps.sourcePolicy ?? PUBLIC_ONLY);
+    } catch (err) {
+        if (!(err instanceof SourceUrlError)) throw err;
+        const upload = `curl -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/gzip' --data-binary @source.tgz ${ctx.baseUrl()}/apps/${ctx.params.app}/builds`;
+        throw new ApiError("invalid_params", `source_blob.url must be a public http(s) URL: ${err.message}. Upload the tarball as the body instead: ${upload}`);
+    }
 }
 
 /** Fetches (for a URL), builds and releases in the background, writing lines to the build's output. */
@@ -77,7 +71,7 @@ async function runBuild(ctx: RouteContext, builds: BuildRegistry, build: Build, 
     try {
         if (build.sourceUrl) {
             out("-----> Fetching source...");
-            await download(build.sourceUrl, tarball, ctx.deps.uploadLimit ?? UPLOAD_LIMIT);
+            await fetchSourceBlob(build.sourceUrl, tarball, { limit: ctx.deps.uploadLimit ?? UPLOAD_LIMIT, timeoutMs: DOWNLOAD_TIMEOUT_MS, policy: ctx.deps.sourcePolicy ?? PUBLIC_ONLY });
         }
         const commit = build.version ?? build.id.replace(/-/g, "");
         const ok = await ctx.deps.deploy(build.app, { tarball }, commit, build.user, out);
@@ -99,6 +93,7 @@ async function startBuild(ctx: RouteContext) {
     const upload = TARBALL_TYPES.includes(type);
     if (!upload && type !== "application/json") throw new ApiError("unsupported_media_type", `Content-Type ${type} is not taken here: send JSON {"source_blob": {"url": ...}}, or the tarball itself as application/gzip`);
     const blob: SourceBlob = upload ? {} : sourceBlob(await ctx.json());
+    if (blob.url) await checkedSourceUrl(ctx, blob.url);
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "dynoform-api-build-"));
     const tarball = path.join(dir, "source.tgz");
     try {
@@ -147,7 +142,7 @@ export function buildRoutes(): Route[] {
             method: "POST",
             path: "/apps/{app}/builds",
             access: "operate",
-            summary: "Build and release a source tarball: from source_blob.url, or uploaded as the body (application/gzip). Answers the pending build with its output_stream_url.",
+            summary: "Build and release a source tarball: from source_blob.url (a public http(s) URL), or uploaded as the body (application/gzip). Answers the pending build with its output_stream_url.",
             body: { type: "object", required: ["source_blob"], properties: { source_blob: { type: "object", required: ["url"], properties: { url: { type: "string" }, version: { type: "string" } } } } },
             response: { status: 201, schema: one("build") },
             handle: startBuild,
