@@ -90,17 +90,18 @@ export function amiProblems(image: AmiFacts, context: AmiCheckContext): string[]
     return problems;
 }
 
-type LookupOptions = { provider: aws.Provider };
+export type LookupOptions = { provider: aws.Provider };
 
-/** The image the stack names, looked up by id (any owner: the checks decide) and checked. */
-async function checkedImage(choice: { id: string; key: string }, spec: AwsSpec, opts: LookupOptions): Promise<string> {
+/** The image the stack names, looked up by id (any owner: the checks decide) and checked: its id, or a StackConfigError. */
+export async function checkedImage(choice: { id: string; key: string }, spec: AwsSpec, opts: LookupOptions): Promise<string> {
     let image: AmiFacts;
     try {
         image = await aws.ec2.getAmi({ filters: [{ name: "image-id", values: [choice.id] }], includeDeprecated: true }, opts);
     } catch (err) {
-        const reason = String((err as Error).message ?? err).split("\n")[0];
+        // The provider's error spans lines ("...: 1 error occurred:\n\t* ... no results"): kept whole, on one.
+        const reason = String((err as Error)?.message ?? err).replace(/\s+/g, " ").trim();
         throw new StackConfigError([
-            `${choice.key} ${choice.id} was not found in ${spec.region} (${reason}): image ids differ per region; check it with ` +
+            `${choice.key} ${choice.id} was not found in ${spec.region}${reason ? ` (${reason})` : ""}: image ids differ per region; check it with ` +
                 `\`aws ec2 describe-images --region ${spec.region} --image-ids ${choice.id}\`, or leave ${choice.key} unset to use Debian's current one`,
         ]);
     }
