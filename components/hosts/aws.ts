@@ -10,13 +10,12 @@ import { RemoteCommand } from "../remote/command";
 import { SshKeyPair } from "../secrets/ssh_keypair";
 import { AwsRole, AwsSpec, awsHostNames, awsSubnets } from "./aws/config";
 import { awsUserData, readyCommand, VOLUME_MOUNTS } from "./aws/user_data";
+import { awsImages } from "./aws/image";
 
 export { parseAwsConfig, awsHostNames, awsSubnets, AWS_DEFAULTS } from "./aws/config";
 export type { AwsSpec, AwsRole } from "./aws/config";
 
-/** Debian's AWS account: it publishes the official Debian cloud images. */
-export const DEBIAN_AMI_OWNER = "136693071363";
-export const DEBIAN_AMI_NAME = "debian-12-amd64-*";
+export { DEBIAN_AMI_OWNER, DEBIAN_AMI_NAME, amiProblems } from "./aws/image";
 /** The ports the load balancer forwards to every edge's nginx (TCP, TLS ends on nginx). */
 export const EDGE_PORTS = [80, 443] as const;
 const SSH_PORT = 22;
@@ -47,10 +46,10 @@ const ROLE_PLACEMENT: Record<AwsRole, "public" | "private"> = { edge: "public", 
 
 /**
  * The VPC (public and private subnets in two availability zones, a NAT gateway for the private
- * ones), a security group per role, one instance per host from the current Debian 12 image, the
- * network load balancer over the edges, the control host's Elastic IP and the EBS volumes of the
- * data and control hosts; one Host per instance, whose SSH connection waits until the instance
- * is reachable and its volume mounted.
+ * ones), a security group per role, one instance per host from the current Debian 12 image (or the
+ * checked one dynoform:aws.ami names), the network load balancer over the edges, the control
+ * host's Elastic IP and the EBS volumes of the data and control hosts; one Host per instance,
+ * whose SSH connection waits until the instance is reachable and its volume mounted.
  */
 export function awsHosts(config: AwsStackConfig, name = "dynoform"): AwsHostsResult {
     const spec = config.aws;
@@ -59,28 +58,23 @@ export function awsHosts(config: AwsStackConfig, name = "dynoform"): AwsHostsRes
     const opts = { provider };
     const tags = (n: string): Record<string, string> => ({ Name: `${name}-${n}`, "dynoform:stack": pulumi.getStack() });
 
-    // Two availability zones; the Debian image looked up now, so a new point release is picked up
-    // by the next instance made (existing instances keep theirs: `ami` is ignored on update).
+    // Two availability zones; each role's image looked up now (Debian's current one unless
+    // dynoform:aws.ami names another), so a new point release is picked up by the next instance made
+    // (existing instances keep theirs: `ami` is ignored on update).
     const zones = aws.getAvailabilityZonesOutput({ state: "available" }, opts).apply((z) => {
         if (z.names.length < 2) throw new Error(`region ${spec.region} offers ${z.names.length} availability zone(s); the aws target needs two: pick another dynoform:aws.region`);
         return z.names.slice(0, 2);
     });
-    const ami = aws.ec2.getAmiOutput(
-        {
-            owners: [DEBIAN_AMI_OWNER],
-            mostRecent: true,
-            filters: [
-                { name: "name", values: [DEBIAN_AMI_NAME] },
-                { name: "architecture", values: ["x86_64"] },
-                { name: "virtualization-type", values: ["hvm"] },
-                { name: "root-device-type", values: ["ebs"] },
-            ],
-        },
-        opts,
-    );
+    const images = awsImages(spec, opts);
 
     const { publicCidrs, privateCidrs } = awsSubnets(spec.vpcCidr);
-    const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: spec.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("vpc") }, opts);
+    // Every resource of the account hangs off the VPC, and the VPC waits for the images' checks:
+    // a refused image stops the program before anything is made, even under `up --skip-preview`.
+    const vpc = new aws.ec2.Vpc(
+        `${name}-vpc`,
+        { cidrBlock: spec.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("vpc") },
+        { ...opts, dependsOn: images.checked },
+    );
     const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: tags("igw") }, opts);
     const subnet = (kind: "public" | "private", i: number, cidr: string) =>
         new aws.ec2.Subnet(
@@ -170,7 +164,7 @@ export function awsHosts(config: AwsStackConfig, name = "dynoform"): AwsHostsRes
         const instance = new aws.ec2.Instance(
             `${name}-${hostName}`,
             {
-                ami: ami.id,
+                ami: images.byRole[role],
                 instanceType: spec.instanceTypes[role],
                 subnetId: subnetOf.id,
                 vpcSecurityGroupIds: [groups[role].id],

@@ -171,6 +171,7 @@ describe("the stack config", () => {
         ["an Arm type", { ...base, instanceTypes: { edge: "t4g.small", control: "t3.medium", dyno: "t3.medium", data: "t3.medium" } }, "dynoform:aws.instanceTypes.edge t4g.small is an Arm (Graviton) type"],
         ["a missing type", { ...base, instanceTypes: { edge: "t3.small", control: "t3.medium", dyno: "t3.medium" } }, "dynoform:aws.instanceTypes.data must be an EC2 instance type such as t3.medium (got undefined)"],
         ["a typo", { ...base, dynohosts: 2 }, "dynoform:aws.dynohosts is not a setting of the aws target"],
+        ["an image name for dynoform:aws.ami", { ...base, ami: "debian-12-amd64-20261101-1900" }, "dynoform:aws.ami must be an image id of this region such as ami-0123456789abcdef0"],
         ["no section", undefined, "dynoform:aws is required for target aws: set it to {region: eu-central-1"],
     ])("%s stops with the fix", (_what, aws, message) => {
         const list = problems(aws);
@@ -232,6 +233,8 @@ describe("the resource graph", () => {
             ]),
         );
         for (const host of NAMES) expect(instance(host).inputs.ami).toBe(AMI);
+        // dynoform:aws.ami unset: no lookup by id, no account check (test/unit/aws-image.test.ts has those)
+        expect(calls.filter((c) => c.token === "aws:index/getCallerIdentity:getCallerIdentity")).toEqual([]);
     });
 
     test("a VPC with a public and a private subnet in each of two availability zones", () => {

@@ -19,6 +19,12 @@ export interface AwsSpec {
     volumeGb: { data: number; control: number };
     /** Size (GiB) of each instance's root disk. */
     rootVolumeGb: number;
+    /**
+     * The user's own image (dynoform:aws.ami): one id for every instance, or ids by role (the
+     * others boot Debian's current image). Unset: Debian's current Debian 12 image for all.
+     * Checked here for its form only; aws/image.ts looks it up and refuses anything but Debian 12.
+     */
+    ami?: string | Partial<Record<AwsRole, string>>;
 }
 
 export const AWS_DEFAULTS = {
@@ -35,6 +41,8 @@ const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 // The amd64 Debian AMI boots on x86 types only: Graviton families carry a "g" after their
 // generation digit (t4g, m7g, c6gn, r8gd, im4gn), and a1 is the first Arm type.
 const ARM_FAMILY = /^(a1|[a-z]+[0-9]+[a-z]*g[a-z]*)(-[a-z]+)?\./;
+// An image id as EC2 writes it: "ami-" and 8 (older images) or 17 lowercase hex digits.
+const AMI_ID = /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 function count(raw: unknown, key: string, max: number, problems: string[]): number {
     if (raw === undefined) {
@@ -59,6 +67,37 @@ function size(raw: unknown, key: string, fallback: number, problems: string[]): 
     return n;
 }
 
+/** dynoform:aws.ami: an image id, or image ids by role; undefined when unset or wrong (the problem said). */
+function amiSetting(raw: unknown, problems: string[]): AwsSpec["ami"] {
+    if (raw === undefined) return undefined;
+    const fix =
+        "an image id of this region such as ami-0123456789abcdef0 (every instance boots it), or ids by role such as {dyno: ami-0123456789abcdef0}; " +
+        "leave dynoform:aws.ami unset to use Debian's current Debian 12 image";
+    if (typeof raw === "string") {
+        if (AMI_ID.test(raw)) return raw;
+        problems.push(`dynoform:aws.ami must be ${fix} (got ${JSON.stringify(raw)})`);
+        return undefined;
+    }
+    if (!isObject(raw)) {
+        problems.push(`dynoform:aws.ami must be ${fix} (got ${JSON.stringify(raw)})`);
+        return undefined;
+    }
+    const byRole: Partial<Record<AwsRole, string>> = {};
+    let ok = true;
+    for (const [key, id] of Object.entries(raw)) {
+        if (!(ROLES as string[]).includes(key)) {
+            problems.push(`dynoform:aws.ami.${key} is not a role (roles: ${ROLES.join(", ")}): remove it`);
+            ok = false;
+        } else if (typeof id !== "string" || !AMI_ID.test(id)) {
+            problems.push(`dynoform:aws.ami.${key} must be an image id of this region such as ami-0123456789abcdef0 (got ${JSON.stringify(id)}); remove it to use Debian's current Debian 12 image`);
+            ok = false;
+        } else {
+            byRole[key as AwsRole] = id;
+        }
+    }
+    return ok ? byRole : undefined;
+}
+
 /**
  * `dynoform:aws` checked, with its defaults; each problem (with its fix) goes to `problems`, and
  * undefined comes back when the section cannot be used at all.
@@ -70,7 +109,7 @@ export function parseAwsConfig(raw: unknown, problems: string[]): AwsSpec | unde
         return undefined;
     }
     const before = problems.length;
-    const known = new Set(["region", "instanceTypes", "edgeHosts", "dynoHosts", "sshFrom", "vpcCidr", "volumeGb", "rootVolumeGb"]);
+    const known = new Set(["region", "instanceTypes", "edgeHosts", "dynoHosts", "sshFrom", "vpcCidr", "volumeGb", "rootVolumeGb", "ami"]);
     for (const key of Object.keys(raw)) {
         if (!known.has(key)) problems.push(`dynoform:aws.${key} is not a setting of the aws target (settings: ${[...known].join(", ")}): remove it`);
     }
@@ -139,9 +178,10 @@ export function parseAwsConfig(raw: unknown, problems: string[]): AwsSpec | unde
         control: size(volumes.control, "volumeGb.control", AWS_DEFAULTS.volumeGb.control, problems),
     };
     const rootVolumeGb = size(raw.rootVolumeGb, "rootVolumeGb", AWS_DEFAULTS.rootVolumeGb, problems);
+    const ami = amiSetting(raw.ami, problems);
 
     if (problems.length > before) return undefined;
-    return { region: String(region), instanceTypes, edgeHosts, dynoHosts, sshFrom: String(sshFrom), vpcCidr: String(vpcCidr), volumeGb, rootVolumeGb };
+    return { region: String(region), instanceTypes, edgeHosts, dynoHosts, sshFrom: String(sshFrom), vpcCidr: String(vpcCidr), volumeGb, rootVolumeGb, ...(ami !== undefined ? { ami } : {}) };
 }
 
 /** The hosts the aws target makes, by name and role: edge-1.., control-1, dyno-1.., data-1. */
@@ -161,4 +201,12 @@ export function awsSubnets(vpcCidr: string): { publicCidrs: [string, string]; pr
     const step = 2 ** (32 - prefix - 2);
     const cidr = (i: number): string => `${toAddress(base + i * step)}/${prefix + 2}`;
     return { publicCidrs: [cidr(0), cidr(1)], privateCidrs: [cidr(2), cidr(3)] };
+}
+
+/** The image a role's instances boot when dynoform:aws.ami names one, with the config key that names it. */
+export function chosenAmi(spec: Pick<AwsSpec, "ami">, role: AwsRole): { id: string; key: string } | undefined {
+    if (spec.ami === undefined) return undefined;
+    if (typeof spec.ami === "string") return { id: spec.ami, key: "dynoform:aws.ami" };
+    const id = spec.ami[role];
+    return id === undefined ? undefined : { id, key: `dynoform:aws.ami.${role}` };
 }
