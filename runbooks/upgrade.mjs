@@ -8,7 +8,8 @@
 // (a host that was drained before is left drained), and the runbook waits until every platform
 // service there is active again before it moves to the next host. It does not reboot: a host whose
 // kernel or libc changed says "reboot required", to reboot when convenient (drain-host.mjs first).
-// Not yet: an edge is not taken out of the floating address while its nginx or varnish restarts.
+// With a floating address, an edge first hands it to another edge (its keepalived stopped and
+// masked, the runbook waits until another edge holds the address) and takes part again after.
 //
 // Without --debian: the binaries of this checkout (`npm run build:binaries`) go out with `pulumi up
 // --yes` (streamed), which restarts each service whose binary changed. Pulumi updates the hosts as
@@ -30,7 +31,7 @@ import { pulumiUp } from "./lib/pulumi.mjs";
 import { StackHosts } from "./lib/ssh.mjs";
 import { configHosts, stackConfig } from "./lib/stack_config.mjs";
 import { stackOutputs } from "./lib/stack.mjs";
-import { DEBIAN_UPGRADE, parseHostList, upgradePlan } from "./lib/upgrade_plan.mjs";
+import { DEBIAN_UPGRADE, HAND_BACK, HAND_OFF, parseHostList, upgradePlan } from "./lib/upgrade_plan.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,13 +47,41 @@ async function waitHealthy(hosts, name) {
     }
 }
 
-async function upgradeDebian(opts, hosts, outputs, plan) {
+/** The edge holding `floating` now, among `edges` (undefined: none answers for it). */
+async function holderOf(hosts, edges, floating) {
+    for (const name of edges) {
+        const r = await hosts.run(name, `ip -o -4 addr show | grep -qF ' ${floating}/' && echo holds || true\n`, { timeoutSec: 15 });
+        if (r.stdout.includes("holds")) return name;
+    }
+    return undefined;
+}
+
+/** Stops `name`'s keepalived and waits (up to 30 s) until another edge holds the floating address. */
+async function handOff(hosts, name, edges, floating) {
+    step(`${name}: hand the floating address ${floating} to another edge (keepalived stopped meanwhile)`);
+    const r = await hosts.run(name, HAND_OFF);
+    if (r.code !== 0) fail(`could not stop keepalived on ${name}: ${r.stderr.trim()}. Nothing was upgraded there: run upgrade.mjs again`);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+        const holder = await holderOf(hosts, edges, floating);
+        if (holder && holder !== name) return info(`${holder} holds ${floating}`);
+        if (Date.now() > deadline) {
+            await hosts.run(name, HAND_BACK);
+            fail(`no other edge took ${floating} within 30 s of keepalived stopping on ${name} (${holder ? `${holder} still holds it` : "no edge holds it"}): see journalctl -u keepalived on the edges; ${name} was not upgraded and its keepalived is started again`);
+        }
+        await sleep(500);
+    }
+}
+
+/** `floating`: the stack's floating address and `edges` the names of the edges that may hold it. */
+async function upgradeDebian(opts, hosts, outputs, plan, { floating, edges }) {
     for (const p of plan) {
         const address = outputs.hosts[p.name];
         if (p.drain) {
             step(`${p.name}: drain (its dynos move to the other dyno hosts)`);
             await dynoformLive(opts.stack, ["hosts:drain", address]);
         }
+        if (p.handOff) await handOff(hosts, p.name, edges, floating);
         step(`${p.name}: apt-get update && apt-get -y upgrade`);
         const r = await hosts.run(p.name, DEBIAN_UPGRADE, { timeoutSec: 1800 });
         if (r.code !== 0) fail(`apt-get upgrade failed on ${p.name}: ${r.stderr.trim().split("\n").pop()}. ${p.drain ? `It is still drained (undrain-host.mjs ${p.name} when fixed). ` : ""}Run upgrade.mjs again once it is fixed`);
@@ -60,6 +89,11 @@ async function upgradeDebian(opts, hosts, outputs, plan) {
         if (p.drain) {
             step(`${p.name}: undrain`);
             await dynoformLive(opts.stack, ["hosts:undrain", address]);
+        }
+        if (p.handOff) {
+            step(`${p.name}: takes part in the floating address again (keepalived started)`);
+            const back = await hosts.run(p.name, HAND_BACK);
+            if (back.code !== 0) fail(`could not start keepalived on ${p.name}: ${back.stderr.trim()}. The other edges hold ${floating}; fix it, then run upgrade.mjs again`);
         }
         step(`${p.name}: check every platform service is active`);
         await waitHealthy(hosts, p.name);
@@ -88,10 +122,13 @@ async function main() {
         return 0;
     }
     const drained = (await dynoformJson(opts.stack, ["hosts"])).filter((h) => h.drainedSince).map((h) => Object.entries(outputs.hosts).find(([, a]) => a === h.host)?.[0]);
-    const plan = upgradePlan(configured, { only, drained });
-    step(`Debian updates on stack ${opts.stack}, one host at a time: ${plan.map((p) => `${p.name}${p.drain ? " (drained meanwhile)" : ""}`).join(", ")}`);
+    const floating = stackConfig(opts.stack)["dynoform:floatingAddress"];
+    const plan = upgradePlan(configured, { only, drained, floatingAddress: floating });
+    const meanwhile = (p) => (p.drain ? " (drained meanwhile)" : p.handOff ? " (out of the floating address meanwhile)" : "");
+    step(`Debian updates on stack ${opts.stack}, one host at a time: ${plan.map((p) => `${p.name}${meanwhile(p)}`).join(", ")}`);
     await confirm(`This upgrades Debian's packages on ${plan.length} host${plan.length === 1 ? "" : "s"}`, opts);
-    await upgradeDebian(opts, hosts, outputs, plan);
+    const edges = configured.filter((h) => (h.roles ?? []).includes("edge")).map((h) => h.name);
+    await upgradeDebian(opts, hosts, outputs, plan, { floating, edges });
     info(`Debian packages upgraded on ${plan.map((p) => p.name).join(", ")}`);
     return 0;
 }

@@ -1,13 +1,14 @@
 // Faults under load (issue 12): while a bounded load generator sends requests to an app through the
-// edges' floating address, each fault happens in turn — kill -9 of a web dyno's process, a restart of
-// the router on the edge holding the address, a PostgreSQL restart, drain-host of a host serving the
-// app (then undrain-host), rotate-secrets --what router-token, upgrade.mjs (the binaries by pulumi
-// up), replace-host.mjs of the last dyno host (then a new dyno host added by pulumi up) — and the load
-// runs on for a few seconds after it. Printed per fault: fault_<name>_failed=N
-// (requests that failed) and fault_<name>_gap_ms=N (the longest stretch without a successful
-// answer). The goal: 0 failed requests and a gap < 3 s, except the PostgreSQL restart, where the
-// app's queries fail while the server is down: there its failures must all fall within one stretch
-// shorter than 3 s, and the app answers again.
+// edges' floating address, each fault happens in turn — kill -9 of a web dyno's process, a restart
+// of the router on the edge holding the address, a PostgreSQL restart, drain-host of a host serving
+// the app (then undrain-host), rotate-secrets --what router-token, upgrade.mjs (the binaries by
+// pulumi up), upgrade.mjs --debian of the edge holding the floating address, replace-host.mjs of
+// the last dyno host (then a new dyno host added by pulumi up) — and the load runs on for a few
+// seconds after it. Printed per fault: fault_<name>_failed=N (requests that failed) and
+// fault_<name>_gap_ms=N (the longest stretch without a successful answer). The goal: 0 failed
+// requests and a gap < 3 s, except the PostgreSQL restart, where the app's queries fail while the
+// server is down: there its failures must all fall within one stretch shorter than 3 s, and the app
+// answers again.
 //
 // The app is examples/node-counter (every page runs an UPDATE in its database), two web dynos on the
 // two dyno hosts. Each fault is its own test, so one failing does not hide the others; they run in an
@@ -353,6 +354,21 @@ test("upgrade.mjs (this checkout's binaries by pulumi up, then every host checke
     const status = await runbook("status.mjs");
     runbookOk(status, "status");
     expect(status.stdout).toContain("everything is up");
+});
+
+test("upgrade.mjs --debian of the edge holding the floating address: the address moves to another edge meanwhile, no request fails", async () => {
+    const edge = await activeEdge();
+    let r: Result | undefined;
+    const f = await underLoad("upgrade_debian_edge", async () => {
+        r = await runbook("upgrade.mjs", ["--debian", "--hosts", edge.name, "--yes"]);
+    });
+    runbookOk(r!, `upgrade --debian --hosts ${edge.name}`);
+    expect(r!.stdout).toMatch(new RegExp(`(${edges.filter((e) => e !== edge).map((e) => e.name).join("|")}) holds ${info.floatingAddress!.replace(/\./g, "\\.")}`));
+    expect(r!.stdout).toContain(`Debian packages upgraded on ${edge.name}`);
+    expectUnnoticed(f);
+    expect(await shell.on(edge.name, "systemctl is-active keepalived")).toBe("active");
+    // The first edge is the preferred master: it takes the address back once its nginx has passed twice.
+    await until("the floating address back on the first edge", async () => (await activeEdge()).name === edges[0].name, 30_000);
 });
 
 test("replace-host.mjs of a dyno host serving the app (drained, out of the stack, pulumi up), then a new dyno host added by pulumi up: no request fails, the new host takes a dyno", async () => {

@@ -69,12 +69,17 @@ describe("upgrade: order and drains", () => {
     const plan = (opts: object) => callEsm<{ name: string; drain: boolean }[]>("runbooks/lib/upgrade_plan.mjs", "upgradePlan", HOSTS, opts);
     test("dyno hosts first, drained; then edges, data, the control host last", () => {
         expect(plan({}).value).toEqual([
-            { name: "dyno-1", roles: ["dyno"], drain: true },
-            { name: "dyno-2", roles: ["dyno"], drain: true },
-            { name: "edge-2", roles: ["edge"], drain: false },
-            { name: "data-1", roles: ["data"], drain: false },
-            { name: "edge-1", roles: ["edge", "control"], drain: false },
+            { name: "dyno-1", roles: ["dyno"], drain: true, handOff: false },
+            { name: "dyno-2", roles: ["dyno"], drain: true, handOff: false },
+            { name: "edge-2", roles: ["edge"], drain: false, handOff: false },
+            { name: "data-1", roles: ["data"], drain: false, handOff: false },
+            { name: "edge-1", roles: ["edge", "control"], drain: false, handOff: false },
         ]);
+    });
+    test("with a floating address, each edge hands it to another edge while it is upgraded", () => {
+        expect(plan({ floatingAddress: "10.213.1.9" }).value?.filter((p) => (p as { handOff?: boolean }).handOff).map((p) => p.name)).toEqual(["edge-2", "edge-1"]);
+        const oneEdge = HOSTS.filter((h) => h.name !== "edge-2");
+        expect(callEsm<{ handOff: boolean }[]>("runbooks/lib/upgrade_plan.mjs", "upgradePlan", oneEdge, { floatingAddress: "10.213.1.9" }).value?.some((p) => p.handOff)).toBe(false);
     });
     test("a host drained before stays drained; one whose dynos have nowhere to go is not drained", () => {
         expect(plan({ only: ["dyno-1", "dyno-2"], drained: ["dyno-2"] }).value?.map((p) => [p.name, p.drain])).toEqual([
