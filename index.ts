@@ -23,6 +23,7 @@ const stackConfig: StackConfig = parseStackConfig({
     backupHost: config.get("backupHost"),
     floatingAddress: config.get("floatingAddress"),
     rotation: config.getObject("rotation"),
+    rotationPhase: config.getObject("rotationPhase"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
@@ -84,5 +85,7 @@ export const control = pulumi.unsecret(
 export const controlSshKey = platform.control.cliPrivateKey;
 /** The rotation counters (dynoform:rotation) this stack's secrets were last made with: a runbook compares them with the config to finish a rotation cut short. */
 export const rotation = stackConfig.rotation ?? {};
+/** The phase of each rotation under way (dynoform:rotationPhase) this stack was last brought to: a runbook moves to the next phase only once it is. */
+export const rotationPhase = stackConfig.rotationPhase ?? {};
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;
