@@ -71,6 +71,14 @@ async function keyed(rotation: number, phase?: "accept" | "switch") {
 }
 
 describe("the key pair", () => {
+    test("its provider, stored in the state as text, needs only ssh2 and Node's crypto (as the other key pair's)", async () => {
+        const text = (await pulumi.runtime.serializeFunction(() => rootKeyProvider, { allowSecrets: false })).text;
+        const requires = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+        expect(requires.filter((name) => !["crypto", "ssh2/lib/index.js", "ssh2"].includes(name))).toEqual([]);
+        expect(text).not.toContain("@pulumi/pulumi");
+        expect(text).not.toContain(join(__dirname, "../.."));
+    });
+
     test("a raised counter makes a new pair and keeps the one before; nothing else changes it", async () => {
         const made = await rootKeyProvider.create!({ comment: "dynoform-root", rotation: 1 });
         expect(made.outs.publicKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
