@@ -8,6 +8,10 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { render } from "../../components/templates/render";
 import { rootKeyProvider } from "../../components/secrets/root_key";
+import { remoteBinaryProvider } from "../../components/remote/binary-provider";
+import { remoteCommandProvider } from "../../components/remote/command-provider";
+import { remoteFileProvider } from "../../components/remote/file-provider";
+import { sha256 } from "../../components/remote/provider-kit";
 import type { Host } from "../../components/hosts/host";
 import { value } from "../support/outputs";
 
@@ -127,6 +131,18 @@ describe("the hosts' connections and keys per phase", () => {
         const done = await keyed(2);
         expect(done.keys.environment).toMatchObject({ AUTHORIZE: "ssh-ed25519 GEN2", REMOVE: `ssh-ed25519 GEN1\n${SOURCE.publicKey}` });
     });
+});
+
+test("every remote resource records a connection whose private key alone changed, so its delete uses the key the host authorizes", async () => {
+    const connection = { name: "dyno-1", host: "10.213.7.21", port: 22, user: "root", privateKey: "PRIVATE-gen1", hostKey: "ssh-ed25519 AAAA" };
+    const rotated = { ...connection, privateKey: "PRIVATE-gen2" };
+    const binary = { connection, source: "/build/dynoform-agent", sha256: "a".repeat(64), path: "/usr/local/lib/dynoform/dynoform-agent", mode: "0755", providerVersion: "v1" };
+    expect(await remoteBinaryProvider.diff!("id", binary, binary)).toEqual({ changes: false, replaces: [] });
+    expect(await remoteBinaryProvider.diff!("id", binary, { ...binary, connection: rotated })).toEqual({ changes: true, replaces: [] });
+    const file = { connection, path: "/etc/dynoform/agent.json", content: "{}", mode: "0644", providerVersion: "v1" };
+    expect(await remoteFileProvider.diff!("id", { ...file, sha256: sha256("{}") } as never, { ...file, connection: rotated } as never)).toEqual({ changes: true, replaces: [] });
+    const command = { connection, create: "true", providerVersion: "v1" };
+    expect(await remoteCommandProvider.diff!("id", command as never, { ...command, connection: rotated } as never)).toEqual({ changes: true, replaces: [] });
 });
 
 describe("root-keys.sh on an authorized_keys file", () => {
