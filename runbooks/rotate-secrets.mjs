@@ -77,7 +77,8 @@ async function rotateStackSecret(opts, plan) {
     const phases = plan.steps.map((s) => s.name ?? "done").join(" → ");
     if (plan.pending) step(`finish the rotation of ${plan.what} on stack ${opts.stack} (dynoform:rotation.${plan.counter} ${plan.to}): ${phases}, one pulumi up each`);
     else step(`rotate ${plan.what} on stack ${opts.stack}: dynoform:rotation.${plan.counter} ${plan.to - 1} → ${plan.to}, then ${phases}, one pulumi up each`);
-    await confirm(`This makes a new ${plan.what.replace(/^the /, "")} and runs pulumi up on stack ${opts.stack}`, opts);
+    const ups = plan.steps.length === 1 ? "pulumi up" : `pulumi up ${plan.steps.length} times`;
+    await confirm(`This makes a new ${plan.what.replace(/^the /, "")} and runs ${ups} on stack ${opts.stack}`, opts);
     const again = `run rotate-secrets.mjs --what ${opts.what} again to finish the rotation from where it stopped`;
     for (const s of plan.steps) {
         step(`${s.name ?? "rotate"}: ${s.says}`);
