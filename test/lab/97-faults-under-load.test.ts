@@ -419,7 +419,7 @@ test.each(ROTATED)("rotate-secrets --what %s (a pulumi up per phase) while scale
     const probe = `/?rotated=${counter}-${Date.now()}`;
     await until(`the router's line for ${probe} in the app's logs`, async () => {
         await httpGet(address, appHost, probe);
-        const logs = await cli(["logs", "-a", APP, "-n", "200"]);
+        const logs = await cli(["logs", "-a", APP, "-d", "router", "-n", "1500"]);
         return logs.code === 0 && logs.stdout.includes(`path="${probe}"`);
     }, 60_000);
     // Control drives the routers and the agents with the new tokens: a scale up and back down goes through.
