@@ -3,6 +3,7 @@ import { parseStackConfig, StackConfig } from "./components/config/stack_config"
 import { Host } from "./components/hosts/host";
 import type { AwsHostsResult } from "./components/hosts/aws"; // a type only: loads nothing
 import { Platform } from "./components/platform";
+import { withStackRootKey } from "./components/hosts/stack_root_key";
 
 const config = new pulumi.Config("dynoform");
 
@@ -23,32 +24,37 @@ const stackConfig: StackConfig = parseStackConfig({
     backupHost: config.get("backupHost"),
     floatingAddress: config.get("floatingAddress"),
     rotation: config.getObject("rotation"),
+    rotationPhase: config.getObject("rotationPhase"),
     secretsPassphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
 });
 
 /** The aws target's own outputs (load balancer, control address, ...); undefined on other targets. */
 let awsOutputs: AwsHostsResult["outputs"] | undefined;
 
+/** The hosts reached with the stack's SSH key once it was rotated (runbooks/rotate-secrets.mjs --what ssh-key). */
+const stackKeyed = (hosts: Host[], cfg: StackConfig): Host[] => withStackRootKey(hosts, cfg.rotation?.sshKey ?? 0, cfg.rotationPhase?.sshKey);
+
 function hostSource(cfg: StackConfig): Host[] {
     switch (cfg.target) {
         case "lab":
-            return require("./components/hosts/lab").labHosts(cfg);
+            return stackKeyed(require("./components/hosts/lab").labHosts(cfg), cfg);
         case "servers": {
             // Existing machines: each is checked (Debian 12, systemd, its private address, room, ...)
             // before anything is provisioned on it, and swept last on destroy.
             const { serverHosts } = require("./components/hosts/servers");
             const { preflightHost } = require("./components/hosts/preflight");
-            return serverHosts(cfg, config.requireSecret("sshPrivateKey")).map((h: Host) => preflightHost(h));
+            // The preflight's sweep on destroy connects with the stack's key too.
+            return stackKeyed(serverHosts(cfg, config.requireSecret("sshPrivateKey")), cfg).map((h: Host) => preflightHost(h));
         }
         case "aws": {
             // Required here only, so the other targets never load @pulumi/aws.
             const source: AwsHostsResult = require("./components/hosts/aws").awsHosts(cfg);
             awsOutputs = source.outputs;
-            return source.hosts;
+            return stackKeyed(source.hosts, cfg);
         }
         case "docker":
             // Loads @pulumi/docker: only a docker stack needs its plugin.
-            return require("./components/hosts/docker").dockerHosts(cfg);
+            return stackKeyed(require("./components/hosts/docker").dockerHosts(cfg), cfg);
         default:
             throw new Error(`dynoform:target ${cfg.target} is not available: use lab, servers, aws or docker`);
     }
@@ -84,5 +90,7 @@ export const control = pulumi.unsecret(
 export const controlSshKey = platform.control.cliPrivateKey;
 /** The rotation counters (dynoform:rotation) this stack's secrets were last made with: a runbook compares them with the config to finish a rotation cut short. */
 export const rotation = stackConfig.rotation ?? {};
+/** The phase of each rotation under way (dynoform:rotationPhase) this stack was last brought to: a runbook moves to the next phase only once it is. */
+export const rotationPhase = stackConfig.rotationPhase ?? {};
 /** aws target: the load balancer to point `*.<domain>` at, the control host's and the NAT's addresses, the VPC and instances. */
 export const aws = awsOutputs;

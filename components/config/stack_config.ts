@@ -6,7 +6,7 @@ import { X509Certificate } from "node:crypto";
 import { PUBLIC_KEY } from "../remote/connection";
 import { cidrProblem, firstHostAddress, isHostAddress, isIPv4, parseCidr, subnetContains, toNumber, withinPrivateRange } from "./network";
 import { isObject, wholeNumber } from "./values";
-import { parseRotation, Rotation } from "./rotation";
+import { parseRotation, parseRotationPhases, Rotation, RotationPhases } from "./rotation";
 import { AwsSpec, awsHostNames, parseAwsConfig } from "../hosts/aws/config";
 
 export const ROLES = ["edge", "dyno", "data", "control"] as const;
@@ -92,6 +92,8 @@ export interface StackConfig {
     floatingAddress?: string;
     /** dynoform:rotation: each kind of generated secret's rotation counter (config/rotation.ts); absent: none rotated yet. */
     rotation?: Rotation;
+    /** dynoform:rotationPhase: the phase of each rotation under way (config/rotation.ts); absent: none. */
+    rotationPhase?: RotationPhases;
 }
 
 /** Raw values as read from Pulumi config (untrusted). */
@@ -111,6 +113,7 @@ export interface RawStackConfig {
     backupHost?: unknown;
     floatingAddress?: unknown;
     rotation?: unknown;
+    rotationPhase?: unknown;
     /** The passphrase the engine encrypts this stack's secrets with (PULUMI_CONFIG_PASSPHRASE), if any. */
     secretsPassphrase?: unknown;
 }
@@ -493,6 +496,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     const pgBackupRetentionDays = raw.pgBackupRetentionDays === undefined ? undefined : integer(raw.pgBackupRetentionDays, "pgBackupRetentionDays", 1, 3650, 7, problems);
     const backupHost = raw.backupHost === undefined ? undefined : backupHostName(raw.backupHost, hosts, problems);
     const rotation = raw.rotation === undefined ? undefined : parseRotation(raw.rotation, problems);
+    const rotationPhase = raw.rotationPhase === undefined ? undefined : parseRotationPhases(raw.rotationPhase, problems);
     const floatingAddress =
         raw.floatingAddress === undefined ? undefined : floatingAddressOf(raw.floatingAddress, { target, hosts, lab, privateSubnet }, problems);
 
@@ -530,6 +534,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
         ...(backupHost !== undefined ? { backupHost } : {}),
         ...(floatingAddress ? { floatingAddress } : {}),
         ...(rotation ? { rotation } : {}),
+        ...(rotationPhase && Object.keys(rotationPhase).length > 0 ? { rotationPhase } : {}),
     };
 }
 

@@ -22,6 +22,8 @@ export interface LogSenderCredential {
     name: string;
     /** Its bearer token (a secret; only its SHA-256 reaches the log router). */
     token: pulumi.Input<string>;
+    /** During a rotation (components/config/rotation.ts), its previous token, accepted beside `token` until the rotation drops it. */
+    previousToken?: pulumi.Input<string | undefined>;
 }
 
 export interface LogRouterArgs {
@@ -29,7 +31,7 @@ export interface LogRouterArgs {
     host: Host;
     /** API port on the private address; default LOGPLEX_PORT. */
     port?: number;
-    /** The control role's token (reads logs, manages drains). */
+    /** The control role's token (reads logs, manages drains). One a line: during a rotation, the current and the previous. */
     controlToken: pulumi.Input<string>;
     /** Every agent and router that posts lines. */
     senders: LogSenderCredential[];
@@ -51,9 +53,11 @@ export function senderDigests(senders: LogSenderCredential[]): pulumi.Output<str
         if (!SENDER_NAME.test(s.name)) throw new Error(`log sender name "${s.name}": use letters, digits, . _ : - (at most 64): rename the host in the stack config`);
     }
     const digests = senders.map((s) =>
-        pulumi.unsecret(pulumi.output(s.token).apply((t) => ({ name: s.name, tokenSha256: createHash("sha256").update(t).digest("hex") }))),
+        pulumi.unsecret(
+            pulumi.all([s.token, s.previousToken]).apply(([t, previous]) => [t, ...(previous ? [previous] : [])].map((token) => ({ name: s.name, tokenSha256: createHash("sha256").update(token).digest("hex") }))),
+        ),
     );
-    return pulumi.all(digests).apply((list) => JSON.stringify(list));
+    return pulumi.all(digests).apply((lists) => JSON.stringify(lists.flat()));
 }
 
 /**

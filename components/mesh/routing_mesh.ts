@@ -13,10 +13,10 @@ export interface RoutingMeshArgs {
     /** Control API port on the private address (agents, control role). */
     controlPort: number;
     platformDomain: string;
-    /** The routers' control token (the control role's): every control API call (routes, domains, placements, any dyno). */
+    /** The routers' control token (the control role's): every control API call (routes, domains, placements, any dyno). One a line: during a rotation, the current and the previous. */
     controlToken: pulumi.Input<string>;
-    /** Each dyno host's registration credential, as the router keeps it (agentCredential()). */
-    agents: pulumi.Input<AgentCredential>[];
+    /** Each dyno host's registration credential, as the router keeps it (agentCredential()); during a rotation, a host's old and new. */
+    agents: pulumi.Input<pulumi.Input<AgentCredential>[]>;
     /** Key of the HMAC on load gossip between the routers (only routers hold it). */
     gossipKey: pulumi.Input<string>;
     binary: ServiceBinary;
@@ -137,7 +137,7 @@ export class RoutingMesh extends pulumi.ComponentResource {
                             controlPort: args.controlPort,
                             platformDomain: args.platformDomain,
                             tokenFile: CONTROL_TOKEN_FILE,
-                            agents: pulumi.all(args.agents).apply((list) => JSON.stringify(list)),
+                            agents: pulumi.output(args.agents).apply((list) => JSON.stringify(list)),
                             logRouterUrl: args.logs.url,
                             logTokenFile: ROUTER_LOG_TOKEN_FILE,
                         }),

@@ -12,6 +12,7 @@ import { BUILD_UID_RANGE, DYNO_UID_RANGE, HostFirewall } from "../firewall";
 import { agentCredential, RoutingMesh } from "../mesh";
 import { Host } from "../hosts/host";
 import { GeneratedSecret } from "../secrets/generated_secret";
+import { acceptedFile, acceptedValues, sentValue } from "../secrets/rotating_values";
 import { LogRouter } from "../logs";
 
 export interface PlatformArgs {
@@ -76,29 +77,35 @@ export class Platform extends pulumi.ComponentResource {
         // Credentials (README "Security model"): the routers' control token is the control role's
         // alone; each dyno host has its own agent token (held by the control role) and its own
         // registration credential (the routers keep its hash and the host's private address); the
-        // routers' load gossip has a key of its own.
-        const routerToken = new GeneratedSecret(`${name}-router-token`, { bytes: 32, rotation: config.rotation?.routerToken }, { parent: this });
+        // routers' load gossip has a key of its own. Each token is rotated in phases
+        // (config/rotation.ts): its checkers' files hold the values accepted in the phase, its
+        // senders the one sent (secrets/rotating_values.ts).
+        const phase = config.rotationPhase ?? {};
+        const rotating = (kind: "routerToken" | "agentToken" | "logToken") => ({ bytes: 32, rotation: config.rotation?.[kind], keepPrevious: phase[kind] !== undefined });
+        const routerToken = new GeneratedSecret(`${name}-router-token`, rotating("routerToken"), { parent: this });
         const gossipKey = new GeneratedSecret(`${name}-router-gossip-key`, { bytes: 32 }, { parent: this });
         const dynoSpecs = hostsWithRole(config, "dyno").map((spec) => ({
             spec,
             host: hostFor(spec.name),
-            agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, { bytes: 32, rotation: config.rotation?.agentToken }, { parent: this }),
-            registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, { bytes: 32, rotation: config.rotation?.agentToken }, { parent: this }),
+            agentToken: new GeneratedSecret(`${name}-agent-token-${spec.name}`, rotating("agentToken"), { parent: this }),
+            registrationToken: new GeneratedSecret(`${name}-registration-token-${spec.name}`, rotating("agentToken"), { parent: this }),
         }));
         // The log router (README "Logs"): on the control host; each agent and each edge router posts
         // lines with a token of its own (the log router keeps only their digests), the control role
         // reads logs and manages drains with another.
-        const logControlToken = new GeneratedSecret(`${name}-logplex-control-token`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this });
-        const agentLogTokens = dynoSpecs.map((d) => new GeneratedSecret(`${name}-agent-log-token-${d.spec.name}`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this }));
-        const routerLogTokens = edgeSpecs.map((s) => new GeneratedSecret(`${name}-router-log-token-${s.name}`, { bytes: 32, rotation: config.rotation?.logToken }, { parent: this }));
+        const logControlToken = new GeneratedSecret(`${name}-logplex-control-token`, rotating("logToken"), { parent: this });
+        const agentLogTokens = dynoSpecs.map((d) => new GeneratedSecret(`${name}-agent-log-token-${d.spec.name}`, rotating("logToken"), { parent: this }));
+        const routerLogTokens = edgeSpecs.map((s) => new GeneratedSecret(`${name}-router-log-token-${s.name}`, rotating("logToken"), { parent: this }));
+        // A sender's previous log token while the log router accepts both (else none).
+        const previousLogToken = (t: GeneratedSecret) => acceptedValues(t, phase.logToken).apply((values) => values[1]);
         const logRouter = new LogRouter(
             `${controlSpec.name}-logplex`,
             {
                 host: controlHost,
-                controlToken: logControlToken.value,
+                controlToken: acceptedFile(logControlToken, phase.logToken),
                 senders: [
-                    ...dynoSpecs.map((d, i) => ({ name: `agent.${d.spec.name}`, token: agentLogTokens[i].value })),
-                    ...edgeSpecs.map((s, i) => ({ name: `router.${s.name}`, token: routerLogTokens[i].value })),
+                    ...dynoSpecs.map((d, i) => ({ name: `agent.${d.spec.name}`, token: agentLogTokens[i].value, previousToken: previousLogToken(agentLogTokens[i]) })),
+                    ...edgeSpecs.map((s, i) => ({ name: `router.${s.name}`, token: routerLogTokens[i].value, previousToken: previousLogToken(routerLogTokens[i]) })),
                 ],
                 privateSubnet: config.privateSubnet,
                 outsideAddresses: config.outsideAddresses,
@@ -106,7 +113,13 @@ export class Platform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const agentCredentials = dynoSpecs.map((d) => agentCredential(d.host.privateAddress, d.registrationToken.value));
+        // A host's old and new credentials while its agent switches: either registers its dynos.
+        // (Digests only: router.json is no secret.)
+        const agentCredentials = pulumi.unsecret(
+            pulumi
+                .all(dynoSpecs.map((d) => acceptedValues(d.registrationToken, phase.agentToken).apply((tokens) => pulumi.all(tokens.map((t) => agentCredential(d.host.privateAddress, t))))))
+                .apply((lists) => lists.flat()),
+        );
         const routerBinary = args.binaries?.router ?? serviceBinary("router", "dynoform-router");
         const agentBinary = args.binaries?.agent ?? serviceBinary("agent", "dynoform-agent");
         const meshes = edgeHosts.map(
@@ -118,13 +131,13 @@ export class Platform extends pulumi.ComponentResource {
                         port: config.routerPort,
                         controlPort: config.routerControlPort,
                         platformDomain: config.domain,
-                        controlToken: routerToken.value,
+                        controlToken: acceptedFile(routerToken, phase.routerToken),
                         agents: agentCredentials,
                         gossipKey: gossipKey.value,
                         binary: routerBinary,
                         // Every edge router shares its in-flight counts with the others, so caps hold across them.
                         peers: edgeHosts.map((h) => h.privateAddress),
-                        logs: { url: logRouter.url, token: routerLogTokens[i].value },
+                        logs: { url: logRouter.url, token: sentValue(routerLogTokens[i], phase.logToken) },
                     },
                     { parent: this },
                 ),
@@ -134,7 +147,15 @@ export class Platform extends pulumi.ComponentResource {
             (d, i) =>
                 new DynoHost(
                     d.spec.name,
-                    { host: d.host, port: config.agentPort, routerUrls, agentToken: d.agentToken.value, registrationToken: d.registrationToken.value, binary: agentBinary, logs: { url: logRouter.url, token: agentLogTokens[i].value } },
+                    {
+                        host: d.host,
+                        port: config.agentPort,
+                        routerUrls,
+                        agentToken: acceptedFile(d.agentToken, phase.agentToken),
+                        registrationToken: sentValue(d.registrationToken, phase.agentToken),
+                        binary: agentBinary,
+                        logs: { url: logRouter.url, token: sentValue(agentLogTokens[i], phase.logToken) },
+                    },
                     // The routers know a host's credential before its agent starts using it (an
                     // upgrade: the old agents use the control token meanwhile, which still registers).
                     { parent: this, dependsOn: meshes },
@@ -210,9 +231,9 @@ export class Platform extends pulumi.ComponentResource {
                 host: controlHost,
                 authorizedKeys: args.gitAuthorizedKeys ?? [],
                 domain: config.domain,
-                agents: dynoHosts.map((d, i) => ({ url: d.agentUrl, token: dynoSpecs[i].agentToken.value })),
+                agents: dynoHosts.map((d, i) => ({ url: d.agentUrl, token: sentValue(dynoSpecs[i].agentToken, phase.agentToken) })),
                 routerUrls,
-                routerToken: routerToken.value,
+                routerToken: sentValue(routerToken, phase.routerToken),
                 edgeCaches: { urls: edgeHosts.map((h) => pulumi.interpolate`http://${h.privateAddress}:${config.varnishPort}`), token: purgeToken.value },
                 addons: {
                     host: dataHost.privateAddress,
@@ -223,7 +244,7 @@ export class Platform extends pulumi.ComponentResource {
                 // A lab machine egresses through this machine: without the stack's own setting it trusts this machine's CAs.
                 extraCaCertificates: config.extraCaCertificates ?? (config.target === "lab" ? localExtraCaCertificates() : undefined),
                 binary: args.binaries?.control ?? serviceBinary("control", "dynoform-control"),
-                logs: { url: logRouter.url, token: logControlToken.value },
+                logs: { url: logRouter.url, token: sentValue(logControlToken, phase.logToken) },
                 dependsOn: [...dynoHosts, ...meshes, data, ...edges, logRouter],
             },
             { parent: this },
@@ -236,9 +257,10 @@ export class Platform extends pulumi.ComponentResource {
         this.databaseAdminUrl = data.databaseAdminUrl;
         this.routerControlUrls = pulumi.all(routerUrls);
         this.agentUrls = pulumi.all(dynoHosts.map((d) => d.agentUrl));
-        this.routerToken = pulumi.secret(routerToken.value);
+        // What the control role sends, which the routers and agents accept in every phase.
+        this.routerToken = sentValue(routerToken, phase.routerToken);
         this.agentTokens = pulumi.secret(
-            pulumi.all(dynoHosts.map((d, i) => pulumi.all([d.agentUrl, dynoSpecs[i].agentToken.value]))).apply((pairs) => Object.fromEntries(pairs)),
+            pulumi.all(dynoHosts.map((d, i) => pulumi.all([d.agentUrl, sentValue(dynoSpecs[i].agentToken, phase.agentToken)]))).apply((pairs) => Object.fromEntries(pairs)),
         );
         this.registerOutputs({ edgeUrl: this.edgeUrl, hostAddresses: this.hostAddresses });
     }

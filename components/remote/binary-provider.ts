@@ -1,7 +1,7 @@
 // Provider side of RemoteBinary. Serialized into the state by Pulumi: plain functions only.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { readFileSync } from "fs";
-import { hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, targetMoved } from "./provider-kit";
+import { connectionChanged, hostRenamed, isUnknown, normalizeMode, RemoteInputs, lostMidway, retryLostConnection, sessionForRead, targetMoved } from "./provider-kit";
 import { shellQuote, withSsh } from "./ssh";
 
 export interface BinaryInputs extends RemoteInputs {
@@ -21,7 +21,9 @@ function diffBinary(olds: BinaryOutputs, news: BinaryInputs): dynamic.DiffResult
     if (hostRenamed(olds, news)) replaces.push("connection");
     const changes =
         replaces.length > 0 || olds.sha256 !== news.sha256 || olds.mode !== news.mode ||
-        olds.providerVersion !== news.providerVersion || targetMoved(olds, news);
+        olds.providerVersion !== news.providerVersion || targetMoved(olds, news) ||
+        // A new key alone (the stack's SSH key rotated) is recorded too: a later delete connects with it.
+        connectionChanged(olds, news);
     return { changes, replaces };
 }
 

@@ -30,3 +30,13 @@ export function backupHostOf(config) {
 export function controlHostOf(config) {
     return hostsWithRole(configHosts(config), "control")[0];
 }
+
+/**
+ * One change to the stack's config as a rotation plan gives it (lib/rotation_plan.mjs): {set: {key:
+ * value}} written in one `pulumi config set-all` (so a counter and its phase never land apart), or
+ * {rm: key}. Plain values only: nothing secret goes through argv.
+ */
+export function changeConfig(stack, change) {
+    if (change?.set) pulumiText(stack, ["config", "set-all", "--path", ...Object.entries(change.set).flatMap(([k, v]) => ["--plaintext", `${k}=${v}`])]);
+    else if (change?.rm) pulumiText(stack, ["config", "rm", "--path", change.rm]);
+}

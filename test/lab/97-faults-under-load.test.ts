@@ -1,22 +1,26 @@
 // Faults under load (issue 12): while a bounded load generator sends requests to an app through the
 // edges' floating address, each fault happens in turn — kill -9 of a web dyno's process, a restart
 // of the router on the edge holding the address, a PostgreSQL restart, drain-host of a host serving
-// the app (then undrain-host), rotate-secrets --what router-token, upgrade.mjs (the binaries by
+// the app (then undrain-host), rotate-secrets of each kind rotated in phases (router-token,
+// agent-token, log-token, ssh-key: while it runs, scales, a deploy and log reads go on beside the
+// load, and none may fail, nor any sender's log line be refused), upgrade.mjs (the binaries by
 // pulumi up), upgrade.mjs --debian of the edge holding the floating address, replace-host.mjs of
-// the last dyno host (then a new dyno host added by pulumi up) — and the load runs on for a few
-// seconds after it. Printed per fault: fault_<name>_failed=N (requests that failed) and
-// fault_<name>_gap_ms=N (the longest stretch without a successful answer). The goal: 0 failed
-// requests and a gap < 3 s, except the PostgreSQL restart, where the app's queries fail while the
-// server is down: there its failures must all fall within one stretch shorter than 3 s, and the app
-// answers again.
+// the last dyno host (then a new dyno host added by pulumi up: after the ssh-key rotation, it gets
+// the stack's key through its host source's) — and the load runs on for a few seconds after it.
+// Printed per fault: fault_<name>_failed=N (requests that failed) and fault_<name>_gap_ms=N (the
+// longest stretch without a successful answer). The goal: 0 failed requests and a gap < 3 s,
+// except the PostgreSQL restart, where the app's queries fail while the server is down: there its
+// failures must all fall within one stretch shorter than 3 s, and the app answers again.
 //
 // The app is examples/node-counter (every page runs an UPDATE in its database), two web dynos on the
 // two dyno hosts. Each fault is its own test, so one failing does not hide the others; they run in an
 // order that ends with a healthy stack: every host undrained, the router restarted, and the stack
-// file put back as it was (the rotation counter this file raises, the dyno host replace-host takes
-// out and the one it adds: the stack keeps the rotated token and the new host until its next `pulumi
-// up`, and teardown destroys the stack anyway). It runs after 95-sealed, whose `pulumi up` brings the
-// stack back whole.
+// file put back as it was (the token rotation counters this file raises, the dyno host replace-host
+// takes out and the one it adds: the stack keeps the rotated tokens and the new host until its next
+// `pulumi up`, and teardown destroys the stack anyway). The SSH key's counter stays raised in
+// stacks/Pulumi.<stack>.yaml: lowered, it would send the next `pulumi up` to the host source's key,
+// which the hosts no longer authorize. It runs after 95-sealed, whose `pulumi up` brings the stack
+// back whole.
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
@@ -52,9 +56,11 @@ const AFTER_MS = 4_000;
 
 const shell = new LabShell();
 const repo = new GitRepo("faults", path.join(projectRoot, "examples/node-counter"));
-/** dynoform:rotation.routerToken as the stack file had it before this file (undefined: unset). */
-let rotationBefore: string | undefined;
-let rotated = false;
+/** The kinds rotated in phases, each under load with the control role's verbs going on. */
+const ROTATED = ["router-token", "agent-token", "log-token", "ssh-key"] as const;
+const COUNTER: Record<(typeof ROTATED)[number], string> = { "router-token": "routerToken", "agent-token": "agentToken", "log-token": "logToken", "ssh-key": "sshKey" };
+/** Each token counter as the stack file had it before this file (undefined: unset), once its rotation started. */
+const rotationBefore = new Map<string, string | undefined>();
 /** The stack file before replace-host changed its hosts (undefined: not changed). */
 let hostsBefore: string | undefined;
 
@@ -215,14 +221,71 @@ async function activeEdge(): Promise<(typeof edges)[number]> {
     throw new Error(`no edge holds the floating address ${info.floatingAddress}`);
 }
 
-async function rotationCounter(): Promise<string | undefined> {
-    const r = await pulumi(LAB_STACK, ["config", "get", "--path", "dynoform:rotation.routerToken"]);
+async function rotationCounter(counter: string): Promise<string | undefined> {
+    const r = await pulumi(LAB_STACK, ["config", "get", "--path", `dynoform:rotation.${counter}`]);
     return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Removes a map of the stack's config that the removals left empty. */
+async function dropIfEmpty(key: string): Promise<void> {
+    const rest = await pulumi(LAB_STACK, ["config", "get", key, "--json"]);
+    const left = rest.code === 0 ? (JSON.parse(rest.stdout) as { objectValue?: Record<string, unknown> }).objectValue : undefined;
+    if (left && Object.keys(left).length === 0) await pulumi(LAB_STACK, ["config", "rm", key]);
+}
+
+interface Churn {
+    runs: number;
+    failures: string[];
+}
+
+/**
+ * What users do while a rotation runs: the control role's verbs that reach the routers, the agents
+ * and the log router (ps:scale up and down, logs), and one deploy. Runs until `stop`; every failure
+ * is kept with its words.
+ */
+function churn(): { stop: () => Promise<Churn> } {
+    let running = true;
+    const c: Churn = { runs: 0, failures: [] };
+    const verb = async (words: string[], dir?: string) => {
+        const r = await cli(words, dir);
+        c.runs++;
+        if (r.code !== 0) c.failures.push(`${words.join(" ")}: exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+    };
+    const verbs = (async () => {
+        while (running) {
+            await verb(["ps:scale", "web=3", "-a", APP]);
+            await verb(["logs", "-a", APP, "-n", "5"]);
+            await verb(["ps:scale", "web=2", "-a", APP]);
+            await new Promise((r) => setTimeout(r, 1_000));
+        }
+    })();
+    const deploy = (async () => {
+        await repo.commit("a deploy during a rotation", () => undefined);
+        const pushed = await repo.push();
+        c.runs++;
+        if (pushed.code !== 0) c.failures.push(`git push: exit ${pushed.code}: ${pushed.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+    })();
+    return {
+        stop: async () => {
+            running = false;
+            await Promise.all([verbs, deploy]);
+            return c;
+        },
+    };
+}
+
+/** Lines of the platform's services since `since` (epoch s) on every host that says a log router refused a sender's token. */
+async function refusedLogLines(since: number): Promise<string[]> {
+    const refused: string[] = [];
+    for (const h of info.hosts) {
+        const out = await shell.exec(h.name, `journalctl --no-pager -o cat --since @${since} -u dynoform-router -u dynoform-agent -u dynoform-control 2>/dev/null | grep -E 'log router (answered|refused a batch) (401|403)' || true`);
+        refused.push(...out.stdout.split("\n").filter(Boolean).map((l) => `${h.name}: ${l}`));
+    }
+    return refused;
 }
 
 beforeAll(async () => {
     expect(dynoHosts.length).toBeGreaterThanOrEqual(2);
-    rotationBefore = await rotationCounter();
     await repo.init();
     await cli(["apps:destroy", "-a", APP, "--confirm", APP]); // a leftover of an interrupted run
     for (const h of dynoHosts) await runbook("undrain-host.mjs", [h.name]); // and of a drain it left behind
@@ -242,16 +305,18 @@ beforeAll(async () => {
 afterAll(async () => {
     try {
         for (const h of dynoHosts) await runbook("undrain-host.mjs", [h.name]);
-        // The hosts first: the file replace-host changed holds the raised rotation counter too.
+        // The hosts first: the file replace-host changed holds the raised rotation counters too.
         if (hostsBefore !== undefined) fs.writeFileSync(labStackFile, hostsBefore);
-        if (rotated) {
-            // Put the stack file back as it was: the stack keeps the rotated token until its next up.
-            if (rotationBefore === undefined) await pulumi(LAB_STACK, ["config", "rm", "--path", "dynoform:rotation.routerToken"]);
-            else await pulumi(LAB_STACK, ["config", "set", "--path", "dynoform:rotation.routerToken", rotationBefore]);
-            const rest = await pulumi(LAB_STACK, ["config", "get", "dynoform:rotation", "--json"]);
-            const left = rest.code === 0 ? (JSON.parse(rest.stdout) as { objectValue?: Record<string, unknown> }).objectValue : undefined;
-            if (left && Object.keys(left).length === 0) await pulumi(LAB_STACK, ["config", "rm", "dynoform:rotation"]);
+        // Put the stack file's token counters back as they were: the stack keeps the rotated tokens
+        // until its next up. (The SSH key's stays: see the top of this file.)
+        for (const [counter, before] of rotationBefore) {
+            if (counter === "sshKey") continue;
+            if (before === undefined) await pulumi(LAB_STACK, ["config", "rm", "--path", `dynoform:rotation.${counter}`]);
+            else await pulumi(LAB_STACK, ["config", "set", "--path", `dynoform:rotation.${counter}`, before]);
+            await pulumi(LAB_STACK, ["config", "rm", "--path", `dynoform:rotationPhase.${counter}`]); // a rotation this file left unfinished
         }
+        await dropIfEmpty("dynoform:rotation");
+        await dropIfEmpty("dynoform:rotationPhase");
         await cli(["apps:destroy", "-a", APP, "--confirm", APP]);
     } finally {
         repo.remove();
@@ -324,15 +389,40 @@ test("drain-host of a host serving the app, then undrain-host: no request fails"
     expectUnnoticed(f);
 });
 
-test("rotate-secrets --what router-token (pulumi up): no request fails", async () => {
+test.each(ROTATED)("rotate-secrets --what %s (a pulumi up per phase) while scales, a deploy and log reads go on: no request, verb or log line fails", async (what) => {
+    const counter = COUNTER[what];
+    rotationBefore.set(counter, await rotationCounter(counter)); // from here the stack file may hold a raised counter
+    const since = Math.floor(Date.now() / 1000);
     let r: Result | undefined;
-    const f = await underLoad("rotate_router_token", async () => {
-        rotated = true; // from here the stack file may hold a raised counter
-        r = await runbook("rotate-secrets.mjs", ["--what", "router-token", "--yes"]);
+    let churned: Churn | undefined;
+    const f = await underLoad(`rotate_${counter.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, async () => {
+        const c = churn();
+        try {
+            r = await runbook("rotate-secrets.mjs", ["--what", what, "--yes"]);
+        } finally {
+            churned = await c.stop();
+        }
     });
-    runbookOk(r!, "rotate-secrets --what router-token");
-    expect(r!.stdout).toMatch(/is rotated \(dynoform:rotation\.routerToken = \d+\)/);
-    // Control drives the routers with the new token: a scale up and back down goes through.
+    runbookOk(r!, `rotate-secrets --what ${what}`);
+    expect(r!.stdout).toMatch(new RegExp(`is rotated \\(dynoform:rotation\\.${counter} = \\d+\\)`));
+    for (const phase of ["accept", "switch", "done"]) expect(r!.stdout).toContain(`==> ${phase}:`);
+    console.log(`rotate_${counter}_verbs=${churned!.runs}\nrotate_${counter}_verbs_failed=${churned!.failures.length}${churned!.failures.length ? `\nrotate_${counter}_verb_failures: ${churned!.failures.join(" | ")}` : ""}`);
+    expect(churned!.failures).toEqual([]);
+    expect(churned!.runs).toBeGreaterThan(3);
+    if (what === "ssh-key") {
+        // The stack's `ssh` output has the new key: sessions opened from here use it.
+        shell.reset();
+        for (const h of info.hosts) expect([h.name, await shell.on(h.name, "grep -c ' dynoform-root$' /root/.ssh/authorized_keys")]).toEqual([h.name, "1"]);
+    }
+    // No sender's log line was refused, and the log router takes lines with the new tokens.
+    expect(await refusedLogLines(since)).toEqual([]);
+    const probe = `/?rotated=${counter}-${Date.now()}`;
+    await until(`the router's line for ${probe} in the app's logs`, async () => {
+        await httpGet(address, appHost, probe);
+        const logs = await cli(["logs", "-a", APP, "-d", "router", "-n", "1500"]);
+        return logs.code === 0 && logs.stdout.includes(`path="${probe}"`);
+    }, 60_000);
+    // Control drives the routers and the agents with the new tokens: a scale up and back down goes through.
     expect((await cli(["ps:scale", "web=3", "-a", APP])).code).toBe(0);
     expect((await cli(["ps:scale", "web=2", "-a", APP])).code).toBe(0);
     await until("two web dynos up", bothUp, 60_000);

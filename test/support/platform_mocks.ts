@@ -21,7 +21,7 @@ export const PG_BACKUP_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nPG-BA
 /**
  * Installs the mocks (before the components are imported) and returns the list each registered
  * resource lands on. A resource's outputs are its inputs, `sha256: sha-of-<name>` and `value:
- * secret-<name>`; the add-ons and backup key pairs have real-looking public keys (their hosts check them)
+ * secret-<name>` (and `previous: previous-<name>` with `keepPrevious`); the add-ons and backup key pairs have real-looking public keys (their hosts check them)
  * and a private key only the stack holds.
  */
 export function recordResources(): Created[] {
@@ -36,7 +36,9 @@ export function recordResources(): Created[] {
                     isKey && args.name.includes("addons") ? { publicKey: ADDONS_PUBLIC_KEY, privateKey: ADDONS_PRIVATE_KEY }
                     : isKey && args.name.includes("pg-backup") ? { publicKey: PG_BACKUP_PUBLIC_KEY, privateKey: PG_BACKUP_PRIVATE_KEY }
                     : {};
-                return { id: `${args.name}-id`, state: { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}`, ...addonsKey } };
+                // A secret kept through a rotation in phases has its value before it.
+                const previous = args.inputs.keepPrevious ? { previous: `previous-${args.name}` } : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, sha256: `sha-of-${args.name}`, value: `secret-${args.name}`, ...previous, ...addonsKey } };
             },
             call() {
                 return {};

@@ -28,7 +28,7 @@ test.each([
     ["control-restore.mjs", ["latest"], "latest is not a control backup id"],
     ["control-restore.mjs", ["--drill", "--on", "dyno-1"], "it takes no --on"],
     ["rotate-secrets.mjs", [], "missing --what"],
-    ["rotate-secrets.mjs", ["--what", "ssh-key"], "rotate one of router-token"],
+    ["rotate-secrets.mjs", ["--what", "varnish-token"], "rotate one of router-token, agent-token, log-token, ssh-key"],
     ["rotate-secrets.mjs", ["--what", "app-db"], "pass -a APP"],
     ["replace-host.mjs", [], "missing argument"],
     ["upgrade.mjs", ["--reboot"], "unknown flag --reboot"],

@@ -1,4 +1,5 @@
-// The runbooks' pure parts: the restore command line pg-restore runs, rotate-secrets' plan, which
+// The runbooks' pure parts: the restore command line pg-restore runs, rotate-secrets' plan (its
+// phases cut short for the SSH key: runbooks-ssh-key-rotation.test.ts), which
 // host replace-host may remove (and the diff it shows), upgrade's order and drains.
 import { callEsm } from "../support/esm";
 
@@ -28,22 +29,53 @@ describe("pg-restore: the pg:backups:restore command line", () => {
 });
 
 describe("rotate-secrets: the plan", () => {
-    const plan = (w: object, configured?: object, applied?: object) => callEsm<Record<string, unknown>>("runbooks/lib/rotation_plan.mjs", "rotationPlan", w, configured ?? {}, applied ?? {});
-    test("a stack secret's counter goes up by one from its config", () => {
-        expect(plan({ what: "router-token" }).value).toMatchObject({ kind: "stack", counter: "routerToken", to: 1, pending: false });
-        expect(plan({ what: "pg-admin" }, { pgAdmin: "2" }, { pgAdmin: 2 }).value).toMatchObject({ counter: "pgAdmin", to: 3, pending: false });
+    const plan = (w: object, configured?: object, applied?: object, configuredPhase?: object, appliedPhase?: object) =>
+        callEsm<Record<string, any>>("runbooks/lib/rotation_plan.mjs", "rotationPlan", w, configured ?? {}, applied ?? {}, configuredPhase ?? {}, appliedPhase ?? {});
+    const phases = (p: { value?: Record<string, any> }) => p.value!.steps.map((s: { name?: string; config: unknown }) => [s.name ?? "done", s.config]);
+    test("a token: the counter goes up by one with phase accept in one config write, then switch, then the phase removed; one pulumi up each", () => {
+        const p = plan({ what: "router-token" }, { routerToken: "2" }, { routerToken: 2 });
+        expect(p.value).toMatchObject({ kind: "stack", counter: "routerToken", to: 3, pending: false });
+        expect(phases(p)).toEqual([
+            ["accept", { set: { "dynoform:rotation.routerToken": "3", "dynoform:rotationPhase.routerToken": "accept" } }],
+            ["switch", { set: { "dynoform:rotationPhase.routerToken": "switch" } }],
+            ["done", { rm: "dynoform:rotationPhase.routerToken" }],
+        ]);
+        expect(p.value!.steps.map((s: { phase?: string }) => s.phase)).toEqual(["accept", "switch", undefined]);
+        for (const what of ["agent-token", "log-token", "ssh-key"]) expect(plan({ what }).value!.steps).toHaveLength(3);
     });
-    test("a rotation whose pulumi up was cut short is finished, not raised again", () => {
-        expect(plan({ what: "log-token" }, { logToken: "3" }, { logToken: 2 }).value).toMatchObject({ counter: "logToken", to: 3, pending: true });
-        expect(plan({ what: "agent-token" }, { agentToken: 1 }, {}).value).toMatchObject({ to: 1, pending: true });
+    test("a rotation cut short is finished from its phase, never raised again", () => {
+        // the counter and phase written, the accept pulumi up cut short (or not yet run)
+        expect(phases(plan({ what: "log-token" }, { logToken: "3" }, { logToken: 2 }, { logToken: "accept" }))).toEqual([
+            ["accept", null],
+            ["switch", { set: { "dynoform:rotationPhase.logToken": "switch" } }],
+            ["done", { rm: "dynoform:rotationPhase.logToken" }],
+        ]);
+        expect(plan({ what: "log-token" }, { logToken: "3" }, { logToken: 3 }, { logToken: "accept" }, { logToken: "accept" }).value).toMatchObject({ to: 3, pending: true });
+        expect(phases(plan({ what: "agent-token" }, { agentToken: 1 }, { agentToken: 1 }, { agentToken: "switch" }, { agentToken: "accept" }))).toEqual([
+            ["switch", null],
+            ["done", { rm: "dynoform:rotationPhase.agentToken" }],
+        ]);
+        // the phase removed, its pulumi up cut short: the stack's outputs still say switch
+        expect(phases(plan({ what: "ssh-key" }, { sshKey: 1 }, { sshKey: 1 }, {}, { sshKey: "switch" }))).toEqual([["done", null]]);
+        // raised without a phase (by hand, or before phases existed): through the phases from accept
+        expect(phases(plan({ what: "router-token" }, { routerToken: 1 }, {}))).toEqual([
+            ["accept", { set: { "dynoform:rotationPhase.routerToken": "accept" } }],
+            ["switch", { set: { "dynoform:rotationPhase.routerToken": "switch" } }],
+            ["done", { rm: "dynoform:rotationPhase.routerToken" }],
+        ]);
+    });
+    test("the PostgreSQL admin password is one step: the counter, one pulumi up", () => {
+        expect(plan({ what: "pg-admin" }, { pgAdmin: "2" }, { pgAdmin: 2 }).value).toMatchObject({ counter: "pgAdmin", to: 3, pending: false, steps: [{ config: { set: { "dynoform:rotation.pgAdmin": "3" } } }] });
+        expect(plan({ what: "pg-admin" }, { pgAdmin: 3 }, { pgAdmin: 2 }).value).toMatchObject({ to: 3, pending: true, steps: [{ config: null }] });
     });
     test("an app's database password goes through its verb", () => {
         expect(plan({ what: "app-db", app: "shop" }).value).toMatchObject({ kind: "app", app: "shop" });
     });
     test("bad input says what to pass", () => {
-        expect(plan({ what: "ssh-key" }).error).toMatch(/rotate one of router-token, agent-token, log-token, pg-admin, app-db/);
+        expect(plan({ what: "varnish-token" }).error).toMatch(/rotate one of router-token, agent-token, log-token, ssh-key, pg-admin, app-db/);
         expect(plan({ what: "app-db" }).error).toMatch(/pass -a APP/);
         expect(plan({ what: "router-token", app: "shop" }).error).toMatch(/drop -a shop/);
+        expect(plan({ what: "router-token" }, { routerToken: 1 }, { routerToken: 1 }, { routerToken: "halfway" }).error).toMatch(/is "halfway", not accept or switch: set it to the phase the rotation reached/);
     });
 });
 

@@ -1,7 +1,8 @@
-// The agent's control API (documented in ../README.md). Bearer-token authenticated except /health.
-import * as crypto from "node:crypto";
+// The agent's control API (documented in ../README.md). Bearer-token authenticated except /health:
+// the token setting holds one token a line, during a rotation (runbooks/rotate-secrets.mjs) the
+// control role's current and previous ones, either accepted.
 import * as http from "node:http";
-import { parseRestartRequest, ValidationError, type OneOffEvent } from "@dynoform/contract";
+import { AcceptedTokens, parseRestartRequest, ValidationError, type OneOffEvent } from "@dynoform/contract";
 import { parseOneOff } from "./desired_state";
 import { Agent, NotFoundError } from "./agent";
 import { formatLine, herokuTimestamp, type LogLine } from "./log_buffer";
@@ -12,12 +13,10 @@ const MAX_BODY = 4 << 20;
 export const TAIL_BACKLOG_BYTES = 1 << 20;
 
 export function createControlServer(agent: Agent, version = "dev"): http.Server {
-  const token = Buffer.from(agent.config.token);
+  const tokens = new AcceptedTokens(agent.config.token);
   const authorized = (req: http.IncomingMessage): boolean => {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
-    if (!m) return false;
-    const got = Buffer.from(m[1]);
-    return got.length === token.length && crypto.timingSafeEqual(got, token);
+    return m !== null && tokens.matches(m[1]);
   };
 
   return http.createServer((req, res) => {

@@ -3,6 +3,8 @@
 // dynoform-router accepts only for apps the control role placed on this host.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { loadConfig } from "../src/config";
 import { desired, waitFor } from "./helpers";
 import { RealRouter, ROUTER_MAIN, routerSuite } from "./router_harness";
@@ -18,6 +20,24 @@ test("one agent's token does not drive another agent", async () => {
   expect((await two.api("PUT", "/v1/apps/shop", desired(base.slug), "agent-1-token")).status).toBe(401);
   expect((await one.api("GET", "/v1/apps", undefined, "agent-2-token")).status).toBe(401);
   expect((await two.api("GET", "/v1/status")).status).toBe(200);
+});
+
+test("a rotation's token file: the control role's old and new tokens are accepted side by side, then the new alone", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynoform-agent-rotation-"));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tokenFile = path.join(dir, "agent.token");
+  fs.writeFileSync(tokenFile, "agent-token-new\nagent-token-old\n", { mode: 0o600 });
+  const { token } = loadConfig(["--token-file", tokenFile], {});
+  const both = await agentWith({ token });
+  expect((await both.api("GET", "/v1/status", undefined, "agent-token-old")).status).toBe(200);
+  expect((await both.api("GET", "/v1/status", undefined, "agent-token-new")).status).toBe(200);
+  for (const bad of ["agent-token-newagent-token-old", "agent-token-ne", "agent-token-new agent-token-old", "agent-token-other"]) {
+    expect([bad, (await both.api("GET", "/v1/status", undefined, bad)).status]).toEqual([bad, 401]);
+  }
+  fs.writeFileSync(tokenFile, "agent-token-new\n");
+  const after = await agentWith(loadConfig(["--token-file", tokenFile], {}));
+  expect((await after.api("GET", "/v1/status", undefined, "agent-token-new")).status).toBe(200);
+  expect((await after.api("GET", "/v1/status", undefined, "agent-token-old")).status).toBe(401);
 });
 
 test("an agent with routers and no registration credential does not start, and says why", () => {

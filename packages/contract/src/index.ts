@@ -9,3 +9,4 @@ export * from "./router_api";
 export * from "./log_api";
 export * from "./service_settings";
 export * from "./log_batch";
+export * from "./accepted_tokens";

@@ -1,9 +1,12 @@
 // Who is calling: the control role (its token: everything) or one sender (an agent, a router: its
 // own token, only `POST /v1/lines`). The log router keeps only each sender token's SHA-256 (its
 // configuration is not a secret); tokens are 256-bit random, so the hash needs no salt. Digests are
-// compared in constant time, every one of them, whoever matches.
+// compared in constant time, every one of them, whoever matches. During a rotation
+// (runbooks/rotate-secrets.mjs) the control token setting holds the current and the previous
+// token, one a line, and one sender name has two digests: either is accepted.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { AcceptedTokens } from "@dynoform/contract";
 
 export interface SenderCredential {
   /** e.g. the sender's host: names its streams, so one sender cannot mark another's lines as stored */
@@ -31,11 +34,12 @@ export function parseSenders(raw: unknown): SenderCredential[] {
 }
 
 export class Auth {
-  private readonly control: Buffer;
+  private readonly control: AcceptedTokens;
   private readonly senders: Array<{ name: string; digest: Buffer }>;
 
-  constructor(controlToken: string, senders: SenderCredential[]) {
-    this.control = controlToken ? digest(controlToken) : Buffer.alloc(0);
+  /** `controlTokens`: the control role's tokens, one a line (the token file's text). */
+  constructor(controlTokens: string, senders: SenderCredential[]) {
+    this.control = new AcceptedTokens(controlTokens);
     this.senders = senders.map((s) => ({ name: s.name, digest: Buffer.from(s.tokenSha256, "hex") }));
   }
 
@@ -44,7 +48,7 @@ export class Auth {
     if (!h.startsWith("Bearer ") || h.length <= 7) return undefined;
     const got = digest(h.slice(7));
     let found: Caller | undefined;
-    if (this.control.length && timingSafeEqual(got, this.control)) found = { kind: "control" };
+    if (this.control.matchesDigest(got)) found = { kind: "control" };
     for (const s of this.senders) if (timingSafeEqual(got, s.digest) && !found) found = { kind: "sender", name: s.name };
     return found;
   }

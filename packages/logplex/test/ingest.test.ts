@@ -1,7 +1,9 @@
 // Ingest, authentication, order, the store's bound, persistence across a restart, and the tail.
+import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
+import { loadConfig } from "../src/config";
 import type { RunningLogplex } from "../src/logplex";
 import { encodeLogRecord, LOG_BATCH_V2 } from "@dynoform/contract";
 import { call, CONTROL_TOKEN, lines, postCompact, postLines, SENDER_TOKEN, startTestLogplex, tempDir, until } from "./helpers";
@@ -40,6 +42,28 @@ test("no token, a wrong token and a sender reading are refused; bad lines are re
   expect(ack.errors.map((e: { index: number }) => e.index)).toEqual([1, 2, 3]);
   expect(ack.errors[1].error).toMatch(/source must be "app" or "heroku"/);
   expect((await call(lp.address, "GET", "/v1/apps/myapp/logs?num=99999", { token: CONTROL_TOKEN })).status).toBe(422);
+});
+
+test("a rotation: the old and new control tokens and a sender's old and new tokens are accepted side by side, nothing else; then the new alone", async () => {
+  await lp.close();
+  const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+  const tokenFile = join(dir, "logplex-control.token");
+  writeFileSync(tokenFile, "control-new\ncontrol-old\n");
+  const senders = JSON.stringify([{ name: "host-a", tokenSha256: sha("sender-new") }, { name: "host-a", tokenSha256: sha("sender-old") }]);
+  lp = await startTestLogplex(dir, loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dir], { DYNOFORM_LOGPLEX_TOKEN_FILE: tokenFile, DYNOFORM_LOGPLEX_SENDERS: senders }));
+  for (const token of ["control-old", "control-new"]) expect((await call(lp.address, "GET", "/v1/apps/myapp/logs", { token })).status).toBe(200);
+  for (const [i, token] of ["sender-old", "sender-new"].entries()) expect((await postLines(lp.address, lines("myapp", 1, i), "s1", token)).status).toBe(200);
+  for (const token of ["control-newcontrol-old", "control-ne", "control-new control-old", "sender-newer"]) {
+    expect([token, (await call(lp.address, "GET", "/v1/apps/myapp/logs", { token })).status]).toEqual([token, 401]);
+    expect([token, (await postLines(lp.address, lines("myapp", 1, 5), "s1", token)).status]).toEqual([token, 401]);
+  }
+  expect((await call(lp.address, "GET", "/v1/apps/myapp/logs", { token: "sender-old" })).status).toBe(403);
+  await lp.close();
+  writeFileSync(tokenFile, "control-new\n");
+  lp = await startTestLogplex(dir, loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dir], { DYNOFORM_LOGPLEX_TOKEN_FILE: tokenFile, DYNOFORM_LOGPLEX_SENDERS: JSON.stringify([{ name: "host-a", tokenSha256: sha("sender-new") }]) }));
+  expect((await call(lp.address, "GET", "/v1/apps/myapp/logs", { token: "control-old" })).status).toBe(401);
+  expect((await postLines(lp.address, lines("myapp", 1, 6), "s1", "sender-old")).status).toBe(401);
+  expect((await postLines(lp.address, lines("myapp", 1, 7), "s1", "sender-new")).status).toBe(200);
 });
 
 test("a compact batch is stored like an NDJSON one, to the microsecond; bad records are rejected, the rest stored", async () => {

@@ -3,9 +3,12 @@
 // credential, so root on one dyno host can register dynos only at its own address and only for
 // apps the control role placed there (control_api.ts), never set domains or routes. The router
 // keeps only each agent credential's SHA-256 (router.json is not a secret); the credentials are
-// 256-bit random, so the hash needs no salt or stretching.
+// 256-bit random, so the hash needs no salt or stretching. During a rotation
+// (runbooks/rotate-secrets.mjs) the token file holds the control role's current and previous
+// tokens, one a line, and `agents` two credentials of one address: either is accepted.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { AcceptedTokens } from "@dynoform/contract";
 
 export interface AgentCredential {
   /** The dyno host's private address: the host part every address it registers must have. */
@@ -31,11 +34,12 @@ export function parseAgentCredentials(raw: unknown): AgentCredential[] {
 }
 
 export class ControlAuth {
-  private readonly control: Buffer;
+  private readonly control: AcceptedTokens;
   private readonly agents: Array<{ host: string; digest: Buffer }>;
 
-  constructor(controlToken: string, agents: AgentCredential[]) {
-    this.control = controlToken ? createHash("sha256").update(controlToken).digest() : Buffer.alloc(0);
+  /** `controlTokens`: the control role's tokens, one a line (the token file's text). */
+  constructor(controlTokens: string, agents: AgentCredential[]) {
+    this.control = new AcceptedTokens(controlTokens);
     this.agents = agents.map((a) => ({ host: a.address, digest: Buffer.from(a.tokenSha256, "hex") }));
   }
 
@@ -45,7 +49,7 @@ export class ControlAuth {
     if (!h.startsWith("Bearer ") || h.length <= 7) return undefined;
     const got = createHash("sha256").update(h.slice(7)).digest();
     let found: Caller | undefined;
-    if (this.control.length && timingSafeEqual(got, this.control)) found = { kind: "control" };
+    if (this.control.matchesDigest(got)) found = { kind: "control" };
     for (const a of this.agents) if (timingSafeEqual(got, a.digest) && !found) found = { kind: "agent", host: a.host };
     return found;
   }

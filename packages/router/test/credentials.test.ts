@@ -129,6 +129,50 @@ describe("dyno hosts' credentials", () => {
   });
 });
 
+describe("a rotation (runbooks/rotate-secrets.mjs): old and new side by side, then the new alone", () => {
+  const OLD = "control-token-old";
+  const NEW = "control-token-new";
+  const DYNO1_NEW = "dyno-1-credential-new";
+  const tokenFile = (lines: string[]): string => {
+    const dir = mkdtempSync(join(tmpdir(), "dynoform-router-rotation-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "router-control.token"), lines.join("\n") + "\n");
+    return join(dir, "router-control.token");
+  };
+
+  test("while senders switch, the control role's old and new tokens and a host's old and new credentials are accepted, nothing else", async () => {
+    const both = await startRouter({ tokenFile: tokenFile([NEW, OLD]), agents: [...agents, { address: "127.0.0.1", tokenSha256: sha256(DYNO1_NEW) }] });
+    try {
+      expect((await both.api("GET", "/v1/apps", undefined, OLD)).status).toBe(200);
+      expect((await both.api("GET", "/v1/apps", undefined, NEW)).status).toBe(200);
+      for (const bad of ["", OLD + NEW, NEW.slice(0, -1), `${NEW} ${OLD}`, "dyno-1-credential-newer", DYNO2 + "x"]) {
+        expect([bad, (await both.api("GET", "/v1/apps", undefined, bad)).status]).toEqual([bad, 401]);
+      }
+      expect((await both.api("PUT", "/v1/apps/shop/placement", { hosts: ["127.0.0.1"] }, NEW)).status).toBe(200);
+      expect((await both.api("PUT", "/v1/apps/shop/dynos/web.1", { address: "127.0.0.1:5000" }, DYNO1)).status).toBe(201);
+      expect((await both.api("PUT", "/v1/apps/shop/dynos/web.1", { address: "127.0.0.1:5000" }, DYNO1_NEW)).status).toBe(200);
+      // Either of a host's credentials is that host's alone.
+      expect((await both.api("PUT", "/v1/apps/shop/dynos/web.2", { address: "127.0.0.2:5000" }, DYNO1_NEW)).status).toBe(403);
+      expect((await both.api("PUT", "/v1/apps/shop/dynos/web.3", { address: "127.0.0.1:5001" }, "dyno-1-credential-old")).status).toBe(401);
+    } finally {
+      await both.stop();
+    }
+  });
+
+  test("once the old ones are dropped, they are refused", async () => {
+    const after = await startRouter({ tokenFile: tokenFile([NEW]), agents: [{ address: "127.0.0.1", tokenSha256: sha256(DYNO1_NEW) }] });
+    try {
+      expect((await after.api("GET", "/v1/apps", undefined, NEW)).status).toBe(200);
+      expect((await after.api("GET", "/v1/apps", undefined, OLD)).status).toBe(401);
+      expect((await after.api("PUT", "/v1/apps/shop/placement", { hosts: ["127.0.0.1"] }, NEW)).status).toBe(200);
+      expect((await after.api("PUT", "/v1/apps/shop/dynos/web.1", { address: "127.0.0.1:5000" }, DYNO1)).status).toBe(401);
+      expect((await after.api("PUT", "/v1/apps/shop/dynos/web.1", { address: "127.0.0.1:5000" }, DYNO1_NEW)).status).toBe(201);
+    } finally {
+      await after.stop();
+    }
+  });
+});
+
 describe("load gossip", () => {
   const KEY = "gossip-key";
   let peer: Router | undefined;
