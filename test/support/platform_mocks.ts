@@ -1,7 +1,7 @@
 // The Platform component under Pulumi's mocks: every resource it registers, with the host its
 // connection names, and hosts that need no machine.
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../components/config/stack_config";
+import type { RawStackConfig, StackConfig } from "../../components/config/stack_config";
 import type { Host } from "../../components/hosts/host";
 import type { Platform as PlatformComponent, PlatformArgs } from "../../components/platform/platform";
 import { value } from "./outputs";
@@ -24,6 +24,18 @@ export const PG_BACKUP_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nPG-BA
  * secret-<name>` (and `previous: previous-<name>` with `keepPrevious`); the add-ons and backup key pairs have real-looking public keys (their hosts check them)
  * and a private key only the stack holds.
  */
+/** A lab stack's config with two edges (the first also control), a dyno host and a data host, on 10.213.7.0/24. */
+export const TWO_EDGE_LAB: RawStackConfig = {
+    target: "lab",
+    lab: { network: "unit", subnet: "10.213.7.0/24" },
+    hosts: [
+        { name: "edge-1", address: "10.213.7.10", roles: ["edge", "control"] },
+        { name: "edge-2", address: "10.213.7.11", roles: ["edge"] },
+        { name: "dyno-1", address: "10.213.7.21", roles: ["dyno"] },
+        { name: "data-1", address: "10.213.7.30", roles: ["data"] },
+    ],
+};
+
 export function recordResources(): Created[] {
     const created: Created[] = [];
     pulumi.runtime.setMocks(

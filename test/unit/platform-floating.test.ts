@@ -2,21 +2,11 @@
 // address in the stack's output and in what tenants may reach.
 import { parseStackConfig } from "../../components/config/stack_config";
 import { INTERFACE_FILE } from "../../components/edge/keepalived";
-import { Created, platformOnFakeHosts, recordResources } from "../support/platform_mocks";
+import { Created, platformOnFakeHosts, recordResources, TWO_EDGE_LAB } from "../support/platform_mocks";
 
 const created = recordResources();
 
-const config = parseStackConfig({
-    target: "lab",
-    lab: { network: "unit", subnet: "10.213.7.0/24" },
-    hosts: [
-        { name: "edge-1", address: "10.213.7.10", roles: ["edge", "control"] },
-        { name: "edge-2", address: "10.213.7.11", roles: ["edge"] },
-        { name: "dyno-1", address: "10.213.7.21", roles: ["dyno"] },
-        { name: "data-1", address: "10.213.7.30", roles: ["data"] },
-    ],
-    floatingAddress: "10.213.7.9",
-});
+const config = parseStackConfig({ ...TWO_EDGE_LAB, floatingAddress: "10.213.7.9" });
 
 let edgeUrl: string;
 

@@ -2,22 +2,13 @@
 // which token files each checker and each sender gets in each phase. The mocks give a secret kept
 // through a rotation (`keepPrevious`) the value `previous-<name>` beside its `secret-<name>`.
 import { createHash } from "crypto";
-import { parseStackConfig, RawStackConfig } from "../../components/config/stack_config";
-import { Created, platformOnFakeHosts, recordResources } from "../support/platform_mocks";
+import { parseStackConfig } from "../../components/config/stack_config";
+import { Created, platformOnFakeHosts, recordResources, TWO_EDGE_LAB } from "../support/platform_mocks";
 import { value } from "../support/outputs";
 
 const created = recordResources();
 
-const RAW: RawStackConfig = {
-    target: "lab",
-    lab: { network: "unit", subnet: "10.213.7.0/24" },
-    hosts: [
-        { name: "edge-1", address: "10.213.7.10", roles: ["edge", "control"] },
-        { name: "edge-2", address: "10.213.7.11", roles: ["edge"] },
-        { name: "dyno-1", address: "10.213.7.21", roles: ["dyno"] },
-        { name: "data-1", address: "10.213.7.30", roles: ["data"] },
-    ],
-};
+const RAW = TWO_EDGE_LAB;
 
 /** Pulumi's wire form of a secret, as mocks receive it. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
