@@ -28,7 +28,9 @@ const newPair = (comment: string): { publicKey: string; privateKey: string } => 
  */
 export const rootKeyProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: RootKeyInputs) {
-        return { id: `rootkey-${Date.now().toString(36)}`, outs: { ...inputs, ...newPair(inputs.comment) } };
+        // The previous pair is "" (none) rather than absent: an absent output is unknown in a
+        // preview, and every host's connection waits on it.
+        return { id: `rootkey-${Date.now().toString(36)}`, outs: { ...inputs, ...newPair(inputs.comment), previousPublicKey: "", previousPrivateKey: "" } };
     },
     async diff(_id: string, olds: RootKeyOutputs, news: RootKeyInputs) {
         const replaces = olds.comment !== news.comment ? ["comment"] : [];
@@ -43,7 +45,7 @@ export const rootKeyProvider: pulumi.dynamic.ResourceProvider = {
 export class RootKey extends pulumi.dynamic.Resource {
     public readonly publicKey!: pulumi.Output<string>;
     public readonly privateKey!: pulumi.Output<string>;
-    /** The pair before the last rotation (undefined before the second one: the host source's key was the one before). */
+    /** The pair before the last rotation ("" before the second one: the host source's key was the one before). */
     public readonly previousPublicKey!: pulumi.Output<string | undefined>;
     public readonly previousPrivateKey!: pulumi.Output<string | undefined>;
 

@@ -10,10 +10,14 @@ export interface RotatingSecret {
     previous: pulumi.Output<string | undefined>;
 }
 
-/** The values a checker accepts in `phase`: the current one, and the previous one while senders switch. */
+/**
+ * The values a checker accepts in `phase`: the current one, and the previous one while senders
+ * switch. `previous` is read only then: a secret whose state has none (every one outside a
+ * rotation) gives an unknown `previous` in a preview, which would show every holder as changed.
+ */
 export function acceptedValues(secret: RotatingSecret, phase: RotationPhase | undefined): pulumi.Output<string[]> {
-    const withPrevious = phaseRoles(phase).accepted.includes("previous");
-    return pulumi.all([secret.value, secret.previous]).apply(([current, previous]) => [current, ...(withPrevious && previous ? [previous] : [])]);
+    if (!phaseRoles(phase).accepted.includes("previous")) return secret.value.apply((current) => [current]);
+    return pulumi.all([secret.value, secret.previous]).apply(([current, previous]) => [current, ...(previous ? [previous] : [])]);
 }
 
 /** A checker's token file: the accepted values, one a line (a single value is the file as before rotations). */
@@ -21,8 +25,8 @@ export function acceptedFile(secret: RotatingSecret, phase: RotationPhase | unde
     return pulumi.secret(acceptedValues(secret, phase).apply((values) => values.join("\n")));
 }
 
-/** The value a sender sends in `phase`: the previous one until senders switch (the current one when there is none). */
+/** The value a sender sends in `phase`: the previous one until senders switch (the current one when there is none); `previous` read only then. */
 export function sentValue(secret: RotatingSecret, phase: RotationPhase | undefined): pulumi.Output<string> {
-    const previousSent = phaseRoles(phase).sent === "previous";
-    return pulumi.secret(pulumi.all([secret.value, secret.previous]).apply(([current, previous]) => (previousSent && previous ? previous : current)));
+    if (phaseRoles(phase).sent !== "previous") return pulumi.secret(secret.value);
+    return pulumi.secret(pulumi.all([secret.value, secret.previous]).apply(([current, previous]) => previous || current));
 }
