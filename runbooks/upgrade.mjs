@@ -9,7 +9,9 @@
 // service there is active again before it moves to the next host. It does not reboot: a host whose
 // kernel or libc changed says "reboot required", to reboot when convenient (drain-host.mjs first).
 // With a floating address, an edge first hands it to another edge (its keepalived stopped and
-// masked, the runbook waits until another edge holds the address) and takes part again after.
+// masked, the runbook waits until another edge holds the address) and takes part again after, so
+// its nginx and Varnish restart with no client on them; a request in flight at either move of the
+// address is lost (VRRP moves the address, not the connections on it).
 //
 // Without --debian: the binaries of this checkout (`npm run build:binaries`) go out with `pulumi up
 // --yes` (streamed), which restarts each service whose binary changed. Pulumi updates the hosts as
