@@ -107,6 +107,13 @@ describe("templates", () => {
         expect(render("varnish/varnish.override.conf", { listenAddress: "10.213.1.10", listenPort: 6081, cacheSize: "256m" })).toMatchSnapshot();
     });
 
+    test("varnish starts again until its address is there (a reboot of the control host in the lab CI left it failed on 'Cannot assign requested address')", () => {
+        const unit = render("varnish/varnish.override.conf", { listenAddress: "10.213.1.10", listenPort: 6081, cacheSize: "256m" });
+        expect(unit).toMatch(/^Restart=on-failure$/m);
+        expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
+        expect(unit).toMatch(/^After=network-online\.target$/m);
+    });
+
     test("memcached per app: SASL, private address, memory from config, no UDP, hardened, port from the instance's env", () => {
         const unit = render("memcached/dynoform-memcached@.service", { listenAddress: "10.213.1.30", memoryMb: 96, maxConnections: 1024 });
         const execStart = /^ExecStart=(.*)$/m.exec(unit)![1].split(" ");
