@@ -105,7 +105,8 @@ async function upgradeDebian(opts, hosts, outputs, plan, { floating, edges }) {
 async function main() {
     const opts = parseOptions(fileURLToPath(import.meta.url), { usage: "upgrade.mjs [--debian] [--hosts a,b]", strings: ["hosts"], booleans: ["debian"], asks: true });
     const outputs = stackOutputs(opts.stack);
-    const configured = configHosts(stackConfig(opts.stack));
+    const config = stackConfig(opts.stack);
+    const configured = configHosts(config);
     let only;
     try {
         only = parseHostList(opts.hosts, configured);
@@ -124,7 +125,7 @@ async function main() {
         return 0;
     }
     const drained = (await dynoformJson(opts.stack, ["hosts"])).filter((h) => h.drainedSince).map((h) => Object.entries(outputs.hosts).find(([, a]) => a === h.host)?.[0]);
-    const floating = stackConfig(opts.stack)["dynoform:floatingAddress"];
+    const floating = config["dynoform:floatingAddress"];
     const plan = upgradePlan(configured, { only, drained, floatingAddress: floating });
     const meanwhile = (p) => (p.drain ? " (drained meanwhile)" : p.handOff ? " (out of the floating address meanwhile)" : "");
     step(`Debian updates on stack ${opts.stack}, one host at a time: ${plan.map((p) => `${p.name}${meanwhile(p)}`).join(", ")}`);
