@@ -2,10 +2,9 @@
 // (upgrade_exchange.ts): the slot it holds, its attempts, the retry policy both kinds share, and
 // its log line. A request holds at most one slot at a time: onSlot is the one place it gets one,
 // returnSlot the one place it gives it back (to the pool, which owns slots).
-import type { IncomingMessage } from "node:http";
 import type { DynoPool } from "./dyno_pool";
 import { H_CODES, type HCode } from "./error_pages";
-import { forwardedFor } from "./http_strictness";
+import { forwardedFor, type RequestFacts } from "./http_strictness";
 import type { Proxy } from "./proxy";
 import type { SlotWaiter, Waiter } from "./request_queue";
 import type { LogRecord } from "./router_log";
@@ -39,7 +38,7 @@ export abstract class Exchange implements SlotWaiter {
   constructor(
     protected readonly proxy: Proxy,
     readonly pool: DynoPool,
-    readonly req: IncomingMessage,
+    readonly req: RequestFacts,
     /** The host it was routed by (requestHost). */
     readonly host: string,
     /** An absolute-form request's authority: the dyno's Host. */

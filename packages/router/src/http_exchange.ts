@@ -61,6 +61,7 @@ class Forward implements Dispatcher.DispatchHandler {
 }
 
 export class HttpExchange extends Exchange {
+  declare readonly req: IncomingMessage;
   protected readonly protocol = "http";
   /** Cuts the attempt in flight (undici's). */
   abort: ((err?: Error) => void) | undefined = undefined;

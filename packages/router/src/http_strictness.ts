@@ -13,6 +13,17 @@ export const HOP_BY_HOP = new Set([
   "proxy-authenticate", "proxy-authorization",
 ]);
 
+/** What the router reads of a request, whichever parser read it: node:http's IncomingMessage, or
+ * a head read from raw bytes on the relay path (client_connection.ts). */
+export interface RequestFacts {
+  readonly method?: string;
+  /** Origin-form once routed (proxy.ts replaces an absolute-form target's). */
+  url?: string;
+  readonly rawHeaders: string[];
+  readonly headers: { readonly [name: string]: string | string[] | undefined };
+  readonly socket: { readonly remoteAddress?: string; readonly localPort?: number };
+}
+
 export interface Rejection {
   status: number;
   reason: string;
@@ -144,7 +155,7 @@ export interface ForwardInfo {
 /** X-Forwarded-For as the dyno gets it: from a trusted proxy (the edge, which sets it to the
  * address its client connected from) what it says, else the peer's own address. Never appended
  * to: a dyno cannot tell a trustworthy entry from one the client made up. */
-export function forwardedFor(req: IncomingMessage, trusted: boolean): string {
+export function forwardedFor(req: RequestFacts, trusted: boolean): string {
   const peer = plainAddress(req.socket?.remoteAddress ?? "");
   if (!trusted) return peer;
   const raw = req.rawHeaders;
@@ -157,9 +168,9 @@ export function forwardedFor(req: IncomingMessage, trusted: boolean): string {
 
 /** Outgoing request headers as a flat [name, value, ...] list; `upgrade` keeps Upgrade and sends
  * `Connection: Upgrade` (WebSocket handshake). */
-export function forwardRequestHeaders(req: IncomingMessage, f: ForwardInfo, upgrade: boolean): string[] {
+export function forwardRequestHeaders(req: RequestFacts, f: ForwardInfo, upgrade: boolean): string[] {
   const raw = req.rawHeaders;
-  const drop = connectionTokens(req.headers.connection);
+  const drop = connectionTokens(req.headers.connection as string | undefined);
   const out: string[] = [];
   let via: string | undefined;
   let proto: string | undefined;

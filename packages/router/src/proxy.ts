@@ -10,11 +10,14 @@ import type { RouterConfig } from "./config";
 import type { Snapshot } from "./dyno_table";
 import { H_CODES, maintenancePage, noSuchAppPage, replyRaw } from "./error_pages";
 import { HttpExchange } from "./http_exchange";
-import { checkRequest, forwardedFor, requestIdFor, requestTarget, type Rejection } from "./http_strictness";
+import type { ClientConnection } from "./client_connection";
+import { checkRequest, forwardedFor, headVerdict, requestIdFor, requestTarget, type Rejection, type RequestFacts } from "./http_strictness";
 import type { LoadList } from "./ipc";
 import { Metrics, type MetricsSnapshot } from "./metrics";
 import { logSender } from "./log_sending";
 import { RouterLog, type LogRecord } from "./router_log";
+import { RelayExchange } from "./relay_exchange";
+import type { RequestHead } from "./request_head";
 import { requestHost, RoutingTable } from "./routing_table";
 import { isTrusted, plainAddress, trustedProxyList } from "./trusted_proxies";
 import { UpgradeExchange } from "./upgrade_exchange";
@@ -26,6 +29,9 @@ export class Proxy {
   private openRequests = 0;
   private isDraining = false;
   private readonly tunnels = new Set<Socket>();
+  /** Client connections on the relay path (client_connection.ts), for keep-alive and shutdown. */
+  private readonly clients = new Set<ClientConnection>();
+  private clientSweep: NodeJS.Timeout | undefined = undefined;
   /** Peers whose X-Forwarded-* and X-Request-Start are kept (none when trustForwarded is off). */
   private readonly trustedProxies: BlockList | undefined;
 
@@ -86,8 +92,64 @@ export class Proxy {
   }
 
   /** The request's peer is a trusted proxy (the edge): its forwarded headers are kept. */
-  trusts(req: IncomingMessage): boolean {
+  trusts(req: RequestFacts): boolean {
     return this.trustedProxies !== undefined && isTrusted(this.trustedProxies, req.socket?.remoteAddress ?? "");
+  }
+
+  /** A client connection the relay path reads (node:http takes it over when it must). */
+  clientArrived(c: ClientConnection): void {
+    this.clients.add(c);
+    // Idle keep-alive connections are closed after clientKeepAliveMs, as node:http's server does.
+    this.clientSweep ??= setInterval(() => {
+      const now = performance.now();
+      const oldest = now - this.cfg.clientKeepAliveMs;
+      for (const x of this.clients) {
+        if (x.idleSince < oldest) x.closeIfIdle();
+        // node:http's header timeout, for a connection that never sent a whole head.
+        if (x.silentFor(this.cfg.clientHeaderTimeoutMs, now)) x.socket.destroy();
+      }
+    }, Math.min(1000, this.cfg.clientKeepAliveMs, this.cfg.clientHeaderTimeoutMs)).unref();
+  }
+
+  clientLeft(c: ClientConnection): void {
+    this.clients.delete(c);
+  }
+
+  /** Shutdown: close relay connections with nothing in flight. */
+  closeIdleClients(): void {
+    for (const c of this.clients) c.closeIfIdle();
+  }
+
+  /** A plain request without a body read by a ClientConnection: routed to an app's dynos as a
+   * RelayExchange, or undefined when node:http's path must answer it (a refusal, no app, the
+   * health check, maintenance, Expect, draining), which answers it exactly as before. */
+  relay(c: ClientConnection, h: RequestHead): RelayExchange | undefined {
+    if (this.isDraining) return undefined;
+    const start = performance.now();
+    const raw = h.rawHeaders;
+    let hostHeader: string | undefined;
+    let connection: string | undefined;
+    let requestIdHeader: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i];
+      switch (name.length) {
+        case 4: if (name.toLowerCase() === "host") hostHeader = raw[i + 1]; break;
+        case 6: if (name.toLowerCase() === "expect") return undefined; break;
+        case 10: if (name.toLowerCase() === "connection") connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`; break;
+        case 12: if (name.toLowerCase() === "x-request-id") requestIdHeader ??= raw[i + 1]; break;
+      }
+    }
+    if (headVerdict(h, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders)) return undefined;
+    const target = requestTarget(h.url)!;
+    const host = requestHost(target.authority ?? hostHeader);
+    const pool = this.table.lookup(host);
+    if (!pool || pool.route.maintenance) return undefined;
+    const req: RequestFacts = {
+      method: h.method, url: target.path, rawHeaders: raw, socket: c.socket,
+      headers: { host: hostHeader, connection, "x-request-id": requestIdHeader },
+    };
+    this.openRequests++;
+    return new RelayExchange(this, pool, req, c, host, target.authority, requestIdFor(requestIdHeader), start);
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {

@@ -5,6 +5,7 @@
 // and give back slots.
 import { Pool } from "undici";
 import { splitHostPort } from "./addresses";
+import { DynoConnection, type ConnectionHome } from "./dyno_connection";
 import type { HCode } from "./error_pages";
 
 export type QuarantineReason = Extract<HCode, "H19" | "H21">;
@@ -14,7 +15,7 @@ export interface TargetOptions {
   keepAliveMs: number;
 }
 
-export class Target {
+export class Target implements ConnectionHome {
   readonly key: string;
   /** The address split once, for upgrades' own connections. */
   readonly host: string;
@@ -32,6 +33,10 @@ export class Target {
   private quarantineEnd = 0;
   private quarantineCode: QuarantineReason = "H21";
   private draining = false;
+  /** Idle keep-alive connections of the relay path, the most recently used last. */
+  private readonly idle: DynoConnection[] = [];
+  private readonly connectTimeoutMs: number;
+  private readonly keepAliveMs: number;
 
   constructor(
     readonly app: string,
@@ -43,6 +48,8 @@ export class Target {
     const { host, port } = splitHostPort(address);
     this.host = host;
     this.port = Number(port);
+    this.connectTimeoutMs = opts.connectTimeoutMs;
+    this.keepAliveMs = opts.keepAliveMs;
     this.pool = new Pool(`http://${address}`, {
       connections: null,
       pipelining: 1,
@@ -55,6 +62,32 @@ export class Target {
       bodyTimeout: 55_000,
       strictContentLength: true,
     });
+  }
+
+  /** A connection for one request on the relay path: the most recently used idle one that is
+   * still within the keep-alive time (older ones may be closing on the dyno's side), or a new one. */
+  connection(): DynoConnection {
+    const oldest = performance.now() - this.keepAliveMs;
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      if (c.idleSince > oldest) return c;
+      c.close();
+    }
+    return new DynoConnection(this.host, this.port, this.connectTimeoutMs, this);
+  }
+
+  /** A connection whose answer is complete: kept for the next request, unless the dyno drains. */
+  release(c: DynoConnection): void {
+    if (this.draining) return c.close();
+    this.idle.push(c);
+    // Those idle past the keep-alive time are at the front: closed here rather than by a timer.
+    const oldest = c.idleSince - this.keepAliveMs;
+    while (this.idle.length > 1 && this.idle[0].idleSince <= oldest) this.idle.shift()!.close();
+  }
+
+  /** A connection closed (by either side): it is not idle any more. */
+  forget(c: DynoConnection): void {
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
   }
 
   /** Requests this worker has in flight to the dyno: the slots it holds. */
@@ -133,6 +166,7 @@ export class Target {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
+    for (const c of this.idle.splice(0)) c.close();
     // Pool.close() waits for queued and running requests before closing sockets.
     this.pool.close().catch(() => undefined);
   }

@@ -11,6 +11,7 @@ import type { Proxy } from "./proxy";
 import type { Target } from "./target";
 
 export class UpgradeExchange extends Exchange {
+  declare readonly req: IncomingMessage;
   protected readonly protocol = "websocket";
 
   constructor(proxy: Proxy, pool: DynoPool, req: IncomingMessage, private readonly socket: Socket, private readonly head: Buffer, host: string, authority: string | undefined, requestId: string, start: number) {

@@ -6,6 +6,7 @@ import { Socket, type ListenOptions } from "node:net";
 import { parseHostPort } from "./addresses";
 import type { RouterConfig } from "./config";
 import { WORKER_LISTEN_FD_ENV, type ToPrimary, type ToWorker } from "./ipc";
+import { ClientConnection } from "./client_connection";
 import { Proxy } from "./proxy";
 
 const DRAIN_LINGER_MS = 300;
@@ -27,6 +28,12 @@ export function worker(cfg: RouterConfig): void {
     (req, res) => proxy.handle(req, res),
   );
   server.maxHeadersCount = cfg.maxHeaders + 1;
+  // Connections start on the relay path (client_connection.ts); node:http's own handling takes
+  // those it hands over. The server still owns every connection: close() waits for all of them.
+  const httpConnection = server.listeners("connection")[0] as (s: Socket) => void;
+  server.removeAllListeners("connection");
+  const handOver = (s: Socket) => httpConnection.call(server, s);
+  server.on("connection", (s: Socket) => proxy.clientArrived(new ClientConnection(s, proxy, handOver)));
   server.on("checkContinue", (req, res) => {
     res.writeContinue();
     proxy.handle(req, res);
@@ -54,8 +61,10 @@ export function worker(cfg: RouterConfig): void {
         // router that is away must not hold up a restart (what it did not take is lost with us).
         server.close(() => void proxy.log.sent(Math.min(LOG_FLUSH_MS, m.graceMs)).then(() => process.exit(0)));
         server.closeIdleConnections();
+        proxy.closeIdleClients();
         const t = setInterval(() => {
           server.closeIdleConnections();
+          proxy.closeIdleClients();
           if (proxy.inflightRequests === 0) proxy.closeTunnels();
         }, 50);
         t.unref();

@@ -1,0 +1,215 @@
+// One keep-alive connection to a dyno on the relay path (relay_exchange.ts): it connects, carries
+// one request at a time, reads the answer's head with the strict parser (response_head.ts), frames
+// the body (Content-Length, chunked through ChunkedBody, or until the dyno closes) and tells the
+// exchange using it what happened. A connection that holds bytes it cannot account for (anything
+// after a response, anything while idle) is closed, never reused: what one answer leaves behind
+// must not become the next request's answer.
+import { connect, type Socket } from "node:net";
+import { ChunkedBody } from "./chunked_body";
+import { parseResponseHead, type ResponseHead } from "./response_head";
+
+/** How an attempt on a dyno connection went wrong. */
+export type DynoFailure =
+  /** The connect failed (refused, unreachable): the dyno never saw the request. */
+  | "connect"
+  | "connectTimeout"
+  /** The dyno took the request and closed, or answered something that is not HTTP, before a head. */
+  | "noAnswer"
+  | "firstByteTimeout"
+  /** A started response went quiet for the idle timeout. */
+  | "idleTimeout"
+  /** A started response broke off, or its framing is invalid. */
+  | "cut";
+
+/** What a connection tells the exchange it carries a request for. */
+export interface DynoConnectionUser {
+  /** The answer's head (informational 1xx answers are skipped). */
+  responseHead(head: ResponseHead): void;
+  /** Body bytes as framed on the wire (a chunked body stays chunked); false pauses the dyno's
+   * side until the connection's resume(). */
+  responseBody(chunk: Buffer): boolean;
+  /** The whole answer arrived (the connection is already back in its dyno's idle list or closed). */
+  responseEnd(): void;
+  failed(kind: DynoFailure, code?: string): void;
+}
+
+/** Where a connection goes after a complete answer: its dyno's idle list, or closed. */
+export interface ConnectionHome {
+  release(c: DynoConnection): void;
+  forget(c: DynoConnection): void;
+}
+
+/** Answer heads larger than this are refused (llhttp's limit in node:http and undici alike). */
+const MAX_HEAD_BYTES = 64 * 1024;
+const enum State { Idle, Head, Body }
+
+export class DynoConnection {
+  /** performance.now() when it went idle (keep-alive reuse stops before the dyno's timeout). */
+  idleSince = 0;
+  private readonly socket: Socket;
+  private connected = false;
+  private state = State.Idle;
+  private user: DynoConnectionUser | undefined = undefined;
+  private method = "GET";
+  private buf: Buffer | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private idleMs = 0;
+  /** Body bytes still to come (length framing). */
+  private left = 0;
+  private chunked: ChunkedBody | undefined = undefined;
+  private untilClose = false;
+  /** The answer said the connection stays open, and nothing unaccounted for arrived. */
+  private reusable = true;
+  private dead = false;
+
+  constructor(host: string, port: number, connectTimeoutMs: number, private readonly home: ConnectionHome) {
+    const s = (this.socket = connect({ host, port, noDelay: true }));
+    this.timer = setTimeout(() => this.fail("connectTimeout", "UND_ERR_CONNECT_TIMEOUT"), connectTimeoutMs);
+    s.once("connect", () => {
+      this.connected = true;
+      this.clearTimer();
+      if (this.state === State.Head) this.startTimer(this.firstByteMs, "firstByteTimeout");
+    });
+    s.on("data", (d: Buffer) => this.onData(d));
+    s.on("error", (e: NodeJS.ErrnoException) => this.fail(this.connected ? (this.state === State.Body ? "cut" : "noAnswer") : "connect", e.code));
+    s.on("end", () => this.onEnd());
+    s.on("close", () => this.onEnd());
+  }
+
+  private firstByteMs = 0;
+
+  /** Send one request (its head, already framed) and report its answer to `user`. */
+  send(head: string, method: string, user: DynoConnectionUser, firstByteMs: number, idleMs: number): void {
+    this.user = user;
+    this.method = method;
+    this.state = State.Head;
+    this.idleMs = idleMs;
+    this.firstByteMs = firstByteMs;
+    this.socket.write(head, "latin1");
+    if (this.connected) this.startTimer(firstByteMs, "firstByteTimeout");
+  }
+
+  /** The exchange gave up on this answer (its client went away): the connection cannot be reused. */
+  abort(): void {
+    this.user = undefined;
+    this.close();
+  }
+
+  /** Resume reading after responseBody returned false. */
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Close it (idle past its keep-alive, or its dyno is draining). */
+  close(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.clearTimer();
+    this.socket.destroy();
+    this.home.forget(this);
+  }
+
+  private onData(d: Buffer): void {
+    const user = this.user;
+    if (!user || this.state === State.Idle) return this.close();
+    if (this.state === State.Head) return this.readHead(user, d);
+    this.readBody(user, d, 0);
+  }
+
+  private readHead(user: DynoConnectionUser, d: Buffer): void {
+    let b = this.buf ? Buffer.concat([this.buf, d]) : d;
+    this.buf = undefined;
+    for (;;) {
+      const h = parseResponseHead(b, this.method);
+      if (h.kind === "incomplete") {
+        if (b.length > MAX_HEAD_BYTES) return this.fail("noAnswer", "HPE_HEADER_OVERFLOW");
+        this.buf = b;
+        return;
+      }
+      if (h.kind === "error") return this.fail("noAnswer", "HPE_INVALID");
+      // 1xx answers (100 Continue, 103 Early Hints) are informational: the answer follows.
+      if (h.status < 200 && h.status !== 101) {
+        b = b.subarray(h.headLength);
+        continue;
+      }
+      if (h.status === 101) return this.fail("noAnswer", "HPE_UNEXPECTED_UPGRADE");
+      this.state = State.Body;
+      this.reusable = h.keepAlive;
+      const f = h.framing;
+      this.left = f.kind === "length" ? f.length : 0;
+      this.chunked = f.kind === "chunked" ? new ChunkedBody() : undefined;
+      this.untilClose = f.kind === "close";
+      this.startTimer(this.idleMs, "idleTimeout");
+      user.responseHead(h);
+      if (this.user !== user) return; // the exchange gave up while taking the head
+      if (f.kind === "none" || (f.kind === "length" && f.length === 0)) {
+        if (b.length > h.headLength) this.reusable = false;
+        return this.complete(user);
+      }
+      if (b.length > h.headLength) this.readBody(user, b, h.headLength);
+      return;
+    }
+  }
+
+  private readBody(user: DynoConnectionUser, b: Buffer, from: number): void {
+    this.timer?.refresh();
+    let end = b.length;
+    let complete = false;
+    if (this.chunked) {
+      const used = this.chunked.scan(b, from);
+      if (this.chunked.error !== undefined) return this.fail("cut", "HPE_INVALID_CHUNK_SIZE");
+      end = from + used;
+      complete = this.chunked.done;
+    } else if (!this.untilClose) {
+      end = Math.min(b.length, from + this.left);
+      this.left -= end - from;
+      complete = this.left === 0;
+    }
+    if (complete && end < b.length) this.reusable = false;
+    const ok = end > from ? user.responseBody(from === 0 && end === b.length ? b : b.subarray(from, end)) : true;
+    if (this.user !== user) return;
+    if (complete) return this.complete(user);
+    if (!ok) this.socket.pause();
+  }
+
+  private complete(user: DynoConnectionUser): void {
+    this.clearTimer();
+    this.user = undefined;
+    this.state = State.Idle;
+    this.chunked = undefined;
+    if (this.reusable && !this.dead) {
+      this.idleSince = performance.now();
+      this.socket.resume();
+      this.home.release(this);
+    } else this.close();
+    user.responseEnd();
+  }
+
+  private onEnd(): void {
+    const user = this.user;
+    if (user && this.state === State.Body && this.untilClose) {
+      this.reusable = false;
+      return this.complete(user);
+    }
+    this.fail(this.state === State.Body ? "cut" : this.connected ? "noAnswer" : "connect", "ECONNRESET");
+  }
+
+  private fail(kind: DynoFailure, code?: string): void {
+    const user = this.user;
+    this.user = undefined;
+    this.close();
+    user?.failed(kind, code);
+  }
+
+  private startTimer(ms: number, kind: DynoFailure): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => this.fail(kind), ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
