@@ -42,12 +42,16 @@ export class ClientConnection {
   private readonly onEnd = () => this.ended();
   private readonly onClose = () => this.closed();
 
+  /** The peer is a trusted proxy (the edge): worked out once for all its requests. */
+  readonly trusted: boolean;
+
   constructor(
     readonly socket: Socket,
     private readonly proxy: Proxy,
     /** node:http's own connection handling, for a connection this path does not take. */
     private readonly handOver: (s: Socket) => void,
   ) {
+    this.trusted = proxy.trusts({ socket, rawHeaders: [], headers: {} });
     socket.setNoDelay(true);
     socket.on("data", this.onData);
     socket.on("end", this.onEnd);
@@ -121,11 +125,12 @@ export class ClientConnection {
     return s + "\r\n";
   }
 
-  /** Part of the answer: the head (once) and body bytes, in one write. */
+  /** Part of the answer: the head (once) and body bytes, in one write. The body is copied (it may
+   * be a dyno connection's read buffer). */
   write(head: string | undefined, body: Buffer | undefined): boolean {
     const s = this.socket;
     if (s.destroyed) return true;
-    if (head === undefined) return body ? s.write(body) : true;
+    if (head === undefined) return body ? s.write(Buffer.from(body)) : true;
     if (!body || body.length === 0) return s.write(head, "latin1");
     const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, "latin1");
@@ -137,7 +142,7 @@ export class ClientConnection {
   writeChunk(head: string | undefined, body: Buffer | undefined): boolean {
     const frame = body ? `${body.length.toString(16)}\r\n` : "0\r\n\r\n";
     const ok = this.write((head ?? "") + frame, body);
-    return body ? this.write(undefined, CRLF) && ok : ok;
+    return body ? this.socket.write(CRLF) && ok : ok;
   }
 
   /** `f` once the client has taken what was written. */

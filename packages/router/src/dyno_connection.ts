@@ -25,8 +25,9 @@ export type DynoFailure =
 export interface DynoConnectionUser {
   /** The answer's head (informational 1xx answers are skipped). */
   responseHead(head: ResponseHead): void;
-  /** Body bytes as framed on the wire (a chunked body stays chunked); false pauses the dyno's
-   * side until the connection's resume(). */
+  /** Body bytes as framed on the wire (a chunked body stays chunked), valid during the call only
+   * (the connection's read buffer: copy what is kept); false pauses the dyno's side until the
+   * connection's resume(). */
   responseBody(chunk: Buffer): boolean;
   /** The whole answer arrived (the connection is already back in its dyno's idle list or closed). */
   responseEnd(): void;
@@ -42,6 +43,8 @@ export interface ConnectionHome {
 /** Answer heads larger than this are refused (llhttp's limit in node:http and undici alike). */
 const MAX_HEAD_BYTES = 64 * 1024;
 const enum State { Idle, Head, Body }
+/** What every dyno connection of this worker reads into (see the constructor). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class DynoConnection {
   /** performance.now() when it went idle (keep-alive reuse stops before the dyno's timeout). */
@@ -63,14 +66,16 @@ export class DynoConnection {
   private dead = false;
 
   constructor(host: string, port: number, connectTimeoutMs: number, private readonly home: ConnectionHome) {
-    const s = (this.socket = connect({ host, port, noDelay: true }));
+    // Reads go straight into one buffer shared by every dyno connection of this worker, without
+    // the stream machinery: each read is handled before the next one can happen, and nothing here
+    // keeps a reference to it (a cut-short head is copied, the client's side copies what it keeps).
+    const s = (this.socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n: number, b: Uint8Array) => this.onRead(b as Buffer, n) } }));
     this.timer = setTimeout(() => this.fail("connectTimeout", "UND_ERR_CONNECT_TIMEOUT"), connectTimeoutMs);
     s.once("connect", () => {
       this.connected = true;
       this.clearTimer();
       if (this.state === State.Head) this.startTimer(this.firstByteMs, "firstByteTimeout");
     });
-    s.on("data", (d: Buffer) => this.onData(d));
     s.on("error", (e: NodeJS.ErrnoException) => this.fail(this.connected ? (this.state === State.Body ? "cut" : "noAnswer") : "connect", e.code));
     s.on("end", () => this.onEnd());
     s.on("close", () => this.onEnd());
@@ -109,30 +114,52 @@ export class DynoConnection {
     this.home.forget(this);
   }
 
-  private onData(d: Buffer): void {
-    const user = this.user;
-    if (!user || this.state === State.Idle) return this.close();
-    if (this.state === State.Head) return this.readHead(user, d);
-    this.readBody(user, d, 0);
+  /** `n` bytes read into READ_BUFFER. A client that is not keeping up pauses reading (net.Socket's
+   * pause() and resume() stop and restart reads in this mode; the callback's false would not let
+   * resume() restart them). */
+  private onRead(b: Buffer, n: number): true {
+    if (!this.take(b, n) && !this.dead) this.socket.pause();
+    return true;
   }
 
-  private readHead(user: DynoConnectionUser, d: Buffer): void {
+  /** false: stop reading (the client is not keeping up) until resume(). */
+  private take(b: Buffer, n: number): boolean {
+    const user = this.user;
+    if (!user || this.state === State.Idle) {
+      this.close();
+      return false;
+    }
+    const d = b.subarray(0, n);
+    if (this.state === State.Head) return this.readHead(user, d);
+    return this.readBody(user, d, 0);
+  }
+
+  private readHead(user: DynoConnectionUser, d: Buffer): boolean {
     let b = this.buf ? Buffer.concat([this.buf, d]) : d;
     this.buf = undefined;
     for (;;) {
       const h = parseResponseHead(b, this.method);
       if (h.kind === "incomplete") {
-        if (b.length > MAX_HEAD_BYTES) return this.fail("noAnswer", "HPE_HEADER_OVERFLOW");
-        this.buf = b;
-        return;
+        if (b.length > MAX_HEAD_BYTES) {
+          this.fail("noAnswer", "HPE_HEADER_OVERFLOW");
+          return false;
+        }
+        this.buf = Buffer.from(b);
+        return true;
       }
-      if (h.kind === "error") return this.fail("noAnswer", "HPE_INVALID");
+      if (h.kind === "error") {
+        this.fail("noAnswer", "HPE_INVALID");
+        return false;
+      }
       // 1xx answers (100 Continue, 103 Early Hints) are informational: the answer follows.
       if (h.status < 200 && h.status !== 101) {
         b = b.subarray(h.headLength);
         continue;
       }
-      if (h.status === 101) return this.fail("noAnswer", "HPE_UNEXPECTED_UPGRADE");
+      if (h.status === 101) {
+        this.fail("noAnswer", "HPE_UNEXPECTED_UPGRADE");
+        return false;
+      }
       this.state = State.Body;
       this.reusable = h.keepAlive;
       const f = h.framing;
@@ -141,23 +168,27 @@ export class DynoConnection {
       this.untilClose = f.kind === "close";
       this.startTimer(this.idleMs, "idleTimeout");
       user.responseHead(h);
-      if (this.user !== user) return; // the exchange gave up while taking the head
+      if (this.user !== user) return false; // the exchange gave up while taking the head
       if (f.kind === "none" || (f.kind === "length" && f.length === 0)) {
         if (b.length > h.headLength) this.reusable = false;
-        return this.complete(user);
+        this.complete(user);
+        return true;
       }
-      if (b.length > h.headLength) this.readBody(user, b, h.headLength);
-      return;
+      return b.length > h.headLength ? this.readBody(user, b, h.headLength) : true;
     }
   }
 
-  private readBody(user: DynoConnectionUser, b: Buffer, from: number): void {
+  /** Body bytes from b[from]; false: the client is not keeping up (reading stops until resume()). */
+  private readBody(user: DynoConnectionUser, b: Buffer, from: number): boolean {
     this.timer?.refresh();
     let end = b.length;
     let complete = false;
     if (this.chunked) {
       const used = this.chunked.scan(b, from);
-      if (this.chunked.error !== undefined) return this.fail("cut", "HPE_INVALID_CHUNK_SIZE");
+      if (this.chunked.error !== undefined) {
+        this.fail("cut", "HPE_INVALID_CHUNK_SIZE");
+        return false;
+      }
       end = from + used;
       complete = this.chunked.done;
     } else if (!this.untilClose) {
@@ -167,9 +198,12 @@ export class DynoConnection {
     }
     if (complete && end < b.length) this.reusable = false;
     const ok = end > from ? user.responseBody(from === 0 && end === b.length ? b : b.subarray(from, end)) : true;
-    if (this.user !== user) return;
-    if (complete) return this.complete(user);
-    if (!ok) this.socket.pause();
+    if (this.user !== user) return false;
+    if (complete) {
+      this.complete(user);
+      return true;
+    }
+    return ok;
   }
 
   private complete(user: DynoConnectionUser): void {
@@ -179,7 +213,6 @@ export class DynoConnection {
     this.chunked = undefined;
     if (this.reusable && !this.dead) {
       this.idleSince = performance.now();
-      this.socket.resume();
       this.home.release(this);
     } else this.close();
     user.responseEnd();

@@ -47,7 +47,7 @@ export abstract class Exchange implements SlotWaiter {
     /** performance.now() at arrival. */
     readonly start: number,
   ) {
-    this.trusted = proxy.trusts(req);
+    this.trusted = req.trusted ?? proxy.trusts(req);
     this.fwd = forwardedFor(req, this.trusted);
     this.dispatchedAt = start;
   }

@@ -22,6 +22,8 @@ export interface RequestFacts {
   readonly rawHeaders: string[];
   readonly headers: { readonly [name: string]: string | string[] | undefined };
   readonly socket: { readonly remoteAddress?: string; readonly localPort?: number };
+  /** Whether the peer is a trusted proxy, when already known for its connection. */
+  readonly trusted?: boolean;
 }
 
 export interface Rejection {

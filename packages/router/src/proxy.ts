@@ -145,7 +145,7 @@ export class Proxy {
     const pool = this.table.lookup(host);
     if (!pool || pool.route.maintenance) return undefined;
     const req: RequestFacts = {
-      method: h.method, url: target.path, rawHeaders: raw, socket: c.socket,
+      method: h.method, url: target.path, rawHeaders: raw, socket: c.socket, trusted: c.trusted,
       headers: { host: hostHeader, connection, "x-request-id": requestIdHeader },
     };
     this.openRequests++;

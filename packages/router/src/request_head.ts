@@ -63,6 +63,8 @@ const RTSP_METHODS = new Set(["OPTIONS", "GET", "POST", "DESCRIBE", "ANNOUNCE", 
   "GET_PARAMETER", "SET_PARAMETER", "REDIRECT", "RECORD", "FLUSH"]);
 /** Every method llhttp knows (PRI is refused later: it only starts an HTTP/2 preface). */
 const ALL_METHODS = [...HTTP_METHODS, ...RTSP_METHODS, "PRI"];
+const METHOD_SET = new Set(ALL_METHODS);
+const MAX_METHOD_LENGTH = Math.max(...ALL_METHODS.map((m) => m.length));
 const MAX_HEAD_FIELD_BYTES = 65535;
 /** What follows `PRI * HTTP/2.0` CRLF in HTTP/2's connection preface. */
 const H2_PREFACE_REST = "\r\nSM\r\n\r\n";
@@ -93,7 +95,7 @@ const refuse = (reason: string, status = 400): never => {
 /** Parse the head at the start of `b` (a connection's next request). */
 export function parseRequestHead(b: Uint8Array): HeadParse {
   try {
-    return { kind: "ok", ...readHead(b) };
+    return readHead(b);
   } catch (e) {
     if (e === INCOMPLETE) return { kind: "incomplete" };
     if (e instanceof Refused) return { kind: "error", status: e.status, reason: e.reason };
@@ -101,25 +103,31 @@ export function parseRequestHead(b: Uint8Array): HeadParse {
   }
 }
 
-function readHead(b: Uint8Array): RequestHead {
+function readHead(b: Uint8Array): { kind: "ok" } & RequestHead {
   const n = b.length;
   const at = (i: number): number => {
     if (i >= n) throw INCOMPLETE;
     return b[i];
   };
-  const latin1 = (from: number, to: number): string => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString("latin1");
+  const buf = (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)) as Buffer & { latin1Slice(from: number, to: number): string };
+  const latin1 = (from: number, to: number): string => buf.latin1Slice(from, to);
   let i = 0;
   while (at(i) === CR || at(i) === LF) i++;
 
   // Method: a known one, then spaces.
   const ms = i;
-  while (at(i) !== SP) {
-    const sofar = latin1(ms, i + 1);
-    if (!ALL_METHODS.some((m) => m.startsWith(sofar))) refuse("invalid method");
-    i++;
-  }
+  // The common case first: a whole known method and its space. Otherwise byte by byte, refusing at
+  // the first byte no method starts with (so a cut-short head waits only while it may be one).
+  const sp = b.indexOf(SP, ms);
+  if (sp < 0 || sp - ms > MAX_METHOD_LENGTH || !METHOD_SET.has(latin1(ms, sp))) {
+    while (at(i) !== SP) {
+      const sofar = latin1(ms, i + 1);
+      if (!ALL_METHODS.some((m) => m.startsWith(sofar))) refuse("invalid method");
+      i++;
+    }
+  } else i = sp;
   const method = latin1(ms, i);
-  if (!ALL_METHODS.includes(method)) refuse("invalid method");
+  if (!METHOD_SET.has(method)) refuse("invalid method");
   while (at(i) === SP) i++;
 
   // Target.
@@ -185,7 +193,9 @@ function readHead(b: Uint8Array): RequestHead {
     i++;
     // llhttp refuses a bad Content-Length or Transfer-Encoding at the first byte that makes it bad,
     // before the line ends: so does this (a request cut short there is refused, not waited for).
-    const lower = name.toLowerCase();
+    // Only the names the framing reads are lowered (the others need no copy).
+    const n = name.length;
+    const lower = n === 14 || n === 17 || n === 10 || n === 16 || n === 7 ? name.toLowerCase() : "";
     const isLength = lower === "content-length";
     const isCoding = lower === "transfer-encoding";
     if (isLength && contentLength !== undefined) refuse("duplicate Content-Length");
@@ -244,7 +254,7 @@ function readHead(b: Uint8Array): RequestHead {
     framing = { kind: "chunked" };
   } else framing = { kind: "length", length: contentLength === undefined ? 0 : Number(contentLength) };
   const keepAlive = major > 0 && minor > 0 ? !connectionClose : connectionKeepAlive;
-  return { headLength: i, major, minor, method, url, rawHeaders, upgrade, keepAlive, framing };
+  return { kind: "ok", headLength: i, major, minor, method, url, rawHeaders, upgrade, keepAlive, framing };
 }
 
 /** The end of the request target starting at `i` (the space, CR or LF after it). */
