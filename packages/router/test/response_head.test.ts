@@ -185,7 +185,18 @@ function generateHeads(count: number, t: Random): Array<[Buffer, string]> {
     return lead + statusLine() + eol() + fields + (chance(0.97) ? "\r\n" : pick(["\n", "\r", ""]));
   };
   const out: Array<[Buffer, string]> = [];
-  for (let k = 0; k < count; k++) {
+  // At llhttp's limit (64 KiB of reason, names and values) and either side of it, whole and cut short.
+  for (let d = -2; d <= 2; d++) {
+    const reason = "OK";
+    out.push([Buffer.from(`HTTP/1.1 200 ${reason}\r\nX: ${"a".repeat(65_536 - reason.length - 1 + d)}\r\n\r\n`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 ${reason}\r\nX: ${"a".repeat(65_536 - reason.length - 1 + d)}`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 ${reason}\r\nX: ${"a".repeat(65_536 - reason.length - 3 + d)}  \r\n\r\n`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 ${"r".repeat(65_536 + d)}\r\n\r\n`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 ${"r".repeat(65_536 - 1 + d)}\r\nX: a\r\n\r\n`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 OK\r\n${"N".repeat(65_536 - 2 + d)}: \r\n\r\n`, "latin1"), "GET"]);
+    out.push([Buffer.from(`HTTP/1.1 200 OK\r\n${"N".repeat(65_536 - 2 + d)}`, "latin1"), "GET"]);
+  }
+  while (out.length < count) {
     const kind = r();
     let head = kind < 0.35 ? plausible() : kind < 0.55 ? mutate(plausible(), [" ", "\t", "\r", "\n", ":", ",", "\x00", "0", "9", ";"]) : hostile();
     if (chance(0.04)) head = head.slice(0, int(0, head.length));
@@ -208,7 +219,7 @@ function generateBodies(count: number, t: Random): Buffer[] {
       if (u < 0.6) return `;${name}=${fromSet(TOKEN, int(0, 8))}`;
       return `;${name}="${fromSet('abc XYZ\t!#[]~\xe9\\"', int(0, 10)).replace(/\\"?$/, "").replace(/(\\)|(")/g, "\\$1$2")}"`;
     }
-    return pick([";", "; a", ";a =b", ";a= b", ";=b", ";a=", ";a;b", ";;a", ";a=\"b\"c", ";a=\"\x01\"", ";a=\"\\\x01\"", ";a=\"\x7f\"", ";a=b\"c\"", ";a=\"b", ";a\t", ";a==b",
+    return pick([";", "; a", ";a =b", ";a= b", ";=b", ";a=", ";a;b", ";;a", ";a=\"b\"c", ";a=\"\x01\"", ";a=\"\\\x01\"", ";a=\"\\\x7f\"", ";a=\"\\\xff\"", ";a=\"\\\t\"", ";a=\"\x7f\"", ";a=b\"c\"", ";a=\"b", ";a\t", ";a==b",
       ";\x80", ";a=" + "b".repeat(pick([16_383, 16_384, 16_385])), ";" + "a".repeat(16_385), ";a=\"" + "b".repeat(16_382) + "\"", " ;a", ";a ", ";a=\"x\" "]);
   };
   const trailer = (): string => {
