@@ -19,7 +19,7 @@
 //   again after the head);
 // - the body ends with the blank line after the trailers.
 
-import { MAX_HEAD_BYTES, TOKEN, VALUE_CHAR, equalsFolded } from "./response_head";
+import { MAX_HEAD_BYTES, TOKEN, VALUE_CHAR, equalsFolded, type ResponseHead } from "./response_head";
 
 const CR = 13;
 const LF = 10;
@@ -43,6 +43,11 @@ const QUOTED_PAIR = Uint8Array.from({ length: 256 }, (_, c) => (c === HTAB || (c
 const MAX_EXTENSION_BYTES = 16 * 1024;
 const CONTENT_LENGTH = Buffer.from("content-length");
 const TRANSFER_ENCODING = Buffer.from("transfer-encoding");
+const CONNECTION = Buffer.from("connection");
+const PROXY_CONNECTION = Buffer.from("proxy-connection");
+const CLOSE = Buffer.from("close");
+const CHUNKED = Buffer.from("chunked");
+const KEEP_ALIVE = Buffer.from("keep-alive");
 
 const enum State {
   SizeFirst,
@@ -73,6 +78,13 @@ export class ChunkedBody {
   done = false;
   /** Why the body is refused (llhttp's verdict), once it is. */
   error: string | undefined = undefined;
+  /** A Connection (or Proxy-Connection) trailer lists `close` / `keep-alive`: llhttp counts them as if
+   * they were in the head (see keepAliveAfter). */
+  trailerClose = false;
+  trailerKeepAlive = false;
+  /** The last Transfer-Encoding trailer's last coding is not chunked: llhttp then takes the
+   * connection to end with the close (as for such a head). */
+  trailerNotChunked = false;
   private state = State.SizeFirst;
   /** Data bytes of the current chunk still to come (inexact beyond 2^53, which no body reaches). */
   private remaining = 0;
@@ -89,6 +101,16 @@ export class ChunkedBody {
   private coding = false;
   private valueSeen = false;
   private emptyCoding = false;
+  /** The current trailer is Connection: how far its current token matches `close` and `keep-alive`
+   * (-1: not at all), and whether it is past the token (only SP/HTAB may follow, then a comma). */
+  private connection = false;
+  private tokenStart = true;
+  private tokenEnded = false;
+  private closeAt = 0;
+  private keepAliveAt = 0;
+  /** The current trailer is Transfer-Encoding: how far its current coding matches `chunked` (-1: not
+   * at all; SP, not HTAB, may follow a match). */
+  private chunkedAt = 0;
 
   constructor(private readonly maxTrailerBytes = MAX_HEAD_BYTES) {}
 
@@ -140,7 +162,6 @@ export class ChunkedBody {
             break;
           }
           if (c === SEMI) state = State.ExtStart;
-          else if (c === SEMI) state = State.ExtStart;
           else if (c === CR) state = State.SizeLf;
           else return this.fail(i - from, c === LF ? "expected CR after a chunk extension value" : "invalid character in a chunk extension value");
           break;
@@ -201,7 +222,10 @@ export class ChunkedBody {
             if (this.nameBytes === 0) return this.fail(i - from, "empty trailer name");
             if (this.isName(CONTENT_LENGTH)) return this.fail(i - from, "Content-Length trailer with Transfer-Encoding");
             this.coding = this.isName(TRANSFER_ENCODING);
+            this.connection = this.isName(CONNECTION) || this.isName(PROXY_CONNECTION);
             this.valueSeen = false;
+            this.startToken();
+            this.chunkedAt = 0;
             state = State.ValueOws;
             break;
           }
@@ -216,11 +240,15 @@ export class ChunkedBody {
           continue;
         case State.Value:
           if (c === CR) {
+            if (this.connection) this.endToken();
+            if (this.coding) this.trailerNotChunked = this.chunkedAt !== CHUNKED.length;
             state = State.ValueLf;
             break;
           }
           if (!VALUE_CHAR[c]) return this.fail(i - from, c === LF ? "expected CR after a trailer value" : "invalid trailer value byte");
           this.valueSeen = true;
+          if (this.connection) this.connectionByte(c);
+          else if (this.coding) this.codingByte(c);
           if (++this.trailerBytes >= this.maxTrailerBytes) return this.fail(i - from, "trailer overflow");
           break;
         case State.ValueLf:
@@ -237,6 +265,51 @@ export class ChunkedBody {
     return n - from;
   }
 
+  /** One byte of a Connection trailer's value (its leading OWS already skipped): tokens between
+   * commas, SP/HTAB around them, compared without case. */
+  private connectionByte(c: number): void {
+    if (c === 0x2c) {
+      this.endToken();
+      this.startToken();
+    } else if (c === SP || c === HTAB) {
+      if (!this.tokenStart) this.tokenEnded = true;
+    } else {
+      this.tokenStart = false;
+      if (this.tokenEnded) this.closeAt = this.keepAliveAt = -1;
+      this.closeAt = this.closeAt >= 0 && this.closeAt < CLOSE.length && (c | 0x20) === CLOSE[this.closeAt] ? this.closeAt + 1 : -1;
+      this.keepAliveAt = this.keepAliveAt >= 0 && this.keepAliveAt < KEEP_ALIVE.length && (c | 0x20) === KEEP_ALIVE[this.keepAliveAt] ? this.keepAliveAt + 1 : -1;
+    }
+  }
+
+  /** One byte of a Transfer-Encoding trailer's value (its leading OWS already skipped): the rules of
+   * lastCodingChunked. */
+  private codingByte(c: number): void {
+    const at = this.chunkedAt;
+    if (c === 0x2c) {
+      this.chunkedAt = 0;
+      this.tokenStart = true;
+    } else if (this.tokenStart && (c === SP || c === HTAB)) {
+      // OWS before a coding
+    } else if (at === CHUNKED.length) {
+      if (c !== SP) this.chunkedAt = -1;
+    } else {
+      this.tokenStart = false;
+      this.chunkedAt = at >= 0 && (c | 0x20) === CHUNKED[at] ? at + 1 : -1;
+    }
+  }
+
+  private startToken(): void {
+    this.tokenStart = true;
+    this.tokenEnded = false;
+    this.closeAt = 0;
+    this.keepAliveAt = 0;
+  }
+
+  private endToken(): void {
+    if (this.closeAt === CLOSE.length) this.trailerClose = true;
+    if (this.keepAliveAt === KEEP_ALIVE.length) this.trailerKeepAlive = true;
+  }
+
   private isName(lower: Uint8Array): boolean {
     return this.nameBytes === lower.length && equalsFolded(this.name, 0, lower.length, lower);
   }
@@ -246,4 +319,13 @@ export class ChunkedBody {
     this.error = reason;
     return consumed;
   }
+}
+
+/** The connection takes another request after a chunked response whose body is done: the head's
+ * verdict with the trailers' Connection tokens added, as llhttp decides it once the message is
+ * complete (HTTP/1.1 closes on a `close` trailer; others stay open on a `keep-alive` one), and never
+ * after a Transfer-Encoding trailer whose last coding is not chunked. */
+export function keepAliveAfter(head: ResponseHead, body: ChunkedBody): boolean {
+  if (body.trailerNotChunked) return false;
+  return head.major > 0 && head.minor > 0 ? head.keepAlive && !body.trailerClose : head.keepAlive || body.trailerKeepAlive;
 }

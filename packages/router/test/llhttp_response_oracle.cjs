@@ -3,8 +3,8 @@
 // that Node: `node --expose-internals --no-warnings llhttp_response_oracle.cjs heads|bodies INPUTS.json`.
 // heads: INPUTS.json is a JSON array of [base64 response, request method]; prints, per input, what
 // llhttp made of the head and how it framed what follows (see describeHead()).
-// bodies: INPUTS.json is a JSON array of base64 chunked bodies; prints, per body, where llhttp
-// completed the message or failed (see describeBody()).
+// bodies: INPUTS.json is a JSON array of [base64 chunked body, "1.1" or "1.0"]; prints, per body, where
+// llhttp completed the message or failed (see describeBody()).
 "use strict";
 const { readFileSync } = require("node:fs");
 const { HTTPParser } = require("_http_common");
@@ -14,8 +14,8 @@ const MAX_HEADER_SIZE = 64 * 1024;
  * close-delimited body takes them, and after a complete response they start the next one (refused
  * as such, or as data after a response that closes the connection). */
 const PROBE = Buffer.alloc(4096, "X");
-/** The head the chunked bodies follow. */
-const CHUNKED_HEAD = Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "latin1");
+/** The head a chunked body follows, by HTTP version. */
+const chunkedHead = (version) => Buffer.from(`HTTP/${version} 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`, "latin1");
 
 /** A response without a body whatever its fields say (RFC 9112 6.3): the answer to HEAD, 1xx, 204
  * and 304. undici skips the body of HEAD and 1xx only (its onHeadersComplete returns 1), node:http
@@ -72,15 +72,19 @@ function describeHead(input, method) {
   return { ...out, framing: b.state.complete ? "close" : "unknown" };
 }
 
-/** `end`: bytes of the body up to the end of the message; or `error` with the offset of the byte
- * llhttp failed on, code and reason; or `incomplete`. The body is fed a byte at a time. */
-function describeBody(body) {
+/** `end`: bytes of the body up to the end of the message, and `keepAlive`: whether llhttp then takes
+ * more bytes as the next response; or `error` with the offset of the byte llhttp failed on, code and
+ * reason; or `incomplete`. The body is fed a byte at a time. */
+function describeBody(body, version) {
   const a = parser(() => 0);
-  const r = a.p.execute(CHUNKED_HEAD);
+  const r = a.p.execute(chunkedHead(version));
   if (r instanceof Error || a.state.complete) throw new Error("the chunked head is refused");
   for (let k = 0; k < body.length; k++) {
     const rk = a.p.execute(body.subarray(k, k + 1));
-    if (a.state.complete) return { end: k + 1 };
+    if (a.state.complete) {
+      const next = a.p.execute(Buffer.from("X"));
+      return { end: k + 1, keepAlive: !(next instanceof Error && next.code === "HPE_CLOSED_CONNECTION") };
+    }
     if (rk instanceof Error) return { error: k, code: rk.code, reason: rk.reason };
   }
   return { incomplete: true };
@@ -91,7 +95,7 @@ function main() {
   const inputs = JSON.parse(readFileSync(file, "utf8"));
   const out = mode === "heads"
     ? inputs.map(([b, method]) => describeHead(Buffer.from(b, "base64"), method))
-    : inputs.map((b) => describeBody(Buffer.from(b, "base64")));
+    : inputs.map(([b, version]) => describeBody(Buffer.from(b, "base64"), version));
   process.stdout.write(JSON.stringify(out));
 }
 

@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { ChunkedBody } from "../src/chunked_body";
+import { ChunkedBody, keepAliveAfter } from "../src/chunked_body";
 import { parseResponseHead, type ResponseFraming } from "../src/response_head";
 
 const HEADS = 12_000;
@@ -74,7 +74,7 @@ const DATE = "Mon, 30 Nov 2026 10:31:55 GMT";
 
 /** Response heads from a seeded generator (with the method of the request each answers). */
 function generateHeads(count: number, t: Random): Array<[Buffer, string]> {
-  const { r, chance, pick, int, anyByte, fromSet, casing, mutate } = t;
+  const { r, chance, pick, int, fromSet, casing, mutate } = t;
   const status = () => (chance(0.6) ? 200 : pick(STATUSES));
   const length = () => String(pick([0, int(1, 100), int(100, 100_000)]));
   /** A head such as a dyno's server sends: all valid, each server's habits. */
@@ -223,6 +223,11 @@ function generateBodies(count: number, t: Random): Buffer[] {
       ";\x80", ";a=" + "b".repeat(pick([16_383, 16_384, 16_385])), ";" + "a".repeat(16_385), ";a=\"" + "b".repeat(16_382) + "\"", " ;a", ";a ", ";a=\"x\" "]);
   };
   const trailer = (): string => {
+    if (chance(0.1)) return `${casing("Transfer-Encoding")}:${pick(["", " ", "\t"])}${pick(["chunked", "Chunked", "gzip, chunked", "chunked, gzip", "chunked ", "chunked\t", "gzip,\tchunked", "chunked,", "xchunked", "chunk", "chunked , chunked"])}\r\n`;
+    if (chance(0.2)) {
+      const token = pick(["close", "Close", "keep-alive", "Keep-Alive", "closed", "x", ""]);
+      return `${casing(pick(["Connection", "Proxy-Connection"]))}:${pick(["", " ", "\t"])}${pick(["", "x, ", " , ", "x "])}${token}${pick(["", " ", "\t", ", x", " x", ","])}\r\n`;
+    }
     if (chance(0.85)) return `${casing(pick(["X-Checksum", "Server-Timing", "Expires", "X-T", "Connection", "Transfer-Encoding"]))}: ${fromSet("abcXYZ019 ;=,/-", int(0, 20))}\r\n`;
     return pick(["Content-Length: 5\r\n", "content-length: 0\r\n", "Transfer-Encoding: \r\n", "Transfer-Encoding: chunked\r\n", "X: a\r\n b\r\n", " X: a\r\n", "X : a\r\n", ":x\r\n",
       "X:\x00\r\n", "X: \x7f\r\n", "X: a\nY: b\r\n", "X: a\rY\r\n", "X:\r\n", "X: " + "a".repeat(pick([65_533, 65_534, 65_535])) + "\r\n", "X\x00: a\r\n"]);
@@ -275,6 +280,7 @@ interface HeadResult {
 /** What llhttp made of one chunked body. */
 interface BodyResult {
   end?: number;
+  keepAlive?: boolean;
   error?: number;
   code?: string;
   incomplete?: boolean;
@@ -327,8 +333,15 @@ function sameFraming(llhttp: string | undefined, parsed: string | undefined): bo
   return !!m && !!n && Number(n[1]) >= Number(m[1]);
 }
 
-/** ChunkedBody fed `body` in random pieces: where it ended, refused, or that it waits. */
-function scanInPieces(body: Buffer, r: () => number): BodyResult {
+/** The head the generated bodies follow (the oracle's), by HTTP version. */
+const chunkedHead = (version: string) => Buffer.from(`HTTP/${version} 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`, "latin1");
+const versionOf = (k: number) => (k % 3 === 2 ? "1.0" : "1.1");
+
+/** ChunkedBody fed `body` in random pieces: where it ended (and whether the connection stays open),
+ * refused, or that it waits. */
+function scanInPieces(body: Buffer, version: string, r: () => number): BodyResult {
+  const head = parseResponseHead(chunkedHead(version), "GET");
+  if (head.kind !== "ok" || head.framing.kind !== "chunked") throw new Error("the chunked head is not chunked");
   const scanner = new ChunkedBody();
   let offset = 0;
   while (offset < body.length) {
@@ -338,7 +351,7 @@ function scanInPieces(body: Buffer, r: () => number): BodyResult {
     const piece = Buffer.concat([Buffer.alloc(lead, 0x41), body.subarray(offset, cut)]);
     const used = scanner.scan(piece, lead);
     if (scanner.error !== undefined) return { error: offset + used, code: scanner.error };
-    if (scanner.done) return { end: offset + used };
+    if (scanner.done) return { end: offset + used, keepAlive: keepAliveAfter(head, scanner) };
     if (used !== cut - offset) return { error: -1, code: `took ${used} of ${cut - offset} without an end` };
     offset = cut;
   }
@@ -354,7 +367,7 @@ describe("response heads and chunked bodies: against llhttp", () => {
 
   beforeAll(() => {
     headResults = runOracle<HeadResult>("heads", heads.map(([b, m]) => [b.toString("base64"), m]));
-    bodyResults = runOracle<BodyResult>("bodies", bodies.map((b) => b.toString("base64")));
+    bodyResults = runOracle<BodyResult>("bodies", bodies.map((b, k) => [b.toString("base64"), versionOf(k)]));
   }, 120_000);
 
   test(`${HEADS} generated heads: same decision, framing, keep-alive and fields`, () => {
@@ -382,20 +395,21 @@ describe("response heads and chunked bodies: against llhttp", () => {
     for (const f of ["none", "length", "chunked", "close"]) expect(framings[f] ?? 0).toBeGreaterThan(100);
   });
 
-  test(`${BODIES} generated chunked bodies in random pieces: the same end, or refused at the same byte`, () => {
+  test(`${BODIES} generated chunked bodies in random pieces: the same end and keep-alive, or refused at the same byte`, () => {
     expect(bodyResults.length).toBe(bodies.length);
     const r = mulberry32(SEED ^ 0xb0d1e5);
     const differences: string[] = [];
     const tally = { end: 0, error: 0, incomplete: 0 };
     for (let k = 0; k < bodies.length; k++) {
       const ref = bodyResults[k];
-      const got = scanInPieces(bodies[k], r);
+      const got = scanInPieces(bodies[k], versionOf(k), r);
       tally[ref.end !== undefined ? "end" : ref.error !== undefined ? "error" : "incomplete"]++;
-      const same = ref.end !== undefined ? got.end === ref.end : ref.error !== undefined ? got.error === ref.error : got.incomplete === true;
+      const same = ref.end !== undefined ? got.end === ref.end && got.keepAlive === ref.keepAlive : ref.error !== undefined ? got.error === ref.error : got.incomplete === true;
       if (!same) differences.push(`#${k} ${JSON.stringify(bodies[k].toString("latin1").slice(0, 200))}\n  llhttp: ${JSON.stringify(ref)}\n  parser: ${JSON.stringify(got)}`);
     }
     expect(`${differences.length} differences\n${differences.slice(0, 15).join("\n")}`).toBe("0 differences\n");
     expect(tally.end).toBeGreaterThan(BODIES / 4);
+    expect(bodyResults.filter((o) => o.keepAlive === false).length).toBeGreaterThan(BODIES / 10);
     expect(tally.error).toBeGreaterThan(BODIES / 10);
     expect(tally.incomplete).toBeGreaterThan(10);
   });
