@@ -446,9 +446,41 @@ describe("response heads: what the caller relies on", () => {
     expect(head(whole + "hello")).toMatchObject({ kind: "ok", headLength: whole.length, rawHeaders: ["Content-Length", "5"] });
   });
 
+  test("an informational response is reported on its own; the final one follows it", () => {
+    const bytes = Buffer.from("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "latin1");
+    const first = parseResponseHead(bytes, "GET");
+    expect(first).toMatchObject({ kind: "ok", status: 103, framing: { kind: "none" }, keepAlive: true });
+    const second = parseResponseHead(bytes.subarray(first.kind === "ok" ? first.headLength : 0), "GET");
+    expect(second).toMatchObject({ kind: "ok", status: 200, framing: { kind: "length", length: 2 } });
+  });
+
   test("a Uint8Array that is not a Buffer is read the same", () => {
     const b = Buffer.from("xxHTTP/1.1 404 Not Found\r\nX: \xe9\r\n\r\n", "latin1");
     const view = new Uint8Array(b.buffer, b.byteOffset + 2, b.length - 2);
     expect(parseResponseHead(view, "GET")).toMatchObject({ kind: "ok", status: 404, reason: "Not Found", rawHeaders: ["X", "\xe9"] });
+  });
+});
+
+describe("chunked bodies: what the caller relies on", () => {
+  test("the end is found in pieces of one byte, and what follows it is not taken", () => {
+    const body = Buffer.from("4;ext=\"v\"\r\nWiki\r\n0\r\nX-Checksum: 1\r\n\r\n", "latin1");
+    const next = Buffer.from("HTTP/1.1 200 OK\r\n", "latin1");
+    const scanner = new ChunkedBody();
+    for (let k = 0; k < body.length - 1; k++) {
+      expect(scanner.scan(body.subarray(k, k + 1))).toBe(1);
+      expect(scanner.done).toBe(false);
+    }
+    expect(scanner.scan(Buffer.concat([body.subarray(body.length - 1), next]))).toBe(1);
+    expect(scanner.done).toBe(true);
+    expect(scanner.scan(next)).toBe(0);
+  });
+
+  test("from skips what comes before; a refusal says where", () => {
+    const scanner = new ChunkedBody();
+    const b = Buffer.from("HEAD5\r\nhello\r\n5 \r\n", "latin1");
+    expect(scanner.scan(b, 4)).toBe(11); // "5\r\nhello\r\n5", then the space
+    expect(scanner.error).toBe("invalid character in chunk size");
+    expect(scanner.done).toBe(false);
+    expect(scanner.scan(b, 0)).toBe(0);
   });
 });
