@@ -219,6 +219,7 @@ export function parseResponseHead(b: Uint8Array, method: string, maxHeadBytes = 
       i++;
       break;
     }
+    // A continuation line (obs-fold) is refused at its first byte.
     if (c === SP || c === HTAB) return refuse("obs-fold or whitespace before a header name");
     const ns = i;
     while (i < n && (c = b[i]) !== COLON) {
@@ -276,8 +277,6 @@ export function parseResponseHead(b: Uint8Array, method: string, maxHeadBytes = 
       chunked = lastCodingChunked(b, vs, vr);
     } else if (kind === Special.Connection) connection |= connectionTokens(b, vs, ve);
     i++;
-    // A continuation line (obs-fold) is refused at its first byte.
-    if (i < n && (b[i] === SP || b[i] === HTAB)) return refuse("obs-fold");
   }
 
   let framing: ResponseFraming;
