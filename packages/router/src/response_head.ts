@@ -18,11 +18,11 @@
 //   Transfer-Encoding field decides (chunked, or the body runs until the connection closes);
 // - the reason plus header names and values count against the limit (llhttp refuses at 64 KiB);
 // - keep-alive: HTTP/1.1 without a `close` token, others (1.0, 0.9, 2.0) with a `keep-alive` token
-//   (Proxy-Connection counts as Connection); never for a body that runs until the close.
-//
-// What llhttp leaves to its caller and this decides (RFC 9112 6.3): a response to HEAD, a 1xx, a 204
-// and a 304 have no body whatever their fields say. undici skips the body only after HEAD and 1xx
-// (node:http after HEAD and 304): both would wait for a 304's Content-Length bytes.
+//   (Proxy-Connection counts as Connection); never for a body that runs until the close;
+// - no body (RFC 9112 6.3): after a 1xx, 204 or 304 whatever their fields say (llhttp's own rule),
+//   and after HEAD (its caller's: node:http and undici tell llhttp to skip it). undici 7.30 does not
+//   follow llhttp there: it fails a 204 or 304 whose Content-Length is not 0 (a length mismatch), and
+//   waits on a 204 with Transfer-Encoding: chunked; node:http ends both at the head, as this does.
 
 /** How the bytes after the head are framed. */
 export type ResponseFraming =

@@ -17,11 +17,9 @@ const PROBE = Buffer.alloc(4096, "X");
 /** The head a chunked body follows, by HTTP version. */
 const chunkedHead = (version) => Buffer.from(`HTTP/${version} 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`, "latin1");
 
-/** A response without a body whatever its fields say (RFC 9112 6.3): the answer to HEAD, 1xx, 204
- * and 304. undici skips the body of HEAD and 1xx only (its onHeadersComplete returns 1), node:http
- * that of HEAD and 304; llhttp itself skips a 1xx's, 204's and 304's only without Content-Length or
- * Transfer-Encoding. */
-const skipsBody = (method, status) => method === "HEAD" || (status >= 100 && status < 200) || status === 204 || status === 304;
+/** The body llhttp's caller skips: the answer to HEAD's (node:http's and undici's onHeadersComplete
+ * return 1). llhttp itself skips a 1xx's, 204's and 304's, whatever their fields say. */
+const skipsBody = (method) => method === "HEAD";
 
 function parser(onHeadersComplete) {
   const p = new HTTPParser();
@@ -59,7 +57,7 @@ function describeHead(input, method) {
   const headLength = r;
   const { major, minor, status, reason, headers, upgrade, keepAlive } = a.state;
   const out = { head: "ok", headLength, major, minor, status, reason, headers, upgrade, keepAlive };
-  const b = parser((s) => (skipsBody(method, s.status) ? 1 : 0));
+  const b = parser(() => (skipsBody(method) ? 1 : 0));
   const r2 = b.p.execute(Buffer.concat([input.subarray(0, headLength), PROBE]));
   if (!(r2 instanceof Error) && r2 === headLength && b.state.complete) return { ...out, framing: "upgrade" };
   if (b.state.complete) {
