@@ -26,7 +26,7 @@
 
 /** How the bytes after the head are framed. */
 export type ResponseFraming =
-  /** Content-Length bytes follow. */
+  /** Content-Length bytes follow (up to 2^64-1 is taken; inexact beyond 2^53, which no body reaches). */
   | { kind: "length"; length: number }
   /** A chunked body follows (ChunkedBody finds its end). */
   | { kind: "chunked" }
