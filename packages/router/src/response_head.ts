@@ -108,7 +108,7 @@ function special(b: Uint8Array, from: number, to: number): Special {
 
 /** The last coding of a Transfer-Encoding value `b[from, to)` (to: its CR) is chunked: llhttp allows
  * SP/HTAB before it and SP, not HTAB, after it. */
-export function lastCodingChunked(b: Uint8Array, from: number, to: number): boolean {
+function lastCodingChunked(b: Uint8Array, from: number, to: number): boolean {
   let s = to;
   while (s > from && b[s - 1] !== COMMA) s--;
   while (s < to && (b[s] === SP || b[s] === HTAB)) s++;
