@@ -5,8 +5,8 @@
 // after a response, anything while idle) is closed, never reused: what one answer leaves behind
 // must not become the next request's answer.
 import { connect, type Socket } from "node:net";
-import { ChunkedBody } from "./chunked_body";
-import { parseResponseHead, type ResponseHead } from "./response_head";
+import { ChunkedBody, keepAliveAfter } from "./chunked_body";
+import { MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from "./response_head";
 
 /** How an attempt on a dyno connection went wrong. */
 export type DynoFailure =
@@ -40,8 +40,6 @@ export interface ConnectionHome {
   forget(c: DynoConnection): void;
 }
 
-/** Answer heads larger than this are refused (llhttp's limit in node:http and undici alike). */
-const MAX_HEAD_BYTES = 64 * 1024;
 const enum State { Idle, Head, Body }
 /** What every dyno connection of this worker reads into (see the constructor). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -60,6 +58,8 @@ export class DynoConnection {
   /** Body bytes still to come (length framing). */
   private left = 0;
   private chunked: ChunkedBody | undefined = undefined;
+  /** The answer's head while its body is read (a chunked body's trailers may end keep-alive). */
+  private head: ResponseHead | undefined = undefined;
   private untilClose = false;
   /** The answer said the connection stays open, and nothing unaccounted for arrived. */
   private reusable = true;
@@ -165,6 +165,7 @@ export class DynoConnection {
       const f = h.framing;
       this.left = f.kind === "length" ? f.length : 0;
       this.chunked = f.kind === "chunked" ? new ChunkedBody() : undefined;
+      this.head = h;
       this.untilClose = f.kind === "close";
       this.startTimer(this.idleMs, "idleTimeout");
       user.responseHead(h);
@@ -191,6 +192,7 @@ export class DynoConnection {
       }
       end = from + used;
       complete = this.chunked.done;
+      if (complete && !keepAliveAfter(this.head!, this.chunked)) this.reusable = false;
     } else if (!this.untilClose) {
       end = Math.min(b.length, from + this.left);
       this.left -= end - from;
@@ -211,6 +213,7 @@ export class DynoConnection {
     this.user = undefined;
     this.state = State.Idle;
     this.chunked = undefined;
+    this.head = undefined;
     if (this.reusable && !this.dead) {
       this.idleSince = performance.now();
       this.home.release(this);
