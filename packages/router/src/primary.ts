@@ -2,6 +2,7 @@
 // the workers, sends them the table's snapshots, merges their metrics, and carries the shared load
 // between them and the peer instances.
 import cluster, { type Worker } from "node:cluster";
+import { isSea } from "node:sea";
 import { parseHostPort } from "./addresses";
 import type { RouterConfig } from "./config";
 import { createControlApi } from "./control_api";
@@ -19,6 +20,9 @@ function log(msg: string): void {
 }
 
 export function primary(cfg: RouterConfig, inherited: InheritedListeners): void {
+  // The single executable starts every process with its own Node options (package.json's
+  // execArgv): a worker is not given them again as arguments.
+  if (isSea()) cluster.setupPrimary({ execArgv: [] });
   if (inherited.traffic !== undefined) {
     // Every worker gets its own copy of the systemd socket and accepts on it itself (the primary
     // keeps its copy, so a replaced worker gets one again).
