@@ -35,6 +35,8 @@ export class ClientConnection {
   /** Close once the answer in flight is out (the client said close, sent its end, or we drain). */
   private closeAfter = false;
   private handedOver = false;
+  /** performance.now() since a request's head has been waiting for the rest of its body. */
+  private waitingSince: number | undefined = undefined;
   /** At least one answer went out on it. */
   private answered = false;
   private drainWaiter: (() => void) | undefined = undefined;
@@ -68,7 +70,7 @@ export class ClientConnection {
 
   /** Connected for longer than `ms` without a request read from it (a client that sends nothing). */
   silentFor(ms: number, now: number): boolean {
-    return !this.answered && this.exchange === undefined && !this.handedOver && now - this.idleSince > ms;
+    return !this.answered && this.exchange === undefined && this.waitingSince === undefined && !this.handedOver && now - this.idleSince > ms;
   }
 
   private read(d: Buffer): void {
@@ -80,18 +82,32 @@ export class ClientConnection {
     this.next();
   }
 
-  /** The next request in what was read: relayed, or the connection goes to node:http. */
+  /** The next request in what was read: relayed once it is whole (a Content-Length body of at most
+   * MAX_HELD_BYTES, held so a refused connect can still go to another dyno), or the connection
+   * goes to node:http. */
   private next(): void {
     const b = this.buf;
     if (!b) return;
     const h = parseRequestHead(b);
-    if (h.kind !== "ok" || h.major !== 1 || h.minor !== 1 || h.framing.kind !== "length" || h.framing.length !== 0) return this.giveUp();
-    const x = this.proxy.relay(this, h);
+    if (h.kind !== "ok" || h.major !== 1 || h.minor !== 1 || h.framing.kind !== "length" || h.framing.length > MAX_HELD_BYTES) return this.giveUp();
+    const end = h.headLength + h.framing.length;
+    if (b.length < end) {
+      // The body is on its way: wait for it (for clientRequestTimeoutMs at most, see Proxy's sweep).
+      if (this.waitingSince === undefined) this.waitingSince = performance.now();
+      return;
+    }
+    this.waitingSince = undefined;
+    const x = this.proxy.relay(this, h, end > h.headLength ? b.subarray(h.headLength, end) : undefined);
     if (!x) return this.giveUp();
-    this.buf = b.length > h.headLength ? b.subarray(h.headLength) : undefined;
+    this.buf = b.length > end ? b.subarray(end) : undefined;
     if (!h.keepAlive) this.closeAfter = true;
     this.exchange = x;
     x.begin();
+  }
+
+  /** A body that has not arrived whole within `ms`: node:http takes the request (and its timeouts). */
+  handOverIfWaiting(ms: number, now: number): void {
+    if (this.waitingSince !== undefined && now - this.waitingSince > ms && !this.exchange) this.giveUp();
   }
 
   /** node:http takes the connection from here, with the bytes not yet parsed. */

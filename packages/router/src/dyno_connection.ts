@@ -83,14 +83,20 @@ export class DynoConnection {
 
   private firstByteMs = 0;
 
-  /** Send one request (its head, already framed) and report its answer to `user`. */
-  send(head: string, method: string, user: DynoConnectionUser, firstByteMs: number, idleMs: number): void {
+  /** Send one request (its head, and its whole body if it has one) in one write and report its
+   * answer to `user`. */
+  send(head: string, body: Buffer | undefined, method: string, user: DynoConnectionUser, firstByteMs: number, idleMs: number): void {
     this.user = user;
     this.method = method;
     this.state = State.Head;
     this.idleMs = idleMs;
     this.firstByteMs = firstByteMs;
-    this.socket.write(head, "latin1");
+    if (body) {
+      const out = Buffer.allocUnsafe(head.length + body.length);
+      out.write(head, 0, "latin1");
+      body.copy(out, head.length);
+      this.socket.write(out);
+    } else this.socket.write(head, "latin1");
     if (this.connected) this.startTimer(firstByteMs, "firstByteTimeout");
   }
 

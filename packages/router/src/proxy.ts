@@ -107,8 +107,9 @@ export class Proxy {
         if (x.idleSince < oldest) x.closeIfIdle();
         // node:http's header timeout, for a connection that never sent a whole head.
         if (x.silentFor(this.cfg.clientHeaderTimeoutMs, now)) x.socket.destroy();
+        x.handOverIfWaiting(this.cfg.clientRequestTimeoutMs, now);
       }
-    }, Math.min(1000, this.cfg.clientKeepAliveMs, this.cfg.clientHeaderTimeoutMs)).unref();
+    }, Math.min(1000, this.cfg.clientKeepAliveMs, this.cfg.clientHeaderTimeoutMs, this.cfg.clientRequestTimeoutMs)).unref();
   }
 
   clientLeft(c: ClientConnection): void {
@@ -120,10 +121,11 @@ export class Proxy {
     for (const c of this.clients) c.closeIfIdle();
   }
 
-  /** A plain request without a body read by a ClientConnection: routed to an app's dynos as a
-   * RelayExchange, or undefined when node:http's path must answer it (a refusal, no app, the
-   * health check, maintenance, Expect, draining), which answers it exactly as before. */
-  relay(c: ClientConnection, h: RequestHead): RelayExchange | undefined {
+  /** A whole plain request (its Content-Length body, if any, in `body`) read by a ClientConnection:
+   * routed to an app's dynos as a RelayExchange, or undefined when node:http's path must answer it
+   * (a refusal, no app, the health check, maintenance, Expect, draining), which answers it exactly
+   * as before. */
+  relay(c: ClientConnection, h: RequestHead, body: Buffer | undefined): RelayExchange | undefined {
     if (this.isDraining) return undefined;
     const start = performance.now();
     const raw = h.rawHeaders;
@@ -149,7 +151,7 @@ export class Proxy {
       headers: { host: hostHeader, connection, "x-request-id": requestIdHeader },
     };
     this.openRequests++;
-    return new RelayExchange(this, pool, req, c, host, target.authority, requestIdFor(requestIdHeader), start);
+    return new RelayExchange(this, pool, req, body, c, host, target.authority, requestIdFor(requestIdHeader), start);
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {

@@ -29,7 +29,12 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
   /** The request head for the dyno, built once for every attempt. */
   private upstreamHead: string | undefined = undefined;
 
-  constructor(proxy: Proxy, pool: DynoPool, req: RequestFacts, private readonly client: ClientConnection, host: string, authority: string | undefined, requestId: string, start: number) {
+  constructor(
+    proxy: Proxy, pool: DynoPool, req: RequestFacts,
+    /** The whole Content-Length body, held for every attempt. */
+    private readonly body: Buffer | undefined,
+    private readonly client: ClientConnection, host: string, authority: string | undefined, requestId: string, start: number,
+  ) {
     super(proxy, pool, req, host, authority, requestId, start);
   }
 
@@ -50,7 +55,7 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
     this.attempt(t, now);
     this.upstreamHead ??= requestHeadFor(this.req, forwardRequestHeaders(this.req, this, false));
     const c = (this.conn = t.connection());
-    c.send(this.upstreamHead, this.req.method ?? "GET", this, firstByteLeft, route.idleTimeoutMs ?? cfg.idleTimeoutMs);
+    c.send(this.upstreamHead, this.body, this.req.method ?? "GET", this, firstByteLeft, route.idleTimeoutMs ?? cfg.idleTimeoutMs);
   }
 
   responseHead(h: ResponseHead): void {
@@ -96,7 +101,7 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
     }
     if (kind === "connect" || kind === "connectTimeout") return this.connectFailed(t, kind === "connectTimeout" ? "UND_ERR_CONNECT_TIMEOUT" : code, true);
     if (kind === "firstByteTimeout") return this.fail("H12");
-    if (!this.resendElsewhere(t, false)) this.fail("H13");
+    if (!this.resendElsewhere(t, this.body !== undefined)) this.fail("H13");
   }
 
   /** The client went away before the answer was complete. */
@@ -132,7 +137,7 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
   }
 }
 
-/** The request line and header fields for the dyno (a request without a body on this path). */
+/** The request line and header fields for the dyno (a body's Content-Length among them). */
 function requestHeadFor(req: RequestFacts, headers: string[]): string {
   let s = `${req.method} ${req.url} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;

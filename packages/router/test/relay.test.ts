@@ -1,6 +1,7 @@
 // The relay path (client_connection.ts, relay_exchange.ts, dyno_connection.ts): what a client sees
 // must be what node:http's path gave it, on connections that move between the two paths, with
 // pipelining, with every way a dyno frames an answer, and with dynos that send more than an answer.
+import { connect } from "node:net";
 import { raw, startBackend, startHeadServer, startRouter, stopAll, type Backend, type HeadServer, type Router } from "./harness";
 
 jest.setTimeout(30_000);
@@ -135,4 +136,28 @@ test("an answer the strict parser refuses is never relayed: a bad gateway for th
   await r.logLine(/code=H13 .*path="\/bad" host=badanswer\.example/);
   const after = await raw(r.port, `GET /ok HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
   expect(answers(after.data).map((x) => x.body)).toEqual(["ok"]);
+});
+
+test("a Content-Length body is relayed whole, also when it arrives in pieces; a refused connect still goes to another dyno with it", async () => {
+  const b = await startBackend((req, res, body) => res.end(`${req.method} ${req.headers["content-length"]} ${body}`));
+  servers.push(b);
+  const host = await route("bodies", b.address);
+  // A second dyno that refuses connections: requests that pick it first go on to the first one.
+  expect((await r.api("PUT", "/v1/apps/bodies/dynos/web.2", { address: "127.0.0.1:1", concurrency: 4 })).status).toBeLessThan(300);
+  const form = "a=1&b=" + "x".repeat(20_000);
+  const one = await raw(r.port, `POST /form HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${form.length}\r\n\r\n${form}` + `GET /after HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  expect(answers(one.data).map((x) => x.body)).toEqual([`POST ${form.length} ${form}`, "GET undefined "]);
+  // The same request in three pieces, 50 ms apart.
+  const pieces = await new Promise<string>((resolve) => {
+    const s = connect({ port: r.port, host: "127.0.0.1" });
+    let out = "";
+    s.on("data", (c) => (out += c.toString("latin1")));
+    s.on("close", () => resolve(out));
+    const whole = `PUT /piecewise HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world`;
+    s.write(whole.slice(0, 20));
+    setTimeout(() => s.write(whole.slice(20, whole.length - 6)), 50);
+    setTimeout(() => s.write(whole.slice(whole.length - 6)), 100);
+  });
+  expect(answers(pieces).map((x) => x.body)).toEqual(["PUT 11 hello world"]);
+  for (const path of ["/form", "/piecewise"]) expect(b.requests.filter((q) => q.url === path)).toHaveLength(1);
 });
