@@ -92,7 +92,7 @@ export class ClientConnection {
     if (h.kind !== "ok" || h.major !== 1 || h.minor !== 1 || h.framing.kind !== "length" || h.framing.length > MAX_HELD_BYTES) return this.giveUp();
     const end = h.headLength + h.framing.length;
     if (b.length < end) {
-      // The body is on its way: wait for it (for clientRequestTimeoutMs at most, see Proxy's sweep).
+      // The body is on its way: wait for it (for clientRequestTimeoutMs at most: timeOutWaiting).
       if (this.waitingSince === undefined) this.waitingSince = performance.now();
       return;
     }
@@ -105,9 +105,13 @@ export class ClientConnection {
     x.begin();
   }
 
-  /** A body that has not arrived whole within `ms`: node:http takes the request (and its timeouts). */
-  handOverIfWaiting(ms: number, now: number): void {
-    if (this.waitingSince !== undefined && now - this.waitingSince > ms && !this.exchange) this.giveUp();
+  /** A body that has not arrived whole within `ms` (counted from its head): a 408 and the end of
+   * the connection, as node:http's request timeout answers one; no dyno saw any of it. */
+  timeOutWaiting(ms: number, now: number): void {
+    if (this.waitingSince === undefined || now - this.waitingSince <= ms || this.exchange) return;
+    this.waitingSince = undefined;
+    this.buf = undefined;
+    this.proxy.clientError(Object.assign(new Error("request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), this.socket);
   }
 
   /** node:http takes the connection from here, with the bytes not yet parsed. */

@@ -107,7 +107,7 @@ export class Proxy {
         if (x.idleSince < oldest) x.closeIfIdle();
         // node:http's header timeout, for a connection that never sent a whole head.
         if (x.silentFor(this.cfg.clientHeaderTimeoutMs, now)) x.socket.destroy();
-        x.handOverIfWaiting(this.cfg.clientRequestTimeoutMs, now);
+        x.timeOutWaiting(this.cfg.clientRequestTimeoutMs, now);
       }
     }, Math.min(1000, this.cfg.clientKeepAliveMs, this.cfg.clientHeaderTimeoutMs, this.cfg.clientRequestTimeoutMs)).unref();
   }
