@@ -149,7 +149,8 @@ function lengthOverflows(b: Uint8Array, from: number, to: number): boolean {
  * `maxHeadBytes`: llhttp's header limit (the reason, names and values must stay below it). */
 export function parseResponseHead(b: Uint8Array, method: string, maxHeadBytes = MAX_HEAD_BYTES): ResponseParse {
   if (method === "CONNECT") return refuse("CONNECT is not supported");
-  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  // latin1Slice: toString("latin1", a, b) without its argument checks, once per field.
+  const buf = (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) as Buffer & { latin1Slice(from: number, to: number): string };
   const n = b.length;
   let i = 0;
   while (i < n && (b[i] === CR || b[i] === LF)) i++;
@@ -196,7 +197,7 @@ export function parseResponseHead(b: Uint8Array, method: string, maxHeadBytes = 
   if (counted >= maxHeadBytes) return refuse("header overflow");
   if (i >= n) return INCOMPLETE;
   if (b[i] === LF) return refuse("expected CR after the status line");
-  const reason = buf.toString("latin1", rs, i);
+  const reason = buf.latin1Slice(rs, i);
   if (++i >= n) return INCOMPLETE;
   if (b[i++] !== LF) return refuse("expected LF after CR");
 
@@ -266,7 +267,7 @@ export function parseResponseHead(b: Uint8Array, method: string, maxHeadBytes = 
     const vr = i - 1;
     let ve = vr;
     while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
-    rawHeaders.push(buf.toString("latin1", ns, ne), buf.toString("latin1", vs, ve));
+    rawHeaders.push(buf.latin1Slice(ns, ne), buf.latin1Slice(vs, ve));
     const empty = vr === vs;
     if (kind === Special.ContentLength) {
       if (empty) emptyField = "empty Content-Length";
