@@ -43,6 +43,11 @@ export class ClientConnection {
   private readonly onData = (d: Buffer) => this.read(d);
   private readonly onEnd = () => this.ended();
   private readonly onClose = () => this.closed();
+  private readonly onDrained = () => {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  };
 
   /** The peer is a trusted proxy (the edge): worked out once for all its requests. */
   readonly trusted: boolean;
@@ -59,6 +64,7 @@ export class ClientConnection {
     socket.on("end", this.onEnd);
     socket.on("close", this.onClose);
     socket.on("error", noop);
+    socket.on("drain", this.onDrained);
   }
 
   /** Answered a request and has nothing in flight: may be closed (keep-alive timeout, shutdown).
@@ -122,6 +128,7 @@ export class ClientConnection {
     s.off("end", this.onEnd);
     s.off("close", this.onClose);
     s.off("error", noop);
+    s.off("drain", this.onDrained);
     this.proxy.clientLeft(this);
     if (this.buf) s.unshift(this.buf);
     this.buf = undefined;
@@ -165,15 +172,9 @@ export class ClientConnection {
     return body ? this.socket.write(CRLF) && ok : ok;
   }
 
-  /** `f` once the client has taken what was written. */
+  /** `f` once the client has taken what was written (the latest caller's: one answer at a time). */
   onDrain(f: () => void): void {
-    if (this.drainWaiter) return;
     this.drainWaiter = f;
-    this.socket.once("drain", () => {
-      const w = this.drainWaiter;
-      this.drainWaiter = undefined;
-      w?.();
-    });
   }
 
   /** A started answer broke off: the client can only learn it from the connection closing. */
@@ -185,6 +186,7 @@ export class ClientConnection {
   responseDone(x: RelayExchange): void {
     if (this.exchange !== x) return;
     this.exchange = undefined;
+    this.drainWaiter = undefined;
     this.answered = true;
     const s = this.socket;
     if (s.destroyed) return;

@@ -108,6 +108,8 @@ export class DynoConnection {
 
   /** Resume reading after responseBody returned false. */
   resume(): void {
+    if (this.dead || this.state !== State.Body) return;
+    this.startTimer(this.idleMs, "idleTimeout");
     this.socket.resume();
   }
 
@@ -124,7 +126,11 @@ export class DynoConnection {
    * pause() and resume() stop and restart reads in this mode; the callback's false would not let
    * resume() restart them). */
   private onRead(b: Buffer, n: number): true {
-    if (!this.take(b, n) && !this.dead) this.socket.pause();
+    if (!this.take(b, n) && !this.dead) {
+      this.socket.pause();
+      // A slow client is not an idle dyno: the idle timeout (H15) waits while reading is paused.
+      this.clearTimer();
+    }
     return true;
   }
 
