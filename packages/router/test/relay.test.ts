@@ -161,3 +161,61 @@ test("a Content-Length body is relayed whole, also when it arrives in pieces; a 
   expect(answers(pieces).map((x) => x.body)).toEqual(["PUT 11 hello world"]);
   for (const path of ["/form", "/piecewise"]) expect(b.requests.filter((q) => q.url === path)).toHaveLength(1);
 });
+
+// ---- adversarial review (relay-review) ----
+
+test("review: a slow client that does not read for longer than idleTimeoutMs still gets the whole answer (undici's body timeout does not run while the client holds it back)", async () => {
+  const slow = await startRouter({ idleTimeoutMs: 1000 });
+  const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
+  const b = await startBackend((_req, res) => { res.setHeader("Content-Length", String(big.length)); res.end(big); });
+  servers.push(b);
+  try {
+    const host = "slowclient.example";
+    expect([200, 201]).toContain((await slow.api("PUT", "/v1/apps/slowclient", { domains: [host] })).status);
+    expect([200, 201]).toContain((await slow.api("PUT", "/v1/apps/slowclient/dynos/web.1", { address: b.address, concurrency: 4 })).status);
+    const got = await new Promise<number>((resolve) => {
+      const s = connect({ port: slow.port, host: "127.0.0.1" });
+      let n = 0;
+      s.on("data", (c) => (n += c.length));
+      s.on("error", () => undefined);
+      s.on("close", () => resolve(n));
+      s.write(`GET /big HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      s.pause();
+      setTimeout(() => s.resume(), 2500); // a phone on a bad network, for 2.5 s
+      setTimeout(() => s.destroy(), 20_000);
+    });
+    expect(got).toBeGreaterThan(big.length); // head + whole body
+    expect(slow.logs.join("\n")).not.toMatch(/code=H15/);
+  } finally {
+    await slow.stop();
+  }
+});
+
+test("review: two pipelined large answers to a client that reads slowly: the second is not stalled by the first's pending drain", async () => {
+  const sizes: Record<string, number> = { "/one": 16 * 1024 * 1024, "/two": 2 * 1024 * 1024 };
+  const b = await startBackend((req, res) => {
+    const n = sizes[req.url ?? ""] ?? 2;
+    res.setHeader("Content-Length", String(n));
+    res.end(Buffer.alloc(n, 0x62));
+  });
+  servers.push(b);
+  const host = await route("pipeslow", b.address);
+  const total = await new Promise<number>((resolve) => {
+    const s = connect({ port: r.port, host: "127.0.0.1" });
+    let n = 0;
+    let done = false;
+    const finish = () => { if (!done) { done = true; s.destroy(); resolve(n); } };
+    s.on("data", (c) => {
+      n += c.length;
+      s.pause();
+      setTimeout(() => s.resume(), 4); // ~16 MB/s: slower than the dyno
+    });
+    s.on("error", () => undefined);
+    s.on("close", finish);
+    s.write(`GET /one HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /two HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    s.pause();
+    setTimeout(() => s.resume(), 300);
+    setTimeout(finish, 15_000);
+  });
+  expect(total).toBeGreaterThan(sizes["/one"] + sizes["/two"]);
+});
