@@ -37,6 +37,8 @@ export class ClientConnection {
   private handedOver = false;
   /** performance.now() since a request's head has been waiting for the rest of its body. */
   private waitingSince: number | undefined = undefined;
+  /** next() is running (see there). */
+  private inNext = false;
   /** At least one answer went out on it. */
   private answered = false;
   private drainWaiter: (() => void) | undefined = undefined;
@@ -88,27 +90,34 @@ export class ClientConnection {
     this.next();
   }
 
-  /** The next request in what was read: relayed once it is whole (a Content-Length body of at most
-   * MAX_HELD_BYTES, held so a refused connect can still go to another dyno), or the connection
-   * goes to node:http. */
+  /** The requests in what was read, in order: each relayed once it is whole (a Content-Length body
+   * of at most MAX_HELD_BYTES, held so a refused connect can still go to another dyno), or the
+   * connection goes to node:http. A loop, not recursion: a request answered at once (an H-code)
+   * lets the next pipelined one start here, so a read full of them never nests calls. */
   private next(): void {
-    const b = this.buf;
-    if (!b) return;
-    const h = parseRequestHead(b);
-    if (h.kind !== "ok" || h.major !== 1 || h.minor !== 1 || h.framing.kind !== "length" || h.framing.length > MAX_HELD_BYTES) return this.giveUp();
-    const end = h.headLength + h.framing.length;
-    if (b.length < end) {
-      // The body is on its way: wait for it (for clientRequestTimeoutMs at most: timeOutWaiting).
-      if (this.waitingSince === undefined) this.waitingSince = performance.now();
-      return;
+    if (this.inNext) return;
+    this.inNext = true;
+    try {
+      for (let b = this.buf; b && !this.exchange && !this.closeAfter && !this.handedOver; b = this.buf) {
+        const h = parseRequestHead(b);
+        if (h.kind !== "ok" || h.major !== 1 || h.minor !== 1 || h.framing.kind !== "length" || h.framing.length > MAX_HELD_BYTES) return this.giveUp();
+        const end = h.headLength + h.framing.length;
+        if (b.length < end) {
+          // The body is on its way: wait for it (for clientRequestTimeoutMs at most: timeOutWaiting).
+          if (this.waitingSince === undefined) this.waitingSince = performance.now();
+          return;
+        }
+        this.waitingSince = undefined;
+        const x = this.proxy.relay(this, h, end > h.headLength ? b.subarray(h.headLength, end) : undefined);
+        if (!x) return this.giveUp();
+        this.buf = b.length > end ? b.subarray(end) : undefined;
+        if (!h.keepAlive) this.closeAfter = true;
+        this.exchange = x;
+        x.begin();
+      }
+    } finally {
+      this.inNext = false;
     }
-    this.waitingSince = undefined;
-    const x = this.proxy.relay(this, h, end > h.headLength ? b.subarray(h.headLength, end) : undefined);
-    if (!x) return this.giveUp();
-    this.buf = b.length > end ? b.subarray(end) : undefined;
-    if (!h.keepAlive) this.closeAfter = true;
-    this.exchange = x;
-    x.begin();
   }
 
   /** A body that has not arrived whole within `ms` (counted from its head): a 408 and the end of
@@ -117,6 +126,9 @@ export class ClientConnection {
     if (this.waitingSince === undefined || now - this.waitingSince <= ms || this.exchange) return;
     this.waitingSince = undefined;
     this.buf = undefined;
+    // Nothing read after this counts: the connection ends with the 408.
+    this.socket.off("data", this.onData);
+    this.closeAfter = true;
     this.proxy.clientError(Object.assign(new Error("request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), this.socket);
   }
 

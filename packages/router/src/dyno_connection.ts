@@ -41,12 +41,29 @@ export interface ConnectionHome {
 }
 
 const enum State { Idle, Head, Body }
+/** A connection is not reused in the last moments of the dyno's own keep-alive timeout (it may be
+ * closing it just as a request goes out), as undici's keepAliveTimeoutThreshold. */
+const KEEP_ALIVE_MARGIN_MS = 500;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i;
+
+/** The reuse limit a dyno's `Keep-Alive: timeout=N` field sets (Infinity without one). */
+export function keepAliveHintMs(raw: string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length !== 10 || raw[i].toLowerCase() !== "keep-alive") continue;
+    const m = KEEP_ALIVE_TIMEOUT.exec(raw[i + 1]);
+    if (m) return Math.max(0, Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+  }
+  return Infinity;
+}
+
 /** What every dyno connection of this worker reads into (see the constructor). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class DynoConnection {
   /** performance.now() when it went idle (keep-alive reuse stops before the dyno's timeout). */
   idleSince = 0;
+  /** How long it may sit idle and still be reused, by the dyno's last `Keep-Alive: timeout=N`. */
+  reuseWithinMs = Infinity;
   private readonly socket: Socket;
   private connected = false;
   private state = State.Idle;
@@ -174,6 +191,7 @@ export class DynoConnection {
       }
       this.state = State.Body;
       this.reusable = h.keepAlive;
+      this.reuseWithinMs = keepAliveHintMs(h.rawHeaders);
       const f = h.framing;
       this.left = f.kind === "length" ? f.length : 0;
       this.chunked = f.kind === "chunked" ? new ChunkedBody() : undefined;

@@ -138,7 +138,8 @@ export class Proxy {
         case 4: if (name.toLowerCase() === "host") hostHeader = raw[i + 1]; break;
         case 6: if (name.toLowerCase() === "expect") return undefined; break;
         case 10: if (name.toLowerCase() === "connection") connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`; break;
-        case 12: if (name.toLowerCase() === "x-request-id") requestIdHeader ??= raw[i + 1]; break;
+        // Several are joined, as node:http's headers are (and then refused by requestIdFor).
+        case 12: if (name.toLowerCase() === "x-request-id") requestIdHeader = requestIdHeader === undefined ? raw[i + 1] : `${requestIdHeader}, ${raw[i + 1]}`; break;
       }
     }
     if (headVerdict(h, this.cfg.maxHeaderLineBytes, this.cfg.maxHeaders)) return undefined;

@@ -65,11 +65,12 @@ export class Target implements ConnectionHome {
   }
 
   /** A connection for one request on the relay path: the most recently used idle one that is
-   * still within the keep-alive time (older ones may be closing on the dyno's side), or a new one. */
+   * still within the keep-alive time, ours and the dyno's `Keep-Alive` hint (older ones may be
+   * closing on the dyno's side), or a new one. */
   connection(): DynoConnection {
-    const oldest = performance.now() - this.keepAliveMs;
+    const now = performance.now();
     for (let c = this.idle.pop(); c; c = this.idle.pop()) {
-      if (c.idleSince > oldest) return c;
+      if (now - c.idleSince < Math.min(this.keepAliveMs, c.reuseWithinMs)) return c;
       c.close();
     }
     return new DynoConnection(this.host, this.port, this.connectTimeoutMs, this);
