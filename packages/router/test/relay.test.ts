@@ -211,3 +211,19 @@ test("review: ClientConnection.onDrain: a waiter registered while the previous (
   expect(resumed).toContain("exchange 2 (in flight)");
 });
 
+
+test("review: a flood of pipelined requests that fail at once (H14: an app without dynos, holdWhenEmpty false) does not recurse ClientConnection.next into a stack overflow", async () => {
+  // responseDone -> next -> proxy.relay -> begin -> pool.take -> noSlot -> fail -> finish ->
+  // responseDone -> next ... : one nesting per pipelined request held in the buffer (a read is up
+  // to 64 KiB: ~1,800 such requests). H11 (queue full), H19/H21 (every dyno quarantined) and an
+  // expired queue deadline fail synchronously the same way.
+  const host = "nodynos.example";
+  expect([200, 201]).toContain((await r.api("PUT", "/v1/apps/nodynos", { domains: [host], holdWhenEmpty: false })).status);
+  const one = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+  const small = await raw(r.port, one.repeat(3), 1000);
+  expect(small.data.split("HTTP/1.1 503 ").length - 1).toBe(3);
+  const got = await raw(r.port, one.repeat(20_000), 5000);
+  const answered = got.data.split("HTTP/1.1 503 ").length - 1;
+  expect(r.stderr.join("")).not.toMatch(/Maximum call stack|RangeError/);
+  expect(answered).toBe(20_000);
+});
