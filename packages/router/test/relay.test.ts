@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { ClientConnection } from "../src/client_connection";
+import { keepAliveHintMs } from "../src/dyno_connection";
 import { raw, sleep, startBackend, startHeadServer, startRouter, stopAll, type Backend, type HeadServer, type Router } from "./harness";
 
 jest.setTimeout(30_000);
@@ -165,9 +166,7 @@ test("a Content-Length body is relayed whole, also when it arrives in pieces; a 
   for (const path of ["/form", "/piecewise"]) expect(b.requests.filter((q) => q.url === path)).toHaveLength(1);
 });
 
-// ---- adversarial review (relay-review) ----
-
-test("review: a slow client that does not read for longer than idleTimeoutMs still gets the whole answer (undici's body timeout does not run while the client holds it back)", async () => {
+test("a slow client that does not read for longer than idleTimeoutMs still gets the whole answer: H15 is an idle dyno, not a slow client (as undici's body timeout)", async () => {
   const slow = await startRouter({ idleTimeoutMs: 1000 });
   const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
   const b = await startBackend((_req, res) => { res.setHeader("Content-Length", String(big.length)); res.end(big); });
@@ -195,7 +194,7 @@ test("review: a slow client that does not read for longer than idleTimeoutMs sti
   }
 });
 
-test("review: ClientConnection.onDrain: a waiter registered while the previous (finished) exchange's waiter is pending is still called on drain", () => {
+test("ClientConnection.onDrain: the current answer's waiter is called on drain, also when the previous (finished) answer's was pending", () => {
   // How the pipelined stall happens: exchange 1's last body write returns false, so its waiter
   // (() => x1.conn?.resume(), x1.conn already undefined) is pending when exchange 2 (the next
   // pipelined request, started synchronously from responseDone) gets its first false write.
@@ -212,7 +211,7 @@ test("review: ClientConnection.onDrain: a waiter registered while the previous (
 });
 
 
-test("review: a flood of pipelined requests that fail at once (H14: an app without dynos, holdWhenEmpty false) does not recurse ClientConnection.next into a stack overflow", async () => {
+test("a flood of pipelined requests answered at once (H14: an app without dynos, holdWhenEmpty false) is answered in full, without nesting calls (a stack overflow killed the worker)", async () => {
   // responseDone -> next -> proxy.relay -> begin -> pool.take -> noSlot -> fail -> finish ->
   // responseDone -> next ... : one nesting per pipelined request held in the buffer (a read is up
   // to 64 KiB: ~1,800 such requests). H11 (queue full), H19/H21 (every dyno quarantined) and an
@@ -226,4 +225,12 @@ test("review: a flood of pipelined requests that fail at once (H14: an app witho
   const answered = got.data.split("HTTP/1.1 503 ").length - 1;
   expect(r.stderr.join("")).not.toMatch(/Maximum call stack|RangeError/);
   expect(answered).toBe(20_000);
+});
+
+test("a dyno's Keep-Alive timeout bounds how long its idle connection is reused (less a margin, as undici's)", () => {
+  expect(keepAliveHintMs(["Content-Length", "2", "Keep-Alive", "timeout=5"])).toBe(4500);
+  expect(keepAliveHintMs(["keep-alive", "max=100, timeout=2"])).toBe(1500);
+  expect(keepAliveHintMs(["Keep-Alive", "timeout=0"])).toBe(0);
+  expect(keepAliveHintMs(["Keep-Alive", "max=5"])).toBe(Infinity);
+  expect(keepAliveHintMs(["Connection", "keep-alive"])).toBe(Infinity);
 });
