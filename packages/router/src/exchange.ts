@@ -58,6 +58,22 @@ export abstract class Exchange implements SlotWaiter {
   /** Answer the client with an H-code. */
   protected abstract fail(code: HCode): void;
 
+  /** An attempt goes to `t` now: the milliseconds left for its first byte, or undefined when none
+   * are (the request is answered H12 and the slot given back). H12 counts from arrival, not from
+   * here: time in the queue (and on earlier attempts) is part of it, so a request never takes
+   * queueMs + firstByteMs (the edge's timeouts sit above one). */
+  protected timedAttempt(t: Target): number | undefined {
+    const now = performance.now();
+    const left = Math.ceil((this.pool.route.firstByteTimeoutMs ?? this.proxy.cfg.firstByteTimeoutMs) - (now - this.start));
+    if (left <= 0) {
+      this.returnSlot();
+      this.fail("H12");
+      return undefined;
+    }
+    this.attempt(t, now);
+    return left;
+  }
+
   /** An attempt goes to `t` now (performance.now()). */
   protected attempt(t: Target, now: number): void {
     this.target = t;

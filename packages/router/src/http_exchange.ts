@@ -92,17 +92,10 @@ export class HttpExchange extends Exchange {
   }
 
   protected send(t: Target): void {
+    const firstByteLeft = this.timedAttempt(t);
+    if (firstByteLeft === undefined) return;
     const route = this.pool.route;
     const cfg = this.proxy.cfg;
-    // H12 counts from arrival, not from here: time in the queue (and on earlier attempts) is part
-    // of it, so a request never takes queueMs + firstByteMs (the edge's timeouts sit above one).
-    const now = performance.now();
-    const firstByteLeft = Math.ceil((route.firstByteTimeoutMs ?? cfg.firstByteTimeoutMs) - (now - this.start));
-    if (firstByteLeft <= 0) {
-      this.returnSlot();
-      return this.fail("H12");
-    }
-    this.attempt(t, now);
     const req = this.req;
     this.headers ??= forwardRequestHeaders(req, this, false);
     let body: BodyRelay | null = null;

@@ -43,19 +43,12 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
   }
 
   protected send(t: Target): void {
+    const firstByteLeft = this.timedAttempt(t);
+    if (firstByteLeft === undefined) return;
     const route = this.pool.route;
-    const cfg = this.proxy.cfg;
-    // H12 counts from arrival, as on node:http's path (http_exchange.ts).
-    const now = performance.now();
-    const firstByteLeft = Math.ceil((route.firstByteTimeoutMs ?? cfg.firstByteTimeoutMs) - (now - this.start));
-    if (firstByteLeft <= 0) {
-      this.returnSlot();
-      return this.fail("H12");
-    }
-    this.attempt(t, now);
     this.upstreamHead ??= requestHeadFor(this.req, forwardRequestHeaders(this.req, this, false));
     const c = (this.conn = t.connection());
-    c.send(this.upstreamHead, this.body, this.req.method ?? "GET", this, firstByteLeft, route.idleTimeoutMs ?? cfg.idleTimeoutMs);
+    c.send(this.upstreamHead, this.body, this.req.method ?? "GET", this, firstByteLeft, route.idleTimeoutMs ?? this.proxy.cfg.idleTimeoutMs);
   }
 
   responseHead(h: ResponseHead): void {

