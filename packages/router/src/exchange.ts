@@ -134,6 +134,16 @@ export abstract class Exchange implements SlotWaiter {
     return true;
   }
 
+  /** A plain request is over (answered, failed or cut): counted off the worker's open requests
+   * once, and logged. False when it was over already. */
+  protected finishRequest(code: HCode | undefined, status: number, bytes: number): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.proxy.requestFinished();
+    this.report(code, status, bytes);
+    return true;
+  }
+
   /** Count the answer and write its log line. */
   protected report(code: HCode | undefined, status: number, bytes: number): void {
     const end = performance.now();

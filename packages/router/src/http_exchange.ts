@@ -168,9 +168,6 @@ export class HttpExchange extends Exchange {
   }
 
   private finish(code: HCode | undefined, status: number): void {
-    if (this.done) return;
-    this.done = true;
-    this.proxy.requestFinished();
-    this.report(code, status, this.bytes);
+    this.finishRequest(code, status, this.bytes);
   }
 }

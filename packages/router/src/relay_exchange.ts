@@ -122,11 +122,7 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
   }
 
   private finish(code: HCode | undefined, status: number): void {
-    if (this.done) return;
-    this.done = true;
-    this.proxy.requestFinished();
-    this.report(code, status, this.bytes);
-    this.client.responseDone(this);
+    if (this.finishRequest(code, status, this.bytes)) this.client.responseDone(this);
   }
 }
 

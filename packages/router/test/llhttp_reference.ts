@@ -43,3 +43,11 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** llhttp's "at least 4096 body bytes" matches a parsed length of 4096 or more. */
+export function sameFraming(llhttp: string | undefined, parsed: string | undefined): boolean {
+  if (llhttp === parsed) return true;
+  const m = /^length >=(\d+)$/.exec(llhttp ?? "");
+  const n = /^length (\d+)$/.exec(parsed ?? "");
+  return !!m && !!n && Number(n[1]) >= Number(m[1]);
+}

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../src/config";
 import { headVerdict, type HeadFields } from "../src/http_strictness";
 import { parseRequestHead, type Framing } from "../src/request_head";
-import { mulberry32, ROOT, runOracle } from "./llhttp_reference";
+import { mulberry32, sameFraming, ROOT, runOracle } from "./llhttp_reference";
 
 const GENERATED = 12_000;
 /** REQUEST_HEAD_SEED: another corpus (to look for differences beyond the fixed one). */
@@ -209,13 +209,6 @@ function viaParser(input: Buffer): Seen {
   return { decision: "routed", framing: framingText(p.framing), fields: JSON.stringify([p.headLength, p.major, p.minor, p.method, p.url, p.rawHeaders, p.keepAlive]) };
 }
 
-/** llhttp's "at least 4096 body bytes" matches a parsed length of 4096 or more. */
-function sameFraming(llhttp: string | undefined, parsed: string | undefined): boolean {
-  if (llhttp === parsed) return true;
-  const m = /^length >=(\d+)$/.exec(llhttp ?? "");
-  const n = /^length (\d+)$/.exec(parsed ?? "");
-  return !!m && !!n && Number(n[1]) >= Number(m[1]);
-}
 
 describe("request heads: parseRequestHead against llhttp", () => {
   let results: OracleResult[] = [];

@@ -10,7 +10,7 @@
 // be refused at the byte llhttp refuses, or wait as llhttp does.
 import { ChunkedBody, keepAliveAfter } from "../src/chunked_body";
 import { parseResponseHead, type ResponseFraming } from "../src/response_head";
-import { mulberry32, runOracle as runReference } from "./llhttp_reference";
+import { mulberry32, sameFraming, runOracle as runReference } from "./llhttp_reference";
 
 const HEADS = 12_000;
 const BODIES = 2_500;
@@ -292,13 +292,6 @@ function viaParser(input: Buffer, method: string): Seen {
   return { decision: "ok", framing: framingText(p.framing), fields: JSON.stringify([p.headLength, p.major, p.minor, p.status, p.reason, p.rawHeaders, p.keepAlive]) };
 }
 
-/** llhttp's "at least 4096 body bytes" matches a parsed length of 4096 or more. */
-function sameFraming(llhttp: string | undefined, parsed: string | undefined): boolean {
-  if (llhttp === parsed) return true;
-  const m = /^length >=(\d+)$/.exec(llhttp ?? "");
-  const n = /^length (\d+)$/.exec(parsed ?? "");
-  return !!m && !!n && Number(n[1]) >= Number(m[1]);
-}
 
 /** The head the generated bodies follow (the oracle's), by HTTP version. */
 const chunkedHead = (version: string) => Buffer.from(`HTTP/${version} 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`, "latin1");
