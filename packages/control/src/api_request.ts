@@ -49,12 +49,26 @@ export async function apiRequest(base: string, token: string, p: string, req: Ap
         ...(req.stream ? { body: req.stream, duplex: "half" as const } : {}),
         ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
     };
-    try {
-        return await fetch(base + p, init);
-    } catch (err) {
-        throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
+    // A service restarting (a token rotation, an upgrade) refuses or resets for a moment: a change
+    // that may be sent twice goes again, a few times, while its deadline allows.
+    const again = RESENDABLE.has(method) && req.stream === undefined;
+    for (let attempt = 0; ; attempt++) {
+        try {
+            return await fetch(base + p, init);
+        } catch (err) {
+            const wait = RESEND_WAITS_MS[attempt];
+            if (!again || wait === undefined || init.signal?.aborted) throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
+            await new Promise((r) => setTimeout(r, wait));
+            if (init.signal?.aborted) throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
+        }
     }
 }
+
+/** Changes that state what the control host wants (sending one twice does no harm). Reads are not
+ * resent: a probe of a host that is down must say so at once. */
+const RESENDABLE = new Set(["PUT", "DELETE"]);
+/** Waits before each resend after no answer (1.75 s in all: a restarted service listens again by then). */
+const RESEND_WAITS_MS = [250, 500, 1000];
 
 /** The JSON answer of a request that must succeed (15 s unless told); any other status throws HttpError with the API's `error`. */
 export async function apiJson<T>(base: string, token: string, p: string, req: ApiRequest = {}): Promise<T> {
