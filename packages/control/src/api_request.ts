@@ -56,10 +56,9 @@ export async function apiRequest(base: string, token: string, p: string, req: Ap
         try {
             return await fetch(base + p, init);
         } catch (err) {
-            const wait = RESEND_WAITS_MS[attempt];
-            if (!again || wait === undefined || init.signal?.aborted) throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
-            await new Promise((r) => setTimeout(r, wait));
-            if (init.signal?.aborted) throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
+            const wait = again ? RESEND_WAITS_MS[attempt] : undefined;
+            if (wait !== undefined && !init.signal?.aborted) await new Promise((r) => setTimeout(r, wait));
+            if (wait === undefined || init.signal?.aborted) throw new HttpError(0, `${method} ${base}${p}: ${(err as Error).message}`);
         }
     }
 }

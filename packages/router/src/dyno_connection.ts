@@ -71,6 +71,7 @@ export class DynoConnection {
   private method = "GET";
   private buf: Buffer | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
+  private firstByteMs = 0;
   private idleMs = 0;
   /** Body bytes still to come (length framing). */
   private left = 0;
@@ -97,8 +98,6 @@ export class DynoConnection {
     s.on("end", () => this.onEnd());
     s.on("close", () => this.onEnd());
   }
-
-  private firstByteMs = 0;
 
   /** Send one request (its head, and its whole body if it has one) in one write and report its
    * answer to `user`. */

@@ -38,6 +38,16 @@ export function appErrorPage(requestId: string): string {
   );
 }
 
+/** The answer of a plain request that failed with an H-code, on either path: the application
+ * error page and its fields (a flat name, value list). */
+export function appErrorAnswer(requestId: string): { body: string; headers: string[] } {
+  const body = appErrorPage(requestId);
+  return {
+    body,
+    headers: ["Content-Type", "text/html; charset=utf-8", "Content-Length", String(Buffer.byteLength(body)), "Cache-Control", "no-cache, no-store", "X-Request-Id", requestId],
+  };
+}
+
 const escapeAttr = (s: string) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**

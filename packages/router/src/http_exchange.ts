@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { DynoPool } from "./dyno_pool";
-import { appErrorPage, H_CODES, type HCode } from "./error_pages";
+import { appErrorAnswer, H_CODES, type HCode } from "./error_pages";
 import { Exchange } from "./exchange";
 import { forwardRequestHeaders, forwardResponseHeaders, hasBody } from "./http_strictness";
 import type { Proxy } from "./proxy";
@@ -151,15 +151,9 @@ export class HttpExchange extends Exchange {
     const res = this.res;
     const status = H_CODES[code].status;
     if (!res.headersSent) {
-      const body = appErrorPage(this.requestId);
-      const headers: Record<string, string | number> = {
-        "Content-Type": "text/html; charset=utf-8",
-        "Content-Length": Buffer.byteLength(body),
-        "Cache-Control": "no-cache, no-store",
-        "X-Request-Id": this.requestId,
-      };
+      const { body, headers } = appErrorAnswer(this.requestId);
       // A request body we did not read cannot be left on the connection.
-      if ((hasBody(this.req) && !this.req.readableEnded) || this.proxy.draining) headers.Connection = "close";
+      if ((hasBody(this.req) && !this.req.readableEnded) || this.proxy.draining) headers.push("Connection", "close");
       res.writeHead(status, headers);
       res.end(body);
       this.bytes = body.length;

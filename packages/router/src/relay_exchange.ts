@@ -7,7 +7,7 @@ import { STATUS_CODES } from "node:http";
 import type { ClientConnection } from "./client_connection";
 import type { DynoConnection, DynoConnectionUser, DynoFailure } from "./dyno_connection";
 import type { DynoPool } from "./dyno_pool";
-import { appErrorPage, H_CODES, type HCode } from "./error_pages";
+import { appErrorAnswer, H_CODES, type HCode } from "./error_pages";
 import { Exchange } from "./exchange";
 import { forwardRequestHeaders, forwardResponseHeaders, type RequestFacts } from "./http_strictness";
 import type { Proxy } from "./proxy";
@@ -18,8 +18,9 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
   protected readonly protocol = "http";
   /** Response body bytes relayed (or the error page's). */
   private bytes = 0;
+  /** The dyno connection of the attempt in flight. */
   private conn: DynoConnection | undefined = undefined;
-  /** The dyno's connection of the latest attempt belongs to this target. */
+  /** The dyno's status code, once its head arrived. */
   private status = 0;
   private gotHead = false;
   /** The client's head, held back to go out in one write with the first body bytes. */
@@ -109,14 +110,9 @@ export class RelayExchange extends Exchange implements DynoConnectionUser {
 
   protected fail(code: HCode): void {
     const status = H_CODES[code].status;
-    const body = appErrorPage(this.requestId);
+    const { body, headers } = appErrorAnswer(this.requestId);
     this.bytes = body.length;
-    const head = this.client.responseHead(status, STATUS_CODES[status] ?? "unknown", [
-      "Content-Type", "text/html; charset=utf-8",
-      "Content-Length", String(Buffer.byteLength(body)),
-      "Cache-Control", "no-cache, no-store",
-      "X-Request-Id", this.requestId,
-    ], false);
+    const head = this.client.responseHead(status, STATUS_CODES[status] ?? "unknown", headers, false);
     this.client.write(head, Buffer.from(body));
     this.finish(code, status);
   }
