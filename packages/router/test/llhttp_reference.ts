@@ -51,3 +51,27 @@ export function sameFraming(llhttp: string | undefined, parsed: string | undefin
   const n = /^length (\d+)$/.exec(parsed ?? "");
   return !!m && !!n && Number(n[1]) >= Number(m[1]);
 }
+
+export type Random = ReturnType<typeof randomTools>;
+
+/** Seeded helpers for generating a corpus: chance, pick, int, bytes, letter casing, blind mutation. */
+export function randomTools(seed: number) {
+  const r = mulberry32(seed);
+  const chance = (p: number) => r() < p;
+  const pick = <T>(xs: readonly T[]): T => xs[(r() * xs.length) | 0];
+  const int = (lo: number, hi: number) => lo + ((r() * (hi - lo + 1)) | 0);
+  const anyByte = () => String.fromCharCode(int(0, 255));
+  const fromSet = (set: string, n: number) => Array.from({ length: n }, () => pick(set.split(""))).join("");
+  const casing = (s: string) => pick([s, s.toLowerCase(), s.toUpperCase(), s.split("").map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join("")]);
+  /** 1-3 bytes inserted, replaced or deleted anywhere (a blind fuzzer's view). */
+  const mutate = (s: string, extra: readonly string[]) => {
+    for (let m = int(1, 3); m > 0; m--) {
+      const at = int(0, s.length - 1);
+      const byte = chance(0.5) ? anyByte() : pick(extra);
+      const op = r();
+      s = op < 0.4 ? s.slice(0, at) + byte + s.slice(at) : op < 0.8 ? s.slice(0, at) + byte + s.slice(at + 1) : s.slice(0, at) + s.slice(at + 1);
+    }
+    return s;
+  };
+  return { r, chance, pick, int, anyByte, fromSet, casing, mutate };
+}

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../src/config";
 import { headVerdict, type HeadFields } from "../src/http_strictness";
 import { parseRequestHead, type Framing } from "../src/request_head";
-import { mulberry32, sameFraming, ROOT, runOracle } from "./llhttp_reference";
+import { randomTools, ROOT, runOracle, sameFraming } from "./llhttp_reference";
 
 const GENERATED = 12_000;
 /** REQUEST_HEAD_SEED: another corpus (to look for differences beyond the fixed one). */
@@ -24,14 +24,8 @@ const NODE_METHODS = ["ACL", "BIND", "CHECKOUT", "CONNECT", "COPY", "DELETE", "G
 
 /** Request heads from a seeded generator: mostly plausible, each part sometimes hostile. */
 function generate(count: number, seed: number): Buffer[] {
-  const r = mulberry32(seed);
-  const chance = (p: number) => r() < p;
-  const pick = <T>(xs: readonly T[]): T => xs[(r() * xs.length) | 0];
-  const int = (lo: number, hi: number) => lo + ((r() * (hi - lo + 1)) | 0);
-  const anyByte = () => String.fromCharCode(int(0, 255));
-  const fromSet = (set: string, n: number) => Array.from({ length: n }, () => pick(set.split(""))).join("");
+  const { r, chance, pick, int, anyByte, fromSet, casing } = randomTools(seed);
   const PATH = "abcxyzABC0123456789-._~!$&'()*+,;=:@/%?";
-  const casing = (s: string) => pick([s, s.toLowerCase(), s.toUpperCase(), s.split("").map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join("")]);
   const maybeCorrupt = (s: string, p: number) => {
     if (!chance(p)) return s;
     const at = int(0, s.length);

@@ -10,35 +10,12 @@
 // be refused at the byte llhttp refuses, or wait as llhttp does.
 import { ChunkedBody, keepAliveAfter } from "../src/chunked_body";
 import { parseResponseHead, type ResponseFraming } from "../src/response_head";
-import { mulberry32, sameFraming, runOracle as runReference } from "./llhttp_reference";
+import { mulberry32, randomTools, runOracle as runReference, sameFraming, type Random } from "./llhttp_reference";
 
 const HEADS = 12_000;
 const BODIES = 2_500;
 /** RESPONSE_HEAD_SEED: another corpus (to look for differences beyond the fixed one). */
 const SEED = Number(process.env.RESPONSE_HEAD_SEED ?? 0x5e5b0d);
-
-type Random = ReturnType<typeof randomTools>;
-
-function randomTools(seed: number) {
-  const r = mulberry32(seed);
-  const chance = (p: number) => r() < p;
-  const pick = <T>(xs: readonly T[]): T => xs[(r() * xs.length) | 0];
-  const int = (lo: number, hi: number) => lo + ((r() * (hi - lo + 1)) | 0);
-  const anyByte = () => String.fromCharCode(int(0, 255));
-  const fromSet = (set: string, n: number) => Array.from({ length: n }, () => pick(set.split(""))).join("");
-  const casing = (s: string) => pick([s, s.toLowerCase(), s.toUpperCase(), s.split("").map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join("")]);
-  /** 1-3 bytes inserted, replaced or deleted anywhere (a blind fuzzer's view). */
-  const mutate = (s: string, extra: readonly string[]) => {
-    for (let m = int(1, 3); m > 0; m--) {
-      const at = int(0, s.length - 1);
-      const byte = chance(0.5) ? anyByte() : pick(extra);
-      const op = r();
-      s = op < 0.4 ? s.slice(0, at) + byte + s.slice(at) : op < 0.8 ? s.slice(0, at) + byte + s.slice(at + 1) : s.slice(0, at) + s.slice(at + 1);
-    }
-    return s;
-  };
-  return { r, chance, pick, int, anyByte, fromSet, casing, mutate };
-}
 
 const REASONS: Record<number, string> = { 100: "Continue", 101: "Switching Protocols", 103: "Early Hints", 200: "OK", 201: "Created", 204: "No Content",
   206: "Partial Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
